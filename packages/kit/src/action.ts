@@ -1,0 +1,237 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as core from '@actions/core';
+import { z } from 'zod';
+import { upsertStickyComment, type StickyCommentResult } from './comment';
+import { ActionError, InputError, oneLine } from './errors';
+import { type GithubContext, readGithubContext } from './github';
+import { HttpClient, type HttpClientOptions } from './http';
+import { describeFields } from './inputs';
+import { Progress, type ProgressOptions } from './progress';
+import { Summary } from './summary';
+
+/** GitHub's cap on all outputs of one job. */
+const OUTPUTS_LIMIT_BYTES = 1024 * 1024;
+
+export interface Logger {
+  info(line: string): void;
+  warning(line: string): void;
+  debug(line: string): void;
+  group<T>(title: string, work: () => Promise<T>): Promise<T>;
+}
+
+export interface StateStore {
+  save(key: string, value: unknown): void;
+  get<T = unknown>(key: string): T | undefined;
+}
+
+export interface ActionContext {
+  name: string;
+  workspace: string;
+  /** A directory of this step's own, under RUNNER_TEMP. */
+  tempDir: string;
+  github: GithubContext;
+  log: Logger;
+  state: StateStore;
+  summary: Summary;
+  /** Aborted when the runner cancels the job (SIGINT/SIGTERM). */
+  signal: AbortSignal;
+  env: NodeJS.ProcessEnv;
+  progress(options: Omit<ProgressOptions, 'log'>): Progress;
+  http(options: HttpClientOptions): HttpClient;
+  /** Masks a value in the log from here on. */
+  mask(value: string | undefined): void;
+  comment(key: string, body: string, options?: { token?: string; issueNumber?: number }): Promise<StickyCommentResult>;
+}
+
+export interface ActionDefinition<I extends z.ZodObject, O extends z.ZodObject> {
+  /** The folder name under actions/, e.g. `dvc-pull`. */
+  id: string;
+  name: string;
+  description: string;
+  branding?: { icon: string; color: string };
+  inputs: I;
+  outputs: O;
+  run(inputs: z.output<I>, ctx: ActionContext): Promise<z.input<O>>;
+  /** Runs after the job's steps (post-if: always()), with the state `run` saved. */
+  post?(inputs: z.output<I>, ctx: ActionContext): Promise<void>;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a definition of any input and output shape
+export type AnyActionDefinition = ActionDefinition<any, any>;
+
+export function defineAction<I extends z.ZodObject, O extends z.ZodObject>(
+  definition: ActionDefinition<I, O>,
+): ActionDefinition<I, O> {
+  if ('json' in definition.outputs.shape) throw new Error(`${definition.id}: 'json' is a reserved output`);
+  return definition;
+}
+
+/** The runner's name for an input's variable: spaces become underscores, hyphens are kept. */
+export function inputVariable(name: string): string {
+  return `INPUT_${name.replace(/ /g, '_').toUpperCase()}`;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, string | undefined>, secrets: Set<string>) {
+  const name = issue.path.length > 0 ? String(issue.path[0]) : undefined;
+  if (name === undefined) return `Inputs: ${oneLine(issue.message)}`;
+  const value = raw[name];
+  if (value === undefined && issue.code === 'invalid_type') return `Input '${name}' is required but was not set`;
+  const shown = value === undefined ? '' : secrets.has(name) ? ' (got ***)' : ` (got ${JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value)})`;
+  const where = issue.path.length > 1 ? ` at ${issue.path.slice(1).join('.')}` : '';
+  return `Input '${name}'${where}: ${oneLine(issue.message)}${shown}`;
+}
+
+/** Reads, masks and validates the inputs of a schema from `INPUT_*` variables. */
+export function readInputs<I extends z.ZodObject>(schema: I, env: NodeJS.ProcessEnv = process.env): z.output<I> {
+  const raw: Record<string, string | undefined> = {};
+  const secrets = new Set<string>();
+  for (const field of describeFields(schema)) {
+    const value = env[inputVariable(field.name)];
+    raw[field.name] = value === undefined || value.trim() === '' ? undefined : value.trim();
+    if (field.secret) {
+      secrets.add(field.name);
+      if (value) core.setSecret(value);
+    }
+  }
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const messages = parsed.error.issues.map((issue) => describeIssue(issue, raw, secrets));
+  const first = parsed.error.issues[0];
+  throw new InputError(first?.path[0] ? String(first.path[0]) : 'inputs', [...new Set(messages)].join('; '));
+}
+
+function stringifyOutput(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value === undefined || value === null) return '';
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+export function createContext(
+  definition: AnyActionDefinition,
+  env: NodeJS.ProcessEnv = process.env,
+  signal: AbortSignal = new AbortController().signal,
+): ActionContext {
+  const github = readGithubContext(env);
+  const summary = new Summary();
+  const logger: Logger = {
+    info: (line) => core.info(line),
+    warning: (line) => core.warning(line),
+    debug: (line) => core.debug(line),
+    group: (title, work) => core.group(title, work),
+  };
+  const tempRoot = env.RUNNER_TEMP || tmpdir();
+  let tempDir: string | undefined;
+  return {
+    name: definition.id,
+    workspace: env.GITHUB_WORKSPACE || process.cwd(),
+    get tempDir() {
+      tempDir ??= mkdtempSync(join(tempRoot, `${definition.id}-`));
+      return tempDir;
+    },
+    github,
+    log: logger,
+    state: {
+      save: (key, value) => core.saveState(key, JSON.stringify(value)),
+      get: <T>(key: string) => {
+        const text = core.getState(key);
+        return text ? (JSON.parse(text) as T) : undefined;
+      },
+    },
+    summary,
+    signal,
+    env,
+    progress: (options) => new Progress({ ...options, log: (line) => core.info(line) }),
+    http: (options) => new HttpClient({ log: (line) => core.info(line), ...options }),
+    mask: (value) => {
+      if (value) core.setSecret(value);
+    },
+    comment: (key, body, options = {}) =>
+      upsertStickyComment({
+        apiUrl: github.apiUrl,
+        repository: github.repository,
+        issueNumber: options.issueNumber ?? github.issueNumber,
+        token: options.token ?? github.token,
+        action: definition.id,
+        key,
+        body,
+        summary,
+        log: (line) => core.info(line),
+      }),
+  };
+}
+
+function reportFailure(error: unknown, env: NodeJS.ProcessEnv): void {
+  const debug = env.ACTIONS_STEP_DEBUG === 'true' || env.RUNNER_DEBUG === '1';
+  const message =
+    error instanceof Error ? (error instanceof ActionError ? error.message : `${error.name}: ${error.message}`) : String(error);
+  core.setFailed(oneLine(message));
+  if (debug && error instanceof Error && error.stack) core.debug(error.stack);
+}
+
+/** Writes every output and the `json` output, refusing to exceed GitHub's per-job limit. */
+export function writeOutputs(definition: AnyActionDefinition, result: unknown): void {
+  const parsed = (definition.outputs as z.ZodObject).safeParse(result);
+  if (!parsed.success) {
+    throw new Error(`${definition.id} produced outputs that do not match its schema: ${z.prettifyError(parsed.error)}`);
+  }
+  const values = parsed.data as Record<string, unknown>;
+  const json = JSON.stringify(values);
+  const total = Object.values(values).reduce<number>((sum, v) => sum + Buffer.byteLength(stringifyOutput(v)), 0);
+  if (total + Buffer.byteLength(json) > OUTPUTS_LIMIT_BYTES) {
+    throw new ActionError(
+      `The outputs of ${definition.id} add up to more than GitHub's 1 MB limit; read the full result from the job summary or artifact instead`,
+    );
+  }
+  for (const [key, value] of Object.entries(values)) core.setOutput(key, stringifyOutput(value));
+  core.setOutput('json', json);
+}
+
+/**
+ * Runs an action as the runner calls it: the main step, or — when the main step left its marker in the
+ * state — the post step. Never throws; failures become one `::error::` line and exit code 1.
+ */
+export async function runAction(definition: AnyActionDefinition, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const isPost = core.getState('isPost') === 'true';
+  const controller = new AbortController();
+  let cancels = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    cancels++;
+    if (cancels > 1) process.exit(1);
+    core.warning(`Received ${signal}: cancelling ${definition.id}.`);
+    controller.abort(new ActionError(`${definition.id} was cancelled (${signal})`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const ctx = createContext(definition, env, controller.signal);
+  try {
+    if (isPost) {
+      if (!definition.post) return;
+      let inputs: unknown;
+      try {
+        inputs = readInputs(definition.inputs, env);
+      } catch (error) {
+        core.info(`Post step skipped: the inputs were invalid, so the main step changed nothing (${String(error)}).`);
+        return;
+      }
+      await definition.post(inputs, ctx);
+    } else {
+      if (definition.post) core.saveState('isPost', 'true');
+      const inputs = readInputs(definition.inputs, env);
+      const result = await definition.run(inputs, ctx);
+      writeOutputs(definition, result);
+    }
+  } catch (error) {
+    reportFailure(error, env);
+  } finally {
+    try {
+      ctx.summary.write(env.GITHUB_STEP_SUMMARY);
+    } catch (error) {
+      core.warning(`Could not write the job summary: ${String(error)}`);
+    }
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

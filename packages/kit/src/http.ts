@@ -1,0 +1,241 @@
+import { ActionError, oneLine } from './errors';
+
+type BodyInit = NonNullable<RequestInit['body']>;
+
+export type Query = Record<string, string | number | boolean | undefined | Array<string | number>>;
+
+export interface RequestOptions {
+  query?: Query;
+  headers?: Record<string, string>;
+  /** Sent as JSON with `Content-Type: application/json`. */
+  json?: unknown;
+  /** A raw body; give a function for a stream so a retry can open it again. */
+  body?: BodyInit | (() => BodyInit);
+  /** Statuses the caller handles itself instead of getting an HttpError (2xx always pass). */
+  accept?: number[];
+  retry?: boolean;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export interface HttpClientOptions {
+  /** Named in errors so the reader knows which remote or server failed, e.g. `MLflow at https://…`. */
+  name?: string;
+  baseUrl?: string;
+  headers?: Record<string, string>;
+  /** Time to wait for response headers, per attempt. */
+  timeoutMs?: number;
+  retries?: number;
+  minDelayMs?: number;
+  maxDelayMs?: number;
+  log?: (line: string) => void;
+  fetch?: typeof fetch;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+const SENSITIVE_QUERY = /^(token|access_token|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|code|key)$/i;
+
+/** A URL fit for a log: no user info, signed query values replaced. */
+export function redactUrl(url: string | URL): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    for (const key of [...parsed.searchParams.keys()]) {
+      if (SENSITIVE_QUERY.test(key)) parsed.searchParams.set(key, '***');
+    }
+    return parsed.toString();
+  } catch {
+    return String(url);
+  }
+}
+
+/** Header values fit for a log: credentials replaced. */
+export function redactHeaders(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(headers)) {
+    out[key] = /^(authorization|proxy-authorization|cookie|x-api-key|private-token)$/i.test(key) ? '***' : value;
+  }
+  return out;
+}
+
+export class HttpError extends ActionError {
+  override name = 'HttpError';
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly url: string,
+    readonly body: string,
+  ) {
+    super(message);
+  }
+
+  /** The parsed JSON body, when the server sent JSON. */
+  get json(): unknown {
+    try {
+      return JSON.parse(this.body);
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** A network failure that persisted through every retry. */
+export class NetworkError extends ActionError {
+  override name = 'NetworkError';
+}
+
+const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+
+function isRetryableStatus(status: number): boolean {
+  return RETRYABLE_STATUS.has(status) || (status >= 500 && status !== 501);
+}
+
+/** `Retry-After` as seconds or an HTTP date, in milliseconds from now. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(date - now, 0);
+}
+
+function describeBody(text: string): string {
+  try {
+    const parsed = JSON.parse(text) as Record<string, unknown>;
+    const message = parsed.message ?? parsed.error ?? parsed.detail;
+    const code = parsed.error_code ?? parsed.code;
+    if (typeof message === 'string') return oneLine(code ? `${code}: ${message}` : message);
+  } catch {
+    // Not JSON: an HTML or text error page; show its text.
+  }
+  return oneLine(text.replace(/<[^>]*>/g, ' ')).slice(0, 300);
+}
+
+function causeOf(error: unknown): string {
+  const err = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (err?.name === 'TimeoutError') return 'timed out';
+  return err?.cause?.code ?? err?.cause?.message ?? err?.message ?? String(error);
+}
+
+/**
+ * One HTTP client for every remote: timeouts, retries with exponential backoff and jitter on network
+ * errors, 408, 429 (honouring Retry-After) and 5xx, and errors that name the server without credentials.
+ */
+export class HttpClient {
+  readonly name: string;
+  private readonly options: HttpClientOptions;
+
+  constructor(options: HttpClientOptions = {}) {
+    this.options = options;
+    this.name = options.name ?? (options.baseUrl ? redactUrl(options.baseUrl) : 'HTTP');
+  }
+
+  url(path: string, query?: Query): URL {
+    const base = this.options.baseUrl;
+    const url = base ? new URL(path.replace(/^\//, ''), base.endsWith('/') ? base : `${base}/`) : new URL(path);
+    for (const [key, value] of Object.entries(query ?? {})) {
+      if (value === undefined) continue;
+      for (const item of Array.isArray(value) ? value : [value]) url.searchParams.append(key, String(item));
+    }
+    return url;
+  }
+
+  async request(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
+    const url = this.url(path, options.query);
+    const headers: Record<string, string> = { ...this.options.headers, ...options.headers };
+    let makeBody: (() => BodyInit | undefined) | undefined;
+    if (options.json !== undefined) {
+      headers['content-type'] ??= 'application/json';
+      const text = JSON.stringify(options.json);
+      makeBody = () => text;
+    } else if (typeof options.body === 'function') {
+      makeBody = options.body;
+    } else if (options.body !== undefined) {
+      const body = options.body;
+      makeBody = () => body;
+    }
+    const fetchImpl = this.options.fetch ?? fetch;
+    const sleep = this.options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
+    const random = this.options.random ?? Math.random;
+    const retries = options.retry === false ? 0 : (this.options.retries ?? 4);
+    const minDelay = this.options.minDelayMs ?? 500;
+    const maxDelay = this.options.maxDelayMs ?? 30_000;
+    const label = `${method} ${redactUrl(url)}`;
+
+    for (let attempt = 0; ; attempt++) {
+      const backoff = Math.min(maxDelay, minDelay * 2 ** attempt);
+      const jittered = backoff / 2 + random() * (backoff / 2);
+      const timeout = new AbortController();
+      const timer = setTimeout(
+        () => timeout.abort(new DOMException('timed out', 'TimeoutError')),
+        options.timeoutMs ?? this.options.timeoutMs ?? 30_000,
+      );
+      const signal = options.signal ? AbortSignal.any([options.signal, timeout.signal]) : timeout.signal;
+      let response: Response;
+      try {
+        const body = makeBody?.();
+        response = await fetchImpl(url, {
+          method,
+          headers,
+          body,
+          signal,
+          ...(body && typeof (body as ReadableStream).getReader === 'function' ? { duplex: 'half' } : {}),
+        } as RequestInit);
+      } catch (error) {
+        clearTimeout(timer);
+        if (options.signal?.aborted) throw error;
+        const cause = causeOf(error);
+        if (attempt < retries) {
+          this.options.log?.(`${label} failed (${cause}); retry ${attempt + 1}/${retries} in ${Math.round(jittered)} ms`);
+          await sleep(jittered);
+          continue;
+        }
+        throw new NetworkError(`${this.name}: ${label} failed after ${attempt + 1} attempt(s): ${cause}`);
+      }
+      clearTimeout(timer);
+      if (response.ok || options.accept?.includes(response.status)) return response;
+      if (isRetryableStatus(response.status) && attempt < retries) {
+        const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
+        const delay = retryAfter !== undefined ? Math.min(retryAfter, 120_000) : jittered;
+        await response.body?.cancel().catch(() => undefined);
+        this.options.log?.(
+          `${label} answered ${response.status}; retry ${attempt + 1}/${retries} in ${Math.round(delay)} ms`,
+        );
+        await sleep(delay);
+        continue;
+      }
+      const text = await response.text().catch(() => '');
+      throw new HttpError(
+        `${this.name}: ${label} answered ${response.status} ${response.statusText}${text ? `: ${describeBody(text)}` : ''}`,
+        response.status,
+        redactUrl(url),
+        text,
+      );
+    }
+  }
+
+  async json<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const response = await this.request(method, path, {
+      ...options,
+      headers: { accept: 'application/json', ...options.headers },
+    });
+    const text = await response.text();
+    if (!text) return {} as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new HttpError(
+        `${this.name}: ${method} ${redactUrl(this.url(path, options.query))} answered ${response.status} with a body that is not JSON: ${describeBody(text)}`,
+        response.status,
+        redactUrl(this.url(path, options.query)),
+        text,
+      );
+    }
+  }
+}
+
+/** `Authorization` header value for basic auth. */
+export function basicAuth(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}

@@ -1,0 +1,10 @@
+export * from './action';
+export * from './comment';
+export * from './errors';
+export * from './github';
+export * from './http';
+export * from './inputs';
+export * from './parse';
+export * from './progress';
+export * from './summary';
+export { z } from 'zod';
