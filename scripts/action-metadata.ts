@@ -1,15 +1,19 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type AnyActionDefinition, describeFields } from '@mlops-actions/kit';
-import type { z } from 'zod';
 import { stringify } from 'yaml';
+import type { z } from 'zod';
 import { root } from './bundle';
 
-export const JSON_OUTPUT_DESCRIPTION = 'The whole result as one JSON object (fromJSON(steps.<id>.outputs.json))';
+export const JSON_OUTPUT_DESCRIPTION =
+  'The whole result as one JSON object (fromJSON(steps.<id>.outputs.json))';
 
 export async function loadDefinition(id: string): Promise<AnyActionDefinition> {
-  const module = (await import(join(root, 'actions', id, 'src', 'main.ts'))) as { default: AnyActionDefinition };
-  if (module.default.id !== id) throw new Error(`actions/${id}/src/main.ts declares id '${module.default.id}'`);
+  const module = (await import(join(root, 'actions', id, 'src', 'main.ts'))) as {
+    default: AnyActionDefinition;
+  };
+  if (module.default.id !== id)
+    throw new Error(`actions/${id}/src/main.ts declares id '${module.default.id}'`);
   return module.default;
 }
 
@@ -24,7 +28,10 @@ function outputDescriptions(definition: AnyActionDefinition): Array<{ name: stri
 }
 
 /** action.yml as generated from the definition's schemas; `bundle` is the path from the action.yml to dist. */
-export function renderActionYml(definition: AnyActionDefinition, bundle = `../../dist/${definition.id}/index.js`): string {
+export function renderActionYml(
+  definition: AnyActionDefinition,
+  bundle = `../../dist/${definition.id}/index.js`,
+): string {
   const inputs: Record<string, Record<string, unknown>> = {};
   for (const field of describeFields(definition.inputs)) {
     inputs[field.name] = {
@@ -86,7 +93,8 @@ export function withReference(readme: string, reference: string): string {
   const block = `${REFERENCE_START}\n${reference}\n${REFERENCE_END}`;
   const start = readme.indexOf(REFERENCE_START);
   const end = readme.indexOf(REFERENCE_END);
-  if (start >= 0 && end > start) return readme.slice(0, start) + block + readme.slice(end + REFERENCE_END.length);
+  if (start >= 0 && end > start)
+    return readme.slice(0, start) + block + readme.slice(end + REFERENCE_END.length);
   return `${readme.trimEnd()}\n\n## Reference\n\n${block}\n`;
 }
 

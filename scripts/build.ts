@@ -6,6 +6,7 @@ const only = process.argv.slice(2);
 const ids = only.length > 0 ? only : actionIds();
 const dist = join(root, 'dist');
 if (only.length === 0 && existsSync(dist)) {
-  for (const stale of readdirSync(dist)) if (!ids.includes(stale)) rmSync(join(dist, stale), { recursive: true });
+  for (const stale of readdirSync(dist))
+    if (!ids.includes(stale)) rmSync(join(dist, stale), { recursive: true });
 }
 await buildAll(dist, ids);

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, rmSync, existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import ncc from '@vercel/ncc';
 
@@ -15,7 +15,12 @@ export function actionIds(): string[] {
 
 /** Bundles one entry point with ncc into `outDir` (index.js plus the package.json marking it ESM). */
 export async function bundle(entry: string, outDir: string): Promise<void> {
-  const { code, assets } = (await ncc(entry, { quiet: true, minify: false, sourceMap: false, cache: false })) as {
+  const { code, assets } = (await ncc(entry, {
+    quiet: true,
+    minify: false,
+    sourceMap: false,
+    cache: false,
+  })) as {
     code: string;
     assets: Record<string, { source: string | Buffer }>;
   };

@@ -33,9 +33,12 @@ try {
       problems.push(`differs: dist/${file}`);
     }
   }
-  for (const file of actual) if (!expected.includes(file)) problems.push(`not built from sources: dist/${file}`);
+  for (const file of actual)
+    if (!expected.includes(file)) problems.push(`not built from sources: dist/${file}`);
   if (problems.length > 0) {
-    console.error(`dist/ does not match the sources; run 'npm run build' and commit dist/:\n  ${problems.join('\n  ')}`);
+    console.error(
+      `dist/ does not match the sources; run 'npm run build' and commit dist/:\n  ${problems.join('\n  ')}`,
+    );
     process.exitCode = 1;
   } else {
     console.log(`dist/ matches the sources (${expected.length} files)`);

@@ -6,6 +6,9 @@ import { actionIds, root } from './bundle';
 for (const id of actionIds()) {
   const definition = await loadDefinition(id);
   writeFileSync(join(root, 'actions', id, 'action.yml'), renderActionYml(definition));
-  writeFileSync(join(root, 'actions', id, 'README.md'), withReference(readmeOf(id), renderReference(definition)));
+  writeFileSync(
+    join(root, 'actions', id, 'README.md'),
+    withReference(readmeOf(id), renderReference(definition)),
+  );
   console.log(`actions/${id}: action.yml and README reference written`);
 }

@@ -112,11 +112,16 @@ export class GithubApiDouble {
     const token = /^(?:Bearer|token)\s+(.+)$/i.exec(authorization ?? '')?.[1];
     const canRead = token !== undefined && (this.writeTokens.has(token) || this.readOnlyTokens.has(token));
     if (!canRead) {
-      sendJson(res, 401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' });
+      sendJson(res, 401, {
+        message: 'Bad credentials',
+        documentation_url: 'https://docs.github.com/rest',
+        status: '401',
+      });
       return;
     }
     const canWrite = this.writeTokens.has(token!);
-    const notFound = (doc: string) => sendJson(res, 404, { message: 'Not Found', documentation_url: doc, status: '404' });
+    const notFound = (doc: string) =>
+      sendJson(res, 404, { message: 'Not Found', documentation_url: doc, status: '404' });
 
     const list = /^\/repos\/([^/]+\/[^/]+)\/issues\/(\d+)\/comments$/.exec(url.pathname);
     if (list) {
@@ -127,7 +132,12 @@ export class GithubApiDouble {
       if (req.method === 'POST') {
         if (!canWrite) return this.forbidden(res, 'create-an-issue-comment');
         if (!this.validBody(res, body)) return;
-        const comment = this.store(repository!, number, (body as { body: string }).body, 'github-actions[bot]');
+        const comment = this.store(
+          repository!,
+          number,
+          (body as { body: string }).body,
+          'github-actions[bot]',
+        );
         sendJson(res, 201, comment, { location: comment.url });
         return;
       }
@@ -167,7 +177,12 @@ export class GithubApiDouble {
     if (page > 1) links.push(link(page - 1, 'prev'));
     if (page < last) links.push(link(page + 1, 'next'), link(last, 'last'));
     if (page > 1) links.push(link(1, 'first'));
-    sendJson(res, 200, all.slice((page - 1) * perPage, page * perPage), links.length ? { link: links.join(', ') } : {});
+    sendJson(
+      res,
+      200,
+      all.slice((page - 1) * perPage, page * perPage),
+      links.length ? { link: links.join(', ') } : {},
+    );
   }
 
   private forbidden(res: ServerResponse, anchor: string): void {
@@ -191,7 +206,14 @@ export class GithubApiDouble {
     if (text.length > 65_536) {
       sendJson(res, 422, {
         message: 'Validation Failed',
-        errors: [{ resource: 'IssueComment', code: 'custom', field: 'body', message: 'body is too long (maximum is 65536 characters)' }],
+        errors: [
+          {
+            resource: 'IssueComment',
+            code: 'custom',
+            field: 'body',
+            message: 'body is too long (maximum is 65536 characters)',
+          },
+        ],
         documentation_url: `${DOCS}#create-an-issue-comment`,
         status: '422',
       });

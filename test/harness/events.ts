@@ -71,7 +71,10 @@ export const events = {
     };
   },
   schedule(options: { repo: string; cron?: string }): EventSpec {
-    return { name: 'schedule', payload: { schedule: options.cron ?? '0 6 * * *', repository: repository(options.repo) } };
+    return {
+      name: 'schedule',
+      payload: { schedule: options.cron ?? '0 6 * * *', repository: repository(options.repo) },
+    };
   },
   issueComment(options: { repo: string; issue: number }): EventSpec {
     return {

@@ -13,7 +13,8 @@ export function parseFileCommands(text: string): Record<string, string> {
       const [, name, delimiter] = heredoc;
       const value: string[] = [];
       for (i++; i < lines.length && lines[i] !== delimiter; i++) value.push(lines[i]!);
-      if (i >= lines.length) throw new Error(`file command '${name}' has no closing delimiter '${delimiter}'`);
+      if (i >= lines.length)
+        throw new Error(`file command '${name}' has no closing delimiter '${delimiter}'`);
       result[name!] = value.join('\n');
       continue;
     }

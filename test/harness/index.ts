@@ -6,8 +6,8 @@ import { parse as parseYaml } from 'yaml';
 import { type EventSpec, events } from './events';
 import { parseFileCommands } from './files';
 
-export { events, parseFileCommands };
 export type { EventSpec };
+export { events, parseFileCommands };
 
 export const repoRoot = resolve(dirname(new URL(import.meta.url).pathname), '..', '..');
 
@@ -113,7 +113,8 @@ function runNode(options: SpawnOptions): Promise<ProcessResult> {
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
       const trigger = options.killWhenStdout;
-      if (trigger && (typeof trigger === 'string' ? stdout.includes(trigger) : trigger.test(stdout))) stop('SIGKILL');
+      if (trigger && (typeof trigger === 'string' ? stdout.includes(trigger) : trigger.test(stdout)))
+        stop('SIGKILL');
     });
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
@@ -124,7 +125,8 @@ function runNode(options: SpawnOptions): Promise<ProcessResult> {
       // The runner follows SIGINT with SIGTERM 7.5 s later.
       timers.push(setTimeout(() => stop('SIGTERM'), options.cancelAfterMs + 7500));
     }
-    if (options.killAfterMs !== undefined) timers.push(setTimeout(() => stop('SIGKILL'), options.killAfterMs));
+    if (options.killAfterMs !== undefined)
+      timers.push(setTimeout(() => stop('SIGKILL'), options.killAfterMs));
     child.on('error', reject);
     child.on('close', (exitCode, signal) => {
       for (const timer of timers) clearTimeout(timer);
@@ -162,7 +164,8 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
   };
   for (const file of Object.values(files)) writeFileSync(file, '');
   writeFileSync(files.event, JSON.stringify(event.payload));
-  const repo = (event.payload.repository as { full_name?: string } | undefined)?.full_name ?? 'octo-org/ml-project';
+  const repo =
+    (event.payload.repository as { full_name?: string } | undefined)?.full_name ?? 'octo-org/ml-project';
   const sha =
     ((event.payload.pull_request as { head?: { sha?: string } } | undefined)?.head?.sha ??
       (event.payload.after as string | undefined)) ||
@@ -238,7 +241,12 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
     const stateEnv = Object.fromEntries(Object.entries(state).map(([k, v]) => [`STATE_${k}`, v]));
     result.post = await runNode({
       script: join(dir, metadata.runs.post),
-      env: { ...env, ...stateEnv, GITHUB_STEP_SUMMARY: postSummary, GITHUB_OUTPUT: join(stepDir, 'post-output') },
+      env: {
+        ...env,
+        ...stateEnv,
+        GITHUB_STEP_SUMMARY: postSummary,
+        GITHUB_OUTPUT: join(stepDir, 'post-output'),
+      },
       cwd: workspace,
       timeoutMs,
       summaryFile: postSummary,
@@ -264,7 +272,9 @@ export class Job {
   async step(
     id: string,
     action: string,
-    inputs: Record<string, InputValue> | ((steps: Record<string, StepResult>) => Record<string, InputValue>) = {},
+    inputs:
+      | Record<string, InputValue>
+      | ((steps: Record<string, StepResult>) => Record<string, InputValue>) = {},
     options: Omit<StepOptions, 'action' | 'inputs'> = {},
   ): Promise<StepResult> {
     const resolved = typeof inputs === 'function' ? inputs(this.steps) : inputs;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as core from '@actions/core';
 import { z } from 'zod';
-import { upsertStickyComment, type StickyCommentResult } from './comment';
+import { type StickyCommentResult, upsertStickyComment } from './comment';
 import { ActionError, InputError, oneLine } from './errors';
 import { type GithubContext, readGithubContext } from './github';
 import { HttpClient, type HttpClientOptions } from './http';
@@ -42,7 +42,11 @@ export interface ActionContext {
   http(options: HttpClientOptions): HttpClient;
   /** Masks a value in the log from here on. */
   mask(value: string | undefined): void;
-  comment(key: string, body: string, options?: { token?: string; issueNumber?: number }): Promise<StickyCommentResult>;
+  comment(
+    key: string,
+    body: string,
+    options?: { token?: string; issueNumber?: number },
+  ): Promise<StickyCommentResult>;
 }
 
 export interface ActionDefinition<I extends z.ZodObject, O extends z.ZodObject> {
@@ -73,18 +77,31 @@ export function inputVariable(name: string): string {
   return `INPUT_${name.replace(/ /g, '_').toUpperCase()}`;
 }
 
-function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, string | undefined>, secrets: Set<string>) {
+function describeIssue(
+  issue: z.core.$ZodIssue,
+  raw: Record<string, string | undefined>,
+  secrets: Set<string>,
+) {
   const name = issue.path.length > 0 ? String(issue.path[0]) : undefined;
   if (name === undefined) return `Inputs: ${oneLine(issue.message)}`;
   const value = raw[name];
-  if (value === undefined && issue.code === 'invalid_type') return `Input '${name}' is required but was not set`;
-  const shown = value === undefined ? '' : secrets.has(name) ? ' (got ***)' : ` (got ${JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value)})`;
+  if (value === undefined && issue.code === 'invalid_type')
+    return `Input '${name}' is required but was not set`;
+  const shown =
+    value === undefined
+      ? ''
+      : secrets.has(name)
+        ? ' (got ***)'
+        : ` (got ${JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value)})`;
   const where = issue.path.length > 1 ? ` at ${issue.path.slice(1).join('.')}` : '';
   return `Input '${name}'${where}: ${oneLine(issue.message)}${shown}`;
 }
 
 /** Reads, masks and validates the inputs of a schema from `INPUT_*` variables. */
-export function readInputs<I extends z.ZodObject>(schema: I, env: NodeJS.ProcessEnv = process.env): z.output<I> {
+export function readInputs<I extends z.ZodObject>(
+  schema: I,
+  env: NodeJS.ProcessEnv = process.env,
+): z.output<I> {
   const raw: Record<string, string | undefined> = {};
   const secrets = new Set<string>();
   for (const field of describeFields(schema)) {
@@ -166,7 +183,11 @@ export function createContext(
 function reportFailure(error: unknown, env: NodeJS.ProcessEnv): void {
   const debug = env.ACTIONS_STEP_DEBUG === 'true' || env.RUNNER_DEBUG === '1';
   const message =
-    error instanceof Error ? (error instanceof ActionError ? error.message : `${error.name}: ${error.message}`) : String(error);
+    error instanceof Error
+      ? error instanceof ActionError
+        ? error.message
+        : `${error.name}: ${error.message}`
+      : String(error);
   core.setFailed(oneLine(message));
   if (debug && error instanceof Error && error.stack) core.debug(error.stack);
 }
@@ -175,11 +196,16 @@ function reportFailure(error: unknown, env: NodeJS.ProcessEnv): void {
 export function writeOutputs(definition: AnyActionDefinition, result: unknown): void {
   const parsed = (definition.outputs as z.ZodObject).safeParse(result);
   if (!parsed.success) {
-    throw new Error(`${definition.id} produced outputs that do not match its schema: ${z.prettifyError(parsed.error)}`);
+    throw new Error(
+      `${definition.id} produced outputs that do not match its schema: ${z.prettifyError(parsed.error)}`,
+    );
   }
   const values = parsed.data as Record<string, unknown>;
   const json = JSON.stringify(values);
-  const total = Object.values(values).reduce<number>((sum, v) => sum + Buffer.byteLength(stringifyOutput(v)), 0);
+  const total = Object.values(values).reduce<number>(
+    (sum, v) => sum + Buffer.byteLength(stringifyOutput(v)),
+    0,
+  );
   if (total + Buffer.byteLength(json) > OUTPUTS_LIMIT_BYTES) {
     throw new ActionError(
       `The outputs of ${definition.id} add up to more than GitHub's 1 MB limit; read the full result from the job summary or artifact instead`,
@@ -193,7 +219,10 @@ export function writeOutputs(definition: AnyActionDefinition, result: unknown): 
  * Runs an action as the runner calls it: the main step, or — when the main step left its marker in the
  * state — the post step. Never throws; failures become one `::error::` line and exit code 1.
  */
-export async function runAction(definition: AnyActionDefinition, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function runAction(
+  definition: AnyActionDefinition,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
   const isPost = core.getState('isPost') === 'true';
   const controller = new AbortController();
   let cancels = 0;
@@ -206,6 +235,11 @@ export async function runAction(definition: AnyActionDefinition, env: NodeJS.Pro
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const ctx = createContext(definition, env, controller.signal);
+  // Work that ignores the signal must not hold the step past a cancellation: the post step cleans up.
+  const cancelled = new Promise<never>((_, reject) => {
+    controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+  });
+  cancelled.catch(() => undefined);
   try {
     if (isPost) {
       if (!definition.post) return;
@@ -213,14 +247,16 @@ export async function runAction(definition: AnyActionDefinition, env: NodeJS.Pro
       try {
         inputs = readInputs(definition.inputs, env);
       } catch (error) {
-        core.info(`Post step skipped: the inputs were invalid, so the main step changed nothing (${String(error)}).`);
+        core.info(
+          `Post step skipped: the inputs were invalid, so the main step changed nothing (${String(error)}).`,
+        );
         return;
       }
-      await definition.post(inputs, ctx);
+      await Promise.race([definition.post(inputs, ctx), cancelled]);
     } else {
       if (definition.post) core.saveState('isPost', 'true');
       const inputs = readInputs(definition.inputs, env);
-      const result = await definition.run(inputs, ctx);
+      const result = await Promise.race([definition.run(inputs, ctx), cancelled]);
       writeOutputs(definition, result);
     }
   } catch (error) {
@@ -234,4 +270,5 @@ export async function runAction(definition: AnyActionDefinition, env: NodeJS.Pro
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+  if (controller.signal.aborted) process.exit(1);
 }

@@ -88,15 +88,21 @@ export async function upsertStickyComment(options: StickyCommentOptions): Promis
   const base = `repos/${options.repository}/issues`;
   try {
     let existing: IssueComment | undefined;
-    let pageUrl: string | undefined = http.url(`${base}/${options.issueNumber}/comments`, { per_page: 100 }).toString();
+    let pageUrl: string | undefined = http
+      .url(`${base}/${options.issueNumber}/comments`, { per_page: 100 })
+      .toString();
     while (pageUrl && !existing) {
-      const response = await http.request('GET', pageUrl, { headers: { accept: 'application/vnd.github+json' } });
+      const response = await http.request('GET', pageUrl, {
+        headers: { accept: 'application/vnd.github+json' },
+      });
       const comments = (await response.json()) as IssueComment[];
       existing = comments.find((c) => c.body?.includes(marker));
       pageUrl = nextLink(response.headers.get('link'));
     }
     if (existing) {
-      const updated = await http.json<IssueComment>('PATCH', `${base}/comments/${existing.id}`, { json: { body } });
+      const updated = await http.json<IssueComment>('PATCH', `${base}/comments/${existing.id}`, {
+        json: { body },
+      });
       return { mode: 'updated', url: updated.html_url };
     }
     const created = await http.json<IssueComment>('POST', `${base}/${options.issueNumber}/comments`, {

@@ -11,9 +11,10 @@ export class InputError extends ActionError {
   override name = 'InputError';
   constructor(
     readonly input: string,
-    readonly problem: string,
+    problem: string,
   ) {
-    super(`Input '${input}': ${problem}`);
+    // readInputs passes messages that already name their inputs (several, when several are wrong).
+    super(problem.startsWith(`Input '${input}'`) ? problem : `Input '${input}': ${problem}`);
   }
 }
 

@@ -37,7 +37,8 @@ export function readGithubContext(env: NodeJS.ProcessEnv = process.env): GithubC
   const runId = env.GITHUB_RUN_ID ?? '';
   const pr = event.pull_request as { number?: number } | undefined;
   const issue = event.issue as { number?: number } | undefined;
-  const issueNumber = pr?.number ?? issue?.number ?? (typeof event.number === 'number' ? event.number : undefined);
+  const issueNumber =
+    pr?.number ?? issue?.number ?? (typeof event.number === 'number' ? event.number : undefined);
   return {
     repository,
     owner,

@@ -34,7 +34,8 @@ export interface HttpClientOptions {
   random?: () => number;
 }
 
-const SENSITIVE_QUERY = /^(token|access_token|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|code|key)$/i;
+const SENSITIVE_QUERY =
+  /^(token|access_token|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|code|key)$/i;
 
 /** A URL fit for a log: no user info, signed query values replaced. */
 export function redactUrl(url: string | URL): string {
@@ -55,7 +56,9 @@ export function redactUrl(url: string | URL): string {
 export function redactHeaders(headers: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(headers)) {
-    out[key] = /^(authorization|proxy-authorization|cookie|x-api-key|private-token)$/i.test(key) ? '***' : value;
+    out[key] = /^(authorization|proxy-authorization|cookie|x-api-key|private-token)$/i.test(key)
+      ? '***'
+      : value;
   }
   return out;
 }
@@ -133,7 +136,9 @@ export class HttpClient {
 
   url(path: string, query?: Query): URL {
     const base = this.options.baseUrl;
-    const url = base ? new URL(path.replace(/^\//, ''), base.endsWith('/') ? base : `${base}/`) : new URL(path);
+    const url = base
+      ? new URL(path.replace(/^\//, ''), base.endsWith('/') ? base : `${base}/`)
+      : new URL(path);
     for (const [key, value] of Object.entries(query ?? {})) {
       if (value === undefined) continue;
       for (const item of Array.isArray(value) ? value : [value]) url.searchParams.append(key, String(item));
@@ -144,6 +149,14 @@ export class HttpClient {
   async request(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
     const url = this.url(path, options.query);
     const headers: Record<string, string> = { ...this.options.headers, ...options.headers };
+    // fetch refuses URLs with credentials; `https://user:pass@host` means basic auth, as curl reads it.
+    if (url.username || url.password) {
+      const hasAuthorization = Object.keys(headers).some((key) => key.toLowerCase() === 'authorization');
+      if (!hasAuthorization)
+        headers.authorization = basicAuth(decodeURIComponent(url.username), decodeURIComponent(url.password));
+      url.username = '';
+      url.password = '';
+    }
     let makeBody: (() => BodyInit | undefined) | undefined;
     if (options.json !== undefined) {
       headers['content-type'] ??= 'application/json';
@@ -187,7 +200,9 @@ export class HttpClient {
         if (options.signal?.aborted) throw error;
         const cause = causeOf(error);
         if (attempt < retries) {
-          this.options.log?.(`${label} failed (${cause}); retry ${attempt + 1}/${retries} in ${Math.round(jittered)} ms`);
+          this.options.log?.(
+            `${label} failed (${cause}); retry ${attempt + 1}/${retries} in ${Math.round(jittered)} ms`,
+          );
           await sleep(jittered);
           continue;
         }

@@ -1,3 +1,4 @@
+export { z } from 'zod';
 export * from './action';
 export * from './comment';
 export * from './errors';
@@ -7,4 +8,3 @@ export * from './inputs';
 export * from './parse';
 export * from './progress';
 export * from './summary';
-export { z } from 'zod';

@@ -54,7 +54,9 @@ export class Progress {
     const elapsed = Math.max(this.now() - this.started, 1);
     const parts = [total === undefined ? `${this.count} ${unit}` : `${this.count}/${total} ${unit}`];
     if (this.bytes > 0 || totalBytes) {
-      parts.push(totalBytes ? `${formatBytes(this.bytes)}/${formatBytes(totalBytes)}` : formatBytes(this.bytes));
+      parts.push(
+        totalBytes ? `${formatBytes(this.bytes)}/${formatBytes(totalBytes)}` : formatBytes(this.bytes),
+      );
       parts.push(`${formatBytes((this.bytes * 1000) / elapsed)}/s`);
     }
     if (final) {

@@ -33,7 +33,11 @@ export class Summary {
 
   write(path = process.env.GITHUB_STEP_SUMMARY): void {
     if (!path || this.isEmpty) return;
-    const body = truncateUtf8(`${this.text}\n`, SUMMARY_LIMIT_BYTES, '_Summary truncated: it exceeded 1024 KiB._');
+    const body = truncateUtf8(
+      `${this.text}\n`,
+      SUMMARY_LIMIT_BYTES,
+      '_Summary truncated: it exceeded 1024 KiB._',
+    );
     appendFileSync(path, body);
     this.parts.length = 0;
   }
