@@ -1,0 +1,4 @@
+export * from './batch';
+export * from './client';
+export * from './connection';
+export * from './types';
