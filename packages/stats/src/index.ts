@@ -1,0 +1,7 @@
+export * from './compare';
+export * from './distributions';
+export * from './moments';
+export * from './multiple';
+export * from './power';
+export * from './sequential';
+export * from './srm';
