@@ -20,6 +20,8 @@ export async function bundle(entry: string, outDir: string): Promise<void> {
     minify: false,
     sourceMap: false,
     cache: false,
+    // tsc checks the types of the whole tree once; without this ncc type-checks the project per bundle.
+    transpileOnly: true,
   })) as {
     code: string;
     assets: Record<string, { source: string | Buffer }>;

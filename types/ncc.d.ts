@@ -6,6 +6,7 @@ declare module '@vercel/ncc' {
     cache?: boolean | string;
     externals?: string[];
     target?: string;
+    transpileOnly?: boolean;
   }
   export default function ncc(
     entry: string,
