@@ -1,0 +1,81 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { repoRoot } from '../harness/index';
+
+/** `../shared` next to the clone: where CI puts the shared fixtures. */
+export const sharedDir = resolve(repoRoot, '../shared');
+export const fixtureArchive = join(sharedDir, 'fixtures', 'dvc', 'dvc-fixture.tar.gz');
+
+export interface ExpectedFile {
+  path: string;
+  size: number;
+  md5: string;
+}
+
+export interface Fixture {
+  /** The extracted folder holding repo/, dvc-remote/ and expected/. */
+  dir: string;
+  repo: string;
+  remote: string;
+  expected: ExpectedFile[];
+}
+
+/** Extracts the real-DVC fixture into a fresh temp dir (repo/ and dvc-remote/ side by side). */
+export function extractFixture(): Fixture {
+  if (!existsSync(fixtureArchive)) {
+    throw new Error(
+      `DVC fixture not found at ${fixtureArchive}: the shared folder must sit next to the repository (../shared)`,
+    );
+  }
+  const parent = mkdtempSync(join(tmpdir(), 'dvc-fixture-'));
+  execFileSync('tar', ['xzf', fixtureArchive, '-C', parent]);
+  const dir = join(parent, 'dvc-fixture');
+  const expected = readFileSync(join(dir, 'expected', 'pulled_files.tsv'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [path, size, md5] = line.split('\t');
+      return { path: path!, size: Number(size), md5: md5! };
+    });
+  return { dir, repo: join(dir, 'repo'), remote: join(dir, 'dvc-remote'), expected };
+}
+
+/** Every file DVC would pull, compared byte for byte (size and md5 of the actual bytes). Returns problems. */
+export function checkPulled(repo: string, expected: ExpectedFile[]): string[] {
+  const problems: string[] = [];
+  for (const file of expected) {
+    const path = join(repo, file.path);
+    if (!existsSync(path)) {
+      problems.push(`${file.path}: missing`);
+      continue;
+    }
+    const data = readFileSync(path);
+    const md5 = createHash('md5').update(data).digest('hex');
+    if (data.length !== file.size || md5 !== file.md5)
+      problems.push(`${file.path}: ${data.length} bytes md5 ${md5}`);
+  }
+  return problems;
+}
+
+/** The recorded md5s: what DVC's files say (the legacy entry's is its dos2unix md5), for the data-hash. */
+export function recordedMd5(expected: ExpectedFile[]): Array<{ path: string; md5: string }> {
+  return expected.map((f) => ({
+    path: f.path,
+    md5: f.path === 'data/legacy2x.csv' ? 'fa6844d2803bb45e1017057bd270fab2' : f.md5,
+  }));
+}
+
+/** sha256 of `path\tmd5\n` lines sorted by path bytes, computed by Python as an independent reference. */
+export function pythonDataHash(files: Array<{ path: string; md5: string }>): string {
+  const script =
+    'import sys,json,hashlib\n' +
+    'rows=json.load(sys.stdin)\n' +
+    'rows.sort(key=lambda r: r["path"].encode("utf-8"))\n' +
+    'print(hashlib.sha256("".join(r["path"]+"\\t"+r["md5"]+"\\n" for r in rows).encode("utf-8")).hexdigest())\n';
+  return execFileSync('/usr/bin/python3', ['-c', script], { input: JSON.stringify(files) })
+    .toString()
+    .trim();
+}
