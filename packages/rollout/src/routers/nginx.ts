@@ -1,0 +1,122 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { ActionError, oneLine } from '@mlops-actions/kit';
+import type { Router } from './router';
+
+const exec = promisify(execFile);
+
+export interface NginxRouterOptions {
+  /** The file the user's nginx.conf includes inside `http { }`; this router owns it. */
+  includeFile: string;
+  /** `upstream`: a weighted upstream block; `split-clients`: a split_clients block setting a variable. */
+  mode: 'upstream' | 'split-clients';
+  /** The upstream's name, or (split-clients) the variable's name without `$`. */
+  name: string;
+  /** `host:port` of each version (upstream mode), or the values the variable takes (split-clients). */
+  stable: string;
+  canary: string;
+  /** nginx binary, and the `-p` / `-c` it runs with. */
+  binary: string;
+  prefix?: string;
+  config?: string;
+  log?: (line: string) => void;
+}
+
+const MARKER = /^# canary-weight=([\d.]+)$/m;
+
+/** The include file for a canary weight. nginx rejects `weight=0`, so an idle server is marked `down`. */
+export function renderNginxInclude(
+  o: Pick<NginxRouterOptions, 'mode' | 'name' | 'stable' | 'canary'>,
+  weight: number,
+): string {
+  const header = `# Written by mlops-actions canary-deploy; changes here are overwritten.\n# canary-weight=${weight}\n`;
+  if (o.mode === 'split-clients') {
+    // split_clients takes percentages with up to two decimals; '*' takes the rest.
+    const lines =
+      weight <= 0
+        ? [`    * ${o.stable};`]
+        : weight >= 100
+          ? [`    * ${o.canary};`]
+          : [`    ${Number(weight.toFixed(2))}% ${o.canary};`, `    * ${o.stable};`];
+    return `${header}split_clients "\${request_id}" $${o.name} {\n${lines.join('\n')}\n}\n`;
+  }
+  const canary = Math.round(weight * 10);
+  const stable = 1000 - canary;
+  const server = (address: string, w: number) =>
+    w > 0 ? `    server ${address} weight=${w};` : `    server ${address} down;`;
+  return `${header}upstream ${o.name} {\n${server(o.stable, stable)}\n${server(o.canary, canary)}\n}\n`;
+}
+
+/**
+ * nginx: writes the include file atomically, runs `nginx -t` with the same `-p`/`-c` as the running
+ * server, and reloads only when the test passes. A failed test puts the previous file back untouched.
+ */
+export class NginxRouter implements Router {
+  readonly kind = 'nginx';
+
+  constructor(private readonly o: NginxRouterOptions) {}
+
+  describe(): string {
+    return `nginx ${this.o.mode} '${this.o.name}' in ${this.o.includeFile}`;
+  }
+
+  private flags(): string[] {
+    const flags: string[] = [];
+    if (this.o.prefix) flags.push('-p', this.o.prefix);
+    if (this.o.config) flags.push('-c', this.o.config);
+    return flags;
+  }
+
+  private async nginx(args: string[]): Promise<void> {
+    try {
+      await exec(this.o.binary, [...this.flags(), ...args], { timeout: 30_000 });
+    } catch (error) {
+      const e = error as { stderr?: string; message: string; code?: string };
+      if (e.code === 'ENOENT')
+        throw new ActionError(`nginx-binary: '${this.o.binary}' was not found; give the path of nginx`);
+      throw new ActionError(oneLine(`nginx ${args.join(' ')} failed: ${(e.stderr || e.message).trim()}`));
+    }
+  }
+
+  async setWeight(weight: number): Promise<void> {
+    const file = this.o.includeFile;
+    const previous = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+    const next = renderNginxInclude(this.o, weight);
+    if (previous === next) return;
+    const temp = join(dirname(file), `.${process.pid}.canary.tmp`);
+    writeFileSync(temp, next);
+    renameSync(temp, file);
+    if (readFileSync(file, 'utf8') !== next)
+      throw new ActionError(`could not write ${file}: read back different content`);
+    try {
+      await this.nginx(['-t', '-q']);
+    } catch (error) {
+      if (previous === undefined) rmSync(file, { force: true });
+      else {
+        writeFileSync(temp, previous);
+        renameSync(temp, file);
+      }
+      throw new ActionError(
+        `nginx rejected the configuration with the canary at ${weight}% (${(error as Error).message}); the previous ${file} is back and nothing was reloaded`,
+      );
+    }
+    await this.nginx(['-s', 'reload']);
+    this.o.log?.(`nginx reloaded: canary ${weight}%, stable ${100 - weight}%`);
+  }
+
+  async current(): Promise<number | undefined> {
+    if (!existsSync(this.o.includeFile)) return undefined;
+    const match = MARKER.exec(readFileSync(this.o.includeFile, 'utf8'));
+    return match ? Number(match[1]) : undefined;
+  }
+
+  rollback(): Promise<void> {
+    return this.setWeight(0);
+  }
+
+  promote(): Promise<void> {
+    return this.setWeight(100);
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * Statistics for the canary judge, as pure functions over sufficient statistics: bucket counts of a
+ * latency histogram and error/request counts.
+ */
+
+/** Standard normal CDF. */
+export function normalCdf(z: number): number {
+  if (Number.isNaN(z)) return Number.NaN;
+  return 0.5 * erfc(-z / Math.SQRT2);
+}
+
+/** Upper tail P(Z > z). */
+export function normalSf(z: number): number {
+  return 0.5 * erfc(z / Math.SQRT2);
+}
+
+/** Complementary error function: a power series near 0, a continued fraction beyond, so tiny p-values keep their precision. */
+export function erfc(x: number): number {
+  if (x < 0) return 2 - erfc(-x);
+  if (x < 0.5) return 1 - erfSeries(x);
+  // Lentz continued fraction for erfc(x) * exp(x^2) * sqrt(pi).
+  const tiny = 1e-300;
+  let f = x;
+  let c = x;
+  let d = 0;
+  for (let n = 1; n < 500; n++) {
+    const a = n / 2;
+    d = x + a * d;
+    d = Math.abs(d) < tiny ? tiny : d;
+    c = x + a / c;
+    c = Math.abs(c) < tiny ? tiny : c;
+    d = 1 / d;
+    const delta = c * d;
+    f *= delta;
+    if (Math.abs(delta - 1) < 1e-16) break;
+  }
+  return Math.exp(-x * x) / (f * Math.sqrt(Math.PI));
+}
+
+function erfSeries(x: number): number {
+  let sum = x;
+  let term = x;
+  const x2 = x * x;
+  for (let n = 1; n < 100; n++) {
+    term *= -x2 / n;
+    const add = term / (2 * n + 1);
+    sum += add;
+    if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
+  }
+  return (2 / Math.sqrt(Math.PI)) * sum;
+}
+
+export type Alternative = 'two-sided' | 'greater' | 'less';
+
+export interface MannWhitneyResult {
+  /** U of the first sample (canary): pairs where canary > stable, ties counting one half. */
+  u: number;
+  n1: number;
+  n2: number;
+  z: number;
+  p: number;
+  /** Probability of superiority U / (n1·n2): 0.5 means no shift, above 0.5 means the first sample is larger. */
+  effect: number;
+}
+
+/**
+ * Mann-Whitney U of two samples given as counts over the same ordered bins (histogram buckets): every
+ * observation in a bin ties with every other in it. Normal approximation with the tie correction, as
+ * scipy.stats.mannwhitneyu(x, y, method='asymptotic', use_continuity=…) computes on the expanded samples.
+ */
+export function mannWhitneyBinned(
+  first: number[],
+  second: number[],
+  options: { alternative?: Alternative; continuity?: boolean } = {},
+): MannWhitneyResult {
+  if (first.length !== second.length) throw new Error('both samples need the same bins');
+  const alternative = options.alternative ?? 'two-sided';
+  const continuity = options.continuity ?? true;
+  let n1 = 0;
+  let n2 = 0;
+  for (let i = 0; i < first.length; i++) {
+    n1 += first[i]!;
+    n2 += second[i]!;
+  }
+  const n = n1 + n2;
+  // Mid-ranks of each bin, then U1 = R1 - n1(n1+1)/2.
+  let below = 0;
+  let rankSum1 = 0;
+  let tieTerm = 0;
+  for (let i = 0; i < first.length; i++) {
+    const t = first[i]! + second[i]!;
+    if (t === 0) continue;
+    const midRank = below + (t + 1) / 2;
+    rankSum1 += first[i]! * midRank;
+    tieTerm += t * t * t - t;
+    below += t;
+  }
+  const u = rankSum1 - (n1 * (n1 + 1)) / 2;
+  const mean = (n1 * n2) / 2;
+  const variance = n > 1 ? ((n1 * n2) / 12) * (n + 1 - tieTerm / (n * (n - 1))) : 0;
+  const sd = Math.sqrt(variance);
+  const effect = n1 > 0 && n2 > 0 ? u / (n1 * n2) : Number.NaN;
+  if (!(sd > 0)) return { u, n1, n2, z: 0, p: 1, effect };
+  // As scipy: 'greater' tests U1, 'less' tests U2, 'two-sided' the larger of the two with p doubled.
+  const u2 = n1 * n2 - u;
+  const stat = alternative === 'greater' ? u : alternative === 'less' ? u2 : Math.max(u, u2);
+  const z = (stat - mean - (continuity ? 0.5 : 0)) / sd;
+  const p = normalSf(z) * (alternative === 'two-sided' ? 2 : 1);
+  return { u, n1, n2, z, p: Math.min(1, Math.max(0, p)), effect };
+}
+
+export interface TwoProportionResult {
+  p1: number;
+  p2: number;
+  /** Pooled z statistic: positive when the first proportion is higher. */
+  z: number;
+  p: number;
+}
+
+/** Pooled two-proportion z-test (equivalent to the 2×2 chi-square test without Yates' correction). */
+export function twoProportion(
+  x1: number,
+  n1: number,
+  x2: number,
+  n2: number,
+  alternative: Alternative = 'two-sided',
+): TwoProportionResult {
+  const p1 = n1 > 0 ? x1 / n1 : Number.NaN;
+  const p2 = n2 > 0 ? x2 / n2 : Number.NaN;
+  const pooled = (x1 + x2) / (n1 + n2);
+  const se = Math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2));
+  if (!(se > 0)) return { p1, p2, z: 0, p: 1 };
+  const z = (p1 - p2) / se;
+  const p =
+    alternative === 'greater'
+      ? normalSf(z)
+      : alternative === 'less'
+        ? normalCdf(z)
+        : Math.min(1, 2 * normalSf(Math.abs(z)));
+  return { p1, p2, z, p };
+}
+
+/** Per-bin counts from cumulative `le` bucket counts sorted by bound (Prometheus histograms are cumulative). */
+export function binCounts(cumulative: number[]): number[] {
+  const out: number[] = [];
+  let previous = 0;
+  for (const value of cumulative) {
+    out.push(Math.max(0, value - previous));
+    previous = Math.max(previous, value);
+  }
+  return out;
+}
+
+/** A quantile from cumulative bucket counts, interpolated linearly inside the bucket as histogram_quantile does. */
+export function histogramQuantile(q: number, bounds: number[], cumulative: number[]): number {
+  const total = cumulative[cumulative.length - 1] ?? 0;
+  if (!(total > 0)) return Number.NaN;
+  const rank = q * total;
+  for (let i = 0; i < bounds.length; i++) {
+    if (cumulative[i]! >= rank) {
+      const upper = bounds[i]!;
+      if (!Number.isFinite(upper)) return bounds[i - 1] ?? Number.NaN;
+      const lower = i === 0 ? 0 : bounds[i - 1]!;
+      const below = i === 0 ? 0 : cumulative[i - 1]!;
+      const inBucket = cumulative[i]! - below;
+      return inBucket > 0 ? lower + (upper - lower) * ((rank - below) / inBucket) : upper;
+    }
+  }
+  return Number.NaN;
+}

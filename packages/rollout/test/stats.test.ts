@@ -1,0 +1,122 @@
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { histogramQuantile, mannWhitneyBinned, normalSf, twoProportion } from '../src/stats';
+
+/** scipy (Debian's python3-scipy) as the independent reference. */
+function scipy(script: string, input: unknown): unknown {
+  const out = execFileSync('/usr/bin/python3', ['-c', script], { input: JSON.stringify(input), encoding: 'utf8' });
+  return JSON.parse(out);
+}
+
+function seeded(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+describe('Mann-Whitney U on binned samples', () => {
+  // Random bucket counts of two tracks; some with empty bins, one shifted.
+  const random = seeded(42);
+  const cases = Array.from({ length: 12 }, (_, k) => {
+    const bins = 4 + Math.floor(random() * 10);
+    const shift = k % 3;
+    const a = Array.from({ length: bins }, (_, i) => (random() < 0.15 ? 0 : Math.floor(random() * 30 * (i >= shift ? 1 : 0.3))));
+    const b = Array.from({ length: bins }, () => (random() < 0.15 ? 0 : Math.floor(random() * 40)));
+    a[0]! += 1;
+    b[bins - 1]! += 1;
+    return { a, b };
+  });
+  const reference = scipy(
+    `
+import json, sys
+import numpy as np
+from scipy.stats import mannwhitneyu
+out = []
+for c in json.load(sys.stdin):
+    x = np.repeat(np.arange(len(c['a'])), c['a'])
+    y = np.repeat(np.arange(len(c['b'])), c['b'])
+    row = {}
+    for alt in ['two-sided', 'greater', 'less']:
+        for cont in [True, False]:
+            r = mannwhitneyu(x, y, alternative=alt, method='asymptotic', use_continuity=cont)
+            row[f'{alt}-{cont}'] = [float(r.statistic), float(r.pvalue)]
+    out.append(row)
+print(json.dumps(out))
+`,
+    cases,
+  ) as Array<Record<string, [number, number]>>;
+
+  it('matches scipy.stats.mannwhitneyu(method="asymptotic") with ties, both continuity settings, all alternatives', () => {
+    cases.forEach((c, k) => {
+      for (const alternative of ['two-sided', 'greater', 'less'] as const) {
+        for (const continuity of [true, false]) {
+          const [u, p] = reference[k]![`${alternative}-${continuity ? 'True' : 'False'}`]!;
+          const ours = mannWhitneyBinned(c.a, c.b, { alternative, continuity });
+          expect(ours.u).toBeCloseTo(u, 6);
+          expect(ours.p).toBeCloseTo(p, 10);
+          if (p > 1e-300) expect(Math.abs(ours.p - p) / p).toBeLessThan(1e-6);
+        }
+      }
+    });
+  });
+
+  it('gives the probability of superiority as the effect size, 0.5 for identical samples', () => {
+    expect(mannWhitneyBinned([5, 5, 5], [5, 5, 5]).effect).toBe(0.5);
+    expect(mannWhitneyBinned([0, 0, 10], [10, 0, 0]).effect).toBe(1);
+    const same = mannWhitneyBinned([0, 10, 0], [0, 30, 0]);
+    expect(same.p).toBe(1);
+  });
+});
+
+describe('two-proportion test', () => {
+  const cases = [
+    [12, 200, 20, 1800],
+    [0, 150, 3, 1200],
+    [40, 400, 35, 420],
+    [7, 90, 1, 910],
+  ];
+  const reference = scipy(
+    `
+import json, sys
+from scipy.stats import chi2_contingency
+out = []
+for x1, n1, x2, n2 in json.load(sys.stdin):
+    chi2, p, dof, _ = chi2_contingency([[x1, n1 - x1], [x2, n2 - x2]], correction=False)
+    out.append([float(chi2), float(p)])
+print(json.dumps(out))
+`,
+    cases,
+  ) as Array<[number, number]>;
+
+  it('squares to the 2x2 chi-square without Yates correction and shares its two-sided p (scipy.stats.chi2_contingency)', () => {
+    cases.forEach(([x1, n1, x2, n2], k) => {
+      const r = twoProportion(x1!, n1!, x2!, n2!);
+      const [chi2, p] = reference[k]!;
+      expect(r.z * r.z).toBeCloseTo(chi2, 8);
+      expect(r.p).toBeCloseTo(p, 10);
+      const greater = twoProportion(x1!, n1!, x2!, n2!, 'greater');
+      expect(greater.p).toBeCloseTo(r.z > 0 ? p / 2 : 1 - p / 2, 10);
+    });
+  });
+});
+
+describe('normal tail and histogram quantiles', () => {
+  it('matches scipy.stats.norm.sf far into the tail', () => {
+    const zs = [-3, -0.2, 0, 0.3, 0.49, 0.51, 1.96, 3.5, 6, 9];
+    const reference = scipy(
+      'import json,sys\nfrom scipy.stats import norm\nprint(json.dumps([float(norm.sf(z)) for z in json.load(sys.stdin)]))',
+      zs,
+    ) as number[];
+    zs.forEach((z, i) => expect(Math.abs(normalSf(z) - reference[i]!) / reference[i]!).toBeLessThan(1e-9));
+  });
+
+  it('interpolates inside a bucket as histogram_quantile does', () => {
+    // 100 observations: 50 ≤ 0.1, 90 ≤ 0.2, all ≤ 0.4.
+    expect(histogramQuantile(0.5, [0.1, 0.2, 0.4, Number.POSITIVE_INFINITY], [50, 90, 100, 100])).toBeCloseTo(0.1, 12);
+    expect(histogramQuantile(0.7, [0.1, 0.2, 0.4, Number.POSITIVE_INFINITY], [50, 90, 100, 100])).toBeCloseTo(0.15, 12);
+    expect(histogramQuantile(0.95, [0.1, 0.2, 0.4, Number.POSITIVE_INFINITY], [50, 90, 100, 100])).toBeCloseTo(0.3, 12);
+    expect(histogramQuantile(0.5, [0.1], [0])).toBeNaN();
+  });
+});

@@ -1,0 +1,204 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runStep } from '../harness';
+import { type CanaryWorld, startWorld, until } from './setup';
+
+/**
+ * End to end through the harness on dist/canary-deploy, against real nginx, real Prometheus and two real
+ * model servers under a bounded load. Windows are 3 s so the whole file stays well under a minute or two.
+ */
+const FAST = {
+  interval: '3s',
+  'initial-delay': '1s',
+  count: '1',
+  'min-samples': '15',
+  alpha: '0.001',
+  'inconclusive-limit': '0',
+  metrics: `- name: error-rate
+  test: two-proportion
+  max: 0.05
+  critical: true
+- name: latency
+  test: mann-whitney
+  min-effect: 0.1
+- name: p99-latency
+  max: 1`,
+};
+
+let world: CanaryWorld;
+
+/** 20 requests in a row on new connections all answered by stable, within 10 s of reload. */
+async function stableOnly(w: CanaryWorld): Promise<boolean> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    let streak = 0;
+    for (; streak < 20; streak++) {
+      const response = await fetch(`${w.nginx.url}/predict`, { headers: { connection: 'close' } });
+      await response.body?.cancel();
+      if (response.headers.get('x-track') !== w.stable.track) break;
+    }
+    if (streak === 20) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+beforeAll(async () => {
+  world = await startWorld();
+});
+
+afterAll(async () => {
+  await world?.close();
+});
+
+describe('canary-deploy scenarios (real nginx, Prometheus, model servers)', () => {
+  it('promotes a healthy canary to 100%', async () => {
+    await world.reset('healthy');
+    const load = world.load(100);
+    try {
+      const result = await runStep({
+        action: 'canary-deploy',
+        inputs: { ...world.inputs('healthy'), ...FAST, steps: '10%, 50%, 100%' },
+      });
+      expect(result.error).toBeUndefined();
+      expect(result.exitCode).toBe(0);
+      expect(result.outputs.outcome).toBe('promoted');
+      expect(result.outputs['final-weight']).toBe('100');
+      expect(result.outputs['failed-step']).toBe('');
+      const report = JSON.parse(result.outputs.report!) as {
+        windows: Array<{ weight: number; verdict: string; metrics: unknown[] }>;
+      };
+      expect(report.windows.map((w) => [w.weight, w.verdict])).toEqual([
+        [10, 'pass'],
+        [50, 'pass'],
+      ]);
+      expect(report.windows[0]!.metrics).toHaveLength(3);
+      expect(world.weight()).toBe(100);
+      expect(result.stdout).toMatch(/error-rate \[technical, critical\]: canary [\d.]+, stable [\d.]+/);
+      expect(result.summary).toContain('| step | weight |');
+      expect(result.summary).toContain('```mermaid');
+      expect(result.post?.stdout).toContain('nothing to restore');
+    } finally {
+      await load.stop();
+    }
+  });
+
+  it('rolls back at the first step when the canary is slower at 10%', async () => {
+    await world.reset('slow');
+    world.canary.setLatency(40);
+    const load = world.load(100);
+    try {
+      const result = await runStep({
+        action: 'canary-deploy',
+        inputs: { ...world.inputs('slow'), ...FAST, steps: '10%, 50%, 100%' },
+      });
+      expect(result.outputs.outcome).toBe('rolled-back');
+      expect(result.outputs['failed-step']).toBe('1');
+      expect(result.outputs['final-weight']).toBe('0');
+      expect(result.exitCode).toBe(1);
+      expect(result.error).toContain('rolled-back');
+      expect(result.stdout).toMatch(/latency \[technical\]: .*Mann-Whitney .*→ fail/);
+      expect(world.weight()).toBe(0);
+      expect(readFileSync(world.include, 'utf8')).toMatch(new RegExp(`server ${world.canary.address} down;`));
+    } finally {
+      await load.stop();
+    }
+  });
+
+  it('rolls back at 50% when errors start there', async () => {
+    await world.reset('errors');
+    const load = world.load(100);
+    const watcher = until(() => world.weight() === 50, 30_000).then((reached) => {
+      if (reached) world.canary.setErrorRate(0.3);
+    });
+    try {
+      const result = await runStep({
+        action: 'canary-deploy',
+        inputs: { ...world.inputs('errors'), ...FAST, steps: '10%, 50%, 100%' },
+      });
+      await watcher;
+      expect(result.outputs.outcome).toBe('rolled-back');
+      expect(result.outputs['failed-step']).toBe('2');
+      const report = JSON.parse(result.outputs.report!) as {
+        windows: Array<{ weight: number; verdict: string }>;
+      };
+      expect(report.windows.map((w) => [w.weight, w.verdict])).toEqual([
+        [10, 'pass'],
+        [50, 'fail'],
+      ]);
+      expect(result.stdout).toContain('a critical metric failed at 50%');
+      expect(world.weight()).toBe(0);
+    } finally {
+      await load.stop();
+    }
+  });
+
+  it('ends inconclusive, not promoted, when there is no traffic', async () => {
+    await world.reset('idle');
+    const result = await runStep({
+      action: 'canary-deploy',
+      inputs: { ...world.inputs('idle'), ...FAST, steps: '10%, 100%', 'fail-on-rollback': 'false' },
+    });
+    expect(result.exitCode).toBe(0);
+    expect(result.outputs.outcome).toBe('inconclusive');
+    expect(result.outputs['final-weight']).toBe('0');
+    expect(result.stdout).toContain('too little traffic');
+    expect(world.weight()).toBe(0);
+  });
+
+  it('restores stable from the post step when the action process is killed mid-rollout', async () => {
+    await world.reset('killed');
+    const load = world.load(100);
+    try {
+      const result = await runStep({
+        action: 'canary-deploy',
+        inputs: { ...world.inputs('killed'), ...FAST, steps: '10%, 50%, 100%' },
+        killWhenStdout: 'nginx reloaded: canary 50%',
+      });
+      expect(result.signal).toBe('SIGKILL');
+      expect(result.outputs.outcome).toBeUndefined();
+      expect(result.post?.exitCode).toBe(0);
+      expect(result.post?.stdout).toContain('100% stable restored by the post step');
+      expect(world.weight()).toBe(0);
+      // nginx serves stable only again, once the reloaded workers took over.
+      expect(await stableOnly(world)).toBe(true);
+    } finally {
+      await load.stop();
+    }
+  });
+
+  // Last: it stops the shared Prometheus.
+  it('rolls back after the consecutive-error limit when Prometheus stops mid-analysis', async () => {
+    await world.reset('flaky');
+    const load = world.load(100);
+    const stopper = until(() => world.weight() === 50, 30_000).then(async (reached) => {
+      if (reached) await world.prometheus.stop();
+    });
+    try {
+      const result = await runStep({
+        action: 'canary-deploy',
+        inputs: {
+          ...world.inputs('flaky'),
+          ...FAST,
+          steps: '10%, 50%, 100%',
+          'consecutive-error-limit': '1',
+        },
+      });
+      await stopper;
+      expect(result.outputs.outcome).toBe('rolled-back');
+      expect(result.outputs['failed-step']).toBe('2');
+      const report = JSON.parse(result.outputs.report!) as {
+        windows: Array<{ weight: number; verdict: string }>;
+      };
+      expect(report.windows.map((w) => [w.weight, w.verdict])).toEqual([
+        [10, 'pass'],
+        [50, 'error'],
+        [50, 'error'],
+      ]);
+      expect(result.stdout).toContain('consecutive-error-limit 1');
+      expect(world.weight()).toBe(0);
+    } finally {
+      await load.stop();
+    }
+  });
+});
