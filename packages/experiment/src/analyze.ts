@@ -1,0 +1,484 @@
+import {
+  type ArmEstimate,
+  adjustPValues,
+  type BayesianSummary,
+  bayesian,
+  type Comparison,
+  type CovariateSums,
+  compareArms,
+  cupedEstimate,
+  cupedTheta,
+  type MeanSums,
+  meanEstimate,
+  nonInferiority,
+  proportionEstimate,
+  type RatioSums,
+  ratioEstimate,
+  requiredSampleSize,
+  sampleRatioMismatch,
+} from '@mlops-actions/stats';
+import { type Experiment, type Metric, splitOf } from './config';
+import { MULTIPLE, type QueryPlan, type VariantSums } from './sql';
+
+export type Decision = 'ship' | 'dont-ship' | 'keep-running' | 'invalid';
+
+export interface ArmSummary {
+  variant: string;
+  units: number;
+  mean: number | null;
+}
+
+export interface MetricResult {
+  name: string;
+  group: string;
+  role: Metric['role'];
+  kind: Metric['kind'];
+  direction: Metric['direction'];
+  method: string;
+  sequential: boolean;
+  control: ArmSummary;
+  treatment: ArmSummary;
+  effect: number | null;
+  ci: [number, number] | null;
+  relativeEffect: number | null;
+  relativeCi: [number, number] | null;
+  pValue: number | null;
+  /** After the Holm or Benjamini–Hochberg correction over primary and secondary metrics. */
+  adjustedPValue: number | null;
+  dof: number | null;
+  /** better / worse: significant in the good / bad direction; flat: not significant. */
+  outcome: 'better' | 'worse' | 'flat' | 'untestable';
+  nonInferiority?: {
+    margin: number;
+    pValue: number | null;
+    bound: number;
+    status: 'pass' | 'fail' | 'inconclusive';
+  };
+  cuped?: { theta: number; varianceReduction: number };
+  bayesian?: BayesianSummary;
+  /** Units (both arms) needed to detect the metric's minimum effect (primary) or prove its margin (guardrails). */
+  requiredUnits?: number;
+  warning?: string;
+  error?: string;
+}
+
+export interface Analysis {
+  decision: Decision;
+  reasons: string[];
+  srm: {
+    pValue: number;
+    chiSquare: number;
+    observed: Record<string, number>;
+    expected: Record<string, number>;
+    alert: boolean;
+  };
+  duplicateUnits: number;
+  unknownVariants: Record<string, number>;
+  units: number;
+  /** Further units (both arms) the decision rule wants before it can decide; 0 when it has enough. */
+  usersNeeded: number;
+  metrics: MetricResult[];
+}
+
+function sumsOf(v: VariantSums, i: number): number {
+  return v.sums[i] ?? 0;
+}
+
+function productOf(v: VariantSums, i: number, j: number): number {
+  return v.products.get(i <= j ? `${i},${j}` : `${j},${i}`) ?? 0;
+}
+
+function meanSums(v: VariantSums, i: number): MeanSums {
+  return { n: v.units, sum: sumsOf(v, i), sumSquares: productOf(v, i, i) };
+}
+
+function covariateSums(v: VariantSums, i: number, pre: number): CovariateSums {
+  return {
+    ...meanSums(v, i),
+    sumPre: sumsOf(v, pre),
+    sumPreSquares: productOf(v, pre, pre),
+    sumCross: productOf(v, i, pre),
+  };
+}
+
+function ratioSums(v: VariantSums, num: number, den: number): RatioSums {
+  return {
+    n: v.units,
+    sumNum: sumsOf(v, num),
+    sumNumSquares: productOf(v, num, num),
+    sumDen: sumsOf(v, den),
+    sumDenSquares: productOf(v, den, den),
+    sumNumDen: productOf(v, num, den),
+  };
+}
+
+interface Estimates {
+  a: ArmEstimate;
+  b: ArmEstimate;
+  method: string;
+  test: 't' | 'z';
+  cuped?: { theta: number; varianceReduction: number };
+  meanA: number;
+  meanB: number;
+}
+
+function estimate(m: Metric, plan: QueryPlan, a: VariantSums, b: VariantSums): Estimates | string {
+  const cols = plan.metrics[m.name]!;
+  if (m.kind === 'ratio') {
+    const sa = ratioSums(a, cols.numerator!, cols.denominator!);
+    const sb = ratioSums(b, cols.numerator!, cols.denominator!);
+    for (const [arm, s] of [
+      [a, sa],
+      [b, sb],
+    ] as const) {
+      if (s.sumDen === 0) return `denominator '${m.denominator}' sums to zero in variant '${arm.variant}'`;
+    }
+    const ea = ratioEstimate(sa);
+    const eb = ratioEstimate(sb);
+    const test = m.test ?? 't';
+    return {
+      a: ea,
+      b: eb,
+      method: `delta-method ratio, ${test === 't' ? 'Welch t' : 'z'}`,
+      test,
+      meanA: ea.estimate,
+      meanB: eb.estimate,
+    };
+  }
+  const test = m.test ?? (m.kind === 'proportion' ? 'z' : 't');
+  const base = test === 'z' && m.kind === 'proportion' ? proportionEstimate : meanEstimate;
+  const name = test === 't' ? 'Welch t' : 'z';
+  if (m.pre && cols.pre !== undefined) {
+    const sa = covariateSums(a, cols.value!, cols.pre);
+    const sb = covariateSums(b, cols.value!, cols.pre);
+    const theta = cupedTheta([sa, sb]);
+    const pooled = (sa.sumPre + sb.sumPre) / (sa.n + sb.n);
+    const ea = cupedEstimate(sa, theta, pooled);
+    const eb = cupedEstimate(sb, theta, pooled);
+    const raw = meanEstimate(sa).variance / sa.n + meanEstimate(sb).variance / sb.n;
+    const adjusted = ea.variance / ea.n + eb.variance / eb.n;
+    return {
+      a: ea,
+      b: eb,
+      method: `CUPED (θ pooled), ${name}`,
+      test,
+      cuped: { theta, varianceReduction: raw > 0 ? 1 - adjusted / raw : 0 },
+      meanA: ea.baseline,
+      meanB: eb.baseline,
+    };
+  }
+  const ea = base(meanSums(a, cols.value!));
+  const eb = base(meanSums(b, cols.value!));
+  return {
+    a: ea,
+    b: eb,
+    method: name === 'z' ? 'z-test' : 'Welch t-test',
+    test,
+    meanA: ea.estimate,
+    meanB: eb.estimate,
+  };
+}
+
+function untestable(
+  m: Metric,
+  a: ArmSummary,
+  b: ArmSummary,
+  sequential: boolean,
+  error: string,
+): MetricResult {
+  return {
+    name: m.name,
+    group: m.group,
+    role: m.role,
+    kind: m.kind,
+    direction: m.direction,
+    method: 'none',
+    sequential,
+    control: a,
+    treatment: b,
+    effect: null,
+    ci: null,
+    relativeEffect: null,
+    relativeCi: null,
+    pValue: null,
+    adjustedPValue: null,
+    dof: null,
+    outcome: 'untestable',
+    error,
+  };
+}
+
+function totals(rows: VariantSums[]) {
+  const byVariant = new Map<string, VariantSums>();
+  let duplicateUnits = 0;
+  for (const row of rows) {
+    if (row.variant === MULTIPLE) duplicateUnits += row.units;
+    else if (row.variant !== null) byVariant.set(row.variant, row);
+  }
+  return {
+    byVariant,
+    duplicateUnits,
+    nullUnits: rows.filter((r) => r.variant === null).reduce((s, r) => s + r.units, 0),
+  };
+}
+
+/** Applies the statistics and the decision rule to the per-variant sums of one experiment. */
+export function analyze(e: Experiment, plan: QueryPlan, rows: VariantSums[]): Analysis {
+  const { byVariant, duplicateUnits } = totals(rows);
+  const split = splitOf(e);
+  const empty = (variant: string): VariantSums => ({
+    variant,
+    units: 0,
+    rows: 0,
+    sums: [],
+    products: new Map(),
+  });
+  const control = byVariant.get(e.control) ?? empty(e.control);
+  const treatment = byVariant.get(e.treatment) ?? empty(e.treatment);
+  const unknownVariants: Record<string, number> = {};
+  for (const [variant, row] of byVariant) if (!(variant in split)) unknownVariants[variant] = row.units;
+
+  const armsInSplit = Object.keys(split);
+  const observed = armsInSplit.map((v) => byVariant.get(v)?.units ?? 0);
+  const srmResult = sampleRatioMismatch(
+    observed,
+    armsInSplit.map((v) => split[v]!),
+  );
+  const srm = {
+    pValue: srmResult.pValue,
+    chiSquare: srmResult.chiSquare,
+    observed: Object.fromEntries(armsInSplit.map((v, i) => [v, observed[i]!])),
+    expected: Object.fromEntries(armsInSplit.map((v, i) => [v, srmResult.expected[i]!])),
+    alert: srmResult.pValue < e['srm-alpha'],
+  };
+
+  const sequential = e.sequential ? { tuning: e['sequential-tuning'] } : undefined;
+  const results: MetricResult[] = [];
+  const comparisons = new Map<string, { c: Comparison; est: Estimates }>();
+  for (const m of e.metrics) {
+    const armA: ArmSummary = { variant: e.control, units: control.units, mean: null };
+    const armB: ArmSummary = { variant: e.treatment, units: treatment.units, mean: null };
+    if (control.units < 2 || treatment.units < 2) {
+      const arm = control.units < 2 ? control : treatment;
+      results.push(
+        untestable(
+          m,
+          armA,
+          armB,
+          !!sequential,
+          `variant '${arm.variant}' has ${arm.units} unit(s); at least 2 are needed`,
+        ),
+      );
+      continue;
+    }
+    const est = estimate(m, plan, control, treatment);
+    if (typeof est === 'string') {
+      results.push(untestable(m, armA, armB, !!sequential, est));
+      continue;
+    }
+    armA.mean = est.meanA;
+    armB.mean = est.meanB;
+    if (est.a.baseline === 0) {
+      results.push(
+        untestable(
+          m,
+          armA,
+          armB,
+          !!sequential,
+          `the control mean is zero, so the relative effect is undefined`,
+        ),
+      );
+      continue;
+    }
+    const c = compareArms(est.a, est.b, { alpha: e.alpha, test: est.test, sequential });
+    comparisons.set(m.name, { c, est });
+    const result: MetricResult = {
+      name: m.name,
+      group: m.group,
+      role: m.role,
+      kind: m.kind,
+      direction: m.direction,
+      method: sequential ? `${est.method}, sequential (always-valid)` : est.method,
+      sequential: !!sequential,
+      control: armA,
+      treatment: armB,
+      effect: c.absolute.effect,
+      ci: c.absolute.ci,
+      relativeEffect: c.relative.effect,
+      relativeCi: c.relative.ci,
+      pValue: c.absolute.pValue,
+      adjustedPValue: c.absolute.pValue,
+      dof: Number.isFinite(c.dof) ? c.dof : null,
+      outcome: 'flat',
+    };
+    if (est.cuped) result.cuped = est.cuped;
+    if (c.degenerate) {
+      result.warning = `'${m.name}' has zero variance in both arms: the effect is exact and no test applies`;
+    }
+    if (e.bayesian) result.bayesian = bayesian(c, m.direction);
+    if (m.role === 'guardrail') {
+      const ni = nonInferiority(
+        c,
+        m.margin!,
+        m.direction,
+        e.alpha,
+        sequential ? { ...sequential, n: est.a.n + est.b.n } : undefined,
+      );
+      result.nonInferiority = {
+        margin: ni.margin,
+        pValue: ni.pValue,
+        bound: ni.bound,
+        status: ni.nonInferior ? 'pass' : ni.inferior ? 'fail' : 'inconclusive',
+      };
+    }
+    const mde = m.role === 'guardrail' ? (m.mde ?? m.margin!) : (m.mde ?? e.mde);
+    result.requiredUnits = requiredSampleSize({
+      varianceControl: est.a.variance,
+      varianceTreatment: est.b.variance,
+      weightControl: split[e.control]!,
+      weightTreatment: split[e.treatment]!,
+      baseline: est.a.baseline,
+      mde,
+      // Guardrails are one-sided: 2α in the two-sided formula.
+      alpha: m.role === 'guardrail' ? 2 * e.alpha : e.alpha,
+      power: e.power,
+      sequential,
+    });
+    results.push(result);
+  }
+
+  // Corrections over the primary and secondary metrics that could be tested.
+  const family = results.filter((r) => r.role !== 'guardrail' && r.pValue !== null);
+  const adjusted = adjustPValues(
+    family.map((r) => r.pValue!),
+    e.correction,
+  );
+  for (const [i, r] of family.entries()) r.adjustedPValue = adjusted[i]!;
+  for (const r of results) {
+    if (r.pValue === null || r.effect === null) continue;
+    const p = r.adjustedPValue ?? r.pValue;
+    const good = r.direction === 'increase' ? r.effect > 0 : r.effect < 0;
+    r.outcome = p < e.alpha && r.effect !== 0 ? (good ? 'better' : 'worse') : 'flat';
+  }
+
+  const analysis: Analysis = {
+    decision: 'keep-running',
+    reasons: [],
+    srm,
+    duplicateUnits,
+    unknownVariants,
+    units: control.units + treatment.units,
+    usersNeeded: 0,
+    metrics: results,
+  };
+  decide(e, analysis);
+  return analysis;
+}
+
+/**
+ * The decision rule, in order:
+ * 1. invalid: sample ratio mismatch, units in more than one variant, an arm without data, or a primary
+ *    metric that cannot be computed;
+ * 2. dont-ship: the primary metric is significantly worse, or a guardrail is proven worse than its margin;
+ * 3. ship: the primary metric is significantly better and every guardrail is proven non-inferior;
+ * 4. keep-running: fewer units than needed to detect the minimum effect on the primary metric or to
+ *    settle the guardrails (usersNeeded says how many more);
+ * 5. dont-ship: enough units, and still no significant improvement or an unsettled guardrail.
+ */
+function decide(e: Experiment, a: Analysis): void {
+  const primary = a.metrics.find((m) => m.role === 'primary')!;
+  const guardrails = a.metrics.filter((m) => m.role === 'guardrail');
+  const invalid: string[] = [];
+  if (a.srm.alert) {
+    const shares = Object.entries(a.srm.observed)
+      .map(([v, n]) => `${v}=${n}`)
+      .join(', ');
+    invalid.push(
+      `sample ratio mismatch: units ${shares} against the configured split (χ² p = ${a.srm.pValue.toExponential(2)} < ${e['srm-alpha']})`,
+    );
+  }
+  if (a.duplicateUnits > 0) invalid.push(`${a.duplicateUnits} unit(s) appear in more than one variant`);
+  for (const arm of [primary.control, primary.treatment]) {
+    if (arm.units === 0) invalid.push(`variant '${arm.variant}' has no units in the data`);
+  }
+  if (primary.outcome === 'untestable' && !invalid.some((r) => r.includes('has no units'))) {
+    invalid.push(`primary metric '${primary.name}' cannot be computed: ${primary.error}`);
+  }
+  for (const g of guardrails) {
+    if (g.outcome === 'untestable' && g.control.units > 0 && g.treatment.units > 0) {
+      invalid.push(`guardrail '${g.name}' cannot be computed: ${g.error}`);
+    }
+  }
+  if (invalid.length > 0) {
+    a.decision = 'invalid';
+    a.reasons = invalid;
+    return;
+  }
+  const failed = guardrails.filter((g) => g.nonInferiority?.status === 'fail');
+  if (primary.outcome === 'worse' || failed.length > 0) {
+    a.decision = 'dont-ship';
+    if (primary.outcome === 'worse')
+      a.reasons.push(`primary metric '${primary.name}' is significantly worse`);
+    for (const g of failed)
+      a.reasons.push(`guardrail '${g.name}' is worse than its ${pct(g.nonInferiority!.margin)} margin`);
+    return;
+  }
+  const unsettled = guardrails.filter((g) => g.nonInferiority?.status !== 'pass');
+  if (primary.outcome === 'better' && unsettled.length === 0) {
+    a.decision = 'ship';
+    a.reasons.push(`primary metric '${primary.name}' improved significantly`);
+    if (guardrails.length > 0)
+      a.reasons.push(`every guardrail is non-inferior (${guardrails.map((g) => g.name).join(', ')})`);
+    return;
+  }
+  const wanted = [
+    primary.outcome === 'better' ? 0 : (primary.requiredUnits ?? 0),
+    ...unsettled.map((g) => g.requiredUnits ?? 0),
+  ];
+  const needed = Math.max(...wanted);
+  if (needed > a.units) {
+    a.decision = 'keep-running';
+    a.usersNeeded = Number.isFinite(needed) ? needed - a.units : Number.POSITIVE_INFINITY;
+    if (primary.outcome !== 'better')
+      a.reasons.push(`primary metric '${primary.name}' is not significant yet`);
+    for (const g of unsettled) a.reasons.push(`guardrail '${g.name}' is not yet proven non-inferior`);
+    a.reasons.push(
+      Number.isFinite(needed)
+        ? `about ${formatCount(a.usersNeeded)} more units are needed (${formatCount(needed)} in total) to detect the minimum effect with ${pct(e.power)} power`
+        : 'the data cannot reach the configured power (no variance information)',
+    );
+    return;
+  }
+  a.decision = 'dont-ship';
+  if (primary.outcome !== 'better') {
+    const mde = e.metrics.find((m) => m.role === 'primary')!.mde ?? e.mde;
+    a.reasons.push(
+      `primary metric '${primary.name}' shows no significant improvement with enough units to detect ${pct(mde)}`,
+    );
+  }
+  for (const g of unsettled)
+    a.reasons.push(`guardrail '${g.name}' is not proven non-inferior with enough units`);
+}
+
+export function pct(x: number): string {
+  return `${Number((x * 100).toPrecision(3))}%`;
+}
+
+export function formatCount(n: number): string {
+  return Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '∞';
+}
+
+/**
+ * A configured variant that is absent from data holding other, unconfigured variant values is a
+ * misnamed variant (an error); an arm absent from otherwise matching data is missing data (invalid).
+ */
+export function missingVariants(e: Experiment, rows: VariantSums[]): string | undefined {
+  const { byVariant } = totals(rows);
+  const split = splitOf(e);
+  const absent = [e.control, e.treatment].filter((v) => !byVariant.has(v));
+  const others = [...byVariant.keys()].filter((v) => !(v in split));
+  if (absent.length === 0 || others.length === 0) return undefined;
+  const found = [...byVariant.entries()].map(([v, r]) => `${v} (${formatCount(r.units)})`).join(', ');
+  const role = (v: string) => (v === e.control ? 'control' : 'treatment');
+  return `variant ${absent.map((v) => `'${v}' (${role(v)})`).join(' and ')} is not in the data column '${e.variant}'; found: ${found}`;
+}

@@ -1,0 +1,5 @@
+export * from './analyze';
+export * from './config';
+export * from './report';
+export * from './sources';
+export * from './sql';
