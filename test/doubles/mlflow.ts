@@ -261,6 +261,8 @@ export interface MlflowDoubleOptions {
   users?: Record<string, { password: string; admin?: boolean }>;
   /** Answer every request with this status first, N times (to test retries): `{ status, times }`. */
   failFirst?: { status: number; times: number };
+  /** Delay every answer by this long, to stand in for network latency in benchmarks. */
+  delayMs?: number;
 }
 
 export interface RecordedMlflowRequest {
@@ -362,6 +364,7 @@ export class MlflowDouble {
     const url = new URL(req.url ?? '/', 'http://double');
     const method = req.method ?? 'GET';
     const raw = await readBody(req);
+    if (this.options.delayMs) await new Promise((r) => setTimeout(r, this.options.delayMs));
     const record: RecordedMlflowRequest = {
       method,
       path: url.pathname,
