@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
@@ -86,7 +87,8 @@ export interface NotebookRunner {
 
 /**
  * papermill when it is on PATH; otherwise `jupyter nbconvert` from the first directory holding both
- * `jupyter` and `jupyter-nbconvert` (PATH, then /usr/bin where Debian installs them).
+ * `jupyter` and `jupyter-nbconvert` (PATH, then /usr/bin where Debian installs them); otherwise
+ * `python3 -m nbconvert` with a Python that can import nbconvert and ipykernel.
  */
 export function findNotebookRunner(pathVar: string | undefined): NotebookRunner | undefined {
   const papermill = findOnPath('papermill', pathVar);
@@ -122,6 +124,32 @@ export function findNotebookRunner(pathVar: string | undefined): NotebookRunner 
         ],
       };
     }
+  }
+  // No jupyter-nbconvert script (Debian ships it separately): run the module with a Python that has it.
+  for (const python of [findOnPath('python3', pathVar), '/usr/bin/python3']) {
+    if (!python || !executable(python)) continue;
+    if (
+      spawnSync(python, ['-c', 'import nbconvert, ipykernel'], { stdio: 'ignore', timeout: 30_000 })
+        .status !== 0
+    )
+      continue;
+    return {
+      kind: 'nbconvert',
+      command: python,
+      args: (input, outputDir, outputName) => [
+        '-m',
+        'nbconvert',
+        '--execute',
+        '--to',
+        'notebook',
+        '--ExecutePreprocessor.timeout=-1',
+        '--output-dir',
+        outputDir,
+        '--output',
+        outputName,
+        input,
+      ],
+    };
   }
   return undefined;
 }
