@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runStep } from '../harness/index';
-import { startS3rver, type S3rverInstance, uploadTree } from '../servers/s3rver';
+import { type S3rverInstance, startS3rver, uploadTree } from '../servers/s3rver';
 import { checkPulled, extractFixture, pythonDataHash, recordedMd5 } from './fixture';
 import { type ServedRemote, serveRemote } from './nginx-remote';
 
@@ -34,19 +34,31 @@ describe('dvc-pull end to end (bundled action through the harness)', () => {
       'cache-hit': 'false',
       'data-hash': dataHash,
     });
-    expect(step.json).toMatchObject({ files: 22, 'downloaded-files': 22, 'cache-hit': false, 'data-hash': dataHash });
+    expect(step.json).toMatchObject({
+      files: 22,
+      'downloaded-files': 22,
+      'cache-hit': false,
+      'data-hash': dataHash,
+    });
     expect(step.stdout).toContain('Actions cache service not available here');
     expect(step.summary).toContain('| `(all)` | 22 |');
     expect(step.summary).toContain(dataHash);
 
-    const again = await runStep({ action: 'dvc-pull', workspace: fixture.repo, inputs: { targets: 'data/dataset' } });
+    const again = await runStep({
+      action: 'dvc-pull',
+      workspace: fixture.repo,
+      inputs: { targets: 'data/dataset' },
+    });
     expect(again.outputs['downloaded-files']).toBe('0');
     expect(again.outputs.files).toBe('18');
   });
 
   it('pulls from nginx behind basic auth with the secret inputs, never printing the password', async () => {
     const fixture = extractFixture();
-    writeFileSync(join(fixture.repo, '.dvc/config.local'), `[core]\n    remote = web\n['remote "web"']\n    url = ${basic.url}\n    auth = basic\n`);
+    writeFileSync(
+      join(fixture.repo, '.dvc/config.local'),
+      `[core]\n    remote = web\n['remote "web"']\n    url = ${basic.url}\n    auth = basic\n`,
+    );
     const step = await runStep({
       action: 'dvc-pull',
       workspace: fixture.repo,
@@ -54,14 +66,19 @@ describe('dvc-pull end to end (bundled action through the harness)', () => {
     });
     expect(step.error).toBeUndefined();
     expect(checkPulled(fixture.repo, fixture.expected)).toEqual([]);
-    const leaked = `${step.stdout}\n${step.stderr}`.split('\n').filter((l) => l.includes(basic.password!) && !l.startsWith('::add-mask::'));
+    const leaked = `${step.stdout}\n${step.stderr}`
+      .split('\n')
+      .filter((l) => l.includes(basic.password!) && !l.startsWith('::add-mask::'));
     expect(leaked).toEqual([]);
     expect(step.stdout).not.toContain('Actions cache service');
   });
 
   it('pulls from s3rver through the lazily loaded AWS SDK chunk', async () => {
     const fixture = extractFixture();
-    writeFileSync(join(fixture.repo, '.dvc/config.local'), `['remote "localremote"']\n    url = s3://dvc-e2e\n    endpointurl = ${s3.endpoint}\n`);
+    writeFileSync(
+      join(fixture.repo, '.dvc/config.local'),
+      `['remote "localremote"']\n    url = s3://dvc-e2e\n    endpointurl = ${s3.endpoint}\n`,
+    );
     const step = await runStep({
       action: 'dvc-pull',
       workspace: fixture.repo,
@@ -70,16 +87,30 @@ describe('dvc-pull end to end (bundled action through the harness)', () => {
     });
     expect(step.error).toBeUndefined();
     expect(step.outputs.files).toBe('19');
-    expect(checkPulled(fixture.repo, fixture.expected.filter((f) => f.path.startsWith('data/dataset/') || f.path === 'data/legacy2x.csv'))).toEqual([]);
+    expect(
+      checkPulled(
+        fixture.repo,
+        fixture.expected.filter((f) => f.path.startsWith('data/dataset/') || f.path === 'data/legacy2x.csv'),
+      ),
+    ).toEqual([]);
     expect(readFileSync(join(fixture.repo, 'data/legacy2x.csv'), 'latin1')).toBe('legacy,text\r\nrow,1\r\n');
   });
 
   it.each([
     [{ 'link-type': 'rsync' }, /^Input 'link-type': .*copy.*reflink.*hardlink.*symlink.* \(got "rsync"\)$/],
     [{ jobs: '0' }, /^Input 'jobs': expected a whole number from 1 to 256 \(got "0"\)$/],
-    [{ targets: 'nope/*.csv' }, /^Input 'targets': 'nope\/\*\.csv' matches no DVC-tracked output, \.dvc file or dvc\.lock stage; tracked: /],
-    [{ 'working-directory': 'missing-dir' }, /^Input 'working-directory': 'missing-dir' is not a folder in the workspace/],
-    [{ remote: 'ghost' }, /^Input 'remote': DVC remote 'ghost' is not defined in \.dvc\/config or \.dvc\/config\.local; known remotes: localremote$/],
+    [
+      { targets: 'nope/*.csv' },
+      /^Input 'targets': 'nope\/\*\.csv' matches no DVC-tracked output, \.dvc file or dvc\.lock stage; tracked: /,
+    ],
+    [
+      { 'working-directory': 'missing-dir' },
+      /^Input 'working-directory': 'missing-dir' is not a folder in the workspace/,
+    ],
+    [
+      { remote: 'ghost' },
+      /^Input 'remote': DVC remote 'ghost' is not defined in \.dvc\/config or \.dvc\/config\.local; known remotes: localremote$/,
+    ],
   ])('fails with one line for bad input %o', async (inputs, message) => {
     const fixture = extractFixture();
     const step = await runStep({ action: 'dvc-pull', workspace: fixture.repo, inputs });
@@ -91,7 +122,12 @@ describe('dvc-pull end to end (bundled action through the harness)', () => {
 
   it('fails clearly when use-dvc-cli is set but DVC is not installed', async () => {
     const fixture = extractFixture();
-    const step = await runStep({ action: 'dvc-pull', workspace: fixture.repo, inputs: { 'use-dvc-cli': true }, env: { PATH: '/usr/bin:/bin' } });
+    const step = await runStep({
+      action: 'dvc-pull',
+      workspace: fixture.repo,
+      inputs: { 'use-dvc-cli': true },
+      env: { PATH: '/usr/bin:/bin' },
+    });
     expect(step.exitCode).toBe(1);
     expect(step.error).toMatch(/^Input 'use-dvc-cli': could not run 'dvc' \(.*\); install DVC first/);
   });

@@ -95,3 +95,9 @@ export async function hashFile(
 export function md5Hex(data: Uint8Array | string): string {
   return createHash('md5').update(data).digest('hex');
 }
+
+export function hashBuffer(data: Uint8Array, hashName: HashName = 'md5'): string {
+  const hasher = new ObjectHasher(hashName);
+  hasher.update(data);
+  return hasher.digest();
+}

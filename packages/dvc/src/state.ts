@@ -1,7 +1,16 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  type Stats,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
-import { type HashName, hashFile } from './hash';
+import { type HashName, hashBuffer, hashFile } from './hash';
+
+const SMALL_FILE = 4 << 20;
 
 type Record_ = [size: number, mtimeMs: number, ino: number, hash: string];
 
@@ -29,19 +38,18 @@ export class HashState {
 
   /** The md5 of `path` under `hashName`, from the state when the file is unchanged, else by hashing. */
   async hash(path: string, hashName: HashName, expectedSize?: number): Promise<string | undefined> {
-    let info: Awaited<ReturnType<typeof stat>>;
-    try {
-      info = await stat(path);
-    } catch {
-      return undefined;
-    }
-    if (!info.isFile()) return undefined;
+    const info: Stats | undefined = statSync(path, { throwIfNoEntry: false });
+    if (!info?.isFile()) return undefined;
     if (expectedSize !== undefined && info.size !== expectedSize) return undefined;
     const key = `${hashName}:${path}`;
     const known = this.entries[key];
     if (known && known[0] === info.size && known[1] === info.mtimeMs && known[2] === info.ino)
       return known[3];
-    const { md5 } = await hashFile(path, hashName);
+    // Small files hash faster read whole than streamed.
+    const md5 =
+      info.size <= SMALL_FILE
+        ? hashBuffer(readFileSync(path), hashName)
+        : (await hashFile(path, hashName)).md5;
     this.record(path, hashName, md5, info);
     return md5;
   }
@@ -56,8 +64,8 @@ export class HashState {
     this.dirty = true;
   }
 
-  async recordFile(path: string, hashName: HashName, md5: string): Promise<void> {
-    this.record(path, hashName, md5, await stat(path));
+  recordFile(path: string, hashName: HashName, md5: string): void {
+    this.record(path, hashName, md5, statSync(path));
   }
 
   save(): void {

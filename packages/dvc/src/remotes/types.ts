@@ -11,6 +11,11 @@ export interface RemoteStore {
   defaultJobs: number;
   /** The object's bytes, or undefined when the remote does not have it. Auth failures throw ActionError. */
   open(objectPath: string, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array> | undefined>;
+  /**
+   * Optional fast path: the whole object when it is small and cheap to read at once, undefined when the
+   * remote does not have it, null to fall back to `open`.
+   */
+  read?(objectPath: string): Buffer | undefined | null;
   /** Where the object lives, for messages. */
   locate(objectPath: string): string;
 }

@@ -1,0 +1,190 @@
+/**
+ * dvc-pull against its floors, measured in the same run (the machine is shared: only ratios mean much).
+ *
+ * Dataset: DVC_BENCH_FILES files (default 2,000): all but DVC_BENCH_BIG (default 10) are 10–100 KB, the big
+ * ones 10 MB: about 210 MB. DVC_BENCH_SCALE (default 1) multiplies every size, to shrink the run on a busy
+ * machine while keeping the shape.
+ *
+ * Prints, for a local remote and for the same remote behind nginx:
+ * - dvc-pull cold (empty .dvc/cache and workspace), the bundled action run as the runner runs it;
+ * - dvc-pull with a warm .dvc/cache (workspace empty);
+ * - dvc-pull with everything already in the workspace (goal: under 1 s);
+ * - the floor: `cp -r` of the remote's objects (local), a parallel plain HTTP GET of every object to disk
+ *   with the same concurrency (nginx).
+ * Run: npx tsx bench/dvc-pull.ts
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { mapLimit } from '@mlops-actions/dvc';
+import { serveRemote } from '../test/dvc/nginx-remote';
+import { repoRoot } from '../test/harness/index';
+
+const FILES = Number(process.env.DVC_BENCH_FILES ?? 2000);
+const BIG = Number(process.env.DVC_BENCH_BIG ?? 10);
+const SCALE = Number(process.env.DVC_BENCH_SCALE ?? 1);
+const JOBS = Number(process.env.DVC_BENCH_JOBS ?? 8);
+const bundle = join(repoRoot, 'dist', 'dvc-pull', 'index.js');
+
+const root = mkdtempSync(join(tmpdir(), 'dvc-bench-'));
+const remote = join(root, 'remote');
+const template = join(root, 'template');
+
+function generate(): { objects: string[]; bytes: number } {
+  const entries: Array<{ md5: string; relpath: string }> = [];
+  let bytes = 0;
+  let seed = 1;
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  for (let i = 0; i < FILES; i++) {
+    const big = i < BIG;
+    const size = Math.round((big ? 10_000_000 : 10_000 + rand() * 90_000) * SCALE);
+    const data = randomBytes(size);
+    const md5 = createHash('md5').update(data).digest('hex');
+    const dir = join(remote, 'files', 'md5', md5.slice(0, 2));
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, md5.slice(2)), data);
+    entries.push({
+      md5,
+      relpath: `${big ? 'big' : `part-${String(i % 20).padStart(2, '0')}`}/file-${String(i).padStart(5, '0')}.bin`,
+    });
+    bytes += size;
+  }
+  entries.sort((a, b) => (a.relpath < b.relpath ? -1 : 1));
+  // As DVC writes it: json.dumps(sort_keys=True) of the sorted list.
+  const manifest = `[${entries.map((e) => `{"md5": "${e.md5}", "relpath": "${e.relpath}"}`).join(', ')}]`;
+  const dirMd5 = createHash('md5').update(manifest).digest('hex');
+  mkdirSync(join(remote, 'files', 'md5', dirMd5.slice(0, 2)), { recursive: true });
+  writeFileSync(join(remote, 'files', 'md5', dirMd5.slice(0, 2), `${dirMd5.slice(2)}.dir`), manifest);
+  mkdirSync(join(template, '.dvc'), { recursive: true });
+  writeFileSync(
+    join(template, '.dvc', 'config'),
+    `[core]\n    remote = store\n['remote "store"']\n    url = ../../remote\n`,
+  );
+  writeFileSync(
+    join(template, 'data.dvc'),
+    `outs:\n- md5: ${dirMd5}.dir\n  size: ${bytes}\n  nfiles: ${FILES}\n  hash: md5\n  path: data\n`,
+  );
+  return {
+    objects: [
+      ...entries.map((e) => `files/md5/${e.md5.slice(0, 2)}/${e.md5.slice(2)}`),
+      `files/md5/${dirMd5.slice(0, 2)}/${dirMd5.slice(2)}.dir`,
+    ],
+    bytes,
+  };
+}
+
+function seconds(started: bigint): number {
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+function freshRepo(name: string): string {
+  const dir = join(root, name);
+  rmSync(dir, { recursive: true, force: true });
+  execFileSync('cp', ['-r', template, dir]);
+  return dir;
+}
+
+function runAction(workspace: string, extraConfig = ''): { s: number; outputs: string } {
+  if (extraConfig) writeFileSync(join(workspace, '.dvc', 'config.local'), extraConfig);
+  const output = join(root, `output-${Date.now()}`);
+  writeFileSync(output, '');
+  const started = process.hrtime.bigint();
+  const result = spawnSync(process.execPath, [bundle], {
+    env: {
+      PATH: process.env.PATH,
+      GITHUB_WORKSPACE: workspace,
+      GITHUB_OUTPUT: output,
+      RUNNER_TEMP: root,
+      'INPUT_LINK-TYPE': 'copy',
+      INPUT_CACHE: 'false',
+      'INPUT_WORKING-DIRECTORY': '.',
+      INPUT_JOBS: String(JOBS),
+    },
+    encoding: 'utf8',
+  });
+  const s = seconds(started);
+  if (result.status !== 0) throw new Error(`dvc-pull failed: ${result.stdout}${result.stderr}`);
+  return { s, outputs: result.stdout };
+}
+
+function dropWorkspaceData(workspace: string): void {
+  rmSync(join(workspace, 'data'), { recursive: true, force: true });
+}
+
+async function httpFloor(url: string, objects: string[], dest: string): Promise<number> {
+  mkdirSync(dest, { recursive: true });
+  const started = process.hrtime.bigint();
+  let n = 0;
+  await mapLimit(objects, JOBS, async (object) => {
+    const response = await fetch(`${url}/${object}`);
+    if (!response.ok || !response.body) throw new Error(`GET ${object}: ${response.status}`);
+    await pipeline(Readable.fromWeb(response.body as never), createWriteStream(join(dest, String(n++))));
+  });
+  return seconds(started);
+}
+
+const fmt = (s: number) => `${s.toFixed(2)} s`;
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+
+console.log(`Generating ${FILES} files (${BIG} big) at scale ${SCALE} in ${root} …`);
+const { objects, bytes } = generate();
+console.log(`Dataset: ${objects.length - 1} objects, ${(bytes / 1e6).toFixed(1)} MB; jobs ${JOBS}`);
+
+// Local remote.
+const cpDest = join(root, 'cp-floor');
+let started = process.hrtime.bigint();
+execFileSync('cp', ['-r', join(remote, 'files'), cpDest]);
+const cpFloor = seconds(started);
+rmSync(cpDest, { recursive: true, force: true });
+
+const local = freshRepo('local');
+const localCold = runAction(local).s;
+dropWorkspaceData(local);
+const localWarmCache = runAction(local).s;
+const localNoop = runAction(local).s;
+
+// The same remote behind nginx.
+const served = await serveRemote(remote);
+let httpCold: number;
+let httpFloorS: number;
+let httpNoop: number;
+try {
+  httpFloorS = await httpFloor(served.url, objects, join(root, 'http-floor'));
+  rmSync(join(root, 'http-floor'), { recursive: true, force: true });
+  const web = freshRepo('web');
+  const config = `[core]\n    remote = web\n['remote "web"']\n    url = ${served.url}\n`;
+  httpCold = runAction(web, config).s;
+  httpNoop = runAction(web).s;
+} finally {
+  await served.nginx.stop();
+}
+started = process.hrtime.bigint();
+rmSync(root, { recursive: true, force: true });
+
+console.log('');
+console.log('| run | time | vs floor |');
+console.log('| --- | ---: | ---: |');
+console.log(`| floor: cp -r of the remote objects | ${fmt(cpFloor)} | 1.00× |`);
+console.log(`| dvc-pull cold, local remote | ${fmt(localCold)} | ${ratio(localCold, cpFloor)} |`);
+console.log(
+  `| dvc-pull, warm .dvc/cache (workspace empty) | ${fmt(localWarmCache)} | ${ratio(localWarmCache, cpFloor)} |`,
+);
+console.log(
+  `| dvc-pull, everything already in the workspace | ${fmt(localNoop)} | ${ratio(localNoop, cpFloor)} |`,
+);
+console.log(`| floor: parallel plain HTTP GET (${JOBS} at a time) from nginx | ${fmt(httpFloorS)} | 1.00× |`);
+console.log(`| dvc-pull cold, nginx | ${fmt(httpCold)} | ${ratio(httpCold, httpFloorS)} |`);
+console.log(
+  `| dvc-pull, nginx, everything already in the workspace | ${fmt(httpNoop)} | ${ratio(httpNoop, httpFloorS)} |`,
+);
+console.log('');
+console.log(
+  `Goals: cold within 1.3× of the floor (local ${ratio(localCold, cpFloor)}, nginx ${ratio(httpCold, httpFloorS)}); no-op under 1 s (${fmt(localNoop)}, ${fmt(httpNoop)}).`,
+);
