@@ -29719,6 +29719,7 @@ async function captureEnvironment(workDir, env, python) {
 ;// CONCATENATED MODULE: ./actions/train-and-log/src/notebook.ts
 
 
+
 /** A Python literal for a parameter: numbers and booleans typed as papermill infers them, text quoted. */
 function pythonLiteral(value) {
     if (typeof value === 'number')
@@ -29782,7 +29783,8 @@ function findOnPath(name, pathVar, extra = []) {
 }
 /**
  * papermill when it is on PATH; otherwise `jupyter nbconvert` from the first directory holding both
- * `jupyter` and `jupyter-nbconvert` (PATH, then /usr/bin where Debian installs them).
+ * `jupyter` and `jupyter-nbconvert` (PATH, then /usr/bin where Debian installs them); otherwise
+ * `python3 -m nbconvert` with a Python that can import nbconvert and ipykernel.
  */
 function findNotebookRunner(pathVar) {
     const papermill = findOnPath('papermill', pathVar);
@@ -29818,6 +29820,31 @@ function findNotebookRunner(pathVar) {
                 ],
             };
         }
+    }
+    // No jupyter-nbconvert script (Debian ships it separately): run the module with a Python that has it.
+    for (const python of [findOnPath('python3', pathVar), '/usr/bin/python3']) {
+        if (!python || !executable(python))
+            continue;
+        if ((0,external_node_child_process_namespaceObject.spawnSync)(python, ['-c', 'import nbconvert, ipykernel'], { stdio: 'ignore', timeout: 30_000 })
+            .status !== 0)
+            continue;
+        return {
+            kind: 'nbconvert',
+            command: python,
+            args: (input, outputDir, outputName) => [
+                '-m',
+                'nbconvert',
+                '--execute',
+                '--to',
+                'notebook',
+                '--ExecutePreprocessor.timeout=-1',
+                '--output-dir',
+                outputDir,
+                '--output',
+                outputName,
+                input,
+            ],
+        };
     }
     return undefined;
 }
