@@ -64369,6 +64369,25 @@ function untestable(m, a, b, sequential, error) {
         error,
     };
 }
+/** A metric that is zero for every unit in both arms (an error rate without errors): nothing moved. */
+function zeroEverywhere(m, a, b, sequential) {
+    const { error: _, ...base } = untestable(m, a, b, sequential, '');
+    return {
+        ...base,
+        method: 'none (zero in every unit)',
+        effect: 0,
+        ci: [0, 0],
+        relativeEffect: 0,
+        relativeCi: [0, 0],
+        pValue: 1,
+        adjustedPValue: 1,
+        outcome: 'flat',
+        ...(m.role === 'guardrail'
+            ? { nonInferiority: { margin: m.margin, pValue: null, bound: 0, status: 'pass' } }
+            : {}),
+        warning: `'${m.name}' is zero for every unit in both arms: no change to test`,
+    };
+}
 function totals(rows) {
     const byVariant = new Map();
     let duplicateUnits = 0;
@@ -64413,7 +64432,6 @@ function analyze(e, plan, rows) {
     };
     const sequential = e.sequential ? { tuning: e['sequential-tuning'] } : undefined;
     const results = [];
-    const comparisons = new Map();
     for (const m of e.metrics) {
         const armA = { variant: e.control, units: control.units, mean: null };
         const armB = { variant: e.treatment, units: treatment.units, mean: null };
@@ -64430,11 +64448,15 @@ function analyze(e, plan, rows) {
         armA.mean = est.meanA;
         armB.mean = est.meanB;
         if (est.a.baseline === 0) {
-            results.push(untestable(m, armA, armB, !!sequential, `the control mean is zero, so the relative effect is undefined`));
+            if (est.a.variance === 0 && est.b.variance === 0 && est.b.estimate === 0) {
+                results.push(zeroEverywhere(m, armA, armB, !!sequential));
+            }
+            else {
+                results.push(untestable(m, armA, armB, !!sequential, 'the control mean is zero, so the relative effect is undefined'));
+            }
             continue;
         }
         const c = compareArms(est.a, est.b, { alpha: e.alpha, test: est.test, sequential });
-        comparisons.set(m.name, { c, est });
         const result = {
             name: m.name,
             group: m.group,

@@ -208,6 +208,26 @@ function untestable(
   };
 }
 
+/** A metric that is zero for every unit in both arms (an error rate without errors): nothing moved. */
+function zeroEverywhere(m: Metric, a: ArmSummary, b: ArmSummary, sequential: boolean): MetricResult {
+  const { error: _, ...base } = untestable(m, a, b, sequential, '');
+  return {
+    ...base,
+    method: 'none (zero in every unit)',
+    effect: 0,
+    ci: [0, 0],
+    relativeEffect: 0,
+    relativeCi: [0, 0],
+    pValue: 1,
+    adjustedPValue: 1,
+    outcome: 'flat',
+    ...(m.role === 'guardrail'
+      ? { nonInferiority: { margin: m.margin!, pValue: null, bound: 0, status: 'pass' as const } }
+      : {}),
+    warning: `'${m.name}' is zero for every unit in both arms: no change to test`,
+  };
+}
+
 function totals(rows: VariantSums[]) {
   const byVariant = new Map<string, VariantSums>();
   let duplicateUnits = 0;
@@ -254,7 +274,6 @@ export function analyze(e: Experiment, plan: QueryPlan, rows: VariantSums[]): An
 
   const sequential = e.sequential ? { tuning: e['sequential-tuning'] } : undefined;
   const results: MetricResult[] = [];
-  const comparisons = new Map<string, { c: Comparison; est: Estimates }>();
   for (const m of e.metrics) {
     const armA: ArmSummary = { variant: e.control, units: control.units, mean: null };
     const armB: ArmSummary = { variant: e.treatment, units: treatment.units, mean: null };
@@ -279,19 +298,22 @@ export function analyze(e: Experiment, plan: QueryPlan, rows: VariantSums[]): An
     armA.mean = est.meanA;
     armB.mean = est.meanB;
     if (est.a.baseline === 0) {
-      results.push(
-        untestable(
-          m,
-          armA,
-          armB,
-          !!sequential,
-          `the control mean is zero, so the relative effect is undefined`,
-        ),
-      );
+      if (est.a.variance === 0 && est.b.variance === 0 && est.b.estimate === 0) {
+        results.push(zeroEverywhere(m, armA, armB, !!sequential));
+      } else {
+        results.push(
+          untestable(
+            m,
+            armA,
+            armB,
+            !!sequential,
+            'the control mean is zero, so the relative effect is undefined',
+          ),
+        );
+      }
       continue;
     }
     const c = compareArms(est.a, est.b, { alpha: e.alpha, test: est.test, sequential });
-    comparisons.set(m.name, { c, est });
     const result: MetricResult = {
       name: m.name,
       group: m.group,
