@@ -29335,8 +29335,10 @@ class MlflowStore {
     kind = 'mlflow';
     uri;
     client;
+    warn;
     constructor(connection, options = {}) {
         this.uri = connection.displayUri;
+        this.warn = options.warn ?? options.log ?? (() => { });
         this.client = options.client ?? new MlflowClient({ connection, log: options.log });
     }
     get requests() {
@@ -29365,6 +29367,11 @@ class MlflowStore {
         });
     }
     async uploadArtifacts(run, files, options = {}) {
+        if (!/^mlflow-artifacts:/.test(run.artifactUri)) {
+            // Databricks (dbfs:/) and servers started with --no-serve-artifacts cannot take uploads over REST.
+            this.warn(`Not uploading ${files.length} artifact(s): the run's artifact location ${run.artifactUri} is not served by the MLflow artifact proxy`);
+            return;
+        }
         await mapPool(files, options.parallel ?? 8, async (file) => {
             await this.client.uploadArtifact(run.artifactUri, file, () => external_node_stream_.Readable.toWeb((0,external_node_fs_.createReadStream)(file.localPath)));
             options.onFile?.(file);
@@ -30452,7 +30459,10 @@ async function openStore(i, ctx, workDir) {
     for (const secret of connection.secrets)
         ctx.mask(secret);
     void workDir;
-    return new MlflowStore(connection, { log: (line) => ctx.log.info(line) });
+    return new MlflowStore(connection, {
+        log: (line) => ctx.log.info(line),
+        warn: (line) => ctx.log.warning(line),
+    });
 }
 async function uploadLocalStore(store, run, name, ctx) {
     if (!ctx.env.ACTIONS_RUNTIME_TOKEN) {
@@ -30556,6 +30566,9 @@ async function uploadLocalStore(store, run, name, ctx) {
                 ctx.log.warning(`The tracking server ${store.uri} could not be reached (${(0,src/* errorMessage */.gJ)(error)}); recording the run in the local store .mlops instead (tracking-required: false).`);
                 store = new LocalStore((0,external_node_path_.resolve)(workspace, '.mlops'), '.mlops');
                 run = await store.startRun({ experimentName, runName, startTime: Date.now(), tags });
+            }
+            else if (store.kind === 'mlflow' && error instanceof src/* NetworkError */.Dr) {
+                throw new src/* ActionError */.lZ(`${(0,src/* errorMessage */.gJ)(error)}; check tracking-uri, or set tracking-required: false to record the run in the local store when the server is down`);
             }
             else
                 throw error;

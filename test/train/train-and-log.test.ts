@@ -226,8 +226,21 @@ describe('train-and-log end to end (MLflow double, GitHub double, real scikit-le
     expect(step.exitCode).toBe(1);
     expect(step.stdout).toMatch(/retry 1\/4/);
     expect(step.error).toMatch(
-      new RegExp(`MLflow at http://127\\.0\\.0\\.1:${port}.*failed after 5 attempt\\(s\\): ECONNREFUSED`),
+      new RegExp(
+        `MLflow at http://127\\.0\\.0\\.1:${port}.*failed after 5 attempt\\(s\\): ECONNREFUSED.*tracking-required: false`,
+      ),
     );
+  });
+
+  it('a training that outlives its timeout is stopped and the run marked FAILED', async () => {
+    const workspace = emptyWorkspace();
+    const step = await runStep({
+      action: 'train-and-log',
+      workspace,
+      inputs: { run: 'sleep 30 & wait', timeout: '1s' },
+    });
+    expect(step.exitCode).toBe(1);
+    expect(step.error).toMatch(/stopped after the timeout of 1 s; run [0-9a-f]{32} marked FAILED/);
   });
 
   it('bad input: tracking-required false falls back to the local store with a warning', async () => {

@@ -231,7 +231,10 @@ async function openStore(i: Inputs, ctx: ActionContext, workDir: string): Promis
   const connection = resolveConnection(uri, ctx.env, i['tracking-token']);
   for (const secret of connection.secrets) ctx.mask(secret);
   void workDir;
-  return new MlflowStore(connection, { log: (line) => ctx.log.info(line) });
+  return new MlflowStore(connection, {
+    log: (line) => ctx.log.info(line),
+    warn: (line) => ctx.log.warning(line),
+  });
 }
 
 async function uploadLocalStore(
@@ -349,6 +352,10 @@ export default defineAction({
         );
         store = new LocalStore(resolve(workspace, '.mlops'), '.mlops');
         run = await store.startRun({ experimentName, runName, startTime: Date.now(), tags });
+      } else if (store.kind === 'mlflow' && error instanceof NetworkError) {
+        throw new ActionError(
+          `${errorMessage(error)}; check tracking-uri, or set tracking-required: false to record the run in the local store when the server is down`,
+        );
       } else throw error;
     }
     ctx.log.info(`Run ${run.runId} in experiment ${run.experimentId} (${store.uri}).`);

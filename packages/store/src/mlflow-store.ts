@@ -20,11 +20,14 @@ export class MlflowStore implements TrackingStore {
   readonly uri: string;
   readonly client: MlflowClient;
 
+  private readonly warn: (line: string) => void;
+
   constructor(
     connection: MlflowConnection,
-    options: { log?: (line: string) => void; client?: MlflowClient } = {},
+    options: { log?: (line: string) => void; warn?: (line: string) => void; client?: MlflowClient } = {},
   ) {
     this.uri = connection.displayUri;
+    this.warn = options.warn ?? options.log ?? (() => {});
     this.client = options.client ?? new MlflowClient({ connection, log: options.log });
   }
 
@@ -60,6 +63,13 @@ export class MlflowStore implements TrackingStore {
   }
 
   async uploadArtifacts(run: RunHandle, files: UploadFile[], options: UploadOptions = {}): Promise<void> {
+    if (!/^mlflow-artifacts:/.test(run.artifactUri)) {
+      // Databricks (dbfs:/) and servers started with --no-serve-artifacts cannot take uploads over REST.
+      this.warn(
+        `Not uploading ${files.length} artifact(s): the run's artifact location ${run.artifactUri} is not served by the MLflow artifact proxy`,
+      );
+      return;
+    }
     await mapPool(files, options.parallel ?? 8, async (file) => {
       await this.client.uploadArtifact(
         run.artifactUri,
