@@ -243,6 +243,33 @@ describe('train-and-log end to end (MLflow double, GitHub double, real scikit-le
     expect(step.error).toMatch(/stopped after the timeout of 1 s; run [0-9a-f]{32} marked FAILED/);
   });
 
+  it('bad input: an unknown baseline form names the input and what it accepts', async () => {
+    const step = await runStep({
+      action: 'train-and-log',
+      workspace: emptyWorkspace(),
+      inputs: { run: 'true', baseline: 'champion' },
+    });
+    expect(step.exitCode).toBe(1);
+    expect(step.error).toMatch(/Input 'baseline'.*models:\/<name>@<alias>.*\(got "champion"\)/);
+  });
+
+  it('retries an MLflow server that answers 503 before it recovers', async () => {
+    const flaky = new MlflowDouble({ failFirst: { status: 503, times: 2 } });
+    await flaky.start();
+    try {
+      const step = await runStep({
+        action: 'train-and-log',
+        workspace: emptyWorkspace(),
+        inputs: { run: `echo '{"loss": 0.25}' > metrics.json`, 'tracking-uri': flaky.url },
+      });
+      expect(step.error, step.stdout.slice(-2000)).toBeUndefined();
+      expect(step.stdout).toMatch(/answered 503; retry 2\/4/);
+      expect(flaky.runs.get(step.outputs['run-id']!)?.latest.get('loss')?.value).toBe(0.25);
+    } finally {
+      await flaky.stop();
+    }
+  });
+
   it('bad input: tracking-required false falls back to the local store with a warning', async () => {
     const port = await freePort();
     const workspace = emptyWorkspace();
