@@ -134,6 +134,57 @@ describe('train-and-log end to end (MLflow double, GitHub double, real scikit-le
     expect(body).toContain('🗑️ removed');
   });
 
+  it('diffs against an MLflow run id and against a registered model alias', async () => {
+    const inputs = {
+      'tracking-uri': mlflow.url,
+      'experiment-name': 'baselines',
+      'metrics-files': 'metrics.json',
+    };
+    const first = await runStep({
+      action: 'train-and-log',
+      workspace: emptyWorkspace(),
+      inputs: { ...inputs, run: `echo '{"accuracy": 0.8, "loss": 0.5}' > metrics.json` },
+    });
+    expect(first.error).toBeUndefined();
+    const baseRun = first.outputs['run-id']!;
+    const byRun = await runStep({
+      action: 'train-and-log',
+      workspace: emptyWorkspace(),
+      inputs: { ...inputs, run: `echo '{"accuracy": 0.9, "loss": 0.5}' > metrics.json`, baseline: baseRun },
+    });
+    expect(byRun.error).toBeUndefined();
+    expect(byRun.summary).toContain(`Metrics against run ${baseRun}`);
+    expect(byRun.summary).toMatch(/accuracy ↑ \| 0\.8 \| 0\.9 \| \+0\.1 \| \+12\.50% \| ✅ better/);
+    expect(byRun.summary).toMatch(/loss ↓ \| 0\.5 \| 0\.5 \| 0 \| 0\.00% \| ➖ unchanged/);
+
+    const post = (path: string, body: unknown) =>
+      fetch(`${mlflow.url}/api/2.0/mlflow/${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    await post('registered-models/create', { name: 'classifier' });
+    await post('model-versions/create', {
+      name: 'classifier',
+      source: `runs:/${baseRun}/model`,
+      run_id: baseRun,
+    });
+    await post('registered-models/alias', { name: 'classifier', alias: 'champion', version: '1' });
+    const byAlias = await runStep({
+      action: 'train-and-log',
+      workspace: emptyWorkspace(),
+      inputs: {
+        ...inputs,
+        run: `echo '{"accuracy": 0.7, "loss": 0.6}' > metrics.json`,
+        baseline: 'models:/classifier@champion',
+      },
+    });
+    expect(byAlias.error).toBeUndefined();
+    // The label is escaped markdown; unescaped it reads as the alias, its version and its run.
+    expect(byAlias.summary.replace(/\\/g, '')).toContain(`models:/classifier@champion (version 1, run ${baseRun})`);
+    expect(byAlias.summary).toMatch(/accuracy ↑ \| 0\.8 \| 0\.7 \|.*❌ worse/);
+  });
+
   it('bad input: neither notebook nor run', async () => {
     const step = await runStep({ action: 'train-and-log', workspace: emptyWorkspace(), inputs: {} });
     expect(step.exitCode).toBe(1);
