@@ -36,7 +36,8 @@ export function sequentialHalfwidthOneSided(s2: number, n: number, alpha: number
  * exactly when the confidence sequence excludes zero.
  */
 export function sequentialPValue(effect: number, s2: number, n: number, rho: number): number {
-  const st2 = (effect * effect * n) / s2;
+  // (n·effect)² / s2: the squared sum statistic over its variance, as in gbstats (pe²·n / se²).
+  const st2 = (effect * effect * n * n) / s2;
   const tr2p1 = n * rho * rho + 1;
   const logE = (rho * rho * st2) / (2 * tr2p1) - 0.5 * Math.log(tr2p1);
   return Math.min(Math.exp(-logE), 1);

@@ -323,7 +323,7 @@ import json, numpy as np
 alpha, N, n, s2, d = 0.05, 5000, 8000, 2.5, 0.06
 rho = np.sqrt((-2*np.log(alpha) + np.log(-2*np.log(alpha)+1))/N)
 hw = np.sqrt(s2) * np.sqrt(2*(n*rho**2+1)*np.log(np.sqrt(n*rho**2+1)/alpha)/(n*rho)**2)
-ev = np.exp(rho**2 * (d**2*n/s2) / (2*(n*rho**2+1))) / np.sqrt(n*rho**2+1)
+ev = np.exp(rho**2 * (d**2*n*n/s2) / (2*(n*rho**2+1))) / np.sqrt(n*rho**2+1)
 print(json.dumps(dict(hw=hw, p=min(1, 1/ev), rho=rho)))
 `);
     const rho = sequentialRho(0.05, 5000);
@@ -345,7 +345,19 @@ print(json.dumps(dict(hw=hw, p=min(1, 1/ev), rho=rho)))
       fixed.absolute.ci[1] - fixed.absolute.ci[0],
     );
     // The always-valid p-value is below α exactly when the confidence sequence excludes zero.
-    expect(seq.absolute.pValue < 0.05).toBe(seq.absolute.ci[0] > 0 || seq.absolute.ci[1] < 0);
+    let excluded = 0;
+    for (let k = 0; k <= 40; k++) {
+      const s = compareArms(
+        a,
+        { ...a, estimate: 1 + k * 0.005 },
+        { alpha: 0.05, test: 'z', sequential: { tuning: 5000 } },
+      );
+      const excludes = s.absolute.ci[0] > 0 || s.absolute.ci[1] < 0;
+      if (excludes) excluded++;
+      expect(s.absolute.pValue < 0.05, `effect ${k * 0.005}`).toBe(excludes);
+    }
+    expect(excluded).toBeGreaterThan(5);
+    expect(excluded).toBeLessThan(40);
   });
 
   it('chance to win and expected loss match gbstats’ truncated-normal formulation in scipy', () => {
