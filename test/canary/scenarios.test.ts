@@ -167,6 +167,69 @@ describe('canary-deploy scenarios (real nginx, Prometheus, model servers)', () =
     }
   });
 
+  it('bad input: PromQL that Prometheus rejects fails at once with the 400 bad_data error and the query', async () => {
+    await world.reset('badquery');
+    const load = world.load(50);
+    try {
+      const result = await runStep({
+        action: 'canary-deploy',
+        inputs: {
+          ...world.inputs('badquery'),
+          ...FAST,
+          steps: '10%, 100%',
+          metrics:
+            '- name: feedback\n  class: business\n  query: sum(rate(feedback_total{$selector}[$window])\n  min: 0.5',
+        },
+      });
+      expect(result.exitCode).toBe(1);
+      expect(result.error).toMatch(
+        /Prometheus rejected the query \(bad_data: .*\): sum\(rate\(feedback_total\{track="canary-badquery"\}\[3s\]\)$/,
+      );
+      expect(result.outputs.outcome).toBeUndefined();
+      expect(world.weight()).toBe(0);
+    } finally {
+      await load.stop();
+    }
+  });
+
+  it('bad input: a selector that matches no series ends inconclusive with a hint', async () => {
+    await world.reset('noseries');
+    const load = world.load(50);
+    try {
+      const result = await runStep({
+        action: 'canary-deploy',
+        inputs: {
+          ...world.inputs('noseries'),
+          ...FAST,
+          steps: '10%, 100%',
+          'canary-selector': 'track="nope"',
+        },
+      });
+      expect(result.outputs.outcome).toBe('inconclusive');
+      expect(result.stdout).toContain(
+        'hint: no series matched http_requests_total{track="nope"}: check canary-selector',
+      );
+      expect(world.weight()).toBe(0);
+    } finally {
+      await load.stop();
+    }
+  });
+
+  it('bad input: an nginx config that fails nginx -t reloads nothing and leaves stable untouched', async () => {
+    await world.reset('nginxt');
+    const before = readFileSync(world.include, 'utf8');
+    const result = await runStep({
+      action: 'canary-deploy',
+      inputs: { ...world.inputs('nginxt'), ...FAST, 'nginx-canary': '127.0.0.1:99999' },
+    });
+    expect(result.exitCode).toBe(1);
+    expect(result.error).toMatch(
+      /nginx rejected the configuration with the canary at 10% \(.*invalid port.*\); the previous .*canary.conf is back and nothing was reloaded/,
+    );
+    expect(readFileSync(world.include, 'utf8')).toBe(before);
+    expect(await stableOnly(world)).toBe(true);
+  });
+
   // Last: it stops the shared Prometheus.
   it('rolls back after the consecutive-error limit when Prometheus stops mid-analysis', async () => {
     await world.reset('flaky');

@@ -1,4 +1,4 @@
-import { mannWhitneyBinned, twoProportion } from './stats';
+import { fisherExactGreater, mannWhitneyBinned, twoProportion } from './stats';
 
 export type MetricClass = 'technical' | 'business';
 export type Verdict = 'pass' | 'fail' | 'inconclusive';
@@ -170,19 +170,27 @@ export function judgeMetric(spec: MetricSpec, m: Measurement, options: JudgeOpti
         detail: `too few requests (canary ${c ? fmt(c.canaryTotal) : 0}, stable ${c ? fmt(c.stableTotal) : 0})`,
       });
     } else {
-      const r = twoProportion(
-        c.canaryErrors,
-        c.canaryTotal,
-        c.stableErrors,
-        c.stableTotal,
-        worseUp ? 'greater' : 'less',
-      );
+      const x1 = Math.round(c.canaryErrors);
+      const n1 = Math.round(c.canaryTotal);
+      const x2 = Math.round(c.stableErrors);
+      const n2 = Math.round(c.stableTotal);
+      const r = twoProportion(x1, n1, x2, n2, worseUp ? 'greater' : 'less');
+      // The z-test holds when every cell of the 2×2 table expects 5 or more; below that it aborts healthy
+      // canaries far more often than alpha says, so the exact test decides.
+      const pooled = (x1 + x2) / (n1 + n2);
+      const smallest = Math.min(n1 * pooled, n1 * (1 - pooled), n2 * pooled, n2 * (1 - pooled));
+      const exact = smallest < 5;
+      const p = exact
+        ? worseUp
+          ? fisherExactGreater(x1, n1, x2, n2)
+          : fisherExactGreater(n1 - x1, n1, n2 - x2, n2)
+        : r.p;
       const diff = worseUp ? r.p1 - r.p2 : r.p2 - r.p1;
-      const worse = r.p < options.alpha && diff >= floor;
+      const worse = p < options.alpha && diff >= floor;
       rules.push({
         rule,
         verdict: worse ? 'fail' : 'pass',
-        detail: `p=${r.p.toExponential(2)}, ${fmt(r.p1)} vs ${fmt(r.p2)}`,
+        detail: `p=${p.toExponential(2)}${exact ? ' (Fisher exact)' : ''}, ${fmt(r.p1)} vs ${fmt(r.p2)}`,
       });
     }
   }

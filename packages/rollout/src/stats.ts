@@ -168,3 +168,38 @@ export function histogramQuantile(q: number, bounds: number[], cumulative: numbe
   }
   return Number.NaN;
 }
+
+const LANCZOS = [
+  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+];
+
+/** ln Γ(x) for x > 0 (Lanczos, g = 7). */
+export function logGamma(x: number): number {
+  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
+  const z = x - 1;
+  let a = LANCZOS[0]!;
+  const t = z + 7.5;
+  for (let i = 1; i < 9; i++) a += LANCZOS[i]! / (z + i);
+  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(a);
+}
+
+function logChoose(n: number, k: number): number {
+  return logGamma(n + 1) - logGamma(k + 1) - logGamma(n - k + 1);
+}
+
+/**
+ * Fisher's exact test, one-sided: P(X ≥ x1) for X hypergeometric given the margins, i.e. the chance of
+ * the first group having at least this many of the events by luck alone. Exact where the z-test's normal
+ * approximation is not (few expected errors), as scipy.stats.fisher_exact(alternative='greater').
+ */
+export function fisherExactGreater(x1: number, n1: number, x2: number, n2: number): number {
+  const events = x1 + x2;
+  const total = n1 + n2;
+  const upper = Math.min(events, n1);
+  const base = logChoose(total, n1);
+  let p = 0;
+  for (let k = x1; k <= upper; k++)
+    p += Math.exp(logChoose(events, k) + logChoose(total - events, n1 - k) - base);
+  return Math.min(1, p);
+}

@@ -1,10 +1,19 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { histogramQuantile, mannWhitneyBinned, normalSf, twoProportion } from '../src/stats';
+import {
+  fisherExactGreater,
+  histogramQuantile,
+  mannWhitneyBinned,
+  normalSf,
+  twoProportion,
+} from '../src/stats';
 
 /** scipy (Debian's python3-scipy) as the independent reference. */
 function scipy(script: string, input: unknown): unknown {
-  const out = execFileSync('/usr/bin/python3', ['-c', script], { input: JSON.stringify(input), encoding: 'utf8' });
+  const out = execFileSync('/usr/bin/python3', ['-c', script], {
+    input: JSON.stringify(input),
+    encoding: 'utf8',
+  });
   return JSON.parse(out);
 }
 
@@ -22,7 +31,9 @@ describe('Mann-Whitney U on binned samples', () => {
   const cases = Array.from({ length: 12 }, (_, k) => {
     const bins = 4 + Math.floor(random() * 10);
     const shift = k % 3;
-    const a = Array.from({ length: bins }, (_, i) => (random() < 0.15 ? 0 : Math.floor(random() * 30 * (i >= shift ? 1 : 0.3))));
+    const a = Array.from({ length: bins }, (_, i) =>
+      random() < 0.15 ? 0 : Math.floor(random() * 30 * (i >= shift ? 1 : 0.3)),
+    );
     const b = Array.from({ length: bins }, () => (random() < 0.15 ? 0 : Math.floor(random() * 40)));
     a[0]! += 1;
     b[bins - 1]! += 1;
@@ -109,14 +120,50 @@ describe('normal tail and histogram quantiles', () => {
       'import json,sys\nfrom scipy.stats import norm\nprint(json.dumps([float(norm.sf(z)) for z in json.load(sys.stdin)]))',
       zs,
     ) as number[];
-    zs.forEach((z, i) => expect(Math.abs(normalSf(z) - reference[i]!) / reference[i]!).toBeLessThan(1e-9));
+    zs.forEach((z, i) => {
+      expect(Math.abs(normalSf(z) - reference[i]!) / reference[i]!).toBeLessThan(1e-9);
+    });
   });
 
   it('interpolates inside a bucket as histogram_quantile does', () => {
     // 100 observations: 50 ≤ 0.1, 90 ≤ 0.2, all ≤ 0.4.
-    expect(histogramQuantile(0.5, [0.1, 0.2, 0.4, Number.POSITIVE_INFINITY], [50, 90, 100, 100])).toBeCloseTo(0.1, 12);
-    expect(histogramQuantile(0.7, [0.1, 0.2, 0.4, Number.POSITIVE_INFINITY], [50, 90, 100, 100])).toBeCloseTo(0.15, 12);
-    expect(histogramQuantile(0.95, [0.1, 0.2, 0.4, Number.POSITIVE_INFINITY], [50, 90, 100, 100])).toBeCloseTo(0.3, 12);
+    expect(histogramQuantile(0.5, [0.1, 0.2, 0.4, Number.POSITIVE_INFINITY], [50, 90, 100, 100])).toBeCloseTo(
+      0.1,
+      12,
+    );
+    expect(histogramQuantile(0.7, [0.1, 0.2, 0.4, Number.POSITIVE_INFINITY], [50, 90, 100, 100])).toBeCloseTo(
+      0.15,
+      12,
+    );
+    expect(
+      histogramQuantile(0.95, [0.1, 0.2, 0.4, Number.POSITIVE_INFINITY], [50, 90, 100, 100]),
+    ).toBeCloseTo(0.3, 12);
     expect(histogramQuantile(0.5, [0.1], [0])).toBeNaN();
+  });
+});
+
+describe("Fisher's exact test", () => {
+  const cases = [
+    [2, 20, 4, 180],
+    [0, 20, 3, 180],
+    [5, 200, 20, 1800],
+    [9, 200, 18, 1800],
+    [30, 400, 12, 420],
+  ];
+  const reference = scipy(
+    `
+import json, sys
+from scipy.stats import fisher_exact
+print(json.dumps([float(fisher_exact([[x1, n1 - x1], [x2, n2 - x2]], alternative='greater')[1]) for x1, n1, x2, n2 in json.load(sys.stdin)]))
+`,
+    cases,
+  ) as number[];
+
+  it("matches scipy.stats.fisher_exact(alternative='greater')", () => {
+    cases.forEach(([x1, n1, x2, n2], k) => {
+      expect(Math.abs(fisherExactGreater(x1!, n1!, x2!, n2!) - reference[k]!) / reference[k]!).toBeLessThan(
+        1e-9,
+      );
+    });
   });
 });

@@ -1,0 +1,251 @@
+/**
+ * Decision quality of the canary judge, by simulation (not a timed test): per-request latencies
+ * (log-normal) and errors for stable and canary, binned into the model server's histogram buckets as
+ * Prometheus would see them, judged window by window.
+ *
+ *   npx tsx bench/canary-judge.ts [runs=1000]
+ *
+ * Prints, for our judge (Mann-Whitney on bucket counts + two-proportion test + minimum-sample guard)
+ * and for a threshold-only judge (p95 ≤ stable × 1.1, error rate ≤ stable × 1.5), the false-abort
+ * rate on A/A runs and the detection rate of a +20% latency regression and of 2× errors, at 10%
+ * traffic, within the first step. Then the time from a fail verdict to 100% stable with real nginx.
+ */
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
+import {
+  histogramQuantile,
+  judgeWindow,
+  type Measurement,
+  type MetricSpec,
+  NginxRouter,
+  renderNginxInclude,
+} from '@mlops-actions/rollout';
+import { LATENCY_BUCKETS } from '../test/servers/model-server';
+import { NGINX, startNginx } from '../test/servers/nginx';
+
+const RUNS = Number(process.argv[2] ?? 1000);
+const exec = promisify(execFile);
+
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const random = rng(20261126);
+function normal(): number {
+  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+}
+
+const BOUNDS = [...LATENCY_BUCKETS, Number.POSITIVE_INFINITY];
+
+interface Track {
+  medianS: number;
+  sigma: number;
+  errorRate: number;
+}
+
+/** One window of one track: cumulative bucket counts, requests and errors. */
+function simulate(track: Track, n: number) {
+  const bins = BOUNDS.map(() => 0);
+  let errors = 0;
+  for (let i = 0; i < n; i++) {
+    const latency = track.medianS * Math.exp(track.sigma * normal());
+    const index = BOUNDS.findIndex((b) => latency <= b);
+    bins[index]!++;
+    if (random() < track.errorRate) errors++;
+  }
+  const cumulative: number[] = [];
+  let sum = 0;
+  for (const b of bins) {
+    sum += b;
+    cumulative.push(sum);
+  }
+  return { cumulative, n, errors };
+}
+
+const OURS: MetricSpec[] = [
+  { name: 'error-rate', class: 'technical', test: 'two-proportion' },
+  { name: 'latency', class: 'technical', test: 'mann-whitney' },
+];
+
+type Judge = (
+  canary: ReturnType<typeof simulate>,
+  stable: ReturnType<typeof simulate>,
+) => 'pass' | 'fail' | 'inconclusive';
+
+function ourJudge(alpha: number, minSamples: number): Judge {
+  return (c, s) => {
+    const measurements = new Map<string, Measurement>([
+      [
+        'error-rate',
+        {
+          canary: c.errors / c.n,
+          stable: s.errors / s.n,
+          counts: { canaryErrors: c.errors, canaryTotal: c.n, stableErrors: s.errors, stableTotal: s.n },
+        },
+      ],
+      [
+        'latency',
+        {
+          canary: Number.NaN,
+          stable: Number.NaN,
+          buckets: { bounds: BOUNDS, canary: c.cumulative, stable: s.cumulative },
+        },
+      ],
+    ]);
+    return judgeWindow(
+      OURS,
+      measurements,
+      { canaryRequests: c.n, stableRequests: s.n },
+      { alpha, minSamples },
+    ).verdict;
+  };
+}
+
+const thresholdJudge: Judge = (c, s) => {
+  const p95c = histogramQuantile(0.95, BOUNDS, c.cumulative);
+  const p95s = histogramQuantile(0.95, BOUNDS, s.cumulative);
+  const ec = c.errors / c.n;
+  const es = s.errors / s.n;
+  return p95c > p95s * 1.1 || ec > Math.max(es * 1.5, 0) ? 'fail' : 'pass';
+};
+
+interface Scenario {
+  name: string;
+  canary: Track;
+}
+
+const STABLE: Track = { medianS: 0.05, sigma: 0.5, errorRate: 0.02 };
+const SCENARIOS: Scenario[] = [
+  { name: 'A/A (no change)', canary: STABLE },
+  // Scaling every latency by 1.2 moves p95 by +20%.
+  { name: '+20% p95 latency', canary: { ...STABLE, medianS: STABLE.medianS * 1.2 } },
+  { name: '2x errors', canary: { ...STABLE, errorRate: STABLE.errorRate * 2 } },
+];
+
+function rate(judge: Judge, scenario: Scenario, canaryN: number, stableN: number, windows: number): number {
+  let fails = 0;
+  for (let run = 0; run < RUNS; run++) {
+    for (let w = 0; w < windows; w++) {
+      if (judge(simulate(scenario.canary, canaryN), simulate(STABLE, stableN)) === 'fail') {
+        fails++;
+        break;
+      }
+    }
+  }
+  return fails / RUNS;
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+console.log(
+  `canary judge, ${RUNS} runs per cell; stable: median 50 ms, log-normal σ=0.5, ${pct(STABLE.errorRate)} errors; 10% traffic to the canary`,
+);
+const configs = [
+  {
+    label: '200 requests/window (20 canary), first step = 3 windows',
+    canaryN: 20,
+    stableN: 180,
+    windows: 3,
+    minSamples: 15,
+  },
+  {
+    label: '200 canary requests/window (2000 in all), first step = 1 window',
+    canaryN: 200,
+    stableN: 1800,
+    windows: 1,
+    minSamples: 50,
+  },
+  {
+    label: '200 canary requests/window, first step = 3 windows',
+    canaryN: 200,
+    stableN: 1800,
+    windows: 3,
+    minSamples: 50,
+  },
+];
+for (const c of configs) {
+  console.log(`\n${c.label}`);
+  console.log('| judge | false aborts (A/A) | detects +20% p95 | detects 2x errors |');
+  console.log('| --- | --- | --- | --- |');
+  const alpha = 0.01 / (2 * c.windows);
+  const judges: Array<[string, Judge]> = [
+    [`ours (α=${alpha.toPrecision(2)} per test, Bonferroni over the step)`, ourJudge(alpha, c.minSamples)],
+    ['threshold-only (p95 ≤ ×1.1, errors ≤ ×1.5)', thresholdJudge],
+  ];
+  for (const [name, judge] of judges) {
+    const cells = SCENARIOS.map((s) => pct(rate(judge, s, c.canaryN, c.stableN, c.windows)));
+    console.log(`| ${name} | ${cells.join(' | ')} |`);
+  }
+}
+
+// Time from a fail verdict to 100% stable with real nginx, against a bare reload measured the same way.
+async function backend(track: string) {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'x-track': track });
+    res.end(track);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, address: `127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+const stable = await backend('stable');
+const canary = await backend('canary');
+const routing = { mode: 'upstream' as const, name: 'model', stable: stable.address, canary: canary.address };
+let include = '';
+const nginx = await startNginx((port, prefix) => {
+  include = `${prefix}/canary.conf`;
+  writeFileSync(include, renderNginxInclude(routing, 50));
+  return `include ${include};\nserver { listen 127.0.0.1:${port}; location / { proxy_pass http://model; } }`;
+});
+const router = new NginxRouter({
+  ...routing,
+  includeFile: include,
+  binary: NGINX,
+  prefix: nginx.prefix,
+  config: nginx.configFile,
+});
+
+async function allStable(): Promise<void> {
+  for (;;) {
+    let streak = 0;
+    for (; streak < 20; streak++) {
+      const r = await fetch(nginx.url, { headers: { connection: 'close' } });
+      await r.body?.cancel();
+      if (r.headers.get('x-track') !== 'stable') break;
+    }
+    if (streak === 20) return;
+  }
+}
+
+const times: number[] = [];
+const reloads: number[] = [];
+for (let i = 0; i < 10; i++) {
+  await router.setWeight(50);
+  await new Promise((r) => setTimeout(r, 200));
+  const t0 = performance.now();
+  await router.rollback();
+  await allStable();
+  times.push(performance.now() - t0);
+  const t1 = performance.now();
+  const flags = ['-p', nginx.prefix, '-c', nginx.configFile];
+  await exec(NGINX, [...flags, '-t', '-q']);
+  await exec(NGINX, [...flags, '-s', 'reload']);
+  reloads.push(performance.now() - t1);
+}
+await nginx.stop();
+stable.server.close();
+canary.server.close();
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+console.log(
+  `\nfail verdict → 100% stable with nginx (write include, nginx -t, reload, 20 requests in a row on stable): median ${median(times).toFixed(0)} ms, max ${Math.max(...times).toFixed(0)} ms (goal < 1000 ms); ratio to a bare nginx -t + reload in the same run: ${(median(times) / median(reloads)).toFixed(2)}x`,
+);
