@@ -28750,6 +28750,8 @@ function hashBuffer(data, hashName = 'md5') {
     return hasher.digest();
 }
 
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(51455);
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(48161);
 ;// CONCATENATED MODULE: ./packages/dvc/src/remotes/http.ts
@@ -28827,8 +28829,6 @@ function httpRemote(remote, options) {
     };
 }
 
-// EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __nccwpck_require__(51455);
 ;// CONCATENATED MODULE: ./packages/dvc/src/remotes/local.ts
 
 
@@ -29076,6 +29076,7 @@ function targets_select(repo, target) {
 
 
 
+
 /** Where DVC 3 keeps an object: `files/md5/<2>/<30>`; 2.x objects (md5-dos2unix) sit at the root `<2>/<30>`. */
 function objectPath(md5, hashName) {
     const rel = `${md5.slice(0, 2)}/${md5.slice(2)}`;
@@ -29114,16 +29115,8 @@ function tempName(path) {
 const TRANSPORT_ATTEMPTS = 4;
 /** Objects up to this size stay in memory between download and checkout. */
 const KEEP_IN_MEMORY = 4 << 20;
-function writeWhole(path, data) {
-    const fd = (0,external_node_fs_.openSync)(path, 'w');
-    try {
-        for (let offset = 0; offset < data.length;)
-            offset += (0,external_node_fs_.writeSync)(fd, data, offset);
-    }
-    finally {
-        (0,external_node_fs_.closeSync)(fd);
-    }
-}
+// Creating files is the slow part on a busy disk: async calls let the thread pool create several at once.
+const writeWhole = (path, data) => (0,promises_.writeFile)(path, data);
 class Puller {
     repo;
     options;
@@ -29199,7 +29192,7 @@ class Puller {
         const store = await this.store(remoteName);
         const expected = md5.replace(/\.dir$/, '');
         const rel = objectPath(md5, hashName);
-        this.ensureDir((0,external_node_path_.dirname)(dest));
+        await this.ensureDir((0,external_node_path_.dirname)(dest));
         let mismatches = 0;
         let failures = 0;
         for (;;) {
@@ -29214,35 +29207,34 @@ class Puller {
                     return undefined;
                 if (whole) {
                     hasher.update(whole);
-                    writeWhole(temp, whole);
+                    await writeWhole(temp, whole);
                     kept = whole;
                 }
                 else {
                     const source = await store.open(rel, this.options.signal);
                     if (!source)
                         return undefined;
-                    // Synchronous writes of each received chunk: cheap on a local disk, and no stream plumbing per object.
-                    const fd = (0,external_node_fs_.openSync)(temp, 'w');
+                    const file = await (0,promises_.open)(temp, 'w');
                     const chunks = [];
                     let keep = true;
                     try {
                         for await (const chunk of source) {
                             hasher.update(chunk);
-                            (0,external_node_fs_.writeSync)(fd, chunk);
+                            await file.write(chunk);
                             keep &&= hasher.bytes <= KEEP_IN_MEMORY;
                             if (keep)
                                 chunks.push(chunk);
                         }
                     }
                     finally {
-                        (0,external_node_fs_.closeSync)(fd);
+                        await file.close();
                     }
                     if (keep)
                         kept = Buffer.concat(chunks);
                 }
             }
             catch (error) {
-                (0,external_node_fs_.rmSync)(temp, { force: true });
+                await (0,promises_.rm)(temp, { force: true });
                 if (error instanceof src/* ActionError */.lZ || this.options.signal?.aborted)
                     throw error;
                 failures++;
@@ -29256,7 +29248,7 @@ class Puller {
             }
             const actual = hasher.digest();
             if (actual !== expected) {
-                (0,external_node_fs_.rmSync)(temp, { force: true });
+                await (0,promises_.rm)(temp, { force: true });
                 mismatches++;
                 if (mismatches >= 2) {
                     throw new src/* ActionError */.lZ(`Verification failed for '${forPath}': object ${md5} from DVC remote '${remoteName}' (${store.locate(rel)}) hashes to ${actual} twice; the remote copy is corrupt or incomplete (re-push it with 'dvc push')`);
@@ -29264,7 +29256,7 @@ class Puller {
                 this.log.warning(`'${forPath}': object ${md5} from remote '${remoteName}' hashed to ${actual}; downloading it again`);
                 continue;
             }
-            (0,external_node_fs_.renameSync)(temp, dest);
+            await (0,promises_.rename)(temp, dest);
             this.state.recordFile(dest, hashName, expected);
             // The checkout that follows writes these bytes instead of reading the cache file back.
             if (kept && !md5.endsWith('.dir'))
@@ -29275,10 +29267,16 @@ class Puller {
     madeDirs = new Set();
     /** Verified bytes of objects just written to the cache, by cache path, until their checkout. */
     fresh = new Map();
-    ensureDir(dir) {
+    madeDirsPending = new Map();
+    async ensureDir(dir) {
         if (this.madeDirs.has(dir))
             return;
-        (0,external_node_fs_.mkdirSync)(dir, { recursive: true });
+        let pending = this.madeDirsPending.get(dir);
+        if (!pending) {
+            pending = (0,promises_.mkdir)(dir, { recursive: true });
+            this.madeDirsPending.set(dir, pending);
+        }
+        await pending;
         this.madeDirs.add(dir);
     }
     /** True when the cache holds the object with the right digest. */
@@ -29300,28 +29298,28 @@ class Puller {
         return parseManifest((0,external_node_fs_.readFileSync)(path, 'utf8'), `'${out.path}' (${out.md5})`);
     }
     /** Places a verified cache object at `path` in the workspace, atomically (temp file + rename). */
-    checkout(entry, linkType) {
+    async checkout(entry, linkType) {
         const source = this.cachePath(entry.md5, entry.hashName);
         const dest = (0,external_node_path_.join)(this.repo.root, entry.path);
-        this.ensureDir((0,external_node_path_.dirname)(dest));
+        await this.ensureDir((0,external_node_path_.dirname)(dest));
         const temp = tempName(dest);
         const bytes = this.fresh.get(source);
         this.fresh.delete(source);
         try {
             if (linkType === 'copy' && bytes)
-                writeWhole(temp, bytes);
+                await writeWhole(temp, bytes);
             else if (linkType === 'copy')
-                (0,external_node_fs_.copyFileSync)(source, temp);
+                await (0,promises_.copyFile)(source, temp);
             else if (linkType === 'reflink')
-                (0,external_node_fs_.copyFileSync)(source, temp, external_node_fs_.constants.COPYFILE_FICLONE);
+                await (0,promises_.copyFile)(source, temp, external_node_fs_.constants.COPYFILE_FICLONE);
             else if (linkType === 'hardlink')
-                (0,external_node_fs_.linkSync)(source, temp);
+                await (0,promises_.link)(source, temp);
             else
-                (0,external_node_fs_.symlinkSync)(source, temp);
-            (0,external_node_fs_.renameSync)(temp, dest);
+                await (0,promises_.symlink)(source, temp);
+            await (0,promises_.rename)(temp, dest);
         }
         catch (error) {
-            (0,external_node_fs_.rmSync)(temp, { force: true });
+            await (0,promises_.rm)(temp, { force: true });
             throw error;
         }
         this.state.recordFile(dest, entry.hashName, entry.md5);
@@ -29399,7 +29397,11 @@ class Puller {
         });
         const downloaded = new Map();
         const missing = [];
-        if (needed.length > 0 && !options.dryRun) {
+        if (needed.length > 0 && options.dryRun) {
+            const shown = needed.slice(0, 10).map((e) => e.path);
+            throw new src/* ActionError */.lZ(`${needed.length} file(s) are missing or differ from their recorded md5 after 'dvc pull': ${shown.join(', ')}${needed.length > 10 ? `, and ${needed.length - 10} more` : ''}`);
+        }
+        if (needed.length > 0) {
             const knownBytes = needed.every((e) => e.size !== undefined)
                 ? needed.reduce((s, e) => s + (e.size ?? 0), 0)
                 : undefined;
@@ -29426,7 +29428,7 @@ class Puller {
                     }
                     fetched = true;
                 }
-                this.checkout(entry, linkType);
+                await this.checkout(entry, linkType);
                 const size = bytes ?? (0,external_node_fs_.statSync)(this.cachePath(entry.md5, entry.hashName)).size;
                 sizes.set(entry.path, size);
                 if (fetched)
@@ -29695,7 +29697,7 @@ async function runDvcCli(i, repo, ctx) {
     const puller = new Puller(repo, { targets: i.targets, remote: i.remote, dryRun: true, log: ctx.log });
     const pulled = await puller.pull();
     // DVC reports no counts we can parse reliably; files it wrote in this run are new since the start.
-    const fresh = pulled.pulled.filter((f) => (0,external_node_fs_.statSync)((0,external_node_path_.join)(repo.root, f.path)).mtimeMs >= started - 1000);
+    const fresh = pulled.pulled.filter((f) => (0,external_node_fs_.statSync)((0,external_node_path_.join)(repo.root, f.path)).mtimeMs >= started);
     return { ...pulled, downloadedFiles: fresh.length, downloadedBytes: fresh.reduce((s, f) => s + f.size, 0) };
 }
 /* harmony default export */ const main = ((0,src/* defineAction */.QP)({

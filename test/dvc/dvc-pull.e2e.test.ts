@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runStep } from '../harness/index';
@@ -130,5 +131,55 @@ describe('dvc-pull end to end (bundled action through the harness)', () => {
     });
     expect(step.exitCode).toBe(1);
     expect(step.error).toMatch(/^Input 'use-dvc-cli': could not run 'dvc' \(.*\); install DVC first/);
+  });
+});
+
+describe('dvc-pull with use-dvc-cli (a double of the dvc command records the call)', () => {
+  function dvcDouble(): { bin: string; log: string } {
+    const bin = mkdtempSync(join(tmpdir(), 'dvc-double-'));
+    const log = join(bin, 'calls.log');
+    // Test double of DVC's CLI: records its arguments and working directory, changes nothing.
+    writeFileSync(join(bin, 'dvc'), `#!/bin/sh\necho "$PWD $*" >> ${log}\nexit 0\n`, { mode: 0o755 });
+    return { bin, log };
+  }
+
+  it('passes remote, jobs and targets to dvc pull, then verifies what DVC left in the workspace', async () => {
+    const fixture = extractFixture();
+    const first = await runStep({ action: 'dvc-pull', workspace: fixture.repo, inputs: { cache: false } });
+    expect(first.exitCode).toBe(0);
+    await new Promise((r) => setTimeout(r, 20));
+    const { bin, log } = dvcDouble();
+    const step = await runStep({
+      action: 'dvc-pull',
+      workspace: fixture.repo,
+      inputs: {
+        'use-dvc-cli': true,
+        remote: 'localremote',
+        jobs: 2,
+        targets: 'data/single.bin\ntrain',
+        cache: false,
+      },
+      env: { PATH: `${bin}:${process.env.PATH}` },
+    });
+    expect(step.error).toBeUndefined();
+    expect(readFileSync(log, 'utf8').trim()).toBe(
+      `${fixture.repo} pull -r localremote -j 2 data/single.bin train`,
+    );
+    expect(step.outputs).toMatchObject({ files: '2', 'downloaded-files': '0' });
+  });
+
+  it('fails when dvc pull leaves files missing, naming them', async () => {
+    const fixture = extractFixture();
+    const { bin } = dvcDouble();
+    const step = await runStep({
+      action: 'dvc-pull',
+      workspace: fixture.repo,
+      inputs: { 'use-dvc-cli': true, targets: 'data/single.bin', cache: false },
+      env: { PATH: `${bin}:${process.env.PATH}` },
+    });
+    expect(step.exitCode).toBe(1);
+    expect(step.error).toBe(
+      "1 file(s) are missing or differ from their recorded md5 after 'dvc pull': data/single.bin",
+    );
   });
 });

@@ -110,7 +110,7 @@ async function runDvcCli(i: Inputs, repo: DvcRepo, ctx: ActionContext): Promise<
   const puller = new Puller(repo, { targets: i.targets, remote: i.remote, dryRun: true, log: ctx.log });
   const pulled = await puller.pull();
   // DVC reports no counts we can parse reliably; files it wrote in this run are new since the start.
-  const fresh = pulled.pulled.filter((f) => statSync(join(repo.root, f.path)).mtimeMs >= started - 1000);
+  const fresh = pulled.pulled.filter((f) => statSync(join(repo.root, f.path)).mtimeMs >= started);
   return { ...pulled, downloadedFiles: fresh.length, downloadedBytes: fresh.reduce((s, f) => s + f.size, 0) };
 }
 

@@ -1,18 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  constants,
-  copyFileSync,
-  linkSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeSync,
-} from 'node:fs';
+import { constants, readFileSync, statSync } from 'node:fs';
+import { copyFile, link, mkdir, open, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ActionError, InputError } from '@mlops-actions/kit';
 import type { RemoteConfig } from './config';
@@ -130,14 +118,8 @@ const TRANSPORT_ATTEMPTS = 4;
 /** Objects up to this size stay in memory between download and checkout. */
 const KEEP_IN_MEMORY = 4 << 20;
 
-function writeWhole(path: string, data: Uint8Array): void {
-  const fd = openSync(path, 'w');
-  try {
-    for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset);
-  } finally {
-    closeSync(fd);
-  }
-}
+// Creating files is the slow part on a busy disk: async calls let the thread pool create several at once.
+const writeWhole = (path: string, data: Uint8Array) => writeFile(path, data);
 
 export class Puller {
   private readonly stores = new Map<string, Promise<RemoteStore>>();
@@ -234,7 +216,7 @@ export class Puller {
     const store = await this.store(remoteName);
     const expected = md5.replace(/\.dir$/, '');
     const rel = objectPath(md5, hashName);
-    this.ensureDir(dirname(dest));
+    await this.ensureDir(dirname(dest));
     let mismatches = 0;
     let failures = 0;
     for (;;) {
@@ -248,29 +230,28 @@ export class Puller {
         if (whole === undefined) return undefined;
         if (whole) {
           hasher.update(whole);
-          writeWhole(temp, whole);
+          await writeWhole(temp, whole);
           kept = whole;
         } else {
           const source = await store.open(rel, this.options.signal);
           if (!source) return undefined;
-          // Synchronous writes of each received chunk: cheap on a local disk, and no stream plumbing per object.
-          const fd = openSync(temp, 'w');
+          const file = await open(temp, 'w');
           const chunks: Uint8Array[] = [];
           let keep = true;
           try {
             for await (const chunk of source) {
               hasher.update(chunk);
-              writeSync(fd, chunk);
+              await file.write(chunk);
               keep &&= hasher.bytes <= KEEP_IN_MEMORY;
               if (keep) chunks.push(chunk);
             }
           } finally {
-            closeSync(fd);
+            await file.close();
           }
           if (keep) kept = Buffer.concat(chunks);
         }
       } catch (error) {
-        rmSync(temp, { force: true });
+        await rm(temp, { force: true });
         if (error instanceof ActionError || this.options.signal?.aborted) throw error;
         failures++;
         const cause = (error as { code?: string; message?: string }).code ?? (error as Error).message;
@@ -287,7 +268,7 @@ export class Puller {
       }
       const actual = hasher.digest();
       if (actual !== expected) {
-        rmSync(temp, { force: true });
+        await rm(temp, { force: true });
         mismatches++;
         if (mismatches >= 2) {
           throw new ActionError(
@@ -299,7 +280,7 @@ export class Puller {
         );
         continue;
       }
-      renameSync(temp, dest);
+      await rename(temp, dest);
       this.state.recordFile(dest, hashName, expected);
       // The checkout that follows writes these bytes instead of reading the cache file back.
       if (kept && !md5.endsWith('.dir')) this.fresh.set(dest, kept);
@@ -311,9 +292,16 @@ export class Puller {
   /** Verified bytes of objects just written to the cache, by cache path, until their checkout. */
   private readonly fresh = new Map<string, Buffer>();
 
-  private ensureDir(dir: string): void {
+  private readonly madeDirsPending = new Map<string, Promise<unknown>>();
+
+  private async ensureDir(dir: string): Promise<void> {
     if (this.madeDirs.has(dir)) return;
-    mkdirSync(dir, { recursive: true });
+    let pending = this.madeDirsPending.get(dir);
+    if (!pending) {
+      pending = mkdir(dir, { recursive: true });
+      this.madeDirsPending.set(dir, pending);
+    }
+    await pending;
     this.madeDirs.add(dir);
   }
 
@@ -342,22 +330,22 @@ export class Puller {
   }
 
   /** Places a verified cache object at `path` in the workspace, atomically (temp file + rename). */
-  private checkout(entry: Entry, linkType: LinkType): void {
+  private async checkout(entry: Entry, linkType: LinkType): Promise<void> {
     const source = this.cachePath(entry.md5, entry.hashName);
     const dest = join(this.repo.root, entry.path);
-    this.ensureDir(dirname(dest));
+    await this.ensureDir(dirname(dest));
     const temp = tempName(dest);
     const bytes = this.fresh.get(source);
     this.fresh.delete(source);
     try {
-      if (linkType === 'copy' && bytes) writeWhole(temp, bytes);
-      else if (linkType === 'copy') copyFileSync(source, temp);
-      else if (linkType === 'reflink') copyFileSync(source, temp, constants.COPYFILE_FICLONE);
-      else if (linkType === 'hardlink') linkSync(source, temp);
-      else symlinkSync(source, temp);
-      renameSync(temp, dest);
+      if (linkType === 'copy' && bytes) await writeWhole(temp, bytes);
+      else if (linkType === 'copy') await copyFile(source, temp);
+      else if (linkType === 'reflink') await copyFile(source, temp, constants.COPYFILE_FICLONE);
+      else if (linkType === 'hardlink') await link(source, temp);
+      else await symlink(source, temp);
+      await rename(temp, dest);
     } catch (error) {
-      rmSync(temp, { force: true });
+      await rm(temp, { force: true });
       throw error;
     }
     this.state.recordFile(dest, entry.hashName, entry.md5);
@@ -442,7 +430,13 @@ export class Puller {
 
     const downloaded = new Map<string, number>();
     const missing: Entry[] = [];
-    if (needed.length > 0 && !options.dryRun) {
+    if (needed.length > 0 && options.dryRun) {
+      const shown = needed.slice(0, 10).map((e) => e.path);
+      throw new ActionError(
+        `${needed.length} file(s) are missing or differ from their recorded md5 after 'dvc pull': ${shown.join(', ')}${needed.length > 10 ? `, and ${needed.length - 10} more` : ''}`,
+      );
+    }
+    if (needed.length > 0) {
       const knownBytes = needed.every((e) => e.size !== undefined)
         ? needed.reduce((s, e) => s + (e.size ?? 0), 0)
         : undefined;
@@ -473,7 +467,7 @@ export class Puller {
           }
           fetched = true;
         }
-        this.checkout(entry, linkType);
+        await this.checkout(entry, linkType);
         const size = bytes ?? statSync(this.cachePath(entry.md5, entry.hashName)).size;
         sizes.set(entry.path, size);
         if (fetched) downloaded.set(entry.path, size);
