@@ -88,6 +88,19 @@ describe('mermaid line chart', () => {
     expect(chart).not.toContain('<script>');
   });
 
+  it('draws one bar per category with quoted labels', () => {
+    const chart = barChart(
+      [
+        { label: 'control', value: 0.1 },
+        { label: 'treatment "B"', value: 0.12 },
+      ],
+      { title: 'conversion', yLabel: 'rate' },
+    );
+    expect(chart).toContain('x-axis ["control", "treatment B"]');
+    expect(chart).toContain('y-axis "rate" 0 --> 0.12');
+    expect(chart).toContain('bar [0.1, 0.12]');
+  });
+
   it('returns nothing when no point can be drawn', () => {
     expect(lineChart([{ name: 'x', points: [{ x: 0, y: Number.NaN }] }], { title: 't' })).toBe('');
   });
