@@ -29961,6 +29961,23 @@ function lineChart(series, options) {
 function chartLegend(series) {
     return series.map((s, i) => `${i + 1}. ${s.name.replace(/[\r\n|<>`*_[\]]/g, ' ')}`).join('\n');
 }
+/** A bar chart of one value per category (e.g. per variant or per phase); non-finite values are drawn as 0. */
+function barChart(bars, options) {
+    if (bars.length === 0)
+        return '';
+    const values = bars.map((b) => (Number.isFinite(b.value) ? b.value : 0));
+    const max = Math.max(...values, 0);
+    const min = Math.min(...values, 0);
+    return [
+        '```mermaid',
+        'xychart-beta',
+        `  title ${mermaidString(options.title)}`,
+        `  x-axis ${options.xLabel ? `${mermaidString(options.xLabel)} ` : ''}[${bars.map((b) => mermaidString(b.label)).join(', ')}]`,
+        `  y-axis ${options.yLabel ? `${mermaidString(options.yLabel)} ` : ''}${mermaidNumber(min)} --> ${mermaidNumber(max === min ? min + 1 : max)}`,
+        `  bar [${values.map(mermaidNumber).join(', ')}]`,
+        '```',
+    ].join('\n');
+}
 
 ;// CONCATENATED MODULE: ./packages/report/src/markdown.ts
 /**
