@@ -181,7 +181,9 @@ describe('train-and-log end to end (MLflow double, GitHub double, real scikit-le
     });
     expect(byAlias.error).toBeUndefined();
     // The label is escaped markdown; unescaped it reads as the alias, its version and its run.
-    expect(byAlias.summary.replace(/\\/g, '')).toContain(`models:/classifier@champion (version 1, run ${baseRun})`);
+    expect(byAlias.summary.replace(/\\/g, '')).toContain(
+      `models:/classifier@champion (version 1, run ${baseRun})`,
+    );
     expect(byAlias.summary).toMatch(/accuracy ↑ \| 0\.8 \| 0\.7 \|.*❌ worse/);
   });
 
@@ -302,6 +304,25 @@ describe('train-and-log end to end (MLflow double, GitHub double, real scikit-le
     });
     expect(step.exitCode).toBe(1);
     expect(step.error).toMatch(/Input 'baseline'.*models:\/<name>@<alias>.*\(got "champion"\)/);
+  });
+
+  it('reports NaN and infinite metrics as such, never as 0', async () => {
+    const step = await runStep({
+      action: 'train-and-log',
+      workspace: emptyWorkspace(),
+      inputs: {
+        run: `echo '{"f1": NaN, "loss": Infinity, "ok": 0.5}' > metrics.json`,
+        'tracking-uri': mlflow.url,
+        'experiment-name': 'non-finite',
+      },
+    });
+    expect(step.error, step.stdout.slice(-2000)).toBeUndefined();
+    expect(JSON.parse(step.outputs.metrics!)).toEqual({ f1: 'NaN', loss: 'Infinity', ok: 0.5 });
+    const run = mlflow.runs.get(step.outputs['run-id']!)!;
+    expect(Number.isNaN(run.latest.get('f1')!.value)).toBe(true);
+    expect(run.latest.get('loss')!.value).toBe(Number.MAX_VALUE);
+    expect(run.latest.get('loss')!.timestamp).toBeGreaterThan(0);
+    expect(step.stdout).toMatch(/::warning::Metrics that are not finite numbers: f1=NaN, loss=Infinity/);
   });
 
   it('retries an MLflow server that answers 503 before it recovers', async () => {
