@@ -28474,8 +28474,23 @@ function readConfig(dvcDir) {
             url = new URL(url).pathname;
         remotes.set(name, { name, url, options });
     }
+    // `remote://other/path` points inside another remote, as DVC allows.
+    for (const remote of remotes.values()) {
+        const seen = new Set();
+        for (let match = /^remote:\/\/([^/]+)\/?(.*)$/.exec(remote.url); match; match = /^remote:\/\/([^/]+)\/?(.*)$/.exec(remote.url)) {
+            const base = remotes.get(match[1]);
+            if (!base || seen.has(match[1]))
+                throw new src/* ActionError */.lZ(`DVC remote '${remote.name}': url ${remote.url} refers to an unknown or circular remote '${match[1]}'`);
+            seen.add(match[1]);
+            const path = match[2];
+            remote.url = path ? `${base.url.replace(/\/+$/, '')}/${path}` : base.url;
+            remote.options = { ...base.options, ...remote.options };
+        }
+    }
     const defaultRemote = merged.core?.remote || undefined;
-    return { defaultRemote, remotes };
+    const dir = merged.cache?.dir;
+    const cacheDir = dir ? ((0,external_node_path_.isAbsolute)(dir) ? dir : (0,external_node_path_.resolve)(dvcDir, dir)) : (0,external_node_path_.join)(dvcDir, 'cache');
+    return { defaultRemote, remotes, cacheDir };
 }
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
@@ -29129,7 +29144,7 @@ class Puller {
     constructor(repo, options = {}) {
         this.repo = repo;
         this.options = options;
-        this.cacheDir = (0,external_node_path_.join)(repo.dvcDir, 'cache');
+        this.cacheDir = repo.config.cacheDir;
         this.state = new HashState((0,external_node_path_.join)(repo.dvcDir, 'tmp', 'mlops-dvc-pull-state.json'));
         this.log = options.log ?? { info: () => undefined, warning: () => undefined };
     }
@@ -29709,7 +29724,7 @@ async function runDvcCli(i, repo, ctx) {
     outputs,
     async run(i, ctx) {
         const repo = await openRepo(repoDir(i, ctx.workspace));
-        const cacheDir = (0,external_node_path_.join)(repo.dvcDir, 'cache');
+        const cacheDir = repo.config.cacheDir;
         let cacheHit = false;
         let key;
         if (i.cache) {

@@ -124,7 +124,7 @@ export default defineAction({
   outputs,
   async run(i, ctx) {
     const repo = await openRepo(repoDir(i, ctx.workspace));
-    const cacheDir = join(repo.dvcDir, 'cache');
+    const cacheDir = repo.config.cacheDir;
     let cacheHit = false;
     let key: string | undefined;
     if (i.cache) {

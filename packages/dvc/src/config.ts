@@ -54,6 +54,8 @@ export interface RemoteConfig {
 export interface DvcConfig {
   defaultRemote?: string;
   remotes: Map<string, RemoteConfig>;
+  /** `[cache] dir`, resolved against `.dvc/`; DVC's default is `.dvc/cache`. */
+  cacheDir: string;
 }
 
 function isUrlWithScheme(url: string): boolean {
@@ -82,6 +84,27 @@ export function readConfig(dvcDir: string): DvcConfig {
     else if (url.startsWith('file://')) url = new URL(url).pathname;
     remotes.set(name, { name, url, options });
   }
+  // `remote://other/path` points inside another remote, as DVC allows.
+  for (const remote of remotes.values()) {
+    const seen = new Set<string>();
+    for (
+      let match = /^remote:\/\/([^/]+)\/?(.*)$/.exec(remote.url);
+      match;
+      match = /^remote:\/\/([^/]+)\/?(.*)$/.exec(remote.url)
+    ) {
+      const base = remotes.get(match[1]!);
+      if (!base || seen.has(match[1]!))
+        throw new ActionError(
+          `DVC remote '${remote.name}': url ${remote.url} refers to an unknown or circular remote '${match[1]}'`,
+        );
+      seen.add(match[1]!);
+      const path = match[2]!;
+      remote.url = path ? `${base.url.replace(/\/+$/, '')}/${path}` : base.url;
+      remote.options = { ...base.options, ...remote.options };
+    }
+  }
   const defaultRemote = merged.core?.remote || undefined;
-  return { defaultRemote, remotes };
+  const dir = merged.cache?.dir;
+  const cacheDir = dir ? (isAbsolute(dir) ? dir : resolve(dvcDir, dir)) : join(dvcDir, 'cache');
+  return { defaultRemote, remotes, cacheDir };
 }

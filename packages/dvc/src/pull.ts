@@ -133,7 +133,7 @@ export class Puller {
     private readonly repo: DvcRepo,
     private readonly options: PullOptions = {},
   ) {
-    this.cacheDir = join(repo.dvcDir, 'cache');
+    this.cacheDir = repo.config.cacheDir;
     this.state = new HashState(join(repo.dvcDir, 'tmp', 'mlops-dvc-pull-state.json'));
     this.log = options.log ?? { info: () => undefined, warning: () => undefined };
   }

@@ -2,7 +2,15 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseDvcFile, parseDvcIni, parseDvcLock, parseManifest, readConfig, repoPath } from '../src/index';
+import {
+  globToRegExp,
+  parseDvcFile,
+  parseDvcIni,
+  parseDvcLock,
+  parseManifest,
+  readConfig,
+  repoPath,
+} from '../src/index';
 
 describe('DVC config', () => {
   it('reads remote sections as configobj writes them and resolves relative local URLs against .dvc/', () => {
@@ -24,6 +32,24 @@ describe('DVC config', () => {
       url: 'https://example.org/dvc',
       options: { auth: 'basic', user: 'alice', password: 's3cret' },
     });
+  });
+
+  it('resolves remote://other/path and a custom cache dir', () => {
+    const dvcDir = join(mkdtempSync(join(tmpdir(), 'cfg-')), '.dvc');
+    mkdirSync(dvcDir);
+    writeFileSync(
+      join(dvcDir, 'config'),
+      '[cache]\n    dir = ../../shared-cache\n[\'remote "base"\']\n    url = s3://bucket/root\n    endpointurl = http://127.0.0.1:9000\n[\'remote "sub"\']\n    url = remote://base/team/data\n',
+    );
+    const config = readConfig(dvcDir);
+    expect(config.cacheDir).toBe(join(dvcDir, '..', '..', 'shared-cache'));
+    expect(config.remotes.get('sub')).toMatchObject({
+      url: 's3://bucket/root/team/data',
+      options: { endpointurl: 'http://127.0.0.1:9000' },
+    });
+    expect(readConfig(join(tmpdir(), 'no-such-repo', '.dvc')).cacheDir).toBe(
+      join(tmpdir(), 'no-such-repo', '.dvc', 'cache'),
+    );
   });
 
   it('accepts double-quoted section names and comments', () => {
@@ -81,5 +107,18 @@ describe('.dir manifests', () => {
     ['[{"md5": "d41d8cd98f00b204e9800998ecf8427e", "relpath": "/etc/passwd"}]', /escapes its directory/],
   ])('refuses %s', (text, message) => {
     expect(() => parseManifest(text, 'set')).toThrow(message);
+  });
+});
+
+describe('target globs', () => {
+  it.each([
+    ['data/*.dvc', 'data/single.bin.dvc', true],
+    ['data/*.dvc', 'data/sub/x.dvc', false],
+    ['data/**/*.csv', 'data/a/b/c.csv', true],
+    ['data/**/*.csv', 'data/c.csv', true],
+    ['data/file-?.bin', 'data/file-1.bin', true],
+    ['data/[ab].txt', 'data/c.txt', false],
+  ])('%s matches %s: %s', (glob, path, expected) => {
+    expect(globToRegExp(glob).test(path)).toBe(expected);
   });
 });

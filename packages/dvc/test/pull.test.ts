@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import {
   appendFileSync,
   lstatSync,
@@ -110,6 +111,29 @@ describe('pull from the fixture made by real DVC (local remote)', () => {
     ).toEqual([]);
     expect(() => statSync(join(fixture.repo, 'data', 'legacy2x.csv'))).toThrow();
     expect(r.dataHash).toBe(computeDataHash(recordedMd5(fixture.expected.filter((f) => wanted.has(f.path)))));
+  });
+
+  it("honours an out's own remote: and the dvc.yaml:stage form of a target", async () => {
+    const fixture = extractFixture();
+    const other = join(fixture.dir, 'other-remote');
+    execFileSync('cp', ['-r', fixture.remote, other]);
+    rmSync(join(fixture.remote, 'files/md5/aa'), { recursive: true });
+    writeFileSync(
+      join(fixture.repo, '.dvc/config.local'),
+      `['remote "other"']\n    url = ../../other-remote\n`,
+    );
+    writeFileSync(
+      join(fixture.repo, 'data/single.bin.dvc'),
+      'outs:\n- md5: aa095e946924491c54ff0b814b914747\n  size: 131072\n  hash: md5\n  path: single.bin\n  remote: other\n',
+    );
+    const r = await pull(await openRepo(fixture.repo), { targets: ['data/single.bin', 'dvc.yaml:train'] });
+    expect(r.pulled.map((f) => f.path)).toEqual(['data/single.bin', 'model.bin']);
+    expect(
+      checkPulled(
+        fixture.repo,
+        fixture.expected.filter((f) => ['data/single.bin', 'model.bin'].includes(f.path)),
+      ),
+    ).toEqual([]);
   });
 
   it('places files by hardlink and by symlink', async () => {
