@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GithubApiDouble } from '../doubles/github-api';
@@ -185,6 +185,58 @@ describe('train-and-log end to end (MLflow double, GitHub double, real scikit-le
       `models:/classifier@champion (version 1, run ${baseRun})`,
     );
     expect(byAlias.summary).toMatch(/accuracy ↑ \| 0\.8 \| 0\.7 \|.*❌ worse/);
+  });
+
+  it('uses papermill when it is on PATH (a stand-in that records its arguments and runs nbconvert)', async () => {
+    const workspace = emptyWorkspace();
+    const bin = join(workspace, '.bin');
+    mkdirSync(bin);
+    writeFileSync(
+      join(bin, 'papermill'),
+      [
+        '#!/bin/sh',
+        'echo "$@" > "$PAPERMILL_ARGS"',
+        'in="$1"; out="$2"; cwd="$4"',
+        'cd "$cwd" && exec /usr/bin/python3 -m nbconvert --execute --to notebook --output-dir "$(dirname "$out")" --output "$(basename "$out")" "$in"',
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+    const cell = (source: string, tags: string[] = []) => ({
+      cell_type: 'code',
+      execution_count: null,
+      metadata: { tags },
+      outputs: [],
+      source,
+    });
+    writeFileSync(
+      join(workspace, 'nb.ipynb'),
+      JSON.stringify({
+        cells: [
+          cell('lr = 0.1', ['parameters']),
+          cell('import json\njson.dump({"lr": float(lr)}, open("metrics.json", "w"))'),
+        ],
+        metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } },
+        nbformat: 4,
+        nbformat_minor: 4,
+      }),
+    );
+    const argsFile = join(workspace, 'papermill-args.txt');
+    const step = await runStep({
+      action: 'train-and-log',
+      workspace,
+      env: { PATH: `${bin}:/usr/bin:${process.env.PATH}`, PAPERMILL_ARGS: argsFile },
+      inputs: { notebook: 'nb.ipynb', params: 'lr=0.25' },
+    });
+    expect(step.error, step.stdout.slice(-2000)).toBeUndefined();
+    expect(readFileSync(argsFile, 'utf8')).toMatch(
+      new RegExp(`\\.nb\\.mlops-input\\.ipynb \\S+/nb\\.ipynb --cwd ${workspace} --log-output`),
+    );
+    expect(JSON.parse(step.outputs.metrics!)).toEqual({ lr: 0.25 });
+    expect(
+      existsSync(join(workspace, '.mlops/runs', step.outputs['run-id']!, 'artifacts/notebook/nb.ipynb')),
+    ).toBe(true);
+    expect(existsSync(join(workspace, '.nb.mlops-input.ipynb'))).toBe(false);
   });
 
   it('bad input: neither notebook nor run', async () => {
