@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,7 +78,15 @@ describe('train-and-log end to end (MLflow double, GitHub double, real scikit-le
         .get(`${root}/model/model.pkl`)
         ?.equals(readFileSync(join(workspace, 'model/model.pkl'))),
     ).toBe(true);
-    expect(mlflow.artifacts.has(`${root}/environment/environment.json`)).toBe(true);
+    const environment = JSON.parse(
+      mlflow.artifacts.get(`${root}/environment/environment.json`)!.toString('utf8'),
+    );
+    const requirements = createHash('sha256')
+      .update(readFileSync(join(workspace, 'requirements.txt')))
+      .digest('hex');
+    expect(environment.lockfiles).toEqual({ 'requirements.txt': `sha256:${requirements}` });
+    expect(environment.seed).toBe(42);
+    expect(run.tags.get('mlops.env.lockfiles')).toBe(`requirements.txt=${requirements.slice(0, 12)}`);
     expect(mlflow.artifacts.has(`${root}/metrics/history.csv`)).toBe(true);
     // Params were logged before the training started: the first log-batch holds them and no metric.
     const batches = logBatchBodies(mlflow).filter((b) => b.run_id === runId);
