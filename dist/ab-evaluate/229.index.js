@@ -5441,7 +5441,7 @@ exports.INTEGER_LITERAL = DuckDBIntegerLiteralType.instance;
 
 /***/ }),
 
-/***/ 2711:
+/***/ 25092:
 /***/ ((__unused_webpack_module, exports, __webpack_require__) => {
 
 
@@ -6399,7 +6399,7 @@ __exportStar(__webpack_require__(94528), exports);
 __exportStar(__webpack_require__(620), exports);
 __exportStar(__webpack_require__(13122), exports);
 __exportStar(__webpack_require__(79737), exports);
-__exportStar(__webpack_require__(2711), exports);
+__exportStar(__webpack_require__(25092), exports);
 __exportStar(__webpack_require__(43473), exports);
 __exportStar(__webpack_require__(18684), exports);
 __exportStar(__webpack_require__(84372), exports);
@@ -7091,7 +7091,7 @@ function timestampSecondsValue(seconds) {
 
 /***/ }),
 
-/***/ 54601:
+/***/ 76982:
 /***/ (function(__unused_webpack_module, exports, __webpack_require__) {
 
 
@@ -7346,7 +7346,7 @@ __exportStar(__webpack_require__(64354), exports);
 __exportStar(__webpack_require__(498), exports);
 __exportStar(__webpack_require__(49989), exports);
 __exportStar(__webpack_require__(10695), exports);
-__exportStar(__webpack_require__(54601), exports);
+__exportStar(__webpack_require__(76982), exports);
 __exportStar(__webpack_require__(4628), exports);
 __exportStar(__webpack_require__(33761), exports);
 __exportStar(__webpack_require__(4299), exports);

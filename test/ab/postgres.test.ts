@@ -19,7 +19,9 @@ async function load(
   for (let start = 0; start < data.length; start += 1000) {
     const chunk = data.slice(start, start + 1000);
     const values: unknown[] = [];
-    const tuples = chunk.map((r, i) => `(${names.map((n, j) => `$${i * names.length + j + 1}`).join(', ')})`);
+    const tuples = chunk.map(
+      (_r, i) => `(${names.map((_n, j) => `$${i * names.length + j + 1}`).join(', ')})`,
+    );
     for (const r of chunk) for (const n of names) values.push(r[n]);
     await client.query(`INSERT INTO ${table} (${names.join(', ')}) VALUES ${tuples.join(', ')}`, values);
   }
@@ -64,7 +66,7 @@ describe('ab-evaluate on a real PostgreSQL server', () => {
     }
     // The password is masked before anything is logged, and appears nowhere else.
     expect(step.stdout).toContain(`::add-mask::${server.password}`);
-    expect(step.stdout.replace(`::add-mask::${server.password}`, '')).not.toContain(server.password);
+    expect(step.stdout.replaceAll(`::add-mask::${server.password}`, '')).not.toContain(server.password);
     expect(step.outputs.json).not.toContain(server.password);
   });
 

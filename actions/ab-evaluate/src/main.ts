@@ -7,10 +7,11 @@ import {
   formatCount,
   loadExperiment,
   missingVariants,
-  openEngine,
+  openAnyEngine,
   readAggregates,
   renderReport,
   sourceKind,
+  warehouseKind,
 } from '@mlops-actions/experiment';
 import { ActionError, defineAction, InputError, input, z } from '@mlops-actions/kit';
 
@@ -23,7 +24,7 @@ export const inputs = z.object({
   data: z
     .string()
     .describe(
-      'Where the data is: CSV, Parquet or JSON-lines files (paths or globs, one per line or comma-separated, relative to the workspace), a DuckDB database file (.duckdb or duckdb:path) or a PostgreSQL connection string (postgres://user:pass@host/db)',
+      'Where the data is: CSV, Parquet or JSON-lines files (paths or globs, one per line or comma-separated, relative to the workspace), a DuckDB database file (.duckdb or duckdb:path), a PostgreSQL connection string (postgres://user:pass@host/db), or a warehouse that runs the aggregation itself: bigquery://project, snowflake://account/database/schema?warehouse=WH, databricks://host/warehouse-id, trino://user@host:port/catalog/schema',
     ),
   table: z
     .string()
@@ -45,6 +46,11 @@ export const inputs = z.object({
     .optional()
     .describe(
       'Comment on this issue or pull request (e.g. a tracking issue of a scheduled evaluation); default: the triggering pull request',
+    ),
+  'warehouse-token': input
+    .secret(z.string().optional())
+    .describe(
+      'Token for a warehouse: Databricks personal access token, Google OAuth access token (BigQuery), Snowflake OAuth or key-pair JWT; default: DATABRICKS_TOKEN, GOOGLE_OAUTH_ACCESS_TOKEN or SNOWFLAKE_TOKEN',
     ),
   'github-token': input
     .secret(z.string().optional())
@@ -146,9 +152,13 @@ export default defineAction({
     } catch (error) {
       throw new InputError('experiment', (error as Error).message);
     }
+    ctx.mask(i['warehouse-token']);
+    const warehouse = warehouseKind(i.data);
     const kind = sourceKind(i.data);
-    const where = kind === 'postgres' ? 'PostgreSQL' : kind === 'duckdb' ? 'DuckDB database' : 'data files';
-    if (kind === 'postgres') {
+    const where =
+      warehouse ??
+      (kind === 'postgres' ? 'PostgreSQL' : kind === 'duckdb' ? 'DuckDB database' : 'data files');
+    if (kind === 'postgres' || warehouse) {
       const password = /^[a-z]+:\/\/[^:/@]*:([^@]*)@/i.exec(i.data)?.[1];
       ctx.mask(password ? decodeURIComponent(password) : undefined);
     }
@@ -157,13 +167,17 @@ export default defineAction({
     );
     const started = Date.now();
     const aggregation = await (async () => {
-      let engine: Awaited<ReturnType<typeof openEngine>> | undefined;
+      let engine: Awaited<ReturnType<typeof openAnyEngine>> | undefined;
       try {
-        engine = await openEngine({
+        engine = await openAnyEngine({
           data: i.data,
           table: i.table,
           format: i.format,
           workspace: ctx.workspace,
+          token: i['warehouse-token'],
+          env: ctx.env,
+          log: (line) => ctx.log.info(line),
+          signal: ctx.signal,
         });
         return await aggregate(experiment, engine);
       } catch (error) {

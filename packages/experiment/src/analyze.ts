@@ -3,7 +3,6 @@ import {
   adjustPValues,
   type BayesianSummary,
   bayesian,
-  type Comparison,
   type CovariateSums,
   compareArms,
   cupedEstimate,

@@ -3,3 +3,4 @@ export * from './config';
 export * from './report';
 export * from './sources';
 export * from './sql';
+export * from './warehouses';
