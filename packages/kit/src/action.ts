@@ -1,8 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as core from '@actions/core';
 import { z } from 'zod';
+import { runner } from './commands';
 import { type StickyCommentResult, upsertStickyComment } from './comment';
 import { ActionError, InputError, oneLine } from './errors';
 import { type GithubContext, readGithubContext } from './github';
@@ -109,7 +109,7 @@ export function readInputs<I extends z.ZodObject>(
     raw[field.name] = value === undefined || value.trim() === '' ? undefined : value.trim();
     if (field.secret) {
       secrets.add(field.name);
-      if (value) core.setSecret(value);
+      if (value) runner.setSecret(value);
     }
   }
   const parsed = schema.safeParse(raw);
@@ -134,10 +134,10 @@ export function createContext(
   const github = readGithubContext(env);
   const summary = new Summary();
   const logger: Logger = {
-    info: (line) => core.info(line),
-    warning: (line) => core.warning(line),
-    debug: (line) => core.debug(line),
-    group: (title, work) => core.group(title, work),
+    info: (line) => runner.info(line),
+    warning: (line) => runner.warning(line),
+    debug: (line) => runner.debug(line),
+    group: (title, work) => runner.group(title, work),
   };
   const tempRoot = env.RUNNER_TEMP || tmpdir();
   let tempDir: string | undefined;
@@ -151,19 +151,19 @@ export function createContext(
     github,
     log: logger,
     state: {
-      save: (key, value) => core.saveState(key, JSON.stringify(value)),
+      save: (key, value) => runner.saveState(key, JSON.stringify(value)),
       get: <T>(key: string) => {
-        const text = core.getState(key);
+        const text = runner.getState(key);
         return text ? (JSON.parse(text) as T) : undefined;
       },
     },
     summary,
     signal,
     env,
-    progress: (options) => new Progress({ ...options, log: (line) => core.info(line) }),
-    http: (options) => new HttpClient({ log: (line) => core.info(line), ...options }),
+    progress: (options) => new Progress({ ...options, log: (line) => runner.info(line) }),
+    http: (options) => new HttpClient({ log: (line) => runner.info(line), ...options }),
     mask: (value) => {
-      if (value) core.setSecret(value);
+      if (value) runner.setSecret(value);
     },
     comment: (key, body, options = {}) =>
       upsertStickyComment({
@@ -175,21 +175,21 @@ export function createContext(
         key,
         body,
         summary,
-        log: (line) => core.info(line),
+        log: (line) => runner.info(line),
       }),
   };
 }
 
 function reportFailure(error: unknown, env: NodeJS.ProcessEnv): void {
-  const debug = env.ACTIONS_STEP_DEBUG === 'true' || env.RUNNER_DEBUG === '1';
+  const debug = runner.isDebug() || env.ACTIONS_STEP_DEBUG === 'true';
   const message =
     error instanceof Error
       ? error instanceof ActionError
         ? error.message
         : `${error.name}: ${error.message}`
       : String(error);
-  core.setFailed(oneLine(message));
-  if (debug && error instanceof Error && error.stack) core.debug(error.stack);
+  runner.setFailed(oneLine(message));
+  if (debug && error instanceof Error && error.stack) runner.debug(error.stack);
 }
 
 /** Writes every output and the `json` output, refusing to exceed GitHub's per-job limit. */
@@ -211,8 +211,8 @@ export function writeOutputs(definition: AnyActionDefinition, result: unknown): 
       `The outputs of ${definition.id} add up to more than GitHub's 1 MB limit; read the full result from the job summary or artifact instead`,
     );
   }
-  for (const [key, value] of Object.entries(values)) core.setOutput(key, stringifyOutput(value));
-  core.setOutput('json', json);
+  for (const [key, value] of Object.entries(values)) runner.setOutput(key, stringifyOutput(value));
+  runner.setOutput('json', json);
 }
 
 /**
@@ -223,13 +223,13 @@ export async function runAction(
   definition: AnyActionDefinition,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<void> {
-  const isPost = core.getState('isPost') === 'true';
+  const isPost = runner.getState('isPost') === 'true';
   const controller = new AbortController();
   let cancels = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     cancels++;
     if (cancels > 1) process.exit(1);
-    core.warning(`Received ${signal}: cancelling ${definition.id}.`);
+    runner.warning(`Received ${signal}: cancelling ${definition.id}.`);
     controller.abort(new ActionError(`${definition.id} was cancelled (${signal})`));
   };
   process.on('SIGINT', onSignal);
@@ -247,14 +247,14 @@ export async function runAction(
       try {
         inputs = readInputs(definition.inputs, env);
       } catch (error) {
-        core.info(
+        runner.info(
           `Post step skipped: the inputs were invalid, so the main step changed nothing (${String(error)}).`,
         );
         return;
       }
       await Promise.race([definition.post(inputs, ctx), cancelled]);
     } else {
-      if (definition.post) core.saveState('isPost', 'true');
+      if (definition.post) runner.saveState('isPost', 'true');
       const inputs = readInputs(definition.inputs, env);
       const result = await Promise.race([definition.run(inputs, ctx), cancelled]);
       writeOutputs(definition, result);
@@ -265,7 +265,7 @@ export async function runAction(
     try {
       ctx.summary.write(env.GITHUB_STEP_SUMMARY);
     } catch (error) {
-      core.warning(`Could not write the job summary: ${String(error)}`);
+      runner.warning(`Could not write the job summary: ${String(error)}`);
     }
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
