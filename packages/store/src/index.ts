@@ -3,5 +3,4 @@ export * from './local';
 export * from './metrics';
 export * from './mlflow-store';
 export * from './params';
-export * from './pool';
 export * from './store';

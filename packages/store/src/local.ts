@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { ActionError } from '@mlops-actions/kit';
-import { writeFileAtomic } from './files';
-import { mapPool } from './pool';
+import { ActionError, mapPool, writeFileAtomic } from '@mlops-actions/kit';
 import type {
   BaselineRun,
   FinalStatus,

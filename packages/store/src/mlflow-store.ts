@@ -1,8 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import { ActionError } from '@mlops-actions/kit';
+import { ActionError, mapPool } from '@mlops-actions/kit';
 import { MlflowClient, type MlflowConnection } from '@mlops-actions/mlflow';
-import { mapPool } from './pool';
 import type {
   BaselineRun,
   FinalStatus,
