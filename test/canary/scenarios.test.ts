@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { PrometheusClient } from '@mlops-actions/rollout';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runStep } from '../harness';
 import { type CanaryWorld, startWorld, until } from './setup';
@@ -165,6 +166,45 @@ describe('canary-deploy scenarios (real nginx, Prometheus, model servers)', () =
     } finally {
       await load.stop();
     }
+  });
+
+  it('returns to 100% stable when the job is cancelled mid-rollout', async () => {
+    await world.reset('cancelled');
+    const load = world.load(100);
+    const atTen = until(() => world.weight() === 10, 20_000);
+    try {
+      const started = runStep({
+        action: 'canary-deploy',
+        inputs: { ...world.inputs('cancelled'), ...FAST, interval: '10s', steps: '10%, 50%, 100%' },
+        cancelAfterMs: 4000,
+      });
+      expect(await atTen).toBe(true);
+      const result = await started;
+      expect(result.exitCode).toBe(1);
+      expect(result.error).toContain('was cancelled (SIGINT)');
+      expect(result.stdout).toContain('Rolling back to 100%25 stable');
+      // The kit ends a cancelled step at once; the post step finishes the rollback whatever the main step got to.
+      expect(result.post?.exitCode).toBe(0);
+      expect(world.weight()).toBe(0);
+      expect(await stableOnly(world)).toBe(true);
+    } finally {
+      await load.stop();
+    }
+  });
+
+  it('reads NaN, empty results and bad_data from the real Prometheus HTTP API', async () => {
+    const client = new PrometheusClient({ url: world.prometheus.url });
+    const nan = await client.query('0/0');
+    expect(nan).toHaveLength(1);
+    expect(nan[0]!.value).toBeNaN();
+    expect(await client.query('no_such_metric_anywhere')).toEqual([]);
+    expect(await client.scalar('no_such_metric_anywhere')).toEqual({ value: Number.NaN, series: 0 });
+    const up = await client.queryRange('up', { start: Date.now() - 5000, end: Date.now(), stepMs: 1000 });
+    expect(up.length).toBeGreaterThan(0);
+    expect(up[0]!.values[0]![1]).toBe(1);
+    await expect(client.query('sum(rate(x[5m])')).rejects.toThrow(
+      /Prometheus rejected the query \(bad_data: .*\): sum\(rate\(x\[5m\]\)$/,
+    );
   });
 
   it('bad input: PromQL that Prometheus rejects fails at once with the 400 bad_data error and the query', async () => {

@@ -314,7 +314,8 @@ type Outputs = z.input<typeof outputs>;
 
 interface SavedState {
   phase: 'running' | 'done';
-  weight: number;
+  /** The canary weight the run last set or meant to set; null when unknown (a rollback in progress). */
+  weight: number | null;
 }
 
 function makeRouter(i: Inputs, ctx: ActionContext): Router {
@@ -441,7 +442,7 @@ export default defineAction({
       endedAt: Date.now(),
     });
     if (i.action === 'abort' || i.action === 'rollback') {
-      saveState(ctx, { phase: 'running', weight: 0 });
+      saveState(ctx, { phase: 'running', weight: null });
       await router.rollback();
       saveState(ctx, { phase: 'done', weight: 0 });
       ctx.log.info(`${router.describe()}: 100% stable (${i.action}).`);
@@ -535,16 +536,17 @@ export default defineAction({
   },
   async post(i, ctx) {
     const state = ctx.state.get<SavedState>('canary');
-    if (!state || state.phase === 'done') {
-      ctx.log.info('canary-deploy finished cleanly: nothing to restore.');
+    if (!state || state.phase === 'done' || state.weight === 0) {
+      ctx.log.info('canary-deploy left stable with all traffic: nothing to restore.');
       return;
     }
-    ctx.log.warning(`canary-deploy did not finish (canary was at ${state.weight}%): restoring 100% stable.`);
+    const at = state.weight === null ? 'an unknown weight' : `${state.weight}%`;
+    ctx.log.warning(`canary-deploy did not finish (canary at ${at}): restoring 100% stable.`);
     const router = makeRouter(i, ctx);
     await router.rollback();
     ctx.log.info(`${router.describe()}: 100% stable restored by the post step.`);
     ctx.summary.add(
-      `### Canary deploy: ↩️ restored 100% stable\n\nThe run stopped with the canary at ${state.weight}%; the post step sent all traffic back to stable.`,
+      `### Canary deploy: ↩️ restored 100% stable\n\nThe run stopped with the canary at ${at}; the post step sent all traffic back to stable.`,
     );
   },
 });

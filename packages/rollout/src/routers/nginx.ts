@@ -84,7 +84,8 @@ export class NginxRouter implements Router {
     const file = this.o.includeFile;
     const previous = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
     const next = renderNginxInclude(this.o, weight);
-    if (previous === next) return;
+    // Even an unchanged file is tested and reloaded: a run killed between the write and the reload left
+    // nginx serving the old split.
     const temp = join(dirname(file), `.${process.pid}.canary.tmp`);
     writeFileSync(temp, next);
     renameSync(temp, file);

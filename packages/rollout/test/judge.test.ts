@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { judgeMetric, judgeWindow, type Measurement, type MetricSpec } from '../src/judge';
+
+const opts = { alpha: 0.01, minSamples: 50 };
+const m = (canary: number, stable: number): Measurement => ({ canary, stable });
+
+describe('canary judge', () => {
+  it('applies absolute thresholds', () => {
+    const spec: MetricSpec = { name: 'error-rate', class: 'technical', max: 0.01 };
+    expect(judgeMetric(spec, m(0.005, 0.004), opts).verdict).toBe('pass');
+    expect(judgeMetric(spec, m(0.02, 0.004), opts).verdict).toBe('fail');
+    expect(judgeMetric(spec, m(Number.NaN, 0.004), opts).verdict).toBe('inconclusive');
+  });
+
+  it('applies rules relative to stable over the same window', () => {
+    const spec: MetricSpec = { name: 'p95-latency', class: 'technical', maxRatio: 1.1 };
+    expect(judgeMetric(spec, m(0.108, 0.1), opts).verdict).toBe('pass');
+    expect(judgeMetric(spec, m(0.12, 0.1), opts).verdict).toBe('fail');
+    expect(judgeMetric(spec, m(0, 0), opts).verdict).toBe('pass');
+    expect(judgeMetric(spec, m(0.1, Number.NaN), opts).verdict).toBe('inconclusive');
+    const business: MetricSpec = {
+      name: 'positive-feedback',
+      class: 'business',
+      minRatio: 0.95,
+      higherIsBetter: true,
+    };
+    expect(judgeMetric(business, m(0.7, 0.8), opts).verdict).toBe('fail');
+    expect(judgeMetric(business, m(0.78, 0.8), opts).verdict).toBe('pass');
+  });
+
+  it('fails a slower canary on the histogram buckets, passes an equal one, and respects the effect floor', () => {
+    const bounds = [0.01, 0.02, 0.05, 0.1, Number.POSITIVE_INFINITY];
+    const spec: MetricSpec = { name: 'latency', class: 'technical', test: 'mann-whitney' };
+    const slower: Measurement = {
+      canary: 0,
+      stable: 0,
+      buckets: { bounds, stable: [300, 800, 950, 990, 1000], canary: [5, 40, 80, 98, 100] },
+    };
+    const same: Measurement = {
+      canary: 0,
+      stable: 0,
+      buckets: { bounds, stable: [300, 800, 950, 990, 1000], canary: [30, 80, 95, 99, 100] },
+    };
+    expect(judgeMetric(spec, slower, opts).verdict).toBe('fail');
+    expect(judgeMetric(spec, same, opts).verdict).toBe('pass');
+    // A tiny but significant shift on lots of traffic fails without a floor, passes under the default one.
+    const tiny: Measurement = {
+      canary: 0,
+      stable: 0,
+      buckets: {
+        bounds,
+        stable: [30000, 80000, 95000, 99000, 100000],
+        canary: [28500, 79000, 94800, 99000, 100000],
+      },
+    };
+    expect(judgeMetric({ ...spec, minEffect: 0 }, tiny, opts).verdict).toBe('fail');
+    expect(judgeMetric(spec, tiny, opts).verdict).toBe('pass');
+  });
+
+  it('uses the exact test for few errors, and fails clear error regressions', () => {
+    const spec: MetricSpec = { name: 'error-rate', class: 'technical', test: 'two-proportion' };
+    const few = judgeMetric(
+      spec,
+      { ...m(0.1, 0.02), counts: { canaryErrors: 2, canaryTotal: 20, stableErrors: 4, stableTotal: 180 } },
+      { ...opts, minSamples: 10 },
+    );
+    expect(few.rules[0]!.detail).toContain('Fisher exact');
+    expect(few.verdict).toBe('pass');
+    const many = judgeMetric(
+      spec,
+      {
+        ...m(0.1, 0.02),
+        counts: { canaryErrors: 50, canaryTotal: 500, stableErrors: 90, stableTotal: 4500 },
+      },
+      opts,
+    );
+    expect(many.verdict).toBe('fail');
+    expect(many.rules[0]!.detail).not.toContain('Fisher');
+  });
+
+  it('never passes or fails a window with too little traffic, and marks a critical failure', () => {
+    const specs: MetricSpec[] = [{ name: 'error-rate', class: 'technical', max: 0.01, critical: true }];
+    const bad = new Map([['error-rate', m(0.5, 0)]]);
+    expect(judgeWindow(specs, bad, { canaryRequests: 10, stableRequests: 1000 }, opts).verdict).toBe(
+      'inconclusive',
+    );
+    const judged = judgeWindow(specs, bad, { canaryRequests: 100, stableRequests: 1000 }, opts);
+    expect(judged.verdict).toBe('fail');
+    expect(judged.critical).toBe(true);
+  });
+});
