@@ -8,13 +8,15 @@ import type { AddressInfo } from 'node:net';
  * - retry-after: answers 429 with `Retry-After: <seconds>`
  * - truncate: a chunked body cut in half that ends cleanly (only the hash can notice)
  * - corrupt: the body with one byte flipped
+ * - stall: headers and half the body, then silence with the connection held open
  */
 export type Fault =
   | { kind: 'reset'; times: number }
   | { kind: 'status'; status: number; times: number }
   | { kind: 'retry-after'; seconds: number; times: number }
   | { kind: 'truncate'; times: number }
-  | { kind: 'corrupt'; times: number };
+  | { kind: 'corrupt'; times: number }
+  | { kind: 'stall'; times: number };
 
 export interface FaultProxy {
   url: string;
@@ -94,6 +96,11 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
         res.writeHead(up.status, { ...headers, 'content-length': String(body.length) });
         res.write(body.subarray(0, Math.floor(body.length / 2)));
         setTimeout(() => res.socket?.destroy(), 20);
+        return;
+      }
+      if (fault?.kind === 'stall') {
+        res.writeHead(up.status, { ...headers, 'content-length': String(body.length) });
+        res.write(body.subarray(0, Math.floor(body.length / 2)));
         return;
       }
       if (fault?.kind === 'truncate') {

@@ -30,6 +30,8 @@ export interface PullOptions {
   signal?: AbortSignal;
   /** Test hook: how to open a remote. */
   openRemote?: (remote: RemoteConfig, options: RemoteOptions) => Promise<RemoteStore>;
+  /** A download that receives nothing for this long is retried (default 60 s). */
+  idleTimeoutMs?: number;
   /** Resolve and report without transferring anything (used after `dvc pull` by the CLI mode). */
   dryRun?: boolean;
 }
@@ -117,6 +119,38 @@ function tempName(path: string): string {
 const TRANSPORT_ATTEMPTS = 4;
 /** Objects up to this size stay in memory between download and checkout. */
 const KEEP_IN_MEMORY = 4 << 20;
+
+/** A transfer that receives nothing for this long is abandoned and retried. */
+const IDLE_TIMEOUT_MS = 60_000;
+
+/**
+ * Yields the chunks of `source`, failing when none arrives within `ms` (a stalled connection); `onStall`
+ * should abort the underlying request, since a pending read cannot be cancelled from here.
+ */
+export async function* withIdleTimeout<T>(
+  source: AsyncIterable<T>,
+  ms: number,
+  onStall: () => void,
+): AsyncGenerator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        onStall();
+        reject(Object.assign(new Error(`no data for ${ms / 1000} s`), { code: 'ESTALLED' }));
+      }, ms);
+    });
+    let next: IteratorResult<T>;
+    try {
+      next = await Promise.race([iterator.next(), stalled]);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (next.done) return;
+    yield next.value;
+  }
+}
 
 // Creating files is the slow part on a busy disk: async calls let the thread pool create several at once.
 const writeWhole = (path: string, data: Uint8Array) => writeFile(path, data);
@@ -233,13 +267,18 @@ export class Puller {
           await writeWhole(temp, whole);
           kept = whole;
         } else {
-          const source = await store.open(rel, this.options.signal);
+          const attempt = new AbortController();
+          const signal = this.options.signal
+            ? AbortSignal.any([this.options.signal, attempt.signal])
+            : attempt.signal;
+          const source = await store.open(rel, signal);
           if (!source) return undefined;
           const file = await open(temp, 'w');
           const chunks: Uint8Array[] = [];
           let keep = true;
           try {
-            for await (const chunk of source) {
+            const idle = this.options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+            for await (const chunk of withIdleTimeout(source, idle, () => attempt.abort())) {
               hasher.update(chunk);
               await file.write(chunk);
               keep &&= hasher.bytes <= KEEP_IN_MEMORY;

@@ -119,6 +119,7 @@ describe('http remote served by real nginx', () => {
       useRemote(fixture, `    url = ${proxy.url}`);
       const result = await pull(await openRepo(fixture.repo), {
         ...quick,
+        idleTimeoutMs: 500,
         log,
         targets: ['data/single.bin'],
       });
@@ -136,6 +137,7 @@ describe('http remote served by real nginx', () => {
         2,
       ],
       ['a corrupted object once', { kind: 'corrupt', times: 1 } as const, 2],
+      ['a body that stalls mid-way', { kind: 'stall', times: 1 } as const, 2],
     ])('recovers from %s', async (_name, fault, requests) => {
       proxy.setFault(single, fault);
       const before = hitsOf();
