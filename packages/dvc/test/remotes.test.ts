@@ -1,8 +1,11 @@
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type GcsDouble, startGcsDouble } from '../../../test/doubles/gcs-json-api';
 import { checkPulled, extractFixture, type Fixture } from '../../../test/dvc/fixture';
 import { type ServedRemote, serveRemote } from '../../../test/dvc/nginx-remote';
+import { type AzuriteInstance, startAzurite, uploadTreeToAzurite } from '../../../test/servers/azurite';
 import { type FaultProxy, startFaultProxy } from '../../../test/servers/fault-proxy';
 import { type S3rverInstance, startS3rver, uploadTree } from '../../../test/servers/s3rver';
 import { openRepo, type PullOptions, pull } from '../src/index';
@@ -205,7 +208,82 @@ describe('s3 remote in s3rver', () => {
   });
 });
 
-describe('gs and azure remotes without a server (no emulator runs here)', () => {
+describe('azure remote in Azurite, the Azure Storage emulator', () => {
+  let azurite: AzuriteInstance;
+  beforeAll(async () => {
+    azurite = await startAzurite();
+    await uploadTreeToAzurite(azurite, 'dvc', 'store', extractFixture().remote);
+  });
+  afterAll(async () => {
+    await azurite?.stop();
+  });
+
+  it('pulls everything with connection_string from config.local', async () => {
+    const fixture = extractFixture();
+    useRemote(fixture, `    url = azure://dvc/store\n    connection_string = ${azurite.connectionString()}`);
+    const r = await pull(await openRepo(fixture.repo));
+    expect(checkPulled(fixture.repo, fixture.expected)).toEqual([]);
+    expect(r.downloadedFiles).toBe(22);
+  });
+
+  it('reports missing objects and rejected credentials without the key', async () => {
+    const fixture = extractFixture();
+    useRemote(
+      fixture,
+      `    url = azure://dvc/elsewhere\n    connection_string = ${azurite.connectionString()}`,
+    );
+    const missing = await failure(pull(await openRepo(fixture.repo), { targets: ['model.bin'] }));
+    expect(missing.message).toBe(
+      "1 file(s) missing on DVC remote localremote: model.bin (595ae00f6d65cead0e09e4c14a8125ae); push them with 'dvc push'",
+    );
+    const wrongKey = Buffer.from('not the account key at all, 64 bytes long ..................!!').toString(
+      'base64',
+    );
+    useRemote(
+      fixture,
+      `    url = azure://dvc/store\n    connection_string = ${azurite.connectionString(wrongKey)}`,
+    );
+    const denied = await failure(pull(await openRepo(fixture.repo), { targets: ['model.bin'] }));
+    expect(denied.message).toBe(
+      "DVC remote 'localremote' (azure://dvc/store) rejected the credentials: 403; check the Azure storage credentials",
+    );
+  });
+});
+
+describe('gs remote against a double of the GCS JSON API (no GCS emulator runs here)', () => {
+  let gcs: GcsDouble;
+  let fixtureRoot: string;
+  beforeAll(async () => {
+    const source = extractFixture();
+    fixtureRoot = join(source.dir, 'gcs');
+    execFileSync('mkdir', ['-p', join(fixtureRoot, 'dvc-bucket')]);
+    execFileSync('cp', ['-r', source.remote, join(fixtureRoot, 'dvc-bucket', 'store')]);
+    gcs = await startGcsDouble(fixtureRoot);
+  });
+  afterAll(async () => {
+    await gcs?.stop();
+  });
+
+  it('pulls everything through @google-cloud/storage with endpointurl', async () => {
+    const fixture = extractFixture();
+    useRemote(fixture, `    url = gs://dvc-bucket/store\n    endpointurl = ${gcs.url}`);
+    const r = await pull(await openRepo(fixture.repo));
+    expect(checkPulled(fixture.repo, fixture.expected)).toEqual([]);
+    expect(r.downloadedFiles).toBe(22);
+    expect(gcs.requests).toContain('/storage/v1/b/dvc-bucket/o/store%2Ffa%2F6844d2803bb45e1017057bd270fab2');
+  });
+
+  it('reports missing objects', async () => {
+    const fixture = extractFixture();
+    useRemote(fixture, `    url = gs://dvc-bucket/elsewhere\n    endpointurl = ${gcs.url}`);
+    const missing = await failure(pull(await openRepo(fixture.repo), { targets: ['model.bin'] }));
+    expect(missing.message).toBe(
+      "1 file(s) missing on DVC remote localremote: model.bin (595ae00f6d65cead0e09e4c14a8125ae); push them with 'dvc push'",
+    );
+  });
+});
+
+describe('gs remote without a server', () => {
   it('parses bucket and container URLs as DVC writes them', () => {
     expect(parseBucketUrl('gs://my-bucket/path/to/store/')).toEqual({
       bucket: 'my-bucket',
