@@ -35183,7 +35183,7 @@ module.exports = toStrTag;
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(53606);
+/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(61052);
 /* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(70095);
 
 
@@ -36850,7 +36850,14 @@ async function openDuckDb(spec, kind) {
     else {
         source = fileSource(spec);
     }
-    const instance = await DuckDBInstance.create(path, kind === 'duckdb' ? { access_mode: 'READ_ONLY' } : {});
+    // A memory limit with a spill directory keeps the per-unit grouping of the duplicate check from
+    // growing with the number of units: DuckDB's aggregation goes out of core beyond it.
+    const settings = { memory_limit: spec.memoryLimit ?? '1GB' };
+    if (spec.tempDir)
+        settings.temp_directory = spec.tempDir;
+    if (kind === 'duckdb')
+        settings.access_mode = 'READ_ONLY';
+    const instance = await DuckDBInstance.create(path, settings);
     const connection = await instance.connect();
     const run = async (sql) => (await connection.runAndReadAll(sql)).getRowObjectsJS();
     const format = kind === 'file' ? (spec.format ?? formatOf(spec.data.split(/[\n,]/)[0].trim())) : undefined;
@@ -36871,7 +36878,11 @@ async function openDuckDb(spec, kind) {
             const r = rows[0];
             return r ? { row: Number(r.rn), value: String(r.val), unit: String(r.u) } : undefined;
         },
-        query: (sql) => run(sql),
+        query: async (sql) => {
+            // Row order does not matter to sums; dropping it saves memory (row numbers above need it kept).
+            await connection.run('SET preserve_insertion_order = false');
+            return run(sql);
+        },
         close: async () => {
             connection.closeSync();
             instance.closeSync();
@@ -36958,8 +36969,8 @@ async function openEngine(spec) {
     return kind === 'postgres' ? openPostgres(spec) : openDuckDb(spec, kind);
 }
 
-// EXTERNAL MODULE: ./packages/kit/src/index.ts + 88 modules
-var src = __nccwpck_require__(53606);
+// EXTERNAL MODULE: ./packages/kit/src/index.ts + 89 modules
+var src = __nccwpck_require__(61052);
 ;// CONCATENATED MODULE: ./packages/experiment/src/warehouses.ts
 
 
@@ -37188,7 +37199,7 @@ function snowflakeQuery(spec, url, endpoint, pollMs) {
 async function openAnyEngine(spec) {
     if (warehouseKind(spec.data))
         return openWarehouse(spec);
-    return openEngine({ data: spec.data, table: spec.table, format: spec.format, workspace: spec.workspace });
+    return openEngine(spec);
 }
 
 ;// CONCATENATED MODULE: ./packages/experiment/src/index.ts
@@ -37213,6 +37224,10 @@ const inputs = src.z.object({
     format: src.z["enum"](['csv', 'parquet', 'json'])
         .optional()
         .describe('File format when the file names do not tell it (.csv, .parquet, .jsonl/.ndjson)'),
+    'memory-limit': src.z.string()
+        .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'expected a size such as 1GB or 512MB')
+        .default('1GB')
+        .describe('Memory cap of the embedded DuckDB (files and DuckDB databases); larger aggregations spill to RUNNER_TEMP'),
     comment: src/* input */.hF
         .boolean()
         .prefault('true')
@@ -37324,6 +37339,8 @@ function toOutputs(a, sql) {
                     table: i.table,
                     format: i.format,
                     workspace: ctx.workspace,
+                    memoryLimit: i['memory-limit'],
+                    tempDir: ctx.tempDir,
                     token: i['warehouse-token'],
                     env: ctx.env,
                     log: (line) => ctx.log.info(line),
@@ -37374,7 +37391,7 @@ function toOutputs(a, sql) {
 
 /***/ }),
 
-/***/ 53606:
+/***/ 61052:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -37389,7 +37406,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   z: () => (/* reexport */ external_namespaceObject)
 });
 
-// UNUSED EXPORTS: COMMENT_LIMIT_CHARS, HttpError, NetworkError, Progress, SUMMARY_LIMIT_BYTES, Summary, basicAuth, commentMarker, createContext, describeField, describeFields, errorMessage, fitComment, formatBytes, formatDuration, inputVariable, issueCommand, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, redactHeaders, redactUrl, runner, truncateUtf8, upsertStickyComment, writeOutputs
+// UNUSED EXPORTS: COMMENT_LIMIT_CHARS, HttpError, NetworkError, Progress, SUMMARY_LIMIT_BYTES, Summary, basicAuth, commentMarker, createContext, describeField, describeFields, errorMessage, fitComment, formatBytes, formatDuration, globToRegExp, inputVariable, isGlob, issueCommand, mapPool, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, redactHeaders, redactUrl, runner, truncateUtf8, upsertStickyComment, writeFileAtomic, writeOutputs
 
 // NAMESPACE OBJECT: ./node_modules/zod/v4/locales/index.js
 var locales_namespaceObject = {};
@@ -49766,7 +49783,85 @@ async function runAction(definition, env = process.env) {
         process.exit(1);
 }
 
+;// CONCATENATED MODULE: ./packages/kit/src/files.ts
+
+
+
+/** Writes a file atomically: a temporary sibling renamed over the target, so readers never see half a file. */
+function writeFileAtomic(path, data) {
+    mkdirSync(dirname(path), { recursive: true });
+    const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+        writeFileSync(temp, data);
+        renameSync(temp, path);
+    }
+    catch (error) {
+        rmSync(temp, { force: true });
+        throw error;
+    }
+}
+const REGEX_SPECIAL = /[.+^$(){}|[\]\\]/g;
+// A glob over forward-slash paths as a regular expression: `*` and `?` within a segment, `**` across
+// segments (`a/**/b` also matches `a/b`), `[abc]` / `[!abc]` classes and `{x,y}` alternatives.
+function globToRegExp(glob) {
+    let re = '';
+    for (let i = 0; i < glob.length; i++) {
+        const c = glob[i];
+        if (c === '*') {
+            if (glob[i + 1] === '*') {
+                i++;
+                if (glob[i + 1] === '/') {
+                    i++;
+                    re += '(?:.*/)?';
+                }
+                else
+                    re += '.*';
+            }
+            else
+                re += '[^/]*';
+        }
+        else if (c === '?') {
+            re += '[^/]';
+        }
+        else if (c === '[') {
+            const end = glob.indexOf(']', i + 2);
+            if (end < 0) {
+                re += '\\[';
+            }
+            else {
+                const body = glob
+                    .slice(i + 1, end)
+                    .replace(/\\/g, '\\\\')
+                    .replace(/^!/, '^');
+                re += `[${body}]`;
+                i = end;
+            }
+        }
+        else if (c === '{') {
+            const end = glob.indexOf('}', i);
+            if (end < 0) {
+                re += '\\{';
+            }
+            else {
+                const options = glob.slice(i + 1, end).split(',');
+                re += `(?:${options.map((option) => globToRegExp(option).source.slice(1, -1)).join('|')})`;
+                i = end;
+            }
+        }
+        else {
+            re += c.replace(REGEX_SPECIAL, '\\$&');
+        }
+    }
+    return new RegExp(`^${re}$`);
+}
+/** Whether a string uses glob syntax at all. */
+function isGlob(pattern) {
+    return /[*?[{]/.test(pattern);
+}
+
 ;// CONCATENATED MODULE: ./packages/kit/src/index.ts
+
+
 
 
 

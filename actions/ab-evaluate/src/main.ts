@@ -36,6 +36,13 @@ export const inputs = z.object({
     .enum(['csv', 'parquet', 'json'])
     .optional()
     .describe('File format when the file names do not tell it (.csv, .parquet, .jsonl/.ndjson)'),
+  'memory-limit': z
+    .string()
+    .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'expected a size such as 1GB or 512MB')
+    .default('1GB')
+    .describe(
+      'Memory cap of the embedded DuckDB (files and DuckDB databases); larger aggregations spill to RUNNER_TEMP',
+    ),
   comment: input
     .boolean()
     .prefault('true')
@@ -174,6 +181,8 @@ export default defineAction({
           table: i.table,
           format: i.format,
           workspace: ctx.workspace,
+          memoryLimit: i['memory-limit'],
+          tempDir: ctx.tempDir,
           token: i['warehouse-token'],
           env: ctx.env,
           log: (line) => ctx.log.info(line),

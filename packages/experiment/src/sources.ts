@@ -25,6 +25,9 @@ export interface DataSpec {
   table?: string;
   format?: FileFormat;
   workspace: string;
+  /** DuckDB's memory_limit, e.g. 1GB; beyond it aggregations spill to tempDir. */
+  memoryLimit?: string;
+  tempDir?: string;
 }
 
 export type SourceKind = 'file' | 'duckdb' | 'postgres';
@@ -103,7 +106,12 @@ export async function openDuckDb(spec: DataSpec, kind: 'file' | 'duckdb'): Promi
   } else {
     source = fileSource(spec);
   }
-  const instance = await DuckDBInstance.create(path, kind === 'duckdb' ? { access_mode: 'READ_ONLY' } : {});
+  // A memory limit with a spill directory keeps the per-unit grouping of the duplicate check from
+  // growing with the number of units: DuckDB's aggregation goes out of core beyond it.
+  const settings: Record<string, string> = { memory_limit: spec.memoryLimit ?? '1GB' };
+  if (spec.tempDir) settings.temp_directory = spec.tempDir;
+  if (kind === 'duckdb') settings.access_mode = 'READ_ONLY';
+  const instance = await DuckDBInstance.create(path, settings);
   const connection = await instance.connect();
   const run = async (sql: string) =>
     (await connection.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
@@ -127,7 +135,11 @@ export async function openDuckDb(spec: DataSpec, kind: 'file' | 'duckdb'): Promi
       const r = rows[0];
       return r ? { row: Number(r.rn), value: String(r.val), unit: String(r.u) } : undefined;
     },
-    query: (sql) => run(sql),
+    query: async (sql) => {
+      // Row order does not matter to sums; dropping it saves memory (row numbers above need it kept).
+      await connection.run('SET preserve_insertion_order = false');
+      return run(sql);
+    },
     close: async () => {
       connection.closeSync();
       instance.closeSync();

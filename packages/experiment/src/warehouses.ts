@@ -1,6 +1,6 @@
 import { HttpClient } from '@mlops-actions/kit';
 import type { Engine } from './sources';
-import { DataError, openEngine as openLocal } from './sources';
+import { DataError, type DataSpec, openEngine as openLocal } from './sources';
 import { type AggregateRow, type Dialect, tableSource } from './sql';
 
 /**
@@ -281,9 +281,7 @@ function snowflakeQuery(spec: WarehouseSpec, url: URL, endpoint: string | undefi
 }
 
 /** Files, DuckDB or PostgreSQL locally; BigQuery, Snowflake, Databricks SQL or Trino by pushdown. */
-export async function openAnyEngine(
-  spec: WarehouseSpec & { format?: 'csv' | 'parquet' | 'json'; workspace: string },
-): Promise<Engine> {
+export async function openAnyEngine(spec: WarehouseSpec & Omit<DataSpec, 'data' | 'table'>): Promise<Engine> {
   if (warehouseKind(spec.data)) return openWarehouse(spec);
-  return openLocal({ data: spec.data, table: spec.table, format: spec.format, workspace: spec.workspace });
+  return openLocal(spec);
 }
