@@ -723,6 +723,13 @@ function targets_select(repo, target) {
 
 
 
+/**
+ * Whether a pull with `remote` (the -r option) covers an out: since DVC 3.49, an out with its own
+ * `remote:` is skipped when another remote is requested.
+ */
+function pulledFrom(out, remote) {
+    return !remote || !out.remote || out.remote === remote;
+}
 /** Where DVC 3 keeps an object: `files/md5/<2>/<30>`; 2.x objects (md5-dos2unix) sit at the root `<2>/<30>`. */
 function objectPath(md5, hashName) {
     const rel = `${md5.slice(0, 2)}/${md5.slice(2)}`;
@@ -1008,6 +1015,7 @@ class Puller {
         const selections = resolveTargets(this.repo, options.targets ?? []);
         const entries = new Map();
         const skippedNoCache = new Set();
+        const skippedOtherRemote = new Set();
         const objectIds = new Set();
         const reports = selections.map((s) => ({
             target: s.target,
@@ -1033,6 +1041,10 @@ class Puller {
                     skippedNoCache.add(out.path);
                     continue;
                 }
+                if (!pulledFrom(out, options.remote)) {
+                    skippedOtherRemote.add(`${out.path} (remote: ${out.remote})`);
+                    continue;
+                }
                 const remoteName = this.remoteNameFor(out);
                 objectIds.add(`${out.hashName}:${out.md5}`);
                 if (out.isDir)
@@ -1041,8 +1053,12 @@ class Puller {
                     add({ path: out.path, md5: out.md5, hashName: out.hashName, size: out.size, remoteName }, index);
             }
         }
-        for (const path of skippedNoCache)
+        for (const path of skippedNoCache) {
             this.log.info(`Skipping '${path}': cache: false (tracked by git, never pushed)`);
+        }
+        for (const what of skippedOtherRemote) {
+            this.log.info(`Skipping ${what}: its own remote is not the requested '${options.remote}' (as dvc pull -r does)`);
+        }
         const manifests = new Map();
         await mapLimit(dirOuts, 8, async ({ out, remoteName }) => {
             if (!manifests.has(out.path))
@@ -1160,11 +1176,11 @@ function pull(repo, options = {}) {
     return new Puller(repo, options).pull();
 }
 /** The object ids (`<hash name>:<md5>`, `.dir` included) the targets request, sorted; known before any download. */
-function requestedObjectIds(repo, targets) {
+function requestedObjectIds(repo, targets, remote) {
     const ids = new Set();
     for (const selection of resolveTargets(repo, targets)) {
         for (const { out } of selection.items)
-            if (out.cache)
+            if (out.cache && pulledFrom(out, remote))
                 ids.add(`${out.hashName}:${out.md5}`);
     }
     return [...ids].sort();
@@ -1392,7 +1408,7 @@ async function runDvcCli(i, repo, ctx) {
         let cacheHit = false;
         let key;
         if (i.cache) {
-            const ids = requestedObjectIds(repo, i.targets);
+            const ids = requestedObjectIds(repo, i.targets, i.remote);
             const keys = cacheKey(ids);
             key = keys.key;
             cacheHit = (await restoreDvcCache(cacheDir, keys.key, keys.restoreKeys, ctx.log)).hit;

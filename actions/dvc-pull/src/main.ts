@@ -128,7 +128,7 @@ export default defineAction({
     let cacheHit = false;
     let key: string | undefined;
     if (i.cache) {
-      const ids = requestedObjectIds(repo, i.targets);
+      const ids = requestedObjectIds(repo, i.targets, i.remote);
       const keys = cacheKey(ids);
       key = keys.key;
       cacheHit = (await restoreDvcCache(cacheDir, keys.key, keys.restoreKeys, ctx.log)).hit;

@@ -76,6 +76,14 @@ interface Entry {
   targets: Set<number>;
 }
 
+/**
+ * Whether a pull with `remote` (the -r option) covers an out: since DVC 3.49, an out with its own
+ * `remote:` is skipped when another remote is requested.
+ */
+function pulledFrom(out: Out, remote: string | undefined): boolean {
+  return !remote || !out.remote || out.remote === remote;
+}
+
 /** Where DVC 3 keeps an object: `files/md5/<2>/<30>`; 2.x objects (md5-dos2unix) sit at the root `<2>/<30>`. */
 export function objectPath(md5: string, hashName: HashName): string {
   const rel = `${md5.slice(0, 2)}/${md5.slice(2)}`;
@@ -395,6 +403,7 @@ export class Puller {
     const selections = resolveTargets(this.repo, options.targets ?? []);
     const entries = new Map<string, Entry>();
     const skippedNoCache = new Set<string>();
+    const skippedOtherRemote = new Set<string>();
     const objectIds = new Set<string>();
     const reports: TargetReport[] = selections.map((s) => ({
       target: s.target,
@@ -422,14 +431,24 @@ export class Puller {
           skippedNoCache.add(out.path);
           continue;
         }
+        if (!pulledFrom(out, options.remote)) {
+          skippedOtherRemote.add(`${out.path} (remote: ${out.remote})`);
+          continue;
+        }
         const remoteName = this.remoteNameFor(out);
         objectIds.add(`${out.hashName}:${out.md5}`);
         if (out.isDir) dirOuts.push({ out, remoteName, within, target: index });
         else add({ path: out.path, md5: out.md5, hashName: out.hashName, size: out.size, remoteName }, index);
       }
     }
-    for (const path of skippedNoCache)
+    for (const path of skippedNoCache) {
       this.log.info(`Skipping '${path}': cache: false (tracked by git, never pushed)`);
+    }
+    for (const what of skippedOtherRemote) {
+      this.log.info(
+        `Skipping ${what}: its own remote is not the requested '${options.remote}' (as dvc pull -r does)`,
+      );
+    }
 
     const manifests = new Map<string, Array<{ md5: string; relpath: string }>>();
     await mapLimit(dirOuts, 8, async ({ out, remoteName }) => {
@@ -564,10 +583,11 @@ export function pull(repo: DvcRepo, options: PullOptions = {}): Promise<PullResu
 }
 
 /** The object ids (`<hash name>:<md5>`, `.dir` included) the targets request, sorted; known before any download. */
-export function requestedObjectIds(repo: DvcRepo, targets: string[]): string[] {
+export function requestedObjectIds(repo: DvcRepo, targets: string[], remote?: string): string[] {
   const ids = new Set<string>();
   for (const selection of resolveTargets(repo, targets)) {
-    for (const { out } of selection.items) if (out.cache) ids.add(`${out.hashName}:${out.md5}`);
+    for (const { out } of selection.items)
+      if (out.cache && pulledFrom(out, remote)) ids.add(`${out.hashName}:${out.md5}`);
   }
   return [...ids].sort();
 }

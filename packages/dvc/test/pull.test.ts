@@ -134,6 +134,20 @@ describe('pull from the fixture made by real DVC (local remote)', () => {
         fixture.expected.filter((f) => ['data/single.bin', 'model.bin'].includes(f.path)),
       ),
     ).toEqual([]);
+    // With another remote requested, an out with its own remote is skipped, as dvc pull -r does since DVC 3.49.
+    rmSync(join(fixture.repo, 'data/single.bin'));
+    const lines: string[] = [];
+    const log = { info: (l: string) => lines.push(l), warning: (l: string) => lines.push(l) };
+    const onlyDefault = await pull(await openRepo(fixture.repo), {
+      remote: 'localremote',
+      log,
+      targets: ['data/single.bin', 'train'],
+    });
+    expect(onlyDefault.pulled.map((f) => f.path)).toEqual(['model.bin']);
+    expect(lines, JSON.stringify(lines)).toContain(
+      "Skipping data/single.bin (remote: other): its own remote is not the requested 'localremote' (as dvc pull -r does)",
+    );
+    expect(() => statSync(join(fixture.repo, 'data/single.bin'))).toThrow();
   });
 
   it('places files by hardlink and by symlink', async () => {
