@@ -21,6 +21,7 @@ import {
   type Measurement,
   type MetricSpec,
   NginxRouter,
+  normalSf,
   renderNginxInclude,
 } from '@mlops-actions/rollout';
 import { LATENCY_BUCKETS } from '../test/servers/model-server';
@@ -145,6 +146,47 @@ function rate(judge: Judge, scenario: Scenario, canaryN: number, stableN: number
   return fails / RUNS;
 }
 
+/**
+ * A reference near the best any judge can do at the same false-abort level: the canary's own data against a stable
+ * known exactly (infinite stable traffic), per request rather than per bucket: a z-test on log latency
+ * with σ known, and an exact binomial test of the error count; per window, with α split over the step.
+ */
+function oracle(n: number, windows: number): { latency: number; errors: number } {
+  const alpha = 0.01 / (2 * windows);
+  const zAlpha = inverseSf(alpha);
+  const shift = Math.log(1.2) / STABLE.sigma;
+  const perWindowLatency = normalSf(zAlpha - shift * Math.sqrt(n));
+  const p0 = STABLE.errorRate;
+  const binomTail = (p: number, k: number) => {
+    let tail = 0;
+    for (let x = k; x <= n; x++)
+      tail += Math.exp(logChoose(n, x) + x * Math.log(p) + (n - x) * Math.log(1 - p));
+    return tail;
+  };
+  let k = 0;
+  while (binomTail(p0, k) > alpha) k++;
+  const perWindowErrors = binomTail(2 * p0, k);
+  const within = (p: number) => 1 - (1 - p) ** windows;
+  return { latency: within(perWindowLatency), errors: within(perWindowErrors) };
+}
+
+function logChoose(n: number, k: number): number {
+  let sum = 0;
+  for (let i = 1; i <= k; i++) sum += Math.log(n - k + i) - Math.log(i);
+  return sum;
+}
+
+function inverseSf(p: number): number {
+  let lo = -10;
+  let hi = 10;
+  for (let i = 0; i < 100; i++) {
+    const mid = (lo + hi) / 2;
+    if (normalSf(mid) > p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
 console.log(
@@ -186,6 +228,10 @@ for (const c of configs) {
     const cells = SCENARIOS.map((s) => pct(rate(judge, s, c.canaryN, c.stableN, c.windows)));
     console.log(`| ${name} | ${cells.join(' | ')} |`);
   }
+  const o = oracle(c.canaryN, c.windows);
+  console.log(
+    `| reference: the canary alone against a stable known exactly (z on log latency, exact binomial) | — | ${pct(o.latency)} | ${pct(o.errors)} |`,
+  );
 }
 
 // Time from a fail verdict to 100% stable with real nginx, against a bare reload measured the same way.

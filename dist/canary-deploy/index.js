@@ -28374,7 +28374,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3781);
+/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1984);
 /* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5749);
 
 
@@ -31341,8 +31341,8 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
-// EXTERNAL MODULE: ./packages/kit/src/index.ts + 104 modules
-var src = __nccwpck_require__(3781);
+// EXTERNAL MODULE: ./packages/kit/src/index.ts + 105 modules
+var src = __nccwpck_require__(1984);
 ;// CONCATENATED MODULE: ./packages/rollout/src/prometheus.ts
 
 /** Prometheus sends sample values as strings: "NaN", "+Inf", "-Inf" or a decimal. */
@@ -31913,44 +31913,60 @@ function judgeMetric(spec, m, options) {
         rules,
     };
 }
+/** The verdict of a group of metric results: any fail fails, else any inconclusive (or none) is inconclusive. */
+function combine(results) {
+    if (results.some((m) => m.verdict === 'fail'))
+        return 'fail';
+    if (results.length === 0 || results.some((m) => m.verdict === 'inconclusive'))
+        return 'inconclusive';
+    return 'pass';
+}
 /**
  * Judges a window: too little traffic on either track is inconclusive whatever the metrics say (a
  * minimum-sample guard); otherwise any failing metric fails the window, any inconclusive one makes it
- * inconclusive.
+ * inconclusive. Technical and business metrics also get a verdict of their own, for the report.
  */
 function judgeWindow(specs, measurements, samples, options) {
     const metrics = specs.map((spec) => {
         const m = measurements.get(spec.name) ?? { canary: Number.NaN, stable: Number.NaN };
         return judgeMetric(spec, m, options);
     });
-    const lowTraffic = !(samples.canaryRequests >= options.minSamples && samples.stableRequests >= options.minSamples);
-    if (lowTraffic) {
+    const classes = {};
+    for (const group of ['technical', 'business']) {
+        const members = metrics.filter((m) => m.class === group);
+        if (members.length > 0)
+            classes[group] = combine(members);
+    }
+    const base = { metrics, classes, critical: false };
+    if (!(samples.canaryRequests >= options.minSamples && samples.stableRequests >= options.minSamples)) {
         return {
+            ...base,
             verdict: 'inconclusive',
-            metrics,
-            critical: false,
             reason: `too little traffic: ${fmt(samples.canaryRequests)} canary and ${fmt(samples.stableRequests)} stable requests, ${options.minSamples} needed on each`,
         };
     }
     const failed = metrics.filter((m) => m.verdict === 'fail');
     if (failed.length > 0) {
+        const byClass = ['technical', 'business']
+            .map((c) => [c, failed.filter((m) => m.class === c).map((m) => m.name)])
+            .filter(([, names]) => names.length > 0)
+            .map(([c, names]) => `${c} ${names.join(', ')}`);
         return {
+            ...base,
             verdict: 'fail',
-            metrics,
             critical: failed.some((m) => m.critical),
-            reason: `failed: ${failed.map((m) => m.name).join(', ')}`,
+            reason: `failed: ${byClass.join('; ')}`,
         };
     }
     const unsure = metrics.filter((m) => m.verdict === 'inconclusive');
     if (unsure.length > 0) {
         return {
+            ...base,
             verdict: 'inconclusive',
-            metrics,
-            critical: false,
             reason: `inconclusive: ${unsure.map((m) => m.name).join(', ')}`,
         };
     }
-    return { verdict: 'pass', metrics, critical: false, reason: 'every metric passed' };
+    return { ...base, verdict: 'pass', reason: 'every metric passed' };
 }
 function toBins(cumulative) {
     const out = [];
@@ -32015,7 +32031,10 @@ function checkSteps(steps) {
     return undefined;
 }
 function windowLine(r) {
-    return `[step ${r.step} · ${r.weight}% · window ${r.window}] ${r.verdict.toUpperCase()}: ${r.reason}`;
+    const classes = Object.entries(r.classes)
+        .map(([c, v]) => `${c} ${v}`)
+        .join(', ');
+    return `[step ${r.step} · ${r.weight}% · window ${r.window}] ${r.verdict.toUpperCase()}${classes ? ` (${classes})` : ''}: ${r.reason}`;
 }
 function metricLine(m) {
     const rules = m.rules.map((r) => `${r.rule} → ${r.verdict} (${r.detail})`).join('; ');
@@ -32088,6 +32107,7 @@ async function runPhases(config, deps, startIndex = 0) {
                     verdict: 'error',
                     reason: '',
                     metrics: [],
+                    classes: {},
                     hints: [],
                 };
                 let judgement;
@@ -32121,6 +32141,7 @@ async function runPhases(config, deps, startIndex = 0) {
                     record.verdict = judgement.verdict;
                     record.reason = judgement.reason;
                     record.metrics = judgement.metrics;
+                    record.classes = judgement.classes;
                     record.hints = judgement.hints;
                 }
                 windows.push(record);
@@ -32198,6 +32219,7 @@ function reportJson(result) {
             weight: w.weight,
             window: w.window,
             verdict: w.verdict,
+            classes: w.classes,
             reason: w.reason,
             startedAt: new Date(w.startedAt).toISOString(),
             endedAt: new Date(w.endedAt).toISOString(),
@@ -33322,7 +33344,7 @@ async function publish(i, ctx, result) {
 
 /***/ }),
 
-/***/ 3781:
+/***/ 1984:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -33341,7 +33363,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   z: () => (/* reexport */ external_namespaceObject)
 });
 
-// UNUSED EXPORTS: COMMENT_LIMIT_CHARS, NetworkError, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, createContext, describeField, describeFields, fitComment, formatBytes, formatDuration, inputVariable, issueCommand, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, redactHeaders, redactUrl, runner, truncateUtf8, upsertStickyComment, writeOutputs
+// UNUSED EXPORTS: COMMENT_LIMIT_CHARS, NetworkError, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, createContext, describeField, describeFields, fitComment, formatBytes, formatDuration, globToRegExp, inputVariable, isGlob, issueCommand, mapPool, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, redactHeaders, redactUrl, runner, truncateUtf8, upsertStickyComment, writeFileAtomic, writeOutputs
 
 // NAMESPACE OBJECT: ./node_modules/zod/v4/core/util.js
 var util_namespaceObject = {};
@@ -55551,7 +55573,85 @@ async function runAction(definition, env = process.env) {
         process.exit(1);
 }
 
+;// CONCATENATED MODULE: ./packages/kit/src/files.ts
+
+
+
+/** Writes a file atomically: a temporary sibling renamed over the target, so readers never see half a file. */
+function writeFileAtomic(path, data) {
+    mkdirSync(dirname(path), { recursive: true });
+    const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+        writeFileSync(temp, data);
+        renameSync(temp, path);
+    }
+    catch (error) {
+        rmSync(temp, { force: true });
+        throw error;
+    }
+}
+const REGEX_SPECIAL = /[.+^$(){}|[\]\\]/g;
+// A glob over forward-slash paths as a regular expression: `*` and `?` within a segment, `**` across
+// segments (`a/**/b` also matches `a/b`), `[abc]` / `[!abc]` classes and `{x,y}` alternatives.
+function globToRegExp(glob) {
+    let re = '';
+    for (let i = 0; i < glob.length; i++) {
+        const c = glob[i];
+        if (c === '*') {
+            if (glob[i + 1] === '*') {
+                i++;
+                if (glob[i + 1] === '/') {
+                    i++;
+                    re += '(?:.*/)?';
+                }
+                else
+                    re += '.*';
+            }
+            else
+                re += '[^/]*';
+        }
+        else if (c === '?') {
+            re += '[^/]';
+        }
+        else if (c === '[') {
+            const end = glob.indexOf(']', i + 2);
+            if (end < 0) {
+                re += '\\[';
+            }
+            else {
+                const body = glob
+                    .slice(i + 1, end)
+                    .replace(/\\/g, '\\\\')
+                    .replace(/^!/, '^');
+                re += `[${body}]`;
+                i = end;
+            }
+        }
+        else if (c === '{') {
+            const end = glob.indexOf('}', i);
+            if (end < 0) {
+                re += '\\{';
+            }
+            else {
+                const options = glob.slice(i + 1, end).split(',');
+                re += `(?:${options.map((option) => globToRegExp(option).source.slice(1, -1)).join('|')})`;
+                i = end;
+            }
+        }
+        else {
+            re += c.replace(REGEX_SPECIAL, '\\$&');
+        }
+    }
+    return new RegExp(`^${re}$`);
+}
+/** Whether a string uses glob syntax at all. */
+function isGlob(pattern) {
+    return /[*?[{]/.test(pattern);
+}
+
 ;// CONCATENATED MODULE: ./packages/kit/src/index.ts
+
+
 
 
 

@@ -168,6 +168,28 @@ describe('canary-deploy scenarios (real nginx, Prometheus, model servers)', () =
     }
   });
 
+  it('pauses at the manual gate, then a second run with action resume continues to 100%', async () => {
+    await world.reset('gate');
+    const load = world.load(100);
+    try {
+      const inputs = { ...world.inputs('gate'), ...FAST, steps: '10%, 50%, 100%', 'pause-at': '10%' };
+      const paused = await runStep({ action: 'canary-deploy', inputs });
+      expect(paused.exitCode).toBe(0);
+      expect(paused.outputs.outcome).toBe('paused');
+      expect(paused.outputs['final-weight']).toBe('10');
+      expect(paused.post?.stdout).toContain('nothing to restore');
+      expect(world.weight()).toBe(10);
+      const resumed = await runStep({ action: 'canary-deploy', inputs: { ...inputs, action: 'resume' } });
+      expect(resumed.outputs.outcome).toBe('promoted');
+      expect(resumed.stdout).toContain('Resuming from 10%: next step 50%.');
+      const report = JSON.parse(resumed.outputs.report!) as { windows: Array<{ weight: number }> };
+      expect(report.windows.map((w) => w.weight)).toEqual([50]);
+      expect(world.weight()).toBe(100);
+    } finally {
+      await load.stop();
+    }
+  });
+
   it('returns to 100% stable when the job is cancelled mid-rollout', async () => {
     await world.reset('cancelled');
     const load = world.load(100);

@@ -213,15 +213,24 @@ export function judgeMetric(spec: MetricSpec, m: Measurement, options: JudgeOpti
 export interface WindowJudgement {
   verdict: Verdict;
   metrics: MetricResult[];
+  /** Technical and business metrics judged apart (a class without metrics is absent). */
+  classes: Partial<Record<MetricClass, Verdict>>;
   /** A critical metric failed: roll back now. */
   critical: boolean;
   reason: string;
 }
 
+/** The verdict of a group of metric results: any fail fails, else any inconclusive (or none) is inconclusive. */
+export function combine(results: MetricResult[]): Verdict {
+  if (results.some((m) => m.verdict === 'fail')) return 'fail';
+  if (results.length === 0 || results.some((m) => m.verdict === 'inconclusive')) return 'inconclusive';
+  return 'pass';
+}
+
 /**
  * Judges a window: too little traffic on either track is inconclusive whatever the metrics say (a
  * minimum-sample guard); otherwise any failing metric fails the window, any inconclusive one makes it
- * inconclusive.
+ * inconclusive. Technical and business metrics also get a verdict of their own, for the report.
  */
 export function judgeWindow(
   specs: MetricSpec[],
@@ -233,36 +242,41 @@ export function judgeWindow(
     const m = measurements.get(spec.name) ?? { canary: Number.NaN, stable: Number.NaN };
     return judgeMetric(spec, m, options);
   });
-  const lowTraffic = !(
-    samples.canaryRequests >= options.minSamples && samples.stableRequests >= options.minSamples
-  );
-  if (lowTraffic) {
+  const classes: WindowJudgement['classes'] = {};
+  for (const group of ['technical', 'business'] as const) {
+    const members = metrics.filter((m) => m.class === group);
+    if (members.length > 0) classes[group] = combine(members);
+  }
+  const base = { metrics, classes, critical: false };
+  if (!(samples.canaryRequests >= options.minSamples && samples.stableRequests >= options.minSamples)) {
     return {
+      ...base,
       verdict: 'inconclusive',
-      metrics,
-      critical: false,
       reason: `too little traffic: ${fmt(samples.canaryRequests)} canary and ${fmt(samples.stableRequests)} stable requests, ${options.minSamples} needed on each`,
     };
   }
   const failed = metrics.filter((m) => m.verdict === 'fail');
   if (failed.length > 0) {
+    const byClass = (['technical', 'business'] as const)
+      .map((c) => [c, failed.filter((m) => m.class === c).map((m) => m.name)] as const)
+      .filter(([, names]) => names.length > 0)
+      .map(([c, names]) => `${c} ${names.join(', ')}`);
     return {
+      ...base,
       verdict: 'fail',
-      metrics,
       critical: failed.some((m) => m.critical),
-      reason: `failed: ${failed.map((m) => m.name).join(', ')}`,
+      reason: `failed: ${byClass.join('; ')}`,
     };
   }
   const unsure = metrics.filter((m) => m.verdict === 'inconclusive');
   if (unsure.length > 0) {
     return {
+      ...base,
       verdict: 'inconclusive',
-      metrics,
-      critical: false,
       reason: `inconclusive: ${unsure.map((m) => m.name).join(', ')}`,
     };
   }
-  return { verdict: 'pass', metrics, critical: false, reason: 'every metric passed' };
+  return { ...base, verdict: 'pass', reason: 'every metric passed' };
 }
 
 function toBins(cumulative: number[]): number[] {

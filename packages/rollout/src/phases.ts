@@ -34,6 +34,7 @@ export interface WindowRecord {
   verdict: WindowVerdict;
   reason: string;
   metrics: MetricResult[];
+  classes: WindowJudgement['classes'];
   hints: string[];
 }
 
@@ -104,7 +105,10 @@ export function checkSteps(steps: number[]): string | undefined {
 }
 
 function windowLine(r: WindowRecord): string {
-  return `[step ${r.step} · ${r.weight}% · window ${r.window}] ${r.verdict.toUpperCase()}: ${r.reason}`;
+  const classes = Object.entries(r.classes)
+    .map(([c, v]) => `${c} ${v}`)
+    .join(', ');
+  return `[step ${r.step} · ${r.weight}% · window ${r.window}] ${r.verdict.toUpperCase()}${classes ? ` (${classes})` : ''}: ${r.reason}`;
 }
 
 export function metricLine(m: MetricResult): string {
@@ -187,6 +191,7 @@ export async function runPhases(
           verdict: 'error',
           reason: '',
           metrics: [],
+          classes: {},
           hints: [],
         };
         let judgement: (WindowJudgement & { hints: string[] }) | undefined;
@@ -216,6 +221,7 @@ export async function runPhases(
           record.verdict = judgement.verdict;
           record.reason = judgement.reason;
           record.metrics = judgement.metrics;
+          record.classes = judgement.classes;
           record.hints = judgement.hints;
         }
         windows.push(record);

@@ -21,6 +21,7 @@ export function reportJson(result: RolloutResult) {
       weight: w.weight,
       window: w.window,
       verdict: w.verdict,
+      classes: w.classes,
       reason: w.reason,
       startedAt: new Date(w.startedAt).toISOString(),
       endedAt: new Date(w.endedAt).toISOString(),

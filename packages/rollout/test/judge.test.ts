@@ -88,4 +88,19 @@ describe('canary judge', () => {
     expect(judged.verdict).toBe('fail');
     expect(judged.critical).toBe(true);
   });
+
+  it('gives technical and business metrics verdicts of their own', () => {
+    const specs: MetricSpec[] = [
+      { name: 'error-rate', class: 'technical', max: 0.01 },
+      { name: 'positive-feedback', class: 'business', query: 'x', minRatio: 0.95, higherIsBetter: true },
+    ];
+    const values = new Map([
+      ['error-rate', m(0.001, 0.001)],
+      ['positive-feedback', m(0.6, 0.8)],
+    ]);
+    const judged = judgeWindow(specs, values, { canaryRequests: 100, stableRequests: 1000 }, opts);
+    expect(judged.classes).toEqual({ technical: 'pass', business: 'fail' });
+    expect(judged.verdict).toBe('fail');
+    expect(judged.reason).toBe('failed: business positive-feedback');
+  });
 });

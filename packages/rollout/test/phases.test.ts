@@ -55,7 +55,7 @@ function run(script: Script, config: Partial<PhaseConfig> = {}, signal = new Abo
         if (next === 'error') throw new Error('connection refused');
         if (next === 'bad-query') throw new QueryError('sum(', 'bad_data', 'parse error');
         const verdict = next === 'critical' ? 'fail' : next;
-        return { verdict, metrics: [], critical: next === 'critical', reason: next, hints: [] };
+        return { verdict, metrics: [], classes: {}, critical: next === 'critical', reason: next, hints: [] };
       },
     },
   );
@@ -125,7 +125,14 @@ describe('phase state machine', () => {
       warn: () => undefined,
       signal: controller.signal,
       onWeight: () => undefined,
-      evaluate: async () => ({ verdict: 'pass', metrics: [], critical: false, reason: '', hints: [] }),
+      evaluate: async () => ({
+        verdict: 'pass',
+        metrics: [],
+        classes: {},
+        critical: false,
+        reason: '',
+        hints: [],
+      }),
       sleep: (_ms, signal) =>
         new Promise((_, reject) => {
           signal.addEventListener('abort', () => reject(new Error('cancelled')));
