@@ -77,6 +77,21 @@ describe('http remote served by real nginx', () => {
     ).toEqual([]);
   });
 
+  it('takes user and password from the URL, as DVC does', async () => {
+    const fixture = extractFixture();
+    const url = new URL(basic.url);
+    url.username = basic.user!;
+    url.password = basic.password!;
+    useRemote(fixture, `    url = ${url.toString()}`);
+    await pull(await openRepo(fixture.repo), { targets: ['model.bin'] });
+    expect(
+      checkPulled(
+        fixture.repo,
+        fixture.expected.filter((f) => f.path === 'model.bin'),
+      ),
+    ).toEqual([]);
+  });
+
   it('sends the custom auth header (auth = custom)', async () => {
     const fixture = extractFixture();
     useRemote(

@@ -41,7 +41,23 @@ export function httpAuthHeaders(
   );
 }
 
-export function httpRemote(remote: RemoteConfig, options: RemoteOptions): RemoteStore {
+/** fetch refuses URLs with credentials: move `user:password@` into the remote's options. */
+function withoutUserInfo(remote: RemoteConfig): RemoteConfig {
+  const url = new URL(remote.url);
+  if (!url.username && !url.password) return remote;
+  const user = decodeURIComponent(url.username);
+  const password = decodeURIComponent(url.password);
+  url.username = '';
+  url.password = '';
+  return {
+    ...remote,
+    url: url.toString(),
+    options: { user, ...(password ? { password } : {}), ...remote.options },
+  };
+}
+
+export function httpRemote(config: RemoteConfig, options: RemoteOptions): RemoteStore {
+  const remote = withoutUserInfo(config);
   const headers = httpAuthHeaders(remote, options);
   for (const value of Object.values(headers)) options.mask?.(value);
   if (remote.options.password) options.mask?.(remote.options.password);
