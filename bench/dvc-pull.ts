@@ -11,6 +11,7 @@
  * - dvc-pull with everything already in the workspace (goal: under 1 s);
  * - the floor: `cp -r` of the remote's objects (local), a parallel plain HTTP GET of every object to disk
  *   with the same concurrency (nginx).
+ * Each figure is the median of DVC_BENCH_ROUNDS (default 3) interleaved rounds.
  * Run: npx tsx bench/dvc-pull.ts
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -28,6 +29,7 @@ const FILES = Number(process.env.DVC_BENCH_FILES ?? 2000);
 const BIG = Number(process.env.DVC_BENCH_BIG ?? 10);
 const SCALE = Number(process.env.DVC_BENCH_SCALE ?? 1);
 const JOBS = Number(process.env.DVC_BENCH_JOBS ?? 8);
+const ROUNDS = Number(process.env.DVC_BENCH_ROUNDS ?? 3);
 const bundle = join(repoRoot, 'dist', 'dvc-pull', 'index.js');
 
 const root = mkdtempSync(join(tmpdir(), 'dvc-bench-'));
@@ -137,38 +139,56 @@ console.log(`Generating ${FILES} files (${BIG} big) at scale ${SCALE} in ${root}
 const { objects, bytes } = generate();
 console.log(`Dataset: ${objects.length - 1} objects, ${(bytes / 1e6).toFixed(1)} MB; jobs ${JOBS}`);
 
-// Local remote.
-const cpDest = join(root, 'cp-floor');
-let started = process.hrtime.bigint();
-execFileSync('cp', ['-r', join(remote, 'files'), cpDest]);
-const cpFloor = seconds(started);
-rmSync(cpDest, { recursive: true, force: true });
-
-const local = freshRepo('local');
-const localCold = runAction(local).s;
-dropWorkspaceData(local);
-const localWarmCache = runAction(local).s;
-const localNoop = runAction(local).s;
-
-// The same remote behind nginx.
+const runs: Record<string, number[]> = {};
+const record = (name: string, s: number) => {
+  runs[name] ??= [];
+  runs[name].push(s);
+};
 const served = await serveRemote(remote);
-let httpCold: number;
-let httpFloorS: number;
-let httpNoop: number;
 try {
-  httpFloorS = await httpFloor(served.url, objects, join(root, 'http-floor'));
-  rmSync(join(root, 'http-floor'), { recursive: true, force: true });
-  const web = freshRepo('web');
-  const config = `[core]\n    remote = web\n['remote "web"']\n    url = ${served.url}\n`;
-  httpCold = runAction(web, config).s;
-  httpNoop = runAction(web).s;
+  // Rounds interleave floors and dvc-pull so that load from other work on a shared machine hits both alike.
+  for (let round = 0; round < ROUNDS; round++) {
+    const cpDest = join(root, 'cp-floor');
+    const started = process.hrtime.bigint();
+    execFileSync('cp', ['-r', join(remote, 'files'), cpDest]);
+    record('cp', seconds(started));
+    rmSync(cpDest, { recursive: true, force: true });
+
+    const local = freshRepo('local');
+    record('localCold', runAction(local).s);
+    dropWorkspaceData(local);
+    record('localWarmCache', runAction(local).s);
+    record('localNoop', runAction(local).s);
+
+    record('httpFloor', await httpFloor(served.url, objects, join(root, 'http-floor')));
+    rmSync(join(root, 'http-floor'), { recursive: true, force: true });
+    const web = freshRepo('web');
+    record(
+      'httpCold',
+      runAction(web, `[core]\n    remote = web\n['remote "web"']\n    url = ${served.url}\n`).s,
+    );
+    record('httpNoop', runAction(web).s);
+    console.log(`round ${round + 1}/${ROUNDS} done`);
+  }
 } finally {
   await served.nginx.stop();
 }
-started = process.hrtime.bigint();
 rmSync(root, { recursive: true, force: true });
 
+const median = (name: string) => {
+  const sorted = [...runs[name]!].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+};
+const cpFloor = median('cp');
+const localCold = median('localCold');
+const localWarmCache = median('localWarmCache');
+const localNoop = median('localNoop');
+const httpFloorS = median('httpFloor');
+const httpCold = median('httpCold');
+const httpNoop = median('httpNoop');
+
 console.log('');
+console.log(`Medians of ${ROUNDS} interleaved rounds:`);
 console.log('| run | time | vs floor |');
 console.log('| --- | ---: | ---: |');
 console.log(`| floor: cp -r of the remote objects | ${fmt(cpFloor)} | 1.00× |`);

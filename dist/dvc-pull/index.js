@@ -429,7 +429,23 @@ function httpAuthHeaders(remote, options) {
     }
     throw new src/* ActionError */.lZ(`DVC remote '${remote.name}': auth = ${o.auth} is not supported natively (basic or custom are); set use-dvc-cli: true to use DVC itself`);
 }
-function httpRemote(remote, options) {
+/** fetch refuses URLs with credentials: move `user:password@` into the remote's options. */
+function withoutUserInfo(remote) {
+    const url = new URL(remote.url);
+    if (!url.username && !url.password)
+        return remote;
+    const user = decodeURIComponent(url.username);
+    const password = decodeURIComponent(url.password);
+    url.username = '';
+    url.password = '';
+    return {
+        ...remote,
+        url: url.toString(),
+        options: { user, ...(password ? { password } : {}), ...remote.options },
+    };
+}
+function httpRemote(config, options) {
+    const remote = withoutUserInfo(config);
     const headers = httpAuthHeaders(remote, options);
     for (const value of Object.values(headers))
         options.mask?.(value);
