@@ -1,5 +1,4 @@
-import * as core from '@actions/core';
-import { type ActionContext, defineAction, errorMessage, input, z } from '@mlops-actions/kit';
+import { type ActionContext, defineAction, errorMessage, input, runner, z } from '@mlops-actions/kit';
 import {
   ArgoRolloutsRouter,
   CommandRouter,
@@ -410,7 +409,7 @@ async function publish(i: Inputs, ctx: ActionContext, result: RolloutResult): Pr
     }
   }
   if (i['fail-on-rollback'] && (result.outcome === 'rolled-back' || result.outcome === 'inconclusive')) {
-    core.setFailed(`canary-deploy: ${result.outcome} (${result.reason})`);
+    runner.setFailed(`canary-deploy: ${result.outcome} (${result.reason})`);
   }
   return {
     outcome: result.outcome,

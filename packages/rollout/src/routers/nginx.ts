@@ -1,8 +1,7 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { ActionError, oneLine } from '@mlops-actions/kit';
+import { ActionError, oneLine, writeFileAtomic } from '@mlops-actions/kit';
 import type { Router } from './router';
 
 const exec = promisify(execFile);
@@ -86,19 +85,14 @@ export class NginxRouter implements Router {
     const next = renderNginxInclude(this.o, weight);
     // Even an unchanged file is tested and reloaded: a run killed between the write and the reload left
     // nginx serving the old split.
-    const temp = join(dirname(file), `.${process.pid}.canary.tmp`);
-    writeFileSync(temp, next);
-    renameSync(temp, file);
+    writeFileAtomic(file, next);
     if (readFileSync(file, 'utf8') !== next)
       throw new ActionError(`could not write ${file}: read back different content`);
     try {
       await this.nginx(['-t', '-q']);
     } catch (error) {
       if (previous === undefined) rmSync(file, { force: true });
-      else {
-        writeFileSync(temp, previous);
-        renameSync(temp, file);
-      }
+      else writeFileAtomic(file, previous);
       throw new ActionError(
         `nginx rejected the configuration with the canary at ${weight}% (${(error as Error).message}); the previous ${file} is back and nothing was reloaded`,
       );
