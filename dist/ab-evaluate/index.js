@@ -35873,6 +35873,9 @@ function numberOf(value, what) {
 }
 /** Reads the aggregation rows whatever the engine did to the case of the column names. */
 function readAggregates(rows, plan) {
+    return readRows(rows, plan).sort((a, b) => (a.variant ?? '\uffff').localeCompare(b.variant ?? '\uffff'));
+}
+function readRows(rows, plan) {
     return rows.map((raw) => {
         const row = {};
         for (const [k, v] of Object.entries(raw))
@@ -36020,6 +36023,13 @@ function zeroEverywhere(m, a, b, sequential) {
         warning: `'${m.name}' is zero for every unit in both arms: no change to test`,
     };
 }
+function isBinary(plan, m, ...arms) {
+    const i = plan.metrics[m.name].value;
+    return arms.every((arm) => {
+        const sum = sumsOf(arm, i);
+        return Math.abs(productOf(arm, i, i) - sum) <= 1e-9 * Math.max(1, Math.abs(sum));
+    });
+}
 function totals(rows) {
     const byVariant = new Map();
     let duplicateUnits = 0;
@@ -36112,6 +36122,10 @@ function analyze(e, plan, rows) {
             result.cuped = est.cuped;
         if (c.degenerate) {
             result.warning = `'${m.name}' has zero variance in both arms: the effect is exact and no test applies`;
+        }
+        else if (m.kind === 'proportion' && !isBinary(plan, m, control, treatment)) {
+            // For 0/1 values Σx² = Σx; anything else is not a proportion and p(1 − p) misstates the variance.
+            result.warning = `'${m.name}' is a proportion but column '${m.column}' holds values other than 0 and 1`;
         }
         if (e.bayesian)
             result.bayesian = bayesian(c, m.direction);
@@ -36262,7 +36276,10 @@ function missingVariants(e, rows) {
     const others = [...byVariant.keys()].filter((v) => !(v in split));
     if (absent.length === 0 || others.length === 0)
         return undefined;
-    const found = [...byVariant.entries()].map(([v, r]) => `${v} (${formatCount(r.units)})`).join(', ');
+    const found = [...byVariant.entries()]
+        .sort(([x], [y]) => x.localeCompare(y))
+        .map(([v, r]) => `${v} (${formatCount(r.units)})`)
+        .join(', ');
     const role = (v) => (v === e.control ? 'control' : 'treatment');
     return `variant ${absent.map((v) => `'${v}' (${role(v)})`).join(' and ')} is not in the data column '${e.variant}'; found: ${found}`;
 }

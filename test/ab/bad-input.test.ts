@@ -83,6 +83,15 @@ describe('ab-evaluate bad input', () => {
     expect(step.stdout).toMatch(/::warning::'build' has zero variance/);
   });
 
+  it('a proportion over a column that is not 0/1 is reported with a warning', async () => {
+    const rows = base().map((r) => ({ ...r, converted: r.converted * 3 }));
+    const step = await run(rows);
+    expect(step.exitCode).toBe(0);
+    expect(metric(step.result, 'conversion').warning).toBe(
+      "'conversion' is a proportion but column 'converted' holds values other than 0 and 1",
+    );
+  });
+
   it('a denominator summing to zero in an arm makes the experiment invalid, naming the column and variant', async () => {
     const rows = base().map((r) => (r.variant === 'v2' ? { ...r, impressions: 0, clicks: 0 } : r));
     const step = await run(rows);

@@ -227,6 +227,14 @@ function zeroEverywhere(m: Metric, a: ArmSummary, b: ArmSummary, sequential: boo
   };
 }
 
+function isBinary(plan: QueryPlan, m: Metric, ...arms: VariantSums[]): boolean {
+  const i = plan.metrics[m.name]!.value!;
+  return arms.every((arm) => {
+    const sum = sumsOf(arm, i);
+    return Math.abs(productOf(arm, i, i) - sum) <= 1e-9 * Math.max(1, Math.abs(sum));
+  });
+}
+
 function totals(rows: VariantSums[]) {
   const byVariant = new Map<string, VariantSums>();
   let duplicateUnits = 0;
@@ -335,6 +343,9 @@ export function analyze(e: Experiment, plan: QueryPlan, rows: VariantSums[]): An
     if (est.cuped) result.cuped = est.cuped;
     if (c.degenerate) {
       result.warning = `'${m.name}' has zero variance in both arms: the effect is exact and no test applies`;
+    } else if (m.kind === 'proportion' && !isBinary(plan, m, control, treatment)) {
+      // For 0/1 values Σx² = Σx; anything else is not a proportion and p(1 − p) misstates the variance.
+      result.warning = `'${m.name}' is a proportion but column '${m.column}' holds values other than 0 and 1`;
     }
     if (e.bayesian) result.bayesian = bayesian(c, m.direction);
     if (m.role === 'guardrail') {
@@ -499,7 +510,10 @@ export function missingVariants(e: Experiment, rows: VariantSums[]): string | un
   const absent = [e.control, e.treatment].filter((v) => !byVariant.has(v));
   const others = [...byVariant.keys()].filter((v) => !(v in split));
   if (absent.length === 0 || others.length === 0) return undefined;
-  const found = [...byVariant.entries()].map(([v, r]) => `${v} (${formatCount(r.units)})`).join(', ');
+  const found = [...byVariant.entries()]
+    .sort(([x], [y]) => x.localeCompare(y))
+    .map(([v, r]) => `${v} (${formatCount(r.units)})`)
+    .join(', ');
   const role = (v: string) => (v === e.control ? 'control' : 'treatment');
   return `variant ${absent.map((v) => `'${v}' (${role(v)})`).join(' and ')} is not in the data column '${e.variant}'; found: ${found}`;
 }

@@ -169,6 +169,10 @@ function numberOf(value: unknown, what: string): number {
 
 /** Reads the aggregation rows whatever the engine did to the case of the column names. */
 export function readAggregates(rows: AggregateRow[], plan: QueryPlan): VariantSums[] {
+  return readRows(rows, plan).sort((a, b) => (a.variant ?? '\uffff').localeCompare(b.variant ?? '\uffff'));
+}
+
+function readRows(rows: AggregateRow[], plan: QueryPlan): VariantSums[] {
   return rows.map((raw) => {
     const row: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(raw)) row[k.toLowerCase()] = v;
