@@ -133,11 +133,36 @@ const SCENARIOS: Scenario[] = [
   { name: '2x errors', canary: { ...STABLE, errorRate: STABLE.errorRate * 2 } },
 ];
 
-function rate(judge: Judge, scenario: Scenario, canaryN: number, stableN: number, windows: number): number {
+type Sample = ReturnType<typeof simulate>;
+
+function add(a: Sample | undefined, b: Sample): Sample {
+  if (!a) return b;
+  return {
+    cumulative: a.cumulative.map((v, i) => v + b.cumulative[i]!),
+    n: a.n + b.n,
+    errors: a.errors + b.errors,
+  };
+}
+
+/** Share of runs with a fail verdict within the step; `step` scope judges the data since the step began. */
+function rate(
+  judge: Judge,
+  scenario: Scenario,
+  canaryN: number,
+  stableN: number,
+  windows: number,
+  scope: 'window' | 'step' = 'window',
+): number {
   let fails = 0;
   for (let run = 0; run < RUNS; run++) {
+    let canary: Sample | undefined;
+    let stable: Sample | undefined;
     for (let w = 0; w < windows; w++) {
-      if (judge(simulate(scenario.canary, canaryN), simulate(STABLE, stableN)) === 'fail') {
+      const c = simulate(scenario.canary, canaryN);
+      const s = simulate(STABLE, stableN);
+      canary = scope === 'step' ? add(canary, c) : c;
+      stable = scope === 'step' ? add(stable, s) : s;
+      if (judge(canary, stable) === 'fail') {
         fails++;
         break;
       }
@@ -227,6 +252,14 @@ for (const c of configs) {
   for (const [name, judge] of judges) {
     const cells = SCENARIOS.map((s) => pct(rate(judge, s, c.canaryN, c.stableN, c.windows)));
     console.log(`| ${name} | ${cells.join(' | ')} |`);
+  }
+  if (c.windows > 1) {
+    const cells = SCENARIOS.map((s) =>
+      pct(rate(ourJudge(alpha, c.minSamples), s, c.canaryN, c.stableN, c.windows, 'step')),
+    );
+    console.log(
+      `| ours, analysis-scope step (each window judges all data since the step began) | ${cells.join(' | ')} |`,
+    );
   }
   const o = oracle(c.canaryN, c.windows);
   console.log(

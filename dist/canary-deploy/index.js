@@ -780,6 +780,7 @@ async function runPhases(config, deps, startIndex = 0) {
             }
             let passes = 0;
             let windowNo = 0;
+            const analysisStart = now();
             while (passes < config.count) {
                 windowNo++;
                 const began = now();
@@ -812,7 +813,10 @@ async function runPhases(config, deps, startIndex = 0) {
                     return finish('rolled-back', record.reason, { index: step, weight: target });
                 }
                 try {
-                    judgement = await deps.evaluate(target, config.intervalMs, deps.signal);
+                    const rangeMs = config.scope === 'step'
+                        ? Math.max(config.intervalMs, Math.round((now() - analysisStart) / 1000) * 1000)
+                        : config.intervalMs;
+                    judgement = await deps.evaluate(target, rangeMs, deps.signal);
                 }
                 catch (error) {
                     // A query Prometheus rejects will be rejected again: only transient errors count against the limit.
@@ -1663,6 +1667,9 @@ const inputs = src.z.object({
     metrics: metricsInput
         .prefault(DEFAULT_METRICS)
         .describe('YAML list of metrics: name (error-rate, request-rate, p50/p90/p95/p99-latency, latency, or your own with query using $selector and $window), class (technical|business), min, max, min-ratio, max-ratio, test (mann-whitney for latency, two-proportion for error-rate), min-effect, critical, higher-is-better'),
+    'analysis-scope': src.z["enum"](['window', 'step'])
+        .default('window')
+        .describe('window: judge each window on its own data; step: on all data since the step began (more power at low traffic; lower alpha to match)'),
     alpha: src/* input */.hF
         .number()
         .prefault('0.01')
@@ -1978,6 +1985,7 @@ async function publish(i, ctx, result) {
             failureLimit: i['failure-limit'],
             inconclusiveLimit: i['inconclusive-limit'],
             consecutiveErrorLimit: i['consecutive-error-limit'],
+            scope: i['analysis-scope'],
         };
         ctx.log.info(`Canary plan: ${steps
             .slice(startIndex)

@@ -143,6 +143,12 @@ export const inputs = z
       .describe(
         'YAML list of metrics: name (error-rate, request-rate, p50/p90/p95/p99-latency, latency, or your own with query using $selector and $window), class (technical|business), min, max, min-ratio, max-ratio, test (mann-whitney for latency, two-proportion for error-rate), min-effect, critical, higher-is-better',
       ),
+    'analysis-scope': z
+      .enum(['window', 'step'])
+      .default('window')
+      .describe(
+        'window: judge each window on its own data; step: on all data since the step began (more power at low traffic; lower alpha to match)',
+      ),
     alpha: input
       .number()
       .prefault('0.01')
@@ -494,6 +500,7 @@ export default defineAction({
       failureLimit: i['failure-limit'],
       inconclusiveLimit: i['inconclusive-limit'],
       consecutiveErrorLimit: i['consecutive-error-limit'],
+      scope: i['analysis-scope'],
     };
     ctx.log.info(
       `Canary plan: ${steps

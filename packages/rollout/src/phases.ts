@@ -23,6 +23,11 @@ export interface PhaseConfig {
   failureLimit: number;
   inconclusiveLimit: number;
   consecutiveErrorLimit: number;
+  /**
+   * `window`: each window judged on its own interval of data; `step`: on everything since the step's
+   * analysis began (more requests per verdict; later looks at growing data, so keep alpha small).
+   */
+  scope?: 'window' | 'step';
 }
 
 export interface WindowRecord {
@@ -178,6 +183,7 @@ export async function runPhases(
       }
       let passes = 0;
       let windowNo = 0;
+      const analysisStart = now();
       while (passes < config.count) {
         windowNo++;
         const began = now();
@@ -208,7 +214,11 @@ export async function runPhases(
           return finish('rolled-back', record.reason, { index: step, weight: target });
         }
         try {
-          judgement = await deps.evaluate(target, config.intervalMs, deps.signal);
+          const rangeMs =
+            config.scope === 'step'
+              ? Math.max(config.intervalMs, Math.round((now() - analysisStart) / 1000) * 1000)
+              : config.intervalMs;
+          judgement = await deps.evaluate(target, rangeMs, deps.signal);
         } catch (error) {
           // A query Prometheus rejects will be rejected again: only transient errors count against the limit.
           if (deps.signal.aborted || error instanceof QueryError) throw error;

@@ -144,6 +144,37 @@ describe('phase state machine', () => {
   });
 });
 
+describe('analysis scope', () => {
+  async function ranges(scope: 'window' | 'step') {
+    let clock = 0;
+    const seen: number[] = [];
+    await runPhases(
+      { ...base, intervalMs: 1000, count: 3, steps: [10, 100], scope },
+      {
+        router: new RecordingRouter(),
+        log: () => undefined,
+        warn: () => undefined,
+        signal: new AbortController().signal,
+        onWeight: () => undefined,
+        now: () => clock,
+        sleep: async (ms) => {
+          clock += ms;
+        },
+        evaluate: async (_w, rangeMs) => {
+          seen.push(rangeMs);
+          return { verdict: 'pass', metrics: [], classes: {}, critical: false, reason: '', hints: [] };
+        },
+      },
+    );
+    return seen;
+  }
+
+  it('judges each window on its interval, or on everything since the step began', async () => {
+    expect(await ranges('window')).toEqual([1000, 1000, 1000]);
+    expect(await ranges('step')).toEqual([1000, 2000, 3000]);
+  });
+});
+
 describe('steps', () => {
   it('plans from a list, from step-weight/max-weight, and appends 100%', () => {
     expect(planSteps([10, 25, 50])).toEqual([10, 25, 50, 100]);
