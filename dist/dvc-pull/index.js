@@ -866,7 +866,7 @@ class Puller {
                 env: process.env,
                 ...this.options.remoteOptions,
             };
-            store = (this.options.openRemote ?? openRemote)(config, remoteOptions);
+            store = openRemote(config, remoteOptions);
             this.stores.set(name, store);
         }
         return store;

@@ -3,7 +3,6 @@ import { constants, readFileSync, statSync } from 'node:fs';
 import { copyFile, link, mkdir, open, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ActionError, InputError } from '@mlops-actions/kit';
-import type { RemoteConfig } from './config';
 import { type Out, parseManifest } from './formats';
 import { type HashName, ObjectHasher } from './hash';
 import { openRemote, type RemoteOptions, type RemoteStore } from './remotes/index';
@@ -28,8 +27,6 @@ export interface PullOptions {
   progress?: (options: { label: string; total?: number; totalBytes?: number; unit?: string }) => ProgressLike;
   remoteOptions?: Partial<RemoteOptions>;
   signal?: AbortSignal;
-  /** Test hook: how to open a remote. */
-  openRemote?: (remote: RemoteConfig, options: RemoteOptions) => Promise<RemoteStore>;
   /** A download that receives nothing for this long is retried (default 60 s). */
   idleTimeoutMs?: number;
   /** Resolve and report without transferring anything (used after `dvc pull` by the CLI mode). */
@@ -223,7 +220,7 @@ export class Puller {
         env: process.env,
         ...this.options.remoteOptions,
       };
-      store = (this.options.openRemote ?? openRemote)(config, remoteOptions);
+      store = openRemote(config, remoteOptions);
       this.stores.set(name, store);
     }
     return store;
