@@ -21627,7 +21627,7 @@ module.exports = newtonRaphsonIterate;
 
 /***/ }),
 
-/***/ 88398:
+/***/ 66017:
 /***/ ((module) => {
 
 /**
@@ -23098,7 +23098,7 @@ var sin = __nccwpck_require__( 61794 );
 var cos = __nccwpck_require__( 99191 );
 var temmeRootFinder = __nccwpck_require__( 17028 );
 var newtonRaphsonIterate = __nccwpck_require__( 79346 );
-var polyval1 = __nccwpck_require__( 88398 );
+var polyval1 = __nccwpck_require__( 66017 );
 var polyval2 = __nccwpck_require__( 73259 );
 var polyval3 = __nccwpck_require__( 8164 );
 var polyval4 = __nccwpck_require__( 55185 );
@@ -36847,7 +36847,9 @@ function fileSource(spec) {
         return `read_csv(${list}, header = true)`;
     if (format === 'parquet')
         return `read_parquet(${list})`;
-    return `read_json(${list}, format = 'newline_delimited')`;
+    // .jsonl/.ndjson are one object per line; a .json file may also be one array of objects.
+    const lines = /\.(jsonl|ndjson)(\.(gz|zst))?$/i.test(paths[0]);
+    return `read_json(${list}, format = '${lines ? 'newline_delimited' : 'auto'}')`;
 }
 const DUCKDB_NUMERIC = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|REAL|BOOLEAN|DECIMAL.*)$/i;
 async function openDuckDb(spec, kind) {
@@ -49324,6 +49326,8 @@ function readGithubContext(env = process.env) {
     };
 }
 
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(38815);
 ;// CONCATENATED MODULE: ./packages/kit/src/parse.ts
 /**
  * Parsers for the string forms that workflow authors write in `with:`. Each throws a plain Error whose
@@ -49417,6 +49421,8 @@ function formatDuration(ms) {
 ;// CONCATENATED MODULE: ./packages/kit/src/inputs.ts
 
 
+
+
 /**
  * Zod builders for action inputs. The runner hands every input over as a string; each builder accepts
  * that string form (and the already-typed value, so tests and chained steps can pass either).
@@ -49454,6 +49460,15 @@ const inputs_input = {
         return value;
     }, classic_schemas.number()),
     json: (schema) => fromString(parseJson, schema),
+    /** YAML (so JSON too), validated against `schema`. */
+    yaml: (schema) => fromString((raw) => {
+        try {
+            return (0,dist/* parse */.qg)(raw);
+        }
+        catch (error) {
+            throw new Error(`expected YAML (${oneLine(error.message)})`);
+        }
+    }, schema),
     keyValues: () => fromString(parseKeyValues, classic_schemas.record(classic_schemas.string(), classic_schemas.string())),
     /** Marks an input as secret: its value is masked in the log before anything else runs. */
     secret: (schema) => schema.meta({ secret: true }),
@@ -49609,6 +49624,8 @@ class Summary {
 
 /** GitHub's cap on all outputs of one job. */
 const OUTPUTS_LIMIT_BYTES = 1024 * 1024;
+/** How long a cancelled step may take to wind down (the runner sends SIGTERM 7.5 s after SIGINT). */
+const CANCEL_GRACE_MS = 5000;
 function defineAction(definition) {
     if ('json' in definition.outputs.shape)
         throw new Error(`${definition.id}: 'json' is a reserved output`);
@@ -49663,6 +49680,7 @@ function stringifyOutput(value) {
     return String(value);
 }
 function createContext(definition, env = process.env, signal = new AbortController().signal) {
+    let failure;
     const github = readGithubContext(env);
     const summary = new Summary();
     const logger = {
@@ -49709,6 +49727,10 @@ function createContext(definition, env = process.env, signal = new AbortControll
             summary,
             log: (line) => runner.info(line),
         }),
+        fail: (message) => {
+            failure ??= message;
+        },
+        failure: () => failure,
     };
 }
 function reportFailure(error, env) {
@@ -49756,9 +49778,10 @@ async function runAction(definition, env = process.env) {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     const ctx = createContext(definition, env, controller.signal);
-    // Work that ignores the signal must not hold the step past a cancellation: the post step cleans up.
+    // A cancelled step gets a short grace to wind down (a rollout restores stable), then stops waiting for
+    // work that ignores the signal; the post step cleans up what is left.
     const cancelled = new Promise((_, reject) => {
-        controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+        controller.signal.addEventListener('abort', () => setTimeout(() => reject(controller.signal.reason), CANCEL_GRACE_MS).unref(), { once: true });
     });
     cancelled.catch(() => undefined);
     try {
@@ -49781,10 +49804,15 @@ async function runAction(definition, env = process.env) {
             const inputs = readInputs(definition.inputs, env);
             const result = await Promise.race([definition.run(inputs, ctx), cancelled]);
             writeOutputs(definition, result);
+            const failure = ctx.failure();
+            if (failure)
+                runner.setFailed(oneLine(failure));
+            else if (controller.signal.aborted)
+                reportFailure(controller.signal.reason, env);
         }
     }
     catch (error) {
-        reportFailure(error, env);
+        reportFailure(controller.signal.aborted ? controller.signal.reason : error, env);
     }
     finally {
         try {
@@ -56532,7 +56560,7 @@ exports.binary = binary;
 
 /***/ }),
 
-/***/ 66017:
+/***/ 88398:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -56969,7 +56997,7 @@ var _null = __nccwpck_require__(73632);
 var seq = __nccwpck_require__(1706);
 var string = __nccwpck_require__(66464);
 var binary = __nccwpck_require__(56083);
-var bool = __nccwpck_require__(66017);
+var bool = __nccwpck_require__(88398);
 var float = __nccwpck_require__(35782);
 var int = __nccwpck_require__(10873);
 var merge = __nccwpck_require__(90452);

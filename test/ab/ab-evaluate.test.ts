@@ -83,7 +83,7 @@ describe('ab-evaluate end to end (bundled action through the runner harness)', (
     );
   });
 
-  it('Parquet and JSON lines of the same rows give the same results as the CSV', async () => {
+  it('Parquet, JSON lines and a JSON array of the same rows give the same results as the CSV', async () => {
     const { DuckDBInstance } = await import('@duckdb/node-api');
     const db = await DuckDBInstance.create(':memory:');
     const c = await db.connect();
@@ -92,9 +92,12 @@ describe('ab-evaluate end to end (bundled action through the runner harness)', (
       `COPY (SELECT * FROM read_csv('${csv}')) TO '${join(dir, 'users.parquet')}' (FORMAT parquet)`,
     );
     await c.run(`COPY (SELECT * FROM read_csv('${csv}')) TO '${join(dir, 'users.jsonl')}' (FORMAT json)`);
+    await c.run(
+      `COPY (SELECT * FROM read_csv('${csv}')) TO '${join(dir, 'users.json')}' (FORMAT json, ARRAY true)`,
+    );
     c.closeSync();
     db.closeSync();
-    for (const file of ['users.parquet', 'users.jsonl']) {
+    for (const file of ['users.parquet', 'users.jsonl', 'users.json']) {
       const { result } = await evaluate(dir, { experiment: EXPERIMENT, data: file });
       expect(result.decision, file).toBe(csvResult.decision);
       for (const m of csvResult.results) {

@@ -65,7 +65,9 @@ export function fileSource(spec: DataSpec): string {
   const list = `[${paths.map(literal).join(', ')}]`;
   if (format === 'csv') return `read_csv(${list}, header = true)`;
   if (format === 'parquet') return `read_parquet(${list})`;
-  return `read_json(${list}, format = 'newline_delimited')`;
+  // .jsonl/.ndjson are one object per line; a .json file may also be one array of objects.
+  const lines = /\.(jsonl|ndjson)(\.(gz|zst))?$/i.test(paths[0]!);
+  return `read_json(${list}, format = '${lines ? 'newline_delimited' : 'auto'}')`;
 }
 
 export interface Column {
