@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runStep } from '../harness/index';
 import { type S3rverInstance, startS3rver, uploadTree } from '../servers/s3rver';
-import { checkPulled, extractFixture, pythonDataHash, recordedMd5 } from './fixture';
+import { checkPulled, extractFixture, pythonDataHash, recordedMd5, removeFixtures } from './fixture';
 import { type ServedRemote, serveRemote } from './nginx-remote';
+
+afterAll(removeFixtures);
 
 describe('dvc-pull end to end (bundled action through the harness)', () => {
   let basic: ServedRemote;

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { repoRoot } from '../harness/index';
@@ -23,6 +23,13 @@ export interface Fixture {
   expected: ExpectedFile[];
 }
 
+const extracted: string[] = [];
+
+/** Removes every fixture extracted so far (call from afterAll). */
+export function removeFixtures(): void {
+  for (const dir of extracted.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
 /** Extracts the real-DVC fixture into a fresh temp dir (repo/ and dvc-remote/ side by side). */
 export function extractFixture(): Fixture {
   if (!existsSync(fixtureArchive)) {
@@ -31,6 +38,7 @@ export function extractFixture(): Fixture {
     );
   }
   const parent = mkdtempSync(join(tmpdir(), 'dvc-fixture-'));
+  extracted.push(parent);
   execFileSync('tar', ['xzf', fixtureArchive, '-C', parent]);
   const dir = join(parent, 'dvc-fixture');
   const expected = readFileSync(join(dir, 'expected', 'pulled_files.tsv'), 'utf8')

@@ -12,9 +12,17 @@ import {
 } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ActionError } from '@mlops-actions/kit';
-import { describe, expect, it } from 'vitest';
-import { checkPulled, extractFixture, pythonDataHash, recordedMd5 } from '../../../test/dvc/fixture';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  checkPulled,
+  extractFixture,
+  pythonDataHash,
+  recordedMd5,
+  removeFixtures,
+} from '../../../test/dvc/fixture';
 import { computeDataHash, openRepo, pull, requestedObjectIds } from '../src/index';
+
+afterAll(removeFixtures);
 
 function listFiles(dir: string): string[] {
   const out: string[] = [];

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GcsDouble, startGcsDouble } from '../../../test/doubles/gcs-json-api';
-import { checkPulled, extractFixture, type Fixture } from '../../../test/dvc/fixture';
+import { checkPulled, extractFixture, type Fixture, removeFixtures } from '../../../test/dvc/fixture';
 import { type ServedRemote, serveRemote } from '../../../test/dvc/nginx-remote';
 import { type AzuriteInstance, startAzurite, uploadTreeToAzurite } from '../../../test/servers/azurite';
 import { type FaultProxy, startFaultProxy } from '../../../test/servers/fault-proxy';
@@ -11,6 +11,8 @@ import { type S3rverInstance, startS3rver, uploadTree } from '../../../test/serv
 import { openRepo, type PullOptions, pull } from '../src/index';
 import { azureRemote, parseContainerUrl } from '../src/remotes/azure';
 import { parseBucketUrl } from '../src/remotes/s3';
+
+afterAll(removeFixtures);
 
 function useRemote(fixture: Fixture, lines: string): void {
   writeFileSync(join(fixture.repo, '.dvc/config.local'), `['remote "localremote"']\n${lines}\n`);
