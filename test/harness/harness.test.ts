@@ -85,12 +85,33 @@ describe('the harness runs a bundled action as the runner does', () => {
     expect(printedAt).toBeGreaterThan(maskAt);
   });
 
-  it('cancels with SIGINT as the runner does, and still runs the post step', async () => {
+  it('cancels with SIGINT as the runner does: the step winds down in its grace time, then the post step runs', async () => {
     const step = await runStep({ action: actionDir, inputs: { wait: '30s' }, cancelAfterMs: 1500 });
     expect(step.stdout).toContain('Received SIGINT: cancelling sample-action.');
+    expect(step.stdout).toContain('cancelled: cleaned up in the main step');
     expect(step.exitCode).toBe(1);
     expect(step.error).toBe('sample-action was cancelled (SIGINT)');
     expect(step.post?.stdout).toContain('post saw names: ["world"]');
+  });
+
+  it('stops waiting for work that ignores the cancellation after the grace time', async () => {
+    const step = await runStep({
+      action: actionDir,
+      inputs: { wait: '60s', 'ignore-cancel': true },
+      cancelAfterMs: 1000,
+    });
+    expect(step.signal).toBeNull();
+    expect(step.exitCode).toBe(1);
+    expect(step.error).toBe('sample-action was cancelled (SIGINT)');
+    expect(step.stdout).not.toContain('cleaned up in the main step');
+    expect(step.post?.exitCode).toBe(0);
+  });
+
+  it('can fail a step after setting its outputs', async () => {
+    const step = await runStep({ action: actionDir, inputs: { 'fail-after-outputs': true } });
+    expect(step.exitCode).toBe(1);
+    expect(step.error).toBe('greeted, but asked to fail');
+    expect(step.outputs.message).toBe('hello, world!');
   });
 
   it('chains steps: one step’s outputs become the next step’s inputs', async () => {

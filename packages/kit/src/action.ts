@@ -47,7 +47,12 @@ export interface ActionContext {
     body: string,
     options?: { token?: string; issueNumber?: number },
   ): Promise<StickyCommentResult>;
+  /** Fails the step once `run` has returned and its outputs are written (a rollout that rolled back). */
+  fail(message: string): void;
 }
+
+/** How long a cancelled step may take to wind down (the runner sends SIGTERM 7.5 s after SIGINT). */
+const CANCEL_GRACE_MS = 5000;
 
 export interface ActionDefinition<I extends z.ZodObject, O extends z.ZodObject> {
   /** The folder name under actions/, e.g. `dvc-pull`. */
@@ -130,7 +135,8 @@ export function createContext(
   definition: AnyActionDefinition,
   env: NodeJS.ProcessEnv = process.env,
   signal: AbortSignal = new AbortController().signal,
-): ActionContext {
+): ActionContext & { failure(): string | undefined } {
+  let failure: string | undefined;
   const github = readGithubContext(env);
   const summary = new Summary();
   const logger: Logger = {
@@ -177,6 +183,10 @@ export function createContext(
         summary,
         log: (line) => runner.info(line),
       }),
+    fail: (message) => {
+      failure ??= message;
+    },
+    failure: () => failure,
   };
 }
 
@@ -235,9 +245,14 @@ export async function runAction(
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const ctx = createContext(definition, env, controller.signal);
-  // Work that ignores the signal must not hold the step past a cancellation: the post step cleans up.
+  // A cancelled step gets a short grace to wind down (a rollout restores stable), then stops waiting for
+  // work that ignores the signal; the post step cleans up what is left.
   const cancelled = new Promise<never>((_, reject) => {
-    controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+    controller.signal.addEventListener(
+      'abort',
+      () => setTimeout(() => reject(controller.signal.reason), CANCEL_GRACE_MS).unref(),
+      { once: true },
+    );
   });
   cancelled.catch(() => undefined);
   try {
@@ -258,9 +273,12 @@ export async function runAction(
       const inputs = readInputs(definition.inputs, env);
       const result = await Promise.race([definition.run(inputs, ctx), cancelled]);
       writeOutputs(definition, result);
+      const failure = ctx.failure();
+      if (failure) runner.setFailed(oneLine(failure));
+      else if (controller.signal.aborted) reportFailure(controller.signal.reason, env);
     }
   } catch (error) {
-    reportFailure(error, env);
+    reportFailure(controller.signal.aborted ? controller.signal.reason : error, env);
   } finally {
     try {
       ctx.summary.write(env.GITHUB_STEP_SUMMARY);

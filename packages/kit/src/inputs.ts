@@ -1,4 +1,6 @@
+import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { oneLine } from './errors';
 import { parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent } from './parse';
 
 /**
@@ -37,6 +39,15 @@ export const input = {
       return value;
     }, z.number()),
   json: <T extends z.ZodType>(schema: T) => fromString(parseJson, schema),
+  /** YAML (so JSON too), validated against `schema`. */
+  yaml: <T extends z.ZodType>(schema: T) =>
+    fromString((raw) => {
+      try {
+        return parseYaml(raw);
+      } catch (error) {
+        throw new Error(`expected YAML (${oneLine((error as Error).message)})`);
+      }
+    }, schema),
   keyValues: () => fromString(parseKeyValues, z.record(z.string(), z.string())),
   /** Marks an input as secret: its value is masked in the log before anything else runs. */
   secret: <T extends z.ZodType>(schema: T): T => schema.meta({ secret: true }) as T,

@@ -121,3 +121,25 @@ describe('describeFields', () => {
     expect(() => describeFields(z.object({ x: z.string() }))).toThrow("schema field 'x' has no description");
   });
 });
+
+describe('input.yaml', () => {
+  const yamlSchema = z.object({
+    metrics: input
+      .yaml(z.array(z.object({ name: z.string(), max: z.number().optional() })))
+      .describe('Metrics'),
+  });
+  it('parses YAML (and JSON) against the schema', () => {
+    expect(
+      readInputs(yamlSchema, env({ metrics: '- name: p95\n  max: 1.5\n- name: errors' })).metrics,
+    ).toEqual([{ name: 'p95', max: 1.5 }, { name: 'errors' }]);
+    expect(readInputs(yamlSchema, env({ metrics: '[{"name":"x"}]' })).metrics).toEqual([{ name: 'x' }]);
+  });
+  it('names the input for bad YAML and for a wrong shape', () => {
+    expect(() => readInputs(yamlSchema, env({ metrics: '- name: [unclosed' }))).toThrow(
+      /^Input 'metrics': expected YAML \(/,
+    );
+    expect(() => readInputs(yamlSchema, env({ metrics: '- max: 2' }))).toThrow(
+      /^Input 'metrics' at 0\.name: /,
+    );
+  });
+});

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { defineAction, input, z } from '@mlops-actions/kit';
 
 /**
@@ -13,7 +14,12 @@ export default defineAction({
     names: input.list().prefault('world').describe('Names to greet, by newline or comma'),
     wait: input.duration().prefault('0s').describe('How long to sleep before answering'),
     share: input.percent().prefault('10%').describe('A percentage echoed back'),
+    'ignore-cancel': input.boolean().prefault('false').describe('Keep waiting when the job is cancelled'),
     fail: input.boolean().prefault('false').describe('Throw an error after saving state'),
+    'fail-after-outputs': input
+      .boolean()
+      .prefault('false')
+      .describe('Fail the step but still set the outputs'),
     token: input.secret(z.string().optional()).describe('A secret that must never be printed'),
     comment: input.boolean().prefault('false').describe('Post the greeting as a sticky comment'),
   }),
@@ -26,12 +32,20 @@ export default defineAction({
   async run(inputs, ctx) {
     ctx.state.save('names', inputs.names);
     if (inputs.token) ctx.log.info(`token is ${inputs.token}`);
-    if (inputs.wait > 0) await new Promise((resolve) => setTimeout(resolve, inputs.wait));
+    if (inputs.wait > 0) {
+      try {
+        await sleep(inputs.wait, undefined, { signal: inputs['ignore-cancel'] ? undefined : ctx.signal });
+      } catch (error) {
+        ctx.log.info('cancelled: cleaned up in the main step');
+        throw error;
+      }
+    }
     if (inputs.fail) throw new Error('asked to fail');
     const message = inputs.names.map((name) => `${inputs.greeting}, ${name}!`).join('\n');
     ctx.summary.add(`### Greetings\n\n${message}`);
     let commentMode = 'none';
     if (inputs.comment) commentMode = (await ctx.comment('greeting', message)).mode;
+    if (inputs['fail-after-outputs']) ctx.fail('greeted, but asked to fail');
     return { message, count: inputs.names.length, share: inputs.share, 'comment-mode': commentMode };
   },
   async post(_inputs, ctx) {
