@@ -1553,10 +1553,7 @@ class NginxRouter {
 
 
 
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./actions/canary-deploy/src/main.ts
-
 
 
 const ROUTERS = ['nginx', 'gateway-api', 'istio', 'kserve', 'argo-rollouts', 'command'];
@@ -1610,21 +1607,7 @@ const DEFAULT_METRICS = `- name: error-rate
   test: mann-whitney
 - name: p95-latency
   max-ratio: 1.5`;
-const metricsInput = src.z.preprocess((value, ctx) => {
-    if (typeof value !== 'string')
-        return value;
-    try {
-        return (0,dist/* parse */.qg)(value);
-    }
-    catch (error) {
-        ctx.issues.push({
-            code: 'custom',
-            message: `expected a YAML list of metrics (${(0,src/* errorMessage */.gJ)(error)})`,
-            input: value,
-        });
-        return src.z.NEVER;
-    }
-}, src.z.array(metricSchema).min(1));
+const metricsInput = src/* input */.hF.yaml(src.z.array(metricSchema).min(1));
 const inputs = src.z.object({
     action: src.z["enum"](['start', 'resume', 'promote', 'abort', 'rollback'])
         .default('start')
@@ -1907,7 +1890,7 @@ async function publish(i, ctx, result) {
         }
     }
     if (i['fail-on-rollback'] && (result.outcome === 'rolled-back' || result.outcome === 'inconclusive')) {
-        src/* runner */.lj.setFailed(`canary-deploy: ${result.outcome} (${result.reason})`);
+        ctx.fail(`canary-deploy: ${result.outcome} (${result.reason})`);
     }
     return {
         outcome: result.outcome,
@@ -2048,12 +2031,11 @@ __nccwpck_require__.d(__webpack_exports__, {
   hF: () => (/* reexport */ inputs_input),
   TN: () => (/* reexport */ oneLine),
   Cs: () => (/* reexport */ runAction),
-  lj: () => (/* reexport */ runner),
   Zf: () => (/* reexport */ writeFileAtomic),
   z: () => (/* reexport */ external_namespaceObject)
 });
 
-// UNUSED EXPORTS: COMMENT_LIMIT_CHARS, NetworkError, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, createContext, describeField, describeFields, fitComment, formatBytes, formatDuration, globToRegExp, inputVariable, isGlob, issueCommand, mapPool, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, redactHeaders, redactUrl, truncateUtf8, upsertStickyComment, writeOutputs
+// UNUSED EXPORTS: COMMENT_LIMIT_CHARS, NetworkError, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, createContext, describeField, describeFields, fitComment, formatBytes, formatDuration, globToRegExp, inputVariable, isGlob, issueCommand, mapPool, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, redactHeaders, redactUrl, runner, truncateUtf8, upsertStickyComment, writeOutputs
 
 // NAMESPACE OBJECT: ./node_modules/zod/v4/core/util.js
 var util_namespaceObject = {};
@@ -23787,6 +23769,8 @@ function readGithubContext(env = process.env) {
     };
 }
 
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./packages/kit/src/parse.ts
 /**
  * Parsers for the string forms that workflow authors write in `with:`. Each throws a plain Error whose
@@ -23880,6 +23864,8 @@ function formatDuration(ms) {
 ;// CONCATENATED MODULE: ./packages/kit/src/inputs.ts
 
 
+
+
 /**
  * Zod builders for action inputs. The runner hands every input over as a string; each builder accepts
  * that string form (and the already-typed value, so tests and chained steps can pass either).
@@ -23917,6 +23903,15 @@ const inputs_input = {
         return value;
     }, schemas_number()),
     json: (schema) => fromString(parseJson, schema),
+    /** YAML (so JSON too), validated against `schema`. */
+    yaml: (schema) => fromString((raw) => {
+        try {
+            return (0,dist/* parse */.qg)(raw);
+        }
+        catch (error) {
+            throw new Error(`expected YAML (${oneLine(error.message)})`);
+        }
+    }, schema),
     keyValues: () => fromString(parseKeyValues, record(schemas_string(), schemas_string())),
     /** Marks an input as secret: its value is masked in the log before anything else runs. */
     secret: (schema) => schema.meta({ secret: true }),
@@ -24072,6 +24067,8 @@ class Summary {
 
 /** GitHub's cap on all outputs of one job. */
 const OUTPUTS_LIMIT_BYTES = 1024 * 1024;
+/** How long a cancelled step may take to wind down (the runner sends SIGTERM 7.5 s after SIGINT). */
+const CANCEL_GRACE_MS = 5000;
 function defineAction(definition) {
     if ('json' in definition.outputs.shape)
         throw new Error(`${definition.id}: 'json' is a reserved output`);
@@ -24126,6 +24123,7 @@ function stringifyOutput(value) {
     return String(value);
 }
 function createContext(definition, env = process.env, signal = new AbortController().signal) {
+    let failure;
     const github = readGithubContext(env);
     const summary = new Summary();
     const logger = {
@@ -24172,6 +24170,10 @@ function createContext(definition, env = process.env, signal = new AbortControll
             summary,
             log: (line) => runner.info(line),
         }),
+        fail: (message) => {
+            failure ??= message;
+        },
+        failure: () => failure,
     };
 }
 function reportFailure(error, env) {
@@ -24219,9 +24221,10 @@ async function runAction(definition, env = process.env) {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     const ctx = createContext(definition, env, controller.signal);
-    // Work that ignores the signal must not hold the step past a cancellation: the post step cleans up.
+    // A cancelled step gets a short grace to wind down (a rollout restores stable), then stops waiting for
+    // work that ignores the signal; the post step cleans up what is left.
     const cancelled = new Promise((_, reject) => {
-        controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+        controller.signal.addEventListener('abort', () => setTimeout(() => reject(controller.signal.reason), CANCEL_GRACE_MS).unref(), { once: true });
     });
     cancelled.catch(() => undefined);
     try {
@@ -24244,10 +24247,15 @@ async function runAction(definition, env = process.env) {
             const inputs = readInputs(definition.inputs, env);
             const result = await Promise.race([definition.run(inputs, ctx), cancelled]);
             writeOutputs(definition, result);
+            const failure = ctx.failure();
+            if (failure)
+                runner.setFailed(oneLine(failure));
+            else if (controller.signal.aborted)
+                reportFailure(controller.signal.reason, env);
         }
     }
     catch (error) {
-        reportFailure(error, env);
+        reportFailure(controller.signal.aborted ? controller.signal.reason : error, env);
     }
     finally {
         try {

@@ -1,4 +1,4 @@
-import { type ActionContext, defineAction, errorMessage, input, runner, z } from '@mlops-actions/kit';
+import { type ActionContext, defineAction, errorMessage, input, z } from '@mlops-actions/kit';
 import {
   ArgoRolloutsRouter,
   CommandRouter,
@@ -20,7 +20,6 @@ import {
   reportJson,
   runPhases,
 } from '@mlops-actions/rollout';
-import { parse as parseYaml } from 'yaml';
 
 const ROUTERS = ['nginx', 'gateway-api', 'istio', 'kserve', 'argo-rollouts', 'command'] as const;
 const BUILTIN = [
@@ -77,19 +76,7 @@ const DEFAULT_METRICS = `- name: error-rate
 - name: p95-latency
   max-ratio: 1.5`;
 
-const metricsInput = z.preprocess((value, ctx) => {
-  if (typeof value !== 'string') return value;
-  try {
-    return parseYaml(value);
-  } catch (error) {
-    ctx.issues.push({
-      code: 'custom',
-      message: `expected a YAML list of metrics (${errorMessage(error)})`,
-      input: value,
-    });
-    return z.NEVER;
-  }
-}, z.array(metricSchema).min(1));
+const metricsInput = input.yaml(z.array(metricSchema).min(1));
 
 export const inputs = z
   .object({
@@ -415,7 +402,7 @@ async function publish(i: Inputs, ctx: ActionContext, result: RolloutResult): Pr
     }
   }
   if (i['fail-on-rollback'] && (result.outcome === 'rolled-back' || result.outcome === 'inconclusive')) {
-    runner.setFailed(`canary-deploy: ${result.outcome} (${result.reason})`);
+    ctx.fail(`canary-deploy: ${result.outcome} (${result.reason})`);
   }
   return {
     outcome: result.outcome,
