@@ -35801,7 +35801,7 @@ function planQuery(e) {
         values,
         products: [...products.values()],
         metrics,
-        perUnit: e.granularity === 'event' || e['check-duplicates'],
+        perUnit: e.granularity === 'event',
     };
 }
 function planMetric(m, index, product) {
@@ -35892,6 +35892,33 @@ function readRows(rows, plan) {
             products,
         };
     });
+}
+/**
+ * The duplicate check of per-user data, a second and lighter query (two columns; on DuckDB a 64-bit
+ * hash of the unit as the key): how many units appear in more than one variant, and how many have
+ * more than one row at all.
+ */
+function duplicateQuery(e, source, dialect) {
+    const { quote, text } = SPECS[dialect];
+    const unit = dialect === 'duckdb' ? `hash(${quote(e.unit)})` : quote(e.unit);
+    return [
+        'SELECT COALESCE(SUM(CASE WHEN lo <> hi THEN 1 ELSE 0 END), 0) AS multi_variant,',
+        '  COALESCE(SUM(CASE WHEN n_rows > 1 THEN 1 ELSE 0 END), 0) AS repeated',
+        'FROM (',
+        '  SELECT u, MIN(v) AS lo, MAX(v) AS hi, COUNT(*) AS n_rows',
+        `  FROM (SELECT ${unit} AS u, CAST(${quote(e.variant)} AS ${text}) AS v FROM ${source}) AS r`,
+        '  GROUP BY u',
+        ') AS t',
+    ].join('\n');
+}
+function readDuplicates(rows) {
+    const row = {};
+    for (const [k, v] of Object.entries(rows[0] ?? {}))
+        row[k.toLowerCase()] = v;
+    return {
+        multiVariant: numberOf(row.multi_variant, 'multi_variant'),
+        repeated: numberOf(row.repeated, 'repeated'),
+    };
 }
 
 ;// CONCATENATED MODULE: ./packages/experiment/src/analyze.ts
@@ -36046,8 +36073,11 @@ function totals(rows) {
     };
 }
 /** Applies the statistics and the decision rule to the per-variant sums of one experiment. */
-function analyze(e, plan, rows) {
-    const { byVariant, duplicateUnits } = totals(rows);
+function analyze(e, plan, rows, duplicates) {
+    const totalsOf = totals(rows);
+    const { byVariant } = totalsOf;
+    const duplicateUnits = totalsOf.duplicateUnits + (duplicates?.multiVariant ?? 0);
+    const repeatedUnits = duplicates ? duplicates.repeated - duplicates.multiVariant : 0;
     const split = splitOf(e);
     const empty = (variant) => ({
         variant,
@@ -36170,6 +36200,7 @@ function analyze(e, plan, rows) {
         reasons: [],
         srm,
         duplicateUnits,
+        repeatedUnits,
         unknownVariants,
         units: control.units + treatment.units,
         usersNeeded: 0,
@@ -36200,6 +36231,9 @@ function decide(e, a) {
     }
     if (a.duplicateUnits > 0)
         invalid.push(`${a.duplicateUnits} unit(s) appear in more than one variant`);
+    if (a.repeatedUnits > 0) {
+        invalid.push(`${a.repeatedUnits} unit(s) have several rows in per-user data (one row per unit, or granularity: event)`);
+    }
     for (const arm of [primary.control, primary.treatment]) {
         if (arm.units === 0)
             invalid.push(`variant '${arm.variant}' has no units in the data`);
@@ -36754,8 +36788,11 @@ function renderReport(e, a, options = {}) {
         .map(([v, n]) => `${markdown_escapeMarkdown(v)}: ${formatCount(n)} (expected ${formatCount(a.srm.expected[v])})`)
         .join(', ');
     lines.push(`**Units** ${srm}. Sample ratio check χ² p = ${pValue(a.srm.pValue)}${a.srm.alert ? ' ⚠️ mismatch' : ''}.`);
-    if (a.duplicateUnits > 0)
-        lines.push(`**${formatCount(a.duplicateUnits)} units appear in more than one variant** (left out of every metric).`);
+    if (a.duplicateUnits > 0) {
+        lines.push(`**${formatCount(a.duplicateUnits)} units appear in more than one variant.**`);
+    }
+    if (a.repeatedUnits > 0)
+        lines.push(`**${formatCount(a.repeatedUnits)} units have several rows** in per-user data.`);
     const unknown = Object.entries(a.unknownVariants);
     if (unknown.length > 0) {
         lines.push(`Variants outside the split, ignored: ${unknown.map(([v, n]) => `${markdown_escapeMarkdown(v)} (${formatCount(n)})`).join(', ')}.`);
@@ -36981,7 +37018,11 @@ async function aggregate(e, engine) {
     const plan = planQuery(e);
     await validateColumns(e, engine, plan);
     const sql = aggregationQuery(e, engine.source, engine.dialect, plan);
-    return { sql, plan, rows: await engine.query(sql) };
+    const rows = await engine.query(sql);
+    if (plan.perUnit || !e['check-duplicates'])
+        return { sql, plan, rows };
+    const check = duplicateQuery(e, engine.source, engine.dialect);
+    return { sql: `${sql};\n\n${check}`, plan, rows, duplicates: readDuplicates(await engine.query(check)) };
 }
 async function openEngine(spec) {
     const kind = sourceKind(spec.data);
@@ -37382,7 +37423,7 @@ function toOutputs(a, sql) {
         const missing = missingVariants(experiment, rows);
         if (missing)
             throw new src/* InputError */.dz('experiment', missing);
-        const analysis = analyze(experiment, aggregation.plan, rows);
+        const analysis = analyze(experiment, aggregation.plan, rows, aggregation.duplicates);
         for (const m of analysis.metrics)
             if (m.warning)
                 ctx.log.warning(m.warning);

@@ -112,7 +112,32 @@ describe('ab-evaluate bad input', () => {
     expect(step.result['duplicate-units']).toBe(7);
     expect(step.result.decision).toBe('invalid');
     expect(step.result.reasons).toContain('7 unit(s) appear in more than one variant');
-    expect(metric(step.result, 'ctr').control.units).toBe(1493);
+    expect(step.result.query).toMatch(/MIN\(v\) AS lo, MAX\(v\) AS hi/);
+  });
+
+  it('per-event data finds units in more than one variant in its own per-unit pass and leaves them out', async () => {
+    const rows = base();
+    const dupes = rows
+      .filter((r) => r.variant === 'v1')
+      .slice(0, 5)
+      .map((r) => ({ ...r, variant: 'v2' }));
+    const step = await run(
+      [...rows, ...dupes],
+      EXPERIMENT.replace('unit: user_id', 'unit: user_id\ngranularity: event'),
+    );
+    expect(step.result['duplicate-units']).toBe(5);
+    expect(step.result.decision).toBe('invalid');
+    expect(metric(step.result, 'ctr').control.units).toBe(1495);
+  });
+
+  it('per-user data with several rows for one unit in one variant is invalid', async () => {
+    const rows = base();
+    const step = await run([...rows, ...rows.slice(0, 4)]);
+    expect(step.result['duplicate-units']).toBe(0);
+    expect(step.result.decision).toBe('invalid');
+    expect(step.result.reasons).toContain(
+      '4 unit(s) have several rows in per-user data (one row per unit, or granularity: event)',
+    );
   });
 
   it('an experiment definition without a primary metric fails naming the input', async () => {

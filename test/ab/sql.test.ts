@@ -3,9 +3,11 @@ import {
   aggregationQuery,
   DIALECTS,
   type Dialect,
+  duplicateQuery,
   parseExperiment,
   planQuery,
   readAggregates,
+  readDuplicates,
   type VariantSums,
 } from '@mlops-actions/experiment';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,38 +58,66 @@ describe('aggregation SQL per warehouse dialect', () => {
   });
 
   const experiment = parseExperiment(EXPERIMENT);
-  const fast = parseExperiment(`${EXPERIMENT}\ncheck-duplicates: false\n`);
+  const perEvent = parseExperiment(
+    EXPERIMENT.replace('unit: user_id', 'unit: user_id\ngranularity: event')
+      .replace('numerator: clicks', 'numerator: click')
+      .replace('denominator: impressions', 'denominator: impression')
+      .replace(/ {2}- name: latency_ms[\s\S]*$/, ''),
+  );
+  const cases: Array<[typeof experiment, string]> = [
+    [experiment, 'users'],
+    [perEvent, 'events'],
+  ];
 
   for (const dialect of DIALECTS) {
-    it(`${dialect}: the generated query matches its snapshot`, async () => {
+    it(`${dialect}: the generated queries match their snapshot`, async () => {
       const sql = [
         aggregationQuery(experiment, SOURCES[dialect], dialect),
-        aggregationQuery(fast, SOURCES[dialect], dialect),
+        duplicateQuery(experiment, SOURCES[dialect], dialect),
+        aggregationQuery(perEvent, SOURCES[dialect], dialect),
       ].join(';\n\n');
       await expect(`${sql};\n`).toMatchFileSnapshot(`./__snapshots__/aggregation.${dialect}.sql`);
     });
   }
 
-  async function run(sql: string, plan = planQuery(experiment)): Promise<Map<string | null, VariantSums>> {
+  async function run(
+    sql: string,
+    plan: ReturnType<typeof planQuery>,
+  ): Promise<Map<string | null, VariantSums>> {
     const result = await c.runAndReadAll(sql);
     return new Map(readAggregates(result.getRowObjectsJS(), plan).map((r) => [r.variant, r]));
   }
 
-  it('every dialect computes the same sums as DuckDB when run on the same table (with and without the duplicate check)', async () => {
-    for (const e of [experiment, fast]) {
-      const reference = await run(aggregationQuery(e, 'users', 'duckdb'), planQuery(e));
+  it('every dialect computes the same sums as DuckDB when run on the same tables (per user and per event)', async () => {
+    for (const [e, table] of cases) {
+      const plan = planQuery(e);
+      const reference = await run(aggregationQuery(e, table, 'duckdb'), plan);
       expect(reference.get('v1')!.units).toBe(2000);
       for (const dialect of ['trino', 'snowflake', 'bigquery', 'databricks'] as Dialect[]) {
-        const sql = asDuckDb(aggregationQuery(e, dialect === 'snowflake' ? 'USERS' : 'users', dialect));
-        const got = await run(sql, planQuery(e));
+        const got = await run(
+          asDuckDb(aggregationQuery(e, dialect === 'snowflake' ? table.toUpperCase() : table, dialect)),
+          plan,
+        );
         expect([...got.keys()].sort(), dialect).toEqual([...reference.keys()].sort());
         for (const [variant, r] of got) {
           const ref = reference.get(variant)!;
           expect(r.units).toBe(ref.units);
-          for (const [i, s] of r.sums.entries()) near(s, ref.sums[i]!, 1e-12, `${dialect} sum ${i}`);
-          for (const [k, s] of r.products) near(s, ref.products.get(k)!, 1e-12, `${dialect} product ${k}`);
+          for (const [i, v] of r.sums.entries()) near(v, ref.sums[i]!, 1e-12, `${dialect} sum ${i}`);
+          for (const [k, v] of r.products) near(v, ref.products.get(k)!, 1e-12, `${dialect} product ${k}`);
         }
       }
+    }
+  });
+
+  it('every dialect counts the same duplicate and repeated units', async () => {
+    await c.run(
+      "CREATE TABLE dupes AS SELECT * FROM users UNION ALL (SELECT * REPLACE ('v2' AS variant) FROM users WHERE variant = 'v1' LIMIT 3) UNION ALL (SELECT * FROM users WHERE variant = 'v2' LIMIT 2)",
+    );
+    for (const dialect of DIALECTS.filter((d) => d !== 'postgres')) {
+      const result = await c.runAndReadAll(
+        asDuckDb(duplicateQuery(experiment, dialect === 'snowflake' ? 'DUPES' : 'dupes', dialect)),
+      );
+      expect(readDuplicates(result.getRowObjectsJS()), dialect).toEqual({ multiVariant: 3, repeated: 5 });
     }
   });
 

@@ -17,7 +17,7 @@ import {
   sampleRatioMismatch,
 } from '@mlops-actions/stats';
 import { type Experiment, type Metric, splitOf } from './config';
-import { MULTIPLE, type QueryPlan, type VariantSums } from './sql';
+import { type Duplicates, MULTIPLE, type QueryPlan, type VariantSums } from './sql';
 
 export type Decision = 'ship' | 'dont-ship' | 'keep-running' | 'invalid';
 
@@ -72,6 +72,8 @@ export interface Analysis {
     alert: boolean;
   };
   duplicateUnits: number;
+  /** Per-user data only: units with several rows in one variant. */
+  repeatedUnits: number;
   unknownVariants: Record<string, number>;
   units: number;
   /** Further units (both arms) the decision rule wants before it can decide; 0 when it has enough. */
@@ -250,8 +252,16 @@ function totals(rows: VariantSums[]) {
 }
 
 /** Applies the statistics and the decision rule to the per-variant sums of one experiment. */
-export function analyze(e: Experiment, plan: QueryPlan, rows: VariantSums[]): Analysis {
-  const { byVariant, duplicateUnits } = totals(rows);
+export function analyze(
+  e: Experiment,
+  plan: QueryPlan,
+  rows: VariantSums[],
+  duplicates?: Duplicates,
+): Analysis {
+  const totalsOf = totals(rows);
+  const { byVariant } = totalsOf;
+  const duplicateUnits = totalsOf.duplicateUnits + (duplicates?.multiVariant ?? 0);
+  const repeatedUnits = duplicates ? duplicates.repeated - duplicates.multiVariant : 0;
   const split = splitOf(e);
   const empty = (variant: string): VariantSums => ({
     variant,
@@ -398,6 +408,7 @@ export function analyze(e: Experiment, plan: QueryPlan, rows: VariantSums[]): An
     reasons: [],
     srm,
     duplicateUnits,
+    repeatedUnits,
     unknownVariants,
     units: control.units + treatment.units,
     usersNeeded: 0,
@@ -430,6 +441,11 @@ function decide(e: Experiment, a: Analysis): void {
     );
   }
   if (a.duplicateUnits > 0) invalid.push(`${a.duplicateUnits} unit(s) appear in more than one variant`);
+  if (a.repeatedUnits > 0) {
+    invalid.push(
+      `${a.repeatedUnits} unit(s) have several rows in per-user data (one row per unit, or granularity: event)`,
+    );
+  }
   for (const arm of [primary.control, primary.treatment]) {
     if (arm.units === 0) invalid.push(`variant '${arm.variant}' has no units in the data`);
   }

@@ -99,10 +99,11 @@ export function renderReport(e: Experiment, a: Analysis, options: { sql?: string
   lines.push(
     `**Units** ${srm}. Sample ratio check χ² p = ${pValue(a.srm.pValue)}${a.srm.alert ? ' ⚠️ mismatch' : ''}.`,
   );
-  if (a.duplicateUnits > 0)
-    lines.push(
-      `**${formatCount(a.duplicateUnits)} units appear in more than one variant** (left out of every metric).`,
-    );
+  if (a.duplicateUnits > 0) {
+    lines.push(`**${formatCount(a.duplicateUnits)} units appear in more than one variant.**`);
+  }
+  if (a.repeatedUnits > 0)
+    lines.push(`**${formatCount(a.repeatedUnits)} units have several rows** in per-user data.`);
   const unknown = Object.entries(a.unknownVariants);
   if (unknown.length > 0) {
     lines.push(

@@ -5,9 +5,12 @@ import {
   type AggregateRow,
   aggregationQuery,
   type Dialect,
+  type Duplicates,
+  duplicateQuery,
   planQuery,
   type QueryPlan,
   quoteIdentifier,
+  readDuplicates,
   tableSource,
 } from './sql';
 
@@ -229,6 +232,8 @@ export interface Aggregation {
   sql: string;
   plan: QueryPlan;
   rows: AggregateRow[];
+  /** From the separate duplicate check of per-user data. */
+  duplicates?: Duplicates;
 }
 
 /** Validates the columns and runs the one aggregation query on an engine. */
@@ -236,7 +241,10 @@ export async function aggregate(e: Experiment, engine: Engine): Promise<Aggregat
   const plan = planQuery(e);
   await validateColumns(e, engine, plan);
   const sql = aggregationQuery(e, engine.source, engine.dialect, plan);
-  return { sql, plan, rows: await engine.query(sql) };
+  const rows = await engine.query(sql);
+  if (plan.perUnit || !e['check-duplicates']) return { sql, plan, rows };
+  const check = duplicateQuery(e, engine.source, engine.dialect);
+  return { sql: `${sql};\n\n${check}`, plan, rows, duplicates: readDuplicates(await engine.query(check)) };
 }
 
 export async function openEngine(spec: DataSpec): Promise<Engine> {

@@ -52,7 +52,7 @@ export interface QueryPlan {
   /** Pairs (i ≤ j) whose product sums the query returns. */
   products: Array<[number, number]>;
   metrics: Record<string, MetricColumns>;
-  /** Whether the query aggregates per unit first (per-event data or the duplicate check). */
+  /** Whether the query adds up each unit's rows first (per-event data); it then finds duplicates itself. */
   perUnit: boolean;
 }
 
@@ -74,7 +74,7 @@ export function planQuery(e: Experiment): QueryPlan {
     values,
     products: [...products.values()],
     metrics,
-    perUnit: e.granularity === 'event' || e['check-duplicates'],
+    perUnit: e.granularity === 'event',
   };
 }
 
@@ -187,4 +187,39 @@ function readRows(rows: AggregateRow[], plan: QueryPlan): VariantSums[] {
       products,
     };
   });
+}
+
+/**
+ * The duplicate check of per-user data, a second and lighter query (two columns; on DuckDB a 64-bit
+ * hash of the unit as the key): how many units appear in more than one variant, and how many have
+ * more than one row at all.
+ */
+export function duplicateQuery(e: Experiment, source: string, dialect: Dialect): string {
+  const { quote, text } = SPECS[dialect];
+  const unit = dialect === 'duckdb' ? `hash(${quote(e.unit)})` : quote(e.unit);
+  return [
+    'SELECT COALESCE(SUM(CASE WHEN lo <> hi THEN 1 ELSE 0 END), 0) AS multi_variant,',
+    '  COALESCE(SUM(CASE WHEN n_rows > 1 THEN 1 ELSE 0 END), 0) AS repeated',
+    'FROM (',
+    '  SELECT u, MIN(v) AS lo, MAX(v) AS hi, COUNT(*) AS n_rows',
+    `  FROM (SELECT ${unit} AS u, CAST(${quote(e.variant)} AS ${text}) AS v FROM ${source}) AS r`,
+    '  GROUP BY u',
+    ') AS t',
+  ].join('\n');
+}
+
+export interface Duplicates {
+  /** Units seen in more than one variant. */
+  multiVariant: number;
+  /** Units with more than one row (in one variant or several). */
+  repeated: number;
+}
+
+export function readDuplicates(rows: AggregateRow[]): Duplicates {
+  const row: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(rows[0] ?? {})) row[k.toLowerCase()] = v;
+  return {
+    multiVariant: numberOf(row.multi_variant, 'multi_variant'),
+    repeated: numberOf(row.repeated, 'repeated'),
+  };
 }
