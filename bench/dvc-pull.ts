@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { mapLimit } from '@mlops-actions/dvc';
+import { mapPool } from '@mlops-actions/kit';
 import { serveRemote } from '../test/dvc/nginx-remote';
 import { repoRoot } from '../test/harness/index';
 
@@ -124,7 +124,7 @@ async function httpFloor(url: string, objects: string[], dest: string): Promise<
   mkdirSync(dest, { recursive: true });
   const started = process.hrtime.bigint();
   let n = 0;
-  await mapLimit(objects, JOBS, async (object) => {
+  await mapPool(objects, JOBS, async (object) => {
     const response = await fetch(`${url}/${object}`);
     if (!response.ok || !response.body) throw new Error(`GET ${object}: ${response.status}`);
     await pipeline(Readable.fromWeb(response.body as never), createWriteStream(join(dest, String(n++))));

@@ -5,7 +5,7 @@ import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(51984);
+/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(21266);
 /* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(46678);
 
 
@@ -31,8 +31,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 var external_node_fs_ = __nccwpck_require__(73024);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(76760);
-// EXTERNAL MODULE: ./packages/kit/src/index.ts + 105 modules
-var src = __nccwpck_require__(51984);
+// EXTERNAL MODULE: ./packages/kit/src/index.ts + 106 modules
+var src = __nccwpck_require__(21266);
 ;// CONCATENATED MODULE: ./packages/dvc/src/config.ts
 
 
@@ -622,44 +622,7 @@ class HashState {
 ;// CONCATENATED MODULE: ./packages/dvc/src/targets.ts
 
 
-/** `*` and `?` within a path segment, `**` across segments, `[...]` classes. */
-function globToRegExp(glob) {
-    let re = '';
-    for (let i = 0; i < glob.length; i++) {
-        const c = glob[i];
-        if (c === '*') {
-            if (glob[i + 1] === '*') {
-                i++;
-                if (glob[i + 1] === '/') {
-                    i++;
-                    re += '(?:.*/)?';
-                }
-                else
-                    re += '.*';
-            }
-            else
-                re += '[^/]*';
-        }
-        else if (c === '?')
-            re += '[^/]';
-        else if (c === '[') {
-            const end = glob.indexOf(']', i + 1);
-            if (end < 0)
-                re += '\\[';
-            else {
-                const body = glob
-                    .slice(i + 1, end)
-                    .replace(/^!/, '^')
-                    .replace(/\\/g, '\\\\');
-                re += `[${body}]`;
-                i = end;
-            }
-        }
-        else
-            re += c.replace(/[.+^${}()|\\]/g, '\\$&');
-    }
-    return new RegExp(`^${re}$`);
-}
+// Python's glob, which DVC uses, has no {a,b} alternatives: braces in a target are literal.
 function isGlob(target) {
     return /[*?[]/.test(target);
 }
@@ -700,7 +663,7 @@ function resolveTargets(repo, targets) {
 function targets_select(repo, target) {
     const outs = repo.outs;
     if (isGlob(target)) {
-        const re = globToRegExp(target);
+        const re = (0,src/* globToRegExp */.tL)(target);
         return outs
             .filter((o) => re.test(o.path) || re.test(o.source) || (o.stage !== undefined && re.test(o.stage)))
             .map((out) => ({ out }));
@@ -758,25 +721,6 @@ function computeDataHash(files) {
     for (const f of sorted)
         hash.update(`${f.path}\t${f.md5}\n`);
     return hash.digest('hex');
-}
-/** Runs `work` over `items` with at most `limit` in flight; the first failure stops new work and is thrown. */
-async function mapLimit(items, limit, work) {
-    let next = 0;
-    let failure;
-    const worker = async () => {
-        while (failure === undefined && next < items.length) {
-            const item = items[next++];
-            try {
-                await work(item);
-            }
-            catch (error) {
-                failure ??= error;
-            }
-        }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-    if (failure !== undefined)
-        throw failure;
 }
 function tempName(path) {
     return `${path}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`;
@@ -1076,7 +1020,7 @@ class Puller {
             this.log.info(`Skipping ${what}: its own remote is not the requested '${options.remote}' (as dvc pull -r does)`);
         }
         const manifests = new Map();
-        await mapLimit(dirOuts, 8, async ({ out, remoteName }) => {
+        await (0,src/* mapPool */.Pk)(dirOuts, 8, async ({ out, remoteName }) => {
             if (!manifests.has(out.path))
                 manifests.set(out.path, await this.manifest(out, remoteName));
         });
@@ -1098,7 +1042,7 @@ class Puller {
         // What the workspace already has, verified (through the hash state when unchanged).
         const needed = [];
         const sizes = new Map();
-        await mapLimit(all, 8, async (entry) => {
+        await (0,src/* mapPool */.Pk)(all, 8, async (entry) => {
             const path = (0,external_node_path_.join)(this.repo.root, entry.path);
             const digest = await this.state.hash(path, entry.hashName, entry.size);
             if (digest === entry.md5)
@@ -1127,7 +1071,7 @@ class Puller {
             if (!jobs)
                 jobs = Math.min(...(await Promise.all([...remoteJobs].map(async (n) => (await this.store(n)).defaultJobs))));
             this.log.info(`Pulling ${needed.length} file(s) of ${all.length} with ${jobs} parallel transfer(s), link type ${linkType}`);
-            await mapLimit(needed, jobs, async (entry) => {
+            await (0,src/* mapPool */.Pk)(needed, jobs, async (entry) => {
                 let bytes;
                 let fetched = false;
                 if (!(await this.inCache(entry.md5, entry.hashName, entry.size))) {
@@ -1479,7 +1423,7 @@ async function runDvcCli(i, repo, ctx) {
 
 /***/ }),
 
-/***/ 51984:
+/***/ 21266:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -1492,13 +1436,15 @@ __nccwpck_require__.d(__webpack_exports__, {
   QP: () => (/* reexport */ defineAction),
   gJ: () => (/* reexport */ errorMessage),
   z3: () => (/* reexport */ formatBytes),
+  tL: () => (/* reexport */ globToRegExp),
   hF: () => (/* reexport */ inputs_input),
+  Pk: () => (/* reexport */ mapPool),
   BO: () => (/* reexport */ redactUrl),
   Cs: () => (/* reexport */ runAction),
   z: () => (/* reexport */ external_namespaceObject)
 });
 
-// UNUSED EXPORTS: COMMENT_LIMIT_CHARS, HttpError, NetworkError, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, createContext, describeField, describeFields, fitComment, formatDuration, globToRegExp, inputVariable, isGlob, issueCommand, mapPool, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, redactHeaders, runner, truncateUtf8, upsertStickyComment, writeFileAtomic, writeOutputs
+// UNUSED EXPORTS: COMMENT_LIMIT_CHARS, HttpError, NetworkError, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, createContext, describeField, describeFields, fitComment, formatDuration, inputVariable, isGlob, issueCommand, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, redactHeaders, runner, truncateUtf8, upsertStickyComment, writeFileAtomic, writeOutputs
 
 // NAMESPACE OBJECT: ./node_modules/zod/v4/core/util.js
 var util_namespaceObject = {};
@@ -23232,6 +23178,8 @@ function readGithubContext(env = process.env) {
     };
 }
 
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(38815);
 ;// CONCATENATED MODULE: ./packages/kit/src/parse.ts
 /**
  * Parsers for the string forms that workflow authors write in `with:`. Each throws a plain Error whose
@@ -23325,6 +23273,8 @@ function formatDuration(ms) {
 ;// CONCATENATED MODULE: ./packages/kit/src/inputs.ts
 
 
+
+
 /**
  * Zod builders for action inputs. The runner hands every input over as a string; each builder accepts
  * that string form (and the already-typed value, so tests and chained steps can pass either).
@@ -23362,6 +23312,15 @@ const inputs_input = {
         return value;
     }, schemas_number()),
     json: (schema) => fromString(parseJson, schema),
+    /** YAML (so JSON too), validated against `schema`. */
+    yaml: (schema) => fromString((raw) => {
+        try {
+            return (0,dist/* parse */.qg)(raw);
+        }
+        catch (error) {
+            throw new Error(`expected YAML (${oneLine(error.message)})`);
+        }
+    }, schema),
     keyValues: () => fromString(parseKeyValues, record(schemas_string(), schemas_string())),
     /** Marks an input as secret: its value is masked in the log before anything else runs. */
     secret: (schema) => schema.meta({ secret: true }),
@@ -23517,6 +23476,8 @@ class Summary {
 
 /** GitHub's cap on all outputs of one job. */
 const OUTPUTS_LIMIT_BYTES = 1024 * 1024;
+/** How long a cancelled step may take to wind down (the runner sends SIGTERM 7.5 s after SIGINT). */
+const CANCEL_GRACE_MS = 5000;
 function defineAction(definition) {
     if ('json' in definition.outputs.shape)
         throw new Error(`${definition.id}: 'json' is a reserved output`);
@@ -23571,6 +23532,7 @@ function stringifyOutput(value) {
     return String(value);
 }
 function createContext(definition, env = process.env, signal = new AbortController().signal) {
+    let failure;
     const github = readGithubContext(env);
     const summary = new Summary();
     const logger = {
@@ -23617,6 +23579,10 @@ function createContext(definition, env = process.env, signal = new AbortControll
             summary,
             log: (line) => runner.info(line),
         }),
+        fail: (message) => {
+            failure ??= message;
+        },
+        failure: () => failure,
     };
 }
 function reportFailure(error, env) {
@@ -23664,9 +23630,10 @@ async function runAction(definition, env = process.env) {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     const ctx = createContext(definition, env, controller.signal);
-    // Work that ignores the signal must not hold the step past a cancellation: the post step cleans up.
+    // A cancelled step gets a short grace to wind down (a rollout restores stable), then stops waiting for
+    // work that ignores the signal; the post step cleans up what is left.
     const cancelled = new Promise((_, reject) => {
-        controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+        controller.signal.addEventListener('abort', () => setTimeout(() => reject(controller.signal.reason), CANCEL_GRACE_MS).unref(), { once: true });
     });
     cancelled.catch(() => undefined);
     try {
@@ -23689,10 +23656,15 @@ async function runAction(definition, env = process.env) {
             const inputs = readInputs(definition.inputs, env);
             const result = await Promise.race([definition.run(inputs, ctx), cancelled]);
             writeOutputs(definition, result);
+            const failure = ctx.failure();
+            if (failure)
+                runner.setFailed(oneLine(failure));
+            else if (controller.signal.aborted)
+                reportFailure(controller.signal.reason, env);
         }
     }
     catch (error) {
-        reportFailure(error, env);
+        reportFailure(controller.signal.aborted ? controller.signal.reason : error, env);
     }
     finally {
         try {
@@ -23782,6 +23754,32 @@ function globToRegExp(glob) {
 /** Whether a string uses glob syntax at all. */
 function isGlob(pattern) {
     return /[*?[{]/.test(pattern);
+}
+
+;// CONCATENATED MODULE: ./packages/kit/src/pool.ts
+/** Runs `work` over `items` with at most `limit` in flight; the first failure stops new work and is thrown. */
+async function mapPool(items, limit, work) {
+    const results = new Array(items.length);
+    let next = 0;
+    let failed = false;
+    let failure;
+    const worker = async () => {
+        while (!failed && next < items.length) {
+            const index = next++;
+            try {
+                results[index] = await work(items[index], index);
+            }
+            catch (error) {
+                if (!failed)
+                    failure = error;
+                failed = true;
+            }
+        }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+    if (failed)
+        throw failure;
+    return results;
 }
 
 ;// CONCATENATED MODULE: ./packages/kit/src/index.ts

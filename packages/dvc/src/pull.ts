@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants, readFileSync, statSync } from 'node:fs';
 import { copyFile, link, mkdir, open, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { ActionError, InputError } from '@mlops-actions/kit';
+import { ActionError, InputError, mapPool } from '@mlops-actions/kit';
 import { type Out, parseManifest } from './formats';
 import { type HashName, ObjectHasher } from './hash';
 import { openRemote, type RemoteOptions, type RemoteStore } from './remotes/index';
@@ -93,28 +93,6 @@ export function computeDataHash(files: Array<{ path: string; md5: string }>): st
   const hash = createHash('sha256');
   for (const f of sorted) hash.update(`${f.path}\t${f.md5}\n`);
   return hash.digest('hex');
-}
-
-/** Runs `work` over `items` with at most `limit` in flight; the first failure stops new work and is thrown. */
-export async function mapLimit<T>(
-  items: T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failure: unknown;
-  const worker = async () => {
-    while (failure === undefined && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await work(item);
-      } catch (error) {
-        failure ??= error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  if (failure !== undefined) throw failure;
 }
 
 function tempName(path: string): string {
@@ -448,7 +426,7 @@ export class Puller {
     }
 
     const manifests = new Map<string, Array<{ md5: string; relpath: string }>>();
-    await mapLimit(dirOuts, 8, async ({ out, remoteName }) => {
+    await mapPool(dirOuts, 8, async ({ out, remoteName }) => {
       if (!manifests.has(out.path)) manifests.set(out.path, await this.manifest(out, remoteName));
     });
     for (const { out, remoteName, within, target } of dirOuts) {
@@ -476,7 +454,7 @@ export class Puller {
     // What the workspace already has, verified (through the hash state when unchanged).
     const needed: Entry[] = [];
     const sizes = new Map<string, number>();
-    await mapLimit(all, 8, async (entry) => {
+    await mapPool(all, 8, async (entry) => {
       const path = join(this.repo.root, entry.path);
       const digest = await this.state.hash(path, entry.hashName, entry.size);
       if (digest === entry.md5) sizes.set(entry.path, statSync(path).size);
@@ -510,7 +488,7 @@ export class Puller {
       this.log.info(
         `Pulling ${needed.length} file(s) of ${all.length} with ${jobs} parallel transfer(s), link type ${linkType}`,
       );
-      await mapLimit(needed, jobs, async (entry) => {
+      await mapPool(needed, jobs, async (entry) => {
         let bytes: number | undefined;
         let fetched = false;
         if (!(await this.inCache(entry.md5, entry.hashName, entry.size))) {

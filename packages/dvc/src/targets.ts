@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { InputError } from '@mlops-actions/kit';
+import { globToRegExp, InputError } from '@mlops-actions/kit';
 import type { Out } from './formats';
 import type { DvcRepo } from './repo';
 
@@ -9,36 +9,7 @@ export interface Selection {
   items: Array<{ out: Out; within?: string }>;
 }
 
-/** `*` and `?` within a path segment, `**` across segments, `[...]` classes. */
-export function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*') {
-      if (glob[i + 1] === '*') {
-        i++;
-        if (glob[i + 1] === '/') {
-          i++;
-          re += '(?:.*/)?';
-        } else re += '.*';
-      } else re += '[^/]*';
-    } else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 1);
-      if (end < 0) re += '\\[';
-      else {
-        const body = glob
-          .slice(i + 1, end)
-          .replace(/^!/, '^')
-          .replace(/\\/g, '\\\\');
-        re += `[${body}]`;
-        i = end;
-      }
-    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
-}
-
+// Python's glob, which DVC uses, has no {a,b} alternatives: braces in a target are literal.
 function isGlob(target: string): boolean {
   return /[*?[]/.test(target);
 }

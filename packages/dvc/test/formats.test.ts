@@ -2,15 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  globToRegExp,
-  parseDvcFile,
-  parseDvcIni,
-  parseDvcLock,
-  parseManifest,
-  readConfig,
-  repoPath,
-} from '../src/index';
+import { parseDvcFile, parseDvcIni, parseDvcLock, parseManifest, readConfig, repoPath } from '../src/index';
 
 describe('DVC config', () => {
   it('reads remote sections as configobj writes them and resolves relative local URLs against .dvc/', () => {
@@ -107,18 +99,5 @@ describe('.dir manifests', () => {
     ['[{"md5": "d41d8cd98f00b204e9800998ecf8427e", "relpath": "/etc/passwd"}]', /escapes its directory/],
   ])('refuses %s', (text, message) => {
     expect(() => parseManifest(text, 'set')).toThrow(message);
-  });
-});
-
-describe('target globs', () => {
-  it.each([
-    ['data/*.dvc', 'data/single.bin.dvc', true],
-    ['data/*.dvc', 'data/sub/x.dvc', false],
-    ['data/**/*.csv', 'data/a/b/c.csv', true],
-    ['data/**/*.csv', 'data/c.csv', true],
-    ['data/file-?.bin', 'data/file-1.bin', true],
-    ['data/[ab].txt', 'data/c.txt', false],
-  ])('%s matches %s: %s', (glob, path, expected) => {
-    expect(globToRegExp(glob).test(path)).toBe(expected);
   });
 });
