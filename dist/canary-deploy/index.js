@@ -456,7 +456,7 @@ function alignBuckets(c, s) {
 ;// CONCATENATED MODULE: ./packages/rollout/src/judge.ts
 
 /** Built-in metrics computed from the request counter and the latency histogram. */
-const BUILTIN_METRICS = (/* unused pure expression or super */ null && ([
+const BUILTIN_METRICS = [
     'error-rate',
     'request-rate',
     'p50-latency',
@@ -464,7 +464,7 @@ const BUILTIN_METRICS = (/* unused pure expression or super */ null && ([
     'p95-latency',
     'p99-latency',
     'latency',
-]));
+];
 const fmt = (v) => (Number.isFinite(v) ? Number(v.toPrecision(4)).toString() : String(v));
 function defaultMinEffect(test) {
     return test === 'mann-whitney' ? 0.05 : 0.005;
@@ -1557,15 +1557,6 @@ class NginxRouter {
 
 
 const ROUTERS = ['nginx', 'gateway-api', 'istio', 'kserve', 'argo-rollouts', 'command'];
-const BUILTIN = [
-    'error-rate',
-    'request-rate',
-    'p50-latency',
-    'p90-latency',
-    'p95-latency',
-    'p99-latency',
-    'latency',
-];
 const metricSchema = src.z.object({
     name: src.z.string().min(1),
     class: src.z["enum"](['technical', 'business']).optional(),
@@ -1581,10 +1572,10 @@ const metricSchema = src.z.object({
 })
     .strict()
     .superRefine((m, ctx) => {
-    if (!m.query && !BUILTIN.includes(m.name)) {
+    if (!m.query && !BUILTIN_METRICS.includes(m.name)) {
         ctx.addIssue({
             code: 'custom',
-            message: `metric '${m.name}' needs a query; built-in metrics are ${BUILTIN.join(', ')}`,
+            message: `metric '${m.name}' needs a query; built-in metrics are ${BUILTIN_METRICS.join(', ')}`,
         });
     }
     if (m.test === 'mann-whitney' && m.name !== 'latency') {

@@ -1,6 +1,7 @@
 import { type ActionContext, defineAction, errorMessage, input, z } from '@mlops-actions/kit';
 import {
   ArgoRolloutsRouter,
+  BUILTIN_METRICS,
   CommandRouter,
   checkSteps,
   GatewayRouter,
@@ -22,15 +23,6 @@ import {
 } from '@mlops-actions/rollout';
 
 const ROUTERS = ['nginx', 'gateway-api', 'istio', 'kserve', 'argo-rollouts', 'command'] as const;
-const BUILTIN = [
-  'error-rate',
-  'request-rate',
-  'p50-latency',
-  'p90-latency',
-  'p95-latency',
-  'p99-latency',
-  'latency',
-];
 
 const metricSchema = z
   .object({
@@ -48,10 +40,10 @@ const metricSchema = z
   })
   .strict()
   .superRefine((m, ctx) => {
-    if (!m.query && !BUILTIN.includes(m.name)) {
+    if (!m.query && !(BUILTIN_METRICS as readonly string[]).includes(m.name)) {
       ctx.addIssue({
         code: 'custom',
-        message: `metric '${m.name}' needs a query; built-in metrics are ${BUILTIN.join(', ')}`,
+        message: `metric '${m.name}' needs a query; built-in metrics are ${BUILTIN_METRICS.join(', ')}`,
       });
     }
     if (m.test === 'mann-whitney' && m.name !== 'latency') {
