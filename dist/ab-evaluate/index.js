@@ -36908,7 +36908,7 @@ async function openDuckDb(spec, kind) {
     }
     // A memory limit with a spill directory keeps the per-unit grouping of the duplicate check from
     // growing with the number of units: DuckDB's aggregation goes out of core beyond it.
-    const settings = { memory_limit: spec.memoryLimit ?? '1GB' };
+    const settings = { memory_limit: spec.memoryLimit ?? '512MB' };
     if (spec.tempDir)
         settings.temp_directory = spec.tempDir;
     if (kind === 'duckdb')
@@ -37286,7 +37286,7 @@ const inputs = src.z.object({
         .describe('File format when the file names do not tell it (.csv, .parquet, .jsonl/.ndjson)'),
     'memory-limit': src.z.string()
         .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'expected a size such as 1GB or 512MB')
-        .default('1GB')
+        .default('512MB')
         .describe('Memory cap of the embedded DuckDB (files and DuckDB databases); larger aggregations spill to RUNNER_TEMP'),
     comment: src/* input */.hF
         .boolean()

@@ -140,6 +140,14 @@ describe('ab-evaluate bad input', () => {
     );
   });
 
+  it('a malformed memory-limit fails naming the input and what it accepts', async () => {
+    const dir = workspace();
+    writeCsv(join(dir, 'users.csv'), base());
+    const step = await evaluate(dir, { experiment: EXPERIMENT, data: 'users.csv', 'memory-limit': 'lots' });
+    expect(step.exitCode).toBe(1);
+    expect(step.error).toBe('Input \'memory-limit\': expected a size such as 1GB or 512MB (got "lots")');
+  });
+
   it('an experiment definition without a primary metric fails naming the input', async () => {
     const step = await run(base(), EXPERIMENT.replace('role: primary', 'role: secondary'));
     expect(step.exitCode).toBe(1);

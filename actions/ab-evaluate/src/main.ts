@@ -39,7 +39,7 @@ export const inputs = z.object({
   'memory-limit': z
     .string()
     .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'expected a size such as 1GB or 512MB')
-    .default('1GB')
+    .default('512MB')
     .describe(
       'Memory cap of the embedded DuckDB (files and DuckDB databases); larger aggregations spill to RUNNER_TEMP',
     ),

@@ -28,7 +28,7 @@ export interface DataSpec {
   table?: string;
   format?: FileFormat;
   workspace: string;
-  /** DuckDB's memory_limit, e.g. 1GB; beyond it aggregations spill to tempDir. */
+  /** DuckDB's memory_limit, e.g. 512MB; beyond it aggregations spill to tempDir. */
   memoryLimit?: string;
   tempDir?: string;
 }
@@ -113,7 +113,7 @@ export async function openDuckDb(spec: DataSpec, kind: 'file' | 'duckdb'): Promi
   }
   // A memory limit with a spill directory keeps the per-unit grouping of the duplicate check from
   // growing with the number of units: DuckDB's aggregation goes out of core beyond it.
-  const settings: Record<string, string> = { memory_limit: spec.memoryLimit ?? '1GB' };
+  const settings: Record<string, string> = { memory_limit: spec.memoryLimit ?? '512MB' };
   if (spec.tempDir) settings.temp_directory = spec.tempDir;
   if (kind === 'duckdb') settings.access_mode = 'READ_ONLY';
   const instance = await DuckDBInstance.create(path, settings);
