@@ -37391,6 +37391,8 @@ function toOutputs(a, sql) {
         }
         ctx.log.info(`Reading ${where} with one GROUP BY variant query (${experiment.metrics.length} metrics, ${experiment.granularity} rows)`);
         const started = Date.now();
+        // One query gives no progress of its own; a heartbeat shows the step is alive on large data.
+        const heartbeat = setInterval(() => ctx.log.info(`Still aggregating (${Math.round((Date.now() - started) / 1000)} s)…`), 15_000);
         const aggregation = await (async () => {
             let engine;
             try {
@@ -37415,6 +37417,7 @@ function toOutputs(a, sql) {
                 throw new src/* ActionError */.lZ(`Input 'data': reading ${where} failed: ${message}`);
             }
             finally {
+                clearInterval(heartbeat);
                 await engine?.close().catch(() => undefined);
             }
         })();

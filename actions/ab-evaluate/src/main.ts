@@ -173,6 +173,11 @@ export default defineAction({
       `Reading ${where} with one GROUP BY variant query (${experiment.metrics.length} metrics, ${experiment.granularity} rows)`,
     );
     const started = Date.now();
+    // One query gives no progress of its own; a heartbeat shows the step is alive on large data.
+    const heartbeat = setInterval(
+      () => ctx.log.info(`Still aggregating (${Math.round((Date.now() - started) / 1000)} s)…`),
+      15_000,
+    );
     const aggregation = await (async () => {
       let engine: Awaited<ReturnType<typeof openAnyEngine>> | undefined;
       try {
@@ -194,6 +199,7 @@ export default defineAction({
         const message = (error as Error).message?.split('\n')[0] ?? String(error);
         throw new ActionError(`Input 'data': reading ${where} failed: ${message}`);
       } finally {
+        clearInterval(heartbeat);
         await engine?.close().catch(() => undefined);
       }
     })();
