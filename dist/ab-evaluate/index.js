@@ -36828,6 +36828,9 @@ function renderReport(e, a, options = {}) {
             'left',
         ]), '');
     }
+    if (a.metrics.some((m) => m.role === 'guardrail')) {
+        lines.push('_Guardrails: p is the one-sided non-inferiority p-value against the margin._', '');
+    }
     const warnings = a.metrics.filter((m) => m.warning).map((m) => `- ${markdown_escapeMarkdown(m.warning)}`);
     if (warnings.length > 0)
         lines.push(...warnings, '');

@@ -147,6 +147,9 @@ export function renderReport(e: Experiment, a: Analysis, options: { sql?: string
       '',
     );
   }
+  if (a.metrics.some((m) => m.role === 'guardrail')) {
+    lines.push('_Guardrails: p is the one-sided non-inferiority p-value against the margin._', '');
+  }
   const warnings = a.metrics.filter((m) => m.warning).map((m) => `- ${escapeMarkdown(m.warning!)}`);
   if (warnings.length > 0) lines.push(...warnings, '');
   const chart = effectChart(a.metrics, e.alpha);
