@@ -1336,6 +1336,20 @@ function executable(path) {
         return false;
     }
 }
+/** nbconvert's arguments to execute a notebook in place of papermill, with no cell timeout (the step has one). */
+function nbconvertArgs(input, outputDir, outputName) {
+    return [
+        '--execute',
+        '--to',
+        'notebook',
+        '--ExecutePreprocessor.timeout=-1',
+        '--output-dir',
+        outputDir,
+        '--output',
+        outputName,
+        input,
+    ];
+}
 function findOnPath(name, pathVar, extra = []) {
     for (const dir of [...(pathVar ?? '').split(external_node_path_.delimiter), ...extra]) {
         if (dir && executable((0,external_node_path_.join)(dir, name)))
@@ -1368,18 +1382,7 @@ function findNotebookRunner(pathVar) {
             return {
                 kind: 'nbconvert',
                 command: (0,external_node_path_.join)(dir, 'jupyter'),
-                args: (input, outputDir, outputName) => [
-                    'nbconvert',
-                    '--execute',
-                    '--to',
-                    'notebook',
-                    '--ExecutePreprocessor.timeout=-1',
-                    '--output-dir',
-                    outputDir,
-                    '--output',
-                    outputName,
-                    input,
-                ],
+                args: (input, outputDir, outputName) => ['nbconvert', ...nbconvertArgs(input, outputDir, outputName)],
             };
         }
     }
@@ -1396,15 +1399,7 @@ function findNotebookRunner(pathVar) {
             args: (input, outputDir, outputName) => [
                 '-m',
                 'nbconvert',
-                '--execute',
-                '--to',
-                'notebook',
-                '--ExecutePreprocessor.timeout=-1',
-                '--output-dir',
-                outputDir,
-                '--output',
-                outputName,
-                input,
+                ...nbconvertArgs(input, outputDir, outputName),
             ],
         };
     }

@@ -68,6 +68,20 @@ function executable(path: string): boolean {
   }
 }
 
+/** nbconvert's arguments to execute a notebook in place of papermill, with no cell timeout (the step has one). */
+function nbconvertArgs(input: string, outputDir: string, outputName: string): string[] {
+  return [
+    '--execute',
+    '--to',
+    'notebook',
+    '--ExecutePreprocessor.timeout=-1',
+    '--output-dir',
+    outputDir,
+    '--output',
+    outputName,
+    input,
+  ];
+}
 export function findOnPath(
   name: string,
   pathVar: string | undefined,
@@ -110,18 +124,7 @@ export function findNotebookRunner(pathVar: string | undefined): NotebookRunner 
       return {
         kind: 'nbconvert',
         command: join(dir, 'jupyter'),
-        args: (input, outputDir, outputName) => [
-          'nbconvert',
-          '--execute',
-          '--to',
-          'notebook',
-          '--ExecutePreprocessor.timeout=-1',
-          '--output-dir',
-          outputDir,
-          '--output',
-          outputName,
-          input,
-        ],
+        args: (input, outputDir, outputName) => ['nbconvert', ...nbconvertArgs(input, outputDir, outputName)],
       };
     }
   }
@@ -139,15 +142,7 @@ export function findNotebookRunner(pathVar: string | undefined): NotebookRunner 
       args: (input, outputDir, outputName) => [
         '-m',
         'nbconvert',
-        '--execute',
-        '--to',
-        'notebook',
-        '--ExecutePreprocessor.timeout=-1',
-        '--output-dir',
-        outputDir,
-        '--output',
-        outputName,
-        input,
+        ...nbconvertArgs(input, outputDir, outputName),
       ],
     };
   }
