@@ -171,7 +171,9 @@ export class HttpClient {
     const fetchImpl = this.options.fetch ?? fetch;
     const sleep = this.options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
     const random = this.options.random ?? Math.random;
-    const retries = options.retry === false ? 0 : (this.options.retries ?? 4);
+    // A stream handed over as such can be sent once; a factory or bytes can be sent again.
+    const replayable = typeof options.body === 'function' || !isStream(options.body);
+    const retries = options.retry === false || !replayable ? 0 : (this.options.retries ?? 4);
     const minDelay = this.options.minDelayMs ?? 500;
     const maxDelay = this.options.maxDelayMs ?? 30_000;
     const label = `${method} ${redactUrl(url)}`;
@@ -248,6 +250,11 @@ export class HttpClient {
       );
     }
   }
+}
+
+function isStream(body: unknown): boolean {
+  if (body === null || typeof body !== 'object') return false;
+  return typeof (body as ReadableStream).getReader === 'function' || Symbol.asyncIterator in body;
 }
 
 /** `Authorization` header value for basic auth. */

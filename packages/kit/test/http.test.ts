@@ -159,3 +159,27 @@ describe('credentials in the URL', () => {
     expect(await response.text()).toBe(`Basic ${Buffer.from('al@ice:p:ss').toString('base64')}`);
   });
 });
+
+describe('bodies that can be sent once', () => {
+  it('does not retry a stream, but does retry a stream factory', async () => {
+    const seenPaths = new Set<string>();
+    const server = await serve((req, res) => {
+      const first = !seenPaths.has(req.url!);
+      seenPaths.add(req.url!);
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(first ? 503 : 200);
+        res.end();
+      });
+    });
+    const stream = () => new Blob(['payload']).stream();
+    const once = await client(server.url)
+      .request('PUT', '/a', { body: stream() })
+      .catch((e: unknown) => e);
+    expect((once as HttpError).status).toBe(503);
+    expect(server.attempts()).toBe(1);
+    const again = await client(server.url).request('PUT', '/b', { body: stream });
+    expect(again.status).toBe(200);
+    expect(server.attempts()).toBe(3);
+  });
+});
