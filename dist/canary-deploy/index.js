@@ -23557,7 +23557,9 @@ class HttpClient {
         const fetchImpl = this.options.fetch ?? fetch;
         const sleep = this.options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
         const random = this.options.random ?? Math.random;
-        const retries = options.retry === false ? 0 : (this.options.retries ?? 4);
+        // A stream handed over as such can be sent once; a factory or bytes can be sent again.
+        const replayable = typeof options.body === 'function' || !isStream(options.body);
+        const retries = options.retry === false || !replayable ? 0 : (this.options.retries ?? 4);
         const minDelay = this.options.minDelayMs ?? 500;
         const maxDelay = this.options.maxDelayMs ?? 30_000;
         const label = `${method} ${redactUrl(url)}`;
@@ -23620,6 +23622,11 @@ class HttpClient {
             throw new HttpError(`${this.name}: ${method} ${redactUrl(this.url(path, options.query))} answered ${response.status} with a body that is not JSON: ${describeBody(text)}`, response.status, redactUrl(this.url(path, options.query)), text);
         }
     }
+}
+function isStream(body) {
+    if (body === null || typeof body !== 'object')
+        return false;
+    return typeof body.getReader === 'function' || Symbol.asyncIterator in body;
 }
 /** `Authorization` header value for basic auth. */
 function basicAuth(user, password) {
