@@ -30,10 +30,14 @@ try {
     numFailedTests: number;
     numPendingTests: number;
     numTodoTests: number;
-    numFailedTestSuites: number;
+    testResults: Array<{ status: string; assertionResults: unknown[] }>;
   };
   passed = results.numPassedTests;
-  failed = results.numFailedTests + results.numFailedTestSuites;
+  // A file that fails before any test runs (an import error) counts once, as a failure of its own.
+  const brokenFiles = results.testResults.filter(
+    (r) => r.status === 'failed' && r.assertionResults.length === 0,
+  );
+  failed = results.numFailedTests + brokenFiles.length;
   skipped = results.numPendingTests + results.numTodoTests;
 } catch {
   failed = Math.max(failed, 1);
