@@ -37472,7 +37472,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   z: () => (/* reexport */ external_namespaceObject)
 });
 
-// UNUSED EXPORTS: COMMENT_LIMIT_CHARS, HttpError, NetworkError, Progress, SUMMARY_LIMIT_BYTES, Summary, basicAuth, commentMarker, createContext, describeField, describeFields, errorMessage, fitComment, formatBytes, formatDuration, globToRegExp, inputVariable, isGlob, issueCommand, mapPool, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, redactHeaders, redactUrl, runner, truncateUtf8, upsertStickyComment, writeFileAtomic, writeOutputs
+// UNUSED EXPORTS: COMMENT_LIMIT_CHARS, HttpError, NetworkError, Progress, SUMMARY_LIMIT_BYTES, Summary, basicAuth, commentMarker, describeField, describeFields, errorMessage, fitComment, formatBytes, formatDuration, globToRegExp, inputVariable, mapPool, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, redactUrl, runner, truncateUtf8, upsertStickyComment, writeFileAtomic
 
 // NAMESPACE OBJECT: ./node_modules/zod/v4/locales/index.js
 var locales_namespaceObject = {};
@@ -49052,16 +49052,6 @@ function redactUrl(url) {
         return String(url);
     }
 }
-/** Header values fit for a log: credentials replaced. */
-function redactHeaders(headers) {
-    const out = {};
-    for (const [key, value] of Object.entries(headers)) {
-        out[key] = /^(authorization|proxy-authorization|cookie|x-api-key|private-token)$/i.test(key)
-            ? '***'
-            : value;
-    }
-    return out;
-}
 class HttpError extends ActionError {
     status;
     url;
@@ -49952,10 +49942,6 @@ function globToRegExp(glob) {
         }
     }
     return new RegExp(`^${re}$`);
-}
-/** Whether a string uses glob syntax at all. */
-function isGlob(pattern) {
-    return /[*?[{]/.test(pattern);
 }
 
 ;// CONCATENATED MODULE: ./packages/kit/src/index.ts

@@ -2026,7 +2026,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   z: () => (/* reexport */ external_namespaceObject)
 });
 
-// UNUSED EXPORTS: COMMENT_LIMIT_CHARS, NetworkError, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, createContext, describeField, describeFields, fitComment, formatBytes, formatDuration, globToRegExp, inputVariable, isGlob, issueCommand, mapPool, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, redactHeaders, redactUrl, runner, truncateUtf8, upsertStickyComment, writeOutputs
+// UNUSED EXPORTS: COMMENT_LIMIT_CHARS, NetworkError, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, describeField, describeFields, fitComment, formatBytes, formatDuration, globToRegExp, inputVariable, mapPool, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, redactUrl, runner, truncateUtf8, upsertStickyComment
 
 // NAMESPACE OBJECT: ./node_modules/zod/v4/core/util.js
 var util_namespaceObject = {};
@@ -23439,16 +23439,6 @@ function redactUrl(url) {
         return String(url);
     }
 }
-/** Header values fit for a log: credentials replaced. */
-function redactHeaders(headers) {
-    const out = {};
-    for (const [key, value] of Object.entries(headers)) {
-        out[key] = /^(authorization|proxy-authorization|cookie|x-api-key|private-token)$/i.test(key)
-            ? '***'
-            : value;
-    }
-    return out;
-}
 class HttpError extends ActionError {
     status;
     url;
@@ -24339,10 +24329,6 @@ function globToRegExp(glob) {
         }
     }
     return new RegExp(`^${re}$`);
-}
-/** Whether a string uses glob syntax at all. */
-function isGlob(pattern) {
-    return /[*?[{]/.test(pattern);
 }
 
 ;// CONCATENATED MODULE: ./packages/kit/src/index.ts

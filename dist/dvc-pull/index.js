@@ -1444,7 +1444,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   z: () => (/* reexport */ external_namespaceObject)
 });
 
-// UNUSED EXPORTS: COMMENT_LIMIT_CHARS, HttpError, NetworkError, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, createContext, describeField, describeFields, fitComment, formatDuration, inputVariable, isGlob, issueCommand, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, redactHeaders, runner, truncateUtf8, upsertStickyComment, writeFileAtomic, writeOutputs
+// UNUSED EXPORTS: COMMENT_LIMIT_CHARS, HttpError, NetworkError, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, describeField, describeFields, fitComment, formatDuration, inputVariable, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, runner, truncateUtf8, upsertStickyComment, writeFileAtomic
 
 // NAMESPACE OBJECT: ./node_modules/zod/v4/core/util.js
 var util_namespaceObject = {};
@@ -22857,16 +22857,6 @@ function redactUrl(url) {
         return String(url);
     }
 }
-/** Header values fit for a log: credentials replaced. */
-function redactHeaders(headers) {
-    const out = {};
-    for (const [key, value] of Object.entries(headers)) {
-        out[key] = /^(authorization|proxy-authorization|cookie|x-api-key|private-token)$/i.test(key)
-            ? '***'
-            : value;
-    }
-    return out;
-}
 class HttpError extends ActionError {
     status;
     url;
@@ -23757,10 +23747,6 @@ function globToRegExp(glob) {
         }
     }
     return new RegExp(`^${re}$`);
-}
-/** Whether a string uses glob syntax at all. */
-function isGlob(pattern) {
-    return /[*?[{]/.test(pattern);
 }
 
 ;// CONCATENATED MODULE: ./packages/kit/src/pool.ts

@@ -131,7 +131,7 @@ function stringifyOutput(value: unknown): string {
   return String(value);
 }
 
-export function createContext(
+function createContext(
   definition: AnyActionDefinition,
   env: NodeJS.ProcessEnv = process.env,
   signal: AbortSignal = new AbortController().signal,
@@ -203,7 +203,7 @@ function reportFailure(error: unknown, env: NodeJS.ProcessEnv): void {
 }
 
 /** Writes every output and the `json` output, refusing to exceed GitHub's per-job limit. */
-export function writeOutputs(definition: AnyActionDefinition, result: unknown): void {
+function writeOutputs(definition: AnyActionDefinition, result: unknown): void {
   const parsed = (definition.outputs as z.ZodObject).safeParse(result);
   if (!parsed.success) {
     throw new Error(

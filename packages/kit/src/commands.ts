@@ -12,7 +12,7 @@ function escapeData(value: string): string {
   return value.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 }
 
-export function issueCommand(command: string, message: string): void {
+function issueCommand(command: string, message: string): void {
   process.stdout.write(`::${command}::${escapeData(message)}${EOL}`);
 }
 

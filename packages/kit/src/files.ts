@@ -60,8 +60,3 @@ export function globToRegExp(glob: string): RegExp {
   }
   return new RegExp(`^${re}$`);
 }
-
-/** Whether a string uses glob syntax at all. */
-export function isGlob(pattern: string): boolean {
-  return /[*?[{]/.test(pattern);
-}

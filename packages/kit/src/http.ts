@@ -52,17 +52,6 @@ export function redactUrl(url: string | URL): string {
   }
 }
 
-/** Header values fit for a log: credentials replaced. */
-export function redactHeaders(headers: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(headers)) {
-    out[key] = /^(authorization|proxy-authorization|cookie|x-api-key|private-token)$/i.test(key)
-      ? '***'
-      : value;
-  }
-  return out;
-}
-
 export class HttpError extends ActionError {
   override name = 'HttpError';
   constructor(

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { globToRegExp, isGlob, writeFileAtomic } from '../src/files';
+import { globToRegExp, writeFileAtomic } from '../src/files';
 import { mapPool } from '../src/pool';
 
 describe('globToRegExp', () => {
@@ -25,11 +25,6 @@ describe('globToRegExp', () => {
     ['with space.txt', 'with space.txt', true],
   ])('%s against %s → %s', (glob, path, expected) => {
     expect(globToRegExp(glob).test(path)).toBe(expected);
-  });
-
-  it('tells globs from plain paths', () => {
-    expect(isGlob('data/*.csv')).toBe(true);
-    expect(isGlob('data/file.csv')).toBe(false);
   });
 });
 
