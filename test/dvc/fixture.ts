@@ -1,12 +1,18 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { repoRoot } from '../harness/index';
 
-/** `../shared` next to the clone: where CI puts the shared fixtures. */
-export const sharedDir = resolve(repoRoot, '../shared');
+/**
+ * `shared/` beside the clone, where CI puts the shared fixtures; a git worktree nested one level deeper
+ * finds it beside its parent.
+ */
+export const sharedDir =
+  [resolve(repoRoot, '../shared'), resolve(repoRoot, '../../shared')].find((d) =>
+    existsSync(join(d, 'fixtures')),
+  ) ?? resolve(repoRoot, '../shared');
 export const fixtureArchive = join(sharedDir, 'fixtures', 'dvc', 'dvc-fixture.tar.gz');
 
 export interface ExpectedFile {
@@ -86,4 +92,27 @@ export function pythonDataHash(files: Array<{ path: string; md5: string }>): str
   return execFileSync('/usr/bin/python3', ['-c', script], { input: JSON.stringify(files) })
     .toString()
     .trim();
+}
+
+/** Every file under `dir`, relative to it, sorted. */
+export function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name));
+      else out.push(relative(dir, join(d, e.name)));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+/** The error a promise rejects with; fails the test when it resolves. */
+export async function failure(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a failure');
 }

@@ -56,6 +56,25 @@ export interface DvcConfig {
   remotes: Map<string, RemoteConfig>;
   /** `[cache] dir`, resolved against `.dvc/`; DVC's default is `.dvc/cache`. */
   cacheDir: string;
+  /** `[cache] type`: the link types DVC tries in order; DVC's default is `reflink,copy`. */
+  cacheTypes: CacheType[];
+}
+
+export type CacheType = 'reflink' | 'hardlink' | 'symlink' | 'copy';
+const CACHE_TYPES: readonly string[] = ['reflink', 'hardlink', 'symlink', 'copy'];
+
+function parseCacheTypes(value: string | undefined): CacheType[] {
+  if (!value) return ['reflink', 'copy'];
+  const types = value
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+  const bad = types.find((t) => !CACHE_TYPES.includes(t));
+  if (bad || types.length === 0)
+    throw new ActionError(
+      `.dvc/config: cache.type '${value}' is not a comma-separated list of reflink, hardlink, symlink, copy`,
+    );
+  return types as CacheType[];
 }
 
 function isUrlWithScheme(url: string): boolean {
@@ -106,5 +125,5 @@ export function readConfig(dvcDir: string): DvcConfig {
   const defaultRemote = merged.core?.remote || undefined;
   const dir = merged.cache?.dir;
   const cacheDir = dir ? (isAbsolute(dir) ? dir : resolve(dvcDir, dir)) : join(dvcDir, 'cache');
-  return { defaultRemote, remotes, cacheDir };
+  return { defaultRemote, remotes, cacheDir, cacheTypes: parseCacheTypes(merged.cache?.type) };
 }

@@ -2,6 +2,7 @@ import { posix } from 'node:path';
 import { ActionError } from '@mlops-actions/kit';
 import { parse as parseYaml } from 'yaml';
 import type { HashName } from './hash';
+import { expandStages, type StageSpec } from './pipeline';
 
 /** One tracked output, as recorded in a `.dvc` file or a `dvc.lock` stage. */
 export interface Out {
@@ -20,6 +21,8 @@ export interface Out {
   source: string;
   /** The stage name for dvc.lock outs. */
   stage?: string;
+  /** For `dvc import` outs: the source repository (`url@rev`), which DVC fetches them from. */
+  importedFrom?: string;
 }
 
 export interface ManifestEntry {
@@ -59,6 +62,20 @@ export function repoPath(baseDir: string, recorded: string, where: string): stri
   return joined.replace(/\/$/, '');
 }
 
+/** The source repository of a `dvc import` (its single dep carries `repo: {url, rev_lock}`). */
+function importSource(deps: unknown): string | undefined {
+  if (!Array.isArray(deps) || deps.length !== 1) return undefined;
+  const repo = (deps[0] as { repo?: { url?: unknown; rev_lock?: unknown } } | null)?.repo;
+  if (typeof repo?.url !== 'string') return undefined;
+  return typeof repo.rev_lock === 'string' ? `${repo.url}@${repo.rev_lock}` : repo.url;
+}
+
+function repoDir(baseDir: string, wdir: string, where: string): string {
+  const joined = posix.normalize(posix.join(baseDir || '.', wdir));
+  if (joined === '.') return '';
+  return repoPath(baseDir, wdir, where);
+}
+
 function toOut(raw: RawOut, baseDir: string, source: string, overrides: Partial<Out> = {}): Out {
   if (typeof raw !== 'object' || raw === null || typeof raw.path !== 'string') {
     throw new ActionError(`${source}: an out has no 'path' (expected a mapping with path and md5)`);
@@ -92,6 +109,7 @@ function toOut(raw: RawOut, baseDir: string, source: string, overrides: Partial<
     remote: typeof raw.remote === 'string' ? raw.remote : overrides.remote,
     source,
     stage: overrides.stage,
+    importedFrom: overrides.importedFrom,
   };
 }
 
@@ -104,47 +122,31 @@ export function parseDvcFile(text: string, file: string): Out[] {
   const outs = (doc as Record<string, unknown>).outs;
   if (outs === undefined) return [];
   if (!Array.isArray(outs)) throw new ActionError(`${file}: 'outs' must be a list`);
-  const dir = posix.dirname(file) === '.' ? '' : posix.dirname(file);
-  return outs.map((raw) => toOut(raw as RawOut, dir, file));
+  const folder = posix.dirname(file) === '.' ? '' : posix.dirname(file);
+  const wdir = (doc as Record<string, unknown>).wdir;
+  // A .dvc file may record a wdir (relative to its folder) that its outs are relative to.
+  const dir = typeof wdir === 'string' ? repoDir(folder, wdir, file) : folder;
+  const importedFrom = importSource((doc as Record<string, unknown>).deps);
+  return outs.map((raw) => toOut(raw as RawOut, dir, file, { importedFrom }));
 }
 
-interface StageSpec {
-  cache: Map<string, boolean>;
-  remote: Map<string, string>;
-}
-
-/** `cache:` and `remote:` flags of each stage's outs, metrics and plots in `dvc.yaml` (dvc.lock omits them). */
-export function parseDvcYaml(text: string, file: string): Map<string, StageSpec> {
-  const doc = parseYamlFile(text, file) as { stages?: Record<string, Record<string, unknown>> } | null;
-  const result = new Map<string, StageSpec>();
-  const dir = posix.dirname(file) === '.' ? '' : posix.dirname(file);
-  for (const [name, stage] of Object.entries(doc?.stages ?? {})) {
-    const spec: StageSpec = { cache: new Map(), remote: new Map() };
-    const wdir = typeof stage?.wdir === 'string' ? posix.join(dir, stage.wdir) : dir;
-    for (const key of ['outs', 'metrics', 'plots']) {
-      const list = stage?.[key];
-      if (!Array.isArray(list)) continue;
-      for (const item of list) {
-        if (typeof item === 'string') {
-          spec.cache.set(posix.normalize(posix.join(wdir, item)), true);
-          continue;
-        }
-        if (typeof item !== 'object' || item === null) continue;
-        for (const [path, flags] of Object.entries(item as Record<string, Record<string, unknown> | null>)) {
-          const key2 = posix.normalize(posix.join(wdir, path));
-          spec.cache.set(key2, flags?.cache !== false);
-          if (typeof flags?.remote === 'string') spec.remote.set(key2, flags.remote);
-        }
-      }
-    }
-    // foreach/matrix stages expand to `name@key`; their flags come from the template.
-    result.set(name, spec);
-  }
-  return result;
+/** The concrete stages of a `dvc.yaml`, foreach/matrix groups expanded, with their wdir and out flags. */
+export function parseDvcYaml(
+  text: string,
+  file: string,
+  params: Record<string, unknown> = {},
+): Map<string, StageSpec> {
+  return expandStages(parseYamlFile(text, file), file, params);
 }
 
 /** Parses `dvc.lock` (schema 2.0): every stage's outs, with `cache`/`remote` flags from `dvc.yaml`. */
-export function parseDvcLock(text: string, file: string, yamlText?: string): Out[] {
+export function parseDvcLock(
+  text: string,
+  file: string,
+  yamlText?: string,
+  params: Record<string, unknown> = {},
+): Out[] {
+  const yamlFile = file.replace(/dvc\.lock$/, 'dvc.yaml');
   const doc = parseYamlFile(text, file) as {
     schema?: unknown;
     stages?: Record<string, { outs?: RawOut[] }>;
@@ -158,17 +160,17 @@ export function parseDvcLock(text: string, file: string, yamlText?: string): Out
       `${file} has no 'schema: 2.0' (a DVC 1.x lock file); run 'dvc repro' with DVC 2 or later`,
     );
   const specs =
-    yamlText === undefined
-      ? new Map<string, StageSpec>()
-      : parseDvcYaml(yamlText, file.replace(/dvc\.lock$/, 'dvc.yaml'));
+    yamlText === undefined ? new Map<string, StageSpec>() : parseDvcYaml(yamlText, yamlFile, params);
   const dir = posix.dirname(file) === '.' ? '' : posix.dirname(file);
   const outs: Out[] = [];
   for (const [stage, body] of Object.entries(doc.stages ?? {})) {
-    const spec = specs.get(stage) ?? specs.get(stage.split('@')[0]!);
+    const spec = specs.get(stage);
+    // Lock paths are relative to the stage's wdir, which only dvc.yaml records.
+    const wdir = spec?.wdir ?? dir;
     for (const raw of body?.outs ?? []) {
-      const path = typeof raw?.path === 'string' ? posix.normalize(posix.join(dir, raw.path)) : '';
+      const path = typeof raw?.path === 'string' ? posix.normalize(posix.join(wdir, raw.path)) : '';
       outs.push(
-        toOut(raw, dir, `${file}:${stage}`, {
+        toOut(raw, wdir, `${file}:${stage}`, {
           stage,
           cache: spec?.cache.get(path) ?? true,
           remote: spec?.remote.get(path),

@@ -1,6 +1,7 @@
 export * from './config';
 export * from './formats';
 export * from './hash';
+export * from './pipeline';
 export * from './pull';
 export * from './remotes/index';
 export * from './repo';

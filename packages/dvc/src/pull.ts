@@ -1,16 +1,17 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { constants, readFileSync, statSync } from 'node:fs';
-import { copyFile, link, mkdir, open, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { chmod, copyFile, link, mkdir, open, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ActionError, InputError, mapPool } from '@mlops-actions/kit';
-import { type Out, parseManifest } from './formats';
+import type { CacheType } from './config';
+import { type ManifestEntry, type Out, parseManifest } from './formats';
 import { type HashName, ObjectHasher } from './hash';
 import { openRemote, type RemoteOptions, type RemoteStore } from './remotes/index';
 import type { DvcRepo } from './repo';
 import { HashState } from './state';
-import { resolveTargets } from './targets';
+import { resolveTargets, type Selection } from './targets';
 
-export type LinkType = 'copy' | 'reflink' | 'hardlink' | 'symlink';
+export type LinkType = CacheType;
 
 export interface ProgressLike {
   tick(count?: number, bytes?: number): void;
@@ -22,7 +23,13 @@ export interface PullOptions {
   /** Overrides core.remote for outs without their own `remote:`. */
   remote?: string;
   jobs?: number;
+  /** One link type, overriding the repository's `cache.type` list. */
   linkType?: LinkType;
+  /**
+   * Keep downloaded objects in `.dvc/cache` (default true, as `dvc pull` does). False writes each file
+   * straight into the workspace, once, unless the link type needs the cache (hardlink, symlink).
+   */
+  fillCache?: boolean;
   log?: { info(line: string): void; warning(line: string): void; debug?(line: string): void };
   progress?: (options: { label: string; total?: number; totalBytes?: number; unit?: string }) => ProgressLike;
   remoteOptions?: Partial<RemoteOptions>;
@@ -71,6 +78,7 @@ interface Entry {
   size?: number;
   remoteName: string;
   targets: Set<number>;
+  importedFrom?: string;
 }
 
 /**
@@ -135,16 +143,81 @@ export async function* withIdleTimeout<T>(
   }
 }
 
-// Creating files is the slow part on a busy disk: async calls let the thread pool create several at once.
-const writeWhole = (path: string, data: Uint8Array) => writeFile(path, data);
+/** An object whose bytes hash to something else than its name, twice: the remote copy is bad. */
+export class CorruptObjectError extends Error {
+  constructor(
+    readonly md5: string,
+    readonly actual: string,
+    readonly remoteName: string,
+    readonly location: string,
+  ) {
+    super(`object ${md5} from DVC remote '${remoteName}' (${location}) hashes to ${actual}`);
+  }
+}
+
+/** A bad object, as the final error lists it. */
+interface BadObject {
+  path: string;
+  md5: string;
+  remoteName: string;
+  /** The digest of the bytes the remote served, and where; undefined when it had no such object. */
+  actual?: string;
+  location?: string;
+  importedFrom?: string;
+}
+
+const pick = (out: Out) => ({
+  path: out.path,
+  md5: out.md5,
+  hashName: out.hashName,
+  importedFrom: out.importedFrom,
+});
+
+/** Link errors after which DVC moves on to the next type in `cache.type`. */
+const LINK_UNSUPPORTED = new Set([
+  'EXDEV',
+  'EPERM',
+  'ENOTSUP',
+  'EOPNOTSUPP',
+  'EINVAL',
+  'ENOSYS',
+  'EMLINK',
+  'ENOTTY',
+]);
+
+/** DVC's cache files are read-only (0444), so a hardlinked or symlinked workspace file cannot corrupt them. */
+const CACHE_MODE = 0o444;
+
+interface Transferred {
+  bytes: number;
+  /** The verified bytes, when small enough to keep (or when the caller asked for memory only). */
+  data?: Buffer;
+}
+
+interface Selected {
+  dirOuts: Array<{ out: Out; remoteName: string; within?: string; target: number }>;
+  skippedNoCache: Set<string>;
+  objectIds: Set<string>;
+}
 
 export class Puller {
   private readonly stores = new Map<string, Promise<RemoteStore>>();
   private readonly state: HashState;
   private readonly cacheDir: string;
   private readonly log: NonNullable<PullOptions['log']>;
-  /** Objects fetched in this run, by cache path, so concurrent users of one object share one transfer. */
-  private readonly inflight = new Map<string, Promise<number | undefined>>();
+  /** Objects fetched in this run, by destination, so concurrent users of one object share one transfer. */
+  private readonly inflight = new Map<string, Promise<Transferred | undefined>>();
+  /** The link types still worth trying, in the order of `cache.type` (one that fails is dropped, as DVC does). */
+  private readonly linkTypes: LinkType[];
+  /** Whether downloads go through `.dvc/cache`; otherwise they are written straight into the workspace. */
+  private readonly useCache: boolean;
+  private readonly madeDirs = new Set<string>();
+  private readonly madeDirsPending = new Map<string, Promise<unknown>>();
+  /** Verified bytes of objects just written to the cache, by cache path, until their checkout. */
+  private readonly fresh = new Map<string, Buffer>();
+  private readonly workspaceMode = 0o666 & ~process.umask();
+  private readonly entries = new Map<string, Entry>();
+  private readonly bad: BadObject[] = [];
 
   constructor(
     private readonly repo: DvcRepo,
@@ -153,6 +226,9 @@ export class Puller {
     this.cacheDir = repo.config.cacheDir;
     this.state = new HashState(join(repo.dvcDir, 'tmp', 'mlops-dvc-pull-state.json'));
     this.log = options.log ?? { info: () => undefined, warning: () => undefined };
+    this.linkTypes = options.linkType ? [options.linkType] : [...repo.config.cacheTypes];
+    const linksOnly = this.linkTypes[0] === 'hardlink' || this.linkTypes[0] === 'symlink';
+    this.useCache = options.fillCache !== false || linksOnly;
   }
 
   cachePath(md5: string, hashName: HashName): string {
@@ -205,22 +281,66 @@ export class Puller {
   }
 
   /**
-   * Downloads one object into the cache, hashing while streaming. Network failures are retried; a digest
-   * mismatch is retried once and then fails naming the workspace path. Returns bytes, or undefined when
-   * the remote does not have the object.
+   * Downloads one object to `dest` (a cache path, a workspace path, or memory when undefined), hashing in
+   * the same pass as the write. Network failures are retried; a digest mismatch is retried once and then
+   * throws CorruptObjectError. Returns undefined when the remote does not have the object.
    */
-  async fetch(
+  fetch(
     remoteName: string,
     md5: string,
     hashName: HashName,
     forPath: string,
-  ): Promise<number | undefined> {
-    const dest = this.cachePath(md5, hashName);
-    const existing = this.inflight.get(dest);
+    dest?: string,
+  ): Promise<Transferred | undefined> {
+    const key = dest ?? `memory:${hashName}:${md5}`;
+    const existing = this.inflight.get(key);
     if (existing) return existing;
     const task = this.transfer(remoteName, md5, hashName, forPath, dest);
-    this.inflight.set(dest, task);
+    this.inflight.set(key, task);
     return task;
+  }
+
+  private isCachePath(path: string): boolean {
+    return path.startsWith(`${this.cacheDir}/`);
+  }
+
+  /** One attempt: the object's bytes into `temp` (or memory), hashed as they pass. */
+  private async receive(
+    store: RemoteStore,
+    rel: string,
+    hasher: ObjectHasher,
+    temp: string | undefined,
+    mode: number,
+  ): Promise<{ found: boolean; data?: Buffer }> {
+    // Small local objects are read whole: far fewer round trips through the I/O thread pool.
+    const whole = store.read ? await store.read(rel) : null;
+    if (whole === undefined) return { found: false };
+    if (whole) {
+      hasher.update(whole);
+      if (temp) await writeFile(temp, whole, { mode });
+      return { found: true, data: whole };
+    }
+    const attempt = new AbortController();
+    const signal = this.options.signal
+      ? AbortSignal.any([this.options.signal, attempt.signal])
+      : attempt.signal;
+    const source = await store.open(rel, signal);
+    if (!source) return { found: false };
+    const file = temp ? await open(temp, 'w', mode) : undefined;
+    const chunks: Uint8Array[] = [];
+    let keep = true;
+    try {
+      const idle = this.options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+      for await (const chunk of withIdleTimeout(source, idle, () => attempt.abort())) {
+        hasher.update(chunk);
+        if (file) await file.write(chunk);
+        keep &&= !file || hasher.bytes <= KEEP_IN_MEMORY;
+        if (keep) chunks.push(chunk);
+      }
+    } finally {
+      await file?.close();
+    }
+    return { found: true, data: keep ? Buffer.concat(chunks) : undefined };
   }
 
   private async transfer(
@@ -228,52 +348,24 @@ export class Puller {
     md5: string,
     hashName: HashName,
     forPath: string,
-    dest: string,
-  ): Promise<number | undefined> {
+    dest: string | undefined,
+  ): Promise<Transferred | undefined> {
     const store = await this.store(remoteName);
     const expected = md5.replace(/\.dir$/, '');
     const rel = objectPath(md5, hashName);
-    await this.ensureDir(dirname(dest));
+    const toCache = dest !== undefined && this.isCachePath(dest);
+    if (dest) await this.ensureDir(dirname(dest));
     let mismatches = 0;
     let failures = 0;
     for (;;) {
       this.options.signal?.throwIfAborted();
-      const temp = tempName(dest);
+      const temp = dest ? tempName(dest) : undefined;
       const hasher = new ObjectHasher(hashName);
-      let kept: Buffer | undefined;
+      let received: { found: boolean; data?: Buffer };
       try {
-        // Small local objects are read whole: far fewer round trips through the I/O thread pool.
-        const whole = store.read ? store.read(rel) : null;
-        if (whole === undefined) return undefined;
-        if (whole) {
-          hasher.update(whole);
-          await writeWhole(temp, whole);
-          kept = whole;
-        } else {
-          const attempt = new AbortController();
-          const signal = this.options.signal
-            ? AbortSignal.any([this.options.signal, attempt.signal])
-            : attempt.signal;
-          const source = await store.open(rel, signal);
-          if (!source) return undefined;
-          const file = await open(temp, 'w');
-          const chunks: Uint8Array[] = [];
-          let keep = true;
-          try {
-            const idle = this.options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
-            for await (const chunk of withIdleTimeout(source, idle, () => attempt.abort())) {
-              hasher.update(chunk);
-              await file.write(chunk);
-              keep &&= hasher.bytes <= KEEP_IN_MEMORY;
-              if (keep) chunks.push(chunk);
-            }
-          } finally {
-            await file.close();
-          }
-          if (keep) kept = Buffer.concat(chunks);
-        }
+        received = await this.receive(store, rel, hasher, temp, toCache ? CACHE_MODE : this.workspaceMode);
       } catch (error) {
-        await rm(temp, { force: true });
+        if (temp) await rm(temp, { force: true });
         if (error instanceof ActionError || this.options.signal?.aborted) throw error;
         failures++;
         const cause = (error as { code?: string; message?: string }).code ?? (error as Error).message;
@@ -288,33 +380,26 @@ export class Puller {
         await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** failures, 4000)));
         continue;
       }
+      if (!received.found) return undefined;
       const actual = hasher.digest();
       if (actual !== expected) {
-        await rm(temp, { force: true });
+        if (temp) await rm(temp, { force: true });
         mismatches++;
-        if (mismatches >= 2) {
-          throw new ActionError(
-            `Verification failed for '${forPath}': object ${md5} from DVC remote '${remoteName}' (${store.locate(rel)}) hashes to ${actual} twice; the remote copy is corrupt or incomplete (re-push it with 'dvc push')`,
-          );
-        }
+        if (mismatches >= 2) throw new CorruptObjectError(md5, actual, remoteName, store.locate(rel));
         this.log.warning(
           `'${forPath}': object ${md5} from remote '${remoteName}' hashed to ${actual}; downloading it again`,
         );
         continue;
       }
-      await rename(temp, dest);
-      this.state.recordFile(dest, hashName, expected);
-      // The checkout that follows writes these bytes instead of reading the cache file back.
-      if (kept && !md5.endsWith('.dir')) this.fresh.set(dest, kept);
-      return hasher.bytes;
+      if (dest && temp) {
+        await rename(temp, dest);
+        this.state.recordFile(dest, hashName, expected);
+        // The checkout that follows writes these bytes instead of reading the cache file back.
+        if (toCache && received.data && !md5.endsWith('.dir')) this.fresh.set(dest, received.data);
+      }
+      return { bytes: hasher.bytes, data: received.data };
     }
   }
-
-  private readonly madeDirs = new Set<string>();
-  /** Verified bytes of objects just written to the cache, by cache path, until their checkout. */
-  private readonly fresh = new Map<string, Buffer>();
-
-  private readonly madeDirsPending = new Map<string, Promise<unknown>>();
 
   private async ensureDir(dir: string): Promise<void> {
     if (this.madeDirs.has(dir)) return;
@@ -333,26 +418,94 @@ export class Puller {
     return digest === md5.replace(/\.dir$/, '');
   }
 
-  private async manifest(out: Out, remoteName: string): Promise<Array<{ md5: string; relpath: string }>> {
+  /** The `.dir` listing of a directory out; undefined (and recorded as bad) when missing or corrupt. */
+  private async manifest(out: Out, remoteName: string): Promise<ManifestEntry[] | undefined> {
     const path = this.cachePath(out.md5, out.hashName);
-    if (!(await this.inCache(out.md5, out.hashName))) {
-      if (this.options.dryRun)
+    const where = `'${out.path}' (${out.md5})`;
+    if (await this.inCache(out.md5, out.hashName)) return parseManifest(readFileSync(path, 'utf8'), where);
+    if (this.options.dryRun)
+      throw new ActionError(
+        `'${out.path}': its .dir manifest ${out.md5} is not in .dvc/cache after 'dvc pull'`,
+      );
+    const fetched = await this.fetchOrRecord(
+      { path: out.path, md5: out.md5, hashName: out.hashName, remoteName, importedFrom: out.importedFrom },
+      this.useCache ? path : undefined,
+    );
+    if (!fetched) return undefined;
+    const text = fetched.data ? fetched.data.toString('utf8') : readFileSync(path, 'utf8');
+    return parseManifest(text, where);
+  }
+
+  /** Fetches an object, recording a missing or corrupt one in `bad` instead of stopping the pull. */
+  private async fetchOrRecord(
+    entry: Pick<Entry, 'path' | 'md5' | 'hashName' | 'remoteName' | 'importedFrom'>,
+    dest: string | undefined,
+  ): Promise<Transferred | undefined> {
+    try {
+      const fetched = await this.fetch(entry.remoteName, entry.md5, entry.hashName, entry.path, dest);
+      if (!fetched)
+        this.bad.push({
+          path: entry.path,
+          md5: entry.md5,
+          remoteName: entry.remoteName,
+          importedFrom: entry.importedFrom,
+        });
+      return fetched;
+    } catch (error) {
+      if (!(error instanceof CorruptObjectError)) throw error;
+      this.bad.push({
+        path: entry.path,
+        md5: entry.md5,
+        remoteName: entry.remoteName,
+        actual: error.actual,
+        location: error.location,
+      });
+      return undefined;
+    }
+  }
+
+  /** Links or copies `source` (a cache file) to `temp` with the first link type that works here. */
+  private async link(source: string, temp: string, bytes: Buffer | undefined): Promise<void> {
+    for (;;) {
+      const type = this.linkTypes[0];
+      if (!type) {
         throw new ActionError(
-          `'${out.path}': its .dir manifest ${out.md5} is not in .dvc/cache after 'dvc pull'`,
-        );
-      const bytes = await this.fetch(remoteName, out.md5, out.hashName, out.path);
-      if (bytes === undefined) {
-        const store = await this.store(remoteName);
-        throw new ActionError(
-          `Missing on DVC remote '${remoteName}': the .dir manifest of '${out.path}' (${store.locate(objectPath(out.md5, out.hashName))}); push it with 'dvc push'`,
+          `No link type in cache.type works between ${this.cacheDir} and the workspace; add 'copy' to cache.type`,
         );
       }
+      try {
+        if (type === 'hardlink') await link(source, temp);
+        else if (type === 'symlink') await symlink(source, temp);
+        else {
+          if (type === 'copy' && bytes) await writeFile(temp, bytes, { mode: this.workspaceMode });
+          // FICLONE shares the blocks when the filesystem can and copies otherwise; FORCE never copies.
+          else
+            await copyFile(
+              source,
+              temp,
+              type === 'copy' ? constants.COPYFILE_FICLONE : constants.COPYFILE_FICLONE_FORCE,
+            );
+          // Copies are the user's to edit: not read-only like the cache file they came from.
+          await chmod(temp, this.workspaceMode);
+        }
+        return;
+      } catch (error) {
+        await rm(temp, { force: true });
+        const code = (error as NodeJS.ErrnoException).code ?? '';
+        if (type === 'copy' || !LINK_UNSUPPORTED.has(code)) throw error;
+        // Concurrent placements may all fail on the same type: drop it once.
+        if (this.linkTypes[0] === type) {
+          this.linkTypes.shift();
+          this.log.info(
+            `cache.type ${type} does not work here (${code}); using ${this.linkTypes[0] ?? 'nothing else'}`,
+          );
+        }
+      }
     }
-    return parseManifest(readFileSync(path, 'utf8'), `'${out.path}' (${out.md5})`);
   }
 
   /** Places a verified cache object at `path` in the workspace, atomically (temp file + rename). */
-  private async checkout(entry: Entry, linkType: LinkType): Promise<void> {
+  private async checkout(entry: Entry): Promise<void> {
     const source = this.cachePath(entry.md5, entry.hashName);
     const dest = join(this.repo.root, entry.path);
     await this.ensureDir(dirname(dest));
@@ -360,11 +513,7 @@ export class Puller {
     const bytes = this.fresh.get(source);
     this.fresh.delete(source);
     try {
-      if (linkType === 'copy' && bytes) await writeWhole(temp, bytes);
-      else if (linkType === 'copy') await copyFile(source, temp);
-      else if (linkType === 'reflink') await copyFile(source, temp, constants.COPYFILE_FICLONE);
-      else if (linkType === 'hardlink') await link(source, temp);
-      else await symlink(source, temp);
+      await this.link(source, temp, bytes);
       await rename(temp, dest);
     } catch (error) {
       await rm(temp, { force: true });
@@ -373,72 +522,64 @@ export class Puller {
     this.state.recordFile(dest, entry.hashName, entry.md5);
   }
 
-  async pull(): Promise<PullResult> {
-    const options = this.options;
-    const selections = resolveTargets(this.repo, options.targets ?? []);
-    const entries = new Map<string, Entry>();
-    const skippedNoCache = new Set<string>();
+  private add(entry: Omit<Entry, 'targets'>, target: number): void {
+    const existing = this.entries.get(entry.path);
+    if (existing && existing.md5 !== entry.md5) {
+      throw new ActionError(
+        `'${entry.path}' is tracked twice with different hashes (${existing.md5} and ${entry.md5}); fix the .dvc/dvc.lock files`,
+      );
+    }
+    if (existing) existing.targets.add(target);
+    else this.entries.set(entry.path, { ...entry, targets: new Set([target]) });
+  }
+
+  /** Step 1: the outs the targets select, minus `cache: false` ones and, with `-r`, outs of other remotes. */
+  private selectOuts(selections: Selection[]): Selected {
+    const selected: Selected = { dirOuts: [], skippedNoCache: new Set(), objectIds: new Set() };
     const skippedOtherRemote = new Set<string>();
-    const objectIds = new Set<string>();
-    const reports: TargetReport[] = selections.map((s) => ({
-      target: s.target,
-      files: 0,
-      bytes: 0,
-      downloadedFiles: 0,
-      downloadedBytes: 0,
-    }));
-
-    const add = (entry: Omit<Entry, 'targets'>, target: number) => {
-      const existing = entries.get(entry.path);
-      if (existing && existing.md5 !== entry.md5) {
-        throw new ActionError(
-          `'${entry.path}' is tracked twice with different hashes (${existing.md5} and ${entry.md5}); fix the .dvc/dvc.lock files`,
-        );
-      }
-      if (existing) existing.targets.add(target);
-      else entries.set(entry.path, { ...entry, targets: new Set([target]) });
-    };
-
-    const dirOuts: Array<{ out: Out; remoteName: string; within?: string; target: number }> = [];
     for (const [index, selection] of selections.entries()) {
       for (const { out, within } of selection.items) {
         if (!out.cache) {
-          skippedNoCache.add(out.path);
+          selected.skippedNoCache.add(out.path);
           continue;
         }
-        if (!pulledFrom(out, options.remote)) {
+        if (!pulledFrom(out, this.options.remote)) {
           skippedOtherRemote.add(`${out.path} (remote: ${out.remote})`);
           continue;
         }
         const remoteName = this.remoteNameFor(out);
-        objectIds.add(`${out.hashName}:${out.md5}`);
-        if (out.isDir) dirOuts.push({ out, remoteName, within, target: index });
-        else add({ path: out.path, md5: out.md5, hashName: out.hashName, size: out.size, remoteName }, index);
+        selected.objectIds.add(`${out.hashName}:${out.md5}`);
+        if (out.isDir) selected.dirOuts.push({ out, remoteName, within, target: index });
+        else this.add({ ...pick(out), size: out.size, remoteName }, index);
       }
     }
-    for (const path of skippedNoCache) {
+    for (const path of selected.skippedNoCache) {
       this.log.info(`Skipping '${path}': cache: false (tracked by git, never pushed)`);
     }
     for (const what of skippedOtherRemote) {
       this.log.info(
-        `Skipping ${what}: its own remote is not the requested '${options.remote}' (as dvc pull -r does)`,
+        `Skipping ${what}: its own remote is not the requested '${this.options.remote}' (as dvc pull -r does)`,
       );
     }
+    return selected;
+  }
 
-    const manifests = new Map<string, Array<{ md5: string; relpath: string }>>();
+  /** Step 2: the files of each directory out, from its `.dir` manifest; empty directories are created. */
+  private async expandDirectories(dirOuts: Selected['dirOuts'], reports: TargetReport[]): Promise<void> {
+    const manifests = new Map<string, ManifestEntry[] | undefined>();
     await mapPool(dirOuts, 8, async ({ out, remoteName }) => {
       if (!manifests.has(out.path)) manifests.set(out.path, await this.manifest(out, remoteName));
     });
     for (const { out, remoteName, within, target } of dirOuts) {
-      const manifest = manifests.get(out.path)!;
+      const manifest = manifests.get(out.path);
+      if (!manifest) continue;
+      // DVC checks out a directory out as a directory even when its listing is empty.
+      if (!within && !this.options.dryRun) await this.ensureDir(join(this.repo.root, out.path));
       let matched = 0;
       for (const item of manifest) {
         if (within && item.relpath !== within && !item.relpath.startsWith(`${within}/`)) continue;
         matched++;
-        add(
-          { path: `${out.path}/${item.relpath}`, md5: item.md5, hashName: out.hashName, remoteName },
-          target,
-        );
+        this.add({ ...pick(out), path: `${out.path}/${item.relpath}`, md5: item.md5, remoteName }, target);
       }
       if (within && matched === 0) {
         throw new InputError(
@@ -447,77 +588,142 @@ export class Puller {
         );
       }
     }
+  }
 
-    const all = [...entries.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    const linkType = options.linkType ?? 'copy';
-
-    // What the workspace already has, verified (through the hash state when unchanged).
+  /** Step 3: files whose workspace copy is missing or differs (unchanged files are known from the state). */
+  private async findNeeded(all: Entry[], sizes: Map<string, number>): Promise<Entry[]> {
     const needed: Entry[] = [];
-    const sizes = new Map<string, number>();
     await mapPool(all, 8, async (entry) => {
       const path = join(this.repo.root, entry.path);
       const digest = await this.state.hash(path, entry.hashName, entry.size);
       if (digest === entry.md5) sizes.set(entry.path, statSync(path).size);
       else needed.push(entry);
     });
-
-    const downloaded = new Map<string, number>();
-    const missing: Entry[] = [];
-    if (needed.length > 0 && options.dryRun) {
+    if (needed.length > 0 && this.options.dryRun) {
       const shown = needed.slice(0, 10).map((e) => e.path);
       throw new ActionError(
         `${needed.length} file(s) are missing or differ from their recorded md5 after 'dvc pull': ${shown.join(', ')}${needed.length > 10 ? `, and ${needed.length - 10} more` : ''}`,
       );
     }
-    if (needed.length > 0) {
-      const knownBytes = needed.every((e) => e.size !== undefined)
-        ? needed.reduce((s, e) => s + (e.size ?? 0), 0)
-        : undefined;
-      const progress = options.progress?.({
-        label: 'dvc-pull',
-        total: needed.length,
-        totalBytes: knownBytes,
-        unit: 'files',
-      });
-      const remoteJobs = new Set(needed.map((e) => e.remoteName));
-      let jobs = options.jobs;
-      if (!jobs)
-        jobs = Math.min(
-          ...(await Promise.all([...remoteJobs].map(async (n) => (await this.store(n)).defaultJobs))),
-        );
-      this.log.info(
-        `Pulling ${needed.length} file(s) of ${all.length} with ${jobs} parallel transfer(s), link type ${linkType}`,
-      );
-      await mapPool(needed, jobs, async (entry) => {
-        let bytes: number | undefined;
-        let fetched = false;
-        if (!(await this.inCache(entry.md5, entry.hashName, entry.size))) {
-          bytes = await this.fetch(entry.remoteName, entry.md5, entry.hashName, entry.path);
-          if (bytes === undefined) {
-            missing.push(entry);
-            progress?.tick(1, 0);
-            return;
-          }
-          fetched = true;
-        }
-        await this.checkout(entry, linkType);
-        const size = bytes ?? statSync(this.cachePath(entry.md5, entry.hashName)).size;
-        sizes.set(entry.path, size);
-        if (fetched) downloaded.set(entry.path, size);
-        progress?.tick(1, size);
-      });
-      progress?.done();
-    }
-    this.state.save();
+    return needed;
+  }
 
+  /** One file: from the cache when it holds the object, else downloaded (through the cache or straight in). */
+  private async place(entry: Entry): Promise<{ size: number; downloaded: boolean } | undefined> {
+    if (
+      existsSync(this.cachePath(entry.md5, entry.hashName)) &&
+      (await this.inCache(entry.md5, entry.hashName, entry.size))
+    ) {
+      await this.checkout(entry);
+      return { size: statSync(this.cachePath(entry.md5, entry.hashName)).size, downloaded: false };
+    }
+    if (!this.useCache) {
+      const fetched = await this.fetchOrRecord(entry, join(this.repo.root, entry.path));
+      return fetched && { size: fetched.bytes, downloaded: true };
+    }
+    const fetched = await this.fetchOrRecord(entry, this.cachePath(entry.md5, entry.hashName));
+    if (!fetched) return undefined;
+    await this.checkout(entry);
+    return { size: fetched.bytes, downloaded: true };
+  }
+
+  /** Step 4: every needed file, in parallel; a bad object is recorded and the others still placed. */
+  private async transferAll(
+    needed: Entry[],
+    total: number,
+    sizes: Map<string, number>,
+    downloaded: Map<string, number>,
+  ): Promise<void> {
+    const knownBytes = needed.every((e) => e.size !== undefined)
+      ? needed.reduce((s, e) => s + (e.size ?? 0), 0)
+      : undefined;
+    const progress = this.options.progress?.({
+      label: 'dvc-pull',
+      total: needed.length,
+      totalBytes: knownBytes,
+      unit: 'files',
+    });
+    let jobs = this.options.jobs;
+    if (!jobs) {
+      const remotes = [...new Set(needed.map((e) => e.remoteName))];
+      jobs = Math.min(...(await Promise.all(remotes.map(async (n) => (await this.store(n)).defaultJobs))));
+    }
+    this.log.info(
+      `Pulling ${needed.length} file(s) of ${total} with ${jobs} parallel transfer(s), ${
+        this.useCache
+          ? `cache.type ${this.linkTypes.join(',')}`
+          : 'written straight into the workspace (no .dvc/cache)'
+      }`,
+    );
+    await mapPool(needed, jobs, async (entry) => {
+      const placed = await this.place(entry);
+      if (placed) {
+        sizes.set(entry.path, placed.size);
+        if (placed.downloaded) downloaded.set(entry.path, placed.size);
+      }
+      progress?.tick(1, placed?.size ?? 0);
+    });
+    progress?.done();
+  }
+
+  /** Step 5: one error naming every object that could not be placed; everything else is in place by now. */
+  private failOnBadObjects(): void {
+    if (this.bad.length === 0) return;
+    const sorted = [...this.bad].sort((a, b) => (a.path < b.path ? -1 : 1));
+    const corrupt = sorted.filter((b) => b.actual !== undefined);
+    const imported = sorted.filter((b) => b.actual === undefined && b.importedFrom);
+    const missing = sorted.filter((b) => b.actual === undefined && !b.importedFrom);
+    const parts: string[] = [];
+    if (corrupt.length > 0) {
+      const listed = corrupt.map(
+        (b) =>
+          `'${b.path}': object ${b.md5} from DVC remote '${b.remoteName}' (${b.location}) hashes to ${b.actual} twice`,
+      );
+      parts.push(
+        `Verification failed for ${corrupt.length} object(s), whose remote copies are corrupt or incomplete (re-push them with 'dvc push'): ${listed.join('; ')}`,
+      );
+    }
     if (missing.length > 0) {
-      missing.sort((a, b) => (a.path < b.path ? -1 : 1));
       const byRemote = [...new Set(missing.map((m) => m.remoteName))].join(', ');
       const shown = missing.slice(0, 10).map((m) => `${m.path} (${m.md5})`);
-      throw new ActionError(
+      parts.push(
         `${missing.length} file(s) missing on DVC remote ${byRemote}: ${shown.join(', ')}${missing.length > 10 ? `, and ${missing.length - 10} more` : ''}; push them with 'dvc push'`,
       );
     }
+    if (imported.length > 0) {
+      const listed = imported.map((b) => `${b.path} (${b.md5}, imported from ${b.importedFrom})`);
+      parts.push(
+        `${imported.length} imported file(s) are not on DVC remote ${imported[0]!.remoteName}: ${listed.join(', ')}; DVC pulls 'dvc import' outs from their source repository, which the native engine does not clone: set use-dvc-cli: true, or push them to the remote`,
+      );
+    }
+    const badPaths = new Set(this.bad.map((b) => b.path));
+    const placed = [...this.entries.keys()].filter((p) => !badPaths.has(p)).length;
+    throw new ActionError(
+      `${parts.join('. ')}${placed > 0 ? `. The other ${placed} file(s) were placed` : ''}`,
+    );
+  }
+
+  async pull(): Promise<PullResult> {
+    const selections = resolveTargets(this.repo, this.options.targets ?? []);
+    const reports: TargetReport[] = selections.map((s) => ({
+      target: s.target,
+      files: 0,
+      bytes: 0,
+      downloadedFiles: 0,
+      downloadedBytes: 0,
+    }));
+    const { dirOuts, skippedNoCache, objectIds } = this.selectOuts(selections);
+    await this.expandDirectories(dirOuts, reports);
+    const all = [...this.entries.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const sizes = new Map<string, number>();
+    const downloaded = new Map<string, number>();
+    const needed = await this.findNeeded(all, sizes);
+    try {
+      if (needed.length > 0) await this.transferAll(needed, all.length, sizes, downloaded);
+    } finally {
+      this.state.save();
+    }
+    this.failOnBadObjects();
 
     const pulled: PulledFile[] = all.map((e) => ({
       path: e.path,

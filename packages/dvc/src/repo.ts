@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { ActionError } from '@mlops-actions/kit';
+import { parse as parseYaml } from 'yaml';
 import { type DvcConfig, readConfig } from './config';
 import { type Out, parseDvcFile, parseDvcLock } from './formats';
 
@@ -53,6 +54,20 @@ async function walk(root: string, dir: string, found: { dvc: string[]; lock: str
   await Promise.all(subdirs.map((d) => walk(root, d, found)));
 }
 
+/** `params.yaml` next to a `dvc.yaml`: DVC's default interpolation context for `${…}` in it. */
+function readDefaultParams(file: string): Record<string, unknown> {
+  if (!existsSync(file)) return {};
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ActionError(`${file} is not valid YAML: ${String((error as Error).message).split('\n')[0]}`);
+  }
+  return doc !== null && typeof doc === 'object' && !Array.isArray(doc)
+    ? (doc as Record<string, unknown>)
+    : {};
+}
+
 /** Reads a repo's config and every out recorded in its `.dvc` files and `dvc.lock` files. */
 export async function openRepo(start: string): Promise<DvcRepo> {
   const root = findRepoRoot(start);
@@ -67,7 +82,8 @@ export async function openRepo(start: string): Promise<DvcRepo> {
   for (const file of found.lock) {
     const yamlFile = join(root, file.replace(/dvc\.lock$/, 'dvc.yaml'));
     const yamlText = existsSync(yamlFile) ? readFileSync(yamlFile, 'utf8') : undefined;
-    outs.push(...parseDvcLock(readFileSync(join(root, file), 'utf8'), file, yamlText));
+    const params = readDefaultParams(join(yamlFile, '..', 'params.yaml'));
+    outs.push(...parseDvcLock(readFileSync(join(root, file), 'utf8'), file, yamlText, params));
   }
   return { root, dvcDir, config, outs, dvcFiles: found.dvc, lockFiles: found.lock };
 }

@@ -21,7 +21,7 @@ export function normalizeTarget(target: string): string {
 
 function stageOf(target: string): { file: string; stage: string } | undefined {
   const match = /^(?:(.*?)(?:dvc\.yaml|dvc\.lock)):(.+)$/.exec(target);
-  if (match) return { file: `${match[1] ?? ''}dvc.lock`, stage: match[2]! };
+  if (match) return { file: posix.normalize(`${match[1] ?? ''}dvc.lock`), stage: match[2]! };
   return undefined;
 }
 
@@ -73,7 +73,11 @@ function select(repo: DvcRepo, target: string): Selection['items'] {
   if (under.length > 0) return under.map((out) => ({ out }));
   const container = outs.find((o) => o.isDir && target.startsWith(`${o.path}/`));
   if (container) return [{ out: container, within: target.slice(container.path.length + 1) }];
-  const stage = stageOf(target);
-  if (stage) return outs.filter((o) => o.source === `${stage.file}:${stage.stage}`).map((out) => ({ out }));
-  return outs.filter((o) => o.stage === target).map((out) => ({ out }));
+  // A bare stage name is looked up in ./dvc.yaml, as `dvc pull train` does; a foreach/matrix group name
+  // selects every stage it generates (`train@1`, `train@2`, …).
+  const stage = stageOf(target) ?? { file: 'dvc.lock', stage: target };
+  const source = `${stage.file}:${stage.stage}`;
+  return outs
+    .filter((o) => o.source === source || (!stage.stage.includes('@') && o.source.startsWith(`${source}@`)))
+    .map((out) => ({ out }));
 }

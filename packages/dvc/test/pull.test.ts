@@ -10,12 +10,14 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { ActionError } from '@mlops-actions/kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   checkPulled,
   extractFixture,
+  failure,
+  listFiles,
   pythonDataHash,
   recordedMd5,
   removeFixtures,
@@ -24,31 +26,10 @@ import { computeDataHash, openRepo, pull, requestedObjectIds } from '../src/inde
 
 afterAll(removeFixtures);
 
-function listFiles(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(d, e.name));
-      else out.push(relative(dir, join(d, e.name)));
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
-
 async function pullFixture(targets: string[] = [], extra: Parameters<typeof pull>[1] = {}) {
   const fixture = extractFixture();
   const result = await pull(await openRepo(fixture.repo), { targets, ...extra });
   return { fixture, result };
-}
-
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a failure');
 }
 
 describe('pull from the fixture made by real DVC (local remote)', () => {
@@ -281,7 +262,9 @@ describe('bad input', () => {
     expect(error.message).toMatch(
       /^17 file\(s\) missing on DVC remote localremote: data\/dataset\/deep\/a\/b\/c\/leaf\.bin \(b2ea9f7fcea831a4a63b213f41a8855b\), /,
     );
-    expect(error.message).toMatch(/, and 7 more; push them with 'dvc push'$/);
+    expect(error.message).toMatch(
+      /, and 7 more; push them with 'dvc push'\. The other 1 file\(s\) were placed$/,
+    );
     expect(error.message.match(/\(([0-9a-f]{32})\)/g)).toHaveLength(10);
     // What could be pulled was pulled and verified.
     expect(
@@ -297,7 +280,7 @@ describe('bad input', () => {
     writeFileSync(join(fixture.remote, 'files/md5/aa/095e946924491c54ff0b814b914747'), 'not the bytes');
     const error = await failure(pull(await openRepo(fixture.repo), { targets: ['data/single.bin'] }));
     expect(error.message).toMatch(
-      /^Verification failed for 'data\/single\.bin': object aa095e946924491c54ff0b814b914747 from DVC remote 'localremote' \(.*files\/md5\/aa\/095e946924491c54ff0b814b914747\) hashes to [0-9a-f]{32} twice/,
+      /^Verification failed for 1 object\(s\), whose remote copies are corrupt or incomplete \(re-push them with 'dvc push'\): 'data\/single\.bin': object aa095e946924491c54ff0b814b914747 from DVC remote 'localremote' \(.*files\/md5\/aa\/095e946924491c54ff0b814b914747\) hashes to [0-9a-f]{32} twice/,
     );
     expect(() => statSync(join(fixture.repo, 'data/single.bin'))).toThrow();
     expect(readdirSync(join(fixture.repo, '.dvc/cache/files/md5/aa'))).toEqual([]);

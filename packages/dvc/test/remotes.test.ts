@@ -3,7 +3,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GcsDouble, startGcsDouble } from '../../../test/doubles/gcs-json-api';
-import { checkPulled, extractFixture, type Fixture, removeFixtures } from '../../../test/dvc/fixture';
+import {
+  checkPulled,
+  extractFixture,
+  type Fixture,
+  failure,
+  removeFixtures,
+} from '../../../test/dvc/fixture';
 import { type ServedRemote, serveRemote } from '../../../test/dvc/nginx-remote';
 import { type AzuriteInstance, startAzurite, uploadTreeToAzurite } from '../../../test/servers/azurite';
 import { type FaultProxy, startFaultProxy } from '../../../test/servers/fault-proxy';
@@ -16,15 +22,6 @@ afterAll(removeFixtures);
 
 function useRemote(fixture: Fixture, lines: string): void {
   writeFileSync(join(fixture.repo, '.dvc/config.local'), `['remote "localremote"']\n${lines}\n`);
-}
-
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a failure');
 }
 
 const quick: PullOptions = { remoteOptions: { minDelayMs: 20 } };
@@ -178,7 +175,7 @@ describe('http remote served by real nginx', () => {
       const error = await failure(pullSingle());
       proxy.setFault(single, undefined);
       expect(error.message).toMatch(
-        /^Verification failed for 'data\/single\.bin': object aa095e946924491c54ff0b814b914747 from DVC remote 'localremote' \(http:\/\/127\.0\.0\.1:\d+\/files\/md5\/aa\/095e946924491c54ff0b814b914747\) hashes to [0-9a-f]{32} twice/,
+        /^Verification failed for 1 object\(s\), whose remote copies are corrupt or incomplete \(re-push them with 'dvc push'\): 'data\/single\.bin': object aa095e946924491c54ff0b814b914747 from DVC remote 'localremote' \(http:\/\/127\.0\.0\.1:\d+\/files\/md5\/aa\/095e946924491c54ff0b814b914747\) hashes to [0-9a-f]{32} twice/,
       );
     });
   });

@@ -1,5 +1,5 @@
-import { createReadStream, readFileSync, statSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { RemoteStore } from './types';
@@ -13,11 +13,24 @@ export function localRemote(name: string, root: string): RemoteStore {
     display: root,
     defaultJobs: Math.max(2, Math.min(8, cpus().length * 2)),
     locate: (objectPath) => join(root, objectPath),
-    read(objectPath) {
+    async read(objectPath) {
       const file = join(root, objectPath);
-      const info = statSync(file, { throwIfNoEntry: false });
-      if (!info?.isFile()) return undefined;
-      return info.size <= WHOLE_READ_LIMIT ? readFileSync(file) : null;
+      // One open and fstat instead of stat + open: the thread pool runs several reads at once.
+      let handle: FileHandle;
+      try {
+        handle = await open(file, 'r');
+      } catch (error) {
+        if (['ENOENT', 'ENOTDIR', 'EISDIR'].includes((error as NodeJS.ErrnoException).code ?? ''))
+          return undefined;
+        throw error;
+      }
+      try {
+        const info = await handle.stat();
+        if (!info.isFile()) return undefined;
+        return info.size <= WHOLE_READ_LIMIT ? await handle.readFile() : null;
+      } finally {
+        await handle.close();
+      }
     },
     async open(objectPath) {
       const file = join(root, objectPath);

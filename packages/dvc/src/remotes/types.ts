@@ -15,7 +15,7 @@ export interface RemoteStore {
    * Optional fast path: the whole object when it is small and cheap to read at once, undefined when the
    * remote does not have it, null to fall back to `open`.
    */
-  read?(objectPath: string): Buffer | undefined | null;
+  read?(objectPath: string): Promise<Buffer | undefined | null>;
   /** Where the object lives, for messages. */
   locate(objectPath: string): string;
 }

@@ -1,0 +1,271 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  appendFileSync,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  checkPulled,
+  type ExpectedFile,
+  failure,
+  listFiles,
+  pythonDataHash,
+} from '../../../test/dvc/fixture';
+import { openRepo, type PullOptions, pull } from '../src/index';
+
+const script = join(import.meta.dirname, '../../../test/dvc/make_pipeline_fixture.py');
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+function readTsv(file: string): ExpectedFile[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [path, size, md5] = line.split('\t');
+      return { path: path!, size: Number(size), md5: md5! };
+    });
+}
+
+/** A repository with wdir, foreach/matrix, per-out remotes, an import and an empty directory (see the script). */
+function makeFixture() {
+  const dir = mkdtempSync(join(tmpdir(), 'dvc-pipeline-'));
+  made.push(dir);
+  execFileSync('/usr/bin/python3', [script, dir]);
+  return {
+    dir,
+    repo: join(dir, 'repo'),
+    expected: readTsv(join(dir, 'expected.tsv')),
+    gitFiles: readTsv(join(dir, 'git-files.tsv')),
+  };
+}
+
+async function pullFixture(options: PullOptions = {}) {
+  const fixture = makeFixture();
+  const result = await pull(await openRepo(fixture.repo), options);
+  return { fixture, result };
+}
+
+const md5 = (data: string | Buffer) => createHash('md5').update(data).digest('hex');
+
+describe('pipelines as DVC 3 writes them (wdir, foreach/matrix, per-out remote, import, empty dir)', () => {
+  it('a whole pull places every file where DVC places it, byte for byte, and nothing else', async () => {
+    const { fixture, result } = await pullFixture();
+    expect(checkPulled(fixture.repo, fixture.expected)).toEqual([]);
+    expect(checkPulled(fixture.repo, fixture.gitFiles)).toEqual([]);
+    expect(result.files).toBe(fixture.expected.length);
+    expect(result.dataHash).toBe(pythonDataHash(fixture.expected));
+    expect(result.skippedNoCache).toEqual([
+      'features/scores.json',
+      'pipelines/nlp/models/seed-1/metrics.json',
+      'pipelines/nlp/models/seed-2/metrics.json',
+      'pipelines/nlp/sweeps/lr-0.01/loss.csv',
+      'pipelines/nlp/sweeps/lr-0.1/loss.csv',
+    ]);
+    // The empty directory out exists and is empty; the ignored scratch file is left alone.
+    expect(statSync(join(fixture.repo, 'data/empty')).isDirectory()).toBe(true);
+    expect(readdirSync(join(fixture.repo, 'data/empty'))).toEqual([]);
+    expect(readFileSync(join(fixture.repo, 'data/images/cats/draft.tmp'), 'utf8')).toBe('scratch\n');
+    // Nothing lands where a root-relative reading of the lock paths would put it.
+    const workspace = listFiles(fixture.repo).filter((p) => !p.startsWith('.dvc/'));
+    const tracked = [
+      ...fixture.expected.map((f) => f.path),
+      ...fixture.gitFiles.map((f) => f.path),
+      'data/images/cats/draft.tmp',
+    ];
+    expect(
+      workspace.filter(
+        (p) => !tracked.includes(p) && !/(\.dvc|dvc\.(yaml|lock)|params\.yaml|\.dvcignore)$/.test(p),
+      ),
+    ).toEqual([]);
+  });
+
+  it('only the empty directory out as a target still creates it', async () => {
+    const { fixture, result } = await pullFixture({ targets: ['data/empty'] });
+    expect(result.files).toBe(0);
+    expect(readdirSync(join(fixture.repo, 'data/empty'))).toEqual([]);
+  });
+
+  it('remote: outs with their own remote are filtered out when another one is requested, as dvc pull -r does', async () => {
+    const lines: string[] = [];
+    const log = { info: (l: string) => lines.push(l), warning: (l: string) => lines.push(l) };
+    const { fixture, result } = await pullFixture({ remote: 'store', log });
+    const ownRemote = [
+      'pipelines/nlp/models/seed-1/model.bin',
+      'pipelines/nlp/models/seed-2/model.bin',
+      'pipelines/prepared/vocab/en.txt',
+      'pipelines/prepared/vocab/sub/de.txt',
+    ];
+    expect(result.pulled.map((f) => f.path).sort()).toEqual(
+      fixture.expected
+        .map((f) => f.path)
+        .filter((p) => !ownRemote.includes(p))
+        .sort(),
+    );
+    for (const path of ownRemote) expect(existsSync(join(fixture.repo, path))).toBe(false);
+    expect(lines).toContain(
+      "Skipping pipelines/prepared/vocab (remote: models): its own remote is not the requested 'store' (as dvc pull -r does)",
+    );
+  });
+
+  it('remote: the requested remote serves every out without its own remote, so objects it lacks are missing', async () => {
+    const fixture = makeFixture();
+    const error = await failure(pull(await openRepo(fixture.repo), { remote: 'models' }));
+    expect(error.message).toMatch(
+      /^7 file\(s\) missing on DVC remote models: data\/empty \([0-9a-f]{32}\.dir\), data\/images \([0-9a-f]{32}\.dir\), data\/raw\.csv /,
+    );
+    expect(error.message).toMatch(
+      /1 imported file\(s\) are not on DVC remote models: data\/registry\/iris\.csv /,
+    );
+    // What the models remote has is placed all the same.
+    expect(
+      checkPulled(
+        fixture.repo,
+        fixture.expected.filter((f) => /model\.bin$|prepared\/vocab\//.test(f.path)),
+      ),
+    ).toEqual([]);
+  });
+
+  it.each([
+    ['data/images/cats', ['data/images/cats/1.png', 'data/images/cats/2.png']],
+    ['pipelines/prepared/vocab/sub/de.txt', ['pipelines/prepared/vocab/sub/de.txt']],
+    ['data/raw.csv.dvc', ['data/raw.csv']],
+    ['featurize', ['features/table.bin']],
+    ['dvc.yaml:featurize', ['features/table.bin']],
+    [
+      'pipelines/nlp/dvc.yaml:train',
+      ['pipelines/nlp/models/seed-1/model.bin', 'pipelines/nlp/models/seed-2/model.bin'],
+    ],
+    ['pipelines/nlp/dvc.yaml:train@2', ['pipelines/nlp/models/seed-2/model.bin']],
+    ['pipelines/nlp/dvc.yaml:sweep@0.01-3', ['pipelines/nlp/sweeps/lr-0.01/depth-3.bin']],
+    [
+      'pipelines/nlp/dvc.yaml:prepare',
+      [
+        'pipelines/prepared/text.txt',
+        'pipelines/prepared/vocab/en.txt',
+        'pipelines/prepared/vocab/sub/de.txt',
+      ],
+    ],
+    ['pipelines/nlp/models/seed-1/model.bin', ['pipelines/nlp/models/seed-1/model.bin']],
+    [
+      'data/*.dvc',
+      [
+        'data/images/cats/1.png',
+        'data/images/cats/2.png',
+        'data/images/dogs/1.png',
+        'data/images/labels.json',
+        'data/raw.csv',
+      ],
+    ],
+  ])('target %s pulls exactly what dvc pull pulls for it', async (target, paths) => {
+    const { fixture, result } = await pullFixture({ targets: [target] });
+    expect(result.pulled.map((f) => f.path).sort()).toEqual(paths);
+    expect(
+      checkPulled(
+        fixture.repo,
+        fixture.expected.filter((f) => paths.includes(f.path)),
+      ),
+    ).toEqual([]);
+  });
+
+  it('a bare stage name is looked up in ./dvc.yaml only', async () => {
+    const fixture = makeFixture();
+    const error = await failure(pull(await openRepo(fixture.repo), { targets: ['prepare'] }));
+    expect(error.message).toMatch(/^Input 'targets': 'prepare' matches no DVC-tracked output/);
+  });
+
+  it('corrupt objects on the remote: every good file is placed, then one error lists each bad object', async () => {
+    const fixture = makeFixture();
+    const bad = {
+      'data/images/cats/2.png': 'not a png',
+      'pipelines/nlp/models/seed-1/model.bin': 'truncated',
+    };
+    for (const [path, bytes] of Object.entries(bad)) {
+      const file = fixture.expected.find((f) => f.path === path)!;
+      const remote = path.includes('model.bin') ? 'remote-models' : 'remote-store';
+      writeFileSync(join(fixture.dir, remote, 'files/md5', file.md5.slice(0, 2), file.md5.slice(2)), bytes);
+    }
+    const error = await failure(pull(await openRepo(fixture.repo), { jobs: 1 }));
+    for (const [path, bytes] of Object.entries(bad)) {
+      const file = fixture.expected.find((f) => f.path === path)!;
+      expect(error.message).toContain(`'${path}': object ${file.md5} from DVC remote '`);
+      expect(error.message).toContain(`hashes to ${md5(bytes)} twice`);
+      expect(existsSync(join(fixture.repo, path))).toBe(false);
+    }
+    expect(error.message).toMatch(/^Verification failed for 2 object\(s\)/);
+    expect(error.message).toMatch(/The other 12 file\(s\) were placed$/);
+    expect(
+      checkPulled(
+        fixture.repo,
+        fixture.expected.filter((f) => !(f.path in bad)),
+      ),
+    ).toEqual([]);
+  });
+
+  it('an import missing on the remote names its source repository and the way to pull it', async () => {
+    const fixture = makeFixture();
+    const iris = fixture.expected.find((f) => f.path === 'data/registry/iris.csv')!;
+    rmSync(join(fixture.dir, 'remote-store/files/md5', iris.md5.slice(0, 2), iris.md5.slice(2)));
+    const error = await failure(pull(await openRepo(fixture.repo), { targets: ['data/registry'] }));
+    expect(error.message).toBe(
+      `1 imported file(s) are not on DVC remote store: data/registry/iris.csv (${iris.md5}, imported from https://github.com/iterative/dataset-registry@f31f5c4cdae787b4bdeb97a717687d44667d9e62); DVC pulls 'dvc import' outs from their source repository, which the native engine does not clone: set use-dvc-cli: true, or push them to the remote`,
+    );
+  });
+});
+
+describe('writing each byte once, as cache.type asks', () => {
+  it('without a cache to fill, files go straight into the workspace and .dvc/cache stays empty', async () => {
+    const { fixture } = await pullFixture({ fillCache: false });
+    expect(checkPulled(fixture.repo, fixture.expected)).toEqual([]);
+    expect(existsSync(join(fixture.repo, '.dvc/cache/files'))).toBe(false);
+    expect(statSync(join(fixture.repo, 'data/raw.csv')).mode & 0o200).toBe(0o200);
+  });
+
+  it('cache.type hardlink: workspace files share the read-only cache inode', async () => {
+    const fixture = makeFixture();
+    appendFileSync(join(fixture.repo, '.dvc/config'), '[cache]\n    type = hardlink\n');
+    await pull(await openRepo(fixture.repo), { fillCache: false });
+    expect(checkPulled(fixture.repo, fixture.expected)).toEqual([]);
+    const raw = fixture.expected.find((f) => f.path === 'data/raw.csv')!;
+    const cached = statSync(
+      join(fixture.repo, '.dvc/cache/files/md5', raw.md5.slice(0, 2), raw.md5.slice(2)),
+    );
+    const placed = statSync(join(fixture.repo, 'data/raw.csv'));
+    expect(placed.ino).toBe(cached.ino);
+    expect(cached.mode & 0o777).toBe(0o444);
+  });
+
+  it('cache.type symlink,copy: symlinks into the cache', async () => {
+    const fixture = makeFixture();
+    appendFileSync(join(fixture.repo, '.dvc/config'), '[cache]\n    type = "symlink,copy"\n');
+    await pull(await openRepo(fixture.repo));
+    expect(checkPulled(fixture.repo, fixture.expected)).toEqual([]);
+    const link = join(fixture.repo, 'features/table.bin');
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(link)).toContain('/.dvc/cache/files/md5/');
+  });
+
+  it('the default reflink,copy fills the cache read-only and leaves writable copies in the workspace', async () => {
+    const { fixture } = await pullFixture();
+    expect(checkPulled(fixture.repo, fixture.expected)).toEqual([]);
+    const model = fixture.expected.find((f) => f.path.endsWith('seed-2/model.bin'))!;
+    const cached = join(fixture.repo, '.dvc/cache/files/md5', model.md5.slice(0, 2), model.md5.slice(2));
+    expect(statSync(cached).mode & 0o777).toBe(0o444);
+    const placed = statSync(join(fixture.repo, model.path));
+    expect(placed.mode & 0o200).toBe(0o200);
+    expect(placed.ino).not.toBe(statSync(cached).ino);
+  });
+});
