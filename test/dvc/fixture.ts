@@ -47,14 +47,44 @@ export function extractFixture(): Fixture {
   extracted.push(parent);
   execFileSync('tar', ['xzf', fixtureArchive, '-C', parent]);
   const dir = join(parent, 'dvc-fixture');
-  const expected = readFileSync(join(dir, 'expected', 'pulled_files.tsv'), 'utf8')
+  const expected = readTsv(join(dir, 'expected', 'pulled_files.tsv'));
+  return { dir, repo: join(dir, 'repo'), remote: join(dir, 'dvc-remote'), expected };
+}
+
+function readTsv(file: string): ExpectedFile[] {
+  return readFileSync(file, 'utf8')
     .split('\n')
     .filter(Boolean)
     .map((line) => {
       const [path, size, md5] = line.split('\t');
       return { path: path!, size: Number(size), md5: md5! };
     });
-  return { dir, repo: join(dir, 'repo'), remote: join(dir, 'dvc-remote'), expected };
+}
+
+export interface PipelineFixture {
+  dir: string;
+  repo: string;
+  /** What a full `dvc pull` places: path, size, md5. */
+  expected: ExpectedFile[];
+  /** Git-tracked files (`cache: false` outs and a dep) that a pull must leave as they are. */
+  gitFiles: ExpectedFile[];
+}
+
+/**
+ * A repository with stage wdirs, foreach/matrix stages, per-out remotes, an import, an empty directory out
+ * and a .dvcignore, written in DVC 3's formats by an independent Python script (make_pipeline_fixture.py),
+ * with its remotes `remote-store/` and `remote-models/` beside it.
+ */
+export function makePipelineFixture(): PipelineFixture {
+  const dir = mkdtempSync(join(tmpdir(), 'dvc-pipeline-'));
+  extracted.push(dir);
+  execFileSync('/usr/bin/python3', [join(import.meta.dirname, 'make_pipeline_fixture.py'), dir]);
+  return {
+    dir,
+    repo: join(dir, 'repo'),
+    expected: readTsv(join(dir, 'expected.tsv')),
+    gitFiles: readTsv(join(dir, 'git-files.tsv')),
+  };
 }
 
 /** Every file DVC would pull, compared byte for byte (size and md5 of the actual bytes). Returns problems. */

@@ -26,14 +26,16 @@ export const inputs = z.object({
     ),
   'link-type': z
     .enum(['copy', 'reflink', 'hardlink', 'symlink'])
-    .default('copy')
+    .optional()
     .describe(
-      'How files go from .dvc/cache into the workspace: copy, reflink (copy-on-write, falls back to copy), hardlink or symlink',
+      "How files go from .dvc/cache into the workspace: copy, reflink (copy-on-write), hardlink or symlink (the cache stays read-only, as DVC keeps it); default: the repository's cache.type, else DVC's reflink,copy",
     ),
   cache: input
     .boolean()
     .prefault('true')
-    .describe('Restore and save .dvc/cache with actions/cache, keyed by the requested object ids'),
+    .describe(
+      'Restore and save .dvc/cache with actions/cache, keyed by the requested object ids; false writes each file straight into the workspace and keeps no .dvc/cache (unless link-type needs it)',
+    ),
   'use-dvc-cli': input
     .boolean()
     .prefault('false')
@@ -142,6 +144,7 @@ export default defineAction({
         remote: i.remote,
         jobs: i.jobs,
         linkType: i['link-type'],
+        fillCache: i.cache,
         log: ctx.log,
         signal: ctx.signal,
         progress: (options) => ctx.progress(options),

@@ -476,15 +476,11 @@ export class Puller {
       try {
         if (type === 'hardlink') await link(source, temp);
         else if (type === 'symlink') await symlink(source, temp);
+        else if (type === 'copy' && bytes) await writeFile(temp, bytes, { mode: this.workspaceMode });
         else {
-          if (type === 'copy' && bytes) await writeFile(temp, bytes, { mode: this.workspaceMode });
           // FICLONE shares the blocks when the filesystem can and copies otherwise; FORCE never copies.
-          else
-            await copyFile(
-              source,
-              temp,
-              type === 'copy' ? constants.COPYFILE_FICLONE : constants.COPYFILE_FICLONE_FORCE,
-            );
+          const flag = type === 'copy' ? constants.COPYFILE_FICLONE : constants.COPYFILE_FICLONE_FORCE;
+          await copyFile(source, temp, flag);
           // Copies are the user's to edit: not read-only like the cache file they came from.
           await chmod(temp, this.workspaceMode);
         }

@@ -1,10 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   appendFileSync,
   existsSync,
   lstatSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   readlinkSync,
@@ -12,49 +10,22 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   checkPulled,
-  type ExpectedFile,
   failure,
   listFiles,
+  makePipelineFixture,
   pythonDataHash,
+  removeFixtures,
 } from '../../../test/dvc/fixture';
 import { openRepo, type PullOptions, pull } from '../src/index';
 
-const script = join(import.meta.dirname, '../../../test/dvc/make_pipeline_fixture.py');
-const made: string[] = [];
-afterAll(() => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
-
-function readTsv(file: string): ExpectedFile[] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => {
-      const [path, size, md5] = line.split('\t');
-      return { path: path!, size: Number(size), md5: md5! };
-    });
-}
-
-/** A repository with wdir, foreach/matrix, per-out remotes, an import and an empty directory (see the script). */
-function makeFixture() {
-  const dir = mkdtempSync(join(tmpdir(), 'dvc-pipeline-'));
-  made.push(dir);
-  execFileSync('/usr/bin/python3', [script, dir]);
-  return {
-    dir,
-    repo: join(dir, 'repo'),
-    expected: readTsv(join(dir, 'expected.tsv')),
-    gitFiles: readTsv(join(dir, 'git-files.tsv')),
-  };
-}
+afterAll(removeFixtures);
 
 async function pullFixture(options: PullOptions = {}) {
-  const fixture = makeFixture();
+  const fixture = makePipelineFixture();
   const result = await pull(await openRepo(fixture.repo), options);
   return { fixture, result };
 }
@@ -122,7 +93,7 @@ describe('pipelines as DVC 3 writes them (wdir, foreach/matrix, per-out remote, 
   });
 
   it('remote: the requested remote serves every out without its own remote, so objects it lacks are missing', async () => {
-    const fixture = makeFixture();
+    const fixture = makePipelineFixture();
     const error = await failure(pull(await openRepo(fixture.repo), { remote: 'models' }));
     expect(error.message).toMatch(
       /^7 file\(s\) missing on DVC remote models: data\/empty \([0-9a-f]{32}\.dir\), data\/images \([0-9a-f]{32}\.dir\), data\/raw\.csv /,
@@ -182,13 +153,13 @@ describe('pipelines as DVC 3 writes them (wdir, foreach/matrix, per-out remote, 
   });
 
   it('a bare stage name is looked up in ./dvc.yaml only', async () => {
-    const fixture = makeFixture();
+    const fixture = makePipelineFixture();
     const error = await failure(pull(await openRepo(fixture.repo), { targets: ['prepare'] }));
     expect(error.message).toMatch(/^Input 'targets': 'prepare' matches no DVC-tracked output/);
   });
 
   it('corrupt objects on the remote: every good file is placed, then one error lists each bad object', async () => {
-    const fixture = makeFixture();
+    const fixture = makePipelineFixture();
     const bad = {
       'data/images/cats/2.png': 'not a png',
       'pipelines/nlp/models/seed-1/model.bin': 'truncated',
@@ -216,7 +187,7 @@ describe('pipelines as DVC 3 writes them (wdir, foreach/matrix, per-out remote, 
   });
 
   it('an import missing on the remote names its source repository and the way to pull it', async () => {
-    const fixture = makeFixture();
+    const fixture = makePipelineFixture();
     const iris = fixture.expected.find((f) => f.path === 'data/registry/iris.csv')!;
     rmSync(join(fixture.dir, 'remote-store/files/md5', iris.md5.slice(0, 2), iris.md5.slice(2)));
     const error = await failure(pull(await openRepo(fixture.repo), { targets: ['data/registry'] }));
@@ -235,7 +206,7 @@ describe('writing each byte once, as cache.type asks', () => {
   });
 
   it('cache.type hardlink: workspace files share the read-only cache inode', async () => {
-    const fixture = makeFixture();
+    const fixture = makePipelineFixture();
     appendFileSync(join(fixture.repo, '.dvc/config'), '[cache]\n    type = hardlink\n');
     await pull(await openRepo(fixture.repo), { fillCache: false });
     expect(checkPulled(fixture.repo, fixture.expected)).toEqual([]);
@@ -249,7 +220,7 @@ describe('writing each byte once, as cache.type asks', () => {
   });
 
   it('cache.type symlink,copy: symlinks into the cache', async () => {
-    const fixture = makeFixture();
+    const fixture = makePipelineFixture();
     appendFileSync(join(fixture.repo, '.dvc/config'), '[cache]\n    type = "symlink,copy"\n');
     await pull(await openRepo(fixture.repo));
     expect(checkPulled(fixture.repo, fixture.expected)).toEqual([]);
