@@ -1,10 +1,17 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runStep } from '../harness/index';
 import { type S3rverInstance, startS3rver, uploadTree } from '../servers/s3rver';
-import { checkPulled, extractFixture, pythonDataHash, recordedMd5, removeFixtures } from './fixture';
+import {
+  checkPulled,
+  extractFixture,
+  makePipelineFixture,
+  pythonDataHash,
+  recordedMd5,
+  removeFixtures,
+} from './fixture';
 import { type ServedRemote, serveRemote } from './nginx-remote';
 
 afterAll(removeFixtures);
@@ -183,5 +190,33 @@ describe('dvc-pull with use-dvc-cli (a double of the dvc command records the cal
     expect(step.error).toBe(
       "1 file(s) are missing or differ from their recorded md5 after 'dvc pull': data/single.bin",
     );
+  });
+});
+
+describe('dvc-pull end to end on a pipeline repository (wdir, foreach/matrix, per-out remotes, import)', () => {
+  it('places every file where DVC places it, with cache: false writing no .dvc/cache', async () => {
+    const fixture = makePipelineFixture();
+    const step = await runStep({ action: 'dvc-pull', workspace: fixture.repo, inputs: { cache: 'false' } });
+    expect(step.error).toBeUndefined();
+    expect(checkPulled(fixture.repo, fixture.expected)).toEqual([]);
+    expect(checkPulled(fixture.repo, fixture.gitFiles)).toEqual([]);
+    expect(step.outputs.files).toBe(String(fixture.expected.length));
+    expect(step.outputs['data-hash']).toBe(pythonDataHash(fixture.expected));
+    expect(existsSync(join(fixture.repo, '.dvc/cache/files'))).toBe(false);
+  });
+
+  it('a corrupt object fails the step only after every good file is placed, naming path and both md5s', async () => {
+    const fixture = makePipelineFixture();
+    const bad = fixture.expected.find((f) => f.path === 'pipelines/prepared/text.txt')!;
+    writeFileSync(join(fixture.dir, 'remote-store/files/md5', bad.md5.slice(0, 2), bad.md5.slice(2)), 'x');
+    const step = await runStep({ action: 'dvc-pull', workspace: fixture.repo });
+    expect(step.exitCode).toBe(1);
+    expect(step.error).toMatch(
+      new RegExp(
+        `^Verification failed for 1 object\\(s\\).*'pipelines/prepared/text\\.txt': object ${bad.md5} from DVC remote 'store' \\(.*\\) hashes to 9dd4e461268c8034f5c8564e155c67a6 twice\\. The other ${fixture.expected.length - 1} file\\(s\\) were placed$`,
+      ),
+    );
+    expect(step.error).not.toContain('\n');
+    expect(checkPulled(fixture.repo, fixture.expected.filter((f) => f !== bad))).toEqual([]);
   });
 });

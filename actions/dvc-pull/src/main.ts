@@ -9,7 +9,7 @@ export const inputs = z.object({
     .list()
     .default([])
     .describe(
-      'What to pull, one per line or comma-separated: workspace paths (files, directory outs or paths inside them), .dvc files, dvc.lock stage names (train or dvc.yaml:train) or globs (data/*.dvc). Empty pulls everything',
+      'What to pull, one per line or comma-separated: workspace paths (files, directory outs or paths inside them), .dvc files, stages (train, dvc.yaml:train, sub/dvc.yaml:train@1; a foreach/matrix group name selects all its stages) or globs (data/*.dvc). Empty pulls everything',
     ),
   remote: z
     .string()
