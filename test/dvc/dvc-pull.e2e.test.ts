@@ -217,6 +217,11 @@ describe('dvc-pull end to end on a pipeline repository (wdir, foreach/matrix, pe
       ),
     );
     expect(step.error).not.toContain('\n');
-    expect(checkPulled(fixture.repo, fixture.expected.filter((f) => f !== bad))).toEqual([]);
+    expect(
+      checkPulled(
+        fixture.repo,
+        fixture.expected.filter((f) => f !== bad),
+      ),
+    ).toEqual([]);
   });
 });
