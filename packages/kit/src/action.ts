@@ -13,7 +13,7 @@ import { logValue } from './log';
 import { limitOutputs, OUTPUTS_LIMIT_BYTES } from './outputs';
 import { type ConfineOptions, confinePath } from './paths';
 import { Progress, type ProgressOptions } from './progress';
-import { redactUrls, urlSecrets } from './secrets';
+import { redact, urlSecrets } from './secrets';
 import { Summary } from './summary';
 
 export interface Logger {
@@ -106,7 +106,7 @@ function describeIssue(
       ? ''
       : secrets.has(name)
         ? ' (got ***)'
-        : ` (got ${JSON.stringify(shorten(redactUrls(value)))})`;
+        : ` (got ${JSON.stringify(shorten(redact(value)))})`;
   const where = issue.path.length > 1 ? ` at ${issue.path.slice(1).join('.')}` : '';
   return `Input '${name}'${where}: ${oneLine(issue.message)}${shown}`;
 }
@@ -137,7 +137,7 @@ export function readInputs<I extends z.ZodObject>(
 }
 
 /** What every log line of an action goes through: one line, no workflow command, no URL credentials. */
-const safeLine = (line: string) => logValue(redactUrls(line));
+const safeLine = (line: string) => logValue(redact(line));
 
 function createContext(
   definition: AnyActionDefinition,
@@ -209,8 +209,8 @@ function reportFailure(error: unknown, env: NodeJS.ProcessEnv): void {
         ? error.message
         : `${error.name}: ${error.message}`
       : String(error);
-  runner.setFailed(oneLine(redactUrls(message)));
-  if (debug && error instanceof Error && error.stack) runner.debug(redactUrls(error.stack));
+  runner.setFailed(oneLine(redact(message)));
+  if (debug && error instanceof Error && error.stack) runner.debug(redact(error.stack));
 }
 
 /**
@@ -230,13 +230,13 @@ function writeOutputs(definition: AnyActionDefinition, result: unknown, tempDir:
   let written = limited.values;
   if (limited.trimmed.length > 0) {
     file = join(tempDir(), 'outputs.json');
-    writeFileAtomic(file, redactUrls(JSON.stringify(values, null, 2)));
+    writeFileAtomic(file, redact(JSON.stringify(values, null, 2)));
     written = limitOutputs(values, file, OUTPUTS_LIMIT_BYTES).values;
     runner.warning(
       `The outputs of ${definition.id} exceed GitHub's 1 MB limit: ${limited.trimmed.map((k) => `'${k}'`).join(', ')} ${limited.trimmed.length === 1 ? 'was' : 'were'} replaced by a pointer to the full result in ${file}`,
     );
   }
-  for (const [key, value] of Object.entries(written)) runner.setOutput(key, redactUrls(value));
+  for (const [key, value] of Object.entries(written)) runner.setOutput(key, redact(value));
 }
 
 /**
@@ -288,7 +288,7 @@ export async function runAction(
       const result = await Promise.race([definition.run(inputs, ctx), cancelled]);
       writeOutputs(definition, result, () => ctx.tempDir);
       const failure = ctx.failure();
-      if (failure) runner.setFailed(oneLine(redactUrls(failure)));
+      if (failure) runner.setFailed(oneLine(redact(failure)));
       else if (controller.signal.aborted) reportFailure(controller.signal.reason, env);
     }
   } catch (error) {

@@ -1,6 +1,6 @@
 import { errorMessage, oneLine } from './errors';
 import { HttpClient, HttpError } from './http';
-import { redactUrls } from './secrets';
+import { redact } from './secrets';
 import type { Summary } from './summary';
 
 /** GitHub rejects issue comments longer than this many characters. */
@@ -90,7 +90,7 @@ export async function tokenIdentity(http: HttpClient): Promise<string> {
  */
 export async function upsertStickyComment(options: StickyCommentOptions): Promise<StickyCommentResult> {
   const marker = commentMarker(options.action, options.key);
-  const report = redactUrls(options.body);
+  const report = redact(options.body);
   const body = fitComment(marker, report);
   const fallback = (reason: string, warn = false): StickyCommentResult => {
     const line = `Not commenting on the pull request (${reason}); the report is in the job summary instead.`;
@@ -148,6 +148,6 @@ export async function upsertStickyComment(options: StickyCommentOptions): Promis
       );
     }
     // A comment is a side effect of a run that already happened: it must not fail the step.
-    return fallback(`commenting failed: ${oneLine(redactUrls(errorMessage(error)))}`, true);
+    return fallback(`commenting failed: ${oneLine(redact(errorMessage(error)))}`, true);
   }
 }

@@ -75,3 +75,20 @@ export function redactUrls(text: string): string {
       SENSITIVE_QUERY.test(decode(key)) ? `${sep}${key}=***` : whole,
     );
 }
+
+const secrets = new Set<string>();
+
+/** Remembers a masked value, so `redact` removes it from what the runner does not mask itself. */
+export function rememberSecret(value: string): void {
+  if (value.length >= 3) secrets.add(value);
+}
+
+/**
+ * Text fit for the log, the summary, outputs, comments and errors: every masked secret replaced by
+ * `***` (the runner masks the log, not files or the GitHub API) and every URL redacted.
+ */
+export function redact(text: string): string {
+  let out = redactUrls(text);
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) out = out.replaceAll(secret, '***');
+  return out;
+}
