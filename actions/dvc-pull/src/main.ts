@@ -176,7 +176,7 @@ export default defineAction({
         '| --- | ---: | ---: | ---: |',
         ...rows,
         '',
-        `Data hash: \`${result.dataHash}\` · cache: ${!i.cache ? 'off' : cacheHit ? 'hit' : 'miss'}${
+        `Data hash: ${inlineCode(result.dataHash)} · cache: ${!i.cache ? 'off' : cacheHit ? 'hit' : 'miss'}${
           result.skippedNoCache.length
             ? ` · not pulled (cache: false): ${result.skippedNoCache.map(inlineCode).join(', ')}`
             : ''

@@ -34,6 +34,8 @@ export interface ConfineOptions {
   input: string;
   /** True when the workflow author opted out of the boundary for this input. */
   allowOutside?: boolean;
+  /** The folder a relative path is resolved from (inside the workspace); default the workspace itself. */
+  base?: string;
   /** The input that opts out, named in the error so the author knows the way out (omit when there is none). */
   optOut?: string;
 }
@@ -51,11 +53,12 @@ export function isInside(root: string, path: string): boolean {
  */
 export function confinePath(workspace: string, value: string, options: ConfineOptions): string {
   const root = realPathOf(resolve(workspace));
-  const real = realPathOf(resolve(root, value));
+  const real = realPathOf(resolve(root, options.base ?? '.', value));
   if (options.allowOutside || isInside(root, real)) return real;
   const way = options.optOut
     ? `; give a path inside the workspace, or set '${options.optOut}: true' to allow paths outside it`
     : '; give a path inside the workspace';
-  const shown = real === resolve(root, value) ? '' : ` (through a symbolic link, it is ${real})`;
+  const shown =
+    real === resolve(root, options.base ?? '.', value) ? '' : ` (through a symbolic link, it is ${real})`;
   throw new InputError(options.input, `'${value}' is outside the workspace ${root}${shown}${way}`);
 }
