@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { chmod, copyFile, link, mkdir, open, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { ActionError, InputError, mapPool } from '@mlops-actions/kit';
+import { ActionError, InputError, isInside, mapPool, realPathOf } from '@mlops-actions/kit';
 import type { CacheType } from './config';
 import { type ManifestEntry, type Out, parseManifest } from './formats';
 import { type HashName, ObjectHasher } from './hash';
@@ -198,6 +198,21 @@ interface Selected {
   dirOuts: Array<{ out: Out; remoteName: string; within?: string; target: number }>;
   skippedNoCache: Set<string>;
   objectIds: Set<string>;
+}
+
+/**
+ * A committed symlink (`data -> /outside`) would make a checkout write outside the repository: every
+ * destination is resolved through links before anything is written.
+ */
+function refuseWritesOutside(root: string, entries: Array<{ path: string }>): void {
+  const realRoot = realPathOf(root);
+  for (const entry of entries) {
+    const real = realPathOf(join(realRoot, entry.path));
+    if (!isInside(realRoot, real))
+      throw new ActionError(
+        `'${entry.path}' resolves through a symbolic link to ${real}, outside the repository ${realRoot}; DVC outs are only written inside it (remove the link)`,
+      );
+  }
 }
 
 export class Puller {
@@ -711,6 +726,7 @@ export class Puller {
     const { dirOuts, skippedNoCache, objectIds } = this.selectOuts(selections);
     await this.expandDirectories(dirOuts, reports);
     const all = [...this.entries.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    refuseWritesOutside(this.repo.root, all);
     const sizes = new Map<string, number>();
     const downloaded = new Map<string, number>();
     const needed = await this.findNeeded(all, sizes);
