@@ -1,3 +1,4 @@
+export * from './image';
 export * from './layer';
 export * from './layout';
 export * from './media';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { ActionError } from '@mlops-actions/kit';
@@ -34,6 +34,8 @@ export interface BuildLayerOptions {
   mtime?: number;
   /** gzip level 0–9. */
   level?: number;
+  /** false writes a plain tar (an oci-archive, an uncompressed layer). */
+  gzip?: boolean;
   onProgress?: (bytes: number) => void;
   signal?: AbortSignal;
 }
@@ -196,6 +198,7 @@ export async function buildLayer(entries: LayerEntry[], options: BuildLayerOptio
   const blobHash = createHash('sha256');
   let tarSize = 0;
   let blobSize = 0;
+  const gzip = options.gzip ?? true;
   await pipeline(
     Readable.from(tarStream(entries, mtime)),
     async function* (chunks: AsyncIterable<Buffer>) {
@@ -206,12 +209,12 @@ export async function buildLayer(entries: LayerEntry[], options: BuildLayerOptio
         yield chunk;
       }
     },
-    createGzip({ level: options.level ?? 1 }),
+    gzip ? createGzip({ level: options.level ?? 1 }) : new PassThrough(),
     async function* (chunks: AsyncIterable<Buffer>) {
       for await (const raw of chunks) {
         let chunk = raw;
         // The gzip header's OS byte (offset 9) is where zlib was built; 255 ("unknown") keeps digests equal across platforms.
-        if (blobSize <= 9 && blobSize + chunk.byteLength > 9) {
+        if (gzip && blobSize <= 9 && blobSize + chunk.byteLength > 9) {
           chunk = Buffer.from(chunk);
           chunk[9 - blobSize] = 255;
         }
