@@ -117,7 +117,9 @@ export const inputs = z
       ),
     'registry-password': input
       .secret(z.string().optional())
-      .describe('Password or token for the target registry, e.g. the workflow's GITHUB_TOKEN for GHCR (with packages: write)'),
+      .describe(
+        "Password or token for the target registry, e.g. the workflow's GITHUB_TOKEN for GHCR (with packages: write)",
+      ),
     builder: z
       .enum(['native', 'docker'])
       .default('native')
