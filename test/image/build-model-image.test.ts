@@ -17,6 +17,7 @@ import {
   describe as describeBytes,
   encodeJson,
   type ImageIndex,
+  LayoutStore,
   listReferrers,
   MediaType,
   RegistryClient,
@@ -349,5 +350,55 @@ describe('build-model-image bad input (bundle)', () => {
   it('builder docker without a Docker engine fails clearly', async () => {
     const error = await fails({ 'model-path': 'model', builder: 'docker' }, withModel);
     expect(error).toMatch(/Input 'builder': 'docker' needs a Docker engine/);
+  });
+});
+
+describe('build-model-image from a local layout registry (bundle)', () => {
+  it('reads a ModelPack artifact from <layout>:<tag>, writes an OCI layout, and records the image as a referrer there', async () => {
+    const workspace = temp();
+    const layout = new LayoutStore(join(workspace, '.mlops/registry/iris'));
+    const weights = Buffer.from('weights');
+    const layer = describeBytes('application/vnd.cncf.model.weight.v1.raw', weights, {
+      annotations: { 'org.cncf.model.filepath': 'model.bin' },
+    });
+    await layout.pushBlob('', layer, weights);
+    const config = encodeJson({
+      descriptor: { name: 'iris' },
+      modelfs: { type: 'layers', diffIds: [layer.digest] },
+      config: {},
+    });
+    const configDescriptor = describeBytes('application/vnd.cncf.model.config.v1+json', config);
+    await layout.pushBlob('', configDescriptor, config);
+    const model = await layout.putManifest(
+      '',
+      encodeJson({
+        schemaVersion: 2,
+        mediaType: MediaType.ociManifest,
+        config: configDescriptor,
+        layers: [layer],
+      }),
+      MediaType.ociManifest,
+      'v2',
+    );
+    const step = await runStep({
+      action: 'build-model-image',
+      workspace,
+      inputs: {
+        'model-uri': '.mlops/registry/iris:v2',
+        'base-image': `${registry.host}/runtimes/busybox:1`,
+        push: 'false',
+        output: 'out/layout',
+        tags: 'local',
+      },
+    });
+    expect(step.error ?? '').toBe('');
+    const digest = (step.json as { digest: string }).digest;
+    const raw = JSON.parse(
+      (await exec('skopeo', ['inspect', '--raw', `oci:${join(workspace, 'out/layout')}:local`])).stdout,
+    );
+    expect(raw.manifests).toHaveLength(2);
+    expect(sha256(JSON.stringify(raw))).toBe(digest);
+    const referrers = await listReferrers(layout, '', model.digest);
+    expect(referrers.map((r) => r.annotations?.['mlops.image.digest'])).toEqual([digest]);
   });
 });

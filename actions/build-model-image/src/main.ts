@@ -379,7 +379,6 @@ export default defineAction({
       );
       rows = pushed.rows;
       descriptor = pushed.descriptor;
-      if (model.artifact) await recordOnModel(model, formatReference(target), descriptor, ctx);
     }
     let outputPath: string | undefined;
     if (i.output) {
@@ -393,6 +392,7 @@ export default defineAction({
     const digest = descriptor!.digest;
     const repository = target ? formatReference(target) : (outputPath ?? '');
     const image = `${repository}@${digest}`;
+    if (model.artifact) await recordOnModel(model, repository, descriptor!, ctx);
 
     let provenance = '';
     if (i.attest) {
