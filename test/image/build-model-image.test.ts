@@ -10,6 +10,7 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -25,6 +26,7 @@ import {
 } from '@mlops-actions/oci';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runStep } from '../harness';
+import { freePort } from '../servers/process';
 import { type Registry, startRegistry } from '../servers/registry';
 
 const exec = promisify(execFile);
@@ -400,5 +402,71 @@ describe('build-model-image from a local layout registry (bundle)', () => {
     expect(sha256(JSON.stringify(raw))).toBe(digest);
     const referrers = await listReferrers(layout, '', model.digest);
     expect(referrers.map((r) => r.annotations?.['mlops.image.digest'])).toEqual([digest]);
+  });
+});
+
+describe('build-model-image with an upload cut off mid-blob (bundle, proxy in front of docker-registry)', () => {
+  it('starts the blob upload again and pushes no manifest before all its blobs exist', async () => {
+    const upstream = new URL(registry.url);
+    const log: string[] = [];
+    let cut = false;
+    const server: Server = createServer((req, res) => {
+      const path = (req.url ?? '').split('?')[0]!;
+      if (req.method === 'PUT' && path.includes('/blobs/uploads/') && !cut) {
+        cut = true;
+        log.push('cut');
+        let seen = 0;
+        req.on('data', (d: Buffer) => {
+          seen += d.byteLength;
+          if (seen > 64) req.socket.destroy();
+        });
+        return;
+      }
+      const forward = request(
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          path: req.url,
+          method: req.method,
+          headers: req.headers,
+        },
+        (up) => {
+          if (req.method === 'PUT')
+            log.push(`${path.includes('/manifests/') ? 'manifest' : 'blob'} ${up.statusCode}`);
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        },
+      );
+      req.pipe(forward);
+    });
+    const port = await freePort();
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+    try {
+      const workspace = temp();
+      writeModel(workspace, 5, 0o022);
+      const step = await runStep({
+        action: 'build-model-image',
+        workspace,
+        inputs: {
+          'model-path': 'model',
+          'base-image': `127.0.0.1:${port}/runtimes/busybox:1`,
+          image: `127.0.0.1:${port}/serving/cut`,
+          tags: 'cut',
+        },
+      });
+      expect(step.error ?? '').toBe('');
+      expect(step.stdout).toMatch(/cut off.*starting again \(2\/3\)/);
+      expect(log[0]).toBe('cut');
+      const firstManifest = log.indexOf('manifest 201');
+      expect(firstManifest).toBeGreaterThan(0);
+      expect(log.slice(firstManifest).every((e) => e.startsWith('manifest'))).toBe(true);
+      expect(log.filter((e) => e === 'blob 201').length).toBeGreaterThanOrEqual(2);
+      const client = new RegistryClient({ registry: registry.host });
+      expect((await client.resolve('serving/cut', 'cut'))?.digest).toBe(
+        (step.json as { digest: string }).digest,
+      );
+    } finally {
+      server.close();
+    }
   });
 });
