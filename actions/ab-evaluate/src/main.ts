@@ -13,7 +13,7 @@ import {
   sourceKind,
   warehouseKind,
 } from '@mlops-actions/experiment';
-import { ActionError, defineAction, InputError, input, z } from '@mlops-actions/kit';
+import { type ActionContext, ActionError, defineAction, InputError, input, z } from '@mlops-actions/kit';
 
 export const inputs = z.object({
   experiment: z
@@ -64,6 +64,12 @@ export const inputs = z.object({
     .describe(
       'Token for the comment (default: GITHUB_TOKEN from the environment); needs issues: write or pull-requests: write',
     ),
+  'allow-data-outside-workspace': input
+    .boolean()
+    .prefault('false')
+    .describe(
+      "Let data files and DuckDB databases lie outside the workspace (a self-hosted runner's shared data directory); by default they must resolve inside it",
+    ),
   'fail-on-invalid': input
     .boolean()
     .prefault('false')
@@ -71,6 +77,22 @@ export const inputs = z.object({
       'Fail the step when the decision is invalid (sample ratio mismatch, duplicate units, missing data)',
     ),
 });
+
+/**
+ * Data files and DuckDB databases are read by path: each must resolve inside the workspace (a glob by
+ * its fixed directory part), so `data=/etc/passwd` cannot echo a file of the runner into an error.
+ */
+function confineDataPaths(data: string, allowOutside: boolean, ctx: ActionContext): void {
+  for (const entry of data.split(/[\n,]/).map((p) => p.trim().replace(/^duckdb:(\/\/)?/i, ''))) {
+    if (!entry) continue;
+    const glob = entry.search(/[*?[{]/);
+    const fixed = glob < 0 ? entry : entry.slice(0, entry.lastIndexOf('/', glob) + 1) || '.';
+    const options = { input: 'data', allowOutside, optOut: 'allow-data-outside-workspace' };
+    ctx.path(fixed, options);
+    if (glob >= 0 && entry.slice(glob).split('/').includes('..'))
+      ctx.path(entry.replace(/[*?[{].*$/, '..'), options);
+  }
+}
 
 const metricResult = z.object({
   name: z.string(),
@@ -154,6 +176,9 @@ export default defineAction({
   async run(i, ctx) {
     ctx.mask(i['github-token']);
     let experiment: Experiment;
+    const definition = i.experiment.trim();
+    if (!definition.includes('\n') && /\.(ya?ml|json)$/i.test(definition))
+      ctx.path(definition, { input: 'experiment' });
     try {
       experiment = loadExperiment(i.experiment, ctx.workspace);
     } catch (error) {
@@ -162,6 +187,7 @@ export default defineAction({
     ctx.mask(i['warehouse-token']);
     const warehouse = warehouseKind(i.data);
     const kind = sourceKind(i.data);
+    if (!warehouse && kind !== 'postgres') confineDataPaths(i.data, i['allow-data-outside-workspace'], ctx);
     const where =
       warehouse ??
       (kind === 'postgres' ? 'PostgreSQL' : kind === 'duckdb' ? 'DuckDB database' : 'data files');

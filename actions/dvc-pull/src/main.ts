@@ -1,7 +1,16 @@
 import { existsSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { type DvcRepo, openRepo, Puller, type PullResult, requestedObjectIds } from '@mlops-actions/dvc';
-import { type ActionContext, defineAction, formatBytes, InputError, input, z } from '@mlops-actions/kit';
+import {
+  type ActionContext,
+  confinePath,
+  defineAction,
+  formatBytes,
+  InputError,
+  input,
+  z,
+} from '@mlops-actions/kit';
+import { inlineCode } from '@mlops-actions/report';
 import { cacheKey, restoreDvcCache, saveDvcCache } from './cache';
 
 export const inputs = z.object({
@@ -71,7 +80,7 @@ export const outputs = z.object({
 type Inputs = z.output<typeof inputs>;
 
 function repoDir(i: Inputs, workspace: string): string {
-  const dir = resolve(workspace, i['working-directory']);
+  const dir = confinePath(workspace, i['working-directory'], { input: 'working-directory' });
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new InputError(
       'working-directory',
@@ -157,7 +166,7 @@ export default defineAction({
 
     const rows = result.targets.map(
       (t) =>
-        `| \`${t.target}\` | ${t.files} | ${formatBytes(t.bytes)} | ${t.downloadedFiles} (${formatBytes(t.downloadedBytes)}) |`,
+        `| ${inlineCode(t.target)} | ${t.files} | ${formatBytes(t.bytes)} | ${t.downloadedFiles} (${formatBytes(t.downloadedBytes)}) |`,
     );
     ctx.summary.add(
       [
@@ -167,9 +176,9 @@ export default defineAction({
         '| --- | ---: | ---: | ---: |',
         ...rows,
         '',
-        `Data hash: \`${result.dataHash}\` · cache: ${!i.cache ? 'off' : cacheHit ? 'hit' : 'miss'}${
+        `Data hash: ${inlineCode(result.dataHash)} · cache: ${!i.cache ? 'off' : cacheHit ? 'hit' : 'miss'}${
           result.skippedNoCache.length
-            ? ` · not pulled (cache: false): ${result.skippedNoCache.map((p) => `\`${p}\``).join(', ')}`
+            ? ` · not pulled (cache: false): ${result.skippedNoCache.map(inlineCode).join(', ')}`
             : ''
         }`,
       ].join('\n'),

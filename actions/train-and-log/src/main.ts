@@ -7,6 +7,7 @@ import {
   errorMessage,
   input,
   NetworkError,
+  writeFileAtomic,
   z,
 } from '@mlops-actions/kit';
 import { isMlflowUri, resolveConnection } from '@mlops-actions/mlflow';
@@ -217,12 +218,76 @@ function wire(value: number): number | 'NaN' | 'Infinity' | '-Infinity' {
   return value;
 }
 
-function inside(root: string, path: string, inputName: string): string {
-  const full = resolve(root, path);
-  const rel = relative(root, full);
-  if (rel.startsWith('..') || resolve(rel) === rel)
-    throw new ActionError(`Input '${inputName}': '${path}' is outside the workspace`);
-  return full;
+/** Every path input, resolved inside the workspace (symlinks followed) before anything runs. */
+interface Paths {
+  workspace: string;
+  workDir: string;
+  notebook?: string;
+  paramsFile: string;
+  metricsFiles: Array<{ path: string; display: string }>;
+  modelPath: string;
+}
+
+function resolvePaths(i: Inputs, ctx: ActionContext): Paths {
+  const workspace = resolve(ctx.workspace);
+  const workDir = ctx.path(i['working-directory'], { input: 'working-directory' });
+  if (!existsSync(workDir) || !statSync(workDir).isDirectory()) {
+    throw new ActionError(
+      `Input 'working-directory': '${i['working-directory']}' is not a directory in the workspace`,
+    );
+  }
+  const inWorkDir = (value: string, input: string) => ctx.path(value, { input, base: workDir });
+  const notebook = i.notebook ? inWorkDir(i.notebook, 'notebook') : undefined;
+  if (notebook && !existsSync(notebook))
+    throw new ActionError(`Input 'notebook': '${i.notebook}' does not exist (looked in ${workDir})`);
+  const listed =
+    i['metrics-files'].length === 1 && i['metrics-files'][0] === 'none' ? [] : i['metrics-files'];
+  return {
+    workspace,
+    workDir,
+    notebook,
+    paramsFile: inWorkDir(i['params-file'], 'params-file'),
+    metricsFiles: listed.map((f) => ({ path: inWorkDir(f, 'metrics-files'), display: f })),
+    modelPath: inWorkDir(i['model-path'], 'model-path'),
+  };
+}
+
+/** Params: the params file, then the params input on top; recorded before the training starts. */
+function readParams(i: Inputs, paths: Paths): Record<string, string> {
+  const params: Record<string, string> = {};
+  if (existsSync(paths.paramsFile)) Object.assign(params, readParamsFile(paths.paramsFile, i['params-file']));
+  Object.assign(params, i.params);
+  params.seed ??= String(i.seed);
+  return params;
+}
+
+/**
+ * Linux refuses to start a process whose single environment variable exceeds 128 KiB (E2BIG), which a
+ * few thousand params reach: the params always go in a file named by MLOPS_PARAMS_FILE, and inline in
+ * MLOPS_PARAMS only while they are small.
+ */
+const INLINE_PARAMS_LIMIT_BYTES = 32 * 1024;
+
+function childEnvironment(i: Inputs, ctx: ActionContext, params: Record<string, string>): NodeJS.ProcessEnv {
+  const json = JSON.stringify(params);
+  const paramsFile = join(ctx.tempDir, 'params.json');
+  writeFileAtomic(paramsFile, json);
+  const env: NodeJS.ProcessEnv = {
+    ...ctx.env,
+    ...i.env,
+    PYTHONHASHSEED: String(i.seed),
+    MLOPS_SEED: String(i.seed),
+    MLOPS_PARAMS_FILE: paramsFile,
+  };
+  if (Buffer.byteLength(json) <= INLINE_PARAMS_LIMIT_BYTES) env.MLOPS_PARAMS = json;
+  else {
+    delete env.MLOPS_PARAMS;
+    ctx.log.info(
+      `The params take ${Buffer.byteLength(json)} bytes: passed in ${paramsFile} (MLOPS_PARAMS_FILE) only, as one environment variable may not exceed 128 KiB.`,
+    );
+  }
+  for (const key of Object.keys(env)) if (key.startsWith('INPUT_')) delete env[key];
+  return env;
 }
 
 async function openStore(i: Inputs, ctx: ActionContext, workDir: string): Promise<TrackingStore> {
@@ -270,35 +335,13 @@ export default defineAction({
   inputs,
   outputs,
   async run(i, ctx) {
-    const workspace = resolve(ctx.workspace);
-    const workDir = inside(workspace, i['working-directory'], 'working-directory');
-    if (!existsSync(workDir) || !statSync(workDir).isDirectory()) {
-      throw new ActionError(
-        `Input 'working-directory': '${i['working-directory']}' is not a directory in the workspace`,
-      );
-    }
-    const notebookPath = i.notebook ? inside(workspace, resolve(workDir, i.notebook), 'notebook') : undefined;
-    if (notebookPath && !existsSync(notebookPath))
-      throw new ActionError(`Input 'notebook': '${i.notebook}' does not exist (looked in ${workDir})`);
-    const metricsFiles =
-      i['metrics-files'].length === 1 && i['metrics-files'][0] === 'none' ? [] : i['metrics-files'];
-
-    // Params: the params file, then the params input on top; recorded before the training starts.
-    const params: Record<string, string> = {};
-    const paramsFile = resolve(workDir, i['params-file']);
-    if (existsSync(paramsFile)) Object.assign(params, readParamsFile(paramsFile, i['params-file']));
-    Object.assign(params, i.params);
-    params.seed ??= String(i.seed);
+    const paths = resolvePaths(i, ctx);
+    const { workspace, workDir } = paths;
+    const notebookPath = paths.notebook;
+    const metricsFiles = paths.metricsFiles;
+    const params = readParams(i, paths);
     const digest = paramsDigest(params);
-
-    const childEnv: NodeJS.ProcessEnv = {
-      ...ctx.env,
-      ...i.env,
-      PYTHONHASHSEED: String(i.seed),
-      MLOPS_SEED: String(i.seed),
-      MLOPS_PARAMS: JSON.stringify(params),
-    };
-    for (const key of Object.keys(childEnv)) if (key.startsWith('INPUT_')) delete childEnv[key];
+    const childEnv = childEnvironment(i, ctx, params);
     const runner = notebookPath ? findNotebookRunner(childEnv.PATH) : undefined;
     if (notebookPath && !runner) {
       throw new ActionError(
@@ -504,10 +547,7 @@ export default defineAction({
     if (failure) return finishFailed(failure);
 
     try {
-      metrics = readMetricsFiles(
-        metricsFiles.map((f) => ({ path: resolve(workDir, f), display: f })),
-        (line) => ctx.log.warning(line),
-      );
+      metrics = readMetricsFiles(metricsFiles, (line) => ctx.log.warning(line));
       const now = Date.now();
       const points: MetricPoint[] = [];
       for (const [key, value] of Object.entries(metrics.latest)) {
@@ -524,7 +564,8 @@ export default defineAction({
       await store.log(run, { metrics: points });
 
       const uploads: UploadFile[] = [];
-      const modelPath = resolve(workDir, i['model-path']);
+      // The training may have replaced the model path by a link since the inputs were checked.
+      const modelPath = ctx.path(i['model-path'], { input: 'model-path', base: workDir });
       if (existsSync(modelPath)) {
         if (statSync(modelPath).isDirectory()) uploads.push(...listFiles(modelPath, 'model'));
         else
@@ -540,12 +581,15 @@ export default defineAction({
       for (const rel of i.artifacts.length
         ? findFiles(workDir, i.artifacts, ['.git', 'node_modules', '.mlops'])
         : []) {
-        const full = join(workDir, rel);
+        const full = ctx.path(rel, { input: 'artifacts', base: workDir });
         uploads.push({ localPath: full, artifactPath: rel.split(sep).join('/'), size: statSync(full).size });
       }
       for (const f of metricsFiles) {
-        const full = resolve(workDir, f);
-        uploads.push({ localPath: full, artifactPath: `metrics/${basename(f)}`, size: statSync(full).size });
+        uploads.push({
+          localPath: f.path,
+          artifactPath: `metrics/${basename(f.display)}`,
+          size: statSync(f.path).size,
+        });
       }
       if (executedNotebook)
         uploads.push({
@@ -575,7 +619,7 @@ export default defineAction({
         store,
         workspace,
         workDir,
-        metricsFiles,
+        metricsFiles: metricsFiles.map((f) => f.display),
         prBaseSha: pr?.base?.sha,
         log: (line) => ctx.log.info(line),
       });
@@ -601,10 +645,9 @@ export default defineAction({
       higherIsBetter: i['higher-is-better'],
       lowerIsBetter: i['lower-is-better'],
     });
-    if (i.comment && gh.issueNumber) {
-      const result = await ctx.comment('metrics', markdown, { token: i['github-token'] });
-      if (result.mode !== 'summary') ctx.summary.add(markdown);
-    } else ctx.summary.add(markdown);
+    // The summary first: a comment is a side effect that may fall back to it or fail (kit warns).
+    ctx.summary.add(markdown);
+    if (i.comment && gh.issueNumber) await ctx.comment('metrics', markdown, { token: i['github-token'] });
 
     if (store instanceof LocalStore) {
       await uploadLocalStore(store, run, i['artifact-name'] || `mlops-run-${run.runId}`, ctx).catch((error) =>

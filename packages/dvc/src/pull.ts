@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants, readFileSync, statSync } from 'node:fs';
 import { copyFile, link, mkdir, open, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { ActionError, InputError, mapPool } from '@mlops-actions/kit';
+import { ActionError, InputError, isInside, mapPool, realPathOf } from '@mlops-actions/kit';
 import { type Out, parseManifest } from './formats';
 import { type HashName, ObjectHasher } from './hash';
 import { openRemote, type RemoteOptions, type RemoteStore } from './remotes/index';
@@ -137,6 +137,21 @@ export async function* withIdleTimeout<T>(
 
 // Creating files is the slow part on a busy disk: async calls let the thread pool create several at once.
 const writeWhole = (path: string, data: Uint8Array) => writeFile(path, data);
+
+/**
+ * A committed symlink (`data -> /outside`) would make a checkout write outside the repository: every
+ * destination is resolved through links before anything is written.
+ */
+function refuseWritesOutside(root: string, entries: Array<{ path: string }>): void {
+  const realRoot = realPathOf(root);
+  for (const entry of entries) {
+    const real = realPathOf(join(realRoot, entry.path));
+    if (!isInside(realRoot, real))
+      throw new ActionError(
+        `'${entry.path}' resolves through a symbolic link to ${real}, outside the repository ${realRoot}; DVC outs are only written inside it (remove the link)`,
+      );
+  }
+}
 
 export class Puller {
   private readonly stores = new Map<string, Promise<RemoteStore>>();
@@ -450,6 +465,7 @@ export class Puller {
 
     const all = [...entries.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const linkType = options.linkType ?? 'copy';
+    refuseWritesOutside(this.repo.root, all);
 
     // What the workspace already has, verified (through the hash state when unchanged).
     const needed: Entry[] = [];

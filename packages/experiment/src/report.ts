@@ -1,4 +1,4 @@
-import { escapeMarkdown, mermaidString, table } from '@mlops-actions/report';
+import { codeBlock, escapeMarkdown, mermaidString, table } from '@mlops-actions/report';
 import { type Analysis, type Decision, formatCount, type MetricResult, pct } from './analyze';
 import type { Experiment } from './config';
 
@@ -158,9 +158,7 @@ export function renderReport(e: Experiment, a: Analysis, options: { sql?: string
     lines.push(
       '<details><summary>Aggregation query</summary>',
       '',
-      '```sql',
-      options.sql,
-      '```',
+      codeBlock(options.sql, 'sql'),
       '',
       '</details>',
     );

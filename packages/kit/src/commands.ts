@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { EOL } from 'node:os';
+import { neutraliseText } from './log';
+import { rememberSecret } from './secrets';
 
 /**
  * The runner's workflow commands (`::error::…` on stdout) and file commands (GITHUB_OUTPUT, GITHUB_STATE),
@@ -32,11 +34,14 @@ function fileCommand(
 }
 
 export const runner = {
-  info: (message: string) => process.stdout.write(`${message}${EOL}`),
+  info: (message: string) => process.stdout.write(`${neutraliseText(message)}${EOL}`),
   debug: (message: string) => issueCommand('debug', message),
   warning: (message: string) => issueCommand('warning', message),
   error: (message: string) => issueCommand('error', message),
-  setSecret: (value: string) => issueCommand('add-mask', value),
+  setSecret: (value: string) => {
+    rememberSecret(value);
+    issueCommand('add-mask', value);
+  },
   isDebug: () => process.env.RUNNER_DEBUG === '1' || process.env.ACTIONS_STEP_DEBUG === 'true',
   setOutput(name: string, value: string): void {
     if (!fileCommand('GITHUB_OUTPUT', name, value))

@@ -1,4 +1,5 @@
 import { appendFileSync } from 'node:fs';
+import { redact } from './secrets';
 
 /** GitHub refuses a step summary above 1024 KiB. */
 export const SUMMARY_LIMIT_BYTES = 1024 * 1024;
@@ -18,9 +19,15 @@ export function truncateUtf8(text: string, limit: number, note: string): string 
 export class Summary {
   private readonly parts: string[] = [];
 
+  /** Adds markdown; URLs in it lose their credentials, so no caller can leak them by mistake. */
   add(markdown: string): this {
-    this.parts.push(markdown);
+    this.parts.push(redact(markdown));
     return this;
+  }
+
+  /** True when this markdown was already added (a report the action also tried to comment). */
+  has(markdown: string): boolean {
+    return this.parts.includes(redact(markdown));
   }
 
   get text(): string {
@@ -34,7 +41,7 @@ export class Summary {
   write(path = process.env.GITHUB_STEP_SUMMARY): void {
     if (!path || this.isEmpty) return;
     const body = truncateUtf8(
-      `${this.text}\n`,
+      `${redact(this.text)}\n`,
       SUMMARY_LIMIT_BYTES,
       '_Summary truncated: it exceeded 1024 KiB._',
     );

@@ -1,10 +1,12 @@
+import { escapeMarkdown, mermaidString } from '@mlops-actions/report';
 import { formatValue } from './judge';
 import type { RolloutResult, WindowRecord } from './phases';
 
 const ICON: Record<string, string> = { pass: '✅', fail: '❌', inconclusive: '❔', error: '⚠️' };
 
+/** Reasons and rule details carry metric names and Prometheus messages: untrusted text. */
 function cell(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  return escapeMarkdown(text);
 }
 
 /** The report's JSON: every window with every metric, fit for the `report` output. */
@@ -75,7 +77,7 @@ export function mermaidCharts(result: RolloutResult, keyMetric?: string): string
         '',
         '```mermaid',
         'xychart-beta',
-        `  title "${name}: canary (first line) and stable (second line)"`,
+        `  title ${mermaidString(`${name}: canary (first line) and stable (second line)`)}`,
         `  x-axis [${labels}]`,
         `  line [${values.map((m) => chartNumber(m?.canary ?? Number.NaN)).join(', ')}]`,
         `  line [${values.map((m) => chartNumber(m?.stable ?? Number.NaN)).join(', ')}]`,
@@ -98,7 +100,7 @@ export function renderReport(result: RolloutResult, o: { title: string; keyMetri
   const lines = [
     `### ${o.title}: ${OUTCOME[result.outcome] ?? result.outcome}`,
     '',
-    `${result.reason}. Final canary weight: **${result.finalWeight}%**${result.failedStep ? `; failed at step ${result.failedStep.index} (${result.failedStep.weight}%)` : ''}.`,
+    `${escapeMarkdown(result.reason)}. Final canary weight: **${result.finalWeight}%**${result.failedStep ? `; failed at step ${result.failedStep.index} (${result.failedStep.weight}%)` : ''}.`,
   ];
   if (result.windows.length > 0) {
     lines.push(
@@ -119,7 +121,7 @@ export function renderReport(result: RolloutResult, o: { title: string; keyMetri
         '| --- | --- | --- | --- | --- | --- |',
         ...last.metrics.map(
           (m) =>
-            `| ${m.name}${m.critical ? ' (critical)' : ''} | ${m.class} | ${formatValue(m.canary)} | ${formatValue(m.stable)} | ${cell(m.rules.map((r) => `${r.rule}: ${r.verdict} (${r.detail})`).join('; '))} | ${ICON[m.verdict]} ${m.verdict} |`,
+            `| ${escapeMarkdown(m.name)}${m.critical ? ' (critical)' : ''} | ${m.class} | ${formatValue(m.canary)} | ${formatValue(m.stable)} | ${cell(m.rules.map((r) => `${r.rule}: ${r.verdict} (${r.detail})`).join('; '))} | ${ICON[m.verdict]} ${m.verdict} |`,
         ),
         '',
         '</details>',

@@ -77,3 +77,55 @@ describe('nginx router (real nginx)', () => {
     expect(await sample(30)).toEqual({ stable: 30 });
   });
 });
+
+describe('nginx upstream servers are validated (issue: config injection)', () => {
+  const hostile =
+    '10.0.0.1:80; } server { listen 9999; location / { root /; autoindex on; } } upstream dummy { server 10.0.0.3:80';
+
+  it('refuses anything but host:port or a unix socket, naming the input', () => {
+    const make = (stable: string, mode: 'upstream' | 'split-clients' = 'upstream') =>
+      new NginxRouter({
+        mode,
+        name: 'model',
+        stable,
+        canary: '10.0.0.2:80',
+        includeFile: '/nonexistent',
+        binary: NGINX,
+      });
+    expect(() => make(hostile)).toThrow(
+      /^Input 'nginx-stable': .* is not an upstream server; give host:port/,
+    );
+    for (const bad of [
+      '10.0.0.1',
+      '10.0.0.1:0',
+      '10.0.0.1:70000',
+      'host:80 backup',
+      'unix:/run/a.sock; }',
+      'a"b:80',
+    ])
+      expect(() => make(bad), bad).toThrow(/nginx-stable/);
+    for (const good of ['10.0.0.1:80', 'model-v2.internal:8080', '[::1]:8080', 'unix:/run/model.sock'])
+      expect(() => make(good), good).not.toThrow();
+    expect(() => make('stable; } server {', 'split-clients')).toThrow(
+      /^Input 'nginx-stable': .* is not one word/,
+    );
+  });
+
+  it('what it refuses is exactly what real nginx -t would have accepted', async () => {
+    const include = join(nginx.prefix, 'hostile.conf');
+    writeFileSync(
+      include,
+      renderNginxInclude({ mode: 'upstream', name: 'hostile', stable: hostile, canary: '10.0.0.2:80' }, 0),
+    );
+    const { execFile } = await import('node:child_process');
+    const config = join(nginx.prefix, 'hostile-nginx.conf');
+    writeFileSync(
+      config,
+      `pid ${join(nginx.prefix, 'hostile.pid')};\nerror_log stderr;\nevents {}\nhttp { include ${include}; }\n`,
+    );
+    const code = await new Promise<number>((done) =>
+      execFile(NGINX, ['-t', '-p', nginx.prefix, '-c', config], (error) => done(error ? 1 : 0)),
+    );
+    expect(code).toBe(0);
+  });
+});

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { ActionError, oneLine, writeFileAtomic } from '@mlops-actions/kit';
+import { ActionError, InputError, oneLine, writeFileAtomic } from '@mlops-actions/kit';
 import type { Router } from './router';
 
 const exec = promisify(execFile);
@@ -24,6 +24,35 @@ export interface NginxRouterOptions {
 }
 
 const MARKER = /^# canary-weight=([\d.]+)$/m;
+
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?)$/;
+// A socket path as nginx reads it in `server unix:…;`: nothing that ends the directive or opens a block.
+const UNIX_SOCKET = /^unix:\/[^\s;{}'"#$\\]+$/;
+// A split_clients value: one nginx word, so it cannot end the directive or open a block.
+const SPLIT_VALUE = /^[A-Za-z0-9_.:/@-]+$/;
+
+/**
+ * Checks what goes into the include file verbatim: an upstream server is `host:port` or a unix socket
+ * path, a split_clients value one plain word. Anything else could close the block and add a server of
+ * its own (`10.0.0.1:80; } server { … }`), which `nginx -t` would accept.
+ */
+export function validateNginxTarget(value: string, mode: NginxRouterOptions['mode'], input: string): string {
+  if (mode === 'split-clients') {
+    if (SPLIT_VALUE.test(value)) return value;
+    throw new InputError(
+      input,
+      `${JSON.stringify(value)} is not one word; give letters, digits and _ . : / @ -`,
+    );
+  }
+  if (UNIX_SOCKET.test(value)) return value;
+  const match = /^(.+):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[2]);
+  if (match && HOST.test(match[1]!) && port >= 1 && port <= 65535) return value;
+  throw new InputError(
+    input,
+    `${JSON.stringify(value)} is not an upstream server; give host:port (port 1-65535, e.g. 10.0.0.1:8080 or [::1]:8080) or unix:/path/to.sock`,
+  );
+}
 
 /** The include file for a canary weight. nginx rejects `weight=0`, so an idle server is marked `down`. */
 export function renderNginxInclude(
@@ -55,7 +84,10 @@ export function renderNginxInclude(
 export class NginxRouter implements Router {
   readonly kind = 'nginx';
 
-  constructor(private readonly o: NginxRouterOptions) {}
+  constructor(private readonly o: NginxRouterOptions) {
+    validateNginxTarget(o.stable, o.mode, 'nginx-stable');
+    validateNginxTarget(o.canary, o.mode, 'nginx-canary');
+  }
 
   describe(): string {
     return `nginx ${this.o.mode} '${this.o.name}' in ${this.o.includeFile}`;
