@@ -327,6 +327,14 @@ describe('build-model-image bad input (bundle)', () => {
       /Input 'model-path': 'empty' is an empty folder/,
     );
   });
+  it('a model path or output outside the workspace', async () => {
+    expect(await fails({ 'model-path': '../' })).toMatch(
+      /Input 'model-path': '\.\.\/' is outside the workspace/,
+    );
+    expect(await fails({ 'model-path': 'model', output: '../image.tar' }, withModel)).toMatch(
+      /Input 'output': '\.\.\/image\.tar' is outside the workspace/,
+    );
+  });
   it('a tag that is not a valid OCI tag', async () => {
     expect(await fails({ 'model-path': 'model', tags: 'ok,-bad' }, withModel)).toMatch(
       /Input 'tags'.*'-bad' is not a valid OCI tag/,

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   type ActionContext,
+  confinePath,
   defineAction,
   formatBytes,
   InputError,
@@ -382,7 +383,7 @@ export default defineAction({
     }
     let outputPath: string | undefined;
     if (i.output) {
-      outputPath = resolve(ctx.workspace, i.output);
+      outputPath = confinePath(ctx.workspace, i.output, { input: 'output' });
       mkdirSync(dirname(outputPath), { recursive: true });
       const written = await ctx.log.group(`Write ${i.output}`, () =>
         writeOutput(outputPath!, baseSource, built, packed, tags, ctx.tempDir, ctx),

@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { dirname, join, normalize, resolve } from 'node:path';
+import { dirname, join, normalize } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { ActionError, InputError } from '@mlops-actions/kit';
+import { ActionError, confinePath, InputError } from '@mlops-actions/kit';
 import {
   type Descriptor,
   type ImageManifest,
@@ -39,7 +39,7 @@ export interface ModelSource {
 
 /** A model given as a path: it must exist inside the workspace and not be empty. */
 export function localModel(workspace: string, path: string): ModelSource {
-  const full = resolve(workspace, path);
+  const full = confinePath(workspace, path, { input: 'model-path' });
   if (!existsSync(full)) throw new InputError('model-path', `'${path}' does not exist (resolved to ${full})`);
   const stat = statSync(full);
   if (stat.isDirectory() && readdirSync(full).length === 0)
@@ -87,7 +87,7 @@ export function modelStore(
       'model-uri',
       `'${uri}' names no tag or digest; expected <layout-folder>:<tag> or <layout-folder>@sha256:…`,
     );
-  const dir = resolve(workspace, match[1]!);
+  const dir = confinePath(workspace, match[1]!, { input: 'model-uri' });
   if (!existsSync(join(dir, 'oci-layout')))
     throw new InputError(
       'model-uri',
