@@ -1,5 +1,5 @@
 import { escapeMarkdown, mermaidString, table } from '@mlops-actions/report';
-import { type Analysis, type Decision, formatCount, type MetricResult, pct } from './analyze';
+import { type Analysis, type Decision, formatCount, formatMargin, type MetricResult } from './analyze';
 import type { Experiment } from './config';
 
 const BADGES: Record<Decision, string> = {
@@ -37,7 +37,7 @@ function outcomeCell(m: MetricResult): string {
   if (m.role === 'guardrail' && m.nonInferiority) {
     const s = m.nonInferiority.status;
     const label = s === 'pass' ? '🟢 non-inferior' : s === 'fail' ? '🔴 inferior' : '⚪ inconclusive';
-    return `${label} (margin ${pct(m.nonInferiority.margin)})`;
+    return `${label} (margin ${formatMargin(m.nonInferiority)})`;
   }
   return OUTCOME[m.outcome];
 }
@@ -53,7 +53,7 @@ function metricRows(metrics: MetricResult[], e: Experiment): string[][] {
       : '–',
     m.role === 'guardrail'
       ? pValue(m.nonInferiority?.pValue ?? null)
-      : `${pValue(m.pValue)} (${pValue(m.adjustedPValue)})`,
+      : `${pValue(m.relativePValue)} (${pValue(m.adjustedPValue)})`,
     e.bayesian && m.bayesian ? `${(m.bayesian.chanceToWin * 100).toFixed(1)}%` : '–',
     m.error ? `⚠️ ${escapeMarkdown(m.error)}` : outcomeCell(m),
   ]);
@@ -115,8 +115,12 @@ export function renderReport(e: Experiment, a: Analysis, options: { sql?: string
   const method = e.sequential
     ? `Sequential testing (always-valid confidence sequences, tuning ${e['sequential-tuning']}), α = ${e.alpha}`
     : `Fixed-horizon tests, α = ${e.alpha}`;
+  const correction =
+    e.correction === 'none'
+      ? 'no multiple-testing correction'
+      : `in brackets the same p-values ${e.correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'}-adjusted over the primary and secondary metrics`;
   lines.push(
-    `${method}; ${e.correction === 'none' ? 'no multiple-testing correction' : `${e.correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'}-adjusted p-values in brackets`}.`,
+    `${method}. p is the p-value of the relative effect (delta method), the one that agrees with the interval beside it; ${correction}. Absolute effects, intervals and p-values are in the \`results\` output.`,
     '',
   );
   const headers = [

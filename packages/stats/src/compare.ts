@@ -115,12 +115,19 @@ export function compareArms(a: ArmEstimate, b: ArmEstimate, options: CompareOpti
 
 export type Direction = 'increase' | 'decrease';
 
+/** On which effect a non-inferiority margin is set: relative (a share of the control) or absolute (the metric's units). */
+export type MarginScale = 'relative' | 'absolute';
+
 export interface NonInferiority {
-  /** Relative margin, e.g. 0.02: the metric may not get worse by more than 2 %. */
+  /** The margin, e.g. 0.02 (relative: may not get worse by more than 2 %) or 5 (absolute: 5 ms). */
   margin: number;
-  /** One-sided p-value of H0 "worse by at least the margin" (fixed-horizon only). */
-  pValue: number | null;
-  /** The one-sided (1 − α) bound on the relative effect on the side of harm. */
+  scale: MarginScale;
+  /**
+   * One-sided p-value of H0 "worse by at least the margin": the t-test's for fixed-horizon tests, the
+   * smallest α at which the always-valid bound clears the margin for sequential ones.
+   */
+  pValue: number;
+  /** The one-sided (1 − α) bound on the effect (on the margin's scale) on the side of harm. */
   bound: number;
   /** Proven no worse than the margin. */
   nonInferior: boolean;
@@ -128,9 +135,47 @@ export interface NonInferiority {
   inferior: boolean;
 }
 
+function oneSidedQuantile(
+  c: Comparison,
+  se: number,
+  alpha: number,
+  sequential?: { tuning: number; n: number },
+): number {
+  if (!sequential) return tQuantile(1 - alpha, c.dof);
+  if (se === 0) return 0;
+  const rho = sequentialRho(alpha, sequential.tuning, false);
+  return sequentialHalfwidthOneSided(se * se * sequential.n, sequential.n, alpha, rho) / se;
+}
+
 /**
- * Non-inferiority on the relative effect with a relative margin, one-sided at α. For metrics where
- * lower is better (latency), harm is an increase.
+ * The always-valid one-sided p-value: the smallest α whose bound clears the margin. The bound moves
+ * monotonically with α, so bisection on log α finds it; a distance of z standard errors is compared
+ * with the halfwidth at α.
+ */
+const MAX_SEQUENTIAL_ALPHA = 0.49;
+
+function sequentialOneSidedPValue(z: number, tuning: number, n: number): number {
+  if (!(z > 0)) return 1;
+  const clears = (alpha: number) => {
+    const rho = sequentialRho(alpha, tuning, false);
+    return sequentialHalfwidthOneSided(n, n, alpha, rho) < z;
+  };
+  // ρ is undefined at α = 0.5 (2α = 1 in its formula): p-values beyond 0.49 are reported as 1.
+  if (!clears(MAX_SEQUENTIAL_ALPHA)) return 1;
+  let lo = Math.log(1e-300);
+  let hi = Math.log(MAX_SEQUENTIAL_ALPHA);
+  if (clears(Math.exp(lo))) return 1e-300;
+  for (let k = 0; k < 200 && hi - lo > 1e-12; k++) {
+    const mid = (lo + hi) / 2;
+    if (clears(Math.exp(mid))) hi = mid;
+    else lo = mid;
+  }
+  return Math.exp(hi);
+}
+
+/**
+ * Non-inferiority, one-sided at α, on the relative effect (relative margin) or the absolute effect
+ * (a margin in the metric's units). For metrics where lower is better (latency), harm is an increase.
  */
 export function nonInferiority(
   c: Comparison,
@@ -138,59 +183,69 @@ export function nonInferiority(
   direction: Direction,
   alpha: number,
   sequential?: { tuning: number; n: number },
+  scale: MarginScale = 'relative',
 ): NonInferiority {
-  const { effect, standardError: se } = c.relative;
-  let q: number;
-  if (sequential) {
-    const rho = sequentialRho(alpha, sequential.tuning, false);
-    q = se === 0 ? 0 : sequentialHalfwidthOneSided(se * se * sequential.n, sequential.n, alpha, rho) / se;
-  } else {
-    q = tQuantile(1 - alpha, c.dof);
-  }
-  if (direction === 'increase') {
-    const bound = effect - q * se;
-    const pValue = sequential
-      ? null
-      : se === 0
-        ? effect > -margin
-          ? 0
-          : 1
-        : tSf((effect + margin) / se, c.dof);
-    return { margin, pValue, bound, nonInferior: bound > -margin, inferior: effect + q * se < -margin };
-  }
-  const bound = effect + q * se;
-  const pValue = sequential
-    ? null
-    : se === 0
-      ? effect < margin
-        ? 0
-        : 1
-      : tCdf((effect - margin) / se, c.dof);
-  return { margin, pValue, bound, nonInferior: bound < margin, inferior: effect - q * se > margin };
+  const { effect, standardError: se } = scale === 'relative' ? c.relative : c.absolute;
+  const q = oneSidedQuantile(c, se, alpha, sequential);
+  // Oriented so that positive is good: the distance from the margin, in the direction of benefit.
+  const sign = direction === 'increase' ? 1 : -1;
+  const distance = sign * effect + margin;
+  let pValue: number;
+  if (se === 0) pValue = distance > 0 ? 0 : 1;
+  else if (sequential) pValue = sequentialOneSidedPValue(distance / se, sequential.tuning, sequential.n);
+  else pValue = tSf(distance / se, c.dof);
+  const bound = effect - sign * q * se;
+  return {
+    margin,
+    scale,
+    pValue,
+    bound,
+    nonInferior: sign * bound > -margin,
+    inferior: sign * (effect + sign * q * se) < -margin,
+  };
 }
 
 export interface BayesianSummary {
-  /** P(treatment better than control) under a flat prior on the relative effect. */
+  /** P(treatment better than control) under the prior on the relative effect (flat by default). */
   chanceToWin: number;
   /** E[max(0, −δ)]: the relative loss expected from shipping the treatment. */
   expectedLoss: number;
   /** E[max(0, δ)]: the relative gain forgone by keeping the control. */
   expectedLossControl: number;
+  /** Posterior mean and standard deviation of the relative effect (in the metric's own sign). */
+  posteriorMean: number;
+  posteriorSd: number;
+}
+
+/** GrowthBook's informative prior: a normal prior on the relative effect (lift). */
+export interface NormalPrior {
+  mean: number;
+  sd: number;
 }
 
 /**
  * Chance to win and expected loss from the normal approximation of the relative effect, as GrowthBook's
- * gbstats does with an uninformative prior: δ ~ N(μ, σ²), oriented so that positive means better.
+ * gbstats does: the likelihood N(δ̂, σ²) combined with a normal prior N(m, τ²) on δ by precision
+ * weighting (posterior precision 1/σ² + 1/τ², mean (δ̂/σ² + m/τ²) over it), or with a flat prior, then
+ * oriented so that positive means better.
  */
-export function bayesian(c: Comparison, direction: Direction): BayesianSummary {
+export function bayesian(c: Comparison, direction: Direction, prior?: NormalPrior): BayesianSummary {
   const sign = direction === 'increase' ? 1 : -1;
-  const mu = sign * c.relative.effect;
-  const sigma = c.relative.standardError;
+  let mean = c.relative.effect;
+  let sigma = c.relative.standardError;
+  if (prior && sigma > 0) {
+    const precision = 1 / (sigma * sigma) + 1 / (prior.sd * prior.sd);
+    mean = (mean / (sigma * sigma) + prior.mean / (prior.sd * prior.sd)) / precision;
+    sigma = Math.sqrt(1 / precision);
+  }
+  const mu = sign * mean;
   if (sigma === 0) {
     return {
       chanceToWin: mu > 0 ? 1 : mu < 0 ? 0 : 0.5,
       expectedLoss: Math.max(-mu, 0),
       expectedLossControl: Math.max(mu, 0),
+      posteriorMean: mean,
+      posteriorSd: 0,
     };
   }
   const z = mu / sigma;
@@ -199,5 +254,7 @@ export function bayesian(c: Comparison, direction: Direction): BayesianSummary {
     chanceToWin: normalCdf(z),
     expectedLoss: sigma * density - mu * normalSf(z),
     expectedLossControl: sigma * density + mu * normalCdf(z),
+    posteriorMean: mean,
+    posteriorSd: sigma,
   };
 }
