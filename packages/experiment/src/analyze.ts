@@ -159,6 +159,27 @@ interface Estimates {
   meanB: number;
 }
 
+/** CUPED-adjusted arms; the variance reduction compares with the unadjusted variances (the baselines'). */
+function adjustedBy(
+  theta: number,
+  a: ArmEstimate,
+  b: ArmEstimate,
+  method: string,
+  test: 't' | 'z',
+): Estimates {
+  const raw = a.baselineVariance / a.n + b.baselineVariance / b.n;
+  const adjusted = a.variance / a.n + b.variance / b.n;
+  return {
+    a,
+    b,
+    method,
+    test,
+    cuped: { theta, varianceReduction: raw > 0 ? 1 - adjusted / raw : 0 },
+    meanA: a.baseline,
+    meanB: b.baseline,
+  };
+}
+
 function ratioMetric(
   m: Metric,
   e: Experiment,
@@ -183,19 +204,13 @@ function ratioMetric(
     const pooled =
       (sumsOf(a, columns.preNumerator) + sumsOf(b, columns.preNumerator)) /
       (sumsOf(a, columns.preDenominator) + sumsOf(b, columns.preDenominator));
-    const ea = ratioCupedEstimate(ma, theta, pooled);
-    const eb = ratioCupedEstimate(mb, theta, pooled);
-    const raw = ma.variance / ma.n + mb.variance / mb.n;
-    const adjusted = ea.variance / ea.n + eb.variance / eb.n;
-    return {
-      a: ea,
-      b: eb,
-      method: `delta-method ratio with CUPED (θ ${e.cuped}), ${name}`,
+    return adjustedBy(
+      theta,
+      ratioCupedEstimate(ma, theta, pooled),
+      ratioCupedEstimate(mb, theta, pooled),
+      `delta-method ratio with CUPED (θ ${e.cuped}), ${name}`,
       test,
-      cuped: { theta, varianceReduction: raw > 0 ? 1 - adjusted / raw : 0 },
-      meanA: ea.baseline,
-      meanB: eb.baseline,
-    };
+    );
   }
   const ea = ratioEstimate(ratioSums(a, cols.numerator!, cols.denominator!));
   const eb = ratioEstimate(ratioSums(b, cols.numerator!, cols.denominator!));
@@ -230,19 +245,13 @@ function estimate(
     const sb = covariateSums(b, cols.value!, cols.pre);
     const theta = cupedTheta([sa, sb], e.cuped);
     const pooled = (sa.sumPre + sb.sumPre) / (sa.n + sb.n);
-    const ea = cupedEstimate(sa, theta, pooled);
-    const eb = cupedEstimate(sb, theta, pooled);
-    const raw = meanEstimate(sa).variance / sa.n + meanEstimate(sb).variance / sb.n;
-    const adjusted = ea.variance / ea.n + eb.variance / eb.n;
-    return {
-      a: ea,
-      b: eb,
-      method: `CUPED (θ ${e.cuped}), ${name}`,
+    return adjustedBy(
+      theta,
+      cupedEstimate(sa, theta, pooled),
+      cupedEstimate(sb, theta, pooled),
+      `CUPED (θ ${e.cuped}), ${name}`,
       test,
-      cuped: { theta, varianceReduction: raw > 0 ? 1 - adjusted / raw : 0 },
-      meanA: ea.baseline,
-      meanB: eb.baseline,
-    };
+    );
   }
   const ea = base(meanSums(a, cols.value!));
   const eb = base(meanSums(b, cols.value!));

@@ -124,7 +124,7 @@ export interface NonInferiority {
   scale: MarginScale;
   /**
    * One-sided p-value of H0 "worse by at least the margin": the t-test's for fixed-horizon tests, the
-   * smallest α at which the always-valid bound clears the margin for sequential ones.
+   * always-valid one for sequential ones (below α exactly when the bound clears the margin).
    */
   pValue: number;
   /** The one-sided (1 − α) bound on the effect (on the margin's scale) on the side of harm. */
@@ -148,29 +148,18 @@ function oneSidedQuantile(
 }
 
 /**
- * The always-valid one-sided p-value: the smallest α whose bound clears the margin. The bound moves
- * monotonically with α, so bisection on log α finds it; a distance of z standard errors is compared
- * with the halfwidth at α.
+ * The always-valid one-sided p-value: the α′ at which gbstats' one-sided halfwidth, with ρ kept at the
+ * configured α's value (as gbstats' two-sided p-value keeps it), equals the distance to the margin, z
+ * standard errors. Solving sqrt(2(nρ² + 1)/(nρ²) · ln(1 + sqrt(nρ² + 1)/(2α′))) = z for α′ gives
+ * α′ = sqrt(nρ² + 1) / (2(e^L − 1)) with L = z² nρ² / (2(nρ² + 1)). With ρ fixed the halfwidth falls
+ * as α′ grows, so p < α exactly when the bound clears the margin.
  */
-const MAX_SEQUENTIAL_ALPHA = 0.49;
-
-function sequentialOneSidedPValue(z: number, tuning: number, n: number): number {
+function sequentialOneSidedPValue(z: number, alpha: number, tuning: number, n: number): number {
   if (!(z > 0)) return 1;
-  const clears = (alpha: number) => {
-    const rho = sequentialRho(alpha, tuning, false);
-    return sequentialHalfwidthOneSided(n, n, alpha, rho) < z;
-  };
-  // ρ is undefined at α = 0.5 (2α = 1 in its formula): p-values beyond 0.49 are reported as 1.
-  if (!clears(MAX_SEQUENTIAL_ALPHA)) return 1;
-  let lo = Math.log(1e-300);
-  let hi = Math.log(MAX_SEQUENTIAL_ALPHA);
-  if (clears(Math.exp(lo))) return 1e-300;
-  for (let k = 0; k < 200 && hi - lo > 1e-12; k++) {
-    const mid = (lo + hi) / 2;
-    if (clears(Math.exp(mid))) hi = mid;
-    else lo = mid;
-  }
-  return Math.exp(hi);
+  const rho = sequentialRho(alpha, tuning, false);
+  const nr2 = n * rho * rho;
+  const exponent = (z * z * nr2) / (2 * (nr2 + 1));
+  return Math.min(1, Math.sqrt(nr2 + 1) / (2 * Math.expm1(exponent)));
 }
 
 /**
@@ -192,7 +181,8 @@ export function nonInferiority(
   const distance = sign * effect + margin;
   let pValue: number;
   if (se === 0) pValue = distance > 0 ? 0 : 1;
-  else if (sequential) pValue = sequentialOneSidedPValue(distance / se, sequential.tuning, sequential.n);
+  else if (sequential)
+    pValue = sequentialOneSidedPValue(distance / se, alpha, sequential.tuning, sequential.n);
   else pValue = tSf(distance / se, c.dof);
   const bound = effect - sign * q * se;
   return {
