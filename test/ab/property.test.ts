@@ -47,7 +47,7 @@ unit: u
 variant: v
 control: A
 treatment: B
-sequential: ${r.pick(['true', 'false'])}
+${r.next() < 0.05 ? 'sequential: true\nsequential-method: group-sequential\nlooks: 4\nlook: 2' : r.pick(['sequential: true', 'sequential: false'])}
 correction: ${r.pick(['holm', 'bh', 'none'])}
 cuped: ${r.pick(['pooled-within-arm', 'overall'])}
 ${r.pick(['', 'prior: { mean: 0, sd: 30% }'])}
@@ -114,9 +114,9 @@ function numbersIn(value: unknown, path: string, out: Array<[string, number]>): 
 }
 
 describe('property: any per-variant sums through the whole analysis', () => {
-  it('never throws and never puts NaN or ±∞ in the outputs (2,000 random and degenerate cases)', () => {
+  it('never throws and never puts NaN or ±∞ in the outputs (1,200 random and degenerate cases)', () => {
     let untestable = 0;
-    for (let seed = 1; seed <= 2000; seed++) {
+    for (let seed = 1; seed <= 1200; seed++) {
       const r = generator(seed);
       const e = experimentFor(r);
       const rows = [arm(r, e, 'A'), arm(r, e, 'B')];
@@ -139,6 +139,6 @@ describe('property: any per-variant sums through the whole analysis', () => {
       if (analysis.metrics[0]!.outcome === 'untestable') expect(analysis.decision).toBe('invalid');
     }
     // The generator reaches the degenerate cases, not only well-behaved data.
-    expect(untestable).toBeGreaterThan(500);
-  });
+    expect(untestable).toBeGreaterThan(300);
+  }, 120_000);
 });

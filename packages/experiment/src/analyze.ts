@@ -10,6 +10,7 @@ import {
   type MeanSums,
   meanEstimate,
   nonInferiority,
+  plannedFractions,
   proportionEstimate,
   type RatioCovariateSums,
   type RatioSums,
@@ -406,7 +407,11 @@ export function analyze(e: Experiment, plan: QueryPlan, rows: VariantSums[]): An
     alert: srmResult.pValue < e['srm-alpha'],
   };
 
-  const sequential = e.sequential ? { tuning: e['sequential-tuning'] } : undefined;
+  const groupSequential =
+    e.sequential && e['sequential-method'] === 'group-sequential'
+      ? { look: e.look!, fractions: plannedFractions(e.looks!), spending: e.spending }
+      : undefined;
+  const sequential = e.sequential && !groupSequential ? { tuning: e['sequential-tuning'] } : undefined;
   const results: MetricResult[] = [];
   for (const m of e.metrics) {
     const armA: ArmSummary = { variant: e.control, units: control.units, mean: null };
@@ -418,7 +423,7 @@ export function analyze(e: Experiment, plan: QueryPlan, rows: VariantSums[]): An
           m,
           armA,
           armB,
-          !!sequential,
+          e.sequential,
           `variant '${arm.variant}' has ${arm.units} unit(s); at least 2 are needed`,
         ),
       );
@@ -426,36 +431,40 @@ export function analyze(e: Experiment, plan: QueryPlan, rows: VariantSums[]): An
     }
     const est = estimate(m, e, plan, control, treatment);
     if (typeof est === 'string') {
-      results.push(untestable(m, armA, armB, !!sequential, est));
+      results.push(untestable(m, armA, armB, e.sequential, est));
       continue;
     }
     armA.mean = est.meanA;
     armB.mean = est.meanB;
     if (est.a.baseline === 0) {
       if (est.a.variance === 0 && est.b.variance === 0 && est.b.estimate === 0) {
-        results.push(zeroEverywhere(m, armA, armB, !!sequential));
+        results.push(zeroEverywhere(m, armA, armB, e.sequential));
       } else {
         results.push(
           untestable(
             m,
             armA,
             armB,
-            !!sequential,
+            e.sequential,
             'the control mean is zero, so the relative effect is undefined',
           ),
         );
       }
       continue;
     }
-    const c = compareArms(est.a, est.b, { alpha: e.alpha, test: est.test, sequential });
+    const c = compareArms(est.a, est.b, { alpha: e.alpha, test: est.test, sequential, groupSequential });
     const result: MetricResult = {
       name: m.name,
       group: m.group,
       role: m.role,
       kind: m.kind,
       direction: m.direction,
-      method: sequential ? `${est.method}, sequential (always-valid)` : est.method,
-      sequential: !!sequential,
+      method: groupSequential
+        ? `${est.method}, group-sequential (look ${groupSequential.look} of ${e.looks}, ${e.spending} spending)`
+        : sequential
+          ? `${est.method}, sequential (always-valid)`
+          : est.method,
+      sequential: c.sequential,
       control: armA,
       treatment: armB,
       effect: c.absolute.effect,
@@ -481,7 +490,11 @@ export function analyze(e: Experiment, plan: QueryPlan, rows: VariantSums[]): An
         margin.margin,
         m.direction,
         e.alpha,
-        sequential ? { ...sequential, n: est.a.n + est.b.n } : undefined,
+        groupSequential
+          ? { design: groupSequential }
+          : sequential
+            ? { ...sequential, n: est.a.n + est.b.n }
+            : undefined,
         margin.scale,
       );
       result.nonInferiority = {
@@ -514,7 +527,7 @@ export function analyze(e: Experiment, plan: QueryPlan, rows: VariantSums[]): An
           m,
           armA,
           armB,
-          !!sequential,
+          e.sequential,
           `the data's sums give a non-finite ${bad} (values too large or degenerate)`,
         ),
       );

@@ -129,6 +129,16 @@ export const experimentSchema = z
     correction: z.enum(['holm', 'bh', 'none']).default('holm'),
     sequential: z.boolean().default(false),
     'sequential-tuning': z.number().positive().default(5000),
+    /**
+     * With sequential: true, `always-valid` confidence sequences (look any time; GrowthBook) or a
+     * `group-sequential` design with a planned number of looks and Lan-DeMets alpha spending (Confidence).
+     */
+    'sequential-method': z.enum(['always-valid', 'group-sequential']).default('always-valid'),
+    /** Group-sequential: the planned number of equally spaced looks, and which one this evaluation is. */
+    looks: z.number().int().min(2).max(50).optional(),
+    look: z.number().int().min(1).optional(),
+    /** Group-sequential: the alpha-spending function. */
+    spending: z.enum(['obrien-fleming', 'pocock']).default('obrien-fleming'),
     bayesian: z.boolean().default(true),
     /** Normal prior on the relative effect (GrowthBook's informative prior); default flat. */
     prior: priorSchema.optional(),
@@ -143,6 +153,26 @@ export const experimentSchema = z
   .superRefine((e, ctx) => {
     if (e.control === e.treatment)
       ctx.addIssue({ code: 'custom', message: 'control and treatment must differ' });
+    if (e['sequential-method'] === 'group-sequential') {
+      if (!e.sequential)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sequential'],
+          message: 'group-sequential needs sequential: true',
+        });
+      if (e.looks === undefined || e.look === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['looks'],
+          message: 'group-sequential needs looks (planned, e.g. 5) and look (this one, 1 to looks)',
+        });
+      else if (e.look > e.looks)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['look'],
+          message: `look ${e.look} is beyond the ${e.looks} planned looks`,
+        });
+    }
     const primaries = e.metrics.filter((m) => m.role === 'primary');
     if (primaries.length !== 1) {
       ctx.addIssue({

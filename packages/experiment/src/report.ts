@@ -113,7 +113,9 @@ export function renderReport(e: Experiment, a: Analysis, options: { sql?: string
   if (a.decision === 'keep-running' && a.usersNeeded > 0)
     lines.push(`**Units still needed:** about ${formatCount(a.usersNeeded)}.`);
   const method = e.sequential
-    ? `Sequential testing (always-valid confidence sequences, tuning ${e['sequential-tuning']}), α = ${e.alpha}`
+    ? e['sequential-method'] === 'group-sequential'
+      ? `Group-sequential test at look ${e.look} of ${e.looks} (Lan-DeMets ${e.spending === 'pocock' ? 'Pocock' : "O'Brien-Fleming"} alpha spending: repeated confidence intervals and repeated p-values; units needed are fixed-horizon), α = ${e.alpha}`
+      : `Sequential testing (always-valid confidence sequences, tuning ${e['sequential-tuning']}), α = ${e.alpha}`
     : `Fixed-horizon tests, α = ${e.alpha}`;
   const correction =
     e.correction === 'none'

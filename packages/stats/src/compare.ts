@@ -1,4 +1,5 @@
 import { normalCdf, normalSf, tCdf, tQuantile, tSf } from './distributions';
+import { groupSequentialBounds, repeatedPValue, type Spending } from './group-sequential';
 import type { ArmEstimate } from './moments';
 import {
   sequentialHalfwidth,
@@ -15,6 +16,16 @@ export interface CompareOptions {
   test: TestKind;
   /** Always-valid confidence sequences instead of fixed-horizon intervals. */
   sequential?: { tuning: number };
+  /** A group-sequential design at one of its planned looks: repeated CIs and repeated p-values. */
+  groupSequential?: GroupSequential;
+}
+
+export interface GroupSequential {
+  /** This look, 1-based. */
+  look: number;
+  /** Information fractions of the planned looks. */
+  fractions: number[];
+  spending: Spending;
 }
 
 export interface Effect {
@@ -91,6 +102,27 @@ function sequentialEffect(effect: number, se: number, alpha: number, n: number, 
   };
 }
 
+/**
+ * At look k of a group-sequential design: the repeated confidence interval effect ± c_k·se and the
+ * repeated p-value, which is below α exactly when that interval excludes zero (normal statistic).
+ */
+function groupSequentialEffect(effect: number, se: number, alpha: number, design: GroupSequential): Effect {
+  if (se === 0) {
+    return { effect, standardError: 0, ci: [effect, effect], pValue: effect === 0 ? 1 : 0, statistic: 0 };
+  }
+  const c = groupSequentialBounds(alpha, design.fractions.slice(0, design.look), design.spending)[
+    design.look - 1
+  ]!;
+  const statistic = effect / se;
+  return {
+    effect,
+    standardError: se,
+    ci: [effect - c * se, effect + c * se],
+    pValue: repeatedPValue(statistic, design.look, design.fractions, design.spending),
+    statistic,
+  };
+}
+
 /** Compares treatment (b) with control (a): absolute and relative effects with CIs and p-values. */
 export function compareArms(a: ArmEstimate, b: ArmEstimate, options: CompareOptions): Comparison {
   const dof = options.test === 'z' ? Number.POSITIVE_INFINITY : welchDof(a.variance, a.n, b.variance, b.n);
@@ -99,15 +131,19 @@ export function compareArms(a: ArmEstimate, b: ArmEstimate, options: CompareOpti
   const rel = diff / a.baseline;
   const seRel = Math.sqrt(Math.max(relativeVariance(a, b), 0));
   const degenerate = a.variance === 0 && b.variance === 0;
-  const effect = options.sequential
-    ? (e: number, se: number) => sequentialEffect(e, se, options.alpha, a.n + b.n, options.sequential!.tuning)
-    : (e: number, se: number) => fixedEffect(e, se, options.alpha, dof);
+  const design = options.groupSequential;
+  const effect = design
+    ? (e: number, se: number) => groupSequentialEffect(e, se, options.alpha, design)
+    : options.sequential
+      ? (e: number, se: number) =>
+          sequentialEffect(e, se, options.alpha, a.n + b.n, options.sequential!.tuning)
+      : (e: number, se: number) => fixedEffect(e, se, options.alpha, dof);
   return {
     absolute: effect(diff, seAbs),
     relative: effect(rel, seRel),
     dof,
     test: options.test,
-    sequential: options.sequential !== undefined,
+    sequential: options.sequential !== undefined || design !== undefined,
     alpha: options.alpha,
     degenerate,
   };
@@ -135,13 +171,23 @@ export interface NonInferiority {
   inferior: boolean;
 }
 
+/** How the one-sided non-inferiority test is sequential, if at all. */
+export type SequentialNonInferiority = { tuning: number; n: number } | { design: GroupSequential };
+
 function oneSidedQuantile(
   c: Comparison,
   se: number,
   alpha: number,
-  sequential?: { tuning: number; n: number },
+  sequential?: SequentialNonInferiority,
 ): number {
   if (!sequential) return tQuantile(1 - alpha, c.dof);
+  // One-sided at α is one side of the two-sided boundary at 2α.
+  if ('design' in sequential) {
+    const { design } = sequential;
+    return groupSequentialBounds(2 * alpha, design.fractions.slice(0, design.look), design.spending)[
+      design.look - 1
+    ]!;
+  }
   if (se === 0) return 0;
   const rho = sequentialRho(alpha, sequential.tuning, false);
   return sequentialHalfwidthOneSided(se * se * sequential.n, sequential.n, alpha, rho) / se;
@@ -171,7 +217,7 @@ export function nonInferiority(
   margin: number,
   direction: Direction,
   alpha: number,
-  sequential?: { tuning: number; n: number },
+  sequential?: SequentialNonInferiority,
   scale: MarginScale = 'relative',
 ): NonInferiority {
   const { effect, standardError: se } = scale === 'relative' ? c.relative : c.absolute;
@@ -181,7 +227,11 @@ export function nonInferiority(
   const distance = sign * effect + margin;
   let pValue: number;
   if (se === 0) pValue = distance > 0 ? 0 : 1;
-  else if (sequential)
+  else if (sequential && 'design' in sequential) {
+    const z = distance / se;
+    const { design } = sequential;
+    pValue = z > 0 ? repeatedPValue(z, design.look, design.fractions, design.spending) / 2 : 1;
+  } else if (sequential)
     pValue = sequentialOneSidedPValue(distance / se, alpha, sequential.tuning, sequential.n);
   else pValue = tSf(distance / se, c.dof);
   const bound = effect - sign * q * se;
