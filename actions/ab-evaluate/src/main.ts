@@ -223,7 +223,7 @@ export default defineAction({
     const missing = missingVariants(experiment, rows);
     if (missing) throw new InputError('experiment', missing);
 
-    const analysis = analyze(experiment, aggregation.plan, rows);
+    const analysis = analyze(experiment, aggregation.plan, rows, aggregation.duplicates);
     for (const m of analysis.metrics) if (m.warning) ctx.log.warning(m.warning);
     if (analysis.duplicateUnits > 0)
       ctx.log.warning(`${analysis.duplicateUnits} unit(s) appear in more than one variant`);

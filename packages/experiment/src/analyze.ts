@@ -22,7 +22,7 @@ import {
   sampleRatioMismatch,
 } from '@mlops-actions/stats';
 import { type Experiment, type Metric, splitOf } from './config';
-import { MULTIPLE, type QueryPlan, type VariantSums } from './sql';
+import { type Duplicates, MULTIPLE, type QueryPlan, type VariantSums } from './sql';
 
 export type Decision = 'ship' | 'dont-ship' | 'keep-running' | 'invalid';
 
@@ -337,15 +337,11 @@ function isBinary(plan: QueryPlan, m: Metric, ...arms: VariantSums[]): boolean {
 function totals(rows: VariantSums[]) {
   const byVariant = new Map<string, VariantSums>();
   let duplicateUnits = 0;
-  let repeatedUnits = 0;
   for (const row of rows) {
     if (row.variant === MULTIPLE) duplicateUnits += row.units;
-    else if (row.variant !== null) {
-      byVariant.set(row.variant, row);
-      repeatedUnits += row.repeated;
-    }
+    else if (row.variant !== null) byVariant.set(row.variant, row);
   }
-  return { byVariant, duplicateUnits, repeatedUnits };
+  return { byVariant, duplicateUnits };
 }
 
 /** A guardrail's margin and its scale. */
@@ -375,16 +371,21 @@ function nonFinite(value: unknown, path = ''): string | undefined {
 }
 
 /** Applies the statistics and the decision rule to the per-variant sums of one experiment. */
-export function analyze(e: Experiment, plan: QueryPlan, rows: VariantSums[]): Analysis {
+export function analyze(
+  e: Experiment,
+  plan: QueryPlan,
+  rows: VariantSums[],
+  duplicates?: Duplicates,
+): Analysis {
   const totalsOf = totals(rows);
-  const { byVariant, duplicateUnits } = totalsOf;
-  const repeatedUnits = plan.oneRowPerUnit ? totalsOf.repeatedUnits : 0;
+  const { byVariant } = totalsOf;
+  const duplicateUnits = totalsOf.duplicateUnits + (duplicates?.multiVariant ?? 0);
+  const repeatedUnits = duplicates ? duplicates.repeated - duplicates.multiVariant : 0;
   const split = splitOf(e);
   const empty = (variant: string): VariantSums => ({
     variant,
     units: 0,
     rows: 0,
-    repeated: 0,
     sums: [],
     products: new Map(),
   });

@@ -5,9 +5,12 @@ import {
   type AggregateRow,
   aggregationQuery,
   type Dialect,
+  type Duplicates,
+  duplicateQuery,
   planQuery,
   type QueryPlan,
   quoteIdentifier,
+  readDuplicates,
   tableSource,
 } from './sql';
 
@@ -232,9 +235,15 @@ export interface Aggregation {
   sql: string;
   plan: QueryPlan;
   rows: AggregateRow[];
+  /** From the separate duplicate check of per-user data. */
+  duplicates?: Duplicates;
 }
 
-/** Validates the columns and runs the one aggregation query (one scan of the data) on an engine. */
+/**
+ * Validates the columns and runs the aggregation query on an engine, then, for per-user data, the
+ * duplicate check: a second scan of two columns, measured cheaper than grouping every metric by unit
+ * in the first scan (bench/ab-10m.ts; figures in the action's README).
+ */
 export async function aggregate(e: Experiment, engine: Engine): Promise<Aggregation> {
   const plan = planQuery(e);
   await validateColumns(e, engine, plan);
@@ -242,7 +251,9 @@ export async function aggregate(e: Experiment, engine: Engine): Promise<Aggregat
   const rows = await engine.query(sql);
   if (rows.length === 0)
     throw new DataError('the data has no rows (a header or schema only); nothing to evaluate');
-  return { sql, plan, rows };
+  if (plan.perUnit || !e['check-duplicates']) return { sql, plan, rows };
+  const check = duplicateQuery(e, engine.source, engine.dialect);
+  return { sql: `${sql};\n\n${check}`, plan, rows, duplicates: readDuplicates(await engine.query(check)) };
 }
 
 export async function openEngine(spec: DataSpec): Promise<Engine> {

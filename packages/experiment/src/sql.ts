@@ -54,13 +54,8 @@ export interface QueryPlan {
   /** Pairs (i ≤ j) whose product sums the query returns. */
   products: Array<[number, number]>;
   metrics: Record<string, MetricColumns>;
-  /**
-   * Whether the query adds up each unit's rows first: per-event data, and per-user data with the
-   * duplicate check, which counts units in several variants or with several rows in the same scan.
-   */
+  /** Whether the query adds up each unit's rows first (per-event data); it then finds duplicates itself. */
   perUnit: boolean;
-  /** Per-user data checked for duplicates: a unit with several rows is an error, not events to add up. */
-  oneRowPerUnit: boolean;
 }
 
 export function planQuery(e: Experiment): QueryPlan {
@@ -81,8 +76,7 @@ export function planQuery(e: Experiment): QueryPlan {
     values,
     products: [...products.values()],
     metrics,
-    perUnit: e.granularity === 'event' || e['check-duplicates'],
-    oneRowPerUnit: e.granularity === 'user' && e['check-duplicates'],
+    perUnit: e.granularity === 'event',
   };
 }
 
@@ -122,11 +116,10 @@ export function tableSource(table: string): string {
 }
 
 /**
- * The one aggregation query, one scan of the data: per variant, the number of units and rows, the sum
- * of every value column and the sums of the products the metrics need (squares, numerator·denominator,
- * value·pre). Per-event data, and per-user data under the duplicate check, first add up each unit's
- * rows: units seen in more than one variant land in the `__multiple__` row, and `repeated` counts the
- * units with several rows. On DuckDB the unit is grouped by its 64-bit hash, a narrower key.
+ * The one aggregation query: per variant, the number of units and rows, the sum of every value
+ * column and the sums of the products the metrics need (squares, numerator·denominator, value·pre).
+ * Per-event data (or the duplicate check) first adds up each unit's rows; units seen in more than
+ * one variant land in the `__multiple__` row.
  */
 export function aggregationQuery(
   e: Experiment,
@@ -144,22 +137,20 @@ export function aggregationQuery(
   ];
   if (!plan.perUnit) {
     return [
-      'SELECT v AS variant, COUNT(*) AS units, COUNT(*) AS n_rows, 0 AS repeated,',
+      'SELECT v AS variant, COUNT(*) AS units, COUNT(*) AS n_rows,',
       `  ${sums.join(',\n  ')}`,
       `FROM (SELECT ${variant} AS v, ${casts.join(', ')} FROM ${source}) AS r`,
       'GROUP BY v',
     ].join('\n');
   }
-  const unit = dialect === 'duckdb' && plan.oneRowPerUnit ? `hash(${quote(e.unit)})` : quote(e.unit);
   const perUnit = plan.values.map((v, i) => `${v.perUnit === 'max' ? 'MAX' : 'SUM'}(${x(i)}) AS ${x(i)}`);
   return [
     'SELECT variant, COUNT(*) AS units, SUM(n_rows) AS n_rows,',
-    '  SUM(CASE WHEN n_rows > 1 THEN 1 ELSE 0 END) AS repeated,',
     `  ${sums.join(',\n  ')}`,
     'FROM (',
     `  SELECT CASE WHEN MIN(v) = MAX(v) THEN MIN(v) WHEN MIN(v) IS NULL THEN NULL ELSE '${MULTIPLE}' END AS variant,`,
-    `    COUNT(*) AS n_rows${perUnit.map((p) => `, ${p}`).join('')}`,
-    `  FROM (SELECT ${unit} AS u, ${variant} AS v, ${casts.join(', ')} FROM ${source}) AS r`,
+    `    COUNT(*) AS n_rows, ${perUnit.join(', ')}`,
+    `  FROM (SELECT ${quote(e.unit)} AS u, ${variant} AS v, ${casts.join(', ')} FROM ${source}) AS r`,
     '  GROUP BY u',
     ') AS units',
     'GROUP BY variant',
@@ -173,8 +164,6 @@ export interface VariantSums {
   variant: string | null;
   units: number;
   rows: number;
-  /** Units with more than one row (counted when the query adds up rows per unit). */
-  repeated: number;
   sums: number[];
   products: Map<string, number>;
 }
@@ -203,9 +192,43 @@ function readRows(rows: AggregateRow[], plan: QueryPlan): VariantSums[] {
       variant,
       units: numberOf(row.units, 'units'),
       rows: numberOf(row.n_rows, 'n_rows'),
-      repeated: numberOf(row.repeated, 'repeated'),
       sums: plan.values.map((_, i) => numberOf(row[`s${i}`], `s${i}`)),
       products,
     };
   });
+}
+
+/**
+ * The duplicate check of per-user data, a second and lighter query (two columns; on DuckDB a 64-bit
+ * hash of the unit as the key): how many units appear in more than one variant, and how many have
+ * more than one row at all.
+ */
+export function duplicateQuery(e: Experiment, source: string, dialect: Dialect): string {
+  const { quote, text } = SPECS[dialect];
+  const unit = dialect === 'duckdb' ? `hash(${quote(e.unit)})` : quote(e.unit);
+  return [
+    'SELECT COALESCE(SUM(CASE WHEN lo <> hi THEN 1 ELSE 0 END), 0) AS multi_variant,',
+    '  COALESCE(SUM(CASE WHEN n_rows > 1 THEN 1 ELSE 0 END), 0) AS repeated',
+    'FROM (',
+    '  SELECT u, MIN(v) AS lo, MAX(v) AS hi, COUNT(*) AS n_rows',
+    `  FROM (SELECT ${unit} AS u, CAST(${quote(e.variant)} AS ${text}) AS v FROM ${source}) AS r`,
+    '  GROUP BY u',
+    ') AS t',
+  ].join('\n');
+}
+
+export interface Duplicates {
+  /** Units seen in more than one variant. */
+  multiVariant: number;
+  /** Units with more than one row (in one variant or several). */
+  repeated: number;
+}
+
+export function readDuplicates(rows: AggregateRow[]): Duplicates {
+  const row: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(rows[0] ?? {})) row[k.toLowerCase()] = v;
+  return {
+    multiVariant: numberOf(row.multi_variant, 'multi_variant'),
+    repeated: numberOf(row.repeated, 'repeated'),
+  };
 }

@@ -1,5 +1,4 @@
-SELECT variant, COUNT(*) AS units, SUM(n_rows) AS n_rows,
-  SUM(CASE WHEN n_rows > 1 THEN 1 ELSE 0 END) AS repeated,
+SELECT v AS variant, COUNT(*) AS units, COUNT(*) AS n_rows,
   SUM(x0) AS s0,
   SUM(x1) AS s1,
   SUM(x2) AS s2,
@@ -14,16 +13,18 @@ SELECT variant, COUNT(*) AS units, SUM(n_rows) AS n_rows,
   SUM(x2 * x3) AS p2_3,
   SUM(x4 * x4) AS p4_4,
   SUM(x5 * x5) AS p5_5
+FROM (SELECT CAST("variant" AS TEXT) AS v, COALESCE(CAST("clicks" AS DOUBLE PRECISION), 0) AS x0, COALESCE(CAST("impressions" AS DOUBLE PRECISION), 0) AS x1, COALESCE(CAST("session_seconds" AS DOUBLE PRECISION), 0) AS x2, COALESCE(CAST("pre_session_seconds" AS DOUBLE PRECISION), 0) AS x3, COALESCE(CAST("converted" AS DOUBLE PRECISION), 0) AS x4, COALESCE(CAST("latency_ms" AS DOUBLE PRECISION), 0) AS x5 FROM analytics.users) AS r
+GROUP BY v;
+
+SELECT COALESCE(SUM(CASE WHEN lo <> hi THEN 1 ELSE 0 END), 0) AS multi_variant,
+  COALESCE(SUM(CASE WHEN n_rows > 1 THEN 1 ELSE 0 END), 0) AS repeated
 FROM (
-  SELECT CASE WHEN MIN(v) = MAX(v) THEN MIN(v) WHEN MIN(v) IS NULL THEN NULL ELSE '__multiple__' END AS variant,
-    COUNT(*) AS n_rows, SUM(x0) AS x0, SUM(x1) AS x1, SUM(x2) AS x2, SUM(x3) AS x3, MAX(x4) AS x4, SUM(x5) AS x5
-  FROM (SELECT "user_id" AS u, CAST("variant" AS TEXT) AS v, COALESCE(CAST("clicks" AS DOUBLE PRECISION), 0) AS x0, COALESCE(CAST("impressions" AS DOUBLE PRECISION), 0) AS x1, COALESCE(CAST("session_seconds" AS DOUBLE PRECISION), 0) AS x2, COALESCE(CAST("pre_session_seconds" AS DOUBLE PRECISION), 0) AS x3, COALESCE(CAST("converted" AS DOUBLE PRECISION), 0) AS x4, COALESCE(CAST("latency_ms" AS DOUBLE PRECISION), 0) AS x5 FROM analytics.users) AS r
+  SELECT u, MIN(v) AS lo, MAX(v) AS hi, COUNT(*) AS n_rows
+  FROM (SELECT "user_id" AS u, CAST("variant" AS TEXT) AS v FROM analytics.users) AS r
   GROUP BY u
-) AS units
-GROUP BY variant;
+) AS t;
 
 SELECT variant, COUNT(*) AS units, SUM(n_rows) AS n_rows,
-  SUM(CASE WHEN n_rows > 1 THEN 1 ELSE 0 END) AS repeated,
   SUM(x0) AS s0,
   SUM(x1) AS s1,
   SUM(x2) AS s2,
