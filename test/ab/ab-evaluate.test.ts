@@ -34,6 +34,7 @@ function checkAgainstReference(result: Result, ref: Reference): void {
     near(m.ci![1], r.hi!, P, `${name} CI high`);
     near(m.relativeCi![0], r.rlo!, P, `${name} relative CI low`);
     near(m.relativeCi![1], r.rhi!, P, `${name} relative CI high`);
+    near(m.relativePValue, r.rp!, P, `${name} relative p-value`);
     if (r.adj !== undefined) near(m.adjustedPValue, r.adj, P, `${name} Holm-adjusted p`);
     if (r.ni_p !== undefined) {
       near(m.nonInferiority!.pValue, r.ni_p, P, `${name} non-inferiority p`);

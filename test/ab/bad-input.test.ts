@@ -83,12 +83,60 @@ describe('ab-evaluate bad input', () => {
     expect(step.stdout).toMatch(/::warning::'build' has zero variance/);
   });
 
-  it('a proportion over a column that is not 0/1 is reported with a warning', async () => {
+  it('an empty (0-byte) file says it is empty; a header-only file says there are no rows', async () => {
+    const empty = await run([], EXPERIMENT, '');
+    expect(empty.exitCode).toBe(1);
+    expect(empty.error).toMatch(/^Input 'data': data file \S*users\.csv is empty \(0 bytes\)$/);
+    const header = await run(
+      [],
+      EXPERIMENT,
+      'user_id,variant,impressions,clicks,session_seconds,pre_session_seconds,converted,latency_ms\n',
+    );
+    expect(header.exitCode).toBe(1);
+    expect(header.error).toBe(
+      "Input 'data': the data has no rows (a header or schema only); nothing to evaluate",
+    );
+  });
+
+  it('relative numbers may be percentages: margin: 2% is margin: 0.02', async () => {
+    const rows = base();
+    const asFraction = await run(rows);
+    const asPercent = await run(
+      rows,
+      EXPERIMENT.replace('margin: 0.02', 'margin: 2%').replace('mde: 0.05', 'mde: 5%'),
+    );
+    expect(asPercent.exitCode).toBe(0);
+    expect(metric(asPercent.result, 'session_duration').nonInferiority).toEqual(
+      metric(asFraction.result, 'session_duration').nonInferiority,
+    );
+    const bad = await run(rows, EXPERIMENT.replace('margin: 0.02', 'margin: two percent'));
+    expect(bad.exitCode).toBe(1);
+    expect(bad.error).toBe(
+      "Input 'experiment': metrics.1.margin: expected a number such as 0.02 or a percentage such as 2%",
+    );
+  });
+
+  it('a proportion over a column that is not 0/1 is untestable with the cause, never NaN; as primary it makes the experiment invalid', async () => {
     const rows = base().map((r) => ({ ...r, converted: r.converted * 3 }));
     const step = await run(rows);
     expect(step.exitCode).toBe(0);
-    expect(metric(step.result, 'conversion').warning).toBe(
-      "'conversion' is a proportion but column 'converted' holds values other than 0 and 1",
+    const conversion = metric(step.result, 'conversion');
+    expect(conversion.error).toBe(
+      "column 'converted' holds values other than 0 and 1, so it is not a proportion (use kind: mean)",
+    );
+    expect(conversion.pValue).toBeNull();
+    expect(conversion.relativeCi).toBeNull();
+    const primary = await run(
+      rows,
+      EXPERIMENT.replace('role: primary', 'role: secondary').replace(
+        'column: converted\n    role: secondary',
+        'column: converted\n    role: primary',
+      ),
+    );
+    expect(primary.exitCode).toBe(0);
+    expect(primary.result.decision).toBe('invalid');
+    expect(primary.result.reasons).toContain(
+      "primary metric 'conversion' cannot be computed: column 'converted' holds values other than 0 and 1, so it is not a proportion (use kind: mean)",
     );
   });
 

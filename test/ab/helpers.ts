@@ -26,6 +26,7 @@ export interface MetricOut {
   relativeEffect: number | null;
   relativeCi: [number, number] | null;
   pValue: number | null;
+  relativePValue: number | null;
   adjustedPValue: number | null;
   outcome: string;
   method: string;

@@ -41,7 +41,7 @@ va, vb, dof = welch(la, lb)
 q = stats.t.ppf(1 - alpha / 2, dof)
 rel, rse = rel_parts(ra, rb, va, vb)
 out["ctr"] = dict(meanA=ra, meanB=rb, effect=rb - ra, p=r.pvalue, lo=rb - ra - q * np.sqrt(va + vb), hi=rb - ra + q * np.sqrt(va + vb),
-                  rel=rel, rlo=rel - q * rse, rhi=rel + q * rse)
+                  rel=rel, rlo=rel - q * rse, rhi=rel + q * rse, rp=2 * stats.t.sf(abs(rel / rse), dof))
 
 # Session duration with CUPED: θ from least squares with one intercept per arm.
 y = df["session_seconds"].to_numpy(float)
@@ -65,6 +65,7 @@ rel = d / base
 rse = np.sqrt(rvar)
 out["session_duration"] = dict(meanA=base, meanB=b["session_seconds"].mean(), theta=theta, effect=d, p=r.pvalue,
                                lo=d - q * np.sqrt(va + vb), hi=d + q * np.sqrt(va + vb), rel=rel, rlo=rel - q * rse, rhi=rel + q * rse,
+                               rp=2 * stats.t.sf(abs(rel / rse), dof),
                                ni_p=stats.t.sf((rel + 0.02) / rse, dof), ni_bound=rel - stats.t.ppf(1 - alpha, dof) * rse)
 
 # Conversion: Wald z-test of two proportions.
@@ -74,7 +75,7 @@ z = (pb - pa) / se
 zq = stats.norm.ppf(1 - alpha / 2)
 rel, rse = rel_parts(pa, pb, pa * (1 - pa) / len(a), pb * (1 - pb) / len(b))
 out["conversion"] = dict(meanA=pa, meanB=pb, effect=pb - pa, p=2 * stats.norm.sf(abs(z)), lo=pb - pa - zq * se, hi=pb - pa + zq * se,
-                         rel=rel, rlo=rel - zq * rse, rhi=rel + zq * rse)
+                         rel=rel, rlo=rel - zq * rse, rhi=rel + zq * rse, rp=2 * stats.norm.sf(abs(rel / rse)))
 
 # Latency (lower is better): Welch t-test and non-inferiority against a 5 % increase.
 r = stats.ttest_ind(b["latency_ms"], a["latency_ms"], equal_var=False)
@@ -83,13 +84,13 @@ q = stats.t.ppf(1 - alpha / 2, dof)
 ma, mb = a["latency_ms"].mean(), b["latency_ms"].mean()
 rel, rse = rel_parts(ma, mb, va, vb)
 out["latency_ms"] = dict(meanA=ma, meanB=mb, effect=mb - ma, p=r.pvalue, lo=mb - ma - q * np.sqrt(va + vb), hi=mb - ma + q * np.sqrt(va + vb),
-                         rel=rel, rlo=rel - q * rse, rhi=rel + q * rse, ni_p=stats.t.cdf((rel - 0.05) / rse, dof),
+                         rel=rel, rlo=rel - q * rse, rhi=rel + q * rse, rp=2 * stats.t.sf(abs(rel / rse), dof), ni_p=stats.t.cdf((rel - 0.05) / rse, dof),
                          ni_bound=rel + stats.t.ppf(1 - alpha, dof) * rse)
 
-# Sample ratio against 50/50, and Holm over the primary and the secondary metric.
+# Sample ratio against 50/50, and Holm over the relative p-values of the primary and the secondary metric.
 n = np.array([len(a), len(b)])
 out["srm"] = stats.chisquare(n, [n.sum() / 2, n.sum() / 2]).pvalue
-p = np.array([out["ctr"]["p"], out["conversion"]["p"]])
+p = np.array([out["ctr"]["rp"], out["conversion"]["rp"]])
 o = np.argsort(p)
 h = np.minimum(1, np.maximum.accumulate((2 - np.arange(2)) * p[o]))
 holm = np.empty(2)

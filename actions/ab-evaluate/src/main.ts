@@ -106,18 +106,31 @@ const metricResult = z.object({
   treatment: z.object({ variant: z.string(), units: z.number(), mean: z.number().nullable() }),
   effect: z.number().nullable(),
   ci: z.tuple([z.number(), z.number()]).nullable(),
+  pValue: z.number().nullable(),
   relativeEffect: z.number().nullable(),
   relativeCi: z.tuple([z.number(), z.number()]).nullable(),
-  pValue: z.number().nullable(),
+  relativePValue: z.number().nullable(),
   adjustedPValue: z.number().nullable(),
   dof: z.number().nullable(),
   outcome: z.string(),
   nonInferiority: z
-    .object({ margin: z.number(), pValue: z.number().nullable(), bound: z.number(), status: z.string() })
+    .object({
+      margin: z.number(),
+      scale: z.enum(['relative', 'absolute']),
+      pValue: z.number(),
+      bound: z.number(),
+      status: z.string(),
+    })
     .optional(),
   cuped: z.object({ theta: z.number(), varianceReduction: z.number() }).optional(),
   bayesian: z
-    .object({ chanceToWin: z.number(), expectedLoss: z.number(), expectedLossControl: z.number() })
+    .object({
+      chanceToWin: z.number(),
+      expectedLoss: z.number(),
+      expectedLossControl: z.number(),
+      posteriorMean: z.number(),
+      posteriorSd: z.number(),
+    })
     .optional(),
   requiredUnits: z.number().nullable().optional(),
   warning: z.string().optional(),
@@ -132,7 +145,7 @@ export const outputs = z.object({
   results: z
     .array(metricResult)
     .describe(
-      'Per metric (JSON array): per-arm means and units, effect and CI, relative effect and CI, p-value and adjusted p-value, method, sequential flag, non-inferiority, CUPED θ, chance to win',
+      'Per metric (JSON array): per-arm means and units; absolute effect, CI and p-value; relative effect, CI and p-value (delta method); the Holm/BH-adjusted relative p-value; method, sequential flag, non-inferiority, CUPED θ, chance to win',
     ),
   'srm-p-value': z
     .number()
@@ -153,7 +166,7 @@ function finite(x: number | undefined): number | null {
   return x === undefined || !Number.isFinite(x) ? null : x;
 }
 
-function toOutputs(a: Analysis, sql: string): z.input<typeof outputs> {
+export function toOutputs(a: Analysis, sql: string): z.input<typeof outputs> {
   return {
     decision: a.decision,
     reasons: a.reasons,

@@ -10,8 +10,13 @@ import {
   type MeanSums,
   meanEstimate,
   nonInferiority,
+  plannedFractions,
   proportionEstimate,
+  type RatioCovariateSums,
   type RatioSums,
+  ratioCovariateMoments,
+  ratioCupedEstimate,
+  ratioCupedTheta,
   ratioEstimate,
   requiredSampleSize,
   sampleRatioMismatch,
@@ -37,19 +42,29 @@ export interface MetricResult {
   sequential: boolean;
   control: ArmSummary;
   treatment: ArmSummary;
+  /** The absolute effect (treatment − control), its CI and the p-value that agrees with that CI. */
   effect: number | null;
   ci: [number, number] | null;
+  pValue: number | null;
+  /**
+   * The relative effect (treatment − control) / control, its delta-method CI and the p-value that agrees
+   * with that CI (as GrowthBook reports it). Decisions are taken on this scale, the one the report leads with.
+   */
   relativeEffect: number | null;
   relativeCi: [number, number] | null;
-  pValue: number | null;
-  /** After the Holm or Benjamini–Hochberg correction over primary and secondary metrics. */
+  relativePValue: number | null;
+  /** The relative p-value after the Holm or Benjamini–Hochberg correction over primary and secondary metrics. */
   adjustedPValue: number | null;
   dof: number | null;
   /** better / worse: significant in the good / bad direction; flat: not significant. */
   outcome: 'better' | 'worse' | 'flat' | 'untestable';
   nonInferiority?: {
+    /** Relative (a share of the control mean) or absolute (the metric's units). */
     margin: number;
-    pValue: number | null;
+    scale: 'relative' | 'absolute';
+    /** One-sided p-value against the margin (always-valid in sequential mode). */
+    pValue: number;
+    /** One-sided (1 − α) bound of the effect on the margin's scale, on the side of harm. */
     bound: number;
     status: 'pass' | 'fail' | 'inconclusive';
   };
@@ -102,6 +117,28 @@ function covariateSums(v: VariantSums, i: number, pre: number): CovariateSums {
   };
 }
 
+function ratioCovariateSums(v: VariantSums, c: Required<MetricColumnsOf>): RatioCovariateSums {
+  const p = (i: number, j: number) => productOf(v, i, j);
+  const { numerator: y, denominator: d, preNumerator: x, preDenominator: e } = c;
+  return {
+    ...ratioSums(v, y, d),
+    sumPreNum: sumsOf(v, x),
+    sumPreNumSquares: p(x, x),
+    sumPreDen: sumsOf(v, e),
+    sumPreDenSquares: p(e, e),
+    sumPreNumDen: p(x, e),
+    sumNumPreNum: p(y, x),
+    sumNumPreDen: p(y, e),
+    sumDenPreNum: p(d, x),
+    sumDenPreDen: p(d, e),
+  };
+}
+
+type MetricColumnsOf = Pick<
+  QueryPlan['metrics'][string],
+  'numerator' | 'denominator' | 'preNumerator' | 'preDenominator'
+>;
+
 function ratioSums(v: VariantSums, num: number, den: number): RatioSums {
   return {
     n: v.units,
@@ -123,28 +160,83 @@ interface Estimates {
   meanB: number;
 }
 
-function estimate(m: Metric, plan: QueryPlan, a: VariantSums, b: VariantSums): Estimates | string {
+/** CUPED-adjusted arms; the variance reduction compares with the unadjusted variances (the baselines'). */
+function adjustedBy(
+  theta: number,
+  a: ArmEstimate,
+  b: ArmEstimate,
+  method: string,
+  test: 't' | 'z',
+): Estimates {
+  const raw = a.baselineVariance / a.n + b.baselineVariance / b.n;
+  const adjusted = a.variance / a.n + b.variance / b.n;
+  return {
+    a,
+    b,
+    method,
+    test,
+    cuped: { theta, varianceReduction: raw > 0 ? 1 - adjusted / raw : 0 },
+    meanA: a.baseline,
+    meanB: b.baseline,
+  };
+}
+
+function ratioMetric(
+  m: Metric,
+  e: Experiment,
+  plan: QueryPlan,
+  a: VariantSums,
+  b: VariantSums,
+): Estimates | string {
   const cols = plan.metrics[m.name]!;
-  if (m.kind === 'ratio') {
-    const sa = ratioSums(a, cols.numerator!, cols.denominator!);
-    const sb = ratioSums(b, cols.numerator!, cols.denominator!);
-    for (const [arm, s] of [
-      [a, sa],
-      [b, sb],
-    ] as const) {
-      if (s.sumDen === 0) return `denominator '${m.denominator}' sums to zero in variant '${arm.variant}'`;
-    }
-    const ea = ratioEstimate(sa);
-    const eb = ratioEstimate(sb);
-    const test = m.test ?? 't';
-    return {
-      a: ea,
-      b: eb,
-      method: `delta-method ratio, ${test === 't' ? 'Welch t' : 'z'}`,
+  const test = m.test ?? 't';
+  const name = test === 't' ? 'Welch t' : 'z';
+  for (const arm of [a, b]) {
+    if (sumsOf(arm, cols.denominator!) === 0)
+      return `denominator '${m.denominator}' sums to zero in variant '${arm.variant}'`;
+    if (cols.preDenominator !== undefined && sumsOf(arm, cols.preDenominator) === 0)
+      return `pre-period denominator '${m['pre-denominator']}' sums to zero in variant '${arm.variant}'`;
+  }
+  if (cols.preNumerator !== undefined && cols.preDenominator !== undefined) {
+    const columns = cols as Required<MetricColumnsOf>;
+    const ma = ratioCovariateMoments(ratioCovariateSums(a, columns));
+    const mb = ratioCovariateMoments(ratioCovariateSums(b, columns));
+    const theta = ratioCupedTheta([ma, mb]);
+    const pooled =
+      (sumsOf(a, columns.preNumerator) + sumsOf(b, columns.preNumerator)) /
+      (sumsOf(a, columns.preDenominator) + sumsOf(b, columns.preDenominator));
+    return adjustedBy(
+      theta,
+      ratioCupedEstimate(ma, theta, pooled),
+      ratioCupedEstimate(mb, theta, pooled),
+      `delta-method ratio with CUPED (θ ${e.cuped}), ${name}`,
       test,
-      meanA: ea.estimate,
-      meanB: eb.estimate,
-    };
+    );
+  }
+  const ea = ratioEstimate(ratioSums(a, cols.numerator!, cols.denominator!));
+  const eb = ratioEstimate(ratioSums(b, cols.numerator!, cols.denominator!));
+  return {
+    a: ea,
+    b: eb,
+    method: `delta-method ratio, ${name}`,
+    test,
+    meanA: ea.estimate,
+    meanB: eb.estimate,
+  };
+}
+
+function estimate(
+  m: Metric,
+  e: Experiment,
+  plan: QueryPlan,
+  a: VariantSums,
+  b: VariantSums,
+): Estimates | string {
+  if (m.kind === 'ratio') return ratioMetric(m, e, plan, a, b);
+  const cols = plan.metrics[m.name]!;
+  if (m.kind === 'proportion' && !isBinary(plan, m, a, b)) {
+    // For 0/1 values Σx² = Σx; anything else is not a proportion and p(1 − p) misstates the variance.
+    return `column '${m.column}' holds values other than 0 and 1, so it is not a proportion (use kind: mean)`;
   }
   const test = m.test ?? (m.kind === 'proportion' ? 'z' : 't');
   const base = test === 'z' && m.kind === 'proportion' ? proportionEstimate : meanEstimate;
@@ -152,21 +244,15 @@ function estimate(m: Metric, plan: QueryPlan, a: VariantSums, b: VariantSums): E
   if (m.pre && cols.pre !== undefined) {
     const sa = covariateSums(a, cols.value!, cols.pre);
     const sb = covariateSums(b, cols.value!, cols.pre);
-    const theta = cupedTheta([sa, sb]);
+    const theta = cupedTheta([sa, sb], e.cuped);
     const pooled = (sa.sumPre + sb.sumPre) / (sa.n + sb.n);
-    const ea = cupedEstimate(sa, theta, pooled);
-    const eb = cupedEstimate(sb, theta, pooled);
-    const raw = meanEstimate(sa).variance / sa.n + meanEstimate(sb).variance / sb.n;
-    const adjusted = ea.variance / ea.n + eb.variance / eb.n;
-    return {
-      a: ea,
-      b: eb,
-      method: `CUPED (θ pooled), ${name}`,
+    return adjustedBy(
+      theta,
+      cupedEstimate(sa, theta, pooled),
+      cupedEstimate(sb, theta, pooled),
+      `CUPED (θ ${e.cuped}), ${name}`,
       test,
-      cuped: { theta, varianceReduction: raw > 0 ? 1 - adjusted / raw : 0 },
-      meanA: ea.baseline,
-      meanB: eb.baseline,
-    };
+    );
   }
   const ea = base(meanSums(a, cols.value!));
   const eb = base(meanSums(b, cols.value!));
@@ -195,13 +281,15 @@ function untestable(
     direction: m.direction,
     method: 'none',
     sequential,
-    control: a,
-    treatment: b,
+    // A mean may itself be what overflowed; an untestable metric shows it only when it is a number.
+    control: { ...a, mean: a.mean !== null && Number.isFinite(a.mean) ? a.mean : null },
+    treatment: { ...b, mean: b.mean !== null && Number.isFinite(b.mean) ? b.mean : null },
     effect: null,
     ci: null,
+    pValue: null,
     relativeEffect: null,
     relativeCi: null,
-    pValue: null,
+    relativePValue: null,
     adjustedPValue: null,
     dof: null,
     outcome: 'untestable',
@@ -217,13 +305,22 @@ function zeroEverywhere(m: Metric, a: ArmSummary, b: ArmSummary, sequential: boo
     method: 'none (zero in every unit)',
     effect: 0,
     ci: [0, 0],
+    pValue: 1,
     relativeEffect: 0,
     relativeCi: [0, 0],
-    pValue: 1,
+    relativePValue: 1,
     adjustedPValue: 1,
     outcome: 'flat',
     ...(m.role === 'guardrail'
-      ? { nonInferiority: { margin: m.margin!, pValue: null, bound: 0, status: 'pass' as const } }
+      ? {
+          nonInferiority: {
+            ...marginOf(m),
+            // No unit moved, so the effect is exactly 0, within any positive margin.
+            pValue: 0,
+            bound: 0,
+            status: 'pass' as const,
+          },
+        }
       : {}),
     warning: `'${m.name}' is zero for every unit in both arms: no change to test`,
   };
@@ -244,11 +341,33 @@ function totals(rows: VariantSums[]) {
     if (row.variant === MULTIPLE) duplicateUnits += row.units;
     else if (row.variant !== null) byVariant.set(row.variant, row);
   }
-  return {
-    byVariant,
-    duplicateUnits,
-    nullUnits: rows.filter((r) => r.variant === null).reduce((s, r) => s + r.units, 0),
-  };
+  return { byVariant, duplicateUnits };
+}
+
+/** A guardrail's margin and its scale. */
+function marginOf(m: Metric): { margin: number; scale: 'relative' | 'absolute' } {
+  return m['absolute-margin'] !== undefined
+    ? { margin: m['absolute-margin'], scale: 'absolute' }
+    : { margin: m.margin!, scale: 'relative' };
+}
+
+/** Every number of a result, nested ones included: none may reach the outputs as NaN or ±∞. */
+function nonFinite(value: unknown, path = ''): string | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : path;
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) {
+      const bad = nonFinite(v, `${path}[${i}]`);
+      if (bad) return bad;
+    }
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      // Sample sizes may be unreachable (∞); the outputs turn those into null.
+      if (k === 'requiredUnits') continue;
+      const bad = nonFinite(v, path ? `${path}.${k}` : k);
+      if (bad) return bad;
+    }
+  }
+  return undefined;
 }
 
 /** Applies the statistics and the decision rule to the per-variant sums of one experiment. */
@@ -289,7 +408,11 @@ export function analyze(
     alert: srmResult.pValue < e['srm-alpha'],
   };
 
-  const sequential = e.sequential ? { tuning: e['sequential-tuning'] } : undefined;
+  const groupSequential =
+    e.sequential && e['sequential-method'] === 'group-sequential'
+      ? { look: e.look!, fractions: plannedFractions(e.looks!), spending: e.spending }
+      : undefined;
+  const sequential = e.sequential && !groupSequential ? { tuning: e['sequential-tuning'] } : undefined;
   const results: MetricResult[] = [];
   for (const m of e.metrics) {
     const armA: ArmSummary = { variant: e.control, units: control.units, mean: null };
@@ -301,79 +424,91 @@ export function analyze(
           m,
           armA,
           armB,
-          !!sequential,
+          e.sequential,
           `variant '${arm.variant}' has ${arm.units} unit(s); at least 2 are needed`,
         ),
       );
       continue;
     }
-    const est = estimate(m, plan, control, treatment);
+    const est = estimate(m, e, plan, control, treatment);
     if (typeof est === 'string') {
-      results.push(untestable(m, armA, armB, !!sequential, est));
+      results.push(untestable(m, armA, armB, e.sequential, est));
       continue;
     }
     armA.mean = est.meanA;
     armB.mean = est.meanB;
     if (est.a.baseline === 0) {
       if (est.a.variance === 0 && est.b.variance === 0 && est.b.estimate === 0) {
-        results.push(zeroEverywhere(m, armA, armB, !!sequential));
+        results.push(zeroEverywhere(m, armA, armB, e.sequential));
       } else {
         results.push(
           untestable(
             m,
             armA,
             armB,
-            !!sequential,
+            e.sequential,
             'the control mean is zero, so the relative effect is undefined',
           ),
         );
       }
       continue;
     }
-    const c = compareArms(est.a, est.b, { alpha: e.alpha, test: est.test, sequential });
+    const c = compareArms(est.a, est.b, { alpha: e.alpha, test: est.test, sequential, groupSequential });
     const result: MetricResult = {
       name: m.name,
       group: m.group,
       role: m.role,
       kind: m.kind,
       direction: m.direction,
-      method: sequential ? `${est.method}, sequential (always-valid)` : est.method,
-      sequential: !!sequential,
+      method: groupSequential
+        ? `${est.method}, group-sequential (look ${groupSequential.look} of ${e.looks}, ${e.spending} spending)`
+        : sequential
+          ? `${est.method}, sequential (always-valid)`
+          : est.method,
+      sequential: c.sequential,
       control: armA,
       treatment: armB,
       effect: c.absolute.effect,
       ci: c.absolute.ci,
+      pValue: c.absolute.pValue,
       relativeEffect: c.relative.effect,
       relativeCi: c.relative.ci,
-      pValue: c.absolute.pValue,
-      adjustedPValue: c.absolute.pValue,
+      relativePValue: c.relative.pValue,
+      adjustedPValue: c.relative.pValue,
       dof: Number.isFinite(c.dof) ? c.dof : null,
       outcome: 'flat',
     };
     if (est.cuped) result.cuped = est.cuped;
     if (c.degenerate) {
       result.warning = `'${m.name}' has zero variance in both arms: the effect is exact and no test applies`;
-    } else if (m.kind === 'proportion' && !isBinary(plan, m, control, treatment)) {
-      // For 0/1 values Σx² = Σx; anything else is not a proportion and p(1 − p) misstates the variance.
-      result.warning = `'${m.name}' is a proportion but column '${m.column}' holds values other than 0 and 1`;
     }
-    if (e.bayesian) result.bayesian = bayesian(c, m.direction);
-    if (m.role === 'guardrail') {
+    const prior = m.prior ?? e.prior;
+    if (e.bayesian) result.bayesian = bayesian(c, m.direction, prior);
+    const margin = m.role === 'guardrail' ? marginOf(m) : undefined;
+    if (margin) {
       const ni = nonInferiority(
         c,
-        m.margin!,
+        margin.margin,
         m.direction,
         e.alpha,
-        sequential ? { ...sequential, n: est.a.n + est.b.n } : undefined,
+        groupSequential
+          ? { design: groupSequential }
+          : sequential
+            ? { ...sequential, n: est.a.n + est.b.n }
+            : undefined,
+        margin.scale,
       );
       result.nonInferiority = {
-        margin: ni.margin,
+        ...margin,
         pValue: ni.pValue,
         bound: ni.bound,
         status: ni.nonInferior ? 'pass' : ni.inferior ? 'fail' : 'inconclusive',
       };
     }
-    const mde = m.role === 'guardrail' ? (m.mde ?? m.margin!) : (m.mde ?? e.mde);
+    // Sample sizes work on the relative scale: an absolute margin is that share of the control mean.
+    const relativeMargin =
+      margin && (margin.scale === 'relative' ? margin.margin : margin.margin / Math.abs(est.a.baseline));
+    const mde = relativeMargin !== undefined ? (m.mde ?? relativeMargin) : (m.mde ?? e.mde);
     result.requiredUnits = requiredSampleSize({
       varianceControl: est.a.variance,
       varianceTreatment: est.b.variance,
@@ -386,21 +521,35 @@ export function analyze(
       power: e.power,
       sequential,
     });
+    const bad = nonFinite(result);
+    if (bad) {
+      results.push(
+        untestable(
+          m,
+          armA,
+          armB,
+          e.sequential,
+          `the data's sums give a non-finite ${bad} (values too large or degenerate)`,
+        ),
+      );
+      continue;
+    }
     results.push(result);
   }
 
   // Corrections over the primary and secondary metrics that could be tested.
-  const family = results.filter((r) => r.role !== 'guardrail' && r.pValue !== null);
+  // Corrections of the relative p-values (the scale decisions use) over the primary and secondary metrics.
+  const family = results.filter((r) => r.role !== 'guardrail' && r.relativePValue !== null);
   const adjusted = adjustPValues(
-    family.map((r) => r.pValue!),
+    family.map((r) => r.relativePValue!),
     e.correction,
   );
   for (const [i, r] of family.entries()) r.adjustedPValue = adjusted[i]!;
   for (const r of results) {
-    if (r.pValue === null || r.effect === null) continue;
-    const p = r.adjustedPValue ?? r.pValue;
-    const good = r.direction === 'increase' ? r.effect > 0 : r.effect < 0;
-    r.outcome = p < e.alpha && r.effect !== 0 ? (good ? 'better' : 'worse') : 'flat';
+    if (r.relativePValue === null || r.relativeEffect === null) continue;
+    const p = r.adjustedPValue ?? r.relativePValue;
+    const good = r.direction === 'increase' ? r.relativeEffect > 0 : r.relativeEffect < 0;
+    r.outcome = p < e.alpha && r.relativeEffect !== 0 ? (good ? 'better' : 'worse') : 'flat';
   }
 
   const analysis: Analysis = {
@@ -468,7 +617,7 @@ function decide(e: Experiment, a: Analysis): void {
     if (primary.outcome === 'worse')
       a.reasons.push(`primary metric '${primary.name}' is significantly worse`);
     for (const g of failed)
-      a.reasons.push(`guardrail '${g.name}' is worse than its ${pct(g.nonInferiority!.margin)} margin`);
+      a.reasons.push(`guardrail '${g.name}' is worse than its ${formatMargin(g.nonInferiority!)} margin`);
     return;
   }
   const unsettled = guardrails.filter((g) => g.nonInferiority?.status !== 'pass');
@@ -506,6 +655,11 @@ function decide(e: Experiment, a: Analysis): void {
   }
   for (const g of unsettled)
     a.reasons.push(`guardrail '${g.name}' is not proven non-inferior with enough units`);
+}
+
+/** A margin as the report prints it: `2%` relative, `5` (in the metric's units) absolute. */
+export function formatMargin(ni: { margin: number; scale: 'relative' | 'absolute' }): string {
+  return ni.scale === 'relative' ? pct(ni.margin) : `${Number(ni.margin.toPrecision(4))} (absolute)`;
 }
 
 export function pct(x: number): string {

@@ -1,5 +1,5 @@
 import { codeBlock, escapeMarkdown, mermaidString, table } from '@mlops-actions/report';
-import { type Analysis, type Decision, formatCount, type MetricResult, pct } from './analyze';
+import { type Analysis, type Decision, formatCount, formatMargin, type MetricResult } from './analyze';
 import type { Experiment } from './config';
 
 const BADGES: Record<Decision, string> = {
@@ -37,7 +37,7 @@ function outcomeCell(m: MetricResult): string {
   if (m.role === 'guardrail' && m.nonInferiority) {
     const s = m.nonInferiority.status;
     const label = s === 'pass' ? '🟢 non-inferior' : s === 'fail' ? '🔴 inferior' : '⚪ inconclusive';
-    return `${label} (margin ${pct(m.nonInferiority.margin)})`;
+    return `${label} (margin ${formatMargin(m.nonInferiority)})`;
   }
   return OUTCOME[m.outcome];
 }
@@ -53,7 +53,7 @@ function metricRows(metrics: MetricResult[], e: Experiment): string[][] {
       : '–',
     m.role === 'guardrail'
       ? pValue(m.nonInferiority?.pValue ?? null)
-      : `${pValue(m.pValue)} (${pValue(m.adjustedPValue)})`,
+      : `${pValue(m.relativePValue)} (${pValue(m.adjustedPValue)})`,
     e.bayesian && m.bayesian ? `${(m.bayesian.chanceToWin * 100).toFixed(1)}%` : '–',
     m.error ? `⚠️ ${escapeMarkdown(m.error)}` : outcomeCell(m),
   ]);
@@ -113,10 +113,16 @@ export function renderReport(e: Experiment, a: Analysis, options: { sql?: string
   if (a.decision === 'keep-running' && a.usersNeeded > 0)
     lines.push(`**Units still needed:** about ${formatCount(a.usersNeeded)}.`);
   const method = e.sequential
-    ? `Sequential testing (always-valid confidence sequences, tuning ${e['sequential-tuning']}), α = ${e.alpha}`
+    ? e['sequential-method'] === 'group-sequential'
+      ? `Group-sequential test at look ${e.look} of ${e.looks} (Lan-DeMets ${e.spending === 'pocock' ? 'Pocock' : "O'Brien-Fleming"} alpha spending: repeated confidence intervals and repeated p-values; units needed are fixed-horizon), α = ${e.alpha}`
+      : `Sequential testing (always-valid confidence sequences, tuning ${e['sequential-tuning']}), α = ${e.alpha}`
     : `Fixed-horizon tests, α = ${e.alpha}`;
+  const correction =
+    e.correction === 'none'
+      ? 'no multiple-testing correction'
+      : `in brackets the same p-values ${e.correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'}-adjusted over the primary and secondary metrics`;
   lines.push(
-    `${method}; ${e.correction === 'none' ? 'no multiple-testing correction' : `${e.correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'}-adjusted p-values in brackets`}.`,
+    `${method}. p is the p-value of the relative effect (delta method), the one that agrees with the interval beside it; ${correction}. Absolute effects, intervals and p-values are in the \`results\` output.`,
     '',
   );
   const headers = [

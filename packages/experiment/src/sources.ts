@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { Experiment } from './config';
 import {
@@ -62,7 +62,10 @@ export function fileSource(spec: DataSpec): string {
     .map((p) => (isAbsolute(p) ? p : join(spec.workspace, p)));
   if (paths.length === 0) throw new DataError('no data files given');
   for (const p of paths) {
-    if (!/[*?[]/.test(p) && !existsSync(p)) throw new DataError(`data file ${p} does not exist`);
+    if (/[*?[]/.test(p)) continue;
+    if (!existsSync(p)) throw new DataError(`data file ${p} does not exist`);
+    // DuckDB reads a 0-byte CSV as one column named column0, which would blame the experiment's columns.
+    if (statSync(p).size === 0) throw new DataError(`data file ${p} is empty (0 bytes)`);
   }
   const format = spec.format ?? formatOf(paths[0]!);
   const list = `[${paths.map(literal).join(', ')}]`;
@@ -236,12 +239,18 @@ export interface Aggregation {
   duplicates?: Duplicates;
 }
 
-/** Validates the columns and runs the one aggregation query on an engine. */
+/**
+ * Validates the columns and runs the aggregation query on an engine, then, for per-user data, the
+ * duplicate check: a second scan of two columns, measured cheaper than grouping every metric by unit
+ * in the first scan (bench/ab-10m.ts; figures in the action's README).
+ */
 export async function aggregate(e: Experiment, engine: Engine): Promise<Aggregation> {
   const plan = planQuery(e);
   await validateColumns(e, engine, plan);
   const sql = aggregationQuery(e, engine.source, engine.dialect, plan);
   const rows = await engine.query(sql);
+  if (rows.length === 0)
+    throw new DataError('the data has no rows (a header or schema only); nothing to evaluate');
   if (plan.perUnit || !e['check-duplicates']) return { sql, plan, rows };
   const check = duplicateQuery(e, engine.source, engine.dialect);
   return { sql: `${sql};\n\n${check}`, plan, rows, duplicates: readDuplicates(await engine.query(check)) };

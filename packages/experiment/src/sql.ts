@@ -45,6 +45,8 @@ export interface MetricColumns {
   pre?: number;
   numerator?: number;
   denominator?: number;
+  preNumerator?: number;
+  preDenominator?: number;
 }
 
 export interface QueryPlan {
@@ -89,7 +91,14 @@ function planMetric(
     product(numerator, numerator);
     product(denominator, denominator);
     product(numerator, denominator);
-    return { numerator, denominator };
+    if (!m['pre-numerator'] || !m['pre-denominator']) return { numerator, denominator };
+    const preNumerator = index(m['pre-numerator'], 'sum');
+    const preDenominator = index(m['pre-denominator'], 'sum');
+    for (const i of [numerator, denominator, preNumerator, preDenominator]) {
+      product(i, preNumerator);
+      product(i, preDenominator);
+    }
+    return { numerator, denominator, preNumerator, preDenominator };
   }
   const value = index(m.column!, m.kind === 'proportion' ? 'max' : 'sum');
   product(value, value);

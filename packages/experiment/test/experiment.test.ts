@@ -60,7 +60,7 @@ describe('experiment definition', () => {
     [BASE.replace('role: primary', 'role: secondary'), 'exactly one metric needs role: primary (found 0)'],
     [
       BASE.replace('margin: 0.05', 'group: technical'),
-      "metrics.1: metric 'latency': a guardrail needs a non-inferiority margin, e.g. margin: 0.02",
+      "metrics.1: metric 'latency': a guardrail needs one non-inferiority margin, relative (margin: 2%) or absolute (absolute-margin: 5)",
     ],
     [
       BASE.replace('kind: mean, column: revenue', 'kind: ratio, numerator: revenue'),

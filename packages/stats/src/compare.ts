@@ -1,4 +1,5 @@
 import { normalCdf, normalSf, tCdf, tQuantile, tSf } from './distributions';
+import { groupSequentialBounds, repeatedPValue, type Spending } from './group-sequential';
 import type { ArmEstimate } from './moments';
 import {
   sequentialHalfwidth,
@@ -15,6 +16,16 @@ export interface CompareOptions {
   test: TestKind;
   /** Always-valid confidence sequences instead of fixed-horizon intervals. */
   sequential?: { tuning: number };
+  /** A group-sequential design at one of its planned looks: repeated CIs and repeated p-values. */
+  groupSequential?: GroupSequential;
+}
+
+export interface GroupSequential {
+  /** This look, 1-based. */
+  look: number;
+  /** Information fractions of the planned looks. */
+  fractions: number[];
+  spending: Spending;
 }
 
 export interface Effect {
@@ -91,6 +102,27 @@ function sequentialEffect(effect: number, se: number, alpha: number, n: number, 
   };
 }
 
+/**
+ * At look k of a group-sequential design: the repeated confidence interval effect ± c_k·se and the
+ * repeated p-value, which is below α exactly when that interval excludes zero (normal statistic).
+ */
+function groupSequentialEffect(effect: number, se: number, alpha: number, design: GroupSequential): Effect {
+  if (se === 0) {
+    return { effect, standardError: 0, ci: [effect, effect], pValue: effect === 0 ? 1 : 0, statistic: 0 };
+  }
+  const c = groupSequentialBounds(alpha, design.fractions.slice(0, design.look), design.spending)[
+    design.look - 1
+  ]!;
+  const statistic = effect / se;
+  return {
+    effect,
+    standardError: se,
+    ci: [effect - c * se, effect + c * se],
+    pValue: repeatedPValue(statistic, design.look, design.fractions, design.spending),
+    statistic,
+  };
+}
+
 /** Compares treatment (b) with control (a): absolute and relative effects with CIs and p-values. */
 export function compareArms(a: ArmEstimate, b: ArmEstimate, options: CompareOptions): Comparison {
   const dof = options.test === 'z' ? Number.POSITIVE_INFINITY : welchDof(a.variance, a.n, b.variance, b.n);
@@ -99,15 +131,19 @@ export function compareArms(a: ArmEstimate, b: ArmEstimate, options: CompareOpti
   const rel = diff / a.baseline;
   const seRel = Math.sqrt(Math.max(relativeVariance(a, b), 0));
   const degenerate = a.variance === 0 && b.variance === 0;
-  const effect = options.sequential
-    ? (e: number, se: number) => sequentialEffect(e, se, options.alpha, a.n + b.n, options.sequential!.tuning)
-    : (e: number, se: number) => fixedEffect(e, se, options.alpha, dof);
+  const design = options.groupSequential;
+  const effect = design
+    ? (e: number, se: number) => groupSequentialEffect(e, se, options.alpha, design)
+    : options.sequential
+      ? (e: number, se: number) =>
+          sequentialEffect(e, se, options.alpha, a.n + b.n, options.sequential!.tuning)
+      : (e: number, se: number) => fixedEffect(e, se, options.alpha, dof);
   return {
     absolute: effect(diff, seAbs),
     relative: effect(rel, seRel),
     dof,
     test: options.test,
-    sequential: options.sequential !== undefined,
+    sequential: options.sequential !== undefined || design !== undefined,
     alpha: options.alpha,
     degenerate,
   };
@@ -115,12 +151,19 @@ export function compareArms(a: ArmEstimate, b: ArmEstimate, options: CompareOpti
 
 export type Direction = 'increase' | 'decrease';
 
+/** On which effect a non-inferiority margin is set: relative (a share of the control) or absolute (the metric's units). */
+export type MarginScale = 'relative' | 'absolute';
+
 export interface NonInferiority {
-  /** Relative margin, e.g. 0.02: the metric may not get worse by more than 2 %. */
+  /** The margin, e.g. 0.02 (relative: may not get worse by more than 2 %) or 5 (absolute: 5 ms). */
   margin: number;
-  /** One-sided p-value of H0 "worse by at least the margin" (fixed-horizon only). */
-  pValue: number | null;
-  /** The one-sided (1 − α) bound on the relative effect on the side of harm. */
+  scale: MarginScale;
+  /**
+   * One-sided p-value of H0 "worse by at least the margin": the t-test's for fixed-horizon tests, the
+   * always-valid one for sequential ones (below α exactly when the bound clears the margin).
+   */
+  pValue: number;
+  /** The one-sided (1 − α) bound on the effect (on the margin's scale) on the side of harm. */
   bound: number;
   /** Proven no worse than the margin. */
   nonInferior: boolean;
@@ -128,69 +171,121 @@ export interface NonInferiority {
   inferior: boolean;
 }
 
+/** How the one-sided non-inferiority test is sequential, if at all. */
+export type SequentialNonInferiority = { tuning: number; n: number } | { design: GroupSequential };
+
+function oneSidedQuantile(
+  c: Comparison,
+  se: number,
+  alpha: number,
+  sequential?: SequentialNonInferiority,
+): number {
+  if (!sequential) return tQuantile(1 - alpha, c.dof);
+  // One-sided at α is one side of the two-sided boundary at 2α.
+  if ('design' in sequential) {
+    const { design } = sequential;
+    return groupSequentialBounds(2 * alpha, design.fractions.slice(0, design.look), design.spending)[
+      design.look - 1
+    ]!;
+  }
+  if (se === 0) return 0;
+  const rho = sequentialRho(alpha, sequential.tuning, false);
+  return sequentialHalfwidthOneSided(se * se * sequential.n, sequential.n, alpha, rho) / se;
+}
+
 /**
- * Non-inferiority on the relative effect with a relative margin, one-sided at α. For metrics where
- * lower is better (latency), harm is an increase.
+ * The always-valid one-sided p-value: the α′ at which gbstats' one-sided halfwidth, with ρ kept at the
+ * configured α's value (as gbstats' two-sided p-value keeps it), equals the distance to the margin, z
+ * standard errors. Solving sqrt(2(nρ² + 1)/(nρ²) · ln(1 + sqrt(nρ² + 1)/(2α′))) = z for α′ gives
+ * α′ = sqrt(nρ² + 1) / (2(e^L − 1)) with L = z² nρ² / (2(nρ² + 1)). With ρ fixed the halfwidth falls
+ * as α′ grows, so p < α exactly when the bound clears the margin.
+ */
+function sequentialOneSidedPValue(z: number, alpha: number, tuning: number, n: number): number {
+  if (!(z > 0)) return 1;
+  const rho = sequentialRho(alpha, tuning, false);
+  const nr2 = n * rho * rho;
+  const exponent = (z * z * nr2) / (2 * (nr2 + 1));
+  return Math.min(1, Math.sqrt(nr2 + 1) / (2 * Math.expm1(exponent)));
+}
+
+/**
+ * Non-inferiority, one-sided at α, on the relative effect (relative margin) or the absolute effect
+ * (a margin in the metric's units). For metrics where lower is better (latency), harm is an increase.
  */
 export function nonInferiority(
   c: Comparison,
   margin: number,
   direction: Direction,
   alpha: number,
-  sequential?: { tuning: number; n: number },
+  sequential?: SequentialNonInferiority,
+  scale: MarginScale = 'relative',
 ): NonInferiority {
-  const { effect, standardError: se } = c.relative;
-  let q: number;
-  if (sequential) {
-    const rho = sequentialRho(alpha, sequential.tuning, false);
-    q = se === 0 ? 0 : sequentialHalfwidthOneSided(se * se * sequential.n, sequential.n, alpha, rho) / se;
-  } else {
-    q = tQuantile(1 - alpha, c.dof);
-  }
-  if (direction === 'increase') {
-    const bound = effect - q * se;
-    const pValue = sequential
-      ? null
-      : se === 0
-        ? effect > -margin
-          ? 0
-          : 1
-        : tSf((effect + margin) / se, c.dof);
-    return { margin, pValue, bound, nonInferior: bound > -margin, inferior: effect + q * se < -margin };
-  }
-  const bound = effect + q * se;
-  const pValue = sequential
-    ? null
-    : se === 0
-      ? effect < margin
-        ? 0
-        : 1
-      : tCdf((effect - margin) / se, c.dof);
-  return { margin, pValue, bound, nonInferior: bound < margin, inferior: effect - q * se > margin };
+  const { effect, standardError: se } = scale === 'relative' ? c.relative : c.absolute;
+  const q = oneSidedQuantile(c, se, alpha, sequential);
+  // Oriented so that positive is good: the distance from the margin, in the direction of benefit.
+  const sign = direction === 'increase' ? 1 : -1;
+  const distance = sign * effect + margin;
+  let pValue: number;
+  if (se === 0) pValue = distance > 0 ? 0 : 1;
+  else if (sequential && 'design' in sequential) {
+    const z = distance / se;
+    const { design } = sequential;
+    pValue = z > 0 ? repeatedPValue(z, design.look, design.fractions, design.spending) / 2 : 1;
+  } else if (sequential)
+    pValue = sequentialOneSidedPValue(distance / se, alpha, sequential.tuning, sequential.n);
+  else pValue = tSf(distance / se, c.dof);
+  const bound = effect - sign * q * se;
+  return {
+    margin,
+    scale,
+    pValue,
+    bound,
+    nonInferior: sign * bound > -margin,
+    inferior: sign * (effect + sign * q * se) < -margin,
+  };
 }
 
 export interface BayesianSummary {
-  /** P(treatment better than control) under a flat prior on the relative effect. */
+  /** P(treatment better than control) under the prior on the relative effect (flat by default). */
   chanceToWin: number;
   /** E[max(0, −δ)]: the relative loss expected from shipping the treatment. */
   expectedLoss: number;
   /** E[max(0, δ)]: the relative gain forgone by keeping the control. */
   expectedLossControl: number;
+  /** Posterior mean and standard deviation of the relative effect (in the metric's own sign). */
+  posteriorMean: number;
+  posteriorSd: number;
+}
+
+/** GrowthBook's informative prior: a normal prior on the relative effect (lift). */
+export interface NormalPrior {
+  mean: number;
+  sd: number;
 }
 
 /**
  * Chance to win and expected loss from the normal approximation of the relative effect, as GrowthBook's
- * gbstats does with an uninformative prior: δ ~ N(μ, σ²), oriented so that positive means better.
+ * gbstats does: the likelihood N(δ̂, σ²) combined with a normal prior N(m, τ²) on δ by precision
+ * weighting (posterior precision 1/σ² + 1/τ², mean (δ̂/σ² + m/τ²) over it), or with a flat prior, then
+ * oriented so that positive means better.
  */
-export function bayesian(c: Comparison, direction: Direction): BayesianSummary {
+export function bayesian(c: Comparison, direction: Direction, prior?: NormalPrior): BayesianSummary {
   const sign = direction === 'increase' ? 1 : -1;
-  const mu = sign * c.relative.effect;
-  const sigma = c.relative.standardError;
+  let mean = c.relative.effect;
+  let sigma = c.relative.standardError;
+  if (prior && sigma > 0) {
+    const precision = 1 / (sigma * sigma) + 1 / (prior.sd * prior.sd);
+    mean = (mean / (sigma * sigma) + prior.mean / (prior.sd * prior.sd)) / precision;
+    sigma = Math.sqrt(1 / precision);
+  }
+  const mu = sign * mean;
   if (sigma === 0) {
     return {
       chanceToWin: mu > 0 ? 1 : mu < 0 ? 0 : 0.5,
       expectedLoss: Math.max(-mu, 0),
       expectedLossControl: Math.max(mu, 0),
+      posteriorMean: mean,
+      posteriorSd: 0,
     };
   }
   const z = mu / sigma;
@@ -199,5 +294,7 @@ export function bayesian(c: Comparison, direction: Direction): BayesianSummary {
     chanceToWin: normalCdf(z),
     expectedLoss: sigma * density - mu * normalSf(z),
     expectedLossControl: sigma * density + mu * normalCdf(z),
+    posteriorMean: mean,
+    posteriorSd: sigma,
   };
 }

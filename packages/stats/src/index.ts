@@ -1,5 +1,6 @@
 export * from './compare';
 export * from './distributions';
+export * from './group-sequential';
 export * from './moments';
 export * from './multiple';
 export * from './power';

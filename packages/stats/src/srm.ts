@@ -16,10 +16,12 @@ export function sampleRatioMismatch(observed: number[], weights: number[]): SrmR
   const weightSum = weights.reduce((s, x) => s + x, 0);
   const expected = weights.map((w) => (total * w) / weightSum);
   let chiSquare = 0;
+  // No units at all: nothing mismatches (and 0/0 must not reach the χ² sum).
+  if (total === 0) return { chiSquare, dof: observed.length - 1, pValue: 1, expected };
   for (const [i, o] of observed.entries()) {
     const e = expected[i]!;
     chiSquare += ((o - e) * (o - e)) / e;
   }
   const dof = observed.length - 1;
-  return { chiSquare, dof, pValue: total === 0 ? 1 : chiSquareSf(chiSquare, dof), expected };
+  return { chiSquare, dof, pValue: chiSquareSf(chiSquare, dof), expected };
 }

@@ -23,3 +23,11 @@ export function relClose(actual: number, expected: number, tolerance: number): b
   if (actual === expected || Math.abs(actual - expected) < 1e-15) return true;
   return Math.abs(actual - expected) <= tolerance * Math.max(Math.abs(expected), 1e-300);
 }
+
+export function expectRel(actual: number, expected: number, tolerance: number, what: string): void {
+  if (!relClose(actual, expected, tolerance)) {
+    throw new Error(
+      `${what}: got ${actual}, expected ${expected} (relative error ${Math.abs(actual - expected) / Math.abs(expected)})`,
+    );
+  }
+}

@@ -21,18 +21,10 @@ import {
   tCdf,
   tQuantile,
 } from '../src/index';
-import { python, relClose, sums } from './scipy';
+import { expectRel, python, sums } from './scipy';
 
 const EST = 1e-10;
 const P = 1e-6;
-
-function expectRel(actual: number, expected: number, tolerance: number, what: string) {
-  if (!relClose(actual, expected, tolerance)) {
-    throw new Error(
-      `${what}: got ${actual}, expected ${expected} (relative error ${Math.abs(actual - expected) / Math.abs(expected)})`,
-    );
-  }
-}
 
 describe('distribution functions against scipy', () => {
   it('t, normal and χ² agree with scipy to 1e-9 relative', () => {
