@@ -80,6 +80,8 @@ export async function startWorld(): Promise<CanaryWorld> {
       canary.setLatency(10);
       stable.setErrorRate(0);
       canary.setErrorRate(0);
+      stable.setPositiveRate(1);
+      canary.setPositiveRate(1);
       await new NginxRouter({
         ...routing,
         includeFile: include,

@@ -21,6 +21,16 @@ export interface MetricSpec {
   class: MetricClass;
   /** Custom PromQL with `$selector` (the track's matchers) and `$window` (e.g. `30s`); built-ins have none. */
   query?: string;
+  /**
+   * A rate given as two counts (PromQL with `$selector` and `$window`, e.g. `sum(increase(…[$window]))`):
+   * its value is numerator / denominator and the two-proportion test judges it on the denominator's sample.
+   */
+  numerator?: string;
+  denominator?: string;
+  /** Base name of a histogram of the metric's values (`<name>_bucket{le=…}`), for Mann-Whitney. */
+  histogram?: string;
+  /** Extra label matchers for this metric only, added to both tracks' selectors (e.g. `route="/predict"`). */
+  selector?: string;
   min?: number;
   max?: number;
   /** canary ≥ stable × minRatio */
@@ -40,9 +50,12 @@ export interface MetricSpec {
 export interface Measurement {
   canary: number;
   stable: number;
-  /** Histogram bucket bounds and cumulative counts of both tracks (for Mann-Whitney). */
+  /** Histogram bucket bounds and cumulative counts of both tracks (for Mann-Whitney and quantiles). */
   buckets?: { bounds: number[]; canary: number[]; stable: number[] };
-  /** Error and request counts of both tracks (for the two-proportion test). */
+  /**
+   * Event and sample counts of both tracks (for the two-proportion test): errors and requests, or a
+   * business rate's numerator and denominator.
+   */
   counts?: { canaryErrors: number; canaryTotal: number; stableErrors: number; stableTotal: number };
 }
 
@@ -145,9 +158,32 @@ export function combine(results: MetricResult[]): Verdict {
 }
 
 /**
+ * A business metric with a statistical test counts its own sample (its denominator or its histogram),
+ * whose guard the test applies itself: predictions can be scarce while HTTP traffic is plentiful, or the
+ * other way round.
+ */
+function ownSample(spec: MetricSpec): boolean {
+  return spec.class === 'business' && spec.test !== undefined;
+}
+
+function failure(base: Omit<WindowJudgement, 'verdict' | 'reason'>, failed: MetricResult[]): WindowJudgement {
+  const byClass = (['technical', 'business'] as const)
+    .map((c) => [c, failed.filter((m) => m.class === c).map((m) => m.name)] as const)
+    .filter(([, names]) => names.length > 0)
+    .map(([c, names]) => `${c} ${names.join(', ')}`);
+  return {
+    ...base,
+    verdict: 'fail',
+    critical: failed.some((m) => m.critical),
+    reason: `failed: ${byClass.join('; ')}`,
+  };
+}
+
+/**
  * Judges a window: too little traffic on either track is inconclusive whatever the metrics say (a
- * minimum-sample guard); otherwise any failing metric fails the window, any inconclusive one makes it
- * inconclusive. Technical and business metrics also get a verdict of their own, for the report.
+ * minimum-sample guard), except for a business metric judged on its own sample, which may fail it;
+ * otherwise any failing metric fails the window, any inconclusive one makes it inconclusive. Technical and
+ * business metrics also get a verdict of their own, for the report.
  */
 export function judgeWindow(
   specs: MetricSpec[],
@@ -166,6 +202,8 @@ export function judgeWindow(
   }
   const base = { metrics, classes, critical: false };
   if (!(samples.canaryRequests >= options.minSamples && samples.stableRequests >= options.minSamples)) {
+    const failedOnOwnSample = metrics.filter((m, i) => m.verdict === 'fail' && ownSample(specs[i]!));
+    if (failedOnOwnSample.length > 0) return failure(base, failedOnOwnSample);
     return {
       ...base,
       verdict: 'inconclusive',
@@ -173,18 +211,7 @@ export function judgeWindow(
     };
   }
   const failed = metrics.filter((m) => m.verdict === 'fail');
-  if (failed.length > 0) {
-    const byClass = (['technical', 'business'] as const)
-      .map((c) => [c, failed.filter((m) => m.class === c).map((m) => m.name)] as const)
-      .filter(([, names]) => names.length > 0)
-      .map(([c, names]) => `${c} ${names.join(', ')}`);
-    return {
-      ...base,
-      verdict: 'fail',
-      critical: failed.some((m) => m.critical),
-      reason: `failed: ${byClass.join('; ')}`,
-    };
-  }
+  if (failed.length > 0) return failure(base, failed);
   const unsure = metrics.filter((m) => m.verdict === 'inconclusive');
   if (unsure.length > 0) {
     return {

@@ -200,8 +200,6 @@ export function builtinQueries(o: BuiltinQueryOptions, selector: string, windowM
     errors: `sum(increase(${o.requestMetric}{${join(m, err)}}[${w}]))`,
     requestRate: `sum(rate(${o.requestMetric}{${m}}[${w}]))`,
     errorRate: `sum(rate(${o.requestMetric}{${join(m, err)}}[${w}])) / sum(rate(${o.requestMetric}{${m}}[${w}]))`,
-    quantile: (q: number) =>
-      `histogram_quantile(${q}, sum by (le) (rate(${o.latencyMetric}_bucket{${m}}[${w}])))`,
     buckets: `sum by (le) (increase(${o.latencyMetric}_bucket{${m}}[${w}]))`,
   };
 }

@@ -139,6 +139,40 @@ describe('canary judge', () => {
     expect(judged.critical).toBe(true);
   });
 
+  it('lets a business metric with a test fail on its own denominator when HTTP traffic is below the guard', () => {
+    const specs: MetricSpec[] = [
+      { name: 'error-rate', class: 'technical', max: 0.01 },
+      {
+        name: 'positive-rate',
+        class: 'business',
+        query: 'x',
+        test: 'two-proportion',
+        higherIsBetter: true,
+      },
+    ];
+    const values = new Map<string, Measurement>([
+      ['error-rate', m(0, 0)],
+      [
+        'positive-rate',
+        {
+          ...m(0.2, 0.5),
+          counts: { canaryErrors: 40, canaryTotal: 200, stableErrors: 900, stableTotal: 1800 },
+        },
+      ],
+    ]);
+    const judged = judgeWindow(specs, values, { canaryRequests: 20, stableRequests: 180 }, opts);
+    expect(judged.verdict).toBe('fail');
+    expect(judged.reason).toBe('failed: business positive-rate');
+    const same = new Map(values);
+    same.set('positive-rate', {
+      ...m(0.5, 0.5),
+      counts: { canaryErrors: 100, canaryTotal: 200, stableErrors: 900, stableTotal: 1800 },
+    });
+    const quiet = judgeWindow(specs, same, { canaryRequests: 20, stableRequests: 180 }, opts);
+    expect(quiet.verdict).toBe('inconclusive');
+    expect(quiet.reason).toContain('too little traffic');
+  });
+
   it('gives technical and business metrics verdicts of their own', () => {
     const specs: MetricSpec[] = [
       { name: 'error-rate', class: 'technical', max: 0.01 },
