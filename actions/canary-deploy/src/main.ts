@@ -1,9 +1,13 @@
 import { type ActionContext, defineAction, errorMessage, input, z } from '@mlops-actions/kit';
 import {
+  type AlertSelector,
   ArgoRolloutsRouter,
+  alertmanagerAlerts,
   BUILTIN_METRICS,
   CommandRouter,
   checkSteps,
+  describeAlerts,
+  firingAlerts,
   GatewayRouter,
   IstioRouter,
   judgeWindow,
@@ -14,6 +18,7 @@ import {
   NginxRouter,
   type PhaseConfig,
   PrometheusClient,
+  parseAlertSelector,
   planSteps,
   type RolloutResult,
   type Router,
@@ -163,6 +168,19 @@ export const inputs = z
       .keyValues()
       .optional()
       .describe('Extra HTTP headers for Prometheus, lines of name=value (e.g. X-Scope-OrgID=team)'),
+    'abort-on-alerts': input
+      .list(z.string().min(1))
+      .default([])
+      .describe(
+        'Alerts that abort the rollout while firing, checked every window: alert names or label matchers (severity="page", service=~"model.*"), one per line',
+      ),
+    'alertmanager-url': z
+      .string()
+      .url()
+      .optional()
+      .describe(
+        'With abort-on-alerts: also read active, unsilenced alerts from this Alertmanager (/api/v2/alerts)',
+      ),
     'stable-selector': z
       .string()
       .default('track="stable"')
@@ -273,6 +291,19 @@ export const inputs = z
         message: `must be one of the steps below 100%: ${steps.slice(0, -1).join('%, ')}%`,
       });
     }
+    i['abort-on-alerts'].forEach((text) => {
+      try {
+        parseAlertSelector(text);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', path: ['abort-on-alerts'], message: errorMessage(error) });
+      }
+    });
+    if (i['alertmanager-url'] !== undefined && i['abort-on-alerts'].length === 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['alertmanager-url'],
+        message: 'only read with abort-on-alerts: name the alerts that abort',
+      });
     if (i.count < 1) ctx.addIssue({ code: 'custom', path: ['count'], message: 'expected at least 1' });
     if (!(i.interval >= 1000))
       ctx.addIssue({ code: 'custom', path: ['interval'], message: 'expected at least 1s' });
@@ -493,6 +524,7 @@ function windowEvaluator(i: Inputs, ctx: ActionContext) {
     log: (line) => ctx.log.info(line),
   });
   const specs = metricSpecs(i);
+  const alerts = alertCheck(i, ctx, prometheus);
   return async (_weight: number, windowMs: number, signal: AbortSignal | undefined) => {
     const measured = await measureWindow(prometheus, specs, {
       stableSelector: i['stable-selector'],
@@ -509,7 +541,33 @@ function windowEvaluator(i: Inputs, ctx: ActionContext) {
       { canaryRequests: measured.canaryRequests, stableRequests: measured.stableRequests },
       { alpha: i.alpha, minSamples: i['min-samples'] },
     );
+    const firing = await alerts(signal);
+    if (firing) {
+      return {
+        ...judgement,
+        verdict: 'fail' as const,
+        critical: true,
+        reason: firing,
+        hints: measured.hints,
+      };
+    }
     return { ...judgement, hints: measured.hints };
+  };
+}
+
+/** The abort-on-alerts check of each window: a firing alert's names and summaries, or undefined. */
+function alertCheck(i: Inputs, ctx: ActionContext, prometheus: PrometheusClient) {
+  const selectors: AlertSelector[] = i['abort-on-alerts'].map(parseAlertSelector);
+  const sources = [(signal?: AbortSignal) => prometheus.alerts(signal)];
+  const alertmanagerUrl = i['alertmanager-url'];
+  if (alertmanagerUrl) {
+    const http = ctx.http({ name: `Alertmanager at ${alertmanagerUrl}`, baseUrl: alertmanagerUrl });
+    sources.push((signal?: AbortSignal) => alertmanagerAlerts(http, signal));
+  }
+  return async (signal?: AbortSignal): Promise<string | undefined> => {
+    if (selectors.length === 0) return undefined;
+    const firing = await firingAlerts(sources, selectors, signal);
+    return firing.length > 0 ? `alert firing: ${describeAlerts(firing)}` : undefined;
   };
 }
 

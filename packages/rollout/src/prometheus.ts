@@ -1,4 +1,5 @@
 import { ActionError, basicAuth, HttpClient, HttpError } from '@mlops-actions/kit';
+import { type FiringAlert, prometheusAlerts } from './alerts';
 
 /** One series of an instant vector: its labels and value (NaN kept as NaN). */
 export interface Sample {
@@ -157,6 +158,11 @@ export class PrometheusClient {
         values: s.values.map(([t, v]) => [t * 1000, parseSampleValue(v)] as [number, number]),
       }),
     );
+  }
+
+  /** The firing alerts of the rules Prometheus evaluates (/api/v1/alerts). */
+  alerts(signal?: AbortSignal): Promise<FiringAlert[]> {
+    return prometheusAlerts(this.http, signal);
   }
 
   /** A single number: the sum over the returned series, NaN when nothing came back. */
