@@ -9,6 +9,7 @@ import {
   describeAlerts,
   firingAlerts,
   GatewayRouter,
+  grafanaAnnotator,
   IstioRouter,
   judgeWindow,
   KServeRouter,
@@ -20,6 +21,7 @@ import {
   PrometheusClient,
   parseAlertSelector,
   planSteps,
+  type RolloutEvent,
   type RolloutResult,
   type Router,
   renderReport,
@@ -181,6 +183,22 @@ export const inputs = z
       .describe(
         'With abort-on-alerts: also read active, unsilenced alerts from this Alertmanager (/api/v2/alerts)',
       ),
+    'grafana-url': z
+      .string()
+      .url()
+      .optional()
+      .describe('Grafana base URL: every step, window verdict, rollback and promotion becomes an annotation'),
+    'grafana-token': input
+      .secret(z.string().optional())
+      .describe('With grafana-url: a service-account token allowed to write annotations'),
+    'grafana-dashboard-uid': z
+      .string()
+      .optional()
+      .describe('With grafana-url: annotate this dashboard only (default: organisation-wide, found by tag)'),
+    'grafana-tags': input
+      .list(z.string().min(1))
+      .prefault('canary-deploy')
+      .describe('With grafana-url: tags of every annotation (the event kind is added, e.g. canary-rollback)'),
     'stable-selector': z
       .string()
       .default('track="stable"')
@@ -459,8 +477,31 @@ function singleResult(outcome: RolloutResult['outcome'], weight: number, reason:
   return { outcome, finalWeight: weight, reason, windows: [], startedAt: now, endedAt: now };
 }
 
+type Annotate = (event: RolloutEvent) => Promise<void>;
+
+/** Grafana annotations of the rollout's events when grafana-url is given. */
+function annotator(i: Inputs, ctx: ActionContext): Annotate | undefined {
+  const url = i['grafana-url'];
+  if (!url) return undefined;
+  return grafanaAnnotator({
+    http: ctx.http({
+      name: `Grafana at ${url}`,
+      baseUrl: url,
+      headers: i['grafana-token'] ? { authorization: `Bearer ${i['grafana-token']}` } : {},
+    }),
+    dashboardUid: i['grafana-dashboard-uid'],
+    tags: i['grafana-tags'],
+    warn: (line) => ctx.log.warning(line),
+  });
+}
+
 /** abort, rollback or promote: one weight change, by hand, no analysis. */
-async function manualAction(i: Inputs, ctx: ActionContext, router: Router): Promise<Outputs> {
+async function manualAction(
+  i: Inputs,
+  ctx: ActionContext,
+  router: Router,
+  annotate?: Annotate,
+): Promise<Outputs> {
   if (i.action === 'promote') {
     saveState(ctx, { phase: 'running', weight: 100 });
     try {
@@ -472,12 +513,24 @@ async function manualAction(i: Inputs, ctx: ActionContext, router: Router): Prom
     }
     saveState(ctx, { phase: 'done', weight: 100 });
     ctx.log.info(`${router.describe()}: 100% canary (promote).`);
+    await annotate?.({
+      kind: 'promoted',
+      weight: 100,
+      text: 'canary promoted to 100% by hand',
+      at: Date.now(),
+    });
     return publish(i, ctx, singleResult('promoted', 100, 'promoted by hand'));
   }
   saveState(ctx, { phase: 'running', weight: null });
   await router.rollback();
   saveState(ctx, { phase: 'done', weight: 0 });
   ctx.log.info(`${router.describe()}: 100% stable (${i.action}).`);
+  await annotate?.({
+    kind: 'rollback',
+    weight: 0,
+    text: `canary rolled back to 0%: ${i.action} asked by hand`,
+    at: Date.now(),
+  });
   return publish(
     { ...i, 'fail-on-rollback': false },
     ctx,
@@ -572,7 +625,7 @@ function alertCheck(i: Inputs, ctx: ActionContext, prometheus: PrometheusClient)
 }
 
 /** start or resume: every step from the first, judged window by window, rolled back on a fail. */
-async function rollout(i: Inputs, ctx: ActionContext, router: Router): Promise<Outputs> {
+async function rollout(i: Inputs, ctx: ActionContext, router: Router, annotate?: Annotate): Promise<Outputs> {
   const steps = planSteps(i.steps as number[] | undefined, i['step-weight'], i['max-weight']);
   const startIndex = await firstStep(i, router, steps, ctx);
   ctx.log.info(
@@ -589,6 +642,7 @@ async function rollout(i: Inputs, ctx: ActionContext, router: Router): Promise<O
       warn: (line) => ctx.log.warning(line),
       signal: ctx.signal,
       onWeight: (weight) => saveState(ctx, { phase: 'running', weight }),
+      onEvent: annotate,
       evaluate: windowEvaluator(i, ctx),
     },
     startIndex,
@@ -608,10 +662,12 @@ export default defineAction({
   async run(i, ctx) {
     ctx.mask(i['prometheus-token']);
     ctx.mask(i['prometheus-password']);
+    ctx.mask(i['grafana-token']);
     const router = makeRouter(i, ctx);
+    const annotate = annotator(i, ctx);
     return i.action === 'start' || i.action === 'resume'
-      ? rollout(i, ctx, router)
-      : manualAction(i, ctx, router);
+      ? rollout(i, ctx, router, annotate)
+      : manualAction(i, ctx, router, annotate);
   },
   async post(i, ctx) {
     const state = ctx.state.get<SavedState>('canary');
