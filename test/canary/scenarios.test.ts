@@ -13,7 +13,6 @@ const FAST = {
   'initial-delay': '1s',
   count: '1',
   'min-samples': '15',
-  alpha: '0.001',
   'inconclusive-limit': '0',
   metrics: `- name: error-rate
   test: two-proportion
@@ -21,7 +20,6 @@ const FAST = {
   critical: true
 - name: latency
   test: mann-whitney
-  min-effect: 0.1
 - name: p99-latency
   max: 1`,
 };
@@ -98,7 +96,9 @@ describe('canary-deploy scenarios (real nginx, Prometheus, model servers)', () =
       expect(result.outputs['final-weight']).toBe('0');
       expect(result.exitCode).toBe(1);
       expect(result.error).toContain('rolled-back');
-      expect(result.stdout).toMatch(/latency \[technical\]: .*Mann-Whitney .*→ fail/);
+      expect(result.stdout).toMatch(
+        /latency \[technical\]: .*Mann-Whitney: P\(canary worse\) − 0\.5 > 0\.05 at α=0\.01 → fail/,
+      );
       expect(world.weight()).toBe(0);
       expect(readFileSync(world.include, 'utf8')).toMatch(new RegExp(`server ${world.canary.address} down;`));
     } finally {
@@ -270,7 +270,7 @@ describe('canary-deploy scenarios (real nginx, Prometheus, model servers)', () =
       });
       expect(result.outputs.outcome).toBe('inconclusive');
       expect(result.stdout).toContain(
-        'hint: no series matched http_requests_total{track="nope"}: check canary-selector',
+        'hint: no series matched http_requests_total{track="nope"} in the last 6h: check canary-selector',
       );
       expect(world.weight()).toBe(0);
     } finally {

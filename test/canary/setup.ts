@@ -23,10 +23,10 @@ export interface CanaryWorld {
   close(): Promise<void>;
 }
 
-export async function startWorld(): Promise<CanaryWorld> {
+export async function startWorld(options: { rules?: string } = {}): Promise<CanaryWorld> {
   const stable = await startModelServer('stable', { latencyMs: 10 });
   const canary = await startModelServer('canary', { latencyMs: 10 });
-  const prometheus = await startPrometheus([stable.address, canary.address]);
+  const prometheus = await startPrometheus([stable.address, canary.address], { rules: options.rules });
   // The first scrape lands a few seconds after start: wait until both targets are up.
   await waitFor(
     async () => {
@@ -80,6 +80,8 @@ export async function startWorld(): Promise<CanaryWorld> {
       canary.setLatency(10);
       stable.setErrorRate(0);
       canary.setErrorRate(0);
+      stable.setPositiveRate(1);
+      canary.setPositiveRate(1);
       await new NginxRouter({
         ...routing,
         includeFile: include,

@@ -18,23 +18,28 @@ export interface ModelServer {
   setLatency(ms: number): void;
   /** Share of /predict answered 500, from 0 to 1. */
   setErrorRate(rate: number): void;
+  /** Share of answered predictions labelled positive, from 0 to 1 (a business metric). */
+  setPositiveRate(rate: number): void;
   requests(): number;
   close(): Promise<void>;
 }
 
 /**
  * A small model server: POST or GET /predict answers a sentiment after a chosen latency, failing a chosen
- * share with 500; /metrics exposes `http_requests_total{track,code}` and the histogram
- * `http_request_duration_seconds{track}` in the Prometheus text format.
+ * share with 500; /metrics exposes `http_requests_total{track,code}`, the histogram
+ * `http_request_duration_seconds{track}` and `model_predictions_total{track,label}` (positive or negative)
+ * in the Prometheus text format.
  */
 export async function startModelServer(
   initialTrack: string,
-  options: { latencyMs?: number; errorRate?: number } = {},
+  options: { latencyMs?: number; errorRate?: number; positiveRate?: number } = {},
 ): Promise<ModelServer> {
   let track = initialTrack;
   let latencyMs = options.latencyMs ?? 10;
   let errorRate = options.errorRate ?? 0;
+  let positiveRate = options.positiveRate ?? 1;
   const counts = new Map<string, number>();
+  const labels = new Map<string, number>();
   const buckets = LATENCY_BUCKETS.map(() => 0);
   let total = 0;
   let sum = 0;
@@ -49,6 +54,7 @@ export async function startModelServer(
   const reset = (label: string) => {
     track = label;
     counts.clear();
+    labels.clear();
     buckets.fill(0);
     total = 0;
     sum = 0;
@@ -69,6 +75,11 @@ export async function startModelServer(
         `http_request_duration_seconds_bucket{track="${track}",le="+Inf"} ${total}`,
         `http_request_duration_seconds_sum{track="${track}"} ${sum}`,
         `http_request_duration_seconds_count{track="${track}"} ${total}`,
+        '# HELP model_predictions_total Predictions answered, by label.',
+        '# TYPE model_predictions_total counter',
+        ...[...labels.entries()].map(
+          ([label, n]) => `model_predictions_total{track="${track}",label="${label}"} ${n}`,
+        ),
       ];
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
       res.end(`${lines.join('\n')}\n`);
@@ -83,9 +94,13 @@ export async function startModelServer(
         const failed = Math.random() < errorRate;
         const code = failed ? 500 : 200;
         observe(Number(process.hrtime.bigint() - started) / 1e9, code);
+        const label = Math.random() < positiveRate ? 'positive' : 'negative';
+        if (!failed) labels.set(label, (labels.get(label) ?? 0) + 1);
         res.writeHead(code, { 'content-type': 'application/json', 'x-track': track });
         res.end(
-          JSON.stringify(failed ? { error: 'model failed' } : { label: 'positive', score: 0.9, track }),
+          JSON.stringify(
+            failed ? { error: 'model failed' } : { label, score: label === 'positive' ? 0.9 : 0.1, track },
+          ),
         );
       }, delay);
       return;
@@ -109,6 +124,9 @@ export async function startModelServer(
     },
     setErrorRate: (rate) => {
       errorRate = rate;
+    },
+    setPositiveRate: (rate) => {
+      positiveRate = rate;
     },
     requests: () => total,
     close: () =>

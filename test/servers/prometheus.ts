@@ -21,18 +21,23 @@ export interface Prometheus {
  */
 export async function startPrometheus(
   targets: string[],
-  options: { scrapeInterval?: string } = {},
+  options: {
+    scrapeInterval?: string /** A rule file (YAML), evaluated every scrape interval. */;
+    rules?: string;
+  } = {},
 ): Promise<Prometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'prometheus-'));
   const port = await freePort();
   const interval = options.scrapeInterval ?? '1s';
   const config = join(dir, 'prometheus.yml');
+  const rules = join(dir, 'rules.yml');
+  if (options.rules !== undefined) writeFileSync(rules, options.rules);
   writeFileSync(
     config,
     `global:
   scrape_interval: ${interval}
   evaluation_interval: ${interval}
-scrape_configs:
+${options.rules === undefined ? '' : `rule_files: ['${rules}']\n`}scrape_configs:
   - job_name: models
     static_configs:
       - targets: [${targets.map((t) => `'${t}'`).join(', ')}]

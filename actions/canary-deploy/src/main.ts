@@ -1,10 +1,15 @@
 import { type ActionContext, defineAction, errorMessage, input, z } from '@mlops-actions/kit';
 import {
+  type AlertSelector,
   ArgoRolloutsRouter,
+  alertmanagerAlerts,
   BUILTIN_METRICS,
   CommandRouter,
   checkSteps,
+  describeAlerts,
+  firingAlerts,
   GatewayRouter,
+  grafanaAnnotator,
   IstioRouter,
   judgeWindow,
   KServeRouter,
@@ -14,7 +19,9 @@ import {
   NginxRouter,
   type PhaseConfig,
   PrometheusClient,
+  parseAlertSelector,
   planSteps,
+  type RolloutEvent,
   type RolloutResult,
   type Router,
   renderReport,
@@ -29,6 +36,13 @@ const metricSchema = z
     name: z.string().min(1),
     class: z.enum(['technical', 'business']).optional(),
     query: z.string().min(1).optional(),
+    numerator: z.string().min(1).optional(),
+    denominator: z.string().min(1).optional(),
+    histogram: z
+      .string()
+      .regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'expected a metric name')
+      .optional(),
+    selector: z.string().min(1).optional(),
     min: z.number().optional(),
     max: z.number().optional(),
     'min-ratio': z.number().positive().optional(),
@@ -40,23 +54,29 @@ const metricSchema = z
   })
   .strict()
   .superRefine((m, ctx) => {
-    if (!m.query && !(BUILTIN_METRICS as readonly string[]).includes(m.name)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `metric '${m.name}' needs a query; built-in metrics are ${BUILTIN_METRICS.join(', ')}`,
-      });
+    const issue = (message: string) => ctx.addIssue({ code: 'custom', message });
+    const ratio = m.numerator !== undefined || m.denominator !== undefined;
+    const sources = [m.query !== undefined, ratio, m.histogram !== undefined].filter(Boolean).length;
+    if (sources > 1) {
+      issue(`metric '${m.name}' takes one of query, numerator with denominator, or histogram`);
     }
-    if (m.test === 'mann-whitney' && m.name !== 'latency') {
-      ctx.addIssue({
-        code: 'custom',
-        message: `test mann-whitney works on the latency histogram: use it on metric 'latency', not '${m.name}'`,
-      });
+    if (ratio && (m.numerator === undefined || m.denominator === undefined)) {
+      issue(`metric '${m.name}' needs both numerator and denominator`);
     }
-    if (m.test === 'two-proportion' && m.name !== 'error-rate') {
-      ctx.addIssue({
-        code: 'custom',
-        message: `test two-proportion works on error counts: use it on metric 'error-rate', not '${m.name}'`,
-      });
+    if (sources === 0 && !(BUILTIN_METRICS as readonly string[]).includes(m.name)) {
+      issue(
+        `metric '${m.name}' needs a query, numerator and denominator, or histogram; built-in metrics are ${BUILTIN_METRICS.join(', ')}`,
+      );
+    }
+    if (m.test === 'mann-whitney' && m.name !== 'latency' && m.histogram === undefined) {
+      issue(
+        `test mann-whitney works on a histogram: use it on metric 'latency' or a metric with histogram, not '${m.name}'`,
+      );
+    }
+    if (m.test === 'two-proportion' && m.name !== 'error-rate' && !ratio) {
+      issue(
+        `test two-proportion works on counts: use it on metric 'error-rate' or a metric with numerator and denominator, not '${m.name}'`,
+      );
     }
   });
 
@@ -120,7 +140,7 @@ export const inputs = z
     metrics: metricsInput
       .prefault(DEFAULT_METRICS)
       .describe(
-        'YAML list of metrics: name (error-rate, request-rate, p50/p90/p95/p99-latency, latency, or your own with query using $selector and $window), class (technical|business), min, max, min-ratio, max-ratio, test (mann-whitney for latency, two-proportion for error-rate), min-effect, critical, higher-is-better',
+        'YAML list of metrics: name (error-rate, request-rate, p50/p90/p95/p99-latency, latency, or your own with query, or numerator and denominator counts, using $selector and $window, or histogram: a histogram base name), selector (extra matchers for this metric only), class (technical|business), min, max, min-ratio, max-ratio, test (mann-whitney for latency or a histogram, two-proportion for error-rate or numerator/denominator), min-effect (the margin the canary must be worse by to fail), critical, higher-is-better',
       ),
     'analysis-scope': z
       .enum(['window', 'step'])
@@ -135,7 +155,9 @@ export const inputs = z
     'min-samples': input
       .integer()
       .prefault('50')
-      .describe('Fewer requests than this on either track in a window makes it inconclusive'),
+      .describe(
+        "Fewer requests than this on either track in a window makes it inconclusive (a business metric's test counts its own denominator or histogram)",
+      ),
     'prometheus-url': z
       .string()
       .url()
@@ -148,6 +170,35 @@ export const inputs = z
       .keyValues()
       .optional()
       .describe('Extra HTTP headers for Prometheus, lines of name=value (e.g. X-Scope-OrgID=team)'),
+    'abort-on-alerts': input
+      .list(z.string().min(1))
+      .default([])
+      .describe(
+        'Alerts that abort the rollout while firing, checked every window: alert names or label matchers (severity="page", service=~"model.*"), one per line',
+      ),
+    'alertmanager-url': z
+      .string()
+      .url()
+      .optional()
+      .describe(
+        'With abort-on-alerts: also read active, unsilenced alerts from this Alertmanager (/api/v2/alerts)',
+      ),
+    'grafana-url': z
+      .string()
+      .url()
+      .optional()
+      .describe('Grafana base URL: every step, window verdict, rollback and promotion becomes an annotation'),
+    'grafana-token': input
+      .secret(z.string().optional())
+      .describe('With grafana-url: a service-account token allowed to write annotations'),
+    'grafana-dashboard-uid': z
+      .string()
+      .optional()
+      .describe('With grafana-url: annotate this dashboard only (default: organisation-wide, found by tag)'),
+    'grafana-tags': input
+      .list(z.string().min(1))
+      .prefault('canary-deploy')
+      .describe('With grafana-url: tags of every annotation (the event kind is added, e.g. canary-rollback)'),
     'stable-selector': z
       .string()
       .default('track="stable"')
@@ -258,6 +309,19 @@ export const inputs = z
         message: `must be one of the steps below 100%: ${steps.slice(0, -1).join('%, ')}%`,
       });
     }
+    i['abort-on-alerts'].forEach((text) => {
+      try {
+        parseAlertSelector(text);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', path: ['abort-on-alerts'], message: errorMessage(error) });
+      }
+    });
+    if (i['alertmanager-url'] !== undefined && i['abort-on-alerts'].length === 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['alertmanager-url'],
+        message: 'only read with abort-on-alerts: name the alerts that abort',
+      });
     if (i.count < 1) ctx.addIssue({ code: 'custom', path: ['count'], message: 'expected at least 1' });
     if (!(i.interval >= 1000))
       ctx.addIssue({ code: 'custom', path: ['interval'], message: 'expected at least 1s' });
@@ -364,6 +428,10 @@ function metricSpecs(i: Inputs): MetricSpec[] {
     name: m.name,
     class: m.class ?? 'technical',
     query: m.query,
+    numerator: m.numerator,
+    denominator: m.denominator,
+    histogram: m.histogram,
+    selector: m.selector,
     min: m.min,
     max: m.max,
     minRatio: m['min-ratio'],
@@ -404,6 +472,185 @@ async function publish(i: Inputs, ctx: ActionContext, result: RolloutResult): Pr
   };
 }
 
+function singleResult(outcome: RolloutResult['outcome'], weight: number, reason: string): RolloutResult {
+  const now = Date.now();
+  return { outcome, finalWeight: weight, reason, windows: [], startedAt: now, endedAt: now };
+}
+
+type Annotate = (event: RolloutEvent) => Promise<void>;
+
+/** Grafana annotations of the rollout's events when grafana-url is given. */
+function annotator(i: Inputs, ctx: ActionContext): Annotate | undefined {
+  const url = i['grafana-url'];
+  if (!url) return undefined;
+  return grafanaAnnotator({
+    http: ctx.http({
+      name: `Grafana at ${url}`,
+      baseUrl: url,
+      headers: i['grafana-token'] ? { authorization: `Bearer ${i['grafana-token']}` } : {},
+    }),
+    dashboardUid: i['grafana-dashboard-uid'],
+    tags: i['grafana-tags'],
+    warn: (line) => ctx.log.warning(line),
+  });
+}
+
+/** abort, rollback or promote: one weight change, by hand, no analysis. */
+async function manualAction(
+  i: Inputs,
+  ctx: ActionContext,
+  router: Router,
+  annotate?: Annotate,
+): Promise<Outputs> {
+  if (i.action === 'promote') {
+    saveState(ctx, { phase: 'running', weight: 100 });
+    try {
+      await router.promote();
+    } catch (error) {
+      await router.rollback().catch(() => undefined);
+      saveState(ctx, { phase: 'done', weight: 0 });
+      throw error;
+    }
+    saveState(ctx, { phase: 'done', weight: 100 });
+    ctx.log.info(`${router.describe()}: 100% canary (promote).`);
+    await annotate?.({
+      kind: 'promoted',
+      weight: 100,
+      text: 'canary promoted to 100% by hand',
+      at: Date.now(),
+    });
+    return publish(i, ctx, singleResult('promoted', 100, 'promoted by hand'));
+  }
+  saveState(ctx, { phase: 'running', weight: null });
+  await router.rollback();
+  saveState(ctx, { phase: 'done', weight: 0 });
+  ctx.log.info(`${router.describe()}: 100% stable (${i.action}).`);
+  await annotate?.({
+    kind: 'rollback',
+    weight: 0,
+    text: `canary rolled back to 0%: ${i.action} asked by hand`,
+    at: Date.now(),
+  });
+  return publish(
+    { ...i, 'fail-on-rollback': false },
+    ctx,
+    singleResult('rolled-back', 0, `${i.action} asked by hand`),
+  );
+}
+
+/** The index of the first step to run: 0 on start, the step after the router's current weight on resume. */
+async function firstStep(i: Inputs, router: Router, steps: number[], ctx: ActionContext): Promise<number> {
+  if (i.action !== 'resume') return 0;
+  const current = await router.current();
+  if (current === undefined || current <= 0) {
+    throw new Error(
+      `action resume: ${router.describe()} has no canary traffic to resume from${i.router === 'command' ? ' (give from-weight)' : ''}; use action: start`,
+    );
+  }
+  const index = steps.findIndex((w) => w > current);
+  ctx.log.info(`Resuming from ${current}%: next step ${steps[index]}%.`);
+  return index;
+}
+
+function phaseConfig(i: Inputs, steps: number[]): PhaseConfig {
+  return {
+    steps,
+    intervalMs: i.interval,
+    count: i.count,
+    initialDelayMs: i['initial-delay'],
+    pauseAt: i['pause-at'],
+    failureLimit: i['failure-limit'],
+    inconclusiveLimit: i['inconclusive-limit'],
+    consecutiveErrorLimit: i['consecutive-error-limit'],
+    scope: i['analysis-scope'],
+  };
+}
+
+/** Measures one window in Prometheus and judges it. */
+function windowEvaluator(i: Inputs, ctx: ActionContext) {
+  const prometheus = new PrometheusClient({
+    url: i['prometheus-url']!,
+    token: i['prometheus-token'],
+    username: i['prometheus-username'],
+    password: i['prometheus-password'],
+    headers: i['prometheus-headers'],
+    log: (line) => ctx.log.info(line),
+  });
+  const specs = metricSpecs(i);
+  const alerts = alertCheck(i, ctx, prometheus);
+  return async (_weight: number, windowMs: number, signal: AbortSignal | undefined) => {
+    const measured = await measureWindow(prometheus, specs, {
+      stableSelector: i['stable-selector'],
+      canarySelector: i['canary-selector'],
+      requestMetric: i['request-metric'],
+      errorMatchers: i['error-matchers'],
+      latencyMetric: i['latency-metric'],
+      windowMs,
+      signal,
+    });
+    const judgement = judgeWindow(
+      specs,
+      measured.measurements,
+      { canaryRequests: measured.canaryRequests, stableRequests: measured.stableRequests },
+      { alpha: i.alpha, minSamples: i['min-samples'] },
+    );
+    const firing = await alerts(signal);
+    if (firing) {
+      return {
+        ...judgement,
+        verdict: 'fail' as const,
+        critical: true,
+        reason: firing,
+        hints: measured.hints,
+      };
+    }
+    return { ...judgement, hints: measured.hints };
+  };
+}
+
+/** The abort-on-alerts check of each window: a firing alert's names and summaries, or undefined. */
+function alertCheck(i: Inputs, ctx: ActionContext, prometheus: PrometheusClient) {
+  const selectors: AlertSelector[] = i['abort-on-alerts'].map(parseAlertSelector);
+  const sources = [(signal?: AbortSignal) => prometheus.alerts(signal)];
+  const alertmanagerUrl = i['alertmanager-url'];
+  if (alertmanagerUrl) {
+    const http = ctx.http({ name: `Alertmanager at ${alertmanagerUrl}`, baseUrl: alertmanagerUrl });
+    sources.push((signal?: AbortSignal) => alertmanagerAlerts(http, signal));
+  }
+  return async (signal?: AbortSignal): Promise<string | undefined> => {
+    if (selectors.length === 0) return undefined;
+    const firing = await firingAlerts(sources, selectors, signal);
+    return firing.length > 0 ? `alert firing: ${describeAlerts(firing)}` : undefined;
+  };
+}
+
+/** start or resume: every step from the first, judged window by window, rolled back on a fail. */
+async function rollout(i: Inputs, ctx: ActionContext, router: Router, annotate?: Annotate): Promise<Outputs> {
+  const steps = planSteps(i.steps as number[] | undefined, i['step-weight'], i['max-weight']);
+  const startIndex = await firstStep(i, router, steps, ctx);
+  ctx.log.info(
+    `Canary plan: ${steps
+      .slice(startIndex)
+      .map((w) => `${w}%`)
+      .join(' → ')}; windows of ${i.interval} ms × ${i.count} per step; router ${router.describe()}.`,
+  );
+  const result = await runPhases(
+    phaseConfig(i, steps),
+    {
+      router,
+      log: (line) => ctx.log.info(line),
+      warn: (line) => ctx.log.warning(line),
+      signal: ctx.signal,
+      onWeight: (weight) => saveState(ctx, { phase: 'running', weight }),
+      onEvent: annotate,
+      evaluate: windowEvaluator(i, ctx),
+    },
+    startIndex,
+  );
+  saveState(ctx, { phase: 'done', weight: result.finalWeight });
+  return publish(i, ctx, result);
+}
+
 export default defineAction({
   id: 'canary-deploy',
   name: 'Canary deploy',
@@ -415,109 +662,12 @@ export default defineAction({
   async run(i, ctx) {
     ctx.mask(i['prometheus-token']);
     ctx.mask(i['prometheus-password']);
+    ctx.mask(i['grafana-token']);
     const router = makeRouter(i, ctx);
-    const now = Date.now();
-    const single = (outcome: RolloutResult['outcome'], weight: number, reason: string): RolloutResult => ({
-      outcome,
-      finalWeight: weight,
-      reason,
-      windows: [],
-      startedAt: now,
-      endedAt: Date.now(),
-    });
-    if (i.action === 'abort' || i.action === 'rollback') {
-      saveState(ctx, { phase: 'running', weight: null });
-      await router.rollback();
-      saveState(ctx, { phase: 'done', weight: 0 });
-      ctx.log.info(`${router.describe()}: 100% stable (${i.action}).`);
-      return publish(
-        { ...i, 'fail-on-rollback': false },
-        ctx,
-        single('rolled-back', 0, `${i.action} asked by hand`),
-      );
-    }
-    if (i.action === 'promote') {
-      saveState(ctx, { phase: 'running', weight: 100 });
-      try {
-        await router.promote();
-      } catch (error) {
-        await router.rollback().catch(() => undefined);
-        saveState(ctx, { phase: 'done', weight: 0 });
-        throw error;
-      }
-      saveState(ctx, { phase: 'done', weight: 100 });
-      ctx.log.info(`${router.describe()}: 100% canary (promote).`);
-      return publish(i, ctx, single('promoted', 100, 'promoted by hand'));
-    }
-    const steps = planSteps(i.steps as number[] | undefined, i['step-weight'], i['max-weight']);
-    let startIndex = 0;
-    if (i.action === 'resume') {
-      const current = await router.current();
-      if (current === undefined || current <= 0) {
-        throw new Error(
-          `action resume: ${router.describe()} has no canary traffic to resume from${i.router === 'command' ? ' (give from-weight)' : ''}; use action: start`,
-        );
-      }
-      startIndex = steps.findIndex((w) => w > current);
-      ctx.log.info(`Resuming from ${current}%: next step ${steps[startIndex]}%.`);
-    }
-    const prometheus = new PrometheusClient({
-      url: i['prometheus-url']!,
-      token: i['prometheus-token'],
-      username: i['prometheus-username'],
-      password: i['prometheus-password'],
-      headers: i['prometheus-headers'],
-      log: (line) => ctx.log.info(line),
-    });
-    const specs = metricSpecs(i);
-    const config: PhaseConfig = {
-      steps,
-      intervalMs: i.interval,
-      count: i.count,
-      initialDelayMs: i['initial-delay'],
-      pauseAt: i['pause-at'],
-      failureLimit: i['failure-limit'],
-      inconclusiveLimit: i['inconclusive-limit'],
-      consecutiveErrorLimit: i['consecutive-error-limit'],
-      scope: i['analysis-scope'],
-    };
-    ctx.log.info(
-      `Canary plan: ${steps
-        .slice(startIndex)
-        .map((w) => `${w}%`)
-        .join(' → ')}; windows of ${i.interval} ms × ${i.count} per step; router ${router.describe()}.`,
-    );
-    const result = await runPhases(
-      config,
-      {
-        router,
-        log: (line) => ctx.log.info(line),
-        warn: (line) => ctx.log.warning(line),
-        signal: ctx.signal,
-        onWeight: (weight) => saveState(ctx, { phase: 'running', weight }),
-        evaluate: async (_weight, windowMs, signal) => {
-          const measured = await measureWindow(prometheus, specs, {
-            stableSelector: i['stable-selector'],
-            canarySelector: i['canary-selector'],
-            requestMetric: i['request-metric'],
-            errorMatchers: i['error-matchers'],
-            latencyMetric: i['latency-metric'],
-            windowMs,
-            signal,
-          });
-          const judgement = judgeWindow(
-            specs,
-            measured.measurements,
-            { canaryRequests: measured.canaryRequests, stableRequests: measured.stableRequests },
-            { alpha: i.alpha, minSamples: i['min-samples'] },
-          );
-          return { ...judgement, hints: measured.hints };
-        },
-      },
-      startIndex,
-    );
-    saveState(ctx, { phase: 'done', weight: result.finalWeight });
-    return publish(i, ctx, result);
+    const annotate = annotator(i, ctx);
+    return i.action === 'start' || i.action === 'resume'
+      ? rollout(i, ctx, router, annotate)
+      : manualAction(i, ctx, router, annotate);
   },
   async post(i, ctx) {
     const state = ctx.state.get<SavedState>('canary');

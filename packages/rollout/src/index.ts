@@ -1,4 +1,6 @@
+export * from './alerts';
 export * from './analysis';
+export * from './grafana';
 export * from './judge';
 export * from './phases';
 export * from './prometheus';

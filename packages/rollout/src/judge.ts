@@ -1,4 +1,4 @@
-import { fisherExactGreater, mannWhitneyBinned, twoProportion } from './stats';
+import { exceedsMargin, fisherExactGreater, mannWhitneyBinned, proportionDifference } from './stats';
 
 export type MetricClass = 'technical' | 'business';
 export type Verdict = 'pass' | 'fail' | 'inconclusive';
@@ -21,6 +21,16 @@ export interface MetricSpec {
   class: MetricClass;
   /** Custom PromQL with `$selector` (the track's matchers) and `$window` (e.g. `30s`); built-ins have none. */
   query?: string;
+  /**
+   * A rate given as two counts (PromQL with `$selector` and `$window`, e.g. `sum(increase(…[$window]))`):
+   * its value is numerator / denominator and the two-proportion test judges it on the denominator's sample.
+   */
+  numerator?: string;
+  denominator?: string;
+  /** Base name of a histogram of the metric's values (`<name>_bucket{le=…}`), for Mann-Whitney. */
+  histogram?: string;
+  /** Extra label matchers for this metric only, added to both tracks' selectors (e.g. `route="/predict"`). */
+  selector?: string;
   min?: number;
   max?: number;
   /** canary ≥ stable × minRatio */
@@ -40,9 +50,12 @@ export interface MetricSpec {
 export interface Measurement {
   canary: number;
   stable: number;
-  /** Histogram bucket bounds and cumulative counts of both tracks (for Mann-Whitney). */
+  /** Histogram bucket bounds and cumulative counts of both tracks (for Mann-Whitney and quantiles). */
   buckets?: { bounds: number[]; canary: number[]; stable: number[] };
-  /** Error and request counts of both tracks (for the two-proportion test). */
+  /**
+   * Event and sample counts of both tracks (for the two-proportion test): errors and requests, or a
+   * business rate's numerator and denominator.
+   */
   counts?: { canaryErrors: number; canaryTotal: number; stableErrors: number; stableTotal: number };
 }
 
@@ -80,120 +93,37 @@ function defaultMinEffect(test: StatTest): number {
   return test === 'mann-whitney' ? 0.05 : 0.005;
 }
 
+/** A bound on the canary's own value (`max`, `min`). */
+function absoluteRule(m: Measurement, bound: number, upper: boolean): RuleResult {
+  const rule = `${upper ? '≤' : '≥'} ${fmt(bound)}`;
+  if (!Number.isFinite(m.canary)) {
+    return { rule, verdict: 'inconclusive', detail: 'no canary value (no traffic or no series)' };
+  }
+  const ok = upper ? m.canary <= bound : m.canary >= bound;
+  return { rule, verdict: ok ? 'pass' : 'fail', detail: `canary ${fmt(m.canary)}` };
+}
+
+/** A bound on the canary relative to stable over the same window (`max-ratio`, `min-ratio`). */
+function relativeRule(m: Measurement, ratio: number, upper: boolean): RuleResult {
+  const rule = `${upper ? '≤' : '≥'} stable × ${fmt(ratio)}`;
+  if (!Number.isFinite(m.canary) || !Number.isFinite(m.stable)) {
+    return { rule, verdict: 'inconclusive', detail: 'canary or stable value missing' };
+  }
+  const bound = m.stable * ratio;
+  // Equal values pass even when both are 0 (no errors on either track).
+  const ok = upper ? m.canary <= bound : m.canary >= bound;
+  return { rule, verdict: ok ? 'pass' : 'fail', detail: `canary ${fmt(m.canary)} vs ${fmt(bound)}` };
+}
+
 /** Judges one metric over one window: every rule it has, each pass/fail/inconclusive. */
 export function judgeMetric(spec: MetricSpec, m: Measurement, options: JudgeOptions): MetricResult {
   const rules: RuleResult[] = [];
-  const worseUp = !spec.higherIsBetter;
-  const known = Number.isFinite(m.canary);
-  if (spec.max !== undefined) {
-    rules.push(
-      known
-        ? {
-            rule: `≤ ${fmt(spec.max)}`,
-            verdict: m.canary <= spec.max ? 'pass' : 'fail',
-            detail: `canary ${fmt(m.canary)}`,
-          }
-        : {
-            rule: `≤ ${fmt(spec.max)}`,
-            verdict: 'inconclusive',
-            detail: 'no canary value (no traffic or no series)',
-          },
-    );
-  }
-  if (spec.min !== undefined) {
-    rules.push(
-      known
-        ? {
-            rule: `≥ ${fmt(spec.min)}`,
-            verdict: m.canary >= spec.min ? 'pass' : 'fail',
-            detail: `canary ${fmt(m.canary)}`,
-          }
-        : {
-            rule: `≥ ${fmt(spec.min)}`,
-            verdict: 'inconclusive',
-            detail: 'no canary value (no traffic or no series)',
-          },
-    );
-  }
-  const relative = (ratio: number, upper: boolean) => {
-    const rule = `${upper ? '≤' : '≥'} stable × ${fmt(ratio)}`;
-    if (!known || !Number.isFinite(m.stable)) {
-      return { rule, verdict: 'inconclusive' as const, detail: 'canary or stable value missing' };
-    }
-    const bound = m.stable * ratio;
-    // Equal values pass even when both are 0 (no errors on either track).
-    const ok = upper ? m.canary <= bound : m.canary >= bound;
-    return {
-      rule,
-      verdict: ok ? ('pass' as const) : ('fail' as const),
-      detail: `canary ${fmt(m.canary)} vs ${fmt(bound)}`,
-    };
-  };
-  if (spec.maxRatio !== undefined) rules.push(relative(spec.maxRatio, true));
-  if (spec.minRatio !== undefined) rules.push(relative(spec.minRatio, false));
-  if (spec.test === 'mann-whitney') {
-    const floor = spec.minEffect ?? defaultMinEffect('mann-whitney');
-    const rule = `Mann-Whitney p < ${fmt(options.alpha)}, effect ≥ ${fmt(floor)}`;
-    if (!m.buckets) {
-      rules.push({ rule, verdict: 'inconclusive', detail: 'no histogram buckets' });
-    } else {
-      const canaryBins = toBins(m.buckets.canary);
-      const stableBins = toBins(m.buckets.stable);
-      const n1 = sum(canaryBins);
-      const n2 = sum(stableBins);
-      if (n1 < options.minSamples || n2 < options.minSamples) {
-        rules.push({
-          rule,
-          verdict: 'inconclusive',
-          detail: `too few observations (canary ${n1}, stable ${n2})`,
-        });
-      } else {
-        const r = mannWhitneyBinned(canaryBins, stableBins, { alternative: worseUp ? 'greater' : 'less' });
-        const effect = worseUp ? r.effect - 0.5 : 0.5 - r.effect;
-        const worse = r.p < options.alpha && effect >= floor;
-        rules.push({
-          rule,
-          verdict: worse ? 'fail' : 'pass',
-          detail: `p=${r.p.toExponential(2)}, P(canary worse)=${fmt(0.5 + effect)}, n=${n1}/${n2}`,
-        });
-      }
-    }
-  }
-  if (spec.test === 'two-proportion') {
-    const floor = spec.minEffect ?? defaultMinEffect('two-proportion');
-    const rule = `two-proportion p < ${fmt(options.alpha)}, difference ≥ ${fmt(floor)}`;
-    const c = m.counts;
-    if (!c || c.canaryTotal < options.minSamples || c.stableTotal < options.minSamples) {
-      rules.push({
-        rule,
-        verdict: 'inconclusive',
-        detail: `too few requests (canary ${c ? fmt(c.canaryTotal) : 0}, stable ${c ? fmt(c.stableTotal) : 0})`,
-      });
-    } else {
-      const x1 = Math.round(c.canaryErrors);
-      const n1 = Math.round(c.canaryTotal);
-      const x2 = Math.round(c.stableErrors);
-      const n2 = Math.round(c.stableTotal);
-      const r = twoProportion(x1, n1, x2, n2, worseUp ? 'greater' : 'less');
-      // The z-test holds when every cell of the 2×2 table expects 5 or more; below that it aborts healthy
-      // canaries far more often than alpha says, so the exact test decides.
-      const pooled = (x1 + x2) / (n1 + n2);
-      const smallest = Math.min(n1 * pooled, n1 * (1 - pooled), n2 * pooled, n2 * (1 - pooled));
-      const exact = smallest < 5;
-      const p = exact
-        ? worseUp
-          ? fisherExactGreater(x1, n1, x2, n2)
-          : fisherExactGreater(n1 - x1, n1, n2 - x2, n2)
-        : r.p;
-      const diff = worseUp ? r.p1 - r.p2 : r.p2 - r.p1;
-      const worse = p < options.alpha && diff >= floor;
-      rules.push({
-        rule,
-        verdict: worse ? 'fail' : 'pass',
-        detail: `p=${p.toExponential(2)}${exact ? ' (Fisher exact)' : ''}, ${fmt(r.p1)} vs ${fmt(r.p2)}`,
-      });
-    }
-  }
+  if (spec.max !== undefined) rules.push(absoluteRule(m, spec.max, true));
+  if (spec.min !== undefined) rules.push(absoluteRule(m, spec.min, false));
+  if (spec.maxRatio !== undefined) rules.push(relativeRule(m, spec.maxRatio, true));
+  if (spec.minRatio !== undefined) rules.push(relativeRule(m, spec.minRatio, false));
+  if (spec.test === 'mann-whitney') rules.push(mannWhitneyRule(spec, m, options));
+  if (spec.test === 'two-proportion') rules.push(twoProportionRule(spec, m, options));
   const verdict: Verdict = rules.some((r) => r.verdict === 'fail')
     ? 'fail'
     : rules.some((r) => r.verdict === 'inconclusive') || rules.length === 0
@@ -228,9 +158,32 @@ export function combine(results: MetricResult[]): Verdict {
 }
 
 /**
+ * A business metric with a statistical test counts its own sample (its denominator or its histogram),
+ * whose guard the test applies itself: predictions can be scarce while HTTP traffic is plentiful, or the
+ * other way round.
+ */
+function ownSample(spec: MetricSpec): boolean {
+  return spec.class === 'business' && spec.test !== undefined;
+}
+
+function failure(base: Omit<WindowJudgement, 'verdict' | 'reason'>, failed: MetricResult[]): WindowJudgement {
+  const byClass = (['technical', 'business'] as const)
+    .map((c) => [c, failed.filter((m) => m.class === c).map((m) => m.name)] as const)
+    .filter(([, names]) => names.length > 0)
+    .map(([c, names]) => `${c} ${names.join(', ')}`);
+  return {
+    ...base,
+    verdict: 'fail',
+    critical: failed.some((m) => m.critical),
+    reason: `failed: ${byClass.join('; ')}`,
+  };
+}
+
+/**
  * Judges a window: too little traffic on either track is inconclusive whatever the metrics say (a
- * minimum-sample guard); otherwise any failing metric fails the window, any inconclusive one makes it
- * inconclusive. Technical and business metrics also get a verdict of their own, for the report.
+ * minimum-sample guard), except for a business metric judged on its own sample, which may fail it;
+ * otherwise any failing metric fails the window, any inconclusive one makes it inconclusive. Technical and
+ * business metrics also get a verdict of their own, for the report.
  */
 export function judgeWindow(
   specs: MetricSpec[],
@@ -249,6 +202,8 @@ export function judgeWindow(
   }
   const base = { metrics, classes, critical: false };
   if (!(samples.canaryRequests >= options.minSamples && samples.stableRequests >= options.minSamples)) {
+    const failedOnOwnSample = metrics.filter((m, i) => m.verdict === 'fail' && ownSample(specs[i]!));
+    if (failedOnOwnSample.length > 0) return failure(base, failedOnOwnSample);
     return {
       ...base,
       verdict: 'inconclusive',
@@ -256,18 +211,7 @@ export function judgeWindow(
     };
   }
   const failed = metrics.filter((m) => m.verdict === 'fail');
-  if (failed.length > 0) {
-    const byClass = (['technical', 'business'] as const)
-      .map((c) => [c, failed.filter((m) => m.class === c).map((m) => m.name)] as const)
-      .filter(([, names]) => names.length > 0)
-      .map(([c, names]) => `${c} ${names.join(', ')}`);
-    return {
-      ...base,
-      verdict: 'fail',
-      critical: failed.some((m) => m.critical),
-      reason: `failed: ${byClass.join('; ')}`,
-    };
-  }
+  if (failed.length > 0) return failure(base, failed);
   const unsure = metrics.filter((m) => m.verdict === 'inconclusive');
   if (unsure.length > 0) {
     return {
@@ -277,6 +221,72 @@ export function judgeWindow(
     };
   }
   return { ...base, verdict: 'pass', reason: 'every metric passed' };
+}
+
+/**
+ * Fails only when the histograms show the canary worse than stable by more than the margin: the lower
+ * confidence bound of P(canary worse) − 0.5 (DeLong's standard error) must clear min-effect. A healthy
+ * canary a little off stable from the load it gets passes, as in Kayenta; proving it no worse is not asked,
+ * since a 10 % window rarely holds enough requests for that.
+ */
+function mannWhitneyRule(spec: MetricSpec, m: Measurement, options: JudgeOptions): RuleResult {
+  const floor = spec.minEffect ?? defaultMinEffect('mann-whitney');
+  const rule = `Mann-Whitney: P(canary worse) − 0.5 > ${fmt(floor)} at α=${fmt(options.alpha)}`;
+  if (!m.buckets) return { rule, verdict: 'inconclusive', detail: 'no histogram buckets' };
+  const canaryBins = toBins(m.buckets.canary);
+  const stableBins = toBins(m.buckets.stable);
+  const n1 = sum(canaryBins);
+  const n2 = sum(stableBins);
+  if (n1 < options.minSamples || n2 < options.minSamples) {
+    return { rule, verdict: 'inconclusive', detail: `too few observations (canary ${n1}, stable ${n2})` };
+  }
+  const worseUp = !spec.higherIsBetter;
+  const r = mannWhitneyBinned(canaryBins, stableBins);
+  const effect = worseUp ? r.effect - 0.5 : 0.5 - r.effect;
+  const test = exceedsMargin(effect, r.se, floor);
+  return {
+    rule,
+    verdict: test.p < options.alpha ? 'fail' : 'pass',
+    detail: `P(canary worse)=${fmt(0.5 + effect)} ± ${fmt(r.se)}, p=${test.p.toExponential(2)}, n=${n1}/${n2}`,
+  };
+}
+
+/**
+ * Fails only when the canary's share of events (errors, or for a business rate its numerator over its
+ * denominator) is worse than stable's by more than min-effect: the Agresti-Caffo confidence bound of the
+ * difference must clear it. With fewer than 5 expected in a cell of the 2×2 table the normal approximation
+ * aborts healthy canaries more often than alpha says, so Fisher's exact test must agree as well.
+ */
+function twoProportionRule(spec: MetricSpec, m: Measurement, options: JudgeOptions): RuleResult {
+  const floor = spec.minEffect ?? defaultMinEffect('two-proportion');
+  const rule = `two-proportion: difference > ${fmt(floor)} at α=${fmt(options.alpha)}`;
+  const c = m.counts;
+  if (!c || c.canaryTotal < options.minSamples || c.stableTotal < options.minSamples) {
+    return {
+      rule,
+      verdict: 'inconclusive',
+      detail: `too few in the denominator (canary ${c ? fmt(c.canaryTotal) : 0}, stable ${c ? fmt(c.stableTotal) : 0}; ${options.minSamples} needed)`,
+    };
+  }
+  const worseUp = !spec.higherIsBetter;
+  const n1 = Math.round(c.canaryTotal);
+  const n2 = Math.round(c.stableTotal);
+  const x1 = Math.min(n1, Math.round(c.canaryErrors));
+  const x2 = Math.min(n2, Math.round(c.stableErrors));
+  // Judged on the "bad" outcome: errors, or the events a business rate misses when higher is better.
+  const bad1 = worseUp ? x1 : n1 - x1;
+  const bad2 = worseUp ? x2 : n2 - x2;
+  const d = proportionDifference(bad1, n1, bad2, n2);
+  const test = exceedsMargin(d.adjusted, d.se, floor);
+  const pooled = (x1 + x2) / (n1 + n2);
+  const smallest = Math.min(n1 * pooled, n1 * (1 - pooled), n2 * pooled, n2 * (1 - pooled));
+  const exact = smallest < 5 ? fisherExactGreater(bad1, n1, bad2, n2) : undefined;
+  const worse = test.p < options.alpha && (exact === undefined || exact < options.alpha);
+  return {
+    rule,
+    verdict: worse ? 'fail' : 'pass',
+    detail: `${fmt(x1 / n1)} vs ${fmt(x2 / n2)} (n=${n1}/${n2}), p=${test.p.toExponential(2)}${exact === undefined ? '' : `, Fisher exact p=${exact.toExponential(2)}`}`,
+  };
 }
 
 function toBins(cumulative: number[]): number[] {

@@ -60,6 +60,14 @@ export type Evaluate = (
   signal: AbortSignal,
 ) => Promise<WindowJudgement & { hints: string[] }>;
 
+export interface RolloutEvent {
+  kind: 'step' | 'verdict' | 'rollback' | 'promoted' | 'paused';
+  weight: number;
+  /** One line for people: what happened and why. */
+  text: string;
+  at: number;
+}
+
 export interface RolloutDeps {
   router: Router;
   evaluate: Evaluate;
@@ -68,6 +76,11 @@ export interface RolloutDeps {
   signal: AbortSignal;
   /** Called after every change of weight, before anything else can fail (state for the post step). */
   onWeight: (weight: number) => void;
+  /**
+   * Told of every phase change, window verdict and rollback once it happened (dashboards annotate them);
+   * awaited, so a listener should not throw.
+   */
+  onEvent?: (event: RolloutEvent) => Promise<void>;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   now?: () => number;
 }
@@ -153,6 +166,9 @@ export async function runPhases(
     startedAt,
     endedAt: now(),
   });
+  const emit = async (kind: RolloutEvent['kind'], text: string) => {
+    await deps.onEvent?.({ kind, weight, text, at: now() });
+  };
   const rollback = async (why: string) => {
     deps.warn(`Rolling back to 100% stable: ${why}`);
     const t0 = now();
@@ -160,6 +176,7 @@ export async function runPhases(
     weight = 0;
     deps.onWeight(0);
     deps.log(`Stable has 100% of traffic again (${now() - t0} ms after the decision).`);
+    await emit('rollback', `canary rolled back to 0%: ${why}`);
   };
   try {
     for (let index = startIndex; index < config.steps.length; index++) {
@@ -170,6 +187,7 @@ export async function runPhases(
         await deps.router.promote(deps.signal);
         weight = 100;
         deps.onWeight(100);
+        await emit('promoted', 'canary promoted to 100%: every step passed its analysis');
         return finish('promoted', 'every step passed its analysis');
       }
       deps.log(`Step ${step}: canary ${target}%, stable ${100 - target}% (${deps.router.describe()}).`);
@@ -177,6 +195,7 @@ export async function runPhases(
       deps.onWeight(target);
       await deps.router.setWeight(target, deps.signal);
       weight = target;
+      await emit('step', `canary step ${step}: ${target}% of traffic`);
       if (config.initialDelayMs > 0) {
         deps.log(`Waiting ${config.initialDelayMs} ms before the first window.`);
         await sleep(config.initialDelayMs, deps.signal);
@@ -238,6 +257,10 @@ export async function runPhases(
         deps.log(windowLine(record));
         for (const m of record.metrics) deps.log(metricLine(m));
         for (const hint of record.hints) deps.warn(`hint: ${hint}`);
+        await emit(
+          'verdict',
+          `canary window ${record.window} at ${target}%: ${record.verdict} (${record.reason})`,
+        );
         const verdict: WindowVerdict = record.verdict;
         if (verdict === 'error') {
           if (errorsInRow > config.consecutiveErrorLimit) {
@@ -272,6 +295,7 @@ export async function runPhases(
         deps.log(
           `Paused at ${target}% as asked (pause-at); run again with action: resume to continue, or promote/abort.`,
         );
+        await emit('paused', `canary paused at ${target}% for a manual decision`);
         return finish('paused', `paused at ${target}% for a manual decision`);
       }
     }

@@ -1,4 +1,5 @@
 import { ActionError, basicAuth, HttpClient, HttpError } from '@mlops-actions/kit';
+import { type FiringAlert, prometheusAlerts } from './alerts';
 
 /** One series of an instant vector: its labels and value (NaN kept as NaN). */
 export interface Sample {
@@ -159,6 +160,11 @@ export class PrometheusClient {
     );
   }
 
+  /** The firing alerts of the rules Prometheus evaluates (/api/v1/alerts). */
+  alerts(signal?: AbortSignal): Promise<FiringAlert[]> {
+    return prometheusAlerts(this.http, signal);
+  }
+
   /** A single number: the sum over the returned series, NaN when nothing came back. */
   async scalar(promql: string, signal?: AbortSignal): Promise<{ value: number; series: number }> {
     const samples = await this.query(promql, { signal });
@@ -200,8 +206,6 @@ export function builtinQueries(o: BuiltinQueryOptions, selector: string, windowM
     errors: `sum(increase(${o.requestMetric}{${join(m, err)}}[${w}]))`,
     requestRate: `sum(rate(${o.requestMetric}{${m}}[${w}]))`,
     errorRate: `sum(rate(${o.requestMetric}{${join(m, err)}}[${w}])) / sum(rate(${o.requestMetric}{${m}}[${w}]))`,
-    quantile: (q: number) =>
-      `histogram_quantile(${q}, sum by (le) (rate(${o.latencyMetric}_bucket{${m}}[${w}])))`,
     buckets: `sum by (le) (increase(${o.latencyMetric}_bucket{${m}}[${w}]))`,
   };
 }

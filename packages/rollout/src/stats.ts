@@ -61,6 +61,12 @@ export interface MannWhitneyResult {
   p: number;
   /** Probability of superiority U / (n1·n2): 0.5 means no shift, above 0.5 means the first sample is larger. */
   effect: number;
+  /**
+   * DeLong's standard error of `effect` (from the placement values of each observation, ties counting one
+   * half): unlike the null variance of U it holds when the samples differ, so a confidence bound of the
+   * effect can be set against a margin.
+   */
+  se: number;
 }
 
 /**
@@ -100,13 +106,68 @@ export function mannWhitneyBinned(
   const variance = n > 1 ? ((n1 * n2) / 12) * (n + 1 - tieTerm / (n * (n - 1))) : 0;
   const sd = Math.sqrt(variance);
   const effect = n1 > 0 && n2 > 0 ? u / (n1 * n2) : Number.NaN;
-  if (!(sd > 0)) return { u, n1, n2, z: 0, p: 1, effect };
+  const se = delongStandardError(first, second, n1, n2, effect);
+  if (!(sd > 0)) return { u, n1, n2, z: 0, p: 1, effect, se };
   // As scipy: 'greater' tests U1, 'less' tests U2, 'two-sided' the larger of the two with p doubled.
   const u2 = n1 * n2 - u;
   const stat = alternative === 'greater' ? u : alternative === 'less' ? u2 : Math.max(u, u2);
   const z = (stat - mean - (continuity ? 0.5 : 0)) / sd;
   const p = normalSf(z) * (alternative === 'two-sided' ? 2 : 1);
-  return { u, n1, n2, z, p: Math.min(1, Math.max(0, p)), effect };
+  return { u, n1, n2, z, p: Math.min(1, Math.max(0, p)), effect, se };
+}
+
+function delongStandardError(first: number[], second: number[], n1: number, n2: number, auc: number): number {
+  if (!(n1 > 1 && n2 > 1)) return Number.NaN;
+  let secondBelow = 0;
+  let firstBelow = 0;
+  let s10 = 0;
+  let s01 = 0;
+  for (let i = 0; i < first.length; i++) {
+    const f = first[i]!;
+    const s = second[i]!;
+    // A first-sample value in this bin beats every second-sample value below it and half of those tied.
+    const v10 = (secondBelow + s / 2) / n2;
+    // A second-sample value here is beaten by every first-sample value above it and half of those tied.
+    const v01 = (n1 - firstBelow - f + f / 2) / n1;
+    s10 += f * (v10 - auc) ** 2;
+    s01 += s * (v01 - auc) ** 2;
+    secondBelow += s;
+    firstBelow += f;
+  }
+  return Math.sqrt(s10 / (n1 - 1) / n1 + s01 / (n2 - 1) / n2);
+}
+
+/**
+ * One-sided test that a difference exceeds a margin, H0: d ≤ margin, from an estimate and its standard
+ * error: p < alpha exactly when the lower (1 − alpha) confidence bound of d clears the margin.
+ */
+export function exceedsMargin(estimate: number, se: number, margin: number): { z: number; p: number } {
+  if (!Number.isFinite(estimate)) return { z: Number.NaN, p: 1 };
+  if (!(se > 0)) return estimate > margin ? { z: Infinity, p: 0 } : { z: -Infinity, p: 1 };
+  const z = (estimate - margin) / se;
+  return { z, p: normalSf(z) };
+}
+
+export interface ProportionDifference {
+  /** The first proportion minus the second, as observed. */
+  difference: number;
+  /** Agresti-Caffo adjusted difference and its standard error (one success and one failure added to each group). */
+  adjusted: number;
+  se: number;
+}
+
+/**
+ * The difference of two proportions with the Agresti-Caffo adjustment, whose Wald interval keeps its
+ * coverage with few events (the plain Wald interval collapses to zero width at 0 events).
+ */
+export function proportionDifference(x1: number, n1: number, x2: number, n2: number): ProportionDifference {
+  const a1 = (x1 + 1) / (n1 + 2);
+  const a2 = (x2 + 1) / (n2 + 2);
+  return {
+    difference: x1 / n1 - x2 / n2,
+    adjusted: a1 - a2,
+    se: Math.sqrt((a1 * (1 - a1)) / (n1 + 2) + (a2 * (1 - a2)) / (n2 + 2)),
+  };
 }
 
 export interface TwoProportionResult {

@@ -62,9 +62,6 @@ describe('Prometheus client', () => {
     expect(q.errorRate).toBe(
       'sum(rate(http_requests_total{app="sentiment", track="canary", code=~"5.."}[30s])) / sum(rate(http_requests_total{app="sentiment", track="canary"}[30s]))',
     );
-    expect(q.quantile(0.95)).toBe(
-      'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{app="sentiment", track="canary"}[30s])))',
-    );
     expect(q.buckets).toBe(
       'sum by (le) (increase(http_request_duration_seconds_bucket{app="sentiment", track="canary"}[30s]))',
     );

@@ -1,10 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
+  exceedsMargin,
   fisherExactGreater,
   histogramQuantile,
   mannWhitneyBinned,
   normalSf,
+  proportionDifference,
   twoProportion,
 } from '../src/stats';
 
@@ -73,6 +75,35 @@ print(json.dumps(out))
     });
   });
 
+  it("gives DeLong's standard error of the effect as the midrank placement values of the expanded samples do", () => {
+    // The reference computes DeLong's structural components from scipy.stats.rankdata midranks of the
+    // expanded samples (Sun & Xu's fast form), an independent route to the same quantity.
+    const delong = scipy(
+      `
+import json, sys
+import numpy as np
+from scipy.stats import rankdata
+out = []
+for c in json.load(sys.stdin):
+    x = np.repeat(np.arange(len(c['a'])), c['a']).astype(float)
+    y = np.repeat(np.arange(len(c['b'])), c['b']).astype(float)
+    m, n = len(x), len(y)
+    r = rankdata(np.concatenate([x, y]))
+    v10 = (r[:m] - rankdata(x)) / n
+    v01 = 1 - (r[m:] - rankdata(y)) / m
+    auc = v10.mean()
+    out.append([float(auc), float(np.sqrt(v10.var(ddof=1) / m + v01.var(ddof=1) / n))])
+print(json.dumps(out))
+`,
+      cases,
+    ) as Array<[number, number]>;
+    cases.forEach((c, k) => {
+      const ours = mannWhitneyBinned(c.a, c.b);
+      expect(ours.effect).toBeCloseTo(delong[k]![0], 12);
+      expect(ours.se).toBeCloseTo(delong[k]![1], 12);
+    });
+  });
+
   it('gives the probability of superiority as the effect size, 0.5 for identical samples', () => {
     expect(mannWhitneyBinned([5, 5, 5], [5, 5, 5]).effect).toBe(0.5);
     expect(mannWhitneyBinned([0, 0, 10], [10, 0, 0]).effect).toBe(1);
@@ -110,6 +141,47 @@ print(json.dumps(out))
       const greater = twoProportion(x1!, n1!, x2!, n2!, 'greater');
       expect(greater.p).toBeCloseTo(r.z > 0 ? p / 2 : 1 - p / 2, 10);
     });
+  });
+});
+
+describe('difference against a margin', () => {
+  it('adds one success and one failure per group (Agresti-Caffo) and tests the bound against the margin with scipy.stats.norm', () => {
+    const cases = [
+      [12, 200, 20, 1800, 0.005],
+      [0, 150, 3, 1200, 0],
+      [40, 400, 35, 420, 0.01],
+      [70, 300, 120, 2700, 0.05],
+    ];
+    const reference = scipy(
+      `
+import json, sys
+from scipy.stats import norm
+out = []
+for x1, n1, x2, n2, margin in json.load(sys.stdin):
+    a1, a2 = (x1 + 1) / (n1 + 2), (x2 + 1) / (n2 + 2)
+    se = (a1 * (1 - a1) / (n1 + 2) + a2 * (1 - a2) / (n2 + 2)) ** 0.5
+    out.append([a1 - a2, se, float(norm.sf((a1 - a2 - margin) / se))])
+print(json.dumps(out))
+`,
+      cases,
+    ) as Array<[number, number, number]>;
+    cases.forEach(([x1, n1, x2, n2, margin], k) => {
+      const d = proportionDifference(x1!, n1!, x2!, n2!);
+      const [adjusted, se, p] = reference[k]!;
+      expect(d.difference).toBeCloseTo(x1! / n1! - x2! / n2!, 12);
+      expect(d.adjusted).toBeCloseTo(adjusted, 12);
+      expect(d.se).toBeCloseTo(se, 12);
+      expect(exceedsMargin(d.adjusted, d.se, margin!).p).toBeCloseTo(p, 10);
+    });
+  });
+
+  it('rejects only an estimate whose lower confidence bound clears the margin', () => {
+    // z = (0.12 − 0.05) / 0.03 = 2.333…: the 99 % lower bound 0.12 − 2.326·0.03 = 0.0502 just clears 0.05.
+    expect(exceedsMargin(0.12, 0.03, 0.05).p).toBeLessThan(0.01);
+    expect(exceedsMargin(0.11, 0.03, 0.05).p).toBeGreaterThan(0.01);
+    expect(exceedsMargin(0.2, 0, 0.05).p).toBe(0);
+    expect(exceedsMargin(0.05, 0, 0.05).p).toBe(1);
+    expect(exceedsMargin(Number.NaN, 0.1, 0).p).toBe(1);
   });
 });
 
