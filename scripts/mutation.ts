@@ -55,7 +55,9 @@ for (const name of names.length > 0 ? names : Object.keys(MUTATION_TARGETS)) {
     mutate: target.mutate,
     concurrency,
     timeoutMS: 60_000,
-    reporters: ['clear-text', 'progress', 'html', 'json'],
+    // The event recorder keeps each mutant's result as it comes, so an interrupted run still shows them.
+    reporters: ['clear-text', 'progress', 'html', 'json', 'event-recorder'],
+    eventReporter: { baseDir: join(outDir, `${name}-events`) },
     htmlReporter: { fileName: join(outDir, `${name}.html`) },
     jsonReporter: { fileName: join(outDir, `${name}.json`) },
     tempDirName: join('.tmp', `stryker-${name}`),
