@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,41 +22,37 @@ function project(files: Record<string, string>): string {
   return dir;
 }
 
-function npmTest(dir: string, ...args: string[]) {
+/** Runs `npm test` without blocking this worker (vitest's own messages must keep flowing meanwhile). */
+async function npmTest(dir: string, ...args: string[]) {
   // The runner under test must not see the variables of the vitest that runs this file.
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST') && k !== 'TEST_TALLY_FILE'),
   );
-  const run = spawnSync(
-    'npx',
-    [
-      'tsx',
-      join(ROOT, 'scripts/test.ts'),
-      '--config',
-      join(ROOT, 'vitest.config.ts'),
-      '--root',
-      dir,
-      ...args,
-    ],
-    { cwd: ROOT, encoding: 'utf8', env: { ...env, CI: '' } },
+  const child = spawn(
+    join(ROOT, 'node_modules/.bin/tsx'),
+    [join(ROOT, 'scripts/test.ts'), '--config', join(ROOT, 'vitest.config.ts'), '--root', dir, ...args],
+    { cwd: ROOT, env: { ...env, CI: '' } },
   );
-  const output = run.stdout + run.stderr;
-  const last = /tests: (\d+) passed, (\d+) failed, (\d+) skipped\n?$/.exec(run.stdout);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d;
+  });
+  const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const output = stdout + stderr;
+  const last = /tests: (\d+) passed, (\d+) failed, (\d+) skipped\n?$/.exec(stdout);
   if (!last) throw new Error(`no closing line in:\n${output}`);
-  return {
-    status: run.status,
-    output,
-    passed: Number(last[1]),
-    failed: Number(last[2]),
-    skipped: Number(last[3]),
-  };
+  return { status, output, passed: Number(last[1]), failed: Number(last[2]), skipped: Number(last[3]) };
 }
 
 const HEADER = "import { afterAll, beforeAll, describe, expect, it } from 'vitest';\n";
 
-describe('npm test runner (scripts/test.ts) on throwaway test files', () => {
-  it('passes a healthy run and ends with the plain line CI reads; it.skip and ctx.skip() are skips', () => {
-    const r = npmTest(
+describe('npm test runner (scripts/test.ts) on throwaway test files', { timeout: 240_000 }, () => {
+  it('passes a healthy run and ends with the plain line CI reads; it.skip and ctx.skip() are skips', async () => {
+    const r = await npmTest(
       project({
         'ok.test.ts': `${HEADER}it('one', () => expect(1).toBe(1));\nit.skip('later', () => {});\nit('skips itself', (ctx) => ctx.skip());\n`,
       }),
@@ -64,8 +60,8 @@ describe('npm test runner (scripts/test.ts) on throwaway test files', () => {
     expect([r.passed, r.failed, r.skipped, r.status]).toEqual([1, 0, 2, 0]);
   });
 
-  it('counts a failing beforeAll as failures: the tests it kept from running fail, not skip', () => {
-    const r = npmTest(
+  it('counts a failing beforeAll as failures: the tests it kept from running fail, not skip', async () => {
+    const r = await npmTest(
       project({
         'hook.test.ts': `${HEADER}it('runs', () => expect(1).toBe(1));
 describe('needs a server', () => {
@@ -80,8 +76,8 @@ describe('needs a server', () => {
     expect([r.passed, r.failed, r.skipped, r.status]).toEqual([1, 3, 0, 1]);
   });
 
-  it('counts a failing afterAll as a failure even though every test passed', () => {
-    const r = npmTest(
+  it('counts a failing afterAll as a failure even though every test passed', async () => {
+    const r = await npmTest(
       project({
         'after.test.ts': `${HEADER}afterAll(() => { throw new Error('could not stop the server'); });\nit('passes', () => expect(1).toBe(1));\n`,
       }),
@@ -90,8 +86,8 @@ describe('needs a server', () => {
     expect(r.output).toContain('failed: test/after.test.ts: could not stop the server');
   });
 
-  it('refuses a stray .only even without CI set, so the test it hides cannot pass unseen', () => {
-    const r = npmTest(
+  it('refuses a stray .only even without CI set, so the test it hides cannot pass unseen', async () => {
+    const r = await npmTest(
       project({
         'only.test.ts': `${HEADER}it.only('focused', () => expect(1).toBe(1));\nit('hidden and failing', () => expect(1).toBe(2));\n`,
       }),
@@ -101,8 +97,8 @@ describe('needs a server', () => {
     expect(r.output).toContain('Unexpected .only modifier');
   });
 
-  it('fails a file that registers no tests, next to a passing one', () => {
-    const r = npmTest(
+  it('fails a file that registers no tests, next to a passing one', async () => {
+    const r = await npmTest(
       project({
         'ok.test.ts': `${HEADER}it('one', () => expect(1).toBe(1));\n`,
         'empty.test.ts': `${HEADER}describe('examples', () => {\n  for (const example of [] as string[]) it(example, () => {});\n});\n`,
@@ -114,27 +110,27 @@ describe('needs a server', () => {
     expect(r.output).toContain('failed: test/empty.test.ts: No test found in suite');
   });
 
-  it('counts a file that fails to import once', () => {
-    const r = npmTest(
+  it('counts a file that fails to import once', async () => {
+    const r = await npmTest(
       project({ 'broken.test.ts': `${HEADER}import './missing-module';\nit('x', () => {});\n` }),
     );
     expect([r.passed, r.failed, r.status]).toEqual([0, 1, 1]);
   });
 
-  it('never writes a snapshot unless -u is given: a missing one fails, then -u writes it and it passes', () => {
+  it('never writes a snapshot unless -u is given: a missing one fails, then -u writes it and it passes', async () => {
     const dir = project({
       'snap.test.ts': `${HEADER}it('inline store', () => expect({ sql: 'SELECT 1' }).toMatchSnapshot());
 it('file', async () => { await expect('SELECT 1;\\n').toMatchFileSnapshot('./__snapshots__/query.sql'); });
 `,
     });
-    const first = npmTest(dir);
+    const first = await npmTest(dir);
     expect([first.passed, first.failed, first.status]).toEqual([0, 2, 1]);
     expect(existsSync(join(dir, 'test/__snapshots__/snap.test.ts.snap'))).toBe(false);
     expect(existsSync(join(dir, 'test/__snapshots__/query.sql'))).toBe(false);
-    const update = npmTest(dir, '-u');
+    const update = await npmTest(dir, '-u');
     expect([update.passed, update.failed, update.status]).toEqual([2, 0, 0]);
     expect(existsSync(join(dir, 'test/__snapshots__/query.sql'))).toBe(true);
-    const again = npmTest(dir);
+    const again = await npmTest(dir);
     expect([again.passed, again.failed, again.status]).toEqual([2, 0, 0]);
   });
 });
