@@ -144,6 +144,7 @@ print(json.dumps(dict(greater=g, twoSided=t)))
       const spec = business(false, { test: 'mann-whitney' });
       const r = judgeMetric(spec, histogram(canaryBins, stableBins), opts);
       expect(pOf(r.rules[0]!.detail)).toBeCloseTo(Number(ref.greater.toExponential(2)), 12);
+      expect(r.rules[0]!.detail).toContain('P(canary worse)=0.5714');
       expect(r.verdict).toBe('fail');
       // The same canary is better where higher is better.
       expect(
@@ -156,6 +157,8 @@ print(json.dumps(dict(greater=g, twoSided=t)))
       const spec = business(true, { test: 'mann-whitney' });
       const r = judgeMetric(spec, histogram([...canaryBins].reverse(), [...stableBins].reverse()), opts);
       expect(pOf(r.rules[0]!.detail)).toBeCloseTo(Number(ref.greater.toExponential(2)), 12);
+      // U/(n1·n2) of the unmirrored canary is 0.5714 (scipy's statistic / (100·1000)); worse on both sides.
+      expect(r.rules[0]!.detail).toContain('P(canary worse)=0.5714');
       expect(r.verdict).toBe('fail');
       expect(
         judgeMetric(

@@ -48,6 +48,16 @@ describe('canary judge: what it cannot judge, and the window reasons', () => {
     );
     expect(few.verdict).toBe('inconclusive');
     expect(few.rules[0]!.detail).toBe('too few observations (canary 40, stable 1000)');
+    // Exactly minSamples observations on each track are enough to judge.
+    const enough = judgeMetric(
+      spec,
+      {
+        ...m(0.1, 0.1),
+        buckets: { bounds: [0.1, Number.POSITIVE_INFINITY], canary: [25, 50], stable: [25, 50] },
+      },
+      opts,
+    );
+    expect(enough.verdict).toBe('pass');
   });
 
   it('two-proportion without counts or with too few requests is inconclusive, not a pass', () => {
