@@ -1,47 +1,41 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Tally } from './test-tally';
 
 /**
- * Runs the whole suite with vitest and ends with the plain `tests: N passed, N failed` line that CI
- * reads. Extra arguments go to vitest (a file filter, `-t name`).
+ * Runs the suite with vitest and ends with the plain `tests: N passed, N failed, N skipped` line that
+ * CI reads. Extra arguments go to vitest (a file filter, `-t name`, `-u` to write snapshots). Strict
+ * whatever the environment: `.only` is refused, snapshots are only written with `-u`, and a failing hook
+ * or a file without tests fails the run (counted by scripts/test-tally.ts).
  */
-const dir = mkdtempSync(join(tmpdir(), 'vitest-report-'));
-const report = join(dir, 'report.json');
+const dir = mkdtempSync(join(tmpdir(), 'vitest-tally-'));
+const tallyFile = join(dir, 'tally.json');
 const run = spawnSync(
   'npx',
   [
     'vitest',
     'run',
+    '--allowOnly=false',
     '--reporter=default',
-    '--reporter=json',
-    `--outputFile.json=${report}`,
+    `--reporter=${join(import.meta.dirname, 'test-tally.ts')}`,
     ...process.argv.slice(2),
   ],
-  { stdio: 'inherit' },
+  { stdio: 'inherit', env: { ...process.env, TEST_TALLY_FILE: tallyFile } },
 );
-let passed = 0;
-let failed = 0;
-let skipped = 0;
+let tally: Tally;
 try {
-  const results = JSON.parse(readFileSync(report, 'utf8')) as {
-    numPassedTests: number;
-    numFailedTests: number;
-    numPendingTests: number;
-    numTodoTests: number;
-    testResults: Array<{ status: string; assertionResults: unknown[] }>;
-  };
-  passed = results.numPassedTests;
-  // A file that fails before any test runs (an import error) counts once, as a failure of its own.
-  const brokenFiles = results.testResults.filter(
-    (r) => r.status === 'failed' && r.assertionResults.length === 0,
-  );
-  failed = results.numFailedTests + brokenFiles.length;
-  skipped = results.numPendingTests + results.numTodoTests;
+  tally = JSON.parse(readFileSync(tallyFile, 'utf8')) as Tally;
 } catch {
-  failed = Math.max(failed, 1);
+  tally = {
+    passed: 0,
+    failed: 1,
+    skipped: 0,
+    problems: [`vitest ended (exit ${run.status}) without results`],
+  };
 }
 rmSync(dir, { recursive: true, force: true });
-console.log(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
-process.exit(run.status === 0 && failed === 0 && passed > 0 ? 0 : 1);
+for (const problem of tally.problems) console.log(`failed: ${problem}`);
+console.log(`\ntests: ${tally.passed} passed, ${tally.failed} failed, ${tally.skipped} skipped`);
+process.exit(run.status === 0 && tally.failed === 0 && tally.passed > 0 ? 0 : 1);

@@ -2,7 +2,6 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect } from 'vitest';
 import { type InputValue, runStep, type StepResult } from '../harness/index';
 
 export const REFERENCE = join(import.meta.dirname, 'reference.py');
@@ -68,15 +67,18 @@ export function metric(r: Result, name: string): MetricOut {
   return m;
 }
 
+/** Relative closeness: fails on null, undefined, NaN and infinities as well as on a gap beyond tolerance · |expected|. */
 export function near(
   actual: number | null | undefined,
   expected: number,
   tolerance: number,
   what: string,
 ): void {
-  expect(actual, what).not.toBeNull();
-  const diff = Math.abs((actual as number) - expected);
-  if (diff > tolerance * Math.abs(expected) && diff > 1e-15) {
+  if (typeof actual !== 'number' || !Number.isFinite(actual) || !Number.isFinite(expected)) {
+    throw new Error(`${what}: got ${actual}, expected ${expected}`);
+  }
+  const diff = Math.abs(actual - expected);
+  if (!(diff <= tolerance * Math.abs(expected))) {
     throw new Error(
       `${what}: got ${actual}, expected ${expected} (relative error ${(diff / Math.abs(expected)).toExponential(2)})`,
     );

@@ -5,7 +5,8 @@ import { listen, readBody, sendJson } from './http-server';
  * Test double of four warehouse query APIs, following their published request and response shapes,
  * that runs each statement on an embedded DuckDB holding the test's tables (dialect spellings DuckDB
  * lacks are mapped first: backtick quoting, FLOAT64). Every API answers "still running" once, so the
- * clients' polling is exercised.
+ * clients' polling is exercised. With `pageSize`, results come back in pages of that many rows, each
+ * API's own way, so the clients' paging is exercised too:
  *   Trino client protocol v1: POST /v1/statement, then GET nextUri until none is left.
  *   Databricks SQL Statement Execution API 2.0: POST/GET /api/2.0/sql/statements[/{id}], JSON_ARRAY inline.
  *   BigQuery v2: POST /bigquery/v2/projects/{p}/queries, GET …/queries/{jobId} (jobs.getQueryResults).
@@ -22,6 +23,8 @@ export interface Recorded {
 
 type Runner = (sql: string) => Promise<{ columns: string[]; rows: unknown[][] }>;
 
+type Outcome = { ok: true; columns: string[]; rows: unknown[][] } | { ok: false; message: string };
+
 function toDuckDb(sql: string): string {
   return sql.replace(/`([^`]*)`/g, '"$1"').replace(/\bFLOAT64\b/g, 'DOUBLE');
 }
@@ -36,9 +39,28 @@ export class WarehouseDouble {
   url = '';
   private close?: () => Promise<void>;
   private next = 1;
-  private readonly pending = new Map<string, { sql: string; polled: number }>();
+  private readonly pending = new Map<string, { sql: string; polled: number; outcome?: Outcome }>();
 
-  constructor(private readonly run: Runner) {}
+  /** `pageSize`: rows per page (Trino data pages, BigQuery pageToken pages, Snowflake partitions, Databricks chunks). */
+  constructor(
+    private readonly run: Runner,
+    private readonly options: { pageSize?: number } = {},
+  ) {}
+
+  /** The statement's result, run once however many pages are asked for. */
+  private async outcome(id: string): Promise<Outcome> {
+    const query = this.pending.get(id)!;
+    query.outcome ??= await this.execute(query.sql);
+    return query.outcome;
+  }
+
+  /** Rows split into pages of pageSize (one page, possibly empty, without it). */
+  private pages(rows: unknown[][]): unknown[][][] {
+    const size = this.options.pageSize ?? Math.max(rows.length, 1);
+    const pages: unknown[][][] = [];
+    for (let start = 0; start < rows.length; start += size) pages.push(rows.slice(start, start + size));
+    return pages.length > 0 ? pages : [[]];
+  }
 
   async start(): Promise<string> {
     const server = await listen((req, res) => this.handle(req, res));
@@ -122,7 +144,6 @@ export class WarehouseDouble {
       });
     }
     const id = url.pathname.split('/')[4]!;
-    const query = this.pending.get(id)!;
     if (url.pathname.includes('/queued/')) {
       return sendJson(res, 200, {
         id,
@@ -130,18 +151,23 @@ export class WarehouseDouble {
         stats: { state: 'RUNNING' },
       });
     }
-    const result = await this.execute(query.sql);
+    const result = await this.outcome(id);
     if (!result.ok)
       return sendJson(res, 200, {
         id,
         error: { message: result.message, errorName: 'SYNTAX_ERROR', errorCode: 1 },
         stats: { state: 'FAILED' },
       });
+    // The token in nextUri counts the pages: each GET answers one page and points at the next.
+    const pages = this.pages(result.rows);
+    const token = Number(url.pathname.split('/')[5]);
+    const last = token >= pages.length;
     return sendJson(res, 200, {
       id,
+      ...(last ? {} : { nextUri: `${this.url}/v1/statement/executing/${id}/${token + 1}` }),
       columns: result.columns.map((name) => ({ name, type: 'varchar' })),
-      data: result.rows.map((r) => r.map(plain)),
-      stats: { state: 'FINISHED' },
+      data: pages[token - 1]!.map((r) => r.map(plain)),
+      stats: { state: last ? 'FINISHED' : 'RUNNING' },
     });
   }
 
@@ -161,13 +187,31 @@ export class WarehouseDouble {
       this.pending.set(id, { sql: String(body.statement), polled: 0 });
       return sendJson(res, 200, { statement_id: id, status: { state: 'PENDING' } });
     }
-    const id = url.pathname.split('/').pop()!;
-    const result = await this.execute(this.pending.get(id)!.sql);
+    // GET /api/2.0/sql/statements/{id} or, for later chunks, …/{id}/result/chunks/{chunk_index}.
+    const [, , , , , id, , , index] = url.pathname.split('/') as string[];
+    const result = await this.outcome(id!);
     if (!result.ok)
       return sendJson(res, 200, {
         statement_id: id,
         status: { state: 'FAILED', error: { error_code: 'BAD_REQUEST', message: result.message } },
       });
+    const pages = this.pages(result.rows);
+    const chunk = (i: number) => {
+      const rowOffset = pages.slice(0, i).reduce((n, p) => n + p.length, 0);
+      return {
+        chunk_index: i,
+        row_offset: rowOffset,
+        row_count: pages[i]!.length,
+        data_array: pages[i]!.map((r) => r.map(text)),
+        ...(i + 1 < pages.length
+          ? {
+              next_chunk_index: i + 1,
+              next_chunk_internal_link: `/api/2.0/sql/statements/${id}/result/chunks/${i + 1}`,
+            }
+          : {}),
+      };
+    };
+    if (index !== undefined) return sendJson(res, 200, chunk(Number(index)));
     return sendJson(res, 200, {
       statement_id: id,
       status: { state: 'SUCCEEDED' },
@@ -177,15 +221,14 @@ export class WarehouseDouble {
           column_count: result.columns.length,
           columns: result.columns.map((name, position) => ({ name, position, type_name: 'STRING' })),
         },
-        total_chunk_count: 1,
+        total_chunk_count: pages.length,
+        chunks: pages.map((_, i) => {
+          const { data_array: _data, next_chunk_index: _n, next_chunk_internal_link: _l, ...meta } = chunk(i);
+          return meta;
+        }),
         total_row_count: result.rows.length,
       },
-      result: {
-        chunk_index: 0,
-        row_offset: 0,
-        row_count: result.rows.length,
-        data_array: result.rows.map((r) => r.map(text)),
-      },
+      result: chunk(0),
     });
   }
 
@@ -205,18 +248,27 @@ export class WarehouseDouble {
       });
     }
     const jobId = url.pathname.split('/').pop()!;
-    const result = await this.execute(this.pending.get(jobId)!.sql);
+    const result = await this.outcome(jobId);
     if (!result.ok)
       return sendJson(res, 400, {
         error: { code: 400, message: result.message, status: 'INVALID_ARGUMENT' },
+      });
+    // pageToken is opaque to the client; here it is the page number, base64-encoded.
+    const pages = this.pages(result.rows);
+    const token = url.searchParams.get('pageToken');
+    const page = token ? Number(Buffer.from(token, 'base64url').toString()) : 0;
+    if (!(page >= 0 && page < pages.length))
+      return sendJson(res, 400, {
+        error: { code: 400, message: `Invalid page token: ${token}`, status: 'INVALID_ARGUMENT' },
       });
     return sendJson(res, 200, {
       kind: 'bigquery#getQueryResultsResponse',
       jobReference: { projectId: project, jobId, location: 'US' },
       jobComplete: true,
       schema: { fields: result.columns.map((name) => ({ name, type: 'STRING', mode: 'NULLABLE' })) },
-      rows: result.rows.map((r) => ({ f: r.map((v) => ({ v: text(v) })) })),
+      rows: pages[page]!.map((r) => ({ f: r.map((v) => ({ v: text(v) })) })),
       totalRows: String(result.rows.length),
+      ...(page + 1 < pages.length ? { pageToken: Buffer.from(String(page + 1)).toString('base64url') } : {}),
     });
   }
 
@@ -238,7 +290,7 @@ export class WarehouseDouble {
       });
     }
     const handle = url.pathname.split('/').pop()!;
-    const result = await this.execute(this.pending.get(handle)!.sql);
+    const result = await this.outcome(handle);
     if (!result.ok)
       return sendJson(res, 422, {
         code: '002003',
@@ -246,15 +298,22 @@ export class WarehouseDouble {
         sqlState: '42S02',
         statementHandle: handle,
       });
+    const pages = this.pages(result.rows);
+    const partition = Number(url.searchParams.get('partition') ?? 0);
+    // A later partition's answer carries only its data; the metadata came with partition 0.
+    if (partition > 0) return sendJson(res, 200, { data: pages[partition]!.map((r) => r.map(text)) });
     return sendJson(res, 200, {
       // Snowflake folds unquoted aliases to upper case.
       resultSetMetaData: {
         numRows: result.rows.length,
         format: 'jsonv2',
         rowType: result.columns.map((name) => ({ name: name.toUpperCase(), type: 'text' })),
-        partitionInfo: [{ rowCount: result.rows.length }],
+        partitionInfo: pages.map((p) => ({
+          rowCount: p.length,
+          uncompressedSize: JSON.stringify(p.map((r) => r.map(text))).length,
+        })),
       },
-      data: result.rows.map((r) => r.map(text)),
+      data: pages[0]!.map((r) => r.map(text)),
       code: '090001',
       statementHandle: handle,
       message: 'Statement executed successfully.',

@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { python } from '../../stats/test/scipy';
 import {
   exceedsMargin,
   fisherExactGreater,
@@ -9,15 +9,6 @@ import {
   proportionDifference,
   twoProportion,
 } from '../src/stats';
-
-/** scipy (Debian's python3-scipy) as the independent reference. */
-function scipy(script: string, input: unknown): unknown {
-  const out = execFileSync('/usr/bin/python3', ['-c', script], {
-    input: JSON.stringify(input),
-    encoding: 'utf8',
-  });
-  return JSON.parse(out);
-}
 
 function seeded(seed: number) {
   let s = seed >>> 0;
@@ -41,7 +32,7 @@ describe('Mann-Whitney U on binned samples', () => {
     b[bins - 1]! += 1;
     return { a, b };
   });
-  const reference = scipy(
+  const reference = python(
     `
 import json, sys
 import numpy as np
@@ -119,7 +110,7 @@ describe('two-proportion test', () => {
     [40, 400, 35, 420],
     [7, 90, 1, 910],
   ];
-  const reference = scipy(
+  const reference = python(
     `
 import json, sys
 from scipy.stats import chi2_contingency
@@ -188,7 +179,7 @@ print(json.dumps(out))
 describe('normal tail and histogram quantiles', () => {
   it('matches scipy.stats.norm.sf far into the tail', () => {
     const zs = [-3, -0.2, 0, 0.3, 0.49, 0.51, 1.96, 3.5, 6, 9];
-    const reference = scipy(
+    const reference = python(
       'import json,sys\nfrom scipy.stats import norm\nprint(json.dumps([float(norm.sf(z)) for z in json.load(sys.stdin)]))',
       zs,
     ) as number[];
@@ -222,7 +213,7 @@ describe("Fisher's exact test", () => {
     [9, 200, 18, 1800],
     [30, 400, 12, 420],
   ];
-  const reference = scipy(
+  const reference = python(
     `
 import json, sys
 from scipy.stats import fisher_exact

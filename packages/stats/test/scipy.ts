@@ -1,12 +1,33 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
-/** Runs a Python snippet with Debian's scipy/numpy and parses the JSON it prints. */
-export function python<T>(script: string): T {
+/**
+ * Runs a Python snippet with Debian's scipy/numpy, `input` as JSON on stdin, and parses the JSON it
+ * prints. Reference values never depend on the code under test, so when REFERENCE_CACHE names a folder
+ * (mutation testing reruns the same tests hundreds of times) each answer is kept there by its script.
+ */
+export function python<T>(script: string, input?: unknown): T {
+  const stdin = input === undefined ? '' : JSON.stringify(input);
+  const cache = process.env.REFERENCE_CACHE;
+  const file =
+    cache &&
+    join(cache, `${createHash('sha256').update(script).update('\0').update(stdin).digest('hex')}.json`);
+  if (file && existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as T;
   const out = execFileSync('/usr/bin/python3', ['-c', script], {
+    input: stdin,
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
   });
-  return JSON.parse(out) as T;
+  const value = JSON.parse(out) as T;
+  if (file && cache) {
+    mkdirSync(cache, { recursive: true });
+    const temp = `${file}.${process.pid}.tmp`;
+    writeFileSync(temp, out);
+    renameSync(temp, file);
+  }
+  return value;
 }
 
 export function sums(values: number[]): { n: number; sum: number; sumSquares: number } {
@@ -19,9 +40,10 @@ export function sums(values: number[]): { n: number; sum: number; sumSquares: nu
   return { n: values.length, sum, sumSquares };
 }
 
+/** |actual − expected| ≤ tolerance · |expected|: relative all the way down, and false for NaN or ±∞ gaps. */
 export function relClose(actual: number, expected: number, tolerance: number): boolean {
-  if (actual === expected || Math.abs(actual - expected) < 1e-15) return true;
-  return Math.abs(actual - expected) <= tolerance * Math.max(Math.abs(expected), 1e-300);
+  if (actual === expected) return true;
+  return Math.abs(actual - expected) <= tolerance * Math.abs(expected);
 }
 
 export function expectRel(actual: number, expected: number, tolerance: number, what: string): void {

@@ -1,0 +1,31 @@
+/**
+ * The code that decides (statistics, the canary judge, the A/B analysis and decision rule, DVC
+ * verification and hashing) and the unit tests that guard it. Mutation testing runs each package on its
+ * own unit tests only: the end-to-end tests run the committed bundles and cannot see a mutant.
+ */
+export interface MutationTarget {
+  /** Files (or `file:from-to` line ranges) Stryker mutates. */
+  mutate: string[];
+  /** Test files that may kill those mutants. */
+  tests: string[];
+}
+
+export const MUTATION_TARGETS: Record<string, MutationTarget> = {
+  stats: {
+    mutate: ['packages/stats/src/**/*.ts', '!packages/stats/src/index.ts'],
+    tests: ['packages/stats/test/**/*.test.ts'],
+  },
+  rollout: {
+    mutate: ['packages/rollout/src/judge.ts', 'packages/rollout/src/stats.ts'],
+    tests: ['packages/rollout/test/judge*.test.ts', 'packages/rollout/test/stats*.test.ts'],
+  },
+  experiment: {
+    mutate: ['packages/experiment/src/analyze.ts'],
+    tests: ['packages/experiment/test/**/*.test.ts'],
+  },
+  dvc: {
+    // hash.ts is the digest; the range of pull.ts is the download-verify-retry path and the cache check.
+    mutate: ['packages/dvc/src/hash.ts', 'packages/dvc/src/pull.ts:226-335'],
+    tests: ['packages/dvc/test/hash*.test.ts', 'packages/dvc/test/pull*.test.ts'],
+  },
+};

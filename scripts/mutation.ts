@@ -1,0 +1,92 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MUTATION_TARGETS } from './mutation-targets';
+
+/**
+ * Mutation testing of the deciding code with StrykerJS, one package at a time on that package's unit
+ * tests: `npm run mutation [-- <package>…] [--concurrency N]`. Too slow for every CI run; the last scores
+ * are in CONTRIBUTING.md. Reports go to reports/mutation/<package>.{html,json}.
+ */
+const args = process.argv.slice(2);
+const at = args.indexOf('--concurrency');
+const concurrency = at >= 0 ? Number(args[at + 1]) : 1;
+const names = args.filter((a, i) => !a.startsWith('--') && (at < 0 || i !== at + 1));
+const unknown = names.filter((n) => !(n in MUTATION_TARGETS));
+if (unknown.length > 0 || !(concurrency >= 1)) {
+  console.error(
+    `usage: npm run mutation [-- <package>…] [--concurrency N]; packages: ${Object.keys(MUTATION_TARGETS).join(', ')}`,
+  );
+  process.exit(2);
+}
+
+interface Report {
+  files: Record<string, { mutants: Array<{ status: string }> }>;
+}
+
+/** Stryker's score: detected (killed, timed out) over detected and undetected (survived, no coverage). */
+function score(report: Report) {
+  const count = { killed: 0, timeout: 0, survived: 0, noCoverage: 0, errors: 0 };
+  for (const file of Object.values(report.files)) {
+    for (const m of file.mutants) {
+      if (m.status === 'Killed') count.killed++;
+      else if (m.status === 'Timeout') count.timeout++;
+      else if (m.status === 'Survived') count.survived++;
+      else if (m.status === 'NoCoverage') count.noCoverage++;
+      else if (m.status !== 'Ignored') count.errors++;
+    }
+  }
+  const detected = count.killed + count.timeout;
+  const valid = detected + count.survived + count.noCoverage;
+  return { ...count, score: valid > 0 ? (100 * detected) / valid : Number.NaN };
+}
+
+const outDir = join('reports', 'mutation');
+mkdirSync(outDir, { recursive: true });
+const rows: string[] = [];
+let failed = false;
+for (const name of names.length > 0 ? names : Object.keys(MUTATION_TARGETS)) {
+  const target = MUTATION_TARGETS[name]!;
+  const config = {
+    $schema: './node_modules/@stryker-mutator/core/schema/stryker-schema.json',
+    testRunner: 'vitest',
+    vitest: { configFile: 'vitest.mutation.config.ts' },
+    coverageAnalysis: 'perTest',
+    mutate: target.mutate,
+    concurrency,
+    timeoutMS: 60_000,
+    // The event recorder keeps each mutant's result as it comes, so an interrupted run still shows them.
+    reporters: ['clear-text', 'progress', 'html', 'json', 'event-recorder'],
+    eventReporter: { baseDir: join(outDir, `${name}-events`) },
+    htmlReporter: { fileName: join(outDir, `${name}.html`) },
+    jsonReporter: { fileName: join(outDir, `${name}.json`) },
+    tempDirName: join('.tmp', `stryker-${name}`),
+    ignorePatterns: ['dist', 'reports', 'coverage', 'bench/.out', '.tmp'],
+    cleanTempDir: true,
+  };
+  const configFile = join(outDir, `${name}.stryker.json`);
+  writeFileSync(configFile, JSON.stringify(config, null, 2));
+  console.log(`\n=== mutation testing ${name}: ${target.mutate.join(' ')}`);
+  const run = spawnSync('npx', ['stryker', 'run', configFile], {
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      MUTATION_TESTS: target.tests.join(','),
+      REFERENCE_CACHE: join(process.cwd(), '.tmp', 'reference-cache'),
+    },
+  });
+  if (run.status !== 0) {
+    failed = true;
+    rows.push(`| ${name} | stryker failed (exit ${run.status}) | | | |`);
+    continue;
+  }
+  const s = score(JSON.parse(readFileSync(config.jsonReporter.fileName, 'utf8')) as Report);
+  rows.push(
+    `| ${name} | ${s.score.toFixed(1)} % | ${s.killed + s.timeout} | ${s.survived} | ${s.noCoverage} |`,
+  );
+}
+console.log(
+  '\n| package | mutation score | killed | survived | no coverage |\n| --- | --- | --- | --- | --- |',
+);
+for (const row of rows) console.log(row);
+process.exit(failed ? 1 : 0);
