@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Its ESM build imports a JSON schema without an import attribute, which only Vite's transform accepts.
+    server: { deps: { inline: ['@actions/workflow-parser'] } },
   },
 });
