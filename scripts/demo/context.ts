@@ -91,7 +91,9 @@ export async function recorded(
   options: { expectFailure?: boolean } = {},
 ): Promise<StepResult> {
   const before = commentBodies(ctx);
+  const started = Date.now();
   const result = await run();
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const after = commentBodies(ctx);
   const comment = [...after]
     .filter(([id, body]) => before.get(id) !== body)
@@ -102,7 +104,7 @@ export async function recorded(
     story,
     title,
     ok,
-    line: ok ? line(result) : `failed: ${result.error ?? `exit ${result.exitCode}`}`,
+    line: `${ok ? line(result) : `failed: ${result.error ?? `exit ${result.exitCode}`}`} (${seconds} s)`,
     summary: result.summary,
     comment: comment || undefined,
   });

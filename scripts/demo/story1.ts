@@ -128,7 +128,11 @@ export async function story1(ctx: DemoContext): Promise<Story1Result> {
     );
   }
   const v1 = await runChain(ctx, 'v1, first run');
-  const rerun = await runChain(ctx, 'v1, rerun on a fresh checkout');
+  // The rerun and the v2 pull request are independent: run them side by side.
+  const [rerun, v2] = await Promise.all([
+    runChain(ctx, 'v1, rerun on a fresh checkout'),
+    runChain(ctx, 'v2, pull request with alpha=0.001', 'alpha=0.001'),
+  ]);
   const rows = Object.keys(v1.facts).map((key) => {
     const same = v1.facts[key] === rerun.facts[key];
     const shown = (v: string | undefined) =>
@@ -146,6 +150,5 @@ export async function story1(ctx: DemoContext): Promise<Story1Result> {
   );
   if (!reproduced)
     throw new Error('the rerun did not reproduce the first run (see the Reproducibility table)');
-  const v2 = await runChain(ctx, 'v2, pull request with alpha=0.001', 'alpha=0.001');
   return { v1, v2 };
 }
