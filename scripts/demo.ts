@@ -47,7 +47,7 @@ for (const [story, tags] of Object.entries(storyNeeds)) {
 }
 
 const scratch = mkdtempSync(join(tmpdir(), 'mlops-demo-'));
-const ctx = await createContext(root, scratch, record, built, blocked);
+const ctx = await createContext(root, scratch, record, built);
 let failure: unknown;
 try {
   const models = blocked.has(STORY1) ? undefined : await story1(ctx);

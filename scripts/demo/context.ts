@@ -20,8 +20,6 @@ export interface DemoContext {
   record: DemoRecord;
   /** Action ids whose bundle exists in dist/. */
   built: Set<string>;
-  /** Story names that cannot run, with the reason. */
-  blocked: Map<string, string>;
   github: GithubApiDouble;
   env: Record<string, string>;
   event: EventSpec;
@@ -32,7 +30,6 @@ export async function createContext(
   scratch: string,
   record: DemoRecord,
   built: Set<string>,
-  blocked: Map<string, string>,
 ): Promise<DemoContext> {
   const github = new GithubApiDouble();
   await github.start();
@@ -42,7 +39,6 @@ export async function createContext(
     scratch,
     record,
     built,
-    blocked,
     github,
     // Debian's python3 has scikit-learn and Jupyter; a python3 earlier on PATH may not.
     env: {

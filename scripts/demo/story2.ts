@@ -19,10 +19,10 @@ export const STORY = 'Story 2: canary rollout';
 
 /** Short windows so the rollout takes seconds; the judge's tests are the ones of the canary e2e tests. */
 const CANARY = {
-  interval: '4s',
+  interval: '5s',
   'initial-delay': '1s',
   count: '1',
-  'min-samples': '15',
+  'min-samples': '10',
   alpha: '0.001',
   'inconclusive-limit': '0',
   metrics: `- name: error-rate
@@ -161,7 +161,7 @@ export async function story2(ctx: DemoContext, models: Story1Result): Promise<vo
     let next = 0;
     const load = () =>
       startLoad(`${nginx.url}/invocations`, {
-        rps: 60,
+        rps: 80,
         maxMs: 60_000,
         request: () => {
           next = (next + 1) % data.rows.length;
