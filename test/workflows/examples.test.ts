@@ -52,10 +52,12 @@ async function analyticsDatabase(): Promise<string> {
   await client.connect();
   try {
     const random = rng(11);
-    const rows = users({ seed: 5, control: 20_000, treatment: 20_000, ctrLift: 0.2, sessionLift: 0.03 }).map((r) => ({
-      ...r,
-      had_error: random() < (r.variant === 'v2' ? 0.01 : 0.02) ? 1 : 0,
-    }));
+    const rows = users({ seed: 5, control: 20_000, treatment: 20_000, ctrLift: 0.2, sessionLift: 0.03 }).map(
+      (r) => ({
+        ...r,
+        had_error: random() < (r.variant === 'v2' ? 0.01 : 0.02) ? 1 : 0,
+      }),
+    );
     await client.query('CREATE SCHEMA IF NOT EXISTS analytics');
     await client.query('DROP TABLE IF EXISTS analytics.recommender_v2_users');
     await client.query(
@@ -170,7 +172,9 @@ const scenarios: Record<string, () => Promise<Case>> = {
         checkout: checkoutExample,
         env: { PATH },
         // The example's nginx lives under /etc with fixed ports: point it at the test's nginx instead.
-        overrides: { canary: { ...pick(w.inputs('manual')), interval: '2s', 'min-samples': '5' } },
+        overrides: {
+          canary: { ...pick(w.inputs('manual')), interval: '3s', 'initial-delay': '1s', 'min-samples': '15' },
+        },
       },
       check: (steps) => {
         const canary = steps.find((s) => s.id === 'canary')!;
