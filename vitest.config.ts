@@ -19,5 +19,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     allowOnly: false,
+    // Its ESM build imports a JSON schema without an import attribute, which only Vite's transform accepts.
+    server: { deps: { inline: ['@actions/workflow-parser'] } },
   },
 });

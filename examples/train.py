@@ -1,6 +1,7 @@
 """Train a breast-cancer classifier (scikit-learn) on the DVC-tracked CSV.
 
-Writes metrics.json (final test metrics, DVC style), history.csv (one row per epoch) and model/.
+Writes metrics.json (final test metrics, DVC style), history.csv (one row per epoch) and model/, an MLflow
+model directory (MLmodel, sklearn flavor, model.pkl: the scaler and classifier as one Pipeline).
 Reads params.yaml; the seed comes from MLOPS_SEED (set by train-and-log) or defaults to 42.
 """
 
@@ -8,14 +9,64 @@ import json
 import os
 import pathlib
 import pickle
+import platform
 
 import numpy as np
 import pandas as pd
+import sklearn
 import yaml
 from sklearn.linear_model import SGDClassifier
 from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+
+
+def save_mlflow_sklearn(pipeline, features, out):
+    """Writes an MLflow model directory (sklearn flavor, pickle) that `mlflow models serve`, MLServer and
+    KServe's MLflow runtime load. No creation time or random uuid in MLmodel, so retraining on the same
+    data and seed gives the same bytes."""
+    out.mkdir(exist_ok=True)
+    (out / "model.pkl").write_bytes(pickle.dumps(pipeline, protocol=4))
+    python_version = platform.python_version()
+    requirements = [f"scikit-learn=={sklearn.__version__}", f"numpy=={np.__version__}"]
+    signature = {
+        "inputs": json.dumps([{"type": "double", "name": name, "required": True} for name in features]),
+        "outputs": json.dumps([{"type": "long", "required": True}]),
+        "params": None,
+    }
+    mlmodel = {
+        "flavors": {
+            "python_function": {
+                "env": {"conda": "conda.yaml", "virtualenv": "python_env.yaml"},
+                "loader_module": "mlflow.sklearn",
+                "model_path": "model.pkl",
+                "predict_fn": "predict",
+                "python_version": python_version,
+            },
+            "sklearn": {
+                "code": None,
+                "pickled_model": "model.pkl",
+                "serialization_format": "pickle",
+                "sklearn_version": sklearn.__version__,
+            },
+        },
+        "signature": signature,
+    }
+    (out / "MLmodel").write_text(yaml.safe_dump(mlmodel, sort_keys=True))
+    (out / "requirements.txt").write_text("\n".join(requirements) + "\n")
+    (out / "python_env.yaml").write_text(
+        yaml.safe_dump({"python": python_version, "build_dependencies": ["pip"], "dependencies": ["-r requirements.txt"]})
+    )
+    (out / "conda.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "mlflow-env",
+                "channels": ["conda-forge"],
+                "dependencies": [f"python={python_version}", "pip", {"pip": requirements}],
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -61,13 +112,8 @@ def main() -> None:
     pathlib.Path("metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     pd.DataFrame(rows).to_csv("history.csv", index=False)
 
-    out = pathlib.Path("model")
-    out.mkdir(exist_ok=True)
-    with open(out / "model.pkl", "wb") as f:
-        pickle.dump({"scaler": scaler, "classifier": model}, f)
-    (out / "metadata.json").write_text(
-        json.dumps({"framework": "scikit-learn", "features": list(data.columns[:-1]), "seed": seed}, indent=2) + "\n"
-    )
+    pipeline = Pipeline([("scaler", scaler), ("classifier", model)])
+    save_mlflow_sklearn(pipeline, list(data.columns.drop("target")), pathlib.Path("model"))
     print(json.dumps(metrics["test"]))
 
 

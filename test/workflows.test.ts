@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { root } from '../scripts/bundle';
+import { ourAction } from './workflows/runner';
 
 // The package's ESM build calls require(); its CommonJS build works.
 const { runLint } = createRequire(import.meta.url)(
@@ -16,12 +17,6 @@ const files = existsSync(dir) ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f
 interface Step {
   uses?: string;
   with?: Record<string, unknown>;
-}
-
-/** The action id of a step that uses one of ours, by repository path or local checkout. */
-function ourAction(uses: string | undefined): string | undefined {
-  if (!uses) return undefined;
-  return /(?:^\.\/|\/mlops-actions\/)actions\/([a-z0-9-]+)(?:@|$)/.exec(uses)?.[1];
 }
 
 function stepsOf(workflow: { jobs?: Record<string, { steps?: Step[] }> }): Step[] {

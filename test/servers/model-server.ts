@@ -146,9 +146,13 @@ export interface Load {
 
 /**
  * A bounded load generator: `rps` requests a second to `url` with at most `concurrency` in flight,
- * stopping by itself after `maxMs` whatever happens.
+ * stopping by itself after `maxMs` whatever happens. `request` gives each request its method, headers and
+ * body (a GET by default).
  */
-export function startLoad(url: string, options: { rps: number; concurrency?: number; maxMs?: number }): Load {
+export function startLoad(
+  url: string,
+  options: { rps: number; concurrency?: number; maxMs?: number; request?: () => RequestInit },
+): Load {
   const concurrency = options.concurrency ?? 16;
   let inFlight = 0;
   let sent = 0;
@@ -158,7 +162,7 @@ export function startLoad(url: string, options: { rps: number; concurrency?: num
     if (inFlight >= concurrency) return;
     inFlight++;
     sent++;
-    const p = fetch(url, { signal: AbortSignal.timeout(5000) })
+    const p = fetch(url, { ...options.request?.(), signal: AbortSignal.timeout(5000) })
       .then(async (r) => {
         const track = r.headers.get('x-track') ?? `http-${r.status}`;
         tracks[track] = (tracks[track] ?? 0) + 1;
