@@ -35,6 +35,13 @@ export class GithubApiDouble {
   /** Tokens that may write; `readOnlyTokens` may only read (a fork PR's GITHUB_TOKEN). */
   readonly writeTokens = new Set<string>(['ghs_test_write_token']);
   readonly readOnlyTokens = new Set<string>(['ghs_test_read_token']);
+  /**
+   * User tokens (PATs) and their login: `GET /user` answers for them; for installation tokens (`ghs_`,
+   * as `GITHUB_TOKEN`) it answers 403, and their comments are written by `github-actions[bot]`.
+   */
+  readonly userTokens = new Map<string, string>();
+  /** When set, creating or updating a comment answers this status (a GitHub outage). */
+  failWrites?: number;
   /** Issue or PR numbers that exist, per repository `owner/name`. */
   readonly issues = new Map<string, Set<number>>();
   private readonly comments = new Map<string, Comment[]>();
@@ -48,9 +55,9 @@ export class GithubApiDouble {
   }
 
   /** Seeds comments written by others, e.g. to push ours beyond the first page. */
-  seedComments(repository: string, number: number, bodies: string[]): void {
+  seedComments(repository: string, number: number, bodies: string[], login = 'someone'): void {
     this.addIssue(repository, number);
-    for (const body of bodies) this.store(repository, number, body, 'someone');
+    for (const body of bodies) this.store(repository, number, body, login);
   }
 
   commentsOf(repository: string, number: number): Comment[] {
@@ -120,6 +127,16 @@ export class GithubApiDouble {
       return;
     }
     const canWrite = this.writeTokens.has(token!);
+    const author = this.userTokens.get(token!) ?? 'github-actions[bot]';
+    if (url.pathname === '/user' && req.method === 'GET') {
+      const login = this.userTokens.get(token!);
+      if (!login)
+        return this.forbidden(res, 'get-the-authenticated-user', 'https://docs.github.com/rest/users/users');
+      return sendJson(res, 200, { login, id: 1, type: 'User' });
+    }
+    if (this.failWrites && (req.method === 'POST' || req.method === 'PATCH')) {
+      return sendJson(res, this.failWrites, { message: 'Server Error', status: String(this.failWrites) });
+    }
     const notFound = (doc: string) =>
       sendJson(res, 404, { message: 'Not Found', documentation_url: doc, status: '404' });
 
@@ -132,12 +149,7 @@ export class GithubApiDouble {
       if (req.method === 'POST') {
         if (!canWrite) return this.forbidden(res, 'create-an-issue-comment');
         if (!this.validBody(res, body)) return;
-        const comment = this.store(
-          repository!,
-          number,
-          (body as { body: string }).body,
-          'github-actions[bot]',
-        );
+        const comment = this.store(repository!, number, (body as { body: string }).body, author);
         sendJson(res, 201, comment, { location: comment.url });
         return;
       }
@@ -185,10 +197,10 @@ export class GithubApiDouble {
     );
   }
 
-  private forbidden(res: ServerResponse, anchor: string): void {
+  private forbidden(res: ServerResponse, anchor: string, docs = DOCS): void {
     sendJson(res, 403, {
       message: 'Resource not accessible by integration',
-      documentation_url: `${DOCS}#${anchor}`,
+      documentation_url: `${docs}#${anchor}`,
       status: '403',
     });
   }

@@ -5,14 +5,16 @@ import { z } from 'zod';
 import { runner } from './commands';
 import { type StickyCommentResult, upsertStickyComment } from './comment';
 import { ActionError, InputError, oneLine } from './errors';
+import { writeFileAtomic } from './files';
 import { type GithubContext, readGithubContext } from './github';
 import { HttpClient, type HttpClientOptions } from './http';
 import { describeFields } from './inputs';
+import { logValue } from './log';
+import { limitOutputs, OUTPUTS_LIMIT_BYTES } from './outputs';
+import { type ConfineOptions, confinePath } from './paths';
 import { Progress, type ProgressOptions } from './progress';
+import { redactUrls, urlSecrets } from './secrets';
 import { Summary } from './summary';
-
-/** GitHub's cap on all outputs of one job. */
-const OUTPUTS_LIMIT_BYTES = 1024 * 1024;
 
 export interface Logger {
   info(line: string): void;
@@ -40,6 +42,11 @@ export interface ActionContext {
   env: NodeJS.ProcessEnv;
   progress(options: Omit<ProgressOptions, 'log'>): Progress;
   http(options: HttpClientOptions): HttpClient;
+  /**
+   * A path input resolved against the workspace, symlinks followed; throws an InputError naming the
+   * input when it lands outside (unless the author opted out).
+   */
+  path(value: string, options: ConfineOptions): string;
   /** Masks a value in the log from here on. */
   mask(value: string | undefined): void;
   comment(
@@ -82,6 +89,8 @@ export function inputVariable(name: string): string {
   return `INPUT_${name.replace(/ /g, '_').toUpperCase()}`;
 }
 
+const shorten = (value: string) => (value.length > 200 ? `${value.slice(0, 200)}…` : value);
+
 function describeIssue(
   issue: z.core.$ZodIssue,
   raw: Record<string, string | undefined>,
@@ -97,7 +106,7 @@ function describeIssue(
       ? ''
       : secrets.has(name)
         ? ' (got ***)'
-        : ` (got ${JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value)})`;
+        : ` (got ${JSON.stringify(shorten(redactUrls(value)))})`;
   const where = issue.path.length > 1 ? ` at ${issue.path.slice(1).join('.')}` : '';
   return `Input '${name}'${where}: ${oneLine(issue.message)}${shown}`;
 }
@@ -112,6 +121,9 @@ export function readInputs<I extends z.ZodObject>(
   for (const field of describeFields(schema)) {
     const value = env[inputVariable(field.name)];
     raw[field.name] = value === undefined || value.trim() === '' ? undefined : value.trim();
+    // Any input may hold a URL with credentials (a tracking server, a data source): mask them before
+    // validation can echo the value.
+    if (value) for (const secret of urlSecrets(value)) runner.setSecret(secret);
     if (field.secret) {
       secrets.add(field.name);
       if (value) runner.setSecret(value);
@@ -124,12 +136,8 @@ export function readInputs<I extends z.ZodObject>(
   throw new InputError(first?.path[0] ? String(first.path[0]) : 'inputs', [...new Set(messages)].join('; '));
 }
 
-function stringifyOutput(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (value === undefined || value === null) return '';
-  if (typeof value === 'object') return JSON.stringify(value);
-  return String(value);
-}
+/** What every log line of an action goes through: one line, no workflow command, no URL credentials. */
+const safeLine = (line: string) => logValue(redactUrls(line));
 
 function createContext(
   definition: AnyActionDefinition,
@@ -139,11 +147,12 @@ function createContext(
   let failure: string | undefined;
   const github = readGithubContext(env);
   const summary = new Summary();
+  // One message, one line: a value interpolated into a message cannot start a line of its own.
   const logger: Logger = {
-    info: (line) => runner.info(line),
-    warning: (line) => runner.warning(line),
-    debug: (line) => runner.debug(line),
-    group: (title, work) => runner.group(title, work),
+    info: (line) => runner.info(safeLine(line)),
+    warning: (line) => runner.warning(safeLine(line)),
+    debug: (line) => runner.debug(safeLine(line)),
+    group: (title, work) => runner.group(safeLine(title), work),
   };
   const tempRoot = env.RUNNER_TEMP || tmpdir();
   let tempDir: string | undefined;
@@ -166,8 +175,9 @@ function createContext(
     summary,
     signal,
     env,
-    progress: (options) => new Progress({ ...options, log: (line) => runner.info(line) }),
-    http: (options) => new HttpClient({ log: (line) => runner.info(line), ...options }),
+    path: (value, options) => confinePath(env.GITHUB_WORKSPACE || process.cwd(), value, options),
+    progress: (options) => new Progress({ ...options, log: (line) => runner.info(safeLine(line)) }),
+    http: (options) => new HttpClient({ log: (line) => runner.info(safeLine(line)), ...options }),
     mask: (value) => {
       if (value) runner.setSecret(value);
     },
@@ -181,7 +191,8 @@ function createContext(
         key,
         body,
         summary,
-        log: (line) => runner.info(line),
+        log: (line) => runner.info(safeLine(line)),
+        warn: (line) => runner.warning(safeLine(line)),
       }),
     fail: (message) => {
       failure ??= message;
@@ -198,12 +209,15 @@ function reportFailure(error: unknown, env: NodeJS.ProcessEnv): void {
         ? error.message
         : `${error.name}: ${error.message}`
       : String(error);
-  runner.setFailed(oneLine(message));
-  if (debug && error instanceof Error && error.stack) runner.debug(error.stack);
+  runner.setFailed(oneLine(redactUrls(message)));
+  if (debug && error instanceof Error && error.stack) runner.debug(redactUrls(error.stack));
 }
 
-/** Writes every output and the `json` output, refusing to exceed GitHub's per-job limit. */
-function writeOutputs(definition: AnyActionDefinition, result: unknown): void {
+/**
+ * Writes every output and the `json` output within GitHub's per-job limit: when they would exceed it,
+ * the whole result goes to a file under RUNNER_TEMP and the largest outputs point to it instead.
+ */
+function writeOutputs(definition: AnyActionDefinition, result: unknown, tempDir: () => string): void {
   const parsed = (definition.outputs as z.ZodObject).safeParse(result);
   if (!parsed.success) {
     throw new Error(
@@ -211,18 +225,18 @@ function writeOutputs(definition: AnyActionDefinition, result: unknown): void {
     );
   }
   const values = parsed.data as Record<string, unknown>;
-  const json = JSON.stringify(values);
-  const total = Object.values(values).reduce<number>(
-    (sum, v) => sum + Buffer.byteLength(stringifyOutput(v)),
-    0,
-  );
-  if (total + Buffer.byteLength(json) > OUTPUTS_LIMIT_BYTES) {
-    throw new ActionError(
-      `The outputs of ${definition.id} add up to more than GitHub's 1 MB limit; read the full result from the job summary or artifact instead`,
+  let file: string | undefined;
+  const limited = limitOutputs(values, '\0', OUTPUTS_LIMIT_BYTES);
+  let written = limited.values;
+  if (limited.trimmed.length > 0) {
+    file = join(tempDir(), 'outputs.json');
+    writeFileAtomic(file, redactUrls(JSON.stringify(values, null, 2)));
+    written = limitOutputs(values, file, OUTPUTS_LIMIT_BYTES).values;
+    runner.warning(
+      `The outputs of ${definition.id} exceed GitHub's 1 MB limit: ${limited.trimmed.map((k) => `'${k}'`).join(', ')} ${limited.trimmed.length === 1 ? 'was' : 'were'} replaced by a pointer to the full result in ${file}`,
     );
   }
-  for (const [key, value] of Object.entries(values)) runner.setOutput(key, stringifyOutput(value));
-  runner.setOutput('json', json);
+  for (const [key, value] of Object.entries(written)) runner.setOutput(key, redactUrls(value));
 }
 
 /**
@@ -272,9 +286,9 @@ export async function runAction(
       if (definition.post) runner.saveState('isPost', 'true');
       const inputs = readInputs(definition.inputs, env);
       const result = await Promise.race([definition.run(inputs, ctx), cancelled]);
-      writeOutputs(definition, result);
+      writeOutputs(definition, result, () => ctx.tempDir);
       const failure = ctx.failure();
-      if (failure) runner.setFailed(oneLine(failure));
+      if (failure) runner.setFailed(oneLine(redactUrls(failure)));
       else if (controller.signal.aborted) reportFailure(controller.signal.reason, env);
     }
   } catch (error) {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { EOL } from 'node:os';
+import { neutraliseText } from './log';
 
 /**
  * The runner's workflow commands (`::error::…` on stdout) and file commands (GITHUB_OUTPUT, GITHUB_STATE),
@@ -32,7 +33,7 @@ function fileCommand(
 }
 
 export const runner = {
-  info: (message: string) => process.stdout.write(`${message}${EOL}`),
+  info: (message: string) => process.stdout.write(`${neutraliseText(message)}${EOL}`),
   debug: (message: string) => issueCommand('debug', message),
   warning: (message: string) => issueCommand('warning', message),
   error: (message: string) => issueCommand('error', message),

@@ -1,4 +1,6 @@
+import { errorMessage, oneLine } from './errors';
 import { HttpClient, HttpError } from './http';
+import { redactUrls } from './secrets';
 import type { Summary } from './summary';
 
 /** GitHub rejects issue comments longer than this many characters. */
@@ -15,8 +17,17 @@ export interface StickyCommentOptions {
   body: string;
   summary: Summary;
   log: (line: string) => void;
+  /** Where a failed comment is reported; commenting never fails the step. Defaults to `log`. */
+  warn?: (line: string) => void;
   http?: HttpClient;
 }
+
+/**
+ * The login GitHub shows as the author of comments made with `GITHUB_TOKEN` (and other installation
+ * tokens of the GitHub Actions app), for which `GET /user` answers 403 "Resource not accessible by
+ * integration".
+ */
+export const ACTIONS_BOT_LOGIN = 'github-actions[bot]';
 
 export interface StickyCommentResult {
   mode: 'created' | 'updated' | 'summary';
@@ -55,6 +66,22 @@ interface IssueComment {
   id: number;
   body?: string;
   html_url?: string;
+  user?: { login?: string } | null;
+}
+
+/**
+ * Whose comments we may edit: the token's own identity. A user token (PAT) answers `GET /user`; an
+ * installation token such as `GITHUB_TOKEN` is refused there (403) and comments as the Actions bot.
+ */
+export async function tokenIdentity(http: HttpClient): Promise<string> {
+  const response = await http.request('GET', 'user', { accept: [403] });
+  if (response.status === 403) {
+    await response.body?.cancel();
+    return ACTIONS_BOT_LOGIN;
+  }
+  const user = (await response.json()) as { login?: string };
+  if (!user.login) throw new Error('GET /user answered without a login');
+  return user.login;
 }
 
 /**
@@ -63,10 +90,13 @@ interface IssueComment {
  */
 export async function upsertStickyComment(options: StickyCommentOptions): Promise<StickyCommentResult> {
   const marker = commentMarker(options.action, options.key);
-  const body = fitComment(marker, options.body);
-  const fallback = (reason: string): StickyCommentResult => {
-    options.log(`Not commenting on the pull request (${reason}); the report is in the job summary instead.`);
-    options.summary.add(options.body);
+  const report = redactUrls(options.body);
+  const body = fitComment(marker, report);
+  const fallback = (reason: string, warn = false): StickyCommentResult => {
+    const line = `Not commenting on the pull request (${reason}); the report is in the job summary instead.`;
+    (warn ? (options.warn ?? options.log) : options.log)(line);
+    // The action may have put the same report in the summary already.
+    if (!options.summary.has(report)) options.summary.add(report);
     return { mode: 'summary', reason };
   };
   if (!options.issueNumber) return fallback('this run is not about a pull request or issue');
@@ -87,6 +117,7 @@ export async function upsertStickyComment(options: StickyCommentOptions): Promis
     });
   const base = `repos/${options.repository}/issues`;
   try {
+    const identity = await tokenIdentity(http);
     let existing: IssueComment | undefined;
     let pageUrl: string | undefined = http
       .url(`${base}/${options.issueNumber}/comments`, { per_page: 100 })
@@ -96,7 +127,8 @@ export async function upsertStickyComment(options: StickyCommentOptions): Promis
         headers: { accept: 'application/vnd.github+json' },
       });
       const comments = (await response.json()) as IssueComment[];
-      existing = comments.find((c) => c.body?.includes(marker));
+      // Anyone can paste our marker into a comment of theirs: only our own comment is ours to edit.
+      existing = comments.find((c) => c.user?.login === identity && c.body?.includes(marker));
       pageUrl = nextLink(response.headers.get('link'));
     }
     if (existing) {
@@ -115,6 +147,7 @@ export async function upsertStickyComment(options: StickyCommentOptions): Promis
         `GitHub answered ${error.status}: the token may not write comments here (fork pull requests, or a workflow without 'pull-requests: write')`,
       );
     }
-    throw error;
+    // A comment is a side effect of a run that already happened: it must not fail the step.
+    return fallback(`commenting failed: ${oneLine(redactUrls(errorMessage(error)))}`, true);
   }
 }

@@ -1,4 +1,5 @@
 import { ActionError, oneLine } from './errors';
+import { redactUrl } from './secrets';
 
 type BodyInit = NonNullable<RequestInit['body']>;
 
@@ -32,24 +33,6 @@ export interface HttpClientOptions {
   fetch?: typeof fetch;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
-}
-
-const SENSITIVE_QUERY =
-  /^(token|access_token|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|code|key)$/i;
-
-/** A URL fit for a log: no user info, signed query values replaced. */
-export function redactUrl(url: string | URL): string {
-  try {
-    const parsed = new URL(url);
-    parsed.username = '';
-    parsed.password = '';
-    for (const key of [...parsed.searchParams.keys()]) {
-      if (SENSITIVE_QUERY.test(key)) parsed.searchParams.set(key, '***');
-    }
-    return parsed.toString();
-  } catch {
-    return String(url);
-  }
 }
 
 export class HttpError extends ActionError {

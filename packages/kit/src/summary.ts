@@ -1,4 +1,5 @@
 import { appendFileSync } from 'node:fs';
+import { redactUrls } from './secrets';
 
 /** GitHub refuses a step summary above 1024 KiB. */
 export const SUMMARY_LIMIT_BYTES = 1024 * 1024;
@@ -18,9 +19,15 @@ export function truncateUtf8(text: string, limit: number, note: string): string 
 export class Summary {
   private readonly parts: string[] = [];
 
+  /** Adds markdown; URLs in it lose their credentials, so no caller can leak them by mistake. */
   add(markdown: string): this {
-    this.parts.push(markdown);
+    this.parts.push(redactUrls(markdown));
     return this;
+  }
+
+  /** True when this markdown was already added (a report the action also tried to comment). */
+  has(markdown: string): boolean {
+    return this.parts.includes(redactUrls(markdown));
   }
 
   get text(): string {

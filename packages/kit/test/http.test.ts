@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listen } from '../../../test/doubles/http-server';
-import { HttpClient, HttpError, NetworkError, parseRetryAfter, redactUrl } from '../src/http';
+import { HttpClient, HttpError, NetworkError, parseRetryAfter } from '../src/http';
+import { redactUrl } from '../src/secrets';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, attempt: number) => void;
 

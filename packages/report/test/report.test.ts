@@ -29,6 +29,16 @@ describe('markdown escaping', () => {
     const block = codeBlock('x\n```\ny');
     expect(block.startsWith('````')).toBe(true);
     expect(block.endsWith('\n````')).toBe(true);
+    // CommonMark: a closing fence is at least as long as the opening one, indented up to 3 spaces.
+    const sql = 'select 1\n   `````\n<img src=x onerror=alert(1)> @octocat <!-- mlops-actions:x:y -->';
+    const fenced = codeBlock(sql, 'sql');
+    const opening = /^`+/.exec(fenced)![0];
+    expect(opening.length).toBe(6);
+    const inner = fenced.split('\n').slice(1, -1);
+    expect(inner.every((line) => !new RegExp(`^ {0,3}\`{${opening.length},}\\s*$`).test(line))).toBe(true);
+    const span = inlineCode('a ``` b ` c');
+    expect(span.startsWith('````')).toBe(true);
+    expect(span.slice(4, -4)).not.toMatch(/(?<!`)````(?!`)/);
   });
 });
 
