@@ -1,0 +1,501 @@
+import { Readable } from 'node:stream';
+import {
+  ActionError,
+  basicAuth,
+  HttpClient,
+  type HttpClientOptions,
+  HttpError,
+  NetworkError,
+  type RequestOptions,
+} from '@mlops-actions/kit';
+import {
+  type Descriptor,
+  type ImageIndex,
+  INDEX_MEDIA_TYPES,
+  MANIFEST_MEDIA_TYPES,
+  type Manifest,
+  MediaType,
+  sha256,
+} from './media';
+import { isLoopback, registryApiHost } from './reference';
+import type { BlobSource, FetchedManifest, OciStore, PushBlobOptions, PushOutcome } from './store';
+
+export interface RegistryCredentials {
+  username: string;
+  password: string;
+}
+
+export interface RegistryClientOptions {
+  /** `host[:port]` as in a reference (`docker.io` is Docker Hub). */
+  registry: string;
+  credentials?: RegistryCredentials;
+  /** The action input that holds the credentials, named in 401 errors (e.g. `registry-password`). */
+  credentialInput?: string;
+  /** Plain HTTP; the default for loopback hosts only. */
+  insecure?: boolean;
+  /** Bytes per PATCH for chunked uploads; blobs up to this size go in one PUT. */
+  chunkSize?: number;
+  /** Attempts of a whole blob upload (a new upload session each) when one is cut off. */
+  uploadAttempts?: number;
+  http?: Omit<HttpClientOptions, 'baseUrl' | 'name'>;
+  log?: (line: string) => void;
+}
+
+interface Challenge {
+  scheme: 'basic' | 'bearer';
+  realm?: string;
+  service?: string;
+  scope?: string;
+}
+
+/** Parses a `WWW-Authenticate` header (`Bearer realm="…",service="…",scope="…"` or `Basic realm="…"`). */
+export function parseChallenge(header: string): Challenge | undefined {
+  const match = /^\s*(\w+)\s*(.*)$/s.exec(header);
+  if (!match) return undefined;
+  const scheme = match[1]!.toLowerCase();
+  if (scheme !== 'basic' && scheme !== 'bearer') return undefined;
+  const params: Record<string, string> = {};
+  for (const m of match[2]!.matchAll(/(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g)) {
+    params[m[1]!.toLowerCase()] = (m[2] ?? m[3] ?? '').replace(/\\(.)/g, '$1');
+  }
+  return { scheme, realm: params.realm, service: params.service, scope: params.scope };
+}
+
+const DEFAULT_CHUNK = 16 * 1024 * 1024;
+
+/** A client of the OCI distribution spec with the bearer-token and basic auth flows, retries and chunked uploads. */
+export class RegistryClient implements OciStore {
+  readonly name: string;
+  private readonly base: string;
+  private readonly http: HttpClient;
+  private challenge?: Challenge;
+  private readonly tokens = new Map<string, string>();
+  private readonly chunkSize: number;
+
+  constructor(private readonly options: RegistryClientOptions) {
+    this.name = options.registry;
+    const scheme = (options.insecure ?? isLoopback(options.registry)) ? 'http' : 'https';
+    this.base = `${scheme}://${registryApiHost(options.registry)}`;
+    this.http = new HttpClient({
+      ...options.http,
+      name: `registry ${options.registry}`,
+      log: options.log ?? options.http?.log,
+    });
+    this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
+  }
+
+  private unauthorized(what: string): ActionError {
+    const input = this.options.credentialInput
+      ? `'${this.options.credentialInput}'`
+      : 'the registry credentials';
+    return new ActionError(
+      this.options.credentials
+        ? `Registry ${this.name} refused the credentials of ${this.options.credentials.username ? `user '${this.options.credentials.username}'` : 'the token'} (401) for ${what}: check ${input} and its permissions`
+        : `Registry ${this.name} needs credentials (401) for ${what}: set ${input}`,
+    );
+  }
+
+  private async learnChallenge(): Promise<Challenge | undefined> {
+    if (this.challenge) return this.challenge;
+    const response = await this.http.request('GET', `${this.base}/v2/`, { accept: [401, 404] });
+    await response.body?.cancel();
+    if (response.status === 401)
+      this.challenge = parseChallenge(response.headers.get('www-authenticate') ?? '');
+    return this.challenge;
+  }
+
+  private async token(challenge: Challenge, scopes: string[], what: string): Promise<string> {
+    const key = [...new Set(scopes)].sort().join(' ');
+    const cached = this.tokens.get(key);
+    if (cached) return cached;
+    if (!challenge.realm)
+      throw new ActionError(`Registry ${this.name} sent a bearer challenge without a realm`);
+    const url = new URL(challenge.realm);
+    if (challenge.service) url.searchParams.set('service', challenge.service);
+    for (const scope of new Set(scopes)) url.searchParams.append('scope', scope);
+    const creds = this.options.credentials;
+    const response = await this.http.request('GET', url.toString(), {
+      headers: creds ? { authorization: basicAuth(creds.username, creds.password) } : {},
+      accept: [401, 403],
+    });
+    if (response.status === 401 || response.status === 403) {
+      await response.body?.cancel();
+      throw this.unauthorized(what);
+    }
+    const body = (await response.json()) as { token?: string; access_token?: string };
+    const token = body.token ?? body.access_token;
+    if (!token) throw new ActionError(`Token server of ${this.name} answered without a token`);
+    this.tokens.set(key, token);
+    return token;
+  }
+
+  private async authHeader(scopes: string[], what: string, fresh = false): Promise<Record<string, string>> {
+    const challenge = await this.learnChallenge();
+    if (!challenge) return {};
+    if (challenge.scheme === 'basic') {
+      const creds = this.options.credentials;
+      if (!creds) throw this.unauthorized(what);
+      return { authorization: basicAuth(creds.username, creds.password) };
+    }
+    if (fresh) this.tokens.delete([...new Set(scopes)].sort().join(' '));
+    return { authorization: `Bearer ${await this.token(challenge, scopes, what)}` };
+  }
+
+  /** One request with auth; a 401 after a cached token refreshes it once. */
+  private async call(
+    method: string,
+    url: string,
+    scopes: string[],
+    what: string,
+    options: RequestOptions = {},
+  ): Promise<Response> {
+    for (let attempt = 0; ; attempt++) {
+      const auth = await this.authHeader(scopes, what, attempt > 0);
+      const response = await this.http.request(method, url, {
+        ...options,
+        headers: { ...options.headers, ...auth },
+        accept: [...(options.accept ?? []), 401],
+      });
+      if (response.status !== 401) return response;
+      await response.body?.cancel();
+      const challenge = parseChallenge(response.headers.get('www-authenticate') ?? '');
+      if (attempt > 0 || !challenge) throw this.unauthorized(what);
+      this.challenge = challenge;
+    }
+  }
+
+  private url(repository: string, path: string): string {
+    return `${this.base}/v2/${repository}/${path}`;
+  }
+
+  async resolve(repository: string, reference: string): Promise<Descriptor | undefined> {
+    const what = `${repository}:${reference}`;
+    const response = await this.call(
+      'HEAD',
+      this.url(repository, `manifests/${reference}`),
+      pull(repository),
+      what,
+      {
+        headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
+        accept: [404],
+      },
+    );
+    if (response.status === 404) return undefined;
+    const digest = response.headers.get('docker-content-digest');
+    const mediaType = response.headers.get('content-type');
+    const size = Number(response.headers.get('content-length'));
+    if (digest && mediaType && Number.isFinite(size) && size > 0) return { mediaType, digest, size };
+    return (await this.getManifest(repository, reference))?.descriptor;
+  }
+
+  async getManifest(repository: string, reference: string): Promise<FetchedManifest | undefined> {
+    const what = `${repository}:${reference}`;
+    const response = await this.call(
+      'GET',
+      this.url(repository, `manifests/${reference}`),
+      pull(repository),
+      what,
+      {
+        headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
+        accept: [404],
+      },
+    );
+    if (response.status === 404) {
+      await response.body?.cancel();
+      return undefined;
+    }
+    const bytes = Buffer.from(await response.arrayBuffer());
+    return parseManifest(bytes, reference, response.headers.get('content-type'), `${this.name}/${what}`);
+  }
+
+  async putManifest(
+    repository: string,
+    bytes: Uint8Array,
+    mediaType: string,
+    tag?: string,
+  ): Promise<Descriptor> {
+    const digest = sha256(bytes);
+    const reference = tag ?? digest;
+    const response = await this.call(
+      'PUT',
+      this.url(repository, `manifests/${reference}`),
+      push(repository),
+      `${repository}:${reference}`,
+      { headers: { 'content-type': mediaType }, body: bytes },
+    );
+    await response.body?.cancel();
+    const stored = response.headers.get('docker-content-digest');
+    if (stored && stored !== digest)
+      throw new ActionError(
+        `Registry ${this.name} stored manifest ${repository}:${reference} as ${stored}, expected ${digest}`,
+      );
+    return { mediaType, digest, size: bytes.byteLength };
+  }
+
+  async hasBlob(repository: string, digest: string): Promise<number | undefined> {
+    const response = await this.call(
+      'HEAD',
+      this.url(repository, `blobs/${digest}`),
+      pull(repository),
+      `${repository}@${digest}`,
+      {
+        accept: [404],
+      },
+    );
+    if (response.status === 404) return undefined;
+    return Number(response.headers.get('content-length'));
+  }
+
+  async getBlob(repository: string, digest: string): Promise<Buffer> {
+    const response = await this.call(
+      'GET',
+      this.url(repository, `blobs/${digest}`),
+      pull(repository),
+      `${repository}@${digest}`,
+    );
+    const bytes = Buffer.from(await response.arrayBuffer());
+    if (sha256(bytes) !== digest && digest.startsWith('sha256:'))
+      throw new ActionError(`Blob ${repository}@${digest} from ${this.name} does not match its digest`);
+    return bytes;
+  }
+
+  async openBlob(repository: string, digest: string): Promise<Readable> {
+    const response = await this.call(
+      'GET',
+      this.url(repository, `blobs/${digest}`),
+      pull(repository),
+      `${repository}@${digest}`,
+    );
+    if (!response.body) throw new ActionError(`Blob ${repository}@${digest} from ${this.name} has no body`);
+    return Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
+  }
+
+  async mountBlob(repository: string, digest: string, from: string): Promise<boolean> {
+    const response = await this.call(
+      'POST',
+      this.url(repository, 'blobs/uploads/'),
+      [...push(repository), ...pull(from)],
+      `${repository}@${digest} (mount from ${from})`,
+      { query: { mount: digest, from } },
+    );
+    await response.body?.cancel();
+    if (response.status === 201) return true;
+    // 202: the registry could not mount and opened an upload session instead; drop it.
+    const location = response.headers.get('location');
+    if (location) {
+      const cancel = await this.call(
+        'DELETE',
+        this.resolveLocation(location),
+        push(repository),
+        `${repository} upload`,
+        {
+          accept: [404, 405],
+        },
+      );
+      await cancel.body?.cancel();
+    }
+    return false;
+  }
+
+  async pushBlob(
+    repository: string,
+    descriptor: Descriptor,
+    source: BlobSource,
+    options: PushBlobOptions = {},
+  ): Promise<PushOutcome> {
+    if ((await this.hasBlob(repository, descriptor.digest)) !== undefined) return 'exists';
+    if (options.mountFrom && options.mountFrom !== repository) {
+      if (await this.mountBlob(repository, descriptor.digest, options.mountFrom)) return 'mounted';
+    }
+    const attempts = this.options.uploadAttempts ?? 3;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.upload(repository, descriptor, source, options);
+        return 'uploaded';
+      } catch (error) {
+        const transient =
+          error instanceof NetworkError ||
+          (error instanceof HttpError && error.status >= 500) ||
+          (error as { name?: string }).name === 'TypeError';
+        if (!transient || attempt >= attempts || options.signal?.aborted) throw error;
+        this.options.log?.(
+          `upload of ${descriptor.digest} to ${this.name}/${repository} was cut off (${(error as Error).message}); starting again (${attempt + 1}/${attempts})`,
+        );
+      }
+    }
+  }
+
+  private resolveLocation(location: string): string {
+    return new URL(location, this.base).toString();
+  }
+
+  private async startUpload(repository: string, what: string): Promise<string> {
+    const response = await this.call('POST', this.url(repository, 'blobs/uploads/'), push(repository), what);
+    await response.body?.cancel();
+    const location = response.headers.get('location');
+    if (response.status !== 202 || !location)
+      throw new ActionError(
+        `Registry ${this.name} did not open an upload for ${what} (status ${response.status})`,
+      );
+    return this.resolveLocation(location);
+  }
+
+  private async upload(
+    repository: string,
+    descriptor: Descriptor,
+    source: BlobSource,
+    options: PushBlobOptions,
+  ): Promise<void> {
+    const what = `${repository}@${descriptor.digest}`;
+    const chunkSize = options.chunkSize ?? this.chunkSize;
+    let location = await this.startUpload(repository, what);
+    const finish = (url: string) => {
+      const u = new URL(url);
+      u.searchParams.set('digest', descriptor.digest);
+      return u.toString();
+    };
+    if (descriptor.size <= chunkSize) {
+      const bytes = source instanceof Uint8Array ? source : await readAll(source());
+      const response = await this.call('PUT', finish(location), push(repository), what, {
+        headers: { 'content-type': 'application/octet-stream' },
+        body: bytes,
+        retry: false,
+        signal: options.signal,
+      });
+      await response.body?.cancel();
+      options.onProgress?.(bytes.byteLength);
+      return;
+    }
+    let offset = 0;
+    for await (const chunk of chunks(source, chunkSize)) {
+      const response = await this.call('PATCH', location, push(repository), what, {
+        headers: {
+          'content-type': 'application/octet-stream',
+          'content-range': `${offset}-${offset + chunk.byteLength - 1}`,
+        },
+        body: chunk,
+        retry: false,
+        signal: options.signal,
+      });
+      await response.body?.cancel();
+      offset += chunk.byteLength;
+      options.onProgress?.(chunk.byteLength);
+      const next = response.headers.get('location');
+      if (next) location = this.resolveLocation(next);
+    }
+    if (offset !== descriptor.size)
+      throw new ActionError(`Blob ${descriptor.digest} had ${offset} bytes, expected ${descriptor.size}`);
+    const response = await this.call('PUT', finish(location), push(repository), what, {
+      retry: false,
+      signal: options.signal,
+    });
+    await response.body?.cancel();
+  }
+
+  async listTags(repository: string): Promise<string[]> {
+    const tags = new Set<string>();
+    let url: string | undefined = `${this.url(repository, 'tags/list')}?n=1000`;
+    while (url) {
+      const response: Response = await this.call('GET', url, pull(repository), `${repository} tags`, {
+        accept: [404],
+      });
+      if (response.status === 404) {
+        await response.body?.cancel();
+        return [];
+      }
+      const body = (await response.json()) as { tags?: string[] | null };
+      for (const tag of body.tags ?? []) tags.add(tag);
+      const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(response.headers.get('link') ?? '');
+      url = next ? this.resolveLocation(next[1]!) : undefined;
+    }
+    return [...tags].sort();
+  }
+
+  async referrersApi(repository: string, digest: string): Promise<Descriptor[] | undefined> {
+    const response = await this.call(
+      'GET',
+      this.url(repository, `referrers/${digest}`),
+      pull(repository),
+      `${repository} referrers`,
+      {
+        headers: { accept: MediaType.ociIndex },
+        accept: [404, 405, 400],
+      },
+    );
+    const type = response.headers.get('content-type') ?? '';
+    if (response.status !== 200 || !type.includes(MediaType.ociIndex)) {
+      await response.body?.cancel();
+      return undefined;
+    }
+    return ((await response.json()) as ImageIndex).manifests ?? [];
+  }
+}
+
+function pull(repository: string): string[] {
+  return [`repository:${repository}:pull`];
+}
+
+function push(repository: string): string[] {
+  return [`repository:${repository}:pull,push`];
+}
+
+/** Parses and verifies a manifest: a digest reference must match the bytes. */
+export function parseManifest(
+  bytes: Buffer,
+  reference: string,
+  contentType: string | null,
+  where: string,
+): FetchedManifest {
+  const digest = sha256(bytes);
+  if (reference.startsWith('sha256:') && reference !== digest)
+    throw new ActionError(`Manifest ${where} does not match its digest (got ${digest})`);
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(bytes.toString('utf8')) as Manifest;
+  } catch {
+    throw new ActionError(`Manifest ${where} is not JSON`);
+  }
+  const declared = manifest.mediaType ?? contentType?.split(';')[0]?.trim();
+  const mediaType =
+    declared && MANIFEST_MEDIA_TYPES.includes(declared)
+      ? declared
+      : 'manifests' in manifest
+        ? MediaType.ociIndex
+        : MediaType.ociManifest;
+  return { descriptor: { mediaType, digest, size: bytes.byteLength }, bytes, manifest };
+}
+
+export function isIndexMediaType(mediaType: string): boolean {
+  return INDEX_MEDIA_TYPES.includes(mediaType);
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const part of stream) parts.push(Buffer.from(part as Uint8Array));
+  return Buffer.concat(parts);
+}
+
+/** Fixed-size chunks of a source, so memory stays at one chunk whatever the blob size. */
+async function* chunks(source: BlobSource, size: number): AsyncGenerator<Buffer> {
+  if (source instanceof Uint8Array) {
+    for (let i = 0; i < source.byteLength; i += size) yield Buffer.from(source.subarray(i, i + size));
+    return;
+  }
+  let buffer = Buffer.allocUnsafe(size);
+  let filled = 0;
+  for await (const part of source()) {
+    let data = part as Buffer;
+    while (data.byteLength > 0) {
+      const n = Math.min(size - filled, data.byteLength);
+      data.copy(buffer, filled, 0, n);
+      filled += n;
+      data = data.subarray(n);
+      if (filled === size) {
+        yield buffer;
+        buffer = Buffer.allocUnsafe(size);
+        filled = 0;
+      }
+    }
+  }
+  if (filled > 0) yield buffer.subarray(0, filled);
+}

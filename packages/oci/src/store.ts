@@ -1,0 +1,55 @@
+import type { Readable } from 'node:stream';
+import type { Descriptor, Manifest } from './media';
+
+/** Bytes of a blob to push: in memory, or a file/stream that can be opened again for a retry. */
+export type BlobSource = Uint8Array | (() => Readable);
+
+export interface FetchedManifest {
+  descriptor: Descriptor;
+  bytes: Buffer;
+  manifest: Manifest;
+}
+
+/** How a blob reached the target: it was there, the registry linked it from another repository, or its bytes were sent. */
+export type PushOutcome = 'exists' | 'mounted' | 'uploaded';
+
+export interface PushBlobOptions {
+  /** A repository on the same registry that has the blob: mount it from there instead of uploading. */
+  mountFrom?: string;
+  /** Bytes per PATCH request; 0 or undefined below `chunkThreshold` means one monolithic PUT. */
+  chunkSize?: number;
+  onProgress?: (bytes: number) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * The same operations on a registry (distribution spec) and on an OCI image-layout directory: a layout
+ * is a registry without a server. References are a tag or a digest.
+ */
+export interface OciStore {
+  /** Names the store in messages: the registry host or the layout path. */
+  readonly name: string;
+  /** The manifest's descriptor, or undefined when the reference does not exist. */
+  resolve(repository: string, reference: string): Promise<Descriptor | undefined>;
+  /** The manifest, verified against its digest; undefined when it does not exist. */
+  getManifest(repository: string, reference: string): Promise<FetchedManifest | undefined>;
+  /** Stores a manifest under its digest, and under `tag` when given. */
+  putManifest(repository: string, bytes: Uint8Array, mediaType: string, tag?: string): Promise<Descriptor>;
+  /** The blob's size, or undefined when it is missing. */
+  hasBlob(repository: string, digest: string): Promise<number | undefined>;
+  /** The whole blob, verified against its digest (for configs and small blobs). */
+  getBlob(repository: string, digest: string): Promise<Buffer>;
+  /** The blob as a stream (not verified: hash while reading when it matters). */
+  openBlob(repository: string, digest: string): Promise<Readable>;
+  pushBlob(
+    repository: string,
+    descriptor: Descriptor,
+    source: BlobSource,
+    options?: PushBlobOptions,
+  ): Promise<PushOutcome>;
+  /** Links a blob from another repository of the same store; false when the store would need the bytes. */
+  mountBlob(repository: string, digest: string, from: string): Promise<boolean>;
+  listTags(repository: string): Promise<string[]>;
+  /** Referrers of a manifest through the referrers API; undefined when the store has none (use the tag schema). */
+  referrersApi(repository: string, digest: string): Promise<Descriptor[] | undefined>;
+}

@@ -1,0 +1,116 @@
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildLayer, listTree, sourceDateEpoch } from '../src/layer';
+
+const dirs: string[] = [];
+function temp(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'oci-layer-'));
+  dirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function makeModel(root: string, mtime: number, umask: number): void {
+  const old = process.umask(umask);
+  try {
+    mkdirSync(join(root, 'weights', 'deep'), { recursive: true });
+    writeFileSync(join(root, 'weights', 'model.bin'), Buffer.alloc(300_000, 7));
+    writeFileSync(join(root, 'MLmodel'), 'flavors: {}\n');
+    writeFileSync(join(root, 'serve.sh'), '#!/bin/sh\necho hi\n');
+    chmodSync(join(root, 'serve.sh'), 0o700 & ~umask);
+    writeFileSync(join(root, 'weights', 'deep', `${'n'.repeat(120)}.txt`), 'long name');
+    symlinkSync('weights/model.bin', join(root, 'current'));
+    for (const f of ['MLmodel', 'serve.sh', 'weights/model.bin']) utimesSync(join(root, f), mtime, mtime);
+  } finally {
+    process.umask(old);
+  }
+}
+
+describe('deterministic tar layer', () => {
+  it('gives the same digests from different folders, mtimes and umasks; tar and gzip read it back', async () => {
+    const a = temp();
+    const b = temp();
+    makeModel(join(a, 'm'), 1_000_000, 0o022);
+    makeModel(join(b, 'm'), 1_700_000_000, 0o077);
+    const one = await buildLayer(listTree(join(a, 'm'), '/mnt/models'), {
+      output: join(a, 'layer.tgz'),
+      mtime: 0,
+    });
+    const two = await buildLayer(listTree(join(b, 'm'), '/mnt/models'), {
+      output: join(b, 'layer.tgz'),
+      mtime: 0,
+    });
+    expect(two.descriptor).toEqual(one.descriptor);
+    expect(two.diffId).toBe(one.diffId);
+
+    const blobSha = execFileSync('sha256sum', [join(a, 'layer.tgz')], { encoding: 'utf8' }).split(' ')[0];
+    expect(one.descriptor.digest).toBe(`sha256:${blobSha}`);
+    const tarSha = execFileSync('sh', ['-c', `gzip -dc '${join(a, 'layer.tgz')}' | sha256sum`], {
+      encoding: 'utf8',
+    }).split(' ')[0];
+    expect(one.diffId).toBe(`sha256:${tarSha}`);
+
+    const listing = execFileSync('tar', ['--numeric-owner', '--full-time', '-tvzf', join(a, 'layer.tgz')], {
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('\n');
+    expect(listing.map((line) => line.split(/\s+/).slice(5).join(' '))).toEqual([
+      'mnt/',
+      'mnt/models/',
+      'mnt/models/MLmodel',
+      'mnt/models/current -> weights/model.bin',
+      'mnt/models/serve.sh',
+      'mnt/models/weights/',
+      'mnt/models/weights/deep/',
+      `mnt/models/weights/deep/${'n'.repeat(120)}.txt`,
+      'mnt/models/weights/model.bin',
+    ]);
+    for (const line of listing) {
+      const [mode, owner, , date, time] = line.split(/\s+/);
+      expect(owner).toBe('0/0');
+      expect(`${date} ${time}`).toBe('1970-01-01 00:00:00');
+      expect(['drwxr-xr-x', '-rw-r--r--', '-rwxr-xr-x', 'lrwxrwxrwx']).toContain(mode);
+    }
+    expect(listing.find((l) => l.endsWith('serve.sh'))).toMatch(/^-rwxr-xr-x/);
+    expect(listing.find((l) => l.endsWith('MLmodel'))).toMatch(/^-rw-r--r--/);
+    // gzip header: no FNAME flag, MTIME 0, OS 255.
+    const head = readFileSync(join(a, 'layer.tgz')).subarray(0, 10);
+    expect(head[3]).toBe(0);
+    expect(head.readUInt32LE(4)).toBe(0);
+    expect(head[9]).toBe(255);
+  });
+
+  it('stamps SOURCE_DATE_EPOCH and refuses a malformed one', async () => {
+    expect(sourceDateEpoch({ SOURCE_DATE_EPOCH: '1700000000' })).toBe(1_700_000_000);
+    expect(sourceDateEpoch({})).toBe(0);
+    expect(() => sourceDateEpoch({ SOURCE_DATE_EPOCH: 'yesterday' })).toThrow(
+      /SOURCE_DATE_EPOCH 'yesterday'/,
+    );
+    const dir = temp();
+    writeFileSync(join(dir, 'f'), 'x');
+    await buildLayer(listTree(join(dir, 'f'), 'models'), {
+      output: join(dir, 'l.tgz'),
+      mtime: 1_700_000_000,
+    });
+    const listing = execFileSync('tar', ['--full-time', '--utc', '-tvzf', join(dir, 'l.tgz')], {
+      encoding: 'utf8',
+      env: { ...process.env, TZ: 'UTC' },
+    });
+    expect(listing).toContain('2023-11-14 22:13:20 models/f');
+  });
+});

@@ -1,0 +1,289 @@
+import { execFile } from 'node:child_process';
+import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../../test/servers/process';
+import { type Registry, startRegistry } from '../../../test/servers/registry';
+import { buildLayer, listTree } from '../src/layer';
+import { LayoutStore } from '../src/layout';
+import { describe as describeBytes, encodeJson, type ImageManifest, MediaType } from '../src/media';
+import { listReferrers, pushReferrer, referrersTag } from '../src/referrers';
+import { RegistryClient } from '../src/registry';
+import type { OciStore } from '../src/store';
+
+const exec = promisify(execFile);
+const dirs: string[] = [];
+function temp(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'oci-reg-'));
+  dirs.push(dir);
+  return dir;
+}
+
+let registry: Registry;
+beforeAll(async () => {
+  registry = await startRegistry();
+});
+afterAll(async () => {
+  await registry?.stop();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A one-layer image (a 3 MB file, so chunked uploads take several PATCHes) pushed to a store. */
+async function pushImage(store: OciStore, repository: string, tag: string, chunkSize?: number) {
+  const dir = temp();
+  writeFileSync(
+    join(dir, 'data.bin'),
+    Buffer.alloc(3_000_000, 1).map((_, i) => (i * 31) % 251),
+  );
+  const layer = await buildLayer(listTree(join(dir, 'data.bin'), 'srv'), {
+    output: join(dir, 'layer.tgz'),
+    level: 0,
+  });
+  const config = encodeJson({
+    architecture: 'amd64',
+    os: 'linux',
+    config: { Env: ['A=1'] },
+    rootfs: { type: 'layers', diff_ids: [layer.diffId] },
+  });
+  const configDesc = describeBytes(MediaType.ociConfig, config);
+  const outcomes = [
+    await store.pushBlob(repository, configDesc, config),
+    await store.pushBlob(repository, layer.descriptor, () => createReadStream(join(dir, 'layer.tgz')), {
+      chunkSize,
+    }),
+  ];
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    config: configDesc,
+    layers: [layer.descriptor],
+    annotations: { 'org.opencontainers.image.title': 'test' },
+  };
+  const bytes = encodeJson(manifest);
+  const descriptor = await store.putManifest(repository, bytes, MediaType.ociManifest, tag);
+  return { descriptor, bytes, layer, outcomes };
+}
+
+describe('RegistryClient against docker-registry 2.8', () => {
+  it('pushes chunked and monolithic, reads back OCI manifests, and skopeo agrees', async () => {
+    const client = new RegistryClient({ registry: registry.host });
+    const chunked = await pushImage(client, 'team/app', 'v1', 1024 * 1024);
+    expect(chunked.outcomes).toEqual(['uploaded', 'uploaded']);
+    const resolved = await client.resolve('team/app', 'v1');
+    expect(resolved).toEqual(chunked.descriptor);
+    expect(resolved?.mediaType).toBe(MediaType.ociManifest);
+    const { stdout } = await exec('skopeo', [
+      'inspect',
+      '--raw',
+      '--tls-verify=false',
+      `docker://${registry.host}/team/app:v1`,
+    ]);
+    expect(Buffer.from(stdout)).toEqual(chunked.bytes);
+    await exec('skopeo', [
+      'copy',
+      '--src-tls-verify=false',
+      `docker://${registry.host}/team/app:v1`,
+      `oci:${join(temp(), 'copy')}:v1`,
+    ]);
+
+    // Same content again: every blob is found by HEAD.
+    const again = await pushImage(client, 'team/app', 'v2');
+    expect(again.outcomes).toEqual(['exists', 'exists']);
+    expect(await client.listTags('team/app')).toEqual(['v1', 'v2']);
+    expect(await client.listTags('team/none')).toEqual([]);
+    expect(await client.resolve('team/app', 'nope')).toBeUndefined();
+  });
+
+  it('mounts a blob from another repository (201) instead of uploading it', async () => {
+    const client = new RegistryClient({ registry: registry.host });
+    const { layer } = await pushImage(client, 'src/base', 'latest');
+    let uploads = 0;
+    const outcome = await client.pushBlob(
+      'dst/app',
+      layer.descriptor,
+      () => {
+        uploads++;
+        throw new Error('no bytes should be read');
+      },
+      { mountFrom: 'src/base' },
+    );
+    expect(outcome).toBe('mounted');
+    expect(uploads).toBe(0);
+    expect(await client.hasBlob('dst/app', layer.descriptor.digest)).toBe(layer.descriptor.size);
+    // Mounting from a repository that lacks the blob falls back (202) to false.
+    expect(await client.mountBlob('dst/other', layer.descriptor.digest, 'src/empty')).toBe(false);
+  });
+
+  it('records referrers under the sha256-<hex> tag schema (no referrers API in 2.8)', async () => {
+    const client = new RegistryClient({ registry: registry.host });
+    const { descriptor } = await pushImage(client, 'ref/app', 'v1');
+    const empty = describeBytes(MediaType.ociEmpty, Buffer.from('{}'));
+    await client.pushBlob('ref/app', empty, Buffer.from('{}'));
+    for (const note of ['one', 'two']) {
+      await pushReferrer(client, 'ref/app', {
+        schemaVersion: 2,
+        mediaType: MediaType.ociManifest,
+        artifactType: 'application/vnd.example.note',
+        config: empty,
+        layers: [empty],
+        subject: descriptor,
+        annotations: { note },
+      });
+    }
+    const referrers = await listReferrers(
+      client,
+      'ref/app',
+      descriptor.digest,
+      'application/vnd.example.note',
+    );
+    expect(referrers.map((r) => r.annotations?.note)).toEqual(['one', 'two']);
+    expect(await client.listTags('ref/app')).toContain(referrersTag(descriptor.digest));
+  });
+
+  it('starts a blob upload again when the connection is cut mid-blob, and the blob lands whole', async () => {
+    // A proxy that cuts the first PATCH after part of its body.
+    let cut = 0;
+    const upstream = new URL(registry.url);
+    const server: Server = createServer((req, res) => {
+      if (req.method === 'PATCH' && cut === 0) {
+        cut++;
+        let seen = 0;
+        req.on('data', (d: Buffer) => {
+          seen += d.byteLength;
+          if (seen > 100_000) req.socket.destroy();
+        });
+        return;
+      }
+      const forward = request(
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          path: req.url,
+          method: req.method,
+          headers: req.headers,
+        },
+        (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        },
+      );
+      req.pipe(forward);
+    });
+    const port = await freePort();
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+    try {
+      const logs: string[] = [];
+      const client = new RegistryClient({
+        registry: `127.0.0.1:${port}`,
+        log: (l) => logs.push(l),
+        http: { minDelayMs: 10 },
+      });
+      const { layer, outcomes } = await pushImage(client, 'cut/app', 'v1', 1024 * 1024);
+      expect(cut).toBe(1);
+      expect(outcomes[1]).toBe('uploaded');
+      expect(logs.join('\n')).toMatch(/cut off.*starting again \(2\/3\)/);
+      const direct = new RegistryClient({ registry: registry.host });
+      expect(await direct.hasBlob('cut/app', layer.descriptor.digest)).toBe(layer.descriptor.size);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('RegistryClient auth', () => {
+  const servers: Registry[] = [];
+  afterAll(async () => {
+    for (const s of servers) await s.stop();
+  });
+
+  it('follows the WWW-Authenticate bearer flow against a token server', async () => {
+    const secured = await startRegistry({ auth: 'token' });
+    servers.push(secured);
+    const client = new RegistryClient({
+      registry: secured.host,
+      credentials: { username: secured.username!, password: secured.password! },
+    });
+    const { descriptor } = await pushImage(client, 'private/app', 'v1');
+    expect((await client.resolve('private/app', 'v1'))?.digest).toBe(descriptor.digest);
+    expect(
+      secured.tokenRequests.some((q) => q.includes('scope=repository%3Aprivate%2Fapp%3Apull%2Cpush')),
+    ).toBe(true);
+    const { stdout } = await exec('skopeo', [
+      'inspect',
+      '--raw',
+      '--tls-verify=false',
+      '--creds',
+      `${secured.username}:${secured.password}`,
+      `docker://${secured.host}/private/app:v1`,
+    ]);
+    expect(JSON.parse(stdout).annotations['org.opencontainers.image.title']).toBe('test');
+
+    const wrong = new RegistryClient({
+      registry: secured.host,
+      credentials: { username: secured.username!, password: 'not-the-password' },
+      credentialInput: 'registry-password',
+    });
+    const error = await wrong.resolve('private/app', 'v1').catch((e: Error) => e);
+    expect((error as Error).message).toMatch(
+      new RegExp(`Registry ${secured.host} refused the credentials.*'registry-password'`),
+    );
+    expect((error as Error).message).not.toContain('not-the-password');
+    const anonymous = new RegistryClient({ registry: secured.host, credentialInput: 'registry-password' });
+    await expect(anonymous.listTags('private/app')).rejects.toThrow(
+      /needs credentials \(401\).*set 'registry-password'/,
+    );
+  });
+
+  it('sends basic auth to an htpasswd registry', async () => {
+    const secured = await startRegistry({ auth: 'htpasswd' });
+    servers.push(secured);
+    const client = new RegistryClient({
+      registry: secured.host,
+      credentials: { username: secured.username!, password: secured.password! },
+    });
+    await pushImage(client, 'basic/app', 'v1');
+    expect(await client.listTags('basic/app')).toEqual(['v1']);
+    const wrong = new RegistryClient({
+      registry: secured.host,
+      credentials: { username: 'ci-user', password: 'nope-secret' },
+      credentialInput: 'password',
+    });
+    const error = (await wrong.listTags('basic/app').catch((e: Error) => e)) as Error;
+    expect(error.message).toMatch(/refused the credentials.*'password'/);
+    expect(error.message).not.toContain('nope-secret');
+  });
+});
+
+describe('LayoutStore', () => {
+  it('is a registry without a server: skopeo reads it and copies it to the registry', async () => {
+    const root = temp();
+    const layout = new LayoutStore(root);
+    const { descriptor, layer } = await pushImage(layout, 'models/demo', 'v1');
+    expect(await layout.resolve('models/demo', 'v1')).toEqual(descriptor);
+    expect(await layout.listTags('models/demo')).toEqual(['v1']);
+    const { stdout } = await exec('skopeo', ['inspect', '--raw', `oci:${join(root, 'models/demo')}:v1`]);
+    expect(JSON.parse(stdout).layers[0].digest).toBe(layer.descriptor.digest);
+    await exec('skopeo', [
+      'copy',
+      '--dest-tls-verify=false',
+      `oci:${join(root, 'models/demo')}:v1`,
+      `docker://${registry.host}/from/layout:v1`,
+    ]);
+    const client = new RegistryClient({ registry: registry.host });
+    expect((await client.resolve('from/layout', 'v1'))?.digest).toBe(descriptor.digest);
+    expect(await layout.mountBlob('models/other', descriptor.digest, 'models/demo')).toBe(true);
+    await expect(
+      layout.pushBlob('models/x', { ...descriptor, digest: `sha256:${'0'.repeat(64)}` }, Buffer.from('x')),
+    ).rejects.toThrow(/had digest sha256:/);
+    await exec('umoci', [
+      'unpack',
+      '--rootless',
+      '--image',
+      `${join(root, 'models/demo')}:v1`,
+      join(root, 'bundle'),
+    ]);
+  });
+});
