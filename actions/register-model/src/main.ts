@@ -1,5 +1,13 @@
 import { resolve } from 'node:path';
-import { type ActionContext, ActionError, defineAction, errorMessage, input, z } from '@mlops-actions/kit';
+import {
+  type ActionContext,
+  ActionError,
+  defineAction,
+  errorMessage,
+  HttpError,
+  input,
+  z,
+} from '@mlops-actions/kit';
 import { isMlflowUri, resolveConnection } from '@mlops-actions/mlflow';
 import {
   type HistoryEntry,
@@ -351,9 +359,28 @@ async function announce(
   }
 }
 
+/** Auth failures name the registry and the inputs that carry its credentials; never the values. */
+function explainAuth(error: unknown, registry: ModelRegistry): unknown {
+  if (!(error instanceof HttpError) || (error.status !== 401 && error.status !== 403)) return error;
+  const what = registry.kind === 'mlflow' ? 'MLflow registry' : 'OCI registry';
+  const problem =
+    error.status === 401
+      ? 'refused the credentials (401): check the registry-username and registry-password inputs (or registry-token)'
+      : 'denied access (403): the registry-username (or registry-token) may not write this model';
+  return new ActionError(`${what} at ${registry.uri} ${problem}`);
+}
+
 export async function run(i: Inputs, ctx: ActionContext): Promise<Outputs> {
-  const name = i['model-name'];
   const registry = openRegistry(i, ctx);
+  try {
+    return await registerOrPromote(i, ctx, registry);
+  } catch (error) {
+    throw explainAuth(error, registry);
+  }
+}
+
+async function registerOrPromote(i: Inputs, ctx: ActionContext, registry: ModelRegistry): Promise<Outputs> {
+  const name = i['model-name'];
   const tracking = i.action === 'rollback' ? undefined : openTracking(i, ctx);
   const alias = i['promote-to'];
   const target = alias ? targetOf(i, registry, alias) : undefined;

@@ -219,10 +219,14 @@ export class MlflowClient {
 
   /** Entries directly under `path` of a run's artifacts (run-relative paths); empty when the path is missing. */
   async listArtifacts(runId: string, path: string): Promise<Array<{ path: string; is_dir?: boolean }>> {
-    const res = await this.call<{ files?: Array<{ path: string; is_dir?: boolean }> }>('GET', 'artifacts/list', {
-      run_id: runId,
-      path,
-    });
+    const res = await this.call<{ files?: Array<{ path: string; is_dir?: boolean }> }>(
+      'GET',
+      'artifacts/list',
+      {
+        run_id: runId,
+        path,
+      },
+    );
     return res.files ?? [];
   }
 
