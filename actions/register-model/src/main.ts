@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   type ActionContext,
   ActionError,
@@ -9,6 +9,7 @@ import {
   z,
 } from '@mlops-actions/kit';
 import { isMlflowUri, resolveConnection } from '@mlops-actions/mlflow';
+import { LayoutStore, RegistryClient } from '@mlops-actions/oci';
 import {
   type HistoryEntry,
   LocalStore,
@@ -16,6 +17,7 @@ import {
   MlflowStore,
   type ModelRegistry,
   type ModelVersionInfo,
+  OciModelRegistry,
   type TrackingStore,
 } from '@mlops-actions/store';
 import { createDeployment } from './deployment';
@@ -226,9 +228,37 @@ export function openRegistry(i: Inputs, ctx: ActionContext): ModelRegistry {
     for (const secret of connection.secrets) ctx.mask(secret);
     return new MlflowRegistry(connection, { log: (l) => ctx.log.debug(l) });
   }
-  throw new ActionError(
-    `Input 'registry-uri': '${uri}' needs the OCI or local (image layout) registry, which this build does not include yet; use an MLflow registry (http(s)://… or databricks)`,
-  );
+  const oci = /^oci:\/\/([^/]+)\/?(.*)$/.exec(uri);
+  if (oci) {
+    const [, registry, namespace] = oci as unknown as [string, string, string];
+    const username = i['registry-username'];
+    const password = i['registry-password'] ?? i['registry-token'];
+    const credentials = password ? { username: username ?? '', password } : undefined;
+    return new OciModelRegistry({
+      kind: 'oci',
+      store: new RegistryClient({
+        registry,
+        credentials,
+        credentialInput: 'registry-password',
+        log: (l) => ctx.log.debug(l),
+      }),
+      namespace: namespace.replace(/\/$/, ''),
+      uri: `oci://${registry}${namespace ? `/${namespace}` : ''}`,
+      reference: (repository, digest) => `oci://${registry}/${repository}@${digest}`,
+      log: (l) => ctx.log.info(l),
+    });
+  }
+  // The embedded default: an image layout beside the local tracking store's runs.
+  const dir = i['registry-uri'] ?? `${i['tracking-uri'].replace(/\/$/, '')}/registry`;
+  const root = resolve(ctx.workspace, dir);
+  return new OciModelRegistry({
+    kind: 'local',
+    store: new LayoutStore(root),
+    namespace: '',
+    uri: dir,
+    reference: (repository, _digest, tag) => `oci:${join(root, repository)}:${tag}`,
+    log: (l) => ctx.log.info(l),
+  });
 }
 
 function targetOf(i: Inputs, registry: ModelRegistry, alias: string): Target {
@@ -284,6 +314,8 @@ async function register(
 ): Promise<{ version: ModelVersionInfo; created: boolean; metrics: Record<string, number> }> {
   const name = i['model-name'];
   const candidate = resolveCandidate(i['model-uri'], i['run-id']);
+  if (registry.kind !== 'mlflow' && !/^[a-z]+:/.test(candidate.source))
+    candidate.source = resolve(ctx.workspace, candidate.source);
   if (tracking instanceof MlflowStore) await checkMlflowSource(tracking.client, candidate, tracking.uri);
   const metrics = await candidateMetrics(i.metrics, tracking, candidate.runId);
   await registry.ensureModel(name);

@@ -3,6 +3,7 @@ export * from './local';
 export * from './metrics';
 export * from './mlflow-registry';
 export * from './mlflow-store';
+export * from './oci-registry';
 export * from './params';
 export * from './registry';
 export * from './store';
