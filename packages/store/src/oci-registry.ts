@@ -59,6 +59,8 @@ export interface OciRegistryOptions {
   log?: (line: string) => void;
   /** Pushes of a version tag lost to another run before giving up. */
   raceAttempts?: number;
+  /** How long after claiming a tag it is read again, to catch a racing push that landed just after ours. */
+  settleMs?: number;
 }
 
 /**
@@ -214,7 +216,12 @@ export class OciModelRegistry implements ModelRegistry {
       const bytes = encodeJson(manifestFor(n));
       const pushed = await this.store.putManifest(repository, bytes, MediaType.ociManifest, `v${n}`);
       const now = await this.store.resolve(repository, `v${n}`);
-      if (now?.digest === pushed.digest) return n;
+      if (now?.digest === pushed.digest) {
+        // A run that checked the tag before our push may still overwrite it: look again once its push has landed.
+        await new Promise((r) => setTimeout(r, this.options.settleMs ?? 300));
+        const settled = await this.store.resolve(repository, `v${n}`);
+        if (settled?.digest === pushed.digest) return n;
+      }
       this.options.log?.(
         `v${n} of ${repository} was taken by another run at the same moment; trying the next number`,
       );
