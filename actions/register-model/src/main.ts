@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import {
   type ActionContext,
   ActionError,
+  confinePath,
   defineAction,
   errorMessage,
   HttpError,
@@ -250,7 +251,9 @@ export function openRegistry(i: Inputs, ctx: ActionContext): ModelRegistry {
   }
   // The embedded default: an image layout beside the local tracking store's runs.
   const dir = i['registry-uri'] ?? `${i['tracking-uri'].replace(/\/$/, '')}/registry`;
-  const root = resolve(ctx.workspace, dir);
+  const root = confinePath(ctx.workspace, dir, {
+    input: i['registry-uri'] ? 'registry-uri' : 'tracking-uri',
+  });
   return new OciModelRegistry({
     kind: 'local',
     store: new LayoutStore(root),
@@ -315,7 +318,7 @@ async function register(
   const name = i['model-name'];
   const candidate = resolveCandidate(i['model-uri'], i['run-id']);
   if (registry.kind !== 'mlflow' && !/^[a-z]+:/.test(candidate.source))
-    candidate.source = resolve(ctx.workspace, candidate.source);
+    candidate.source = confinePath(ctx.workspace, candidate.source, { input: 'model-uri' });
   if (tracking instanceof MlflowStore) await checkMlflowSource(tracking.client, candidate, tracking.uri);
   const metrics = await candidateMetrics(i.metrics, tracking, candidate.runId);
   await registry.ensureModel(name);
