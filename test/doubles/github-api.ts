@@ -45,6 +45,9 @@ export class GithubApiDouble {
   /** Issue or PR numbers that exist, per repository `owner/name`. */
   readonly issues = new Map<string, Set<number>>();
   private readonly comments = new Map<string, Comment[]>();
+  /** Deployments and their statuses as created through `POST /repos/{owner}/{repo}/deployments[/{id}/statuses]`. */
+  readonly deployments: Array<Record<string, unknown> & { repository: string; id: number }> = [];
+  readonly deploymentStatuses: Array<Record<string, unknown> & { deployment: number }> = [];
   private nextId = 1000;
   url = '';
   private closeServer?: () => Promise<void>;
@@ -128,6 +131,43 @@ export class GithubApiDouble {
     }
     const canWrite = this.writeTokens.has(token!);
     const author = this.userTokens.get(token!) ?? 'github-actions[bot]';
+    const deployments = /^\/repos\/([^/]+\/[^/]+)\/deployments(?:\/(\d+)\/statuses)?$/.exec(url.pathname);
+    if (deployments && req.method === 'POST') {
+      if (!canWrite)
+        return this.forbidden(
+          res,
+          'create-a-deployment',
+          'https://docs.github.com/rest/deployments/deployments',
+        );
+      const input = (body ?? {}) as Record<string, unknown>;
+      const id = this.nextId++;
+      const base = `${this.url}/repos/${deployments[1]}/deployments`;
+      if (deployments[2]) {
+        const status = { id, url: `${base}/${deployments[2]}/statuses/${id}`, ...input };
+        this.deploymentStatuses.push({ deployment: Number(deployments[2]), ...status });
+        return sendJson(res, 201, status);
+      }
+      if (typeof input.ref !== 'string' || input.ref === '')
+        return sendJson(res, 422, {
+          message: 'Invalid request.\n\n"ref" wasn\'t supplied.',
+          documentation_url: 'https://docs.github.com/rest/deployments/deployments#create-a-deployment',
+          status: '422',
+        });
+      const deployment = {
+        id,
+        url: `${base}/${id}`,
+        sha: input.ref,
+        ref: input.ref,
+        task: 'deploy',
+        environment: input.environment ?? 'production',
+        description: input.description ?? null,
+        payload: input.payload ?? {},
+        creator: { login: author },
+        created_at: new Date().toISOString(),
+      };
+      this.deployments.push({ repository: deployments[1]!, ...deployment });
+      return sendJson(res, 201, deployment);
+    }
     if (url.pathname === '/user' && req.method === 'GET') {
       const login = this.userTokens.get(token!);
       if (!login)

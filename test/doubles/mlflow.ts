@@ -184,6 +184,9 @@ interface Version {
   description: string;
   source: string;
   runId: string;
+  runLink: string;
+  /** `model-versions/get` reads left before the version leaves PENDING_REGISTRATION. */
+  pendingReads: number;
   tags: Map<string, string>;
 }
 interface RegisteredModel {
@@ -263,6 +266,16 @@ export interface MlflowDoubleOptions {
   failFirst?: { status: number; times: number };
   /** Delay every answer by this long, to stand in for network latency in benchmarks. */
   delayMs?: number;
+  /**
+   * New versions stay PENDING_REGISTRATION for this many `model-versions/get` reads, as on servers that
+   * copy the artifacts asynchronously (Databricks); MLflow 2.12 OSS answers READY at once (the default, 0).
+   */
+  pendingReads?: number;
+  /**
+   * Also serve Databricks' Unity Catalog alias endpoints, `/api/2.1/unity-catalog/models/{full_name}/aliases/{alias}`
+   * (PUT `{version_num}`, GET, DELETE), for models named `catalog.schema.model`.
+   */
+  unityCatalog?: boolean;
 }
 
 export interface RecordedMlflowRequest {
@@ -413,6 +426,9 @@ export class MlflowDouble {
       return this.send(res, 405, html, HTML_405, { allow: 'DELETE, GET, HEAD, OPTIONS, PUT' });
     }
 
+    const unity = /^\/api\/2\.1\/unity-catalog\/models\/([^/]+)\/aliases\/([^/]+)$/.exec(path);
+    if (unity && this.options.unityCatalog) return this.unityAlias(res, req, method, unity, raw);
+
     const prefix = '/api/2.0/mlflow/';
     const route = path.startsWith(prefix) ? this.routes[path.slice(prefix.length)] : undefined;
     if (!route || (path.endsWith('users/create') && !this.authEnabled))
@@ -560,9 +576,9 @@ export class MlflowDouble {
       description: v.description,
       source: v.source,
       run_id: v.runId,
-      status: 'READY',
+      status: v.pendingReads > 0 ? 'PENDING_REGISTRATION' : 'READY',
       ...(v.tags.size ? { tags: kvs(v.tags) } : {}),
-      run_link: '',
+      run_link: v.runLink,
       ...(aliases.length ? { aliases } : {}),
     };
   }
@@ -747,12 +763,12 @@ export class MlflowDouble {
       'model-versions/create': { methods: ['POST'], handler: (c) => this.createVersion(c) },
       'model-versions/get': {
         methods: ['GET'],
-        handler: (c) => ({
-          model_version: this.versionJson(
-            this.version(this.required(c, 'name'), this.required(c, 'version')),
-            true,
-          ),
-        }),
+        handler: (c) => {
+          const v = this.version(this.required(c, 'name'), this.required(c, 'version'));
+          const json = this.versionJson(v, true);
+          if (v.pendingReads > 0) v.pendingReads--;
+          return { model_version: json };
+        },
       },
       'model-versions/update': {
         methods: ['PATCH'],
@@ -1060,6 +1076,8 @@ export class MlflowDouble {
       description: String(c.body.description ?? ''),
       source: String(c.body.source ?? ''),
       runId: String(c.body.run_id ?? ''),
+      runLink: String(c.body.run_link ?? ''),
+      pendingReads: this.options.pendingReads ?? 0,
       tags,
     };
     model.versions.set(number, version);
@@ -1085,6 +1103,64 @@ export class MlflowDouble {
     const version = this.version(name, this.required(c, 'version'));
     this.model(name).aliases.set(alias, version.version);
     return {};
+  }
+
+  /** Databricks answers errors as `{error_code, message}` JSON too; a missing alias is 404 there. */
+  private unityAlias(
+    res: ServerResponse,
+    req: IncomingMessage,
+    method: string,
+    match: RegExpExecArray,
+    raw: Buffer,
+  ): number {
+    const name = decodeURIComponent(match[1]!);
+    const alias = decodeURIComponent(match[2]!);
+    const model = this.models.get(name);
+    const fail = (status: number, code: string, message: string) =>
+      this.json(res, status, { error_code: code, message });
+    if (!model) return fail(404, 'RESOURCE_DOES_NOT_EXIST', `Registered model '${name}' does not exist.`);
+    const aliasesOf = (n: number) =>
+      [...model.aliases.entries()]
+        .filter(([, v]) => v === n)
+        .map(([a]) => ({ alias_name: a, version_num: n }));
+    if (method === 'GET') {
+      const number = model.aliases.get(alias);
+      const v = number === undefined ? undefined : model.versions.get(number);
+      if (!v) return fail(404, 'RESOURCE_DOES_NOT_EXIST', `Alias '${alias}' does not exist.`);
+      return this.json(res, 200, {
+        model_name: name,
+        version: v.version,
+        source: v.source,
+        run_id: v.runId,
+        status: 'READY',
+        aliases: aliasesOf(v.version),
+      });
+    }
+    if (method === 'DELETE') {
+      if (!model.aliases.delete(alias))
+        return fail(404, 'RESOURCE_DOES_NOT_EXIST', `Alias '${alias}' does not exist.`);
+      return this.json(res, 200, {});
+    }
+    if (method === 'PUT') {
+      if (!/^application\/json/i.test(req.headers['content-type'] ?? ''))
+        return fail(400, 'INVALID_PARAMETER_VALUE', 'Request body must be JSON.');
+      let body: { version_num?: unknown };
+      try {
+        body = JSON.parse(raw.toString('utf8')) as { version_num?: unknown };
+      } catch {
+        return fail(400, 'MALFORMED_REQUEST', 'Could not parse request body.');
+      }
+      const number = Number(body.version_num);
+      if (!Number.isInteger(number) || !model.versions.has(number))
+        return fail(
+          404,
+          'RESOURCE_DOES_NOT_EXIST',
+          `Model version ${String(body.version_num)} does not exist.`,
+        );
+      model.aliases.set(alias, number);
+      return this.json(res, 200, { alias_name: alias, version_num: number });
+    }
+    return fail(405, 'BAD_REQUEST', `Method ${method} is not allowed.`);
   }
 
   private transition(c: Parameters<Handler>[0]) {

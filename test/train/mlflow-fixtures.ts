@@ -2,9 +2,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { repoRoot } from '../harness';
 
-/** ../shared beside the repository (CI lays a copy there); fails loudly when it is missing. */
+/**
+ * ../shared beside the repository (CI lays a copy there), or MLOPS_SHARED_DIR (a worktree that is not
+ * beside it); fails loudly when it is missing.
+ */
 export function sharedDir(): string {
-  const dir = resolve(repoRoot, '../shared');
+  const dir = resolve(process.env.MLOPS_SHARED_DIR || resolve(repoRoot, '../shared'));
   if (!existsSync(dir)) {
     throw new Error(
       `the shared fixtures folder is missing: expected ${dir} (a copy of shared/ beside the repository)`,

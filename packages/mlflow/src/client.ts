@@ -1,10 +1,37 @@
 import { ActionError, HttpClient, HttpError } from '@mlops-actions/kit';
-import { type BatchInput, planBatches, readWireValue, validateBatch } from './batch';
+import { type BatchInput, planBatches, readWireValue, validateBatch, validateKey } from './batch';
 import type { MlflowConnection } from './connection';
-import type { Experiment, KeyValue, Metric, ModelVersion, Run, RunInfo, RunStatus } from './types';
+import type {
+  Experiment,
+  KeyValue,
+  Metric,
+  ModelStage,
+  ModelVersion,
+  RegisteredModel,
+  Run,
+  RunInfo,
+  RunStatus,
+} from './types';
 
 const API = 'api/2.0/mlflow/';
 const ARTIFACTS = 'api/2.0/mlflow-artifacts/artifacts/';
+const UNITY_CATALOG = 'api/2.1/unity-catalog/models/';
+
+/** Unity Catalog model names are three-level: `catalog.schema.model`. */
+export function isUnityCatalogName(name: string): boolean {
+  return /^[^.\s]+\.[^.\s]+\.[^.\s]+$/.test(name);
+}
+
+/** A version as the Unity Catalog REST API returns it (`ModelVersionInfo`). */
+interface UnityCatalogVersion {
+  model_name: string;
+  version: number;
+  run_id?: string;
+  source?: string;
+  status?: string;
+  comment?: string;
+  aliases?: Array<{ alias_name: string; version_num: number }>;
+}
 
 interface ErrorBody {
   error_code?: string;
@@ -61,18 +88,19 @@ export class MlflowClient {
   }
 
   private async call<T>(
-    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+    method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
     endpoint: string,
     body?: Record<string, unknown>,
+    prefix = API,
   ): Promise<T> {
     this.requestCount++;
     try {
       if (method === 'GET') {
-        return await this.http.json<T>(method, API + endpoint, {
+        return await this.http.json<T>(method, prefix + endpoint, {
           query: body as Record<string, string | number | string[] | undefined>,
         });
       }
-      return await this.http.json<T>(method, API + endpoint, { json: body ?? {} });
+      return await this.http.json<T>(method, prefix + endpoint, { json: body ?? {} });
     } catch (error) {
       throw this.explain(error);
     }
@@ -189,6 +217,19 @@ export class MlflowClient {
     return batches.length;
   }
 
+  /** Entries directly under `path` of a run's artifacts (run-relative paths); empty when the path is missing. */
+  async listArtifacts(runId: string, path: string): Promise<Array<{ path: string; is_dir?: boolean }>> {
+    const res = await this.call<{ files?: Array<{ path: string; is_dir?: boolean }> }>(
+      'GET',
+      'artifacts/list',
+      {
+        run_id: runId,
+        path,
+      },
+    );
+    return res.files ?? [];
+  }
+
   /** PUT through the artifact proxy: `mlflow-artifacts:/<exp>/<run>/artifacts` + the relative path. */
   async uploadArtifact(
     artifactUri: string,
@@ -208,8 +249,143 @@ export class MlflowClient {
     }
   }
 
+  // ---------- model registry ----------
+
+  async getRegisteredModel(name: string): Promise<RegisteredModel | undefined> {
+    try {
+      const res = await this.call<{ registered_model: RegisteredModel }>('GET', 'registered-models/get', {
+        name,
+      });
+      return res.registered_model;
+    } catch (error) {
+      if (mlflowErrorCode(error) === 'RESOURCE_DOES_NOT_EXIST') return undefined;
+      throw error;
+    }
+  }
+
+  /** Get-or-create that survives a concurrent job creating the same model (400 RESOURCE_ALREADY_EXISTS). */
+  async getOrCreateRegisteredModel(
+    name: string,
+    options: { description?: string; tags?: KeyValue[] } = {},
+  ): Promise<{ model: RegisteredModel; created: boolean }> {
+    const existing = await this.getRegisteredModel(name);
+    if (existing) return { model: existing, created: false };
+    try {
+      const res = await this.call<{ registered_model: RegisteredModel }>('POST', 'registered-models/create', {
+        name,
+        description: options.description,
+        tags: options.tags ?? [],
+      });
+      return { model: res.registered_model, created: true };
+    } catch (error) {
+      if (mlflowErrorCode(error) !== 'RESOURCE_ALREADY_EXISTS') throw error;
+      const raced = await this.getRegisteredModel(name);
+      if (!raced) throw error;
+      return { model: raced, created: false };
+    }
+  }
+
+  async setRegisteredModelTag(name: string, key: string, value: string): Promise<void> {
+    await this.call('POST', 'registered-models/set-tag', { name, key, value });
+  }
+
+  async createModelVersion(options: {
+    name: string;
+    source: string;
+    runId?: string;
+    runLink?: string;
+    description?: string;
+    tags?: KeyValue[];
+  }): Promise<ModelVersion> {
+    const { tags } = validateBatch({ tags: options.tags ?? [] });
+    const res = await this.call<{ model_version: ModelVersion }>('POST', 'model-versions/create', {
+      name: options.name,
+      source: options.source,
+      run_id: options.runId,
+      run_link: options.runLink,
+      description: options.description,
+      tags,
+    });
+    return res.model_version;
+  }
+
+  async getModelVersion(name: string, version: string): Promise<ModelVersion | undefined> {
+    try {
+      const res = await this.call<{ model_version: ModelVersion }>('GET', 'model-versions/get', {
+        name,
+        version,
+      });
+      return res.model_version;
+    } catch (error) {
+      if (mlflowErrorCode(error) === 'RESOURCE_DOES_NOT_EXIST') return undefined;
+      throw error;
+    }
+  }
+
+  async setModelVersionTag(name: string, version: string, key: string, value: string): Promise<void> {
+    validateKey('tag', key);
+    await this.call('POST', 'model-versions/set-tag', { name, version, key, value });
+  }
+
+  /**
+   * Every page of `model-versions/search` (GET; `filter` such as `name='m' AND run_id='…'`). The server
+   * never includes aliases here.
+   */
+  async *searchModelVersions(
+    filter: string,
+    options: { pageSize?: number; orderBy?: string[] } = {},
+  ): AsyncGenerator<ModelVersion> {
+    let pageToken: string | undefined;
+    do {
+      const res = await this.call<{ model_versions?: ModelVersion[]; next_page_token?: string }>(
+        'GET',
+        'model-versions/search',
+        {
+          filter,
+          max_results: options.pageSize ?? 200,
+          order_by: options.orderBy,
+          page_token: pageToken,
+        },
+      );
+      yield* res.model_versions ?? [];
+      pageToken = res.next_page_token || undefined;
+    } while (pageToken);
+  }
+
+  async transitionModelVersionStage(
+    name: string,
+    version: string,
+    stage: ModelStage,
+    archiveExistingVersions: boolean,
+  ): Promise<ModelVersion> {
+    const res = await this.call<{ model_version: ModelVersion }>('POST', 'model-versions/transition-stage', {
+      name,
+      version,
+      stage,
+      archive_existing_versions: archiveExistingVersions,
+    });
+    return res.model_version;
+  }
+
   async getModelVersionByAlias(name: string, alias: string): Promise<ModelVersion | undefined> {
     try {
+      if (isUnityCatalogName(name)) {
+        const res = await this.call<UnityCatalogVersion>(
+          'GET',
+          `${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`,
+          { include_aliases: 'true' },
+          UNITY_CATALOG,
+        );
+        return {
+          name: res.model_name,
+          version: String(res.version),
+          run_id: res.run_id,
+          source: res.source,
+          status: res.status,
+          description: res.comment,
+          aliases: (res.aliases ?? []).map((a) => a.alias_name),
+        };
+      }
       const res = await this.call<{ model_version: ModelVersion }>('GET', 'registered-models/alias', {
         name,
         alias,
@@ -225,6 +401,38 @@ export class MlflowClient {
       }
       throw error;
     }
+  }
+
+  /** Sets or moves an alias (the server moves an existing alias silently). */
+  async setModelAlias(name: string, alias: string, version: string): Promise<void> {
+    if (isUnityCatalogName(name)) {
+      await this.call(
+        'PUT',
+        `${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`,
+        { version_num: Number(version) },
+        UNITY_CATALOG,
+      );
+      return;
+    }
+    await this.call('POST', 'registered-models/alias', { name, alias, version });
+  }
+
+  /** Idempotent: deleting a missing alias succeeds. */
+  async deleteModelAlias(name: string, alias: string): Promise<void> {
+    if (isUnityCatalogName(name)) {
+      try {
+        await this.call(
+          'DELETE',
+          `${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`,
+          undefined,
+          UNITY_CATALOG,
+        );
+      } catch (error) {
+        if (!(error instanceof HttpError && error.status === 404)) throw error;
+      }
+      return;
+    }
+    await this.call('DELETE', 'registered-models/alias', { name, alias });
   }
 }
 

@@ -55,4 +55,19 @@ export interface ModelVersion {
   description?: string;
   tags?: KeyValue[];
   aliases?: string[];
+  run_link?: string;
+  creation_timestamp?: number;
+  last_updated_timestamp?: number;
 }
+
+export interface RegisteredModel {
+  name: string;
+  description?: string;
+  creation_timestamp?: number;
+  last_updated_timestamp?: number;
+  tags?: KeyValue[];
+  /** `registered-models/get` lists aliases as objects, unlike model versions. */
+  aliases?: Array<{ alias: string; version: string }>;
+}
+
+export type ModelStage = 'None' | 'Staging' | 'Production' | 'Archived';

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ActionError, mapPool, writeFileAtomic } from '@mlops-actions/kit';
+import { LayoutStore } from '@mlops-actions/oci';
+import { OciModelRegistry } from './oci-registry';
 import type {
   BaselineRun,
   FinalStatus,
@@ -160,9 +162,35 @@ export class LocalStore implements TrackingStore {
     return { runId, metrics, label: `run ${runId} (local store)` };
   }
 
+  /** The local registry register-model keeps beside the runs (`<root>/registry`, an OCI image layout). */
+  registry(): OciModelRegistry {
+    const root = join(this.root, 'registry');
+    return new OciModelRegistry({
+      kind: 'local',
+      store: new LayoutStore(root),
+      namespace: '',
+      uri: `${this.uri.replace(/\/$/, '')}/registry`,
+      reference: (repository, _digest, tag) => `oci:${join(root, repository)}:${tag}`,
+    });
+  }
+
   async getAliasedRun(name: string, alias: string): Promise<BaselineRun> {
-    throw new ActionError(
-      `baseline 'models:/${name}@${alias}' needs a model registry; with the local tracking store use a run id or the PR base's metrics file instead`,
-    );
+    const registry = this.registry();
+    const version = existsSync(join(this.root, 'registry'))
+      ? await registry.getAlias(name, alias)
+      : undefined;
+    if (!version)
+      throw new ActionError(
+        `baseline 'models:/${name}@${alias}': the local registry ${registry.uri} has no model ${name} with alias '${alias}' (register-model creates it)`,
+      );
+    if (!version.runId)
+      throw new ActionError(
+        `baseline 'models:/${name}@${alias}': version ${version.version} is not linked to a run`,
+      );
+    const baseline = await this.getRunMetrics(version.runId);
+    return {
+      ...baseline,
+      label: `models:/${name}@${alias} (version ${version.version}, run ${version.runId})`,
+    };
   }
 }
