@@ -35183,8 +35183,8 @@ module.exports = toStrTag;
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(61052);
-/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(70095);
+/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(13651);
+/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(24197);
 
 
 await (0,_mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)(_main__WEBPACK_IMPORTED_MODULE_1__/* ["default"] */ .Ay);
@@ -35194,7 +35194,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 70095:
+/***/ 24197:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -35203,7 +35203,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   Ay: () => (/* binding */ main)
 });
 
-// UNUSED EXPORTS: inputs, outputs
+// UNUSED EXPORTS: inputs, outputs, toOutputs
 
 // EXTERNAL MODULE: ./node_modules/@stdlib/math-base-special-erfcinv/lib/index.js
 var lib = __nccwpck_require__(80119);
@@ -35265,6 +35265,120 @@ function chiSquareSf(x, k) {
     return math_base_special_gammainc_lib_default()(x / 2, k / 2, true, true);
 }
 
+;// CONCATENATED MODULE: ./packages/stats/src/group-sequential.ts
+
+/**
+ * Two-sided α spent by information fraction t ∈ (0, 1], as twice the one-sided spending of α/2 per
+ * side (Lan & DeMets 1983; DeMets & Lan, Statistics in Medicine 1994): O'Brien-Fleming type
+ * α₁(t) = 2 − 2Φ(z_{1−α₁/2} / √t), Pocock type α₁(t) = α₁ ln(1 + (e − 1)t), with α₁ = α/2.
+ */
+function alphaSpent(alpha, t, spending) {
+    if (t <= 0)
+        return 0;
+    const f = Math.min(t, 1);
+    const side = alpha / 2;
+    if (spending === 'pocock')
+        return 2 * side * Math.log(1 + (Math.E - 1) * f);
+    return 2 * (2 * normalCdf(-normalQuantile(1 - side / 2) / Math.sqrt(f)));
+}
+/** Grid points per look: Simpson's rule on the continuation region of the score B(t) = Z√t. */
+const GRID = 101;
+function simpsonWeights(n, h) {
+    return Array.from({ length: n }, (_, i) => ((i === 0 || i === n - 1 ? 1 : i % 2 === 1 ? 4 : 2) * h) / 3);
+}
+function gridOf(half, density) {
+    const h = (2 * half) / (GRID - 1);
+    const weights = simpsonWeights(GRID, h);
+    const points = Array.from({ length: GRID }, (_, i) => -half + i * h);
+    return { half, points, weighted: points.map((b, i) => weights[i] * density(b)) };
+}
+/** P(|B(t_k)| ≥ half_k and no earlier crossing), from the sub-density at the previous look. */
+function exitProbability(previous, half, step) {
+    const s = Math.sqrt(step);
+    let total = 0;
+    for (const [i, u] of previous.points.entries()) {
+        total += previous.weighted[i] * (normalCdf((-half - u) / s) + normalCdf((u - half) / s));
+    }
+    return total;
+}
+function nextDensity(previous, half, step) {
+    const s = Math.sqrt(step);
+    return gridOf(half, (b) => {
+        let total = 0;
+        for (const [i, u] of previous.points.entries())
+            total += previous.weighted[i] * normalPdf((b - u) / s);
+        return total / s;
+    });
+}
+/**
+ * Critical values c₁…c_K of |Z| at increasing information fractions t₁ < … < t_K ≤ 1: the probability
+ * under H0 of first crossing at look k is the α spent between t_{k−1} and t_k.
+ */
+function groupSequentialBounds(alpha, fractions, spending) {
+    const bounds = [];
+    let density;
+    let spent = 0;
+    let previousT = 0;
+    for (const t of fractions) {
+        const target = alphaSpent(alpha, t, spending);
+        const increment = Math.max(target - spent, 0);
+        let c;
+        if (!density) {
+            c = increment > 0 ? normalQuantile(1 - increment / 2) : Number.POSITIVE_INFINITY;
+            const sd = Math.sqrt(t);
+            c = Math.min(c, 40);
+            density = gridOf(c * sd, (b) => normalPdf(b / sd) / sd);
+        }
+        else {
+            const prev = density;
+            const step = t - previousT;
+            // Crossing probability falls as c grows: bisection on c.
+            let lo = 0;
+            let hi = 40;
+            for (let k = 0; k < 44; k++) {
+                const mid = (lo + hi) / 2;
+                if (exitProbability(prev, mid * Math.sqrt(t), step) > increment)
+                    lo = mid;
+                else
+                    hi = mid;
+            }
+            c = (lo + hi) / 2;
+            density = nextDensity(prev, c * Math.sqrt(t), step);
+        }
+        bounds.push(c);
+        spent = target;
+        previousT = t;
+    }
+    return bounds;
+}
+/** Equally spaced planned looks: t_j = j / K. */
+function plannedFractions(looks) {
+    return Array.from({ length: looks }, (_, j) => (j + 1) / looks);
+}
+/**
+ * The repeated p-value at look k (Jennison & Turnbull §9.1): the smallest α′ at which the repeated
+ * confidence interval at this look, effect ± c_k(α′)·se, excludes zero. It is below α exactly when
+ * |z| ≥ c_k(α), so it agrees with the interval reported beside it.
+ */
+function repeatedPValue(z, look, fractions, spending) {
+    const upto = fractions.slice(0, look);
+    const crosses = (a) => Math.abs(z) >= groupSequentialBounds(a, upto, spending)[look - 1];
+    if (!crosses(1 - 1e-9))
+        return 1;
+    let lo = Math.log(1e-12);
+    let hi = Math.log(1 - 1e-9);
+    if (crosses(Math.exp(lo)))
+        return 1e-12;
+    for (let k = 0; k < 32; k++) {
+        const mid = (lo + hi) / 2;
+        if (crosses(Math.exp(mid)))
+            hi = mid;
+        else
+            lo = mid;
+    }
+    return Math.exp(hi);
+}
+
 ;// CONCATENATED MODULE: ./packages/stats/src/sequential.ts
 /**
  * Always-valid confidence sequences for a difference in means, the normal-mixture boundary of
@@ -35307,6 +35421,7 @@ function sequentialPValue(effect, s2, n, rho) {
 }
 
 ;// CONCATENATED MODULE: ./packages/stats/src/compare.ts
+
 
 
 /** Welch–Satterthwaite degrees of freedom from unit-level variances. */
@@ -35358,6 +35473,24 @@ function sequentialEffect(effect, se, alpha, n, tuning) {
         statistic: effect / se,
     };
 }
+/**
+ * At look k of a group-sequential design: the repeated confidence interval effect ± c_k·se and the
+ * repeated p-value, which is below α exactly when that interval excludes zero (normal statistic).
+ */
+function groupSequentialEffect(effect, se, alpha, design) {
+    if (se === 0) {
+        return { effect, standardError: 0, ci: [effect, effect], pValue: effect === 0 ? 1 : 0, statistic: 0 };
+    }
+    const c = groupSequentialBounds(alpha, design.fractions.slice(0, design.look), design.spending)[design.look - 1];
+    const statistic = effect / se;
+    return {
+        effect,
+        standardError: se,
+        ci: [effect - c * se, effect + c * se],
+        pValue: repeatedPValue(statistic, design.look, design.fractions, design.spending),
+        statistic,
+    };
+}
 /** Compares treatment (b) with control (a): absolute and relative effects with CIs and p-values. */
 function compareArms(a, b, options) {
     const dof = options.test === 'z' ? Number.POSITIVE_INFINITY : welchDof(a.variance, a.n, b.variance, b.n);
@@ -35366,67 +35499,105 @@ function compareArms(a, b, options) {
     const rel = diff / a.baseline;
     const seRel = Math.sqrt(Math.max(relativeVariance(a, b), 0));
     const degenerate = a.variance === 0 && b.variance === 0;
-    const effect = options.sequential
-        ? (e, se) => sequentialEffect(e, se, options.alpha, a.n + b.n, options.sequential.tuning)
-        : (e, se) => fixedEffect(e, se, options.alpha, dof);
+    const design = options.groupSequential;
+    const effect = design
+        ? (e, se) => groupSequentialEffect(e, se, options.alpha, design)
+        : options.sequential
+            ? (e, se) => sequentialEffect(e, se, options.alpha, a.n + b.n, options.sequential.tuning)
+            : (e, se) => fixedEffect(e, se, options.alpha, dof);
     return {
         absolute: effect(diff, seAbs),
         relative: effect(rel, seRel),
         dof,
         test: options.test,
-        sequential: options.sequential !== undefined,
+        sequential: options.sequential !== undefined || design !== undefined,
         alpha: options.alpha,
         degenerate,
     };
 }
+function oneSidedQuantile(c, se, alpha, sequential) {
+    if (!sequential)
+        return tQuantile(1 - alpha, c.dof);
+    // One-sided at α is one side of the two-sided boundary at 2α.
+    if ('design' in sequential) {
+        const { design } = sequential;
+        return groupSequentialBounds(2 * alpha, design.fractions.slice(0, design.look), design.spending)[design.look - 1];
+    }
+    if (se === 0)
+        return 0;
+    const rho = sequentialRho(alpha, sequential.tuning, false);
+    return sequentialHalfwidthOneSided(se * se * sequential.n, sequential.n, alpha, rho) / se;
+}
 /**
- * Non-inferiority on the relative effect with a relative margin, one-sided at α. For metrics where
- * lower is better (latency), harm is an increase.
+ * The always-valid one-sided p-value: the α′ at which gbstats' one-sided halfwidth, with ρ kept at the
+ * configured α's value (as gbstats' two-sided p-value keeps it), equals the distance to the margin, z
+ * standard errors. Solving sqrt(2(nρ² + 1)/(nρ²) · ln(1 + sqrt(nρ² + 1)/(2α′))) = z for α′ gives
+ * α′ = sqrt(nρ² + 1) / (2(e^L − 1)) with L = z² nρ² / (2(nρ² + 1)). With ρ fixed the halfwidth falls
+ * as α′ grows, so p < α exactly when the bound clears the margin.
  */
-function nonInferiority(c, margin, direction, alpha, sequential) {
-    const { effect, standardError: se } = c.relative;
-    let q;
-    if (sequential) {
-        const rho = sequentialRho(alpha, sequential.tuning, false);
-        q = se === 0 ? 0 : sequentialHalfwidthOneSided(se * se * sequential.n, sequential.n, alpha, rho) / se;
+function sequentialOneSidedPValue(z, alpha, tuning, n) {
+    if (!(z > 0))
+        return 1;
+    const rho = sequentialRho(alpha, tuning, false);
+    const nr2 = n * rho * rho;
+    const exponent = (z * z * nr2) / (2 * (nr2 + 1));
+    return Math.min(1, Math.sqrt(nr2 + 1) / (2 * Math.expm1(exponent)));
+}
+/**
+ * Non-inferiority, one-sided at α, on the relative effect (relative margin) or the absolute effect
+ * (a margin in the metric's units). For metrics where lower is better (latency), harm is an increase.
+ */
+function nonInferiority(c, margin, direction, alpha, sequential, scale = 'relative') {
+    const { effect, standardError: se } = scale === 'relative' ? c.relative : c.absolute;
+    const q = oneSidedQuantile(c, se, alpha, sequential);
+    // Oriented so that positive is good: the distance from the margin, in the direction of benefit.
+    const sign = direction === 'increase' ? 1 : -1;
+    const distance = sign * effect + margin;
+    let pValue;
+    if (se === 0)
+        pValue = distance > 0 ? 0 : 1;
+    else if (sequential && 'design' in sequential) {
+        const z = distance / se;
+        const { design } = sequential;
+        pValue = z > 0 ? repeatedPValue(z, design.look, design.fractions, design.spending) / 2 : 1;
     }
-    else {
-        q = tQuantile(1 - alpha, c.dof);
-    }
-    if (direction === 'increase') {
-        const bound = effect - q * se;
-        const pValue = sequential
-            ? null
-            : se === 0
-                ? effect > -margin
-                    ? 0
-                    : 1
-                : tSf((effect + margin) / se, c.dof);
-        return { margin, pValue, bound, nonInferior: bound > -margin, inferior: effect + q * se < -margin };
-    }
-    const bound = effect + q * se;
-    const pValue = sequential
-        ? null
-        : se === 0
-            ? effect < margin
-                ? 0
-                : 1
-            : tCdf((effect - margin) / se, c.dof);
-    return { margin, pValue, bound, nonInferior: bound < margin, inferior: effect - q * se > margin };
+    else if (sequential)
+        pValue = sequentialOneSidedPValue(distance / se, alpha, sequential.tuning, sequential.n);
+    else
+        pValue = tSf(distance / se, c.dof);
+    const bound = effect - sign * q * se;
+    return {
+        margin,
+        scale,
+        pValue,
+        bound,
+        nonInferior: sign * bound > -margin,
+        inferior: sign * (effect + sign * q * se) < -margin,
+    };
 }
 /**
  * Chance to win and expected loss from the normal approximation of the relative effect, as GrowthBook's
- * gbstats does with an uninformative prior: δ ~ N(μ, σ²), oriented so that positive means better.
+ * gbstats does: the likelihood N(δ̂, σ²) combined with a normal prior N(m, τ²) on δ by precision
+ * weighting (posterior precision 1/σ² + 1/τ², mean (δ̂/σ² + m/τ²) over it), or with a flat prior, then
+ * oriented so that positive means better.
  */
-function bayesian(c, direction) {
+function bayesian(c, direction, prior) {
     const sign = direction === 'increase' ? 1 : -1;
-    const mu = sign * c.relative.effect;
-    const sigma = c.relative.standardError;
+    let mean = c.relative.effect;
+    let sigma = c.relative.standardError;
+    if (prior && sigma > 0) {
+        const precision = 1 / (sigma * sigma) + 1 / (prior.sd * prior.sd);
+        mean = (mean / (sigma * sigma) + prior.mean / (prior.sd * prior.sd)) / precision;
+        sigma = Math.sqrt(1 / precision);
+    }
+    const mu = sign * mean;
     if (sigma === 0) {
         return {
             chanceToWin: mu > 0 ? 1 : mu < 0 ? 0 : 0.5,
             expectedLoss: Math.max(-mu, 0),
             expectedLossControl: Math.max(mu, 0),
+            posteriorMean: mean,
+            posteriorSd: 0,
         };
     }
     const z = mu / sigma;
@@ -35435,6 +35606,8 @@ function bayesian(c, direction) {
         chanceToWin: normalCdf(z),
         expectedLoss: sigma * density - mu * normalSf(z),
         expectedLossControl: sigma * density + mu * normalCdf(z),
+        posteriorMean: mean,
+        posteriorSd: sigma,
     };
 }
 
@@ -35479,18 +35652,33 @@ function ratioEstimate(s) {
     const variance = Math.max((varNum - 2 * ratio * cov + ratio * ratio * varDen) / (meanDen * meanDen), 0);
     return plain(s.n, ratio, variance);
 }
-/**
- * CUPED's θ pooled over arms: the within-arm least-squares slope of the metric on its pre-period
- * covariate, Σₖ Σ(x − x̄ₖ)(y − ȳₖ) / Σₖ Σ(x − x̄ₖ)². Zero when the covariate does not vary.
- */
-function cupedTheta(arms) {
+/** CUPED's θ over the arms; zero when the covariate does not vary. */
+function cupedTheta(arms, mode = 'pooled-within-arm') {
     let cross = 0;
     let pre = 0;
-    for (const s of arms) {
-        cross += s.sumCross - (s.sum * s.sumPre) / s.n;
-        pre += s.sumPreSquares - (s.sumPre * s.sumPre) / s.n;
+    if (mode === 'overall') {
+        let n = 0;
+        let sum = 0;
+        let sumPre = 0;
+        for (const s of arms) {
+            n += s.n;
+            sum += s.sum;
+            sumPre += s.sumPre;
+            cross += s.sumCross;
+            pre += s.sumPreSquares;
+        }
+        cross -= (sum * sumPre) / n;
+        pre -= (sumPre * sumPre) / n;
     }
-    return pre > 0 ? cross / pre : 0;
+    else {
+        for (const s of arms) {
+            cross += s.sumCross - (s.sum * s.sumPre) / s.n;
+            pre += s.sumPreSquares - (s.sumPre * s.sumPre) / s.n;
+        }
+    }
+    // A covariate constant up to rounding leaves a residue of ~1e-16 of its squares; that is not variation.
+    const scale = arms.reduce((t, s) => t + Math.abs(s.sumPreSquares), 0);
+    return pre > 1e-12 * scale ? cross / pre : 0;
 }
 /**
  * A CUPED-adjusted arm: ȳ − θ(x̄ − x̄_pooled), with unit variance var(y) + θ²var(x) − 2θcov(x, y).
@@ -35508,6 +35696,55 @@ function cupedEstimate(s, theta, pooledPreMean) {
         baseline: mean,
         baselineVariance: varY,
         covariance: varY - theta * cov,
+    };
+}
+/**
+ * Unit-level moments of the two linearised ratios L = (Y − r·D)/D̄ and L' = (X − r'·E)/Ē (the delta
+ * method of Deng et al., "Improving the sensitivity of online controlled experiments by utilizing
+ * pre-experiment data", WSDM 2013, §3.3 and appendix): their variances and covariance.
+ */
+function ratioCovariateMoments(s) {
+    const r = s.sumNum / s.sumDen;
+    const rPre = s.sumPreNum / s.sumPreDen;
+    const d = s.sumDen / s.n;
+    const e = s.sumPreDen / s.n;
+    const cov = (sx, sy, sxy) => sampleCovariance(s.n, sx, sy, sxy);
+    const varY = sampleVariance(s.n, s.sumNum, s.sumNumSquares);
+    const varD = sampleVariance(s.n, s.sumDen, s.sumDenSquares);
+    const varX = sampleVariance(s.n, s.sumPreNum, s.sumPreNumSquares);
+    const varE = sampleVariance(s.n, s.sumPreDen, s.sumPreDenSquares);
+    const varL = Math.max((varY - 2 * r * cov(s.sumNum, s.sumDen, s.sumNumDen) + r * r * varD) / (d * d), 0);
+    const varPre = Math.max((varX - 2 * rPre * cov(s.sumPreNum, s.sumPreDen, s.sumPreNumDen) + rPre * rPre * varE) / (e * e), 0);
+    const covLPre = (cov(s.sumNum, s.sumPreNum, s.sumNumPreNum) -
+        rPre * cov(s.sumNum, s.sumPreDen, s.sumNumPreDen) -
+        r * cov(s.sumDen, s.sumPreNum, s.sumDenPreNum) +
+        r * rPre * cov(s.sumDen, s.sumPreDen, s.sumDenPreDen)) /
+        (d * e);
+    return { n: s.n, ratio: r, preRatio: rPre, variance: varL, preVariance: varPre, covariance: covLPre };
+}
+/**
+ * θ for CUPED on a ratio: the slope of L on L' pooled within arms, Σₖ(nₖ − 1)cov(L, L')ₖ / Σₖ(nₖ − 1)var(L')ₖ.
+ * Each arm's linearised values centre on zero, so a fit over both arms ignoring the arm is the same
+ * slope: the `overall` mode needs no separate formula here.
+ */
+function ratioCupedTheta(arms) {
+    let cross = 0;
+    let pre = 0;
+    for (const m of arms) {
+        cross += (m.n - 1) * m.covariance;
+        pre += (m.n - 1) * m.preVariance;
+    }
+    return pre > 0 && Number.isFinite(cross / pre) ? cross / pre : 0;
+}
+/** A CUPED-adjusted ratio arm: r − θ(r' − r'_pooled), unit variance var(L) + θ²var(L') − 2θcov(L, L'). */
+function ratioCupedEstimate(m, theta, pooledPreRatio) {
+    return {
+        n: m.n,
+        estimate: m.ratio - theta * (m.preRatio - pooledPreRatio),
+        variance: Math.max(m.variance + theta * theta * m.preVariance - 2 * theta * m.covariance, 0),
+        baseline: m.ratio,
+        baselineVariance: m.variance,
+        covariance: m.variance - theta * m.covariance,
     };
 }
 
@@ -35598,15 +35835,19 @@ function sampleRatioMismatch(observed, weights) {
     const weightSum = weights.reduce((s, x) => s + x, 0);
     const expected = weights.map((w) => (total * w) / weightSum);
     let chiSquare = 0;
+    // No units at all: nothing mismatches (and 0/0 must not reach the χ² sum).
+    if (total === 0)
+        return { chiSquare, dof: observed.length - 1, pValue: 1, expected };
     for (const [i, o] of observed.entries()) {
         const e = expected[i];
         chiSquare += ((o - e) * (o - e)) / e;
     }
     const dof = observed.length - 1;
-    return { chiSquare, dof, pValue: total === 0 ? 1 : chiSquareSf(chiSquare, dof), expected };
+    return { chiSquare, dof, pValue: chiSquareSf(chiSquare, dof), expected };
 }
 
 ;// CONCATENATED MODULE: ./packages/stats/src/index.ts
+
 
 
 
@@ -35619,6 +35860,8 @@ function sampleRatioMismatch(observed, weights) {
 var external_node_fs_ = __nccwpck_require__(73024);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(76760);
+// EXTERNAL MODULE: ./packages/kit/src/index.ts + 93 modules
+var src = __nccwpck_require__(13651);
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(38815);
 // EXTERNAL MODULE: ./node_modules/zod/v4/classic/schemas.js
@@ -35628,11 +35871,33 @@ var schemas = __nccwpck_require__(55156);
 
 
 
+
 const identifier = schemas.string()
     .min(1)
     .max(128)
     .refine((name) => !/["`\n\r]/.test(name) && !name.includes(String.fromCharCode(0)), 'a column name without quotes, backticks or newlines');
-const fraction = (what) => schemas.number().gt(0, `${what} must be above 0`).lt(1, `${what} must be below 1`);
+/** `2%` → 0.02: a relative number may be written as a percentage wherever one is accepted. */
+function percentOrNumber(value) {
+    if (typeof value !== 'string' || !/%\s*$/.test(value))
+        return value;
+    const negative = /^\s*-/.test(value);
+    try {
+        const fraction = (0,src/* parsePercent */.lo)(value.replace(/^\s*-/, '')) / 100;
+        return negative ? -fraction : fraction;
+    }
+    catch {
+        return value;
+    }
+}
+const relative = (checks = (n) => n) => schemas.preprocess(percentOrNumber, checks(schemas.number({ error: 'expected a number such as 0.02 or a percentage such as 2%' })));
+const fraction = (what) => relative((n) => n.gt(0, `${what} must be above 0`).lt(1, `${what} must be below 1`));
+const priorSchema = schemas.object({
+    /** Prior mean of the relative effect, e.g. 0 or 1%. */
+    mean: relative().default(0),
+    /** Prior standard deviation of the relative effect, e.g. 0.3 (GrowthBook's default) or 30%. */
+    sd: relative((n) => n.gt(0, 'the prior sd must be above 0')),
+})
+    .strict();
 const metricSchema = schemas.object({
     name: schemas.string().min(1).max(100),
     kind: schemas["enum"](['mean', 'proportion', 'ratio']),
@@ -35642,10 +35907,17 @@ const metricSchema = schemas.object({
     denominator: identifier.optional(),
     /** Pre-period covariate column for CUPED (mean and proportion metrics). */
     pre: identifier.optional(),
+    /** Pre-period numerator and denominator columns for CUPED on a ratio metric. */
+    'pre-numerator': identifier.optional(),
+    'pre-denominator': identifier.optional(),
     role: schemas["enum"](['primary', 'secondary', 'guardrail']).default('secondary'),
     direction: schemas["enum"](['increase', 'decrease']).default('increase'),
-    /** Guardrails: the relative degradation tolerated, e.g. 0.02 (2 %). */
-    margin: schemas.number().gt(0).lt(1).optional(),
+    /** Guardrails: the relative degradation tolerated, e.g. 0.02 or 2%. */
+    margin: fraction('margin').optional(),
+    /** Guardrails: the degradation tolerated in the metric's own units (e.g. 5 for 5 ms), instead of margin. */
+    'absolute-margin': schemas.number().positive().optional(),
+    /** Normal prior on the relative effect for the Bayesian view; overrides the experiment's prior. */
+    prior: priorSchema.optional(),
     /** How the report groups metrics, e.g. business or technical. */
     group: schemas.string().min(1).max(60).default('business'),
     test: schemas["enum"](['t', 'z']).optional(),
@@ -35661,19 +35933,33 @@ const metricSchema = schemas.object({
                 message: `metric '${m.name}': a ratio needs numerator and denominator columns`,
             });
         }
-        if (m.pre)
+        if (m.pre && (!m['pre-numerator'] || !m['pre-denominator'])) {
             ctx.addIssue({
                 code: 'custom',
-                message: `metric '${m.name}': pre-period adjustment (CUPED) is for mean and proportion metrics`,
+                message: `metric '${m.name}': CUPED on a ratio needs pre-numerator and pre-denominator columns, not pre`,
             });
+        }
+        if (!m['pre-numerator'] !== !m['pre-denominator']) {
+            ctx.addIssue({
+                code: 'custom',
+                message: `metric '${m.name}': CUPED on a ratio needs both pre-numerator and pre-denominator`,
+            });
+        }
     }
-    else if (!m.column) {
-        ctx.addIssue({ code: 'custom', message: `metric '${m.name}': a ${m.kind} metric needs a column` });
-    }
-    if (m.role === 'guardrail' && m.margin === undefined) {
+    else if (m['pre-numerator'] || m['pre-denominator']) {
         ctx.addIssue({
             code: 'custom',
-            message: `metric '${m.name}': a guardrail needs a non-inferiority margin, e.g. margin: 0.02`,
+            message: `metric '${m.name}': pre-numerator and pre-denominator are for ratio metrics; use pre`,
+        });
+    }
+    if (m.kind !== 'ratio' && !m.column) {
+        ctx.addIssue({ code: 'custom', message: `metric '${m.name}': a ${m.kind} metric needs a column` });
+    }
+    const margins = [m.margin, m['absolute-margin']].filter((x) => x !== undefined).length;
+    if (m.role === 'guardrail' && margins !== 1) {
+        ctx.addIssue({
+            code: 'custom',
+            message: `metric '${m.name}': a guardrail needs one non-inferiority margin, relative (margin: 2%) or absolute (absolute-margin: 5)`,
         });
     }
 });
@@ -35696,13 +35982,50 @@ const experimentSchema = schemas.object({
     correction: schemas["enum"](['holm', 'bh', 'none']).default('holm'),
     sequential: schemas.boolean().default(false),
     'sequential-tuning': schemas.number().positive().default(5000),
+    /**
+     * With sequential: true, `always-valid` confidence sequences (look any time; GrowthBook) or a
+     * `group-sequential` design with a planned number of looks and Lan-DeMets alpha spending (Confidence).
+     */
+    'sequential-method': schemas["enum"](['always-valid', 'group-sequential']).default('always-valid'),
+    /** Group-sequential: the planned number of equally spaced looks, and which one this evaluation is. */
+    looks: schemas.number().int().min(2).max(50).optional(),
+    look: schemas.number().int().min(1).optional(),
+    /** Group-sequential: the alpha-spending function. */
+    spending: schemas["enum"](['obrien-fleming', 'pocock']).default('obrien-fleming'),
     bayesian: schemas.boolean().default(true),
+    /** Normal prior on the relative effect (GrowthBook's informative prior); default flat. */
+    prior: priorSchema.optional(),
+    /**
+     * How CUPED fits θ: with an intercept per arm (the ANCOVA slope, the default: a treatment effect on
+     * the metric cannot leak into θ) or one slope over both arms (GrowthBook's and Confidence's choice).
+     */
+    cuped: schemas["enum"](['pooled-within-arm', 'overall']).default('pooled-within-arm'),
     metrics: schemas.array(metricSchema).min(1),
 })
     .strict()
     .superRefine((e, ctx) => {
     if (e.control === e.treatment)
         ctx.addIssue({ code: 'custom', message: 'control and treatment must differ' });
+    if (e['sequential-method'] === 'group-sequential') {
+        if (!e.sequential)
+            ctx.addIssue({
+                code: 'custom',
+                path: ['sequential'],
+                message: 'group-sequential needs sequential: true',
+            });
+        if (e.looks === undefined || e.look === undefined)
+            ctx.addIssue({
+                code: 'custom',
+                path: ['looks'],
+                message: 'group-sequential needs looks (planned, e.g. 5) and look (this one, 1 to looks)',
+            });
+        else if (e.look > e.looks)
+            ctx.addIssue({
+                code: 'custom',
+                path: ['look'],
+                message: `look ${e.look} is beyond the ${e.looks} planned looks`,
+            });
+    }
     const primaries = e.metrics.filter((m) => m.role === 'primary');
     if (primaries.length !== 1) {
         ctx.addIssue({
@@ -35811,7 +36134,15 @@ function planMetric(m, index, product) {
         product(numerator, numerator);
         product(denominator, denominator);
         product(numerator, denominator);
-        return { numerator, denominator };
+        if (!m['pre-numerator'] || !m['pre-denominator'])
+            return { numerator, denominator };
+        const preNumerator = index(m['pre-numerator'], 'sum');
+        const preDenominator = index(m['pre-denominator'], 'sum');
+        for (const i of [numerator, denominator, preNumerator, preDenominator]) {
+            product(i, preNumerator);
+            product(i, preDenominator);
+        }
+        return { numerator, denominator, preNumerator, preDenominator };
     }
     const value = index(m.column, m.kind === 'proportion' ? 'max' : 'sum');
     product(value, value);
@@ -35942,6 +36273,22 @@ function covariateSums(v, i, pre) {
         sumCross: productOf(v, i, pre),
     };
 }
+function ratioCovariateSums(v, c) {
+    const p = (i, j) => productOf(v, i, j);
+    const { numerator: y, denominator: d, preNumerator: x, preDenominator: e } = c;
+    return {
+        ...ratioSums(v, y, d),
+        sumPreNum: sumsOf(v, x),
+        sumPreNumSquares: p(x, x),
+        sumPreDen: sumsOf(v, e),
+        sumPreDenSquares: p(e, e),
+        sumPreNumDen: p(x, e),
+        sumNumPreNum: p(y, x),
+        sumNumPreDen: p(y, e),
+        sumDenPreNum: p(d, x),
+        sumDenPreDen: p(d, e),
+    };
+}
 function ratioSums(v, num, den) {
     return {
         n: v.units,
@@ -35952,29 +36299,57 @@ function ratioSums(v, num, den) {
         sumNumDen: productOf(v, num, den),
     };
 }
-function estimate(m, plan, a, b) {
+/** CUPED-adjusted arms; the variance reduction compares with the unadjusted variances (the baselines'). */
+function adjustedBy(theta, a, b, method, test) {
+    const raw = a.baselineVariance / a.n + b.baselineVariance / b.n;
+    const adjusted = a.variance / a.n + b.variance / b.n;
+    return {
+        a,
+        b,
+        method,
+        test,
+        cuped: { theta, varianceReduction: raw > 0 ? 1 - adjusted / raw : 0 },
+        meanA: a.baseline,
+        meanB: b.baseline,
+    };
+}
+function ratioMetric(m, e, plan, a, b) {
     const cols = plan.metrics[m.name];
-    if (m.kind === 'ratio') {
-        const sa = ratioSums(a, cols.numerator, cols.denominator);
-        const sb = ratioSums(b, cols.numerator, cols.denominator);
-        for (const [arm, s] of [
-            [a, sa],
-            [b, sb],
-        ]) {
-            if (s.sumDen === 0)
-                return `denominator '${m.denominator}' sums to zero in variant '${arm.variant}'`;
-        }
-        const ea = ratioEstimate(sa);
-        const eb = ratioEstimate(sb);
-        const test = m.test ?? 't';
-        return {
-            a: ea,
-            b: eb,
-            method: `delta-method ratio, ${test === 't' ? 'Welch t' : 'z'}`,
-            test,
-            meanA: ea.estimate,
-            meanB: eb.estimate,
-        };
+    const test = m.test ?? 't';
+    const name = test === 't' ? 'Welch t' : 'z';
+    for (const arm of [a, b]) {
+        if (sumsOf(arm, cols.denominator) === 0)
+            return `denominator '${m.denominator}' sums to zero in variant '${arm.variant}'`;
+        if (cols.preDenominator !== undefined && sumsOf(arm, cols.preDenominator) === 0)
+            return `pre-period denominator '${m['pre-denominator']}' sums to zero in variant '${arm.variant}'`;
+    }
+    if (cols.preNumerator !== undefined && cols.preDenominator !== undefined) {
+        const columns = cols;
+        const ma = ratioCovariateMoments(ratioCovariateSums(a, columns));
+        const mb = ratioCovariateMoments(ratioCovariateSums(b, columns));
+        const theta = ratioCupedTheta([ma, mb]);
+        const pooled = (sumsOf(a, columns.preNumerator) + sumsOf(b, columns.preNumerator)) /
+            (sumsOf(a, columns.preDenominator) + sumsOf(b, columns.preDenominator));
+        return adjustedBy(theta, ratioCupedEstimate(ma, theta, pooled), ratioCupedEstimate(mb, theta, pooled), `delta-method ratio with CUPED (θ ${e.cuped}), ${name}`, test);
+    }
+    const ea = ratioEstimate(ratioSums(a, cols.numerator, cols.denominator));
+    const eb = ratioEstimate(ratioSums(b, cols.numerator, cols.denominator));
+    return {
+        a: ea,
+        b: eb,
+        method: `delta-method ratio, ${name}`,
+        test,
+        meanA: ea.estimate,
+        meanB: eb.estimate,
+    };
+}
+function estimate(m, e, plan, a, b) {
+    if (m.kind === 'ratio')
+        return ratioMetric(m, e, plan, a, b);
+    const cols = plan.metrics[m.name];
+    if (m.kind === 'proportion' && !isBinary(plan, m, a, b)) {
+        // For 0/1 values Σx² = Σx; anything else is not a proportion and p(1 − p) misstates the variance.
+        return `column '${m.column}' holds values other than 0 and 1, so it is not a proportion (use kind: mean)`;
     }
     const test = m.test ?? (m.kind === 'proportion' ? 'z' : 't');
     const base = test === 'z' && m.kind === 'proportion' ? proportionEstimate : meanEstimate;
@@ -35982,21 +36357,9 @@ function estimate(m, plan, a, b) {
     if (m.pre && cols.pre !== undefined) {
         const sa = covariateSums(a, cols.value, cols.pre);
         const sb = covariateSums(b, cols.value, cols.pre);
-        const theta = cupedTheta([sa, sb]);
+        const theta = cupedTheta([sa, sb], e.cuped);
         const pooled = (sa.sumPre + sb.sumPre) / (sa.n + sb.n);
-        const ea = cupedEstimate(sa, theta, pooled);
-        const eb = cupedEstimate(sb, theta, pooled);
-        const raw = meanEstimate(sa).variance / sa.n + meanEstimate(sb).variance / sb.n;
-        const adjusted = ea.variance / ea.n + eb.variance / eb.n;
-        return {
-            a: ea,
-            b: eb,
-            method: `CUPED (θ pooled), ${name}`,
-            test,
-            cuped: { theta, varianceReduction: raw > 0 ? 1 - adjusted / raw : 0 },
-            meanA: ea.baseline,
-            meanB: eb.baseline,
-        };
+        return adjustedBy(theta, cupedEstimate(sa, theta, pooled), cupedEstimate(sb, theta, pooled), `CUPED (θ ${e.cuped}), ${name}`, test);
     }
     const ea = base(meanSums(a, cols.value));
     const eb = base(meanSums(b, cols.value));
@@ -36018,13 +36381,15 @@ function untestable(m, a, b, sequential, error) {
         direction: m.direction,
         method: 'none',
         sequential,
-        control: a,
-        treatment: b,
+        // A mean may itself be what overflowed; an untestable metric shows it only when it is a number.
+        control: { ...a, mean: a.mean !== null && Number.isFinite(a.mean) ? a.mean : null },
+        treatment: { ...b, mean: b.mean !== null && Number.isFinite(b.mean) ? b.mean : null },
         effect: null,
         ci: null,
+        pValue: null,
         relativeEffect: null,
         relativeCi: null,
-        pValue: null,
+        relativePValue: null,
         adjustedPValue: null,
         dof: null,
         outcome: 'untestable',
@@ -36039,13 +36404,22 @@ function zeroEverywhere(m, a, b, sequential) {
         method: 'none (zero in every unit)',
         effect: 0,
         ci: [0, 0],
+        pValue: 1,
         relativeEffect: 0,
         relativeCi: [0, 0],
-        pValue: 1,
+        relativePValue: 1,
         adjustedPValue: 1,
         outcome: 'flat',
         ...(m.role === 'guardrail'
-            ? { nonInferiority: { margin: m.margin, pValue: null, bound: 0, status: 'pass' } }
+            ? {
+                nonInferiority: {
+                    ...marginOf(m),
+                    // No unit moved, so the effect is exactly 0, within any positive margin.
+                    pValue: 0,
+                    bound: 0,
+                    status: 'pass',
+                },
+            }
             : {}),
         warning: `'${m.name}' is zero for every unit in both arms: no change to test`,
     };
@@ -36066,11 +36440,36 @@ function totals(rows) {
         else if (row.variant !== null)
             byVariant.set(row.variant, row);
     }
-    return {
-        byVariant,
-        duplicateUnits,
-        nullUnits: rows.filter((r) => r.variant === null).reduce((s, r) => s + r.units, 0),
-    };
+    return { byVariant, duplicateUnits };
+}
+/** A guardrail's margin and its scale. */
+function marginOf(m) {
+    return m['absolute-margin'] !== undefined
+        ? { margin: m['absolute-margin'], scale: 'absolute' }
+        : { margin: m.margin, scale: 'relative' };
+}
+/** Every number of a result, nested ones included: none may reach the outputs as NaN or ±∞. */
+function nonFinite(value, path = '') {
+    if (typeof value === 'number')
+        return Number.isFinite(value) ? undefined : path;
+    if (Array.isArray(value)) {
+        for (const [i, v] of value.entries()) {
+            const bad = nonFinite(v, `${path}[${i}]`);
+            if (bad)
+                return bad;
+        }
+    }
+    else if (value && typeof value === 'object') {
+        for (const [k, v] of Object.entries(value)) {
+            // Sample sizes may be unreachable (∞); the outputs turn those into null.
+            if (k === 'requiredUnits')
+                continue;
+            const bad = nonFinite(v, path ? `${path}.${k}` : k);
+            if (bad)
+                return bad;
+        }
+    }
+    return undefined;
 }
 /** Applies the statistics and the decision rule to the per-variant sums of one experiment. */
 function analyze(e, plan, rows, duplicates) {
@@ -36102,49 +36501,57 @@ function analyze(e, plan, rows, duplicates) {
         expected: Object.fromEntries(armsInSplit.map((v, i) => [v, srmResult.expected[i]])),
         alert: srmResult.pValue < e['srm-alpha'],
     };
-    const sequential = e.sequential ? { tuning: e['sequential-tuning'] } : undefined;
+    const groupSequential = e.sequential && e['sequential-method'] === 'group-sequential'
+        ? { look: e.look, fractions: plannedFractions(e.looks), spending: e.spending }
+        : undefined;
+    const sequential = e.sequential && !groupSequential ? { tuning: e['sequential-tuning'] } : undefined;
     const results = [];
     for (const m of e.metrics) {
         const armA = { variant: e.control, units: control.units, mean: null };
         const armB = { variant: e.treatment, units: treatment.units, mean: null };
         if (control.units < 2 || treatment.units < 2) {
             const arm = control.units < 2 ? control : treatment;
-            results.push(untestable(m, armA, armB, !!sequential, `variant '${arm.variant}' has ${arm.units} unit(s); at least 2 are needed`));
+            results.push(untestable(m, armA, armB, e.sequential, `variant '${arm.variant}' has ${arm.units} unit(s); at least 2 are needed`));
             continue;
         }
-        const est = estimate(m, plan, control, treatment);
+        const est = estimate(m, e, plan, control, treatment);
         if (typeof est === 'string') {
-            results.push(untestable(m, armA, armB, !!sequential, est));
+            results.push(untestable(m, armA, armB, e.sequential, est));
             continue;
         }
         armA.mean = est.meanA;
         armB.mean = est.meanB;
         if (est.a.baseline === 0) {
             if (est.a.variance === 0 && est.b.variance === 0 && est.b.estimate === 0) {
-                results.push(zeroEverywhere(m, armA, armB, !!sequential));
+                results.push(zeroEverywhere(m, armA, armB, e.sequential));
             }
             else {
-                results.push(untestable(m, armA, armB, !!sequential, 'the control mean is zero, so the relative effect is undefined'));
+                results.push(untestable(m, armA, armB, e.sequential, 'the control mean is zero, so the relative effect is undefined'));
             }
             continue;
         }
-        const c = compareArms(est.a, est.b, { alpha: e.alpha, test: est.test, sequential });
+        const c = compareArms(est.a, est.b, { alpha: e.alpha, test: est.test, sequential, groupSequential });
         const result = {
             name: m.name,
             group: m.group,
             role: m.role,
             kind: m.kind,
             direction: m.direction,
-            method: sequential ? `${est.method}, sequential (always-valid)` : est.method,
-            sequential: !!sequential,
+            method: groupSequential
+                ? `${est.method}, group-sequential (look ${groupSequential.look} of ${e.looks}, ${e.spending} spending)`
+                : sequential
+                    ? `${est.method}, sequential (always-valid)`
+                    : est.method,
+            sequential: c.sequential,
             control: armA,
             treatment: armB,
             effect: c.absolute.effect,
             ci: c.absolute.ci,
+            pValue: c.absolute.pValue,
             relativeEffect: c.relative.effect,
             relativeCi: c.relative.ci,
-            pValue: c.absolute.pValue,
-            adjustedPValue: c.absolute.pValue,
+            relativePValue: c.relative.pValue,
+            adjustedPValue: c.relative.pValue,
             dof: Number.isFinite(c.dof) ? c.dof : null,
             outcome: 'flat',
         };
@@ -36153,22 +36560,26 @@ function analyze(e, plan, rows, duplicates) {
         if (c.degenerate) {
             result.warning = `'${m.name}' has zero variance in both arms: the effect is exact and no test applies`;
         }
-        else if (m.kind === 'proportion' && !isBinary(plan, m, control, treatment)) {
-            // For 0/1 values Σx² = Σx; anything else is not a proportion and p(1 − p) misstates the variance.
-            result.warning = `'${m.name}' is a proportion but column '${m.column}' holds values other than 0 and 1`;
-        }
+        const prior = m.prior ?? e.prior;
         if (e.bayesian)
-            result.bayesian = bayesian(c, m.direction);
-        if (m.role === 'guardrail') {
-            const ni = nonInferiority(c, m.margin, m.direction, e.alpha, sequential ? { ...sequential, n: est.a.n + est.b.n } : undefined);
+            result.bayesian = bayesian(c, m.direction, prior);
+        const margin = m.role === 'guardrail' ? marginOf(m) : undefined;
+        if (margin) {
+            const ni = nonInferiority(c, margin.margin, m.direction, e.alpha, groupSequential
+                ? { design: groupSequential }
+                : sequential
+                    ? { ...sequential, n: est.a.n + est.b.n }
+                    : undefined, margin.scale);
             result.nonInferiority = {
-                margin: ni.margin,
+                ...margin,
                 pValue: ni.pValue,
                 bound: ni.bound,
                 status: ni.nonInferior ? 'pass' : ni.inferior ? 'fail' : 'inconclusive',
             };
         }
-        const mde = m.role === 'guardrail' ? (m.mde ?? m.margin) : (m.mde ?? e.mde);
+        // Sample sizes work on the relative scale: an absolute margin is that share of the control mean.
+        const relativeMargin = margin && (margin.scale === 'relative' ? margin.margin : margin.margin / Math.abs(est.a.baseline));
+        const mde = relativeMargin !== undefined ? (m.mde ?? relativeMargin) : (m.mde ?? e.mde);
         result.requiredUnits = requiredSampleSize({
             varianceControl: est.a.variance,
             varianceTreatment: est.b.variance,
@@ -36181,19 +36592,25 @@ function analyze(e, plan, rows, duplicates) {
             power: e.power,
             sequential,
         });
+        const bad = nonFinite(result);
+        if (bad) {
+            results.push(untestable(m, armA, armB, e.sequential, `the data's sums give a non-finite ${bad} (values too large or degenerate)`));
+            continue;
+        }
         results.push(result);
     }
     // Corrections over the primary and secondary metrics that could be tested.
-    const family = results.filter((r) => r.role !== 'guardrail' && r.pValue !== null);
-    const adjusted = adjustPValues(family.map((r) => r.pValue), e.correction);
+    // Corrections of the relative p-values (the scale decisions use) over the primary and secondary metrics.
+    const family = results.filter((r) => r.role !== 'guardrail' && r.relativePValue !== null);
+    const adjusted = adjustPValues(family.map((r) => r.relativePValue), e.correction);
     for (const [i, r] of family.entries())
         r.adjustedPValue = adjusted[i];
     for (const r of results) {
-        if (r.pValue === null || r.effect === null)
+        if (r.relativePValue === null || r.relativeEffect === null)
             continue;
-        const p = r.adjustedPValue ?? r.pValue;
-        const good = r.direction === 'increase' ? r.effect > 0 : r.effect < 0;
-        r.outcome = p < e.alpha && r.effect !== 0 ? (good ? 'better' : 'worse') : 'flat';
+        const p = r.adjustedPValue ?? r.relativePValue;
+        const good = r.direction === 'increase' ? r.relativeEffect > 0 : r.relativeEffect < 0;
+        r.outcome = p < e.alpha && r.relativeEffect !== 0 ? (good ? 'better' : 'worse') : 'flat';
     }
     const analysis = {
         decision: 'keep-running',
@@ -36257,7 +36674,7 @@ function decide(e, a) {
         if (primary.outcome === 'worse')
             a.reasons.push(`primary metric '${primary.name}' is significantly worse`);
         for (const g of failed)
-            a.reasons.push(`guardrail '${g.name}' is worse than its ${pct(g.nonInferiority.margin)} margin`);
+            a.reasons.push(`guardrail '${g.name}' is worse than its ${formatMargin(g.nonInferiority)} margin`);
         return;
     }
     const unsettled = guardrails.filter((g) => g.nonInferiority?.status !== 'pass');
@@ -36292,6 +36709,10 @@ function decide(e, a) {
     }
     for (const g of unsettled)
         a.reasons.push(`guardrail '${g.name}' is not proven non-inferior with enough units`);
+}
+/** A margin as the report prints it: `2%` relative, `5` (in the metric's units) absolute. */
+function formatMargin(ni) {
+    return ni.scale === 'relative' ? pct(ni.margin) : `${Number(ni.margin.toPrecision(4))} (absolute)`;
 }
 function pct(x) {
     return `${Number((x * 100).toPrecision(3))}%`;
@@ -36731,7 +37152,7 @@ function outcomeCell(m) {
     if (m.role === 'guardrail' && m.nonInferiority) {
         const s = m.nonInferiority.status;
         const label = s === 'pass' ? '🟢 non-inferior' : s === 'fail' ? '🔴 inferior' : '⚪ inconclusive';
-        return `${label} (margin ${pct(m.nonInferiority.margin)})`;
+        return `${label} (margin ${formatMargin(m.nonInferiority)})`;
     }
     return OUTCOME[m.outcome];
 }
@@ -36746,7 +37167,7 @@ function metricRows(metrics, e) {
             : '–',
         m.role === 'guardrail'
             ? pValue(m.nonInferiority?.pValue ?? null)
-            : `${pValue(m.pValue)} (${pValue(m.adjustedPValue)})`,
+            : `${pValue(m.relativePValue)} (${pValue(m.adjustedPValue)})`,
         e.bayesian && m.bayesian ? `${(m.bayesian.chanceToWin * 100).toFixed(1)}%` : '–',
         m.error ? `⚠️ ${markdown_escapeMarkdown(m.error)}` : outcomeCell(m),
     ]);
@@ -36800,9 +37221,14 @@ function renderReport(e, a, options = {}) {
     if (a.decision === 'keep-running' && a.usersNeeded > 0)
         lines.push(`**Units still needed:** about ${formatCount(a.usersNeeded)}.`);
     const method = e.sequential
-        ? `Sequential testing (always-valid confidence sequences, tuning ${e['sequential-tuning']}), α = ${e.alpha}`
+        ? e['sequential-method'] === 'group-sequential'
+            ? `Group-sequential test at look ${e.look} of ${e.looks} (Lan-DeMets ${e.spending === 'pocock' ? 'Pocock' : "O'Brien-Fleming"} alpha spending: repeated confidence intervals and repeated p-values; units needed are fixed-horizon), α = ${e.alpha}`
+            : `Sequential testing (always-valid confidence sequences, tuning ${e['sequential-tuning']}), α = ${e.alpha}`
         : `Fixed-horizon tests, α = ${e.alpha}`;
-    lines.push(`${method}; ${e.correction === 'none' ? 'no multiple-testing correction' : `${e.correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'}-adjusted p-values in brackets`}.`, '');
+    const correction = e.correction === 'none'
+        ? 'no multiple-testing correction'
+        : `in brackets the same p-values ${e.correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'}-adjusted over the primary and secondary metrics`;
+    lines.push(`${method}. p is the p-value of the relative effect (delta method), the one that agrees with the interval beside it; ${correction}. Absolute effects, intervals and p-values are in the \`results\` output.`, '');
     const headers = [
         'metric',
         'role',
@@ -36838,7 +37264,7 @@ function renderReport(e, a, options = {}) {
     if (chart)
         lines.push(chart, '');
     if (options.sql)
-        lines.push('<details><summary>Aggregation query</summary>', '', '```sql', options.sql, '```', '', '</details>');
+        lines.push('<details><summary>Aggregation query</summary>', '', codeBlock(options.sql, 'sql'), '', '</details>');
     return lines.join('\n');
 }
 
@@ -36878,8 +37304,13 @@ function fileSource(spec) {
     if (paths.length === 0)
         throw new DataError('no data files given');
     for (const p of paths) {
-        if (!/[*?[]/.test(p) && !(0,external_node_fs_.existsSync)(p))
+        if (/[*?[]/.test(p))
+            continue;
+        if (!(0,external_node_fs_.existsSync)(p))
             throw new DataError(`data file ${p} does not exist`);
+        // DuckDB reads a 0-byte CSV as one column named column0, which would blame the experiment's columns.
+        if ((0,external_node_fs_.statSync)(p).size === 0)
+            throw new DataError(`data file ${p} is empty (0 bytes)`);
     }
     const format = spec.format ?? formatOf(paths[0]);
     const list = `[${paths.map(literal).join(', ')}]`;
@@ -37016,12 +37447,18 @@ async function validateColumns(e, engine, plan = planQuery(e)) {
         }
     }
 }
-/** Validates the columns and runs the one aggregation query on an engine. */
+/**
+ * Validates the columns and runs the aggregation query on an engine, then, for per-user data, the
+ * duplicate check: a second scan of two columns, measured cheaper than grouping every metric by unit
+ * in the first scan (bench/ab-10m.ts; figures in the action's README).
+ */
 async function aggregate(e, engine) {
     const plan = planQuery(e);
     await validateColumns(e, engine, plan);
     const sql = aggregationQuery(e, engine.source, engine.dialect, plan);
     const rows = await engine.query(sql);
+    if (rows.length === 0)
+        throw new DataError('the data has no rows (a header or schema only); nothing to evaluate');
     if (plan.perUnit || !e['check-duplicates'])
         return { sql, plan, rows };
     const check = duplicateQuery(e, engine.source, engine.dialect);
@@ -37032,8 +37469,6 @@ async function openEngine(spec) {
     return kind === 'postgres' ? openPostgres(spec) : openDuckDb(spec, kind);
 }
 
-// EXTERNAL MODULE: ./packages/kit/src/index.ts + 89 modules
-var src = __nccwpck_require__(61052);
 ;// CONCATENATED MODULE: ./packages/experiment/src/warehouses.ts
 
 
@@ -37306,11 +37741,31 @@ const inputs = src.z.object({
     'github-token': src/* input */.hF
         .secret(src.z.string().optional())
         .describe('Token for the comment (default: GITHUB_TOKEN from the environment); needs issues: write or pull-requests: write'),
+    'allow-data-outside-workspace': src/* input */.hF
+        .boolean()
+        .prefault('false')
+        .describe("Let data files and DuckDB databases lie outside the workspace (a self-hosted runner's shared data directory); by default they must resolve inside it"),
     'fail-on-invalid': src/* input */.hF
         .boolean()
         .prefault('false')
         .describe('Fail the step when the decision is invalid (sample ratio mismatch, duplicate units, missing data)'),
 });
+/**
+ * Data files and DuckDB databases are read by path: each must resolve inside the workspace (a glob by
+ * its fixed directory part), so `data=/etc/passwd` cannot echo a file of the runner into an error.
+ */
+function confineDataPaths(data, allowOutside, ctx) {
+    for (const entry of data.split(/[\n,]/).map((p) => p.trim().replace(/^duckdb:(\/\/)?/i, ''))) {
+        if (!entry)
+            continue;
+        const glob = entry.search(/[*?[{]/);
+        const fixed = glob < 0 ? entry : entry.slice(0, entry.lastIndexOf('/', glob) + 1) || '.';
+        const options = { input: 'data', allowOutside, optOut: 'allow-data-outside-workspace' };
+        ctx.path(fixed, options);
+        if (glob >= 0 && entry.slice(glob).split('/').includes('..'))
+            ctx.path(entry.replace(/[*?[{].*$/, '..'), options);
+    }
+}
 const metricResult = src.z.object({
     name: src.z.string(),
     group: src.z.string(),
@@ -37323,16 +37778,29 @@ const metricResult = src.z.object({
     treatment: src.z.object({ variant: src.z.string(), units: src.z.number(), mean: src.z.number().nullable() }),
     effect: src.z.number().nullable(),
     ci: src.z.tuple([src.z.number(), src.z.number()]).nullable(),
+    pValue: src.z.number().nullable(),
     relativeEffect: src.z.number().nullable(),
     relativeCi: src.z.tuple([src.z.number(), src.z.number()]).nullable(),
-    pValue: src.z.number().nullable(),
+    relativePValue: src.z.number().nullable(),
     adjustedPValue: src.z.number().nullable(),
     dof: src.z.number().nullable(),
     outcome: src.z.string(),
-    nonInferiority: src.z.object({ margin: src.z.number(), pValue: src.z.number().nullable(), bound: src.z.number(), status: src.z.string() })
+    nonInferiority: src.z.object({
+        margin: src.z.number(),
+        scale: src.z["enum"](['relative', 'absolute']),
+        pValue: src.z.number(),
+        bound: src.z.number(),
+        status: src.z.string(),
+    })
         .optional(),
     cuped: src.z.object({ theta: src.z.number(), varianceReduction: src.z.number() }).optional(),
-    bayesian: src.z.object({ chanceToWin: src.z.number(), expectedLoss: src.z.number(), expectedLossControl: src.z.number() })
+    bayesian: src.z.object({
+        chanceToWin: src.z.number(),
+        expectedLoss: src.z.number(),
+        expectedLossControl: src.z.number(),
+        posteriorMean: src.z.number(),
+        posteriorSd: src.z.number(),
+    })
         .optional(),
     requiredUnits: src.z.number().nullable().optional(),
     warning: src.z.string().optional(),
@@ -37343,7 +37811,7 @@ const outputs = src.z.object({
         .describe('ship, dont-ship, keep-running or invalid'),
     reasons: src.z.array(src.z.string()).describe('Why, one sentence per line of evidence (JSON array)'),
     results: src.z.array(metricResult)
-        .describe('Per metric (JSON array): per-arm means and units, effect and CI, relative effect and CI, p-value and adjusted p-value, method, sequential flag, non-inferiority, CUPED θ, chance to win'),
+        .describe('Per metric (JSON array): per-arm means and units; absolute effect, CI and p-value; relative effect, CI and p-value (delta method); the Holm/BH-adjusted relative p-value; method, sequential flag, non-inferiority, CUPED θ, chance to win'),
     'srm-p-value': src.z.number()
         .describe('p-value of the sample ratio mismatch χ² test against the configured split'),
     'users-needed': src.z.number()
@@ -37377,6 +37845,9 @@ function toOutputs(a, sql) {
     async run(i, ctx) {
         ctx.mask(i['github-token']);
         let experiment;
+        const definition = i.experiment.trim();
+        if (!definition.includes('\n') && /\.(ya?ml|json)$/i.test(definition))
+            ctx.path(definition, { input: 'experiment' });
         try {
             experiment = loadExperiment(i.experiment, ctx.workspace);
         }
@@ -37386,6 +37857,8 @@ function toOutputs(a, sql) {
         ctx.mask(i['warehouse-token']);
         const warehouse = warehouseKind(i.data);
         const kind = sourceKind(i.data);
+        if (!warehouse && kind !== 'postgres')
+            confineDataPaths(i.data, i['allow-data-outside-workspace'], ctx);
         const where = warehouse ??
             (kind === 'postgres' ? 'PostgreSQL' : kind === 'duckdb' ? 'DuckDB database' : 'data files');
         if (kind === 'postgres' || warehouse) {
@@ -37457,7 +37930,7 @@ function toOutputs(a, sql) {
 
 /***/ }),
 
-/***/ 61052:
+/***/ 13651:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -37468,11 +37941,12 @@ __nccwpck_require__.d(__webpack_exports__, {
   dz: () => (/* reexport */ InputError),
   QP: () => (/* reexport */ defineAction),
   hF: () => (/* reexport */ inputs_input),
+  lo: () => (/* reexport */ parsePercent),
   Cs: () => (/* reexport */ runAction),
   z: () => (/* reexport */ external_namespaceObject)
 });
 
-// UNUSED EXPORTS: COMMENT_LIMIT_CHARS, HttpError, NetworkError, Progress, SUMMARY_LIMIT_BYTES, Summary, basicAuth, commentMarker, describeField, describeFields, errorMessage, fitComment, formatBytes, formatDuration, globToRegExp, inputVariable, mapPool, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, redactUrl, runner, truncateUtf8, upsertStickyComment, writeFileAtomic
+// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, HttpError, NetworkError, OUTPUTS_LIMIT_BYTES, Progress, SUMMARY_LIMIT_BYTES, Summary, basicAuth, commentMarker, confinePath, describeField, describeFields, errorMessage, fitComment, formatBytes, formatDuration, globToRegExp, inputVariable, isInside, isUrlLike, limitOutputs, logValue, mapPool, neutraliseLine, neutraliseText, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parseRetryAfter, readGithubContext, readInputs, realPathOf, redact, redactUrl, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, upsertStickyComment, urlSecrets, writeFileAtomic
 
 // NAMESPACE OBJECT: ./node_modules/zod/v4/locales/index.js
 var locales_namespaceObject = {};
@@ -48948,7 +49422,134 @@ const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
 var external_node_path_ = __nccwpck_require__(76760);
 ;// CONCATENATED MODULE: external "node:crypto"
 const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
+;// CONCATENATED MODULE: ./packages/kit/src/log.ts
+/**
+ * The log is a command channel: the runner acts on any stdout line that starts (after blanks) with
+ * `::`, and on the legacy `##[` form anywhere in a line. Untrusted values (metric names, paths, server
+ * messages) must never begin such a line, so the kit's writer neutralises every line it prints and
+ * `logValue` keeps an interpolated value on one line.
+ */
+// A zero-width space between the colons: the line reads the same, but no longer starts with `::`.
+const BREAK = '\u200b';
+/** A line the runner will print and never act on. */
+function neutraliseLine(line) {
+    return line.replace(/^(\s*):(?=:)/, `$1:${BREAK}`).replace(/##\[/g, `#${BREAK}#[`);
+}
+/** Text of any number of lines, each one neutralised. */
+function neutraliseText(text) {
+    return String(text)
+        .split(/\r\n|[\r\n\u2028\u2029]/)
+        .map(neutraliseLine)
+        .join('\n');
+}
+/**
+ * An untrusted value to interpolate into a log line: line breaks and other control characters shown
+ * escaped (`\n`), so the value cannot start a line of its own or forge the lines around it.
+ */
+function logValue(value) {
+    return neutraliseLine(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it escapes
+    String(value).replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => {
+        if (c === '\n')
+            return '\\n';
+        if (c === '\r')
+            return '\\r';
+        if (c === '\t')
+            return '\t';
+        return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+    }));
+}
+
+;// CONCATENATED MODULE: ./packages/kit/src/secrets.ts
+/**
+ * Credentials inside URLs. A URL-valued input may carry `user:password@` (a tracking server, a
+ * Prometheus, a data source); the password must be masked before validation can echo the value, and
+ * every URL printed anywhere goes through `redactUrl` / `redactUrls`.
+ */
+const SENSITIVE_QUERY = /^(token|access_token|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|code|key|password|secret)$/i;
+// `scheme://userinfo@` anywhere in a text; userinfo stops at the first character a URL authority
+// cannot hold unescaped, so even a URL that `new URL` rejects (port 99999) is found.
+const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@"'`<>]*)@/gi;
+const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'`<>]+/gi;
+function decode(text) {
+    try {
+        return decodeURIComponent(text);
+    }
+    catch {
+        return text;
+    }
+}
+/**
+ * The secrets inside every URL of a text: each password, and `user:password`, as written and
+ * percent-decoded, so the runner masks whichever form a later message shows.
+ */
+function urlSecrets(text) {
+    const found = new Set();
+    for (const [url] of String(text).matchAll(URL_IN_TEXT)) {
+        const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#@]*)@/i.exec(url)?.[1];
+        if (userinfo) {
+            const colon = userinfo.indexOf(':');
+            for (const value of [userinfo, colon >= 0 ? userinfo.slice(colon + 1) : userinfo]) {
+                found.add(value);
+                found.add(decode(value));
+            }
+        }
+        for (const match of url.matchAll(/[?&]([^=&#]+)=([^&#]*)/g)) {
+            if (SENSITIVE_QUERY.test(decode(match[1])) && match[2]) {
+                found.add(match[2]);
+                found.add(decode(match[2]));
+            }
+        }
+    }
+    // A one- or two-character mask would blank out ordinary text all over the log.
+    return [...found].filter((value) => value.length >= 3);
+}
+/** True when a value looks like a URL with a scheme and an authority (`scheme://…`). */
+function isUrlLike(value) {
+    return /^[a-z][a-z0-9+.-]*:\/\//i.test(value.trim());
+}
+/** A URL fit for a log, a summary or an error: no user info, signed query values replaced. */
+function redactUrl(url) {
+    try {
+        const parsed = new URL(url);
+        parsed.username = '';
+        parsed.password = '';
+        for (const key of [...parsed.searchParams.keys()]) {
+            if (SENSITIVE_QUERY.test(key))
+                parsed.searchParams.set(key, '***');
+        }
+        return parsed.toString();
+    }
+    catch {
+        return redactUrls(String(url));
+    }
+}
+/** Redacts every URL inside free text (an error message, a server's answer): user info and signed queries. */
+function redactUrls(text) {
+    return String(text)
+        .replace(USERINFO, (_, scheme, userinfo) => (userinfo ? `${scheme}***@` : `${scheme}@`))
+        .replace(/([?&])([^=&#\s]+)=([^&#\s"'`<>]*)/g, (whole, sep, key) => SENSITIVE_QUERY.test(decode(key)) ? `${sep}${key}=***` : whole);
+}
+const secrets = new Set();
+/** Remembers a masked value, so `redact` removes it from what the runner does not mask itself. */
+function rememberSecret(value) {
+    if (value.length >= 3)
+        secrets.add(value);
+}
+/**
+ * Text fit for the log, the summary, outputs, comments and errors: every masked secret replaced by
+ * `***` (the runner masks the log, not files or the GitHub API) and every URL redacted.
+ */
+function redact(text) {
+    let out = redactUrls(text);
+    for (const secret of [...secrets].sort((a, b) => b.length - a.length))
+        out = out.replaceAll(secret, '***');
+    return out;
+}
+
 ;// CONCATENATED MODULE: ./packages/kit/src/commands.ts
+
+
 
 
 
@@ -48975,11 +49576,14 @@ function fileCommand(variable, name, value) {
     return true;
 }
 const runner = {
-    info: (message) => process.stdout.write(`${message}${external_node_os_namespaceObject.EOL}`),
+    info: (message) => process.stdout.write(`${neutraliseText(message)}${external_node_os_namespaceObject.EOL}`),
     debug: (message) => issueCommand('debug', message),
     warning: (message) => issueCommand('warning', message),
     error: (message) => issueCommand('error', message),
-    setSecret: (value) => issueCommand('add-mask', value),
+    setSecret: (value) => {
+        rememberSecret(value);
+        issueCommand('add-mask', value);
+    },
     isDebug: () => process.env.RUNNER_DEBUG === '1' || process.env.ACTIONS_STEP_DEBUG === 'true',
     setOutput(name, value) {
         if (!fileCommand('GITHUB_OUTPUT', name, value))
@@ -49035,23 +49639,7 @@ function errorMessage(error) {
 
 ;// CONCATENATED MODULE: ./packages/kit/src/http.ts
 
-const SENSITIVE_QUERY = /^(token|access_token|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|code|key)$/i;
-/** A URL fit for a log: no user info, signed query values replaced. */
-function redactUrl(url) {
-    try {
-        const parsed = new URL(url);
-        parsed.username = '';
-        parsed.password = '';
-        for (const key of [...parsed.searchParams.keys()]) {
-            if (SENSITIVE_QUERY.test(key))
-                parsed.searchParams.set(key, '***');
-        }
-        return parsed.toString();
-    }
-    catch {
-        return String(url);
-    }
-}
+
 class HttpError extends ActionError {
     status;
     url;
@@ -49238,8 +49826,16 @@ function basicAuth(user, password) {
 
 ;// CONCATENATED MODULE: ./packages/kit/src/comment.ts
 
+
+
 /** GitHub rejects issue comments longer than this many characters. */
 const COMMENT_LIMIT_CHARS = 65_536;
+/**
+ * The login GitHub shows as the author of comments made with `GITHUB_TOKEN` (and other installation
+ * tokens of the GitHub Actions app), for which `GET /user` answers 403 "Resource not accessible by
+ * integration".
+ */
+const ACTIONS_BOT_LOGIN = 'github-actions[bot]';
 function commentMarker(action, key) {
     const safe = (s) => s.replace(/--+/g, '-').replace(/[<>]/g, '');
     return `<!-- mlops-actions:${safe(action)}:${safe(key)} -->`;
@@ -49270,15 +49866,34 @@ function nextLink(link) {
     return undefined;
 }
 /**
+ * Whose comments we may edit: the token's own identity. A user token (PAT) answers `GET /user`; an
+ * installation token such as `GITHUB_TOKEN` is refused there (403) and comments as the Actions bot.
+ */
+async function tokenIdentity(http) {
+    const response = await http.request('GET', 'user', { accept: [403] });
+    if (response.status === 403) {
+        await response.body?.cancel();
+        return ACTIONS_BOT_LOGIN;
+    }
+    const user = (await response.json());
+    if (!user.login)
+        throw new Error('GET /user answered without a login');
+    return user.login;
+}
+/**
  * Creates or updates the one comment of (action, key) on a PR or issue, found by a hidden marker over
  * every page of comments. Where the token may not comment, the body goes to the job summary instead.
  */
 async function upsertStickyComment(options) {
     const marker = commentMarker(options.action, options.key);
-    const body = fitComment(marker, options.body);
-    const fallback = (reason) => {
-        options.log(`Not commenting on the pull request (${reason}); the report is in the job summary instead.`);
-        options.summary.add(options.body);
+    const report = redact(options.body);
+    const body = fitComment(marker, report);
+    const fallback = (reason, warn = false) => {
+        const line = `Not commenting on the pull request (${reason}); the report is in the job summary instead.`;
+        (warn ? (options.warn ?? options.log) : options.log)(line);
+        // The action may have put the same report in the summary already.
+        if (!options.summary.has(report))
+            options.summary.add(report);
         return { mode: 'summary', reason };
     };
     if (!options.issueNumber)
@@ -49299,6 +49914,7 @@ async function upsertStickyComment(options) {
         });
     const base = `repos/${options.repository}/issues`;
     try {
+        const identity = await tokenIdentity(http);
         let existing;
         let pageUrl = http
             .url(`${base}/${options.issueNumber}/comments`, { per_page: 100 })
@@ -49308,7 +49924,8 @@ async function upsertStickyComment(options) {
                 headers: { accept: 'application/vnd.github+json' },
             });
             const comments = (await response.json());
-            existing = comments.find((c) => c.body?.includes(marker));
+            // Anyone can paste our marker into a comment of theirs: only our own comment is ours to edit.
+            existing = comments.find((c) => c.user?.login === identity && c.body?.includes(marker));
             pageUrl = nextLink(response.headers.get('link'));
         }
         if (existing) {
@@ -49326,8 +49943,81 @@ async function upsertStickyComment(options) {
         if (error instanceof HttpError && [401, 403, 404].includes(error.status)) {
             return fallback(`GitHub answered ${error.status}: the token may not write comments here (fork pull requests, or a workflow without 'pull-requests: write')`);
         }
+        // A comment is a side effect of a run that already happened: it must not fail the step.
+        return fallback(`commenting failed: ${oneLine(redact(errorMessage(error)))}`, true);
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/kit/src/files.ts
+
+
+
+/** Writes a file atomically: a temporary sibling renamed over the target, so readers never see half a file. */
+function writeFileAtomic(path, data) {
+    (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(path), { recursive: true });
+    const temp = `${path}.${(0,external_node_crypto_namespaceObject.randomBytes)(6).toString('hex')}.tmp`;
+    try {
+        (0,external_node_fs_.writeFileSync)(temp, data);
+        (0,external_node_fs_.renameSync)(temp, path);
+    }
+    catch (error) {
+        (0,external_node_fs_.rmSync)(temp, { force: true });
         throw error;
     }
+}
+const REGEX_SPECIAL = /[.+^$(){}|[\]\\]/g;
+// A glob over forward-slash paths as a regular expression: `*` and `?` within a segment, `**` across
+// segments (`a/**/b` also matches `a/b`), `[abc]` / `[!abc]` classes and `{x,y}` alternatives.
+function globToRegExp(glob) {
+    let re = '';
+    for (let i = 0; i < glob.length; i++) {
+        const c = glob[i];
+        if (c === '*') {
+            if (glob[i + 1] === '*') {
+                i++;
+                if (glob[i + 1] === '/') {
+                    i++;
+                    re += '(?:.*/)?';
+                }
+                else
+                    re += '.*';
+            }
+            else
+                re += '[^/]*';
+        }
+        else if (c === '?') {
+            re += '[^/]';
+        }
+        else if (c === '[') {
+            const end = glob.indexOf(']', i + 2);
+            if (end < 0) {
+                re += '\\[';
+            }
+            else {
+                const body = glob
+                    .slice(i + 1, end)
+                    .replace(/\\/g, '\\\\')
+                    .replace(/^!/, '^');
+                re += `[${body}]`;
+                i = end;
+            }
+        }
+        else if (c === '{') {
+            const end = glob.indexOf('}', i);
+            if (end < 0) {
+                re += '\\{';
+            }
+            else {
+                const options = glob.slice(i + 1, end).split(',');
+                re += `(?:${options.map((option) => globToRegExp(option).source.slice(1, -1)).join('|')})`;
+                i = end;
+            }
+        }
+        else {
+            re += c.replace(REGEX_SPECIAL, '\\$&');
+        }
+    }
+    return new RegExp(`^${re}$`);
 }
 
 ;// CONCATENATED MODULE: ./packages/kit/src/github.ts
@@ -49558,6 +50248,116 @@ function describeFields(schema) {
     return Object.entries(schema.shape).map(([name, field]) => describeField(name, field));
 }
 
+;// CONCATENATED MODULE: ./packages/kit/src/outputs.ts
+/** GitHub's cap on all outputs of one job. */
+const OUTPUTS_LIMIT_BYTES = 1024 * 1024;
+function stringify(value) {
+    if (typeof value === 'string')
+        return value;
+    if (value === undefined || value === null)
+        return '';
+    if (typeof value === 'object')
+        return JSON.stringify(value);
+    return String(value);
+}
+/** The bytes one output costs in GITHUB_OUTPUT: name, value and the heredoc around them. */
+function cost(name, value) {
+    return Buffer.byteLength(name) + Buffer.byteLength(value) + 100;
+}
+/**
+ * The outputs of a step and its `json` output, kept under `limitBytes` by construction: while they do
+ * not fit, the largest output is replaced by a pointer to `file` (where the caller writes the whole
+ * result) and `json` is rebuilt with the same pointer in its place.
+ */
+function limitOutputs(result, file, limitBytes = OUTPUTS_LIMIT_BYTES) {
+    const strings = Object.fromEntries(Object.entries(result).map(([k, v]) => [k, stringify(v)]));
+    const trimmed = [];
+    const pointer = (name) => ({
+        truncated: true,
+        bytes: Buffer.byteLength(strings[name]),
+        file,
+    });
+    const build = () => {
+        const json = JSON.stringify(Object.fromEntries(Object.entries(result).map(([k, v]) => [k, trimmed.includes(k) ? pointer(k) : v])));
+        const values = {};
+        for (const [k, v] of Object.entries(strings))
+            values[k] = trimmed.includes(k) ? JSON.stringify(pointer(k)) : v;
+        values.json = json;
+        return values;
+    };
+    const total = (values) => Object.entries(values).reduce((sum, [k, v]) => sum + cost(k, v), 0);
+    let values = build();
+    while (total(values) > limitBytes) {
+        const largest = Object.keys(strings)
+            .filter((k) => !trimmed.includes(k))
+            .sort((a, b) => Buffer.byteLength(strings[b]) - Buffer.byteLength(strings[a]))[0];
+        if (largest === undefined) {
+            values = { ...values, json: JSON.stringify({ truncated: true, file }) };
+            break;
+        }
+        trimmed.push(largest);
+        values = build();
+    }
+    return { values, trimmed };
+}
+
+;// CONCATENATED MODULE: ./packages/kit/src/paths.ts
+
+
+
+/** Symbolic links followed before giving up, as Linux's ELOOP limit. */
+const MAX_LINKS = 40;
+/**
+ * Where a path really lands: symlinks followed, also for a path that does not exist yet (its nearest
+ * existing parent is resolved, and a dangling link is followed to where a write would go).
+ */
+function realPathOf(path, depth = 0) {
+    try {
+        return (0,external_node_fs_.realpathSync)(path);
+    }
+    catch (error) {
+        const code = error.code;
+        if (code !== 'ENOENT' && code !== 'ENOTDIR')
+            throw error;
+    }
+    if (depth > MAX_LINKS)
+        throw new Error(`too many levels of symbolic links at ${path}`);
+    let isLink = false;
+    try {
+        isLink = (0,external_node_fs_.lstatSync)(path).isSymbolicLink();
+    }
+    catch {
+        // Nothing at this path: it is resolved through its parent below.
+    }
+    if (isLink)
+        return realPathOf((0,external_node_path_.resolve)((0,external_node_path_.dirname)(path), (0,external_node_fs_.readlinkSync)(path)), depth + 1);
+    const parent = (0,external_node_path_.dirname)(path);
+    if (parent === path)
+        return path;
+    return (0,external_node_path_.resolve)(realPathOf(parent, depth), (0,external_node_path_.basename)(path));
+}
+/** True when `path` is `root` or below it. */
+function isInside(root, path) {
+    const rel = (0,external_node_path_.relative)(root, path);
+    return rel === '' || (!rel.startsWith('..') && !(0,external_node_path_.isAbsolute)(rel));
+}
+/**
+ * Resolves a path input against the workspace after following symlinks and refuses one that lands
+ * outside: the workspace is the boundary between the repository's content and the runner's machine
+ * (its keys, other jobs' files). Returns the absolute, real path.
+ */
+function confinePath(workspace, value, options) {
+    const root = realPathOf((0,external_node_path_.resolve)(workspace));
+    const real = realPathOf((0,external_node_path_.resolve)(root, options.base ?? '.', value));
+    if (options.allowOutside || isInside(root, real))
+        return real;
+    const way = options.optOut
+        ? `; give a path inside the workspace, or set '${options.optOut}: true' to allow paths outside it`
+        : '; give a path inside the workspace';
+    const shown = real === (0,external_node_path_.resolve)(root, options.base ?? '.', value) ? '' : ` (through a symbolic link, it is ${real})`;
+    throw new InputError(options.input, `'${value}' is outside the workspace ${root}${shown}${way}`);
+}
+
 ;// CONCATENATED MODULE: ./packages/kit/src/progress.ts
 
 /**
@@ -49617,6 +50417,7 @@ class Progress {
 
 ;// CONCATENATED MODULE: ./packages/kit/src/summary.ts
 
+
 /** GitHub refuses a step summary above 1024 KiB. */
 const SUMMARY_LIMIT_BYTES = 1024 * 1024;
 /** Cuts text to at most `limit` UTF-8 bytes at a line boundary and says that it did. */
@@ -49634,9 +50435,14 @@ function truncateUtf8(text, limit, note) {
 /** Collects markdown for the job summary and writes it once, within GitHub's size limit. */
 class Summary {
     parts = [];
+    /** Adds markdown; URLs in it lose their credentials, so no caller can leak them by mistake. */
     add(markdown) {
-        this.parts.push(markdown);
+        this.parts.push(redact(markdown));
         return this;
+    }
+    /** True when this markdown was already added (a report the action also tried to comment). */
+    has(markdown) {
+        return this.parts.includes(redact(markdown));
     }
     get text() {
         return this.parts.join('\n\n');
@@ -49647,7 +50453,7 @@ class Summary {
     write(path = process.env.GITHUB_STEP_SUMMARY) {
         if (!path || this.isEmpty)
             return;
-        const body = truncateUtf8(`${this.text}\n`, SUMMARY_LIMIT_BYTES, '_Summary truncated: it exceeded 1024 KiB._');
+        const body = truncateUtf8(`${redact(this.text)}\n`, SUMMARY_LIMIT_BYTES, '_Summary truncated: it exceeded 1024 KiB._');
         (0,external_node_fs_.appendFileSync)(path, body);
         this.parts.length = 0;
     }
@@ -49666,8 +50472,11 @@ class Summary {
 
 
 
-/** GitHub's cap on all outputs of one job. */
-const OUTPUTS_LIMIT_BYTES = 1024 * 1024;
+
+
+
+
+
 /** How long a cancelled step may take to wind down (the runner sends SIGTERM 7.5 s after SIGINT). */
 const CANCEL_GRACE_MS = 5000;
 function defineAction(definition) {
@@ -49679,6 +50488,7 @@ function defineAction(definition) {
 function inputVariable(name) {
     return `INPUT_${name.replace(/ /g, '_').toUpperCase()}`;
 }
+const shorten = (value) => (value.length > 200 ? `${value.slice(0, 200)}…` : value);
 function describeIssue(issue, raw, secrets) {
     const name = issue.path.length > 0 ? String(issue.path[0]) : undefined;
     if (name === undefined)
@@ -49690,7 +50500,7 @@ function describeIssue(issue, raw, secrets) {
         ? ''
         : secrets.has(name)
             ? ' (got ***)'
-            : ` (got ${JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value)})`;
+            : ` (got ${JSON.stringify(shorten(redact(value)))})`;
     const where = issue.path.length > 1 ? ` at ${issue.path.slice(1).join('.')}` : '';
     return `Input '${name}'${where}: ${oneLine(issue.message)}${shown}`;
 }
@@ -49701,6 +50511,11 @@ function readInputs(schema, env = process.env) {
     for (const field of describeFields(schema)) {
         const value = env[inputVariable(field.name)];
         raw[field.name] = value === undefined || value.trim() === '' ? undefined : value.trim();
+        // Any input may hold a URL with credentials (a tracking server, a data source): mask them before
+        // validation can echo the value.
+        if (value)
+            for (const secret of urlSecrets(value))
+                runner.setSecret(secret);
         if (field.secret) {
             secrets.add(field.name);
             if (value)
@@ -49714,24 +50529,18 @@ function readInputs(schema, env = process.env) {
     const first = parsed.error.issues[0];
     throw new InputError(first?.path[0] ? String(first.path[0]) : 'inputs', [...new Set(messages)].join('; '));
 }
-function stringifyOutput(value) {
-    if (typeof value === 'string')
-        return value;
-    if (value === undefined || value === null)
-        return '';
-    if (typeof value === 'object')
-        return JSON.stringify(value);
-    return String(value);
-}
+/** What every log line of an action goes through: one line, no workflow command, no URL credentials. */
+const safeLine = (line) => logValue(redact(line));
 function createContext(definition, env = process.env, signal = new AbortController().signal) {
     let failure;
     const github = readGithubContext(env);
     const summary = new Summary();
+    // One message, one line: a value interpolated into a message cannot start a line of its own.
     const logger = {
-        info: (line) => runner.info(line),
-        warning: (line) => runner.warning(line),
-        debug: (line) => runner.debug(line),
-        group: (title, work) => runner.group(title, work),
+        info: (line) => runner.info(safeLine(line)),
+        warning: (line) => runner.warning(safeLine(line)),
+        debug: (line) => runner.debug(safeLine(line)),
+        group: (title, work) => runner.group(safeLine(title), work),
     };
     const tempRoot = env.RUNNER_TEMP || (0,external_node_os_namespaceObject.tmpdir)();
     let tempDir;
@@ -49754,8 +50563,9 @@ function createContext(definition, env = process.env, signal = new AbortControll
         summary,
         signal,
         env,
-        progress: (options) => new Progress({ ...options, log: (line) => runner.info(line) }),
-        http: (options) => new HttpClient({ log: (line) => runner.info(line), ...options }),
+        path: (value, options) => confinePath(env.GITHUB_WORKSPACE || process.cwd(), value, options),
+        progress: (options) => new Progress({ ...options, log: (line) => runner.info(safeLine(line)) }),
+        http: (options) => new HttpClient({ log: (line) => runner.info(safeLine(line)), ...options }),
         mask: (value) => {
             if (value)
                 runner.setSecret(value);
@@ -49769,7 +50579,8 @@ function createContext(definition, env = process.env, signal = new AbortControll
             key,
             body,
             summary,
-            log: (line) => runner.info(line),
+            log: (line) => runner.info(safeLine(line)),
+            warn: (line) => runner.warning(safeLine(line)),
         }),
         fail: (message) => {
             failure ??= message;
@@ -49784,25 +50595,31 @@ function reportFailure(error, env) {
             ? error.message
             : `${error.name}: ${error.message}`
         : String(error);
-    runner.setFailed(oneLine(message));
+    runner.setFailed(oneLine(redact(message)));
     if (debug && error instanceof Error && error.stack)
-        runner.debug(error.stack);
+        runner.debug(redact(error.stack));
 }
-/** Writes every output and the `json` output, refusing to exceed GitHub's per-job limit. */
-function writeOutputs(definition, result) {
+/**
+ * Writes every output and the `json` output within GitHub's per-job limit: when they would exceed it,
+ * the whole result goes to a file under RUNNER_TEMP and the largest outputs point to it instead.
+ */
+function writeOutputs(definition, result, tempDir) {
     const parsed = definition.outputs.safeParse(result);
     if (!parsed.success) {
         throw new Error(`${definition.id} produced outputs that do not match its schema: ${errors/* prettifyError */.S1(parsed.error)}`);
     }
     const values = parsed.data;
-    const json = JSON.stringify(values);
-    const total = Object.values(values).reduce((sum, v) => sum + Buffer.byteLength(stringifyOutput(v)), 0);
-    if (total + Buffer.byteLength(json) > OUTPUTS_LIMIT_BYTES) {
-        throw new ActionError(`The outputs of ${definition.id} add up to more than GitHub's 1 MB limit; read the full result from the job summary or artifact instead`);
+    let file;
+    const limited = limitOutputs(values, '\0', OUTPUTS_LIMIT_BYTES);
+    let written = limited.values;
+    if (limited.trimmed.length > 0) {
+        file = (0,external_node_path_.join)(tempDir(), 'outputs.json');
+        writeFileAtomic(file, redact(JSON.stringify(values, null, 2)));
+        written = limitOutputs(values, file, OUTPUTS_LIMIT_BYTES).values;
+        runner.warning(`The outputs of ${definition.id} exceed GitHub's 1 MB limit: ${limited.trimmed.map((k) => `'${k}'`).join(', ')} ${limited.trimmed.length === 1 ? 'was' : 'were'} replaced by a pointer to the full result in ${file}`);
     }
-    for (const [key, value] of Object.entries(values))
-        runner.setOutput(key, stringifyOutput(value));
-    runner.setOutput('json', json);
+    for (const [key, value] of Object.entries(written))
+        runner.setOutput(key, redact(value));
 }
 /**
  * Runs an action as the runner calls it: the main step, or — when the main step left its marker in the
@@ -49847,10 +50664,10 @@ async function runAction(definition, env = process.env) {
                 runner.saveState('isPost', 'true');
             const inputs = readInputs(definition.inputs, env);
             const result = await Promise.race([definition.run(inputs, ctx), cancelled]);
-            writeOutputs(definition, result);
+            writeOutputs(definition, result, () => ctx.tempDir);
             const failure = ctx.failure();
             if (failure)
-                runner.setFailed(oneLine(failure));
+                runner.setFailed(oneLine(redact(failure)));
             else if (controller.signal.aborted)
                 reportFailure(controller.signal.reason, env);
         }
@@ -49872,79 +50689,11 @@ async function runAction(definition, env = process.env) {
         process.exit(1);
 }
 
-;// CONCATENATED MODULE: ./packages/kit/src/files.ts
-
-
-
-/** Writes a file atomically: a temporary sibling renamed over the target, so readers never see half a file. */
-function writeFileAtomic(path, data) {
-    mkdirSync(dirname(path), { recursive: true });
-    const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-        writeFileSync(temp, data);
-        renameSync(temp, path);
-    }
-    catch (error) {
-        rmSync(temp, { force: true });
-        throw error;
-    }
-}
-const REGEX_SPECIAL = /[.+^$(){}|[\]\\]/g;
-// A glob over forward-slash paths as a regular expression: `*` and `?` within a segment, `**` across
-// segments (`a/**/b` also matches `a/b`), `[abc]` / `[!abc]` classes and `{x,y}` alternatives.
-function globToRegExp(glob) {
-    let re = '';
-    for (let i = 0; i < glob.length; i++) {
-        const c = glob[i];
-        if (c === '*') {
-            if (glob[i + 1] === '*') {
-                i++;
-                if (glob[i + 1] === '/') {
-                    i++;
-                    re += '(?:.*/)?';
-                }
-                else
-                    re += '.*';
-            }
-            else
-                re += '[^/]*';
-        }
-        else if (c === '?') {
-            re += '[^/]';
-        }
-        else if (c === '[') {
-            const end = glob.indexOf(']', i + 2);
-            if (end < 0) {
-                re += '\\[';
-            }
-            else {
-                const body = glob
-                    .slice(i + 1, end)
-                    .replace(/\\/g, '\\\\')
-                    .replace(/^!/, '^');
-                re += `[${body}]`;
-                i = end;
-            }
-        }
-        else if (c === '{') {
-            const end = glob.indexOf('}', i);
-            if (end < 0) {
-                re += '\\{';
-            }
-            else {
-                const options = glob.slice(i + 1, end).split(',');
-                re += `(?:${options.map((option) => globToRegExp(option).source.slice(1, -1)).join('|')})`;
-                i = end;
-            }
-        }
-        else {
-            re += c.replace(REGEX_SPECIAL, '\\$&');
-        }
-    }
-    return new RegExp(`^${re}$`);
-}
-
 ;// CONCATENATED MODULE: ./packages/kit/src/index.ts
+
+
+
+
 
 
 

@@ -5,8 +5,8 @@ import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7069);
-/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1861);
+/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(424);
+/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6488);
 
 
 await (0,_mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)(_main__WEBPACK_IMPORTED_MODULE_1__/* ["default"] */ .Ay);
@@ -16,7 +16,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1861:
+/***/ 6488:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -27,9 +27,93 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // UNUSED EXPORTS: inputs, outputs
 
-// EXTERNAL MODULE: ./packages/kit/src/index.ts + 106 modules
-var src = __nccwpck_require__(7069);
+// EXTERNAL MODULE: ./packages/kit/src/index.ts + 110 modules
+var src = __nccwpck_require__(424);
+;// CONCATENATED MODULE: ./packages/rollout/src/alerts.ts
+
+const MATCHER = /^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*$/;
+const ALERT_NAME = /^[a-zA-Z_][a-zA-Z0-9_:]*$/;
+/**
+ * One entry of abort-on-alerts: an alert name (`HighLatency`) or label matchers in PromQL syntax
+ * (`severity="page", service=~"model.*"`), optionally in braces.
+ */
+function parseAlertSelector(text) {
+    const trimmed = text.trim();
+    if (ALERT_NAME.test(trimmed))
+        return [{ label: 'alertname', op: '=', value: trimmed }];
+    const body = trimmed.startsWith('{') && trimmed.endsWith('}') ? trimmed.slice(1, -1) : trimmed;
+    const parts = body.split(/,(?=(?:[^"]*"[^"]*")*[^"]*$)/).filter((p) => p.trim().length > 0);
+    if (parts.length === 0)
+        throw new src/* ActionError */.lZ(`alert selector '${text}' is empty`);
+    return parts.map((part) => {
+        const m = MATCHER.exec(part);
+        if (!m) {
+            throw new src/* ActionError */.lZ(`alert selector '${text}': '${part.trim()}' is not a label matcher; expected an alert name or matchers such as severity="page", team=~"ml.*"`);
+        }
+        const value = m[3].replace(/\\(.)/g, '$1');
+        if (m[2] === '=~' || m[2] === '!~') {
+            try {
+                new RegExp(value);
+            }
+            catch {
+                throw new src/* ActionError */.lZ(`alert selector '${text}': '${value}' is not a valid regular expression`);
+            }
+        }
+        return { label: m[1], op: m[2], value };
+    });
+}
+/** Prometheus semantics: a missing label is the empty string; regular expressions are fully anchored. */
+function matchesSelector(labels, selector) {
+    return selector.every(({ label, op, value }) => {
+        const actual = labels[label] ?? '';
+        if (op === '=')
+            return actual === value;
+        if (op === '!=')
+            return actual !== value;
+        const matched = new RegExp(`^(?:${value})$`).test(actual);
+        return op === '=~' ? matched : !matched;
+    });
+}
+function toFiring(alert, source) {
+    const labels = alert.labels ?? {};
+    const notes = alert.annotations ?? {};
+    return {
+        name: labels.alertname ?? '(unnamed)',
+        summary: notes.summary ?? notes.description ?? '',
+        labels,
+        source,
+    };
+}
+/** Firing alerts from Prometheus' /api/v1/alerts (pending ones are not firing yet). */
+async function prometheusAlerts(http, signal) {
+    const body = await http.json('GET', 'api/v1/alerts', { signal });
+    if (body.status !== 'success' || !Array.isArray(body.data?.alerts)) {
+        throw new src/* ActionError */.lZ(`${http.name}: /api/v1/alerts answered without a list of alerts`);
+    }
+    return body.data.alerts.filter((a) => a.state === 'firing').map((a) => toFiring(a, 'prometheus'));
+}
+/** Active alerts from Alertmanager's /api/v2/alerts, leaving out silenced and inhibited ones. */
+async function alertmanagerAlerts(http, signal) {
+    const body = await http.json('GET', 'api/v2/alerts', {
+        query: { active: 'true', silenced: 'false', inhibited: 'false' },
+        signal,
+    });
+    if (!Array.isArray(body))
+        throw new src/* ActionError */.lZ(`${http.name}: /api/v2/alerts answered without a list`);
+    return body.filter((a) => a.status?.state === 'active').map((a) => toFiring(a, 'alertmanager'));
+}
+/** The firing alerts any selector matches, from every source given. */
+async function firingAlerts(sources, selectors, signal) {
+    const all = (await Promise.all(sources.map((source) => source(signal)))).flat();
+    return all.filter((alert) => selectors.some((s) => matchesSelector(alert.labels, s)));
+}
+/** The verdict line of firing alerts, names and summaries. */
+function describeAlerts(alerts) {
+    return alerts.map((a) => `${a.name}${a.summary ? ` (${a.summary})` : ''} from ${a.source}`).join('; ');
+}
+
 ;// CONCATENATED MODULE: ./packages/rollout/src/prometheus.ts
+
 
 /** Prometheus sends sample values as strings: "NaN", "+Inf", "-Inf" or a decimal. */
 function parseSampleValue(text) {
@@ -130,6 +214,10 @@ class PrometheusClient {
             values: s.values.map(([t, v]) => [t * 1000, parseSampleValue(v)]),
         }));
     }
+    /** The firing alerts of the rules Prometheus evaluates (/api/v1/alerts). */
+    alerts(signal) {
+        return prometheusAlerts(this.http, signal);
+    }
     /** A single number: the sum over the returned series, NaN when nothing came back. */
     async scalar(promql, signal) {
         const samples = await this.query(promql, { signal });
@@ -160,7 +248,6 @@ function builtinQueries(o, selector, windowMs) {
         errors: `sum(increase(${o.requestMetric}{${join(m, err)}}[${w}]))`,
         requestRate: `sum(rate(${o.requestMetric}{${m}}[${w}]))`,
         errorRate: `sum(rate(${o.requestMetric}{${join(m, err)}}[${w}])) / sum(rate(${o.requestMetric}{${m}}[${w}]))`,
-        quantile: (q) => `histogram_quantile(${q}, sum by (le) (rate(${o.latencyMetric}_bucket{${m}}[${w}])))`,
         buckets: `sum by (le) (increase(${o.latencyMetric}_bucket{${m}}[${w}]))`,
     };
 }
@@ -261,14 +348,61 @@ function mannWhitneyBinned(first, second, options = {}) {
     const variance = n > 1 ? ((n1 * n2) / 12) * (n + 1 - tieTerm / (n * (n - 1))) : 0;
     const sd = Math.sqrt(variance);
     const effect = n1 > 0 && n2 > 0 ? u / (n1 * n2) : Number.NaN;
+    const se = delongStandardError(first, second, n1, n2, effect);
     if (!(sd > 0))
-        return { u, n1, n2, z: 0, p: 1, effect };
+        return { u, n1, n2, z: 0, p: 1, effect, se };
     // As scipy: 'greater' tests U1, 'less' tests U2, 'two-sided' the larger of the two with p doubled.
     const u2 = n1 * n2 - u;
     const stat = alternative === 'greater' ? u : alternative === 'less' ? u2 : Math.max(u, u2);
     const z = (stat - mean - (continuity ? 0.5 : 0)) / sd;
     const p = normalSf(z) * (alternative === 'two-sided' ? 2 : 1);
-    return { u, n1, n2, z, p: Math.min(1, Math.max(0, p)), effect };
+    return { u, n1, n2, z, p: Math.min(1, Math.max(0, p)), effect, se };
+}
+function delongStandardError(first, second, n1, n2, auc) {
+    if (!(n1 > 1 && n2 > 1))
+        return Number.NaN;
+    let secondBelow = 0;
+    let firstBelow = 0;
+    let s10 = 0;
+    let s01 = 0;
+    for (let i = 0; i < first.length; i++) {
+        const f = first[i];
+        const s = second[i];
+        // A first-sample value in this bin beats every second-sample value below it and half of those tied.
+        const v10 = (secondBelow + s / 2) / n2;
+        // A second-sample value here is beaten by every first-sample value above it and half of those tied.
+        const v01 = (n1 - firstBelow - f + f / 2) / n1;
+        s10 += f * (v10 - auc) ** 2;
+        s01 += s * (v01 - auc) ** 2;
+        secondBelow += s;
+        firstBelow += f;
+    }
+    return Math.sqrt(s10 / (n1 - 1) / n1 + s01 / (n2 - 1) / n2);
+}
+/**
+ * One-sided test that a difference exceeds a margin, H0: d ≤ margin, from an estimate and its standard
+ * error: p < alpha exactly when the lower (1 − alpha) confidence bound of d clears the margin.
+ */
+function exceedsMargin(estimate, se, margin) {
+    if (!Number.isFinite(estimate))
+        return { z: Number.NaN, p: 1 };
+    if (!(se > 0))
+        return estimate > margin ? { z: Infinity, p: 0 } : { z: -Infinity, p: 1 };
+    const z = (estimate - margin) / se;
+    return { z, p: normalSf(z) };
+}
+/**
+ * The difference of two proportions with the Agresti-Caffo adjustment, whose Wald interval keeps its
+ * coverage with few events (the plain Wald interval collapses to zero width at 0 events).
+ */
+function proportionDifference(x1, n1, x2, n2) {
+    const a1 = (x1 + 1) / (n1 + 2);
+    const a2 = (x2 + 1) / (n2 + 2);
+    return {
+        difference: x1 / n1 - x2 / n2,
+        adjusted: a1 - a2,
+        se: Math.sqrt((a1 * (1 - a1)) / (n1 + 2) + (a2 * (1 - a2)) / (n2 + 2)),
+    };
 }
 /** Pooled two-proportion z-test (equivalent to the 2×2 chi-square test without Yates' correction). */
 function twoProportion(x1, n1, x2, n2, alternative = 'two-sided') {
@@ -357,89 +491,184 @@ const QUANTILE = /^p(\d{2})-latency$/;
 function renderQuery(query, selector, windowMs) {
     return query.replaceAll('$selector', matchers(selector)).replaceAll('$window', promDuration(windowMs));
 }
+/** A track's selector with a metric's own matchers added (one metric on `/predict`, another overall). */
+function metricSelector(trackSelector, spec) {
+    return [matchers(trackSelector), spec.selector ? matchers(spec.selector) : '']
+        .filter((part) => part.length > 0)
+        .join(', ');
+}
+const count = (v) => (Number.isFinite(v) ? v : 0);
+async function bothScalars(c, query) {
+    const [canary, stable] = await Promise.all([
+        c.client.scalar(query(c.o.canarySelector), c.o.signal),
+        c.client.scalar(query(c.o.stableSelector), c.o.signal),
+    ]);
+    return { canary: canary.value, stable: stable.value };
+}
+function selectorsOf(spec) {
+    return (track) => metricSelector(track, spec);
+}
+async function measureErrors(c, spec) {
+    const selector = selectorsOf(spec);
+    const own = spec.selector !== undefined;
+    const [errors, totals] = await Promise.all([
+        bothScalars(c, (s) => builtinQueries(c.o, selector(s), c.o.windowMs).errors),
+        own
+            ? bothScalars(c, (s) => builtinQueries(c.o, selector(s), c.o.windowMs).requests)
+            : Promise.resolve(c.requests),
+    ]);
+    const ct = count(totals.canary);
+    const st = count(totals.stable);
+    const ce = count(errors.canary);
+    const se = count(errors.stable);
+    return {
+        canary: ct > 0 ? ce / ct : Number.NaN,
+        stable: st > 0 ? se / st : Number.NaN,
+        counts: { canaryErrors: ce, canaryTotal: ct, stableErrors: se, stableTotal: st },
+    };
+}
+/** A rate given as numerator and denominator counts: the two-proportion test needs both. */
+async function measureRatio(c, spec) {
+    const selector = selectorsOf(spec);
+    const render = (q) => (s) => renderQuery(q, selector(s), c.o.windowMs);
+    const [num, den] = await Promise.all([
+        bothScalars(c, render(spec.numerator)),
+        bothScalars(c, render(spec.denominator)),
+    ]);
+    const ct = count(den.canary);
+    const st = count(den.stable);
+    return {
+        canary: ct > 0 ? count(num.canary) / ct : Number.NaN,
+        stable: st > 0 ? count(num.stable) / st : Number.NaN,
+        counts: {
+            canaryErrors: count(num.canary),
+            canaryTotal: ct,
+            stableErrors: count(num.stable),
+            stableTotal: st,
+        },
+    };
+}
+async function measureBuckets(c, spec, histogram) {
+    const selector = selectorsOf(spec);
+    const query = (s) => builtinQueries({ ...c.o, latencyMetric: histogram }, selector(s), c.o.windowMs).buckets;
+    const [canary, stable] = await Promise.all([
+        c.client.query(query(c.o.canarySelector), { signal: c.o.signal }),
+        c.client.query(query(c.o.stableSelector), { signal: c.o.signal }),
+    ]);
+    const cb = bucketsFromSamples(canary);
+    const sb = bucketsFromSamples(stable);
+    if (cb.bounds.length === 0 || sb.bounds.length === 0) {
+        c.hints.push(`no ${histogram}_bucket series for ${cb.bounds.length === 0 ? 'canary' : 'stable'} (${spec.name}): check ${spec.histogram ? 'its histogram' : 'latency-metric'}`);
+    }
+    return alignBuckets(cb, sb);
+}
+/** A histogram's median per track and its buckets, for Mann-Whitney. */
+async function measureHistogram(c, spec, histogram) {
+    const buckets = await measureBuckets(c, spec, histogram);
+    return {
+        canary: histogramQuantile(0.5, buckets.bounds, buckets.canary),
+        stable: histogramQuantile(0.5, buckets.bounds, buckets.stable),
+        buckets,
+    };
+}
+/**
+ * A latency quantile interpolated inside its bucket as histogram_quantile does, from the same bucket
+ * counts; when the bucket holding stable's quantile is wider than a ratio rule's margin, a hint says the
+ * rule cannot resolve it.
+ */
+async function measureQuantile(c, spec, q) {
+    const buckets = await measureBuckets(c, spec, c.o.latencyMetric);
+    const m = {
+        canary: histogramQuantile(q, buckets.bounds, buckets.canary),
+        stable: histogramQuantile(q, buckets.bounds, buckets.stable),
+        buckets,
+    };
+    const hint = coarseBucketHint(spec, q, buckets.bounds, buckets.stable);
+    if (hint)
+        c.hints.push(hint);
+    return m;
+}
+/** Says when the bucket around a quantile is wider than the margin of the metric's ratio rules. */
+function coarseBucketHint(spec, q, bounds, cumulative) {
+    const margins = [spec.maxRatio, spec.minRatio]
+        .filter((r) => r !== undefined)
+        .map((r) => Math.abs(r - 1));
+    const total = cumulative[cumulative.length - 1] ?? 0;
+    if (margins.length === 0 || !(total > 0))
+        return undefined;
+    const index = cumulative.findIndex((v) => v >= q * total);
+    if (index < 0)
+        return undefined;
+    const lower = index === 0 ? 0 : bounds[index - 1];
+    const upper = bounds[index];
+    const width = upper / lower;
+    const margin = Math.min(...margins);
+    if (!(width - 1 > margin))
+        return undefined;
+    const span = Number.isFinite(width) ? `×${width.toPrecision(3)} wide` : 'unbounded on one side';
+    return `buckets too coarse for ${spec.name}: stable's p${Math.round(q * 100)} lies between ${lower} and ${upper} (${span}), wider than the ±${(margin * 100).toPrecision(3)} % margin of its ratio rule; add bucket bounds near it`;
+}
+async function measureMetric(c, spec) {
+    if (spec.numerator && spec.denominator)
+        return measureRatio(c, spec);
+    if (spec.histogram)
+        return measureHistogram(c, spec, spec.histogram);
+    if (spec.query) {
+        return bothScalars(c, (s) => renderQuery(spec.query, metricSelector(s, spec), c.o.windowMs));
+    }
+    if (spec.name === 'error-rate')
+        return measureErrors(c, spec);
+    if (spec.name === 'request-rate') {
+        return bothScalars(c, (s) => builtinQueries(c.o, metricSelector(s, spec), c.o.windowMs).requestRate);
+    }
+    const quantile = QUANTILE.exec(spec.name);
+    if (quantile)
+        return measureQuantile(c, spec, Number(quantile[1]) / 100);
+    if (spec.name === 'latency')
+        return measureHistogram(c, spec, c.o.latencyMetric);
+    throw new Error(`unknown built-in metric ${spec.name}`);
+}
 /** Queries Prometheus for everything the metrics need over one window, both tracks. */
 async function measureWindow(client, specs, o) {
-    const tracks = {
-        canary: builtinQueries(o, o.canarySelector, o.windowMs),
-        stable: builtinQueries(o, o.stableSelector, o.windowMs),
-    };
-    const scalar = async (q) => (await client.scalar(q, o.signal)).value;
     const [canaryReq, stableReq] = await Promise.all([
-        client.scalar(tracks.canary.requests, o.signal),
-        client.scalar(tracks.stable.requests, o.signal),
+        client.scalar(builtinQueries(o, o.canarySelector, o.windowMs).requests, o.signal),
+        client.scalar(builtinQueries(o, o.stableSelector, o.windowMs).requests, o.signal),
     ]);
     const hints = [];
-    if (canaryReq.series === 0) {
-        hints.push(`no series matched ${o.requestMetric}{${matchers(o.canarySelector)}}: check canary-selector and request-metric`);
+    for (const [track, result, selector] of [
+        ['canary', canaryReq, o.canarySelector],
+        ['stable', stableReq, o.stableSelector],
+    ]) {
+        if (result.series === 0)
+            hints.push(await missingSeriesHint(client, o, track, selector));
     }
-    if (stableReq.series === 0) {
-        hints.push(`no series matched ${o.requestMetric}{${matchers(o.stableSelector)}}: check stable-selector and request-metric`);
-    }
-    const count = (v) => (Number.isFinite(v) ? v : 0);
+    const c = {
+        client,
+        o,
+        hints,
+        requests: { canary: count(canaryReq.value), stable: count(stableReq.value) },
+    };
     const measurements = new Map();
     await Promise.all(specs.map(async (spec) => {
-        const both = async (pick) => {
-            const [canary, stable] = await Promise.all([
-                scalar(pick(tracks.canary, o.canarySelector)),
-                scalar(pick(tracks.stable, o.stableSelector)),
-            ]);
-            return { canary, stable };
-        };
-        let m;
-        const quantile = QUANTILE.exec(spec.name);
-        if (spec.query) {
-            m = await both((_t, selector) => renderQuery(spec.query, selector, o.windowMs));
-        }
-        else if (spec.name === 'error-rate') {
-            const [canaryErrors, stableErrors] = await Promise.all([
-                scalar(tracks.canary.errors),
-                scalar(tracks.stable.errors),
-            ]);
-            const ce = count(canaryErrors);
-            const se = count(stableErrors);
-            const ct = count(canaryReq.value);
-            const st = count(stableReq.value);
-            m = {
-                canary: ct > 0 ? ce / ct : Number.NaN,
-                stable: st > 0 ? se / st : Number.NaN,
-                counts: { canaryErrors: ce, canaryTotal: ct, stableErrors: se, stableTotal: st },
-            };
-        }
-        else if (spec.name === 'request-rate') {
-            m = await both((t) => t.requestRate);
-        }
-        else if (quantile) {
-            const q = Number(quantile[1]) / 100;
-            m = await both((t) => t.quantile(q));
-        }
-        else if (spec.name === 'latency') {
-            const [canary, stable] = await Promise.all([
-                client.query(tracks.canary.buckets, { signal: o.signal }),
-                client.query(tracks.stable.buckets, { signal: o.signal }),
-            ]);
-            const c = bucketsFromSamples(canary);
-            const s = bucketsFromSamples(stable);
-            if (c.bounds.length === 0 || s.bounds.length === 0) {
-                hints.push(`no ${o.latencyMetric}_bucket series for ${c.bounds.length === 0 ? 'canary' : 'stable'}: check latency-metric`);
-            }
-            const aligned = alignBuckets(c, s);
-            m = {
-                canary: histogramQuantile(0.5, aligned.bounds, aligned.canary),
-                stable: histogramQuantile(0.5, aligned.bounds, aligned.stable),
-                buckets: aligned,
-            };
-        }
-        else {
-            throw new Error(`unknown built-in metric ${spec.name}`);
-        }
-        measurements.set(spec.name, m);
+        measurements.set(spec.name, await measureMetric(c, spec));
     }));
-    return {
-        measurements,
-        canaryRequests: count(canaryReq.value),
-        stableRequests: count(stableReq.value),
-        hints,
-    };
+    return { measurements, canaryRequests: c.requests.canary, stableRequests: c.requests.stable, hints };
+}
+/** How far back a missing series is looked for, to tell a gap in the data from a selector that never matched. */
+const LOOKBACK = '6h';
+/**
+ * No series in the window: when the selector matched samples earlier, the data stopped (a Prometheus
+ * restart, a scrape gap, a crashed target) and the hint says since when; otherwise the selector is wrong.
+ */
+async function missingSeriesHint(client, o, track, selector) {
+    const series = `${o.requestMetric}{${matchers(selector)}}`;
+    const last = await client
+        .scalar(`max(max_over_time(timestamp(${series})[${LOOKBACK}:]))`, o.signal)
+        .catch(() => ({ value: Number.NaN }));
+    if (Number.isFinite(last.value)) {
+        return `no ${series} samples since ${new Date(last.value * 1000).toISOString()} (the series existed before): data missing, e.g. after a Prometheus restart or a scrape gap`;
+    }
+    return `no series matched ${series} in the last ${LOOKBACK}: check ${track}-selector and request-metric`;
 }
 /** Both tracks on the union of their bucket bounds (a bound missing on one side carries its lower count). */
 function alignBuckets(c, s) {
@@ -451,6 +680,34 @@ function alignBuckets(c, s) {
         return value;
     };
     return { bounds, canary: bounds.map((b) => at(c, b)), stable: bounds.map((b) => at(s, b)) };
+}
+
+;// CONCATENATED MODULE: ./packages/rollout/src/grafana.ts
+
+/**
+ * Writes each rollout event as a Grafana annotation (POST /api/annotations), so the dashboards a team
+ * already watches show the rollout. An annotation that cannot be written is a warning: it must never
+ * stop a rollback.
+ */
+function grafanaAnnotator(o) {
+    return async (event) => {
+        const body = {
+            time: event.at,
+            tags: [...o.tags, `canary-${event.kind}`],
+            text: event.text,
+        };
+        if (o.dashboardUid)
+            body.dashboardUID = o.dashboardUid;
+        try {
+            await o.http.json('POST', 'api/annotations', {
+                body: JSON.stringify(body),
+                headers: { 'content-type': 'application/json' },
+            });
+        }
+        catch (error) {
+            o.warn(`Grafana annotation not written (${event.kind}): ${(0,src/* errorMessage */.gJ)(error)}`);
+        }
+    };
 }
 
 ;// CONCATENATED MODULE: ./packages/rollout/src/judge.ts
@@ -469,121 +726,41 @@ const fmt = (v) => (Number.isFinite(v) ? Number(v.toPrecision(4)).toString() : S
 function defaultMinEffect(test) {
     return test === 'mann-whitney' ? 0.05 : 0.005;
 }
+/** A bound on the canary's own value (`max`, `min`). */
+function absoluteRule(m, bound, upper) {
+    const rule = `${upper ? '≤' : '≥'} ${fmt(bound)}`;
+    if (!Number.isFinite(m.canary)) {
+        return { rule, verdict: 'inconclusive', detail: 'no canary value (no traffic or no series)' };
+    }
+    const ok = upper ? m.canary <= bound : m.canary >= bound;
+    return { rule, verdict: ok ? 'pass' : 'fail', detail: `canary ${fmt(m.canary)}` };
+}
+/** A bound on the canary relative to stable over the same window (`max-ratio`, `min-ratio`). */
+function relativeRule(m, ratio, upper) {
+    const rule = `${upper ? '≤' : '≥'} stable × ${fmt(ratio)}`;
+    if (!Number.isFinite(m.canary) || !Number.isFinite(m.stable)) {
+        return { rule, verdict: 'inconclusive', detail: 'canary or stable value missing' };
+    }
+    const bound = m.stable * ratio;
+    // Equal values pass even when both are 0 (no errors on either track).
+    const ok = upper ? m.canary <= bound : m.canary >= bound;
+    return { rule, verdict: ok ? 'pass' : 'fail', detail: `canary ${fmt(m.canary)} vs ${fmt(bound)}` };
+}
 /** Judges one metric over one window: every rule it has, each pass/fail/inconclusive. */
 function judgeMetric(spec, m, options) {
     const rules = [];
-    const worseUp = !spec.higherIsBetter;
-    const known = Number.isFinite(m.canary);
-    if (spec.max !== undefined) {
-        rules.push(known
-            ? {
-                rule: `≤ ${fmt(spec.max)}`,
-                verdict: m.canary <= spec.max ? 'pass' : 'fail',
-                detail: `canary ${fmt(m.canary)}`,
-            }
-            : {
-                rule: `≤ ${fmt(spec.max)}`,
-                verdict: 'inconclusive',
-                detail: 'no canary value (no traffic or no series)',
-            });
-    }
-    if (spec.min !== undefined) {
-        rules.push(known
-            ? {
-                rule: `≥ ${fmt(spec.min)}`,
-                verdict: m.canary >= spec.min ? 'pass' : 'fail',
-                detail: `canary ${fmt(m.canary)}`,
-            }
-            : {
-                rule: `≥ ${fmt(spec.min)}`,
-                verdict: 'inconclusive',
-                detail: 'no canary value (no traffic or no series)',
-            });
-    }
-    const relative = (ratio, upper) => {
-        const rule = `${upper ? '≤' : '≥'} stable × ${fmt(ratio)}`;
-        if (!known || !Number.isFinite(m.stable)) {
-            return { rule, verdict: 'inconclusive', detail: 'canary or stable value missing' };
-        }
-        const bound = m.stable * ratio;
-        // Equal values pass even when both are 0 (no errors on either track).
-        const ok = upper ? m.canary <= bound : m.canary >= bound;
-        return {
-            rule,
-            verdict: ok ? 'pass' : 'fail',
-            detail: `canary ${fmt(m.canary)} vs ${fmt(bound)}`,
-        };
-    };
+    if (spec.max !== undefined)
+        rules.push(absoluteRule(m, spec.max, true));
+    if (spec.min !== undefined)
+        rules.push(absoluteRule(m, spec.min, false));
     if (spec.maxRatio !== undefined)
-        rules.push(relative(spec.maxRatio, true));
+        rules.push(relativeRule(m, spec.maxRatio, true));
     if (spec.minRatio !== undefined)
-        rules.push(relative(spec.minRatio, false));
-    if (spec.test === 'mann-whitney') {
-        const floor = spec.minEffect ?? defaultMinEffect('mann-whitney');
-        const rule = `Mann-Whitney p < ${fmt(options.alpha)}, effect ≥ ${fmt(floor)}`;
-        if (!m.buckets) {
-            rules.push({ rule, verdict: 'inconclusive', detail: 'no histogram buckets' });
-        }
-        else {
-            const canaryBins = toBins(m.buckets.canary);
-            const stableBins = toBins(m.buckets.stable);
-            const n1 = sum(canaryBins);
-            const n2 = sum(stableBins);
-            if (n1 < options.minSamples || n2 < options.minSamples) {
-                rules.push({
-                    rule,
-                    verdict: 'inconclusive',
-                    detail: `too few observations (canary ${n1}, stable ${n2})`,
-                });
-            }
-            else {
-                const r = mannWhitneyBinned(canaryBins, stableBins, { alternative: worseUp ? 'greater' : 'less' });
-                const effect = worseUp ? r.effect - 0.5 : 0.5 - r.effect;
-                const worse = r.p < options.alpha && effect >= floor;
-                rules.push({
-                    rule,
-                    verdict: worse ? 'fail' : 'pass',
-                    detail: `p=${r.p.toExponential(2)}, P(canary worse)=${fmt(0.5 + effect)}, n=${n1}/${n2}`,
-                });
-            }
-        }
-    }
-    if (spec.test === 'two-proportion') {
-        const floor = spec.minEffect ?? defaultMinEffect('two-proportion');
-        const rule = `two-proportion p < ${fmt(options.alpha)}, difference ≥ ${fmt(floor)}`;
-        const c = m.counts;
-        if (!c || c.canaryTotal < options.minSamples || c.stableTotal < options.minSamples) {
-            rules.push({
-                rule,
-                verdict: 'inconclusive',
-                detail: `too few requests (canary ${c ? fmt(c.canaryTotal) : 0}, stable ${c ? fmt(c.stableTotal) : 0})`,
-            });
-        }
-        else {
-            const x1 = Math.round(c.canaryErrors);
-            const n1 = Math.round(c.canaryTotal);
-            const x2 = Math.round(c.stableErrors);
-            const n2 = Math.round(c.stableTotal);
-            const r = twoProportion(x1, n1, x2, n2, worseUp ? 'greater' : 'less');
-            // The z-test holds when every cell of the 2×2 table expects 5 or more; below that it aborts healthy
-            // canaries far more often than alpha says, so the exact test decides.
-            const pooled = (x1 + x2) / (n1 + n2);
-            const smallest = Math.min(n1 * pooled, n1 * (1 - pooled), n2 * pooled, n2 * (1 - pooled));
-            const exact = smallest < 5;
-            const p = exact
-                ? worseUp
-                    ? fisherExactGreater(x1, n1, x2, n2)
-                    : fisherExactGreater(n1 - x1, n1, n2 - x2, n2)
-                : r.p;
-            const diff = worseUp ? r.p1 - r.p2 : r.p2 - r.p1;
-            const worse = p < options.alpha && diff >= floor;
-            rules.push({
-                rule,
-                verdict: worse ? 'fail' : 'pass',
-                detail: `p=${p.toExponential(2)}${exact ? ' (Fisher exact)' : ''}, ${fmt(r.p1)} vs ${fmt(r.p2)}`,
-            });
-        }
-    }
+        rules.push(relativeRule(m, spec.minRatio, false));
+    if (spec.test === 'mann-whitney')
+        rules.push(mannWhitneyRule(spec, m, options));
+    if (spec.test === 'two-proportion')
+        rules.push(twoProportionRule(spec, m, options));
     const verdict = rules.some((r) => r.verdict === 'fail')
         ? 'fail'
         : rules.some((r) => r.verdict === 'inconclusive') || rules.length === 0
@@ -608,9 +785,30 @@ function combine(results) {
     return 'pass';
 }
 /**
+ * A business metric with a statistical test counts its own sample (its denominator or its histogram),
+ * whose guard the test applies itself: predictions can be scarce while HTTP traffic is plentiful, or the
+ * other way round.
+ */
+function ownSample(spec) {
+    return spec.class === 'business' && spec.test !== undefined;
+}
+function failure(base, failed) {
+    const byClass = ['technical', 'business']
+        .map((c) => [c, failed.filter((m) => m.class === c).map((m) => m.name)])
+        .filter(([, names]) => names.length > 0)
+        .map(([c, names]) => `${c} ${names.join(', ')}`);
+    return {
+        ...base,
+        verdict: 'fail',
+        critical: failed.some((m) => m.critical),
+        reason: `failed: ${byClass.join('; ')}`,
+    };
+}
+/**
  * Judges a window: too little traffic on either track is inconclusive whatever the metrics say (a
- * minimum-sample guard); otherwise any failing metric fails the window, any inconclusive one makes it
- * inconclusive. Technical and business metrics also get a verdict of their own, for the report.
+ * minimum-sample guard), except for a business metric judged on its own sample, which may fail it;
+ * otherwise any failing metric fails the window, any inconclusive one makes it inconclusive. Technical and
+ * business metrics also get a verdict of their own, for the report.
  */
 function judgeWindow(specs, measurements, samples, options) {
     const metrics = specs.map((spec) => {
@@ -625,6 +823,9 @@ function judgeWindow(specs, measurements, samples, options) {
     }
     const base = { metrics, classes, critical: false };
     if (!(samples.canaryRequests >= options.minSamples && samples.stableRequests >= options.minSamples)) {
+        const failedOnOwnSample = metrics.filter((m, i) => m.verdict === 'fail' && ownSample(specs[i]));
+        if (failedOnOwnSample.length > 0)
+            return failure(base, failedOnOwnSample);
         return {
             ...base,
             verdict: 'inconclusive',
@@ -632,18 +833,8 @@ function judgeWindow(specs, measurements, samples, options) {
         };
     }
     const failed = metrics.filter((m) => m.verdict === 'fail');
-    if (failed.length > 0) {
-        const byClass = ['technical', 'business']
-            .map((c) => [c, failed.filter((m) => m.class === c).map((m) => m.name)])
-            .filter(([, names]) => names.length > 0)
-            .map(([c, names]) => `${c} ${names.join(', ')}`);
-        return {
-            ...base,
-            verdict: 'fail',
-            critical: failed.some((m) => m.critical),
-            reason: `failed: ${byClass.join('; ')}`,
-        };
-    }
+    if (failed.length > 0)
+        return failure(base, failed);
     const unsure = metrics.filter((m) => m.verdict === 'inconclusive');
     if (unsure.length > 0) {
         return {
@@ -653,6 +844,71 @@ function judgeWindow(specs, measurements, samples, options) {
         };
     }
     return { ...base, verdict: 'pass', reason: 'every metric passed' };
+}
+/**
+ * Fails only when the histograms show the canary worse than stable by more than the margin: the lower
+ * confidence bound of P(canary worse) − 0.5 (DeLong's standard error) must clear min-effect. A healthy
+ * canary a little off stable from the load it gets passes, as in Kayenta; proving it no worse is not asked,
+ * since a 10 % window rarely holds enough requests for that.
+ */
+function mannWhitneyRule(spec, m, options) {
+    const floor = spec.minEffect ?? defaultMinEffect('mann-whitney');
+    const rule = `Mann-Whitney: P(canary worse) − 0.5 > ${fmt(floor)} at α=${fmt(options.alpha)}`;
+    if (!m.buckets)
+        return { rule, verdict: 'inconclusive', detail: 'no histogram buckets' };
+    const canaryBins = toBins(m.buckets.canary);
+    const stableBins = toBins(m.buckets.stable);
+    const n1 = sum(canaryBins);
+    const n2 = sum(stableBins);
+    if (n1 < options.minSamples || n2 < options.minSamples) {
+        return { rule, verdict: 'inconclusive', detail: `too few observations (canary ${n1}, stable ${n2})` };
+    }
+    const worseUp = !spec.higherIsBetter;
+    const r = mannWhitneyBinned(canaryBins, stableBins);
+    const effect = worseUp ? r.effect - 0.5 : 0.5 - r.effect;
+    const test = exceedsMargin(effect, r.se, floor);
+    return {
+        rule,
+        verdict: test.p < options.alpha ? 'fail' : 'pass',
+        detail: `P(canary worse)=${fmt(0.5 + effect)} ± ${fmt(r.se)}, p=${test.p.toExponential(2)}, n=${n1}/${n2}`,
+    };
+}
+/**
+ * Fails only when the canary's share of events (errors, or for a business rate its numerator over its
+ * denominator) is worse than stable's by more than min-effect: the Agresti-Caffo confidence bound of the
+ * difference must clear it. With fewer than 5 expected in a cell of the 2×2 table the normal approximation
+ * aborts healthy canaries more often than alpha says, so Fisher's exact test must agree as well.
+ */
+function twoProportionRule(spec, m, options) {
+    const floor = spec.minEffect ?? defaultMinEffect('two-proportion');
+    const rule = `two-proportion: difference > ${fmt(floor)} at α=${fmt(options.alpha)}`;
+    const c = m.counts;
+    if (!c || c.canaryTotal < options.minSamples || c.stableTotal < options.minSamples) {
+        return {
+            rule,
+            verdict: 'inconclusive',
+            detail: `too few in the denominator (canary ${c ? fmt(c.canaryTotal) : 0}, stable ${c ? fmt(c.stableTotal) : 0}; ${options.minSamples} needed)`,
+        };
+    }
+    const worseUp = !spec.higherIsBetter;
+    const n1 = Math.round(c.canaryTotal);
+    const n2 = Math.round(c.stableTotal);
+    const x1 = Math.min(n1, Math.round(c.canaryErrors));
+    const x2 = Math.min(n2, Math.round(c.stableErrors));
+    // Judged on the "bad" outcome: errors, or the events a business rate misses when higher is better.
+    const bad1 = worseUp ? x1 : n1 - x1;
+    const bad2 = worseUp ? x2 : n2 - x2;
+    const d = proportionDifference(bad1, n1, bad2, n2);
+    const test = exceedsMargin(d.adjusted, d.se, floor);
+    const pooled = (x1 + x2) / (n1 + n2);
+    const smallest = Math.min(n1 * pooled, n1 * (1 - pooled), n2 * pooled, n2 * (1 - pooled));
+    const exact = smallest < 5 ? fisherExactGreater(bad1, n1, bad2, n2) : undefined;
+    const worse = test.p < options.alpha && (exact === undefined || exact < options.alpha);
+    return {
+        rule,
+        verdict: worse ? 'fail' : 'pass',
+        detail: `${fmt(x1 / n1)} vs ${fmt(x2 / n2)} (n=${n1}/${n2}), p=${test.p.toExponential(2)}${exact === undefined ? '' : `, Fisher exact p=${exact.toExponential(2)}`}`,
+    };
 }
 function toBins(cumulative) {
     const out = [];
@@ -750,6 +1006,9 @@ async function runPhases(config, deps, startIndex = 0) {
         startedAt,
         endedAt: now(),
     });
+    const emit = async (kind, text) => {
+        await deps.onEvent?.({ kind, weight, text, at: now() });
+    };
     const rollback = async (why) => {
         deps.warn(`Rolling back to 100% stable: ${why}`);
         const t0 = now();
@@ -757,6 +1016,7 @@ async function runPhases(config, deps, startIndex = 0) {
         weight = 0;
         deps.onWeight(0);
         deps.log(`Stable has 100% of traffic again (${now() - t0} ms after the decision).`);
+        await emit('rollback', `canary rolled back to 0%: ${why}`);
     };
     try {
         for (let index = startIndex; index < config.steps.length; index++) {
@@ -767,6 +1027,7 @@ async function runPhases(config, deps, startIndex = 0) {
                 await deps.router.promote(deps.signal);
                 weight = 100;
                 deps.onWeight(100);
+                await emit('promoted', 'canary promoted to 100%: every step passed its analysis');
                 return finish('promoted', 'every step passed its analysis');
             }
             deps.log(`Step ${step}: canary ${target}%, stable ${100 - target}% (${deps.router.describe()}).`);
@@ -774,6 +1035,7 @@ async function runPhases(config, deps, startIndex = 0) {
             deps.onWeight(target);
             await deps.router.setWeight(target, deps.signal);
             weight = target;
+            await emit('step', `canary step ${step}: ${target}% of traffic`);
             if (config.initialDelayMs > 0) {
                 deps.log(`Waiting ${config.initialDelayMs} ms before the first window.`);
                 await sleep(config.initialDelayMs, deps.signal);
@@ -840,6 +1102,7 @@ async function runPhases(config, deps, startIndex = 0) {
                     deps.log(metricLine(m));
                 for (const hint of record.hints)
                     deps.warn(`hint: ${hint}`);
+                await emit('verdict', `canary window ${record.window} at ${target}%: ${record.verdict} (${record.reason})`);
                 const verdict = record.verdict;
                 if (verdict === 'error') {
                     if (errorsInRow > config.consecutiveErrorLimit) {
@@ -873,6 +1136,7 @@ async function runPhases(config, deps, startIndex = 0) {
             }
             if (config.pauseAt !== undefined && target === config.pauseAt) {
                 deps.log(`Paused at ${target}% as asked (pause-at); run again with action: resume to continue, or promote/abort.`);
+                await emit('paused', `canary paused at ${target}% for a manual decision`);
                 return finish('paused', `paused at ${target}% for a manual decision`);
             }
         }
@@ -889,11 +1153,389 @@ async function runPhases(config, deps, startIndex = 0) {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/report/src/chart.ts
+/**
+ * Mermaid `xychart-beta` line charts, which GitHub renders in summaries and comments. Labels come from
+ * untrusted files, so they are quoted and stripped of anything that could end the block or the string.
+ */
+/** A quoted Mermaid string: no quotes, backticks, newlines or fence-breaking characters inside. */
+function mermaidString(text) {
+    const clean = String(text)
+        .replace(/[\r\n]+/g, ' ')
+        .replace(/["`#;{}<>\\]/g, '')
+        .replace(/-->/g, '->')
+        .trim()
+        .slice(0, 80);
+    return `"${clean}"`;
+}
+function mermaidNumber(value) {
+    if (!Number.isFinite(value))
+        return '0';
+    return String(Number(value.toPrecision(6)));
+}
+function thin(items, max) {
+    if (items.length <= max)
+        return items;
+    const out = [];
+    for (let i = 0; i < max; i++)
+        out.push(items[Math.round((i * (items.length - 1)) / (max - 1))]);
+    return out;
+}
+/**
+ * One line per series over the union of their x values (steps). Non-finite values cannot be drawn by
+ * Mermaid; such points are dropped and the gap is filled with the previous value. Returns '' when there is
+ * nothing to draw.
+ */
+function lineChart(series, options) {
+    const drawable = series
+        .map((s) => ({ ...s, points: s.points.filter((p) => Number.isFinite(p.y) && Number.isFinite(p.x)) }))
+        .filter((s) => s.points.length > 0);
+    if (drawable.length === 0)
+        return '';
+    const xs = thin([...new Set(drawable.flatMap((s) => s.points.map((p) => p.x)))].sort((a, b) => a - b), options.maxPoints ?? 50);
+    const lines = drawable.map((s) => {
+        const byX = new Map();
+        for (const p of s.points)
+            byX.set(p.x, p.y);
+        const sorted = [...s.points].sort((a, b) => a.x - b.x);
+        let last = sorted[0].y;
+        return xs.map((x) => {
+            if (byX.has(x))
+                last = byX.get(x);
+            else {
+                const before = sorted.filter((p) => p.x <= x).pop();
+                if (before)
+                    last = before.y;
+            }
+            return last;
+        });
+    });
+    const all = lines.flat();
+    let min = Math.min(...all);
+    let max = Math.max(...all);
+    if (min === max) {
+        const pad = Math.abs(min) * 0.05 || 1;
+        min -= pad;
+        max += pad;
+    }
+    const out = [
+        '```mermaid',
+        'xychart-beta',
+        `  title ${mermaidString(options.title)}`,
+        `  x-axis ${options.xLabel ? `${mermaidString(options.xLabel)} ` : ''}[${xs.map((x) => mermaidNumber(x)).join(', ')}]`,
+        `  y-axis ${options.yLabel ? `${mermaidString(options.yLabel)} ` : ''}${mermaidNumber(min)} --> ${mermaidNumber(max)}`,
+        ...lines.map((values) => `  line [${values.map(mermaidNumber).join(', ')}]`),
+        '```',
+    ];
+    return out.join('\n');
+}
+/** A legend for a multi-line chart (xychart-beta draws no legend of its own). */
+function chartLegend(series) {
+    return series.map((s, i) => `${i + 1}. ${s.name.replace(/[\r\n|<>`*_[\]]/g, ' ')}`).join('\n');
+}
+/** A bar chart of one value per category (e.g. per variant or per phase); non-finite values are drawn as 0. */
+function barChart(bars, options) {
+    if (bars.length === 0)
+        return '';
+    const values = bars.map((b) => (Number.isFinite(b.value) ? b.value : 0));
+    const max = Math.max(...values, 0);
+    const min = Math.min(...values, 0);
+    return [
+        '```mermaid',
+        'xychart-beta',
+        `  title ${mermaidString(options.title)}`,
+        `  x-axis ${options.xLabel ? `${mermaidString(options.xLabel)} ` : ''}[${bars.map((b) => mermaidString(b.label)).join(', ')}]`,
+        `  y-axis ${options.yLabel ? `${mermaidString(options.yLabel)} ` : ''}${mermaidNumber(min)} --> ${mermaidNumber(max === min ? min + 1 : max)}`,
+        `  bar [${values.map(mermaidNumber).join(', ')}]`,
+        '```',
+    ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./packages/report/src/diff.ts
+
+const DEFAULT_HIGHER = (/* unused pure expression or super */ null && ([
+    'acc',
+    'accuracy',
+    'balanced_accuracy',
+    'f1',
+    'f1_score',
+    'fbeta',
+    'precision',
+    'recall',
+    'auc',
+    'roc_auc',
+    'pr_auc',
+    'average_precision',
+    'ap',
+    'map',
+    'r2',
+    'r2_score',
+    'iou',
+    'miou',
+    'dice',
+    'bleu',
+    'rouge',
+    'ndcg',
+    'mrr',
+    'hit_rate',
+    'top1',
+    'top5',
+    'top_1',
+    'top_5',
+    'specificity',
+    'sensitivity',
+    'mcc',
+    'kappa',
+    'explained_variance',
+    'throughput',
+    'qps',
+    'rps',
+    'score',
+]));
+const DEFAULT_LOWER = (/* unused pure expression or super */ null && ([
+    'loss',
+    'error',
+    'err',
+    'mse',
+    'rmse',
+    'mae',
+    'mape',
+    'smape',
+    'logloss',
+    'log_loss',
+    'cross_entropy',
+    'perplexity',
+    'latency',
+    'latency_ms',
+    'p50',
+    'p90',
+    'p95',
+    'p99',
+    'duration',
+    'time',
+    'seconds',
+    'ms',
+    'fpr',
+    'fnr',
+    'false_positive_rate',
+    'false_negative_rate',
+    'brier',
+    'brier_score',
+    'wer',
+    'cer',
+    'memory',
+    'size',
+    'size_bytes',
+    'cost',
+]));
+function globMatch(pattern, name) {
+    const re = new RegExp(`^${pattern
+        .split('*')
+        .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*')}$`, 'i');
+    return re.test(name);
+}
+/** The words of a metric name: `val/f1_macro` → [`val`, `f1`, `macro`] plus the last path segment whole. */
+function nameParts(name) {
+    const last = name.split(/[./]/).pop() ?? name;
+    return [name, last, ...last.split(/[_\-\s]/)].map((p) => p.toLowerCase()).filter(Boolean);
+}
+/**
+ * Which way is good for a metric: explicit rules first (whole name, then its last segment), then the
+ * defaults for common names (accuracy, f1, auc, loss, rmse, latency…); `unknown` when nothing matches.
+ */
+function metricDirection(name, rules = {}) {
+    const last = name.split(/[./]/).pop() ?? name;
+    for (const candidate of [name, last]) {
+        if (rules.higherIsBetter?.some((p) => globMatch(p, candidate)))
+            return 'higher';
+        if (rules.lowerIsBetter?.some((p) => globMatch(p, candidate)))
+            return 'lower';
+    }
+    const parts = nameParts(name);
+    if (parts.slice(0, 2).some((p) => DEFAULT_LOWER.includes(p)))
+        return 'lower';
+    if (parts.slice(0, 2).some((p) => DEFAULT_HIGHER.includes(p)))
+        return 'higher';
+    if (parts.some((p) => DEFAULT_LOWER.includes(p)))
+        return 'lower';
+    if (parts.some((p) => DEFAULT_HIGHER.includes(p)))
+        return 'higher';
+    return 'unknown';
+}
+/** Compares two sets of metric values, one row per name present in either, in a stable order. */
+function diffMetrics(baseline, current, options = {}) {
+    const tolerance = options.tolerance ?? 1e-9;
+    const names = [...new Set([...Object.keys(current), ...Object.keys(baseline)])];
+    return names.map((name) => {
+        const b = baseline[name];
+        const c = current[name];
+        const direction = metricDirection(name, options);
+        const row = { name, baseline: b, current: c, direction, verdict: 'unchanged' };
+        if (b === undefined)
+            return { ...row, verdict: 'new' };
+        if (c === undefined)
+            return { ...row, verdict: 'removed' };
+        if (Number.isNaN(c) && !Number.isNaN(b))
+            return { ...row, verdict: 'invalid' };
+        if (Number.isNaN(c) && Number.isNaN(b))
+            return row;
+        if (!Number.isFinite(b) || !Number.isFinite(c)) {
+            if (b === c)
+                return row;
+            if (Number.isNaN(b))
+                return { ...row, verdict: 'changed' };
+            const up = c > b;
+            return { ...row, verdict: verdictOf(up ? 1 : -1, direction) };
+        }
+        const delta = c - b;
+        const relative = b !== 0 ? delta / Math.abs(b) : undefined;
+        const scale = Math.max(Math.abs(b), Math.abs(c), Number.MIN_VALUE);
+        if (Math.abs(delta) / scale <= tolerance)
+            return { ...row, delta, relative, verdict: 'unchanged' };
+        return { ...row, delta, relative, verdict: verdictOf(Math.sign(delta), direction) };
+    });
+}
+function verdictOf(sign, direction) {
+    if (direction === 'unknown')
+        return 'changed';
+    return sign > 0 === (direction === 'higher') ? 'better' : 'worse';
+}
+const VERDICT_LABEL = {
+    better: '✅ better',
+    worse: '❌ worse',
+    unchanged: '➖ unchanged',
+    new: '🆕 new',
+    removed: '🗑️ removed',
+    changed: '🔄 changed',
+    invalid: '⚠️ not a number',
+};
+function formatDelta(value) {
+    if (value === undefined)
+        return '—';
+    const text = formatNumber(value);
+    return value > 0 ? `+${text}` : text;
+}
+function formatPercent(value) {
+    if (value === undefined || !Number.isFinite(value))
+        return '—';
+    const pct = value * 100;
+    const text = Math.abs(pct) >= 100 ? pct.toFixed(0) : pct.toFixed(2);
+    return `${pct > 0 ? '+' : ''}${text}%`;
+}
+/** The diff as a markdown table: metric, baseline, new, Δ, Δ%, verdict (names escaped). */
+function renderDiffTable(rows) {
+    return table(['Metric', 'Baseline', 'New', 'Δ', 'Δ %', 'Verdict'], rows.map((r) => [
+        escapeMarkdown(r.name) + (r.direction === 'higher' ? ' ↑' : r.direction === 'lower' ? ' ↓' : ''),
+        formatNumber(r.baseline),
+        formatNumber(r.current),
+        formatDelta(r.delta),
+        formatPercent(r.relative),
+        VERDICT_LABEL[r.verdict],
+    ]), ['left', 'right', 'right', 'right', 'right', 'left']);
+}
+/** A one-line tally such as `2 better, 1 worse, 3 unchanged`. */
+function summarizeVerdicts(rows) {
+    const counts = new Map();
+    for (const r of rows)
+        counts.set(r.verdict, (counts.get(r.verdict) ?? 0) + 1);
+    return [...counts.entries()].map(([v, n]) => `${n} ${v}`).join(', ');
+}
+
+;// CONCATENATED MODULE: ./packages/report/src/markdown.ts
+/**
+ * Markdown building blocks that are safe for untrusted text (metric names from files, branch names,
+ * error output): nothing a user controls can close a table cell, open a link or inject HTML.
+ */
+const INLINE_SPECIALS = /[\\`*_{}[\]()#+\-.!|<>&~$:@]/g;
+/** Escapes text for inline markdown in a table cell or a sentence: one line, no HTML, no markup. */
+function markdown_escapeMarkdown(text) {
+    return String(text)
+        .replace(/\r?\n|\r/g, ' ')
+        .replace(INLINE_SPECIALS, (c) => {
+        if (c === '<')
+            return '&lt;';
+        if (c === '>')
+            return '&gt;';
+        if (c === '&')
+            return '&amp;';
+        if (c === '|')
+            return '\\|';
+        return `\\${c}`;
+    });
+}
+/** Inline code that cannot be broken out of: picks a fence longer than any backtick run inside. */
+function inlineCode(text) {
+    const value = String(text)
+        .replace(/\r?\n|\r/g, ' ')
+        .replace(/\|/g, '¦');
+    const longest = Math.max(0, ...[...value.matchAll(/`+/g)].map((m) => m[0].length));
+    const fence = '`'.repeat(longest + 1);
+    const pad = value.startsWith('`') || value.endsWith('`') || value === '' ? ' ' : '';
+    return `${fence}${pad}${value}${pad}${fence}`;
+}
+/** A fenced code block that the content cannot close. */
+function codeBlock(text, language = '') {
+    const longest = Math.max(2, ...[...String(text).matchAll(/`{3,}|~{3,}/g)].map((m) => m[0].length));
+    const fence = '`'.repeat(longest + 1);
+    return `${fence}${language.replace(/[^\w+-]/g, '')}\n${String(text).replace(/\n$/, '')}\n${fence}`;
+}
+/**
+ * A GitHub table. Cells are raw markdown the caller built (escape untrusted text with escapeMarkdown);
+ * newlines and pipes are neutralised here anyway so a cell can never break the table's shape.
+ */
+function markdown_table(headers, rows, align = []) {
+    const cell = (text) => String(text)
+        .replace(/\r?\n|\r/g, ' ')
+        .replace(/(?<!\\)\|/g, '\\|') || ' ';
+    const rule = headers.map((_, i) => {
+        const a = align[i] ?? 'left';
+        return a === 'right' ? '---:' : a === 'center' ? ':---:' : '---';
+    });
+    const lines = [
+        `| ${headers.map(cell).join(' | ')} |`,
+        `| ${rule.join(' | ')} |`,
+        ...rows.map((row) => `| ${headers.map((_, i) => cell(row[i] ?? '')).join(' | ')} |`),
+    ];
+    return lines.join('\n');
+}
+/** A collapsible section; the summary text is escaped. */
+function details(summary, body) {
+    return `<details><summary>${escapeHtml(summary)}</summary>\n\n${body}\n\n</details>`;
+}
+function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+/** Formats a metric value for a table: NaN and infinities spelled out, at most `digits` significant digits. */
+function markdown_formatNumber(value, digits = 4) {
+    if (value === undefined)
+        return '—';
+    if (Number.isNaN(value))
+        return 'NaN';
+    if (value === Number.POSITIVE_INFINITY)
+        return '+Inf';
+    if (value === Number.NEGATIVE_INFINITY)
+        return '-Inf';
+    if (value === 0)
+        return '0';
+    const abs = Math.abs(value);
+    if (abs >= 1e6 || abs < 1e-4)
+        return value.toExponential(digits - 1).replace(/\.?0+e/, 'e');
+    return String(Number(value.toPrecision(digits)));
+}
+
+;// CONCATENATED MODULE: ./packages/report/src/index.ts
+
+
+
+
 ;// CONCATENATED MODULE: ./packages/rollout/src/report.ts
 
+
 const ICON = { pass: '✅', fail: '❌', inconclusive: '❔', error: '⚠️' };
+/** Reasons and rule details carry metric names and Prometheus messages: untrusted text. */
 function cell(text) {
-    return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+    return markdown_escapeMarkdown(text);
 }
 /** The report's JSON: every window with every metric, fit for the `report` output. */
 function reportJson(result) {
@@ -958,7 +1600,7 @@ function mermaidCharts(result, keyMetric) {
     if (name) {
         const values = result.windows.map((w) => w.metrics.find((m) => m.name === name));
         if (values.some((m) => m && Number.isFinite(m.canary))) {
-            out.push('', '```mermaid', 'xychart-beta', `  title "${name}: canary (first line) and stable (second line)"`, `  x-axis [${labels}]`, `  line [${values.map((m) => chartNumber(m?.canary ?? Number.NaN)).join(', ')}]`, `  line [${values.map((m) => chartNumber(m?.stable ?? Number.NaN)).join(', ')}]`, '```');
+            out.push('', '```mermaid', 'xychart-beta', `  title ${mermaidString(`${name}: canary (first line) and stable (second line)`)}`, `  x-axis [${labels}]`, `  line [${values.map((m) => chartNumber(m?.canary ?? Number.NaN)).join(', ')}]`, `  line [${values.map((m) => chartNumber(m?.stable ?? Number.NaN)).join(', ')}]`, '```');
         }
     }
     return out.join('\n');
@@ -974,13 +1616,13 @@ function renderReport(result, o) {
     const lines = [
         `### ${o.title}: ${OUTCOME[result.outcome] ?? result.outcome}`,
         '',
-        `${result.reason}. Final canary weight: **${result.finalWeight}%**${result.failedStep ? `; failed at step ${result.failedStep.index} (${result.failedStep.weight}%)` : ''}.`,
+        `${markdown_escapeMarkdown(result.reason)}. Final canary weight: **${result.finalWeight}%**${result.failedStep ? `; failed at step ${result.failedStep.index} (${result.failedStep.weight}%)` : ''}.`,
     ];
     if (result.windows.length > 0) {
         lines.push('', '| step | weight | windows | pass / fail / inconclusive / error | verdict | last reason |', '| --- | --- | --- | --- | --- | --- |', ...stepRows(result.windows), '', mermaidCharts(result, o.keyMetric));
         const last = result.windows[result.windows.length - 1];
         if (last.metrics.length > 0) {
-            lines.push('', `<details><summary>Metrics of the last window (step ${last.step}, ${last.weight}%)</summary>`, '', '| metric | class | canary | stable | rules | verdict |', '| --- | --- | --- | --- | --- | --- |', ...last.metrics.map((m) => `| ${m.name}${m.critical ? ' (critical)' : ''} | ${m.class} | ${fmt(m.canary)} | ${fmt(m.stable)} | ${cell(m.rules.map((r) => `${r.rule}: ${r.verdict} (${r.detail})`).join('; '))} | ${ICON[m.verdict]} ${m.verdict} |`), '', '</details>');
+            lines.push('', `<details><summary>Metrics of the last window (step ${last.step}, ${last.weight}%)</summary>`, '', '| metric | class | canary | stable | rules | verdict |', '| --- | --- | --- | --- | --- | --- |', ...last.metrics.map((m) => `| ${markdown_escapeMarkdown(m.name)}${m.critical ? ' (critical)' : ''} | ${m.class} | ${fmt(m.canary)} | ${fmt(m.stable)} | ${cell(m.rules.map((r) => `${r.rule}: ${r.verdict} (${r.detail})`).join('; '))} | ${ICON[m.verdict]} ${m.verdict} |`), '', '</details>');
         }
     }
     return lines.join('\n');
@@ -1455,6 +2097,30 @@ const external_node_util_namespaceObject = __WEBPACK_EXTERNAL_createRequire(impo
 
 const exec = (0,external_node_util_namespaceObject.promisify)(external_node_child_process_.execFile);
 const MARKER = /^# canary-weight=([\d.]+)$/m;
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?)$/;
+// A socket path as nginx reads it in `server unix:…;`: nothing that ends the directive or opens a block.
+const UNIX_SOCKET = /^unix:\/[^\s;{}'"#$\\]+$/;
+// A split_clients value: one nginx word, so it cannot end the directive or open a block.
+const SPLIT_VALUE = /^[A-Za-z0-9_.:/@-]+$/;
+/**
+ * Checks what goes into the include file verbatim: an upstream server is `host:port` or a unix socket
+ * path, a split_clients value one plain word. Anything else could close the block and add a server of
+ * its own (`10.0.0.1:80; } server { … }`), which `nginx -t` would accept.
+ */
+function validateNginxTarget(value, mode, input) {
+    if (mode === 'split-clients') {
+        if (SPLIT_VALUE.test(value))
+            return value;
+        throw new src/* InputError */.dz(input, `${JSON.stringify(value)} is not one word; give letters, digits and _ . : / @ -`);
+    }
+    if (UNIX_SOCKET.test(value))
+        return value;
+    const match = /^(.+):(\d{1,5})$/.exec(value);
+    const port = Number(match?.[2]);
+    if (match && HOST.test(match[1]) && port >= 1 && port <= 65535)
+        return value;
+    throw new src/* InputError */.dz(input, `${JSON.stringify(value)} is not an upstream server; give host:port (port 1-65535, e.g. 10.0.0.1:8080 or [::1]:8080) or unix:/path/to.sock`);
+}
 /** The include file for a canary weight. nginx rejects `weight=0`, so an idle server is marked `down`. */
 function renderNginxInclude(o, weight) {
     const header = `# Written by mlops-actions canary-deploy; changes here are overwritten.\n# canary-weight=${weight}\n`;
@@ -1481,6 +2147,8 @@ class NginxRouter {
     kind = 'nginx';
     constructor(o) {
         this.o = o;
+        validateNginxTarget(o.stable, o.mode, 'nginx-stable');
+        validateNginxTarget(o.canary, o.mode, 'nginx-canary');
     }
     describe() {
         return `nginx ${this.o.mode} '${this.o.name}' in ${this.o.includeFile}`;
@@ -1553,6 +2221,8 @@ class NginxRouter {
 
 
 
+
+
 ;// CONCATENATED MODULE: ./actions/canary-deploy/src/main.ts
 
 
@@ -1561,6 +2231,12 @@ const metricSchema = src.z.object({
     name: src.z.string().min(1),
     class: src.z["enum"](['technical', 'business']).optional(),
     query: src.z.string().min(1).optional(),
+    numerator: src.z.string().min(1).optional(),
+    denominator: src.z.string().min(1).optional(),
+    histogram: src.z.string()
+        .regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'expected a metric name')
+        .optional(),
+    selector: src.z.string().min(1).optional(),
     min: src.z.number().optional(),
     max: src.z.number().optional(),
     'min-ratio': src.z.number().positive().optional(),
@@ -1572,23 +2248,23 @@ const metricSchema = src.z.object({
 })
     .strict()
     .superRefine((m, ctx) => {
-    if (!m.query && !BUILTIN_METRICS.includes(m.name)) {
-        ctx.addIssue({
-            code: 'custom',
-            message: `metric '${m.name}' needs a query; built-in metrics are ${BUILTIN_METRICS.join(', ')}`,
-        });
+    const issue = (message) => ctx.addIssue({ code: 'custom', message });
+    const ratio = m.numerator !== undefined || m.denominator !== undefined;
+    const sources = [m.query !== undefined, ratio, m.histogram !== undefined].filter(Boolean).length;
+    if (sources > 1) {
+        issue(`metric '${m.name}' takes one of query, numerator with denominator, or histogram`);
     }
-    if (m.test === 'mann-whitney' && m.name !== 'latency') {
-        ctx.addIssue({
-            code: 'custom',
-            message: `test mann-whitney works on the latency histogram: use it on metric 'latency', not '${m.name}'`,
-        });
+    if (ratio && (m.numerator === undefined || m.denominator === undefined)) {
+        issue(`metric '${m.name}' needs both numerator and denominator`);
     }
-    if (m.test === 'two-proportion' && m.name !== 'error-rate') {
-        ctx.addIssue({
-            code: 'custom',
-            message: `test two-proportion works on error counts: use it on metric 'error-rate', not '${m.name}'`,
-        });
+    if (sources === 0 && !BUILTIN_METRICS.includes(m.name)) {
+        issue(`metric '${m.name}' needs a query, numerator and denominator, or histogram; built-in metrics are ${BUILTIN_METRICS.join(', ')}`);
+    }
+    if (m.test === 'mann-whitney' && m.name !== 'latency' && m.histogram === undefined) {
+        issue(`test mann-whitney works on a histogram: use it on metric 'latency' or a metric with histogram, not '${m.name}'`);
+    }
+    if (m.test === 'two-proportion' && m.name !== 'error-rate' && !ratio) {
+        issue(`test two-proportion works on counts: use it on metric 'error-rate' or a metric with numerator and denominator, not '${m.name}'`);
     }
 });
 const DEFAULT_METRICS = `- name: error-rate
@@ -1640,7 +2316,7 @@ const inputs = src.z.object({
         .describe('Measurement errors in a row allowed (flaky Prometheus); one more rolls back'),
     metrics: metricsInput
         .prefault(DEFAULT_METRICS)
-        .describe('YAML list of metrics: name (error-rate, request-rate, p50/p90/p95/p99-latency, latency, or your own with query using $selector and $window), class (technical|business), min, max, min-ratio, max-ratio, test (mann-whitney for latency, two-proportion for error-rate), min-effect, critical, higher-is-better'),
+        .describe('YAML list of metrics: name (error-rate, request-rate, p50/p90/p95/p99-latency, latency, or your own with query, or numerator and denominator counts, using $selector and $window, or histogram: a histogram base name), selector (extra matchers for this metric only), class (technical|business), min, max, min-ratio, max-ratio, test (mann-whitney for latency or a histogram, two-proportion for error-rate or numerator/denominator), min-effect (the margin the canary must be worse by to fail), critical, higher-is-better'),
     'analysis-scope': src.z["enum"](['window', 'step'])
         .default('window')
         .describe('window: judge each window on its own data; step: on all data since the step began (more power at low traffic; lower alpha to match)'),
@@ -1651,7 +2327,7 @@ const inputs = src.z.object({
     'min-samples': src/* input */.hF
         .integer()
         .prefault('50')
-        .describe('Fewer requests than this on either track in a window makes it inconclusive'),
+        .describe("Fewer requests than this on either track in a window makes it inconclusive (a business metric's test counts its own denominator or histogram)"),
     'prometheus-url': src.z.string()
         .url()
         .optional()
@@ -1663,6 +2339,28 @@ const inputs = src.z.object({
         .keyValues()
         .optional()
         .describe('Extra HTTP headers for Prometheus, lines of name=value (e.g. X-Scope-OrgID=team)'),
+    'abort-on-alerts': src/* input */.hF
+        .list(src.z.string().min(1))
+        .default([])
+        .describe('Alerts that abort the rollout while firing, checked every window: alert names or label matchers (severity="page", service=~"model.*"), one per line'),
+    'alertmanager-url': src.z.string()
+        .url()
+        .optional()
+        .describe('With abort-on-alerts: also read active, unsilenced alerts from this Alertmanager (/api/v2/alerts)'),
+    'grafana-url': src.z.string()
+        .url()
+        .optional()
+        .describe('Grafana base URL: every step, window verdict, rollback and promotion becomes an annotation'),
+    'grafana-token': src/* input */.hF
+        .secret(src.z.string().optional())
+        .describe('With grafana-url: a service-account token allowed to write annotations'),
+    'grafana-dashboard-uid': src.z.string()
+        .optional()
+        .describe('With grafana-url: annotate this dashboard only (default: organisation-wide, found by tag)'),
+    'grafana-tags': src/* input */.hF
+        .list(src.z.string().min(1))
+        .prefault('canary-deploy')
+        .describe('With grafana-url: tags of every annotation (the event kind is added, e.g. canary-rollback)'),
     'stable-selector': src.z.string()
         .default('track="stable"')
         .describe("Label matchers of the stable version's series"),
@@ -1761,6 +2459,20 @@ const inputs = src.z.object({
             message: `must be one of the steps below 100%: ${steps.slice(0, -1).join('%, ')}%`,
         });
     }
+    i['abort-on-alerts'].forEach((text) => {
+        try {
+            parseAlertSelector(text);
+        }
+        catch (error) {
+            ctx.addIssue({ code: 'custom', path: ['abort-on-alerts'], message: (0,src/* errorMessage */.gJ)(error) });
+        }
+    });
+    if (i['alertmanager-url'] !== undefined && i['abort-on-alerts'].length === 0)
+        ctx.addIssue({
+            code: 'custom',
+            path: ['alertmanager-url'],
+            message: 'only read with abort-on-alerts: name the alerts that abort',
+        });
     if (i.count < 1)
         ctx.addIssue({ code: 'custom', path: ['count'], message: 'expected at least 1' });
     if (!(i.interval >= 1000))
@@ -1851,6 +2563,10 @@ function metricSpecs(i) {
         name: m.name,
         class: m.class ?? 'technical',
         query: m.query,
+        numerator: m.numerator,
+        denominator: m.denominator,
+        histogram: m.histogram,
+        selector: m.selector,
         min: m.min,
         max: m.max,
         minRatio: m['min-ratio'],
@@ -1890,6 +2606,157 @@ async function publish(i, ctx, result) {
         report: reportJson(result),
     };
 }
+function singleResult(outcome, weight, reason) {
+    const now = Date.now();
+    return { outcome, finalWeight: weight, reason, windows: [], startedAt: now, endedAt: now };
+}
+/** Grafana annotations of the rollout's events when grafana-url is given. */
+function annotator(i, ctx) {
+    const url = i['grafana-url'];
+    if (!url)
+        return undefined;
+    return grafanaAnnotator({
+        http: ctx.http({
+            name: `Grafana at ${url}`,
+            baseUrl: url,
+            headers: i['grafana-token'] ? { authorization: `Bearer ${i['grafana-token']}` } : {},
+        }),
+        dashboardUid: i['grafana-dashboard-uid'],
+        tags: i['grafana-tags'],
+        warn: (line) => ctx.log.warning(line),
+    });
+}
+/** abort, rollback or promote: one weight change, by hand, no analysis. */
+async function manualAction(i, ctx, router, annotate) {
+    if (i.action === 'promote') {
+        saveState(ctx, { phase: 'running', weight: 100 });
+        try {
+            await router.promote();
+        }
+        catch (error) {
+            await router.rollback().catch(() => undefined);
+            saveState(ctx, { phase: 'done', weight: 0 });
+            throw error;
+        }
+        saveState(ctx, { phase: 'done', weight: 100 });
+        ctx.log.info(`${router.describe()}: 100% canary (promote).`);
+        await annotate?.({
+            kind: 'promoted',
+            weight: 100,
+            text: 'canary promoted to 100% by hand',
+            at: Date.now(),
+        });
+        return publish(i, ctx, singleResult('promoted', 100, 'promoted by hand'));
+    }
+    saveState(ctx, { phase: 'running', weight: null });
+    await router.rollback();
+    saveState(ctx, { phase: 'done', weight: 0 });
+    ctx.log.info(`${router.describe()}: 100% stable (${i.action}).`);
+    await annotate?.({
+        kind: 'rollback',
+        weight: 0,
+        text: `canary rolled back to 0%: ${i.action} asked by hand`,
+        at: Date.now(),
+    });
+    return publish({ ...i, 'fail-on-rollback': false }, ctx, singleResult('rolled-back', 0, `${i.action} asked by hand`));
+}
+/** The index of the first step to run: 0 on start, the step after the router's current weight on resume. */
+async function firstStep(i, router, steps, ctx) {
+    if (i.action !== 'resume')
+        return 0;
+    const current = await router.current();
+    if (current === undefined || current <= 0) {
+        throw new Error(`action resume: ${router.describe()} has no canary traffic to resume from${i.router === 'command' ? ' (give from-weight)' : ''}; use action: start`);
+    }
+    const index = steps.findIndex((w) => w > current);
+    ctx.log.info(`Resuming from ${current}%: next step ${steps[index]}%.`);
+    return index;
+}
+function phaseConfig(i, steps) {
+    return {
+        steps,
+        intervalMs: i.interval,
+        count: i.count,
+        initialDelayMs: i['initial-delay'],
+        pauseAt: i['pause-at'],
+        failureLimit: i['failure-limit'],
+        inconclusiveLimit: i['inconclusive-limit'],
+        consecutiveErrorLimit: i['consecutive-error-limit'],
+        scope: i['analysis-scope'],
+    };
+}
+/** Measures one window in Prometheus and judges it. */
+function windowEvaluator(i, ctx) {
+    const prometheus = new PrometheusClient({
+        url: i['prometheus-url'],
+        token: i['prometheus-token'],
+        username: i['prometheus-username'],
+        password: i['prometheus-password'],
+        headers: i['prometheus-headers'],
+        log: (line) => ctx.log.info(line),
+    });
+    const specs = metricSpecs(i);
+    const alerts = alertCheck(i, ctx, prometheus);
+    return async (_weight, windowMs, signal) => {
+        const measured = await measureWindow(prometheus, specs, {
+            stableSelector: i['stable-selector'],
+            canarySelector: i['canary-selector'],
+            requestMetric: i['request-metric'],
+            errorMatchers: i['error-matchers'],
+            latencyMetric: i['latency-metric'],
+            windowMs,
+            signal,
+        });
+        const judgement = judgeWindow(specs, measured.measurements, { canaryRequests: measured.canaryRequests, stableRequests: measured.stableRequests }, { alpha: i.alpha, minSamples: i['min-samples'] });
+        const firing = await alerts(signal);
+        if (firing) {
+            return {
+                ...judgement,
+                verdict: 'fail',
+                critical: true,
+                reason: firing,
+                hints: measured.hints,
+            };
+        }
+        return { ...judgement, hints: measured.hints };
+    };
+}
+/** The abort-on-alerts check of each window: a firing alert's names and summaries, or undefined. */
+function alertCheck(i, ctx, prometheus) {
+    const selectors = i['abort-on-alerts'].map(parseAlertSelector);
+    const sources = [(signal) => prometheus.alerts(signal)];
+    const alertmanagerUrl = i['alertmanager-url'];
+    if (alertmanagerUrl) {
+        const http = ctx.http({ name: `Alertmanager at ${alertmanagerUrl}`, baseUrl: alertmanagerUrl });
+        sources.push((signal) => alertmanagerAlerts(http, signal));
+    }
+    return async (signal) => {
+        if (selectors.length === 0)
+            return undefined;
+        const firing = await firingAlerts(sources, selectors, signal);
+        return firing.length > 0 ? `alert firing: ${describeAlerts(firing)}` : undefined;
+    };
+}
+/** start or resume: every step from the first, judged window by window, rolled back on a fail. */
+async function rollout(i, ctx, router, annotate) {
+    const steps = planSteps(i.steps, i['step-weight'], i['max-weight']);
+    const startIndex = await firstStep(i, router, steps, ctx);
+    ctx.log.info(`Canary plan: ${steps
+        .slice(startIndex)
+        .map((w) => `${w}%`)
+        .join(' → ')}; windows of ${i.interval} ms × ${i.count} per step; router ${router.describe()}.`);
+    const result = await runPhases(phaseConfig(i, steps), {
+        router,
+        log: (line) => ctx.log.info(line),
+        warn: (line) => ctx.log.warning(line),
+        signal: ctx.signal,
+        onWeight: (weight) => saveState(ctx, { phase: 'running', weight }),
+        onEvent: annotate,
+        evaluate: windowEvaluator(i, ctx),
+    }, startIndex);
+    saveState(ctx, { phase: 'done', weight: result.finalWeight });
+    return publish(i, ctx, result);
+}
 /* harmony default export */ const main = ((0,src/* defineAction */.QP)({
     id: 'canary-deploy',
     name: 'Canary deploy',
@@ -1900,93 +2767,12 @@ async function publish(i, ctx, result) {
     async run(i, ctx) {
         ctx.mask(i['prometheus-token']);
         ctx.mask(i['prometheus-password']);
+        ctx.mask(i['grafana-token']);
         const router = makeRouter(i, ctx);
-        const now = Date.now();
-        const single = (outcome, weight, reason) => ({
-            outcome,
-            finalWeight: weight,
-            reason,
-            windows: [],
-            startedAt: now,
-            endedAt: Date.now(),
-        });
-        if (i.action === 'abort' || i.action === 'rollback') {
-            saveState(ctx, { phase: 'running', weight: null });
-            await router.rollback();
-            saveState(ctx, { phase: 'done', weight: 0 });
-            ctx.log.info(`${router.describe()}: 100% stable (${i.action}).`);
-            return publish({ ...i, 'fail-on-rollback': false }, ctx, single('rolled-back', 0, `${i.action} asked by hand`));
-        }
-        if (i.action === 'promote') {
-            saveState(ctx, { phase: 'running', weight: 100 });
-            try {
-                await router.promote();
-            }
-            catch (error) {
-                await router.rollback().catch(() => undefined);
-                saveState(ctx, { phase: 'done', weight: 0 });
-                throw error;
-            }
-            saveState(ctx, { phase: 'done', weight: 100 });
-            ctx.log.info(`${router.describe()}: 100% canary (promote).`);
-            return publish(i, ctx, single('promoted', 100, 'promoted by hand'));
-        }
-        const steps = planSteps(i.steps, i['step-weight'], i['max-weight']);
-        let startIndex = 0;
-        if (i.action === 'resume') {
-            const current = await router.current();
-            if (current === undefined || current <= 0) {
-                throw new Error(`action resume: ${router.describe()} has no canary traffic to resume from${i.router === 'command' ? ' (give from-weight)' : ''}; use action: start`);
-            }
-            startIndex = steps.findIndex((w) => w > current);
-            ctx.log.info(`Resuming from ${current}%: next step ${steps[startIndex]}%.`);
-        }
-        const prometheus = new PrometheusClient({
-            url: i['prometheus-url'],
-            token: i['prometheus-token'],
-            username: i['prometheus-username'],
-            password: i['prometheus-password'],
-            headers: i['prometheus-headers'],
-            log: (line) => ctx.log.info(line),
-        });
-        const specs = metricSpecs(i);
-        const config = {
-            steps,
-            intervalMs: i.interval,
-            count: i.count,
-            initialDelayMs: i['initial-delay'],
-            pauseAt: i['pause-at'],
-            failureLimit: i['failure-limit'],
-            inconclusiveLimit: i['inconclusive-limit'],
-            consecutiveErrorLimit: i['consecutive-error-limit'],
-            scope: i['analysis-scope'],
-        };
-        ctx.log.info(`Canary plan: ${steps
-            .slice(startIndex)
-            .map((w) => `${w}%`)
-            .join(' → ')}; windows of ${i.interval} ms × ${i.count} per step; router ${router.describe()}.`);
-        const result = await runPhases(config, {
-            router,
-            log: (line) => ctx.log.info(line),
-            warn: (line) => ctx.log.warning(line),
-            signal: ctx.signal,
-            onWeight: (weight) => saveState(ctx, { phase: 'running', weight }),
-            evaluate: async (_weight, windowMs, signal) => {
-                const measured = await measureWindow(prometheus, specs, {
-                    stableSelector: i['stable-selector'],
-                    canarySelector: i['canary-selector'],
-                    requestMetric: i['request-metric'],
-                    errorMatchers: i['error-matchers'],
-                    latencyMetric: i['latency-metric'],
-                    windowMs,
-                    signal,
-                });
-                const judgement = judgeWindow(specs, measured.measurements, { canaryRequests: measured.canaryRequests, stableRequests: measured.stableRequests }, { alpha: i.alpha, minSamples: i['min-samples'] });
-                return { ...judgement, hints: measured.hints };
-            },
-        }, startIndex);
-        saveState(ctx, { phase: 'done', weight: result.finalWeight });
-        return publish(i, ctx, result);
+        const annotate = annotator(i, ctx);
+        return i.action === 'start' || i.action === 'resume'
+            ? rollout(i, ctx, router, annotate)
+            : manualAction(i, ctx, router, annotate);
     },
     async post(i, ctx) {
         const state = ctx.state.get('canary');
@@ -2006,7 +2792,7 @@ async function publish(i, ctx, result) {
 
 /***/ }),
 
-/***/ 7069:
+/***/ 424:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -2026,7 +2812,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   z: () => (/* reexport */ external_namespaceObject)
 });
 
-// UNUSED EXPORTS: COMMENT_LIMIT_CHARS, NetworkError, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, describeField, describeFields, fitComment, formatBytes, formatDuration, globToRegExp, inputVariable, mapPool, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, redactUrl, runner, truncateUtf8, upsertStickyComment
+// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, NetworkError, OUTPUTS_LIMIT_BYTES, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, confinePath, describeField, describeFields, fitComment, formatBytes, formatDuration, globToRegExp, inputVariable, isInside, isUrlLike, limitOutputs, logValue, mapPool, neutraliseLine, neutraliseText, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, realPathOf, redact, redactUrl, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, upsertStickyComment, urlSecrets
 
 // NAMESPACE OBJECT: ./node_modules/zod/v4/core/util.js
 var util_namespaceObject = {};
@@ -23335,7 +24121,134 @@ var external_node_os_ = __nccwpck_require__(8161);
 var external_node_path_ = __nccwpck_require__(6760);
 ;// CONCATENATED MODULE: external "node:crypto"
 const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
+;// CONCATENATED MODULE: ./packages/kit/src/log.ts
+/**
+ * The log is a command channel: the runner acts on any stdout line that starts (after blanks) with
+ * `::`, and on the legacy `##[` form anywhere in a line. Untrusted values (metric names, paths, server
+ * messages) must never begin such a line, so the kit's writer neutralises every line it prints and
+ * `logValue` keeps an interpolated value on one line.
+ */
+// A zero-width space between the colons: the line reads the same, but no longer starts with `::`.
+const BREAK = '\u200b';
+/** A line the runner will print and never act on. */
+function neutraliseLine(line) {
+    return line.replace(/^(\s*):(?=:)/, `$1:${BREAK}`).replace(/##\[/g, `#${BREAK}#[`);
+}
+/** Text of any number of lines, each one neutralised. */
+function neutraliseText(text) {
+    return String(text)
+        .split(/\r\n|[\r\n\u2028\u2029]/)
+        .map(neutraliseLine)
+        .join('\n');
+}
+/**
+ * An untrusted value to interpolate into a log line: line breaks and other control characters shown
+ * escaped (`\n`), so the value cannot start a line of its own or forge the lines around it.
+ */
+function logValue(value) {
+    return neutraliseLine(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it escapes
+    String(value).replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => {
+        if (c === '\n')
+            return '\\n';
+        if (c === '\r')
+            return '\\r';
+        if (c === '\t')
+            return '\t';
+        return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+    }));
+}
+
+;// CONCATENATED MODULE: ./packages/kit/src/secrets.ts
+/**
+ * Credentials inside URLs. A URL-valued input may carry `user:password@` (a tracking server, a
+ * Prometheus, a data source); the password must be masked before validation can echo the value, and
+ * every URL printed anywhere goes through `redactUrl` / `redactUrls`.
+ */
+const SENSITIVE_QUERY = /^(token|access_token|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|code|key|password|secret)$/i;
+// `scheme://userinfo@` anywhere in a text; userinfo stops at the first character a URL authority
+// cannot hold unescaped, so even a URL that `new URL` rejects (port 99999) is found.
+const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@"'`<>]*)@/gi;
+const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'`<>]+/gi;
+function secrets_decode(text) {
+    try {
+        return decodeURIComponent(text);
+    }
+    catch {
+        return text;
+    }
+}
+/**
+ * The secrets inside every URL of a text: each password, and `user:password`, as written and
+ * percent-decoded, so the runner masks whichever form a later message shows.
+ */
+function urlSecrets(text) {
+    const found = new Set();
+    for (const [url] of String(text).matchAll(URL_IN_TEXT)) {
+        const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#@]*)@/i.exec(url)?.[1];
+        if (userinfo) {
+            const colon = userinfo.indexOf(':');
+            for (const value of [userinfo, colon >= 0 ? userinfo.slice(colon + 1) : userinfo]) {
+                found.add(value);
+                found.add(secrets_decode(value));
+            }
+        }
+        for (const match of url.matchAll(/[?&]([^=&#]+)=([^&#]*)/g)) {
+            if (SENSITIVE_QUERY.test(secrets_decode(match[1])) && match[2]) {
+                found.add(match[2]);
+                found.add(secrets_decode(match[2]));
+            }
+        }
+    }
+    // A one- or two-character mask would blank out ordinary text all over the log.
+    return [...found].filter((value) => value.length >= 3);
+}
+/** True when a value looks like a URL with a scheme and an authority (`scheme://…`). */
+function isUrlLike(value) {
+    return /^[a-z][a-z0-9+.-]*:\/\//i.test(value.trim());
+}
+/** A URL fit for a log, a summary or an error: no user info, signed query values replaced. */
+function redactUrl(url) {
+    try {
+        const parsed = new URL(url);
+        parsed.username = '';
+        parsed.password = '';
+        for (const key of [...parsed.searchParams.keys()]) {
+            if (SENSITIVE_QUERY.test(key))
+                parsed.searchParams.set(key, '***');
+        }
+        return parsed.toString();
+    }
+    catch {
+        return redactUrls(String(url));
+    }
+}
+/** Redacts every URL inside free text (an error message, a server's answer): user info and signed queries. */
+function redactUrls(text) {
+    return String(text)
+        .replace(USERINFO, (_, scheme, userinfo) => (userinfo ? `${scheme}***@` : `${scheme}@`))
+        .replace(/([?&])([^=&#\s]+)=([^&#\s"'`<>]*)/g, (whole, sep, key) => SENSITIVE_QUERY.test(secrets_decode(key)) ? `${sep}${key}=***` : whole);
+}
+const secrets = new Set();
+/** Remembers a masked value, so `redact` removes it from what the runner does not mask itself. */
+function rememberSecret(value) {
+    if (value.length >= 3)
+        secrets.add(value);
+}
+/**
+ * Text fit for the log, the summary, outputs, comments and errors: every masked secret replaced by
+ * `***` (the runner masks the log, not files or the GitHub API) and every URL redacted.
+ */
+function redact(text) {
+    let out = redactUrls(text);
+    for (const secret of [...secrets].sort((a, b) => b.length - a.length))
+        out = out.replaceAll(secret, '***');
+    return out;
+}
+
 ;// CONCATENATED MODULE: ./packages/kit/src/commands.ts
+
+
 
 
 
@@ -23362,11 +24275,14 @@ function fileCommand(variable, name, value) {
     return true;
 }
 const runner = {
-    info: (message) => process.stdout.write(`${message}${external_node_os_.EOL}`),
+    info: (message) => process.stdout.write(`${neutraliseText(message)}${external_node_os_.EOL}`),
     debug: (message) => issueCommand('debug', message),
     warning: (message) => issueCommand('warning', message),
     error: (message) => issueCommand('error', message),
-    setSecret: (value) => issueCommand('add-mask', value),
+    setSecret: (value) => {
+        rememberSecret(value);
+        issueCommand('add-mask', value);
+    },
     isDebug: () => process.env.RUNNER_DEBUG === '1' || process.env.ACTIONS_STEP_DEBUG === 'true',
     setOutput(name, value) {
         if (!fileCommand('GITHUB_OUTPUT', name, value))
@@ -23422,23 +24338,7 @@ function errorMessage(error) {
 
 ;// CONCATENATED MODULE: ./packages/kit/src/http.ts
 
-const SENSITIVE_QUERY = /^(token|access_token|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|code|key)$/i;
-/** A URL fit for a log: no user info, signed query values replaced. */
-function redactUrl(url) {
-    try {
-        const parsed = new URL(url);
-        parsed.username = '';
-        parsed.password = '';
-        for (const key of [...parsed.searchParams.keys()]) {
-            if (SENSITIVE_QUERY.test(key))
-                parsed.searchParams.set(key, '***');
-        }
-        return parsed.toString();
-    }
-    catch {
-        return String(url);
-    }
-}
+
 class HttpError extends ActionError {
     status;
     url;
@@ -23625,8 +24525,16 @@ function basicAuth(user, password) {
 
 ;// CONCATENATED MODULE: ./packages/kit/src/comment.ts
 
+
+
 /** GitHub rejects issue comments longer than this many characters. */
 const COMMENT_LIMIT_CHARS = 65_536;
+/**
+ * The login GitHub shows as the author of comments made with `GITHUB_TOKEN` (and other installation
+ * tokens of the GitHub Actions app), for which `GET /user` answers 403 "Resource not accessible by
+ * integration".
+ */
+const ACTIONS_BOT_LOGIN = 'github-actions[bot]';
 function commentMarker(action, key) {
     const safe = (s) => s.replace(/--+/g, '-').replace(/[<>]/g, '');
     return `<!-- mlops-actions:${safe(action)}:${safe(key)} -->`;
@@ -23657,15 +24565,34 @@ function nextLink(link) {
     return undefined;
 }
 /**
+ * Whose comments we may edit: the token's own identity. A user token (PAT) answers `GET /user`; an
+ * installation token such as `GITHUB_TOKEN` is refused there (403) and comments as the Actions bot.
+ */
+async function tokenIdentity(http) {
+    const response = await http.request('GET', 'user', { accept: [403] });
+    if (response.status === 403) {
+        await response.body?.cancel();
+        return ACTIONS_BOT_LOGIN;
+    }
+    const user = (await response.json());
+    if (!user.login)
+        throw new Error('GET /user answered without a login');
+    return user.login;
+}
+/**
  * Creates or updates the one comment of (action, key) on a PR or issue, found by a hidden marker over
  * every page of comments. Where the token may not comment, the body goes to the job summary instead.
  */
 async function upsertStickyComment(options) {
     const marker = commentMarker(options.action, options.key);
-    const body = fitComment(marker, options.body);
-    const fallback = (reason) => {
-        options.log(`Not commenting on the pull request (${reason}); the report is in the job summary instead.`);
-        options.summary.add(options.body);
+    const report = redact(options.body);
+    const body = fitComment(marker, report);
+    const fallback = (reason, warn = false) => {
+        const line = `Not commenting on the pull request (${reason}); the report is in the job summary instead.`;
+        (warn ? (options.warn ?? options.log) : options.log)(line);
+        // The action may have put the same report in the summary already.
+        if (!options.summary.has(report))
+            options.summary.add(report);
         return { mode: 'summary', reason };
     };
     if (!options.issueNumber)
@@ -23686,6 +24613,7 @@ async function upsertStickyComment(options) {
         });
     const base = `repos/${options.repository}/issues`;
     try {
+        const identity = await tokenIdentity(http);
         let existing;
         let pageUrl = http
             .url(`${base}/${options.issueNumber}/comments`, { per_page: 100 })
@@ -23695,7 +24623,8 @@ async function upsertStickyComment(options) {
                 headers: { accept: 'application/vnd.github+json' },
             });
             const comments = (await response.json());
-            existing = comments.find((c) => c.body?.includes(marker));
+            // Anyone can paste our marker into a comment of theirs: only our own comment is ours to edit.
+            existing = comments.find((c) => c.user?.login === identity && c.body?.includes(marker));
             pageUrl = nextLink(response.headers.get('link'));
         }
         if (existing) {
@@ -23713,8 +24642,81 @@ async function upsertStickyComment(options) {
         if (error instanceof HttpError && [401, 403, 404].includes(error.status)) {
             return fallback(`GitHub answered ${error.status}: the token may not write comments here (fork pull requests, or a workflow without 'pull-requests: write')`);
         }
+        // A comment is a side effect of a run that already happened: it must not fail the step.
+        return fallback(`commenting failed: ${oneLine(redact(errorMessage(error)))}`, true);
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/kit/src/files.ts
+
+
+
+/** Writes a file atomically: a temporary sibling renamed over the target, so readers never see half a file. */
+function writeFileAtomic(path, data) {
+    (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(path), { recursive: true });
+    const temp = `${path}.${(0,external_node_crypto_namespaceObject.randomBytes)(6).toString('hex')}.tmp`;
+    try {
+        (0,external_node_fs_.writeFileSync)(temp, data);
+        (0,external_node_fs_.renameSync)(temp, path);
+    }
+    catch (error) {
+        (0,external_node_fs_.rmSync)(temp, { force: true });
         throw error;
     }
+}
+const REGEX_SPECIAL = /[.+^$(){}|[\]\\]/g;
+// A glob over forward-slash paths as a regular expression: `*` and `?` within a segment, `**` across
+// segments (`a/**/b` also matches `a/b`), `[abc]` / `[!abc]` classes and `{x,y}` alternatives.
+function globToRegExp(glob) {
+    let re = '';
+    for (let i = 0; i < glob.length; i++) {
+        const c = glob[i];
+        if (c === '*') {
+            if (glob[i + 1] === '*') {
+                i++;
+                if (glob[i + 1] === '/') {
+                    i++;
+                    re += '(?:.*/)?';
+                }
+                else
+                    re += '.*';
+            }
+            else
+                re += '[^/]*';
+        }
+        else if (c === '?') {
+            re += '[^/]';
+        }
+        else if (c === '[') {
+            const end = glob.indexOf(']', i + 2);
+            if (end < 0) {
+                re += '\\[';
+            }
+            else {
+                const body = glob
+                    .slice(i + 1, end)
+                    .replace(/\\/g, '\\\\')
+                    .replace(/^!/, '^');
+                re += `[${body}]`;
+                i = end;
+            }
+        }
+        else if (c === '{') {
+            const end = glob.indexOf('}', i);
+            if (end < 0) {
+                re += '\\{';
+            }
+            else {
+                const options = glob.slice(i + 1, end).split(',');
+                re += `(?:${options.map((option) => globToRegExp(option).source.slice(1, -1)).join('|')})`;
+                i = end;
+            }
+        }
+        else {
+            re += c.replace(REGEX_SPECIAL, '\\$&');
+        }
+    }
+    return new RegExp(`^${re}$`);
 }
 
 ;// CONCATENATED MODULE: ./packages/kit/src/github.ts
@@ -23945,6 +24947,116 @@ function describeFields(schema) {
     return Object.entries(schema.shape).map(([name, field]) => describeField(name, field));
 }
 
+;// CONCATENATED MODULE: ./packages/kit/src/outputs.ts
+/** GitHub's cap on all outputs of one job. */
+const OUTPUTS_LIMIT_BYTES = 1024 * 1024;
+function stringify(value) {
+    if (typeof value === 'string')
+        return value;
+    if (value === undefined || value === null)
+        return '';
+    if (typeof value === 'object')
+        return JSON.stringify(value);
+    return String(value);
+}
+/** The bytes one output costs in GITHUB_OUTPUT: name, value and the heredoc around them. */
+function cost(name, value) {
+    return Buffer.byteLength(name) + Buffer.byteLength(value) + 100;
+}
+/**
+ * The outputs of a step and its `json` output, kept under `limitBytes` by construction: while they do
+ * not fit, the largest output is replaced by a pointer to `file` (where the caller writes the whole
+ * result) and `json` is rebuilt with the same pointer in its place.
+ */
+function limitOutputs(result, file, limitBytes = OUTPUTS_LIMIT_BYTES) {
+    const strings = Object.fromEntries(Object.entries(result).map(([k, v]) => [k, stringify(v)]));
+    const trimmed = [];
+    const pointer = (name) => ({
+        truncated: true,
+        bytes: Buffer.byteLength(strings[name]),
+        file,
+    });
+    const build = () => {
+        const json = JSON.stringify(Object.fromEntries(Object.entries(result).map(([k, v]) => [k, trimmed.includes(k) ? pointer(k) : v])));
+        const values = {};
+        for (const [k, v] of Object.entries(strings))
+            values[k] = trimmed.includes(k) ? JSON.stringify(pointer(k)) : v;
+        values.json = json;
+        return values;
+    };
+    const total = (values) => Object.entries(values).reduce((sum, [k, v]) => sum + cost(k, v), 0);
+    let values = build();
+    while (total(values) > limitBytes) {
+        const largest = Object.keys(strings)
+            .filter((k) => !trimmed.includes(k))
+            .sort((a, b) => Buffer.byteLength(strings[b]) - Buffer.byteLength(strings[a]))[0];
+        if (largest === undefined) {
+            values = { ...values, json: JSON.stringify({ truncated: true, file }) };
+            break;
+        }
+        trimmed.push(largest);
+        values = build();
+    }
+    return { values, trimmed };
+}
+
+;// CONCATENATED MODULE: ./packages/kit/src/paths.ts
+
+
+
+/** Symbolic links followed before giving up, as Linux's ELOOP limit. */
+const MAX_LINKS = 40;
+/**
+ * Where a path really lands: symlinks followed, also for a path that does not exist yet (its nearest
+ * existing parent is resolved, and a dangling link is followed to where a write would go).
+ */
+function realPathOf(path, depth = 0) {
+    try {
+        return (0,external_node_fs_.realpathSync)(path);
+    }
+    catch (error) {
+        const code = error.code;
+        if (code !== 'ENOENT' && code !== 'ENOTDIR')
+            throw error;
+    }
+    if (depth > MAX_LINKS)
+        throw new Error(`too many levels of symbolic links at ${path}`);
+    let isLink = false;
+    try {
+        isLink = (0,external_node_fs_.lstatSync)(path).isSymbolicLink();
+    }
+    catch {
+        // Nothing at this path: it is resolved through its parent below.
+    }
+    if (isLink)
+        return realPathOf((0,external_node_path_.resolve)((0,external_node_path_.dirname)(path), (0,external_node_fs_.readlinkSync)(path)), depth + 1);
+    const parent = (0,external_node_path_.dirname)(path);
+    if (parent === path)
+        return path;
+    return (0,external_node_path_.resolve)(realPathOf(parent, depth), (0,external_node_path_.basename)(path));
+}
+/** True when `path` is `root` or below it. */
+function isInside(root, path) {
+    const rel = (0,external_node_path_.relative)(root, path);
+    return rel === '' || (!rel.startsWith('..') && !(0,external_node_path_.isAbsolute)(rel));
+}
+/**
+ * Resolves a path input against the workspace after following symlinks and refuses one that lands
+ * outside: the workspace is the boundary between the repository's content and the runner's machine
+ * (its keys, other jobs' files). Returns the absolute, real path.
+ */
+function confinePath(workspace, value, options) {
+    const root = realPathOf((0,external_node_path_.resolve)(workspace));
+    const real = realPathOf((0,external_node_path_.resolve)(root, options.base ?? '.', value));
+    if (options.allowOutside || isInside(root, real))
+        return real;
+    const way = options.optOut
+        ? `; give a path inside the workspace, or set '${options.optOut}: true' to allow paths outside it`
+        : '; give a path inside the workspace';
+    const shown = real === (0,external_node_path_.resolve)(root, options.base ?? '.', value) ? '' : ` (through a symbolic link, it is ${real})`;
+    throw new InputError(options.input, `'${value}' is outside the workspace ${root}${shown}${way}`);
+}
+
 ;// CONCATENATED MODULE: ./packages/kit/src/progress.ts
 
 /**
@@ -24004,6 +25116,7 @@ class Progress {
 
 ;// CONCATENATED MODULE: ./packages/kit/src/summary.ts
 
+
 /** GitHub refuses a step summary above 1024 KiB. */
 const SUMMARY_LIMIT_BYTES = 1024 * 1024;
 /** Cuts text to at most `limit` UTF-8 bytes at a line boundary and says that it did. */
@@ -24021,9 +25134,14 @@ function truncateUtf8(text, limit, note) {
 /** Collects markdown for the job summary and writes it once, within GitHub's size limit. */
 class Summary {
     parts = [];
+    /** Adds markdown; URLs in it lose their credentials, so no caller can leak them by mistake. */
     add(markdown) {
-        this.parts.push(markdown);
+        this.parts.push(redact(markdown));
         return this;
+    }
+    /** True when this markdown was already added (a report the action also tried to comment). */
+    has(markdown) {
+        return this.parts.includes(redact(markdown));
     }
     get text() {
         return this.parts.join('\n\n');
@@ -24034,7 +25152,7 @@ class Summary {
     write(path = process.env.GITHUB_STEP_SUMMARY) {
         if (!path || this.isEmpty)
             return;
-        const body = truncateUtf8(`${this.text}\n`, SUMMARY_LIMIT_BYTES, '_Summary truncated: it exceeded 1024 KiB._');
+        const body = truncateUtf8(`${redact(this.text)}\n`, SUMMARY_LIMIT_BYTES, '_Summary truncated: it exceeded 1024 KiB._');
         (0,external_node_fs_.appendFileSync)(path, body);
         this.parts.length = 0;
     }
@@ -24053,8 +25171,11 @@ class Summary {
 
 
 
-/** GitHub's cap on all outputs of one job. */
-const OUTPUTS_LIMIT_BYTES = 1024 * 1024;
+
+
+
+
+
 /** How long a cancelled step may take to wind down (the runner sends SIGTERM 7.5 s after SIGINT). */
 const CANCEL_GRACE_MS = 5000;
 function defineAction(definition) {
@@ -24066,6 +25187,7 @@ function defineAction(definition) {
 function inputVariable(name) {
     return `INPUT_${name.replace(/ /g, '_').toUpperCase()}`;
 }
+const shorten = (value) => (value.length > 200 ? `${value.slice(0, 200)}…` : value);
 function describeIssue(issue, raw, secrets) {
     const name = issue.path.length > 0 ? String(issue.path[0]) : undefined;
     if (name === undefined)
@@ -24077,7 +25199,7 @@ function describeIssue(issue, raw, secrets) {
         ? ''
         : secrets.has(name)
             ? ' (got ***)'
-            : ` (got ${JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value)})`;
+            : ` (got ${JSON.stringify(shorten(redact(value)))})`;
     const where = issue.path.length > 1 ? ` at ${issue.path.slice(1).join('.')}` : '';
     return `Input '${name}'${where}: ${oneLine(issue.message)}${shown}`;
 }
@@ -24088,6 +25210,11 @@ function readInputs(schema, env = process.env) {
     for (const field of describeFields(schema)) {
         const value = env[inputVariable(field.name)];
         raw[field.name] = value === undefined || value.trim() === '' ? undefined : value.trim();
+        // Any input may hold a URL with credentials (a tracking server, a data source): mask them before
+        // validation can echo the value.
+        if (value)
+            for (const secret of urlSecrets(value))
+                runner.setSecret(secret);
         if (field.secret) {
             secrets.add(field.name);
             if (value)
@@ -24101,24 +25228,18 @@ function readInputs(schema, env = process.env) {
     const first = parsed.error.issues[0];
     throw new InputError(first?.path[0] ? String(first.path[0]) : 'inputs', [...new Set(messages)].join('; '));
 }
-function stringifyOutput(value) {
-    if (typeof value === 'string')
-        return value;
-    if (value === undefined || value === null)
-        return '';
-    if (typeof value === 'object')
-        return JSON.stringify(value);
-    return String(value);
-}
+/** What every log line of an action goes through: one line, no workflow command, no URL credentials. */
+const safeLine = (line) => logValue(redact(line));
 function createContext(definition, env = process.env, signal = new AbortController().signal) {
     let failure;
     const github = readGithubContext(env);
     const summary = new Summary();
+    // One message, one line: a value interpolated into a message cannot start a line of its own.
     const logger = {
-        info: (line) => runner.info(line),
-        warning: (line) => runner.warning(line),
-        debug: (line) => runner.debug(line),
-        group: (title, work) => runner.group(title, work),
+        info: (line) => runner.info(safeLine(line)),
+        warning: (line) => runner.warning(safeLine(line)),
+        debug: (line) => runner.debug(safeLine(line)),
+        group: (title, work) => runner.group(safeLine(title), work),
     };
     const tempRoot = env.RUNNER_TEMP || (0,external_node_os_.tmpdir)();
     let tempDir;
@@ -24141,8 +25262,9 @@ function createContext(definition, env = process.env, signal = new AbortControll
         summary,
         signal,
         env,
-        progress: (options) => new Progress({ ...options, log: (line) => runner.info(line) }),
-        http: (options) => new HttpClient({ log: (line) => runner.info(line), ...options }),
+        path: (value, options) => confinePath(env.GITHUB_WORKSPACE || process.cwd(), value, options),
+        progress: (options) => new Progress({ ...options, log: (line) => runner.info(safeLine(line)) }),
+        http: (options) => new HttpClient({ log: (line) => runner.info(safeLine(line)), ...options }),
         mask: (value) => {
             if (value)
                 runner.setSecret(value);
@@ -24156,7 +25278,8 @@ function createContext(definition, env = process.env, signal = new AbortControll
             key,
             body,
             summary,
-            log: (line) => runner.info(line),
+            log: (line) => runner.info(safeLine(line)),
+            warn: (line) => runner.warning(safeLine(line)),
         }),
         fail: (message) => {
             failure ??= message;
@@ -24171,25 +25294,31 @@ function reportFailure(error, env) {
             ? error.message
             : `${error.name}: ${error.message}`
         : String(error);
-    runner.setFailed(oneLine(message));
+    runner.setFailed(oneLine(redact(message)));
     if (debug && error instanceof Error && error.stack)
-        runner.debug(error.stack);
+        runner.debug(redact(error.stack));
 }
-/** Writes every output and the `json` output, refusing to exceed GitHub's per-job limit. */
-function writeOutputs(definition, result) {
+/**
+ * Writes every output and the `json` output within GitHub's per-job limit: when they would exceed it,
+ * the whole result goes to a file under RUNNER_TEMP and the largest outputs point to it instead.
+ */
+function writeOutputs(definition, result, tempDir) {
     const parsed = definition.outputs.safeParse(result);
     if (!parsed.success) {
         throw new Error(`${definition.id} produced outputs that do not match its schema: ${prettifyError(parsed.error)}`);
     }
     const values = parsed.data;
-    const json = JSON.stringify(values);
-    const total = Object.values(values).reduce((sum, v) => sum + Buffer.byteLength(stringifyOutput(v)), 0);
-    if (total + Buffer.byteLength(json) > OUTPUTS_LIMIT_BYTES) {
-        throw new ActionError(`The outputs of ${definition.id} add up to more than GitHub's 1 MB limit; read the full result from the job summary or artifact instead`);
+    let file;
+    const limited = limitOutputs(values, '\0', OUTPUTS_LIMIT_BYTES);
+    let written = limited.values;
+    if (limited.trimmed.length > 0) {
+        file = (0,external_node_path_.join)(tempDir(), 'outputs.json');
+        writeFileAtomic(file, redact(JSON.stringify(values, null, 2)));
+        written = limitOutputs(values, file, OUTPUTS_LIMIT_BYTES).values;
+        runner.warning(`The outputs of ${definition.id} exceed GitHub's 1 MB limit: ${limited.trimmed.map((k) => `'${k}'`).join(', ')} ${limited.trimmed.length === 1 ? 'was' : 'were'} replaced by a pointer to the full result in ${file}`);
     }
-    for (const [key, value] of Object.entries(values))
-        runner.setOutput(key, stringifyOutput(value));
-    runner.setOutput('json', json);
+    for (const [key, value] of Object.entries(written))
+        runner.setOutput(key, redact(value));
 }
 /**
  * Runs an action as the runner calls it: the main step, or — when the main step left its marker in the
@@ -24234,10 +25363,10 @@ async function runAction(definition, env = process.env) {
                 runner.saveState('isPost', 'true');
             const inputs = readInputs(definition.inputs, env);
             const result = await Promise.race([definition.run(inputs, ctx), cancelled]);
-            writeOutputs(definition, result);
+            writeOutputs(definition, result, () => ctx.tempDir);
             const failure = ctx.failure();
             if (failure)
-                runner.setFailed(oneLine(failure));
+                runner.setFailed(oneLine(redact(failure)));
             else if (controller.signal.aborted)
                 reportFailure(controller.signal.reason, env);
         }
@@ -24259,79 +25388,11 @@ async function runAction(definition, env = process.env) {
         process.exit(1);
 }
 
-;// CONCATENATED MODULE: ./packages/kit/src/files.ts
-
-
-
-/** Writes a file atomically: a temporary sibling renamed over the target, so readers never see half a file. */
-function writeFileAtomic(path, data) {
-    (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(path), { recursive: true });
-    const temp = `${path}.${(0,external_node_crypto_namespaceObject.randomBytes)(6).toString('hex')}.tmp`;
-    try {
-        (0,external_node_fs_.writeFileSync)(temp, data);
-        (0,external_node_fs_.renameSync)(temp, path);
-    }
-    catch (error) {
-        (0,external_node_fs_.rmSync)(temp, { force: true });
-        throw error;
-    }
-}
-const REGEX_SPECIAL = /[.+^$(){}|[\]\\]/g;
-// A glob over forward-slash paths as a regular expression: `*` and `?` within a segment, `**` across
-// segments (`a/**/b` also matches `a/b`), `[abc]` / `[!abc]` classes and `{x,y}` alternatives.
-function globToRegExp(glob) {
-    let re = '';
-    for (let i = 0; i < glob.length; i++) {
-        const c = glob[i];
-        if (c === '*') {
-            if (glob[i + 1] === '*') {
-                i++;
-                if (glob[i + 1] === '/') {
-                    i++;
-                    re += '(?:.*/)?';
-                }
-                else
-                    re += '.*';
-            }
-            else
-                re += '[^/]*';
-        }
-        else if (c === '?') {
-            re += '[^/]';
-        }
-        else if (c === '[') {
-            const end = glob.indexOf(']', i + 2);
-            if (end < 0) {
-                re += '\\[';
-            }
-            else {
-                const body = glob
-                    .slice(i + 1, end)
-                    .replace(/\\/g, '\\\\')
-                    .replace(/^!/, '^');
-                re += `[${body}]`;
-                i = end;
-            }
-        }
-        else if (c === '{') {
-            const end = glob.indexOf('}', i);
-            if (end < 0) {
-                re += '\\{';
-            }
-            else {
-                const options = glob.slice(i + 1, end).split(',');
-                re += `(?:${options.map((option) => globToRegExp(option).source.slice(1, -1)).join('|')})`;
-                i = end;
-            }
-        }
-        else {
-            re += c.replace(REGEX_SPECIAL, '\\$&');
-        }
-    }
-    return new RegExp(`^${re}$`);
-}
-
 ;// CONCATENATED MODULE: ./packages/kit/src/index.ts
+
+
+
+
 
 
 
@@ -24514,6 +25575,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("querystring"
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("stream");
+
+/***/ }),
+
+/***/ 3193:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("string_decoder");
 
 /***/ }),
 

@@ -5,8 +5,8 @@ import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(21266);
-/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(46678);
+/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(70495);
+/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(57784);
 
 
 await (0,_mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)(_main__WEBPACK_IMPORTED_MODULE_1__/* ["default"] */ .Ay);
@@ -16,7 +16,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 46678:
+/***/ 57784:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31,8 +31,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 var external_node_fs_ = __nccwpck_require__(73024);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(76760);
-// EXTERNAL MODULE: ./packages/kit/src/index.ts + 106 modules
-var src = __nccwpck_require__(21266);
+// EXTERNAL MODULE: ./packages/kit/src/index.ts + 110 modules
+var src = __nccwpck_require__(70495);
 ;// CONCATENATED MODULE: ./packages/dvc/src/config.ts
 
 
@@ -74,6 +74,19 @@ function unquote(value) {
     if (v.length >= 2 && (v[0] === "'" || v[0] === '"') && v[v.length - 1] === v[0])
         return v.slice(1, -1);
     return v;
+}
+const CACHE_TYPES = ['reflink', 'hardlink', 'symlink', 'copy'];
+function parseCacheTypes(value) {
+    if (!value)
+        return ['reflink', 'copy'];
+    const types = value
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean);
+    const bad = types.find((t) => !CACHE_TYPES.includes(t));
+    if (bad || types.length === 0)
+        throw new src/* ActionError */.lZ(`.dvc/config: cache.type '${value}' is not a comma-separated list of reflink, hardlink, symlink, copy`);
+    return types;
 }
 function isUrlWithScheme(url) {
     return /^[a-z][a-z0-9+.-]*:\/\//i.test(url);
@@ -121,12 +134,159 @@ function readConfig(dvcDir) {
     const defaultRemote = merged.core?.remote || undefined;
     const dir = merged.cache?.dir;
     const cacheDir = dir ? ((0,external_node_path_.isAbsolute)(dir) ? dir : (0,external_node_path_.resolve)(dvcDir, dir)) : (0,external_node_path_.join)(dvcDir, 'cache');
-    return { defaultRemote, remotes, cacheDir };
+    return { defaultRemote, remotes, cacheDir, cacheTypes: parseCacheTypes(merged.cache?.type) };
 }
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(38815);
+;// CONCATENATED MODULE: ./packages/dvc/src/pipeline.ts
+
+
+const INTERPOLATION = /\$\{\s*([^}]+?)\s*\}/g;
+/** Looks up `a.b[0].c` in the context, as DVC's parsing context does; undefined when absent. */
+function lookup(context, expression, where) {
+    let value = context;
+    for (const part of expression.match(/[^.[\]]+/g) ?? []) {
+        if (value === null || typeof value !== 'object') {
+            throw new src/* ActionError */.lZ(`${where}: could not resolve '\${${expression}}' (no '${part}')`);
+        }
+        value = value[part];
+        if (value === undefined)
+            throw new src/* ActionError */.lZ(`${where}: could not resolve '\${${expression}}': '${part}' is not defined in vars, params.yaml or the foreach/matrix item`);
+    }
+    return value;
+}
+/** DVC's `to_str`: booleans print as true/false, the rest as Python's str() would for YAML scalars. */
+function toStr(value) {
+    if (typeof value === 'boolean')
+        return value ? 'true' : 'false';
+    if (value === null)
+        return 'None';
+    return String(value);
+}
+/** Resolves `${…}` in a value: a lone `${x}` keeps x's type, an embedded one is formatted as a string. */
+function interpolate(value, context, where) {
+    if (typeof value === 'string') {
+        const whole = /^\$\{\s*([^}]+?)\s*\}$/.exec(value);
+        if (whole)
+            return lookup(context, whole[1], where);
+        return value.replace(INTERPOLATION, (_, expression) => toStr(lookup(context, expression, where)));
+    }
+    if (Array.isArray(value))
+        return value.map((v) => interpolate(v, context, where));
+    if (value !== null && typeof value === 'object') {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [
+            String(interpolate(k, context, where)),
+            interpolate(v, context, where),
+        ]));
+    }
+    return value;
+}
+const isComposite = (v) => v !== null && typeof v === 'object';
+/** `foreach` keys as DVC generates them: mapping keys, list values for scalar lists, indexes otherwise. */
+function foreachItems(iterable, where) {
+    if (Array.isArray(iterable)) {
+        if (iterable.some(isComposite))
+            return iterable.map((item, index) => [String(index), { item }]);
+        return iterable.map((item) => [toStr(item), { item }]);
+    }
+    if (isComposite(iterable))
+        return Object.entries(iterable).map(([key, item]) => [key, { item, key }]);
+    throw new src/* ActionError */.lZ(`${where}: 'foreach' must be a list or a mapping`);
+}
+/** `matrix` combinations as DVC names them: `-`-joined values, `<axis><index>` for composite values. */
+function matrixItems(matrix, where) {
+    if (!isComposite(matrix) || Array.isArray(matrix))
+        throw new src/* ActionError */.lZ(`${where}: 'matrix' must be a mapping of lists`);
+    let combos = [{ fragments: [], item: {} }];
+    for (const [axis, values] of Object.entries(matrix)) {
+        if (!Array.isArray(values))
+            throw new src/* ActionError */.lZ(`${where}: matrix axis '${axis}' must be a list`);
+        combos = combos.flatMap((combo) => values.map((value, index) => ({
+            fragments: [...combo.fragments, isComposite(value) ? `${axis}${index}` : toStr(value)],
+            item: { ...combo.item, [axis]: value },
+        })));
+    }
+    return combos.map(({ fragments, item }) => {
+        const key = fragments.join('-');
+        return [key, { item, key }];
+    });
+}
+function outFlags(stage, wdir) {
+    const cache = new Map();
+    const remote = new Map();
+    for (const kind of ['outs', 'metrics', 'plots']) {
+        const list = stage[kind];
+        if (!Array.isArray(list))
+            continue;
+        for (const item of list) {
+            if (typeof item === 'string') {
+                cache.set(external_node_path_.posix.normalize(external_node_path_.posix.join(wdir, item)), true);
+                continue;
+            }
+            if (!isComposite(item))
+                continue;
+            for (const [path, flags] of Object.entries(item)) {
+                const key = external_node_path_.posix.normalize(external_node_path_.posix.join(wdir, path));
+                cache.set(key, flags?.cache !== false);
+                if (typeof flags?.remote === 'string')
+                    remote.set(key, flags.remote);
+            }
+        }
+    }
+    return { cache, remote };
+}
+/**
+ * The concrete stages of a `dvc.yaml` at `file` (repo-relative), with `foreach`/`matrix` groups expanded
+ * into `name@key` stages and `${…}` resolved against `vars` and `params` (the folder's params.yaml), as
+ * DVC's parser does for the fields that matter to a pull: `wdir` and the outs' paths and flags.
+ */
+function expandStages(doc, file, params = {}) {
+    const result = new Map();
+    if (!isComposite(doc))
+        return result;
+    const top = doc;
+    const dir = external_node_path_.posix.dirname(file) === '.' ? '' : external_node_path_.posix.dirname(file);
+    const context = { ...params };
+    for (const entry of Array.isArray(top.vars) ? top.vars : []) {
+        if (isComposite(entry) && !Array.isArray(entry))
+            Object.assign(context, entry);
+    }
+    const add = (name, template, extra) => {
+        const where = `${file}:${name}`;
+        const stage = interpolate(Object.fromEntries(Object.entries(template).filter(([k]) => ['wdir', 'outs', 'metrics', 'plots'].includes(k))), { ...context, ...extra }, where);
+        const rawWdir = typeof stage.wdir === 'string' ? stage.wdir : '.';
+        const wdir = external_node_path_.posix.normalize(external_node_path_.posix.join(dir || '.', rawWdir));
+        if (wdir === '..' || wdir.startsWith('../') || external_node_path_.posix.isAbsolute(rawWdir))
+            throw new src/* ActionError */.lZ(`${where}: wdir '${rawWdir}' is outside the repository`);
+        const base = wdir === '.' ? '' : wdir;
+        result.set(name, { wdir: base, ...outFlags(stage, base) });
+    };
+    const stages = top.stages;
+    for (const [name, body] of Object.entries(isComposite(stages) ? stages : {})) {
+        if (!isComposite(body))
+            continue;
+        const { foreach, matrix, do: template, ...plain } = body;
+        const where = `${file}:${name}`;
+        if (foreach !== undefined) {
+            if (!isComposite(template))
+                throw new src/* ActionError */.lZ(`${where}: 'foreach' needs a 'do' mapping`);
+            for (const [key, extra] of foreachItems(interpolate(foreach, context, where), where))
+                add(`${name}@${key}`, template, extra);
+        }
+        else if (matrix !== undefined) {
+            for (const [key, extra] of matrixItems(interpolate(matrix, context, where), where))
+                add(`${name}@${key}`, plain, extra);
+        }
+        else {
+            add(name, plain, {});
+        }
+    }
+    return result;
+}
+
 ;// CONCATENATED MODULE: ./packages/dvc/src/formats.ts
+
 
 
 
@@ -154,6 +314,21 @@ function repoPath(baseDir, recorded, where) {
         throw new src/* ActionError */.lZ(`${where}: path '${recorded}' escapes the repository`);
     }
     return joined.replace(/\/$/, '');
+}
+/** The source repository of a `dvc import` (its single dep carries `repo: {url, rev_lock}`). */
+function importSource(deps) {
+    if (!Array.isArray(deps) || deps.length !== 1)
+        return undefined;
+    const repo = deps[0]?.repo;
+    if (typeof repo?.url !== 'string')
+        return undefined;
+    return typeof repo.rev_lock === 'string' ? `${repo.url}@${repo.rev_lock}` : repo.url;
+}
+function repoDir(baseDir, wdir, where) {
+    const joined = external_node_path_.posix.normalize(external_node_path_.posix.join(baseDir || '.', wdir));
+    if (joined === '.')
+        return '';
+    return repoPath(baseDir, wdir, where);
 }
 function toOut(raw, baseDir, source, overrides = {}) {
     if (typeof raw !== 'object' || raw === null || typeof raw.path !== 'string') {
@@ -184,6 +359,7 @@ function toOut(raw, baseDir, source, overrides = {}) {
         remote: typeof raw.remote === 'string' ? raw.remote : overrides.remote,
         source,
         stage: overrides.stage,
+        importedFrom: overrides.importedFrom,
     };
 }
 /** Parses a `.dvc` file at `file` (repo-relative); outs are relative to its folder. */
@@ -198,43 +374,20 @@ function parseDvcFile(text, file) {
         return [];
     if (!Array.isArray(outs))
         throw new src/* ActionError */.lZ(`${file}: 'outs' must be a list`);
-    const dir = external_node_path_.posix.dirname(file) === '.' ? '' : external_node_path_.posix.dirname(file);
-    return outs.map((raw) => toOut(raw, dir, file));
+    const folder = external_node_path_.posix.dirname(file) === '.' ? '' : external_node_path_.posix.dirname(file);
+    const wdir = doc.wdir;
+    // A .dvc file may record a wdir (relative to its folder) that its outs are relative to.
+    const dir = typeof wdir === 'string' ? repoDir(folder, wdir, file) : folder;
+    const importedFrom = importSource(doc.deps);
+    return outs.map((raw) => toOut(raw, dir, file, { importedFrom }));
 }
-/** `cache:` and `remote:` flags of each stage's outs, metrics and plots in `dvc.yaml` (dvc.lock omits them). */
-function parseDvcYaml(text, file) {
-    const doc = parseYamlFile(text, file);
-    const result = new Map();
-    const dir = external_node_path_.posix.dirname(file) === '.' ? '' : external_node_path_.posix.dirname(file);
-    for (const [name, stage] of Object.entries(doc?.stages ?? {})) {
-        const spec = { cache: new Map(), remote: new Map() };
-        const wdir = typeof stage?.wdir === 'string' ? external_node_path_.posix.join(dir, stage.wdir) : dir;
-        for (const key of ['outs', 'metrics', 'plots']) {
-            const list = stage?.[key];
-            if (!Array.isArray(list))
-                continue;
-            for (const item of list) {
-                if (typeof item === 'string') {
-                    spec.cache.set(external_node_path_.posix.normalize(external_node_path_.posix.join(wdir, item)), true);
-                    continue;
-                }
-                if (typeof item !== 'object' || item === null)
-                    continue;
-                for (const [path, flags] of Object.entries(item)) {
-                    const key2 = external_node_path_.posix.normalize(external_node_path_.posix.join(wdir, path));
-                    spec.cache.set(key2, flags?.cache !== false);
-                    if (typeof flags?.remote === 'string')
-                        spec.remote.set(key2, flags.remote);
-                }
-            }
-        }
-        // foreach/matrix stages expand to `name@key`; their flags come from the template.
-        result.set(name, spec);
-    }
-    return result;
+/** The concrete stages of a `dvc.yaml`, foreach/matrix groups expanded, with their wdir and out flags. */
+function parseDvcYaml(text, file, params = {}) {
+    return expandStages(parseYamlFile(text, file), file, params);
 }
 /** Parses `dvc.lock` (schema 2.0): every stage's outs, with `cache`/`remote` flags from `dvc.yaml`. */
-function parseDvcLock(text, file, yamlText) {
+function parseDvcLock(text, file, yamlText, params = {}) {
+    const yamlFile = file.replace(/dvc\.lock$/, 'dvc.yaml');
     const doc = parseYamlFile(text, file);
     if (!doc || typeof doc !== 'object')
         return [];
@@ -243,16 +396,16 @@ function parseDvcLock(text, file, yamlText) {
     }
     if (doc.schema === undefined)
         throw new src/* ActionError */.lZ(`${file} has no 'schema: 2.0' (a DVC 1.x lock file); run 'dvc repro' with DVC 2 or later`);
-    const specs = yamlText === undefined
-        ? new Map()
-        : parseDvcYaml(yamlText, file.replace(/dvc\.lock$/, 'dvc.yaml'));
+    const specs = yamlText === undefined ? new Map() : parseDvcYaml(yamlText, yamlFile, params);
     const dir = external_node_path_.posix.dirname(file) === '.' ? '' : external_node_path_.posix.dirname(file);
     const outs = [];
     for (const [stage, body] of Object.entries(doc.stages ?? {})) {
-        const spec = specs.get(stage) ?? specs.get(stage.split('@')[0]);
+        const spec = specs.get(stage);
+        // Lock paths are relative to the stage's wdir, which only dvc.yaml records.
+        const wdir = spec?.wdir ?? dir;
         for (const raw of body?.outs ?? []) {
-            const path = typeof raw?.path === 'string' ? external_node_path_.posix.normalize(external_node_path_.posix.join(dir, raw.path)) : '';
-            outs.push(toOut(raw, dir, `${file}:${stage}`, {
+            const path = typeof raw?.path === 'string' ? external_node_path_.posix.normalize(external_node_path_.posix.join(wdir, raw.path)) : '';
+            outs.push(toOut(raw, wdir, `${file}:${stage}`, {
                 stage,
                 cache: spec?.cache.get(path) ?? true,
                 remote: spec?.remote.get(path),
@@ -504,12 +657,27 @@ function localRemote(name, root) {
         display: root,
         defaultJobs: Math.max(2, Math.min(8, (0,external_node_os_.cpus)().length * 2)),
         locate: (objectPath) => (0,external_node_path_.join)(root, objectPath),
-        read(objectPath) {
+        async read(objectPath) {
             const file = (0,external_node_path_.join)(root, objectPath);
-            const info = (0,external_node_fs_.statSync)(file, { throwIfNoEntry: false });
-            if (!info?.isFile())
-                return undefined;
-            return info.size <= WHOLE_READ_LIMIT ? (0,external_node_fs_.readFileSync)(file) : null;
+            // One open and fstat instead of stat + open: the thread pool runs several reads at once.
+            let handle;
+            try {
+                handle = await (0,promises_.open)(file, 'r');
+            }
+            catch (error) {
+                if (['ENOENT', 'ENOTDIR', 'EISDIR'].includes(error.code ?? ''))
+                    return undefined;
+                throw error;
+            }
+            try {
+                const info = await handle.stat();
+                if (!info.isFile())
+                    return undefined;
+                return info.size <= WHOLE_READ_LIMIT ? await handle.readFile() : null;
+            }
+            finally {
+                await handle.close();
+            }
         },
         async open(objectPath) {
             const file = (0,external_node_path_.join)(root, objectPath);
@@ -633,7 +801,7 @@ function normalizeTarget(target) {
 function stageOf(target) {
     const match = /^(?:(.*?)(?:dvc\.yaml|dvc\.lock)):(.+)$/.exec(target);
     if (match)
-        return { file: `${match[1] ?? ''}dvc.lock`, stage: match[2] };
+        return { file: external_node_path_.posix.normalize(`${match[1] ?? ''}dvc.lock`), stage: match[2] };
     return undefined;
 }
 /**
@@ -685,10 +853,13 @@ function targets_select(repo, target) {
     const container = outs.find((o) => o.isDir && target.startsWith(`${o.path}/`));
     if (container)
         return [{ out: container, within: target.slice(container.path.length + 1) }];
-    const stage = stageOf(target);
-    if (stage)
-        return outs.filter((o) => o.source === `${stage.file}:${stage.stage}`).map((out) => ({ out }));
-    return outs.filter((o) => o.stage === target).map((out) => ({ out }));
+    // A bare stage name is looked up in ./dvc.yaml, as `dvc pull train` does; a foreach/matrix group name
+    // selects every stage it generates (`train@1`, `train@2`, …).
+    const stage = stageOf(target) ?? { file: 'dvc.lock', stage: target };
+    const source = `${stage.file}:${stage.stage}`;
+    return outs
+        .filter((o) => o.source === source || (!stage.stage.includes('@') && o.source.startsWith(`${source}@`)))
+        .map((out) => ({ out }));
 }
 
 ;// CONCATENATED MODULE: ./packages/dvc/src/pull.ts
@@ -756,8 +927,51 @@ async function* withIdleTimeout(source, ms, onStall) {
         yield next.value;
     }
 }
-// Creating files is the slow part on a busy disk: async calls let the thread pool create several at once.
-const writeWhole = (path, data) => (0,promises_.writeFile)(path, data);
+/** An object whose bytes hash to something else than its name, twice: the remote copy is bad. */
+class CorruptObjectError extends Error {
+    md5;
+    actual;
+    remoteName;
+    location;
+    constructor(md5, actual, remoteName, location) {
+        super(`object ${md5} from DVC remote '${remoteName}' (${location}) hashes to ${actual}`);
+        this.md5 = md5;
+        this.actual = actual;
+        this.remoteName = remoteName;
+        this.location = location;
+    }
+}
+const pick = (out) => ({
+    path: out.path,
+    md5: out.md5,
+    hashName: out.hashName,
+    importedFrom: out.importedFrom,
+});
+/** Link errors after which DVC moves on to the next type in `cache.type`. */
+const LINK_UNSUPPORTED = new Set([
+    'EXDEV',
+    'EPERM',
+    'ENOTSUP',
+    'EOPNOTSUPP',
+    'EINVAL',
+    'ENOSYS',
+    'EMLINK',
+    'ENOTTY',
+]);
+/** DVC's cache files are read-only (0444), so a hardlinked or symlinked workspace file cannot corrupt them. */
+const CACHE_MODE = 0o444;
+/**
+ * A committed symlink (`data -> /outside`) would make a checkout write outside the repository: every
+ * destination is resolved through links before anything is written.
+ */
+function refuseWritesOutside(root, entries) {
+    const realRoot = (0,src/* realPathOf */.dN)(root);
+    for (const entry of entries) {
+        const real = (0,src/* realPathOf */.dN)((0,external_node_path_.join)(realRoot, entry.path));
+        if (!(0,src/* isInside */.FK)(realRoot, real))
+            throw new src/* ActionError */.lZ(`'${entry.path}' resolves through a symbolic link to ${real}, outside the repository ${realRoot}; DVC outs are only written inside it (remove the link)`);
+    }
+}
 class Puller {
     repo;
     options;
@@ -765,14 +979,28 @@ class Puller {
     state;
     cacheDir;
     log;
-    /** Objects fetched in this run, by cache path, so concurrent users of one object share one transfer. */
+    /** Objects fetched in this run, by destination, so concurrent users of one object share one transfer. */
     inflight = new Map();
+    /** The link types still worth trying, in the order of `cache.type` (one that fails is dropped, as DVC does). */
+    linkTypes;
+    /** Whether downloads go through `.dvc/cache`; otherwise they are written straight into the workspace. */
+    useCache;
+    madeDirs = new Set();
+    madeDirsPending = new Map();
+    /** Verified bytes of objects just written to the cache, by cache path, until their checkout. */
+    fresh = new Map();
+    workspaceMode = 0o666 & ~process.umask();
+    entries = new Map();
+    bad = [];
     constructor(repo, options = {}) {
         this.repo = repo;
         this.options = options;
         this.cacheDir = repo.config.cacheDir;
         this.state = new HashState((0,external_node_path_.join)(repo.dvcDir, 'tmp', 'mlops-dvc-pull-state.json'));
         this.log = options.log ?? { info: () => undefined, warning: () => undefined };
+        this.linkTypes = options.linkType ? [options.linkType] : [...repo.config.cacheTypes];
+        const linksOnly = this.linkTypes[0] === 'hardlink' || this.linkTypes[0] === 'symlink';
+        this.useCache = options.fillCache !== false || linksOnly;
     }
     cachePath(md5, hashName) {
         return (0,external_node_path_.join)(this.cacheDir, objectPath(md5, hashName));
@@ -816,71 +1044,80 @@ class Puller {
         return store;
     }
     /**
-     * Downloads one object into the cache, hashing while streaming. Network failures are retried; a digest
-     * mismatch is retried once and then fails naming the workspace path. Returns bytes, or undefined when
-     * the remote does not have the object.
+     * Downloads one object to `dest` (a cache path, a workspace path, or memory when undefined), hashing in
+     * the same pass as the write. Network failures are retried; a digest mismatch is retried once and then
+     * throws CorruptObjectError. Returns undefined when the remote does not have the object.
      */
-    async fetch(remoteName, md5, hashName, forPath) {
-        const dest = this.cachePath(md5, hashName);
-        const existing = this.inflight.get(dest);
+    fetch(remoteName, md5, hashName, forPath, dest) {
+        const key = dest ?? `memory:${hashName}:${md5}`;
+        const existing = this.inflight.get(key);
         if (existing)
             return existing;
         const task = this.transfer(remoteName, md5, hashName, forPath, dest);
-        this.inflight.set(dest, task);
+        this.inflight.set(key, task);
         return task;
+    }
+    isCachePath(path) {
+        return path.startsWith(`${this.cacheDir}/`);
+    }
+    /** One attempt: the object's bytes into `temp` (or memory), hashed as they pass. */
+    async receive(store, rel, hasher, temp, mode) {
+        // Small local objects are read whole: far fewer round trips through the I/O thread pool.
+        const whole = store.read ? await store.read(rel) : null;
+        if (whole === undefined)
+            return { found: false };
+        if (whole) {
+            hasher.update(whole);
+            if (temp)
+                await (0,promises_.writeFile)(temp, whole, { mode });
+            return { found: true, data: whole };
+        }
+        const attempt = new AbortController();
+        const signal = this.options.signal
+            ? AbortSignal.any([this.options.signal, attempt.signal])
+            : attempt.signal;
+        const source = await store.open(rel, signal);
+        if (!source)
+            return { found: false };
+        const file = temp ? await (0,promises_.open)(temp, 'w', mode) : undefined;
+        const chunks = [];
+        let keep = true;
+        try {
+            const idle = this.options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+            for await (const chunk of withIdleTimeout(source, idle, () => attempt.abort())) {
+                hasher.update(chunk);
+                if (file)
+                    await file.write(chunk);
+                keep &&= !file || hasher.bytes <= KEEP_IN_MEMORY;
+                if (keep)
+                    chunks.push(chunk);
+            }
+        }
+        finally {
+            await file?.close();
+        }
+        return { found: true, data: keep ? Buffer.concat(chunks) : undefined };
     }
     async transfer(remoteName, md5, hashName, forPath, dest) {
         const store = await this.store(remoteName);
         const expected = md5.replace(/\.dir$/, '');
         const rel = objectPath(md5, hashName);
-        await this.ensureDir((0,external_node_path_.dirname)(dest));
+        const toCache = dest !== undefined && this.isCachePath(dest);
+        if (dest)
+            await this.ensureDir((0,external_node_path_.dirname)(dest));
         let mismatches = 0;
         let failures = 0;
         for (;;) {
             this.options.signal?.throwIfAborted();
-            const temp = tempName(dest);
+            const temp = dest ? tempName(dest) : undefined;
             const hasher = new ObjectHasher(hashName);
-            let kept;
+            let received;
             try {
-                // Small local objects are read whole: far fewer round trips through the I/O thread pool.
-                const whole = store.read ? store.read(rel) : null;
-                if (whole === undefined)
-                    return undefined;
-                if (whole) {
-                    hasher.update(whole);
-                    await writeWhole(temp, whole);
-                    kept = whole;
-                }
-                else {
-                    const attempt = new AbortController();
-                    const signal = this.options.signal
-                        ? AbortSignal.any([this.options.signal, attempt.signal])
-                        : attempt.signal;
-                    const source = await store.open(rel, signal);
-                    if (!source)
-                        return undefined;
-                    const file = await (0,promises_.open)(temp, 'w');
-                    const chunks = [];
-                    let keep = true;
-                    try {
-                        const idle = this.options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
-                        for await (const chunk of withIdleTimeout(source, idle, () => attempt.abort())) {
-                            hasher.update(chunk);
-                            await file.write(chunk);
-                            keep &&= hasher.bytes <= KEEP_IN_MEMORY;
-                            if (keep)
-                                chunks.push(chunk);
-                        }
-                    }
-                    finally {
-                        await file.close();
-                    }
-                    if (keep)
-                        kept = Buffer.concat(chunks);
-                }
+                received = await this.receive(store, rel, hasher, temp, toCache ? CACHE_MODE : this.workspaceMode);
             }
             catch (error) {
-                await (0,promises_.rm)(temp, { force: true });
+                if (temp)
+                    await (0,promises_.rm)(temp, { force: true });
                 if (error instanceof src/* ActionError */.lZ || this.options.signal?.aborted)
                     throw error;
                 failures++;
@@ -892,28 +1129,28 @@ class Puller {
                 await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** failures, 4000)));
                 continue;
             }
+            if (!received.found)
+                return undefined;
             const actual = hasher.digest();
             if (actual !== expected) {
-                await (0,promises_.rm)(temp, { force: true });
+                if (temp)
+                    await (0,promises_.rm)(temp, { force: true });
                 mismatches++;
-                if (mismatches >= 2) {
-                    throw new src/* ActionError */.lZ(`Verification failed for '${forPath}': object ${md5} from DVC remote '${remoteName}' (${store.locate(rel)}) hashes to ${actual} twice; the remote copy is corrupt or incomplete (re-push it with 'dvc push')`);
-                }
+                if (mismatches >= 2)
+                    throw new CorruptObjectError(md5, actual, remoteName, store.locate(rel));
                 this.log.warning(`'${forPath}': object ${md5} from remote '${remoteName}' hashed to ${actual}; downloading it again`);
                 continue;
             }
-            await (0,promises_.rename)(temp, dest);
-            this.state.recordFile(dest, hashName, expected);
-            // The checkout that follows writes these bytes instead of reading the cache file back.
-            if (kept && !md5.endsWith('.dir'))
-                this.fresh.set(dest, kept);
-            return hasher.bytes;
+            if (dest && temp) {
+                await (0,promises_.rename)(temp, dest);
+                this.state.recordFile(dest, hashName, expected);
+                // The checkout that follows writes these bytes instead of reading the cache file back.
+                if (toCache && received.data && !md5.endsWith('.dir'))
+                    this.fresh.set(dest, received.data);
+            }
+            return { bytes: hasher.bytes, data: received.data };
         }
     }
-    madeDirs = new Set();
-    /** Verified bytes of objects just written to the cache, by cache path, until their checkout. */
-    fresh = new Map();
-    madeDirsPending = new Map();
     async ensureDir(dir) {
         if (this.madeDirs.has(dir))
             return;
@@ -930,21 +1167,84 @@ class Puller {
         const digest = await this.state.hash(this.cachePath(md5, hashName), hashName, size);
         return digest === md5.replace(/\.dir$/, '');
     }
+    /** The `.dir` listing of a directory out; undefined (and recorded as bad) when missing or corrupt. */
     async manifest(out, remoteName) {
         const path = this.cachePath(out.md5, out.hashName);
-        if (!(await this.inCache(out.md5, out.hashName))) {
-            if (this.options.dryRun)
-                throw new src/* ActionError */.lZ(`'${out.path}': its .dir manifest ${out.md5} is not in .dvc/cache after 'dvc pull'`);
-            const bytes = await this.fetch(remoteName, out.md5, out.hashName, out.path);
-            if (bytes === undefined) {
-                const store = await this.store(remoteName);
-                throw new src/* ActionError */.lZ(`Missing on DVC remote '${remoteName}': the .dir manifest of '${out.path}' (${store.locate(objectPath(out.md5, out.hashName))}); push it with 'dvc push'`);
+        const where = `'${out.path}' (${out.md5})`;
+        if (await this.inCache(out.md5, out.hashName))
+            return parseManifest((0,external_node_fs_.readFileSync)(path, 'utf8'), where);
+        if (this.options.dryRun)
+            throw new src/* ActionError */.lZ(`'${out.path}': its .dir manifest ${out.md5} is not in .dvc/cache after 'dvc pull'`);
+        const fetched = await this.fetchOrRecord({ path: out.path, md5: out.md5, hashName: out.hashName, remoteName, importedFrom: out.importedFrom }, this.useCache ? path : undefined);
+        if (!fetched)
+            return undefined;
+        const text = fetched.data ? fetched.data.toString('utf8') : (0,external_node_fs_.readFileSync)(path, 'utf8');
+        return parseManifest(text, where);
+    }
+    /** Fetches an object, recording a missing or corrupt one in `bad` instead of stopping the pull. */
+    async fetchOrRecord(entry, dest) {
+        try {
+            const fetched = await this.fetch(entry.remoteName, entry.md5, entry.hashName, entry.path, dest);
+            if (!fetched)
+                this.bad.push({
+                    path: entry.path,
+                    md5: entry.md5,
+                    remoteName: entry.remoteName,
+                    importedFrom: entry.importedFrom,
+                });
+            return fetched;
+        }
+        catch (error) {
+            if (!(error instanceof CorruptObjectError))
+                throw error;
+            this.bad.push({
+                path: entry.path,
+                md5: entry.md5,
+                remoteName: entry.remoteName,
+                actual: error.actual,
+                location: error.location,
+            });
+            return undefined;
+        }
+    }
+    /** Links or copies `source` (a cache file) to `temp` with the first link type that works here. */
+    async link(source, temp, bytes) {
+        for (;;) {
+            const type = this.linkTypes[0];
+            if (!type) {
+                throw new src/* ActionError */.lZ(`No link type in cache.type works between ${this.cacheDir} and the workspace; add 'copy' to cache.type`);
+            }
+            try {
+                if (type === 'hardlink')
+                    await (0,promises_.link)(source, temp);
+                else if (type === 'symlink')
+                    await (0,promises_.symlink)(source, temp);
+                else if (type === 'copy' && bytes)
+                    await (0,promises_.writeFile)(temp, bytes, { mode: this.workspaceMode });
+                else {
+                    // FICLONE shares the blocks when the filesystem can and copies otherwise; FORCE never copies.
+                    const flag = type === 'copy' ? external_node_fs_.constants.COPYFILE_FICLONE : external_node_fs_.constants.COPYFILE_FICLONE_FORCE;
+                    await (0,promises_.copyFile)(source, temp, flag);
+                    // Copies are the user's to edit: not read-only like the cache file they came from.
+                    await (0,promises_.chmod)(temp, this.workspaceMode);
+                }
+                return;
+            }
+            catch (error) {
+                await (0,promises_.rm)(temp, { force: true });
+                const code = error.code ?? '';
+                if (type === 'copy' || !LINK_UNSUPPORTED.has(code))
+                    throw error;
+                // Concurrent placements may all fail on the same type: drop it once.
+                if (this.linkTypes[0] === type) {
+                    this.linkTypes.shift();
+                    this.log.info(`cache.type ${type} does not work here (${code}); using ${this.linkTypes[0] ?? 'nothing else'}`);
+                }
             }
         }
-        return parseManifest((0,external_node_fs_.readFileSync)(path, 'utf8'), `'${out.path}' (${out.md5})`);
     }
     /** Places a verified cache object at `path` in the workspace, atomically (temp file + rename). */
-    async checkout(entry, linkType) {
+    async checkout(entry) {
         const source = this.cachePath(entry.md5, entry.hashName);
         const dest = (0,external_node_path_.join)(this.repo.root, entry.path);
         await this.ensureDir((0,external_node_path_.dirname)(dest));
@@ -952,16 +1252,7 @@ class Puller {
         const bytes = this.fresh.get(source);
         this.fresh.delete(source);
         try {
-            if (linkType === 'copy' && bytes)
-                await writeWhole(temp, bytes);
-            else if (linkType === 'copy')
-                await (0,promises_.copyFile)(source, temp);
-            else if (linkType === 'reflink')
-                await (0,promises_.copyFile)(source, temp, external_node_fs_.constants.COPYFILE_FICLONE);
-            else if (linkType === 'hardlink')
-                await (0,promises_.link)(source, temp);
-            else
-                await (0,promises_.symlink)(source, temp);
+            await this.link(source, temp, bytes);
             await (0,promises_.rename)(temp, dest);
         }
         catch (error) {
@@ -970,55 +1261,48 @@ class Puller {
         }
         this.state.recordFile(dest, entry.hashName, entry.md5);
     }
-    async pull() {
-        const options = this.options;
-        const selections = resolveTargets(this.repo, options.targets ?? []);
-        const entries = new Map();
-        const skippedNoCache = new Set();
+    add(entry, target) {
+        const existing = this.entries.get(entry.path);
+        if (existing && existing.md5 !== entry.md5) {
+            throw new src/* ActionError */.lZ(`'${entry.path}' is tracked twice with different hashes (${existing.md5} and ${entry.md5}); fix the .dvc/dvc.lock files`);
+        }
+        if (existing)
+            existing.targets.add(target);
+        else
+            this.entries.set(entry.path, { ...entry, targets: new Set([target]) });
+    }
+    /** Step 1: the outs the targets select, minus `cache: false` ones and, with `-r`, outs of other remotes. */
+    selectOuts(selections) {
+        const selected = { dirOuts: [], skippedNoCache: new Set(), objectIds: new Set() };
         const skippedOtherRemote = new Set();
-        const objectIds = new Set();
-        const reports = selections.map((s) => ({
-            target: s.target,
-            files: 0,
-            bytes: 0,
-            downloadedFiles: 0,
-            downloadedBytes: 0,
-        }));
-        const add = (entry, target) => {
-            const existing = entries.get(entry.path);
-            if (existing && existing.md5 !== entry.md5) {
-                throw new src/* ActionError */.lZ(`'${entry.path}' is tracked twice with different hashes (${existing.md5} and ${entry.md5}); fix the .dvc/dvc.lock files`);
-            }
-            if (existing)
-                existing.targets.add(target);
-            else
-                entries.set(entry.path, { ...entry, targets: new Set([target]) });
-        };
-        const dirOuts = [];
         for (const [index, selection] of selections.entries()) {
             for (const { out, within } of selection.items) {
                 if (!out.cache) {
-                    skippedNoCache.add(out.path);
+                    selected.skippedNoCache.add(out.path);
                     continue;
                 }
-                if (!pulledFrom(out, options.remote)) {
+                if (!pulledFrom(out, this.options.remote)) {
                     skippedOtherRemote.add(`${out.path} (remote: ${out.remote})`);
                     continue;
                 }
                 const remoteName = this.remoteNameFor(out);
-                objectIds.add(`${out.hashName}:${out.md5}`);
+                selected.objectIds.add(`${out.hashName}:${out.md5}`);
                 if (out.isDir)
-                    dirOuts.push({ out, remoteName, within, target: index });
+                    selected.dirOuts.push({ out, remoteName, within, target: index });
                 else
-                    add({ path: out.path, md5: out.md5, hashName: out.hashName, size: out.size, remoteName }, index);
+                    this.add({ ...pick(out), size: out.size, remoteName }, index);
             }
         }
-        for (const path of skippedNoCache) {
+        for (const path of selected.skippedNoCache) {
             this.log.info(`Skipping '${path}': cache: false (tracked by git, never pushed)`);
         }
         for (const what of skippedOtherRemote) {
-            this.log.info(`Skipping ${what}: its own remote is not the requested '${options.remote}' (as dvc pull -r does)`);
+            this.log.info(`Skipping ${what}: its own remote is not the requested '${this.options.remote}' (as dvc pull -r does)`);
         }
+        return selected;
+    }
+    /** Step 2: the files of each directory out, from its `.dir` manifest; empty directories are created. */
+    async expandDirectories(dirOuts, reports) {
         const manifests = new Map();
         await (0,src/* mapPool */.Pk)(dirOuts, 8, async ({ out, remoteName }) => {
             if (!manifests.has(out.path))
@@ -1026,22 +1310,26 @@ class Puller {
         });
         for (const { out, remoteName, within, target } of dirOuts) {
             const manifest = manifests.get(out.path);
+            if (!manifest)
+                continue;
+            // DVC checks out a directory out as a directory even when its listing is empty.
+            if (!within && !this.options.dryRun)
+                await this.ensureDir((0,external_node_path_.join)(this.repo.root, out.path));
             let matched = 0;
             for (const item of manifest) {
                 if (within && item.relpath !== within && !item.relpath.startsWith(`${within}/`))
                     continue;
                 matched++;
-                add({ path: `${out.path}/${item.relpath}`, md5: item.md5, hashName: out.hashName, remoteName }, target);
+                this.add({ ...pick(out), path: `${out.path}/${item.relpath}`, md5: item.md5, remoteName }, target);
             }
             if (within && matched === 0) {
                 throw new src/* InputError */.dz('targets', `'${reports[target].target}' is inside '${out.path}' but its .dir manifest has no such file or folder`);
             }
         }
-        const all = [...entries.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-        const linkType = options.linkType ?? 'copy';
-        // What the workspace already has, verified (through the hash state when unchanged).
+    }
+    /** Step 3: files whose workspace copy is missing or differs (unchanged files are known from the state). */
+    async findNeeded(all, sizes) {
         const needed = [];
-        const sizes = new Map();
         await (0,src/* mapPool */.Pk)(all, 8, async (entry) => {
             const path = (0,external_node_path_.join)(this.repo.root, entry.path);
             const digest = await this.state.hash(path, entry.hashName, entry.size);
@@ -1050,55 +1338,109 @@ class Puller {
             else
                 needed.push(entry);
         });
-        const downloaded = new Map();
-        const missing = [];
-        if (needed.length > 0 && options.dryRun) {
+        if (needed.length > 0 && this.options.dryRun) {
             const shown = needed.slice(0, 10).map((e) => e.path);
             throw new src/* ActionError */.lZ(`${needed.length} file(s) are missing or differ from their recorded md5 after 'dvc pull': ${shown.join(', ')}${needed.length > 10 ? `, and ${needed.length - 10} more` : ''}`);
         }
-        if (needed.length > 0) {
-            const knownBytes = needed.every((e) => e.size !== undefined)
-                ? needed.reduce((s, e) => s + (e.size ?? 0), 0)
-                : undefined;
-            const progress = options.progress?.({
-                label: 'dvc-pull',
-                total: needed.length,
-                totalBytes: knownBytes,
-                unit: 'files',
-            });
-            const remoteJobs = new Set(needed.map((e) => e.remoteName));
-            let jobs = options.jobs;
-            if (!jobs)
-                jobs = Math.min(...(await Promise.all([...remoteJobs].map(async (n) => (await this.store(n)).defaultJobs))));
-            this.log.info(`Pulling ${needed.length} file(s) of ${all.length} with ${jobs} parallel transfer(s), link type ${linkType}`);
-            await (0,src/* mapPool */.Pk)(needed, jobs, async (entry) => {
-                let bytes;
-                let fetched = false;
-                if (!(await this.inCache(entry.md5, entry.hashName, entry.size))) {
-                    bytes = await this.fetch(entry.remoteName, entry.md5, entry.hashName, entry.path);
-                    if (bytes === undefined) {
-                        missing.push(entry);
-                        progress?.tick(1, 0);
-                        return;
-                    }
-                    fetched = true;
-                }
-                await this.checkout(entry, linkType);
-                const size = bytes ?? (0,external_node_fs_.statSync)(this.cachePath(entry.md5, entry.hashName)).size;
-                sizes.set(entry.path, size);
-                if (fetched)
-                    downloaded.set(entry.path, size);
-                progress?.tick(1, size);
-            });
-            progress?.done();
+        return needed;
+    }
+    /** One file: from the cache when it holds the object, else downloaded (through the cache or straight in). */
+    async place(entry) {
+        if ((0,external_node_fs_.existsSync)(this.cachePath(entry.md5, entry.hashName)) &&
+            (await this.inCache(entry.md5, entry.hashName, entry.size))) {
+            await this.checkout(entry);
+            return { size: (0,external_node_fs_.statSync)(this.cachePath(entry.md5, entry.hashName)).size, downloaded: false };
         }
-        this.state.save();
+        if (!this.useCache) {
+            const fetched = await this.fetchOrRecord(entry, (0,external_node_path_.join)(this.repo.root, entry.path));
+            return fetched && { size: fetched.bytes, downloaded: true };
+        }
+        const fetched = await this.fetchOrRecord(entry, this.cachePath(entry.md5, entry.hashName));
+        if (!fetched)
+            return undefined;
+        await this.checkout(entry);
+        return { size: fetched.bytes, downloaded: true };
+    }
+    /** Step 4: every needed file, in parallel; a bad object is recorded and the others still placed. */
+    async transferAll(needed, total, sizes, downloaded) {
+        const knownBytes = needed.every((e) => e.size !== undefined)
+            ? needed.reduce((s, e) => s + (e.size ?? 0), 0)
+            : undefined;
+        const progress = this.options.progress?.({
+            label: 'dvc-pull',
+            total: needed.length,
+            totalBytes: knownBytes,
+            unit: 'files',
+        });
+        let jobs = this.options.jobs;
+        if (!jobs) {
+            const remotes = [...new Set(needed.map((e) => e.remoteName))];
+            jobs = Math.min(...(await Promise.all(remotes.map(async (n) => (await this.store(n)).defaultJobs))));
+        }
+        this.log.info(`Pulling ${needed.length} file(s) of ${total} with ${jobs} parallel transfer(s), ${this.useCache
+            ? `cache.type ${this.linkTypes.join(',')}`
+            : 'written straight into the workspace (no .dvc/cache)'}`);
+        await (0,src/* mapPool */.Pk)(needed, jobs, async (entry) => {
+            const placed = await this.place(entry);
+            if (placed) {
+                sizes.set(entry.path, placed.size);
+                if (placed.downloaded)
+                    downloaded.set(entry.path, placed.size);
+            }
+            progress?.tick(1, placed?.size ?? 0);
+        });
+        progress?.done();
+    }
+    /** Step 5: one error naming every object that could not be placed; everything else is in place by now. */
+    failOnBadObjects() {
+        if (this.bad.length === 0)
+            return;
+        const sorted = [...this.bad].sort((a, b) => (a.path < b.path ? -1 : 1));
+        const corrupt = sorted.filter((b) => b.actual !== undefined);
+        const imported = sorted.filter((b) => b.actual === undefined && b.importedFrom);
+        const missing = sorted.filter((b) => b.actual === undefined && !b.importedFrom);
+        const parts = [];
+        if (corrupt.length > 0) {
+            const listed = corrupt.map((b) => `'${b.path}': object ${b.md5} from DVC remote '${b.remoteName}' (${b.location}) hashes to ${b.actual} twice`);
+            parts.push(`Verification failed for ${corrupt.length} object(s), whose remote copies are corrupt or incomplete (re-push them with 'dvc push'): ${listed.join('; ')}`);
+        }
         if (missing.length > 0) {
-            missing.sort((a, b) => (a.path < b.path ? -1 : 1));
             const byRemote = [...new Set(missing.map((m) => m.remoteName))].join(', ');
             const shown = missing.slice(0, 10).map((m) => `${m.path} (${m.md5})`);
-            throw new src/* ActionError */.lZ(`${missing.length} file(s) missing on DVC remote ${byRemote}: ${shown.join(', ')}${missing.length > 10 ? `, and ${missing.length - 10} more` : ''}; push them with 'dvc push'`);
+            parts.push(`${missing.length} file(s) missing on DVC remote ${byRemote}: ${shown.join(', ')}${missing.length > 10 ? `, and ${missing.length - 10} more` : ''}; push them with 'dvc push'`);
         }
+        if (imported.length > 0) {
+            const listed = imported.map((b) => `${b.path} (${b.md5}, imported from ${b.importedFrom})`);
+            parts.push(`${imported.length} imported file(s) are not on DVC remote ${imported[0].remoteName}: ${listed.join(', ')}; DVC pulls 'dvc import' outs from their source repository, which the native engine does not clone: set use-dvc-cli: true, or push them to the remote`);
+        }
+        const badPaths = new Set(this.bad.map((b) => b.path));
+        const placed = [...this.entries.keys()].filter((p) => !badPaths.has(p)).length;
+        throw new src/* ActionError */.lZ(`${parts.join('. ')}${placed > 0 ? `. The other ${placed} file(s) were placed` : ''}`);
+    }
+    async pull() {
+        const selections = resolveTargets(this.repo, this.options.targets ?? []);
+        const reports = selections.map((s) => ({
+            target: s.target,
+            files: 0,
+            bytes: 0,
+            downloadedFiles: 0,
+            downloadedBytes: 0,
+        }));
+        const { dirOuts, skippedNoCache, objectIds } = this.selectOuts(selections);
+        await this.expandDirectories(dirOuts, reports);
+        const all = [...this.entries.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+        refuseWritesOutside(this.repo.root, all);
+        const sizes = new Map();
+        const downloaded = new Map();
+        const needed = await this.findNeeded(all, sizes);
+        try {
+            if (needed.length > 0)
+                await this.transferAll(needed, all.length, sizes, downloaded);
+        }
+        finally {
+            this.state.save();
+        }
+        this.failOnBadObjects();
         const pulled = all.map((e) => ({
             path: e.path,
             md5: e.md5,
@@ -1153,6 +1495,7 @@ function requestedObjectIds(repo, targets, remote) {
 
 
 
+
 /** Folders that never hold DVC files of this repo. */
 const SKIP_DIRS = new Set(['.git', '.dvc', 'node_modules', '.hg', '.svn']);
 /** Finds the DVC repo containing `start` (the folder with `.dvc/`), looking upwards as DVC does. */
@@ -1191,6 +1534,21 @@ async function walk(root, dir, found) {
     }
     await Promise.all(subdirs.map((d) => walk(root, d, found)));
 }
+/** `params.yaml` next to a `dvc.yaml`: DVC's default interpolation context for `${…}` in it. */
+function readDefaultParams(file) {
+    if (!(0,external_node_fs_.existsSync)(file))
+        return {};
+    let doc;
+    try {
+        doc = (0,dist/* parse */.qg)((0,external_node_fs_.readFileSync)(file, 'utf8'));
+    }
+    catch (error) {
+        throw new src/* ActionError */.lZ(`${file} is not valid YAML: ${String(error.message).split('\n')[0]}`);
+    }
+    return doc !== null && typeof doc === 'object' && !Array.isArray(doc)
+        ? doc
+        : {};
+}
 /** Reads a repo's config and every out recorded in its `.dvc` files and `dvc.lock` files. */
 async function openRepo(start) {
     const root = findRepoRoot(start);
@@ -1206,7 +1564,8 @@ async function openRepo(start) {
     for (const file of found.lock) {
         const yamlFile = (0,external_node_path_.join)(root, file.replace(/dvc\.lock$/, 'dvc.yaml'));
         const yamlText = (0,external_node_fs_.existsSync)(yamlFile) ? (0,external_node_fs_.readFileSync)(yamlFile, 'utf8') : undefined;
-        outs.push(...parseDvcLock((0,external_node_fs_.readFileSync)((0,external_node_path_.join)(root, file), 'utf8'), file, yamlText));
+        const params = readDefaultParams((0,external_node_path_.join)(yamlFile, '..', 'params.yaml'));
+        outs.push(...parseDvcLock((0,external_node_fs_.readFileSync)((0,external_node_path_.join)(root, file), 'utf8'), file, yamlText, params));
     }
     return { root, dvcDir, config, outs, dvcFiles: found.dvc, lockFiles: found.lock };
 }
@@ -1217,6 +1576,285 @@ async function openRepo(start) {
 
 
 
+
+
+
+
+
+;// CONCATENATED MODULE: ./packages/report/src/diff.ts
+
+const DEFAULT_HIGHER = (/* unused pure expression or super */ null && ([
+    'acc',
+    'accuracy',
+    'balanced_accuracy',
+    'f1',
+    'f1_score',
+    'fbeta',
+    'precision',
+    'recall',
+    'auc',
+    'roc_auc',
+    'pr_auc',
+    'average_precision',
+    'ap',
+    'map',
+    'r2',
+    'r2_score',
+    'iou',
+    'miou',
+    'dice',
+    'bleu',
+    'rouge',
+    'ndcg',
+    'mrr',
+    'hit_rate',
+    'top1',
+    'top5',
+    'top_1',
+    'top_5',
+    'specificity',
+    'sensitivity',
+    'mcc',
+    'kappa',
+    'explained_variance',
+    'throughput',
+    'qps',
+    'rps',
+    'score',
+]));
+const DEFAULT_LOWER = (/* unused pure expression or super */ null && ([
+    'loss',
+    'error',
+    'err',
+    'mse',
+    'rmse',
+    'mae',
+    'mape',
+    'smape',
+    'logloss',
+    'log_loss',
+    'cross_entropy',
+    'perplexity',
+    'latency',
+    'latency_ms',
+    'p50',
+    'p90',
+    'p95',
+    'p99',
+    'duration',
+    'time',
+    'seconds',
+    'ms',
+    'fpr',
+    'fnr',
+    'false_positive_rate',
+    'false_negative_rate',
+    'brier',
+    'brier_score',
+    'wer',
+    'cer',
+    'memory',
+    'size',
+    'size_bytes',
+    'cost',
+]));
+function globMatch(pattern, name) {
+    const re = new RegExp(`^${pattern
+        .split('*')
+        .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*')}$`, 'i');
+    return re.test(name);
+}
+/** The words of a metric name: `val/f1_macro` → [`val`, `f1`, `macro`] plus the last path segment whole. */
+function nameParts(name) {
+    const last = name.split(/[./]/).pop() ?? name;
+    return [name, last, ...last.split(/[_\-\s]/)].map((p) => p.toLowerCase()).filter(Boolean);
+}
+/**
+ * Which way is good for a metric: explicit rules first (whole name, then its last segment), then the
+ * defaults for common names (accuracy, f1, auc, loss, rmse, latency…); `unknown` when nothing matches.
+ */
+function metricDirection(name, rules = {}) {
+    const last = name.split(/[./]/).pop() ?? name;
+    for (const candidate of [name, last]) {
+        if (rules.higherIsBetter?.some((p) => globMatch(p, candidate)))
+            return 'higher';
+        if (rules.lowerIsBetter?.some((p) => globMatch(p, candidate)))
+            return 'lower';
+    }
+    const parts = nameParts(name);
+    if (parts.slice(0, 2).some((p) => DEFAULT_LOWER.includes(p)))
+        return 'lower';
+    if (parts.slice(0, 2).some((p) => DEFAULT_HIGHER.includes(p)))
+        return 'higher';
+    if (parts.some((p) => DEFAULT_LOWER.includes(p)))
+        return 'lower';
+    if (parts.some((p) => DEFAULT_HIGHER.includes(p)))
+        return 'higher';
+    return 'unknown';
+}
+/** Compares two sets of metric values, one row per name present in either, in a stable order. */
+function diffMetrics(baseline, current, options = {}) {
+    const tolerance = options.tolerance ?? 1e-9;
+    const names = [...new Set([...Object.keys(current), ...Object.keys(baseline)])];
+    return names.map((name) => {
+        const b = baseline[name];
+        const c = current[name];
+        const direction = metricDirection(name, options);
+        const row = { name, baseline: b, current: c, direction, verdict: 'unchanged' };
+        if (b === undefined)
+            return { ...row, verdict: 'new' };
+        if (c === undefined)
+            return { ...row, verdict: 'removed' };
+        if (Number.isNaN(c) && !Number.isNaN(b))
+            return { ...row, verdict: 'invalid' };
+        if (Number.isNaN(c) && Number.isNaN(b))
+            return row;
+        if (!Number.isFinite(b) || !Number.isFinite(c)) {
+            if (b === c)
+                return row;
+            if (Number.isNaN(b))
+                return { ...row, verdict: 'changed' };
+            const up = c > b;
+            return { ...row, verdict: verdictOf(up ? 1 : -1, direction) };
+        }
+        const delta = c - b;
+        const relative = b !== 0 ? delta / Math.abs(b) : undefined;
+        const scale = Math.max(Math.abs(b), Math.abs(c), Number.MIN_VALUE);
+        if (Math.abs(delta) / scale <= tolerance)
+            return { ...row, delta, relative, verdict: 'unchanged' };
+        return { ...row, delta, relative, verdict: verdictOf(Math.sign(delta), direction) };
+    });
+}
+function verdictOf(sign, direction) {
+    if (direction === 'unknown')
+        return 'changed';
+    return sign > 0 === (direction === 'higher') ? 'better' : 'worse';
+}
+const VERDICT_LABEL = {
+    better: '✅ better',
+    worse: '❌ worse',
+    unchanged: '➖ unchanged',
+    new: '🆕 new',
+    removed: '🗑️ removed',
+    changed: '🔄 changed',
+    invalid: '⚠️ not a number',
+};
+function formatDelta(value) {
+    if (value === undefined)
+        return '—';
+    const text = formatNumber(value);
+    return value > 0 ? `+${text}` : text;
+}
+function formatPercent(value) {
+    if (value === undefined || !Number.isFinite(value))
+        return '—';
+    const pct = value * 100;
+    const text = Math.abs(pct) >= 100 ? pct.toFixed(0) : pct.toFixed(2);
+    return `${pct > 0 ? '+' : ''}${text}%`;
+}
+/** The diff as a markdown table: metric, baseline, new, Δ, Δ%, verdict (names escaped). */
+function renderDiffTable(rows) {
+    return table(['Metric', 'Baseline', 'New', 'Δ', 'Δ %', 'Verdict'], rows.map((r) => [
+        escapeMarkdown(r.name) + (r.direction === 'higher' ? ' ↑' : r.direction === 'lower' ? ' ↓' : ''),
+        formatNumber(r.baseline),
+        formatNumber(r.current),
+        formatDelta(r.delta),
+        formatPercent(r.relative),
+        VERDICT_LABEL[r.verdict],
+    ]), ['left', 'right', 'right', 'right', 'right', 'left']);
+}
+/** A one-line tally such as `2 better, 1 worse, 3 unchanged`. */
+function summarizeVerdicts(rows) {
+    const counts = new Map();
+    for (const r of rows)
+        counts.set(r.verdict, (counts.get(r.verdict) ?? 0) + 1);
+    return [...counts.entries()].map(([v, n]) => `${n} ${v}`).join(', ');
+}
+
+;// CONCATENATED MODULE: ./packages/report/src/markdown.ts
+/**
+ * Markdown building blocks that are safe for untrusted text (metric names from files, branch names,
+ * error output): nothing a user controls can close a table cell, open a link or inject HTML.
+ */
+const INLINE_SPECIALS = /[\\`*_{}[\]()#+\-.!|<>&~$:@]/g;
+/** Escapes text for inline markdown in a table cell or a sentence: one line, no HTML, no markup. */
+function markdown_escapeMarkdown(text) {
+    return String(text)
+        .replace(/\r?\n|\r/g, ' ')
+        .replace(INLINE_SPECIALS, (c) => {
+        if (c === '<')
+            return '&lt;';
+        if (c === '>')
+            return '&gt;';
+        if (c === '&')
+            return '&amp;';
+        if (c === '|')
+            return '\\|';
+        return `\\${c}`;
+    });
+}
+/** Inline code that cannot be broken out of: picks a fence longer than any backtick run inside. */
+function inlineCode(text) {
+    const value = String(text)
+        .replace(/\r?\n|\r/g, ' ')
+        .replace(/\|/g, '¦');
+    const longest = Math.max(0, ...[...value.matchAll(/`+/g)].map((m) => m[0].length));
+    const fence = '`'.repeat(longest + 1);
+    const pad = value.startsWith('`') || value.endsWith('`') || value === '' ? ' ' : '';
+    return `${fence}${pad}${value}${pad}${fence}`;
+}
+/** A fenced code block that the content cannot close. */
+function codeBlock(text, language = '') {
+    const longest = Math.max(2, ...[...String(text).matchAll(/`{3,}|~{3,}/g)].map((m) => m[0].length));
+    const fence = '`'.repeat(longest + 1);
+    return `${fence}${language.replace(/[^\w+-]/g, '')}\n${String(text).replace(/\n$/, '')}\n${fence}`;
+}
+/**
+ * A GitHub table. Cells are raw markdown the caller built (escape untrusted text with escapeMarkdown);
+ * newlines and pipes are neutralised here anyway so a cell can never break the table's shape.
+ */
+function markdown_table(headers, rows, align = []) {
+    const cell = (text) => String(text)
+        .replace(/\r?\n|\r/g, ' ')
+        .replace(/(?<!\\)\|/g, '\\|') || ' ';
+    const rule = headers.map((_, i) => {
+        const a = align[i] ?? 'left';
+        return a === 'right' ? '---:' : a === 'center' ? ':---:' : '---';
+    });
+    const lines = [
+        `| ${headers.map(cell).join(' | ')} |`,
+        `| ${rule.join(' | ')} |`,
+        ...rows.map((row) => `| ${headers.map((_, i) => cell(row[i] ?? '')).join(' | ')} |`),
+    ];
+    return lines.join('\n');
+}
+/** A collapsible section; the summary text is escaped. */
+function details(summary, body) {
+    return `<details><summary>${escapeHtml(summary)}</summary>\n\n${body}\n\n</details>`;
+}
+function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+/** Formats a metric value for a table: NaN and infinities spelled out, at most `digits` significant digits. */
+function markdown_formatNumber(value, digits = 4) {
+    if (value === undefined)
+        return '—';
+    if (Number.isNaN(value))
+        return 'NaN';
+    if (value === Number.POSITIVE_INFINITY)
+        return '+Inf';
+    if (value === Number.NEGATIVE_INFINITY)
+        return '-Inf';
+    if (value === 0)
+        return '0';
+    const abs = Math.abs(value);
+    if (abs >= 1e6 || abs < 1e-4)
+        return value.toExponential(digits - 1).replace(/\.?0+e/, 'e');
+    return String(Number(value.toPrecision(digits)));
+}
+
+;// CONCATENATED MODULE: ./packages/report/src/index.ts
 
 
 
@@ -1278,11 +1916,12 @@ async function saveDvcCache(path, key, log) {
 
 
 
+
 const inputs = src.z.object({
     targets: src/* input */.hF
         .list()
         .default([])
-        .describe('What to pull, one per line or comma-separated: workspace paths (files, directory outs or paths inside them), .dvc files, dvc.lock stage names (train or dvc.yaml:train) or globs (data/*.dvc). Empty pulls everything'),
+        .describe('What to pull, one per line or comma-separated: workspace paths (files, directory outs or paths inside them), .dvc files, stages (train, dvc.yaml:train, sub/dvc.yaml:train@1; a foreach/matrix group name selects all its stages) or globs (data/*.dvc). Empty pulls everything'),
     remote: src.z.string()
         .optional()
         .describe("DVC remote name from .dvc/config; default: core.remote (outs with their own 'remote:' keep it)"),
@@ -1292,12 +1931,12 @@ const inputs = src.z.object({
         .optional()
         .describe('Parallel downloads; default: 2 × CPUs for a local remote, 4 × CPUs (at most 32) for http, s3, gs and azure'),
     'link-type': src.z["enum"](['copy', 'reflink', 'hardlink', 'symlink'])
-        .default('copy')
-        .describe('How files go from .dvc/cache into the workspace: copy, reflink (copy-on-write, falls back to copy), hardlink or symlink'),
+        .optional()
+        .describe("How files go from .dvc/cache into the workspace: copy, reflink (copy-on-write), hardlink or symlink (the cache stays read-only, as DVC keeps it); default: the repository's cache.type, else DVC's reflink,copy"),
     cache: src/* input */.hF
         .boolean()
         .prefault('true')
-        .describe('Restore and save .dvc/cache with actions/cache, keyed by the requested object ids'),
+        .describe('Restore and save .dvc/cache with actions/cache, keyed by the requested object ids; false writes each file straight into the workspace and keeps no .dvc/cache (unless link-type needs it)'),
     'use-dvc-cli': src/* input */.hF
         .boolean()
         .prefault('false')
@@ -1321,8 +1960,8 @@ const outputs = src.z.object({
     'data-hash': src.z.string()
         .describe('sha256 (hex) over the lines "<path>\\t<md5>\\n" of every pulled file, sorted by path: the data lineage id'),
 });
-function repoDir(i, workspace) {
-    const dir = (0,external_node_path_.resolve)(workspace, i['working-directory']);
+function main_repoDir(i, workspace) {
+    const dir = (0,src/* confinePath */.ey)(workspace, i['working-directory'], { input: 'working-directory' });
     if (!(0,external_node_fs_.existsSync)(dir) || !(0,external_node_fs_.statSync)(dir).isDirectory()) {
         throw new src/* InputError */.dz('working-directory', `'${i['working-directory']}' is not a folder in the workspace (${dir})`);
     }
@@ -1363,7 +2002,7 @@ async function runDvcCli(i, repo, ctx) {
     inputs,
     outputs,
     async run(i, ctx) {
-        const repo = await openRepo(repoDir(i, ctx.workspace));
+        const repo = await openRepo(main_repoDir(i, ctx.workspace));
         const cacheDir = repo.config.cacheDir;
         let cacheHit = false;
         let key;
@@ -1383,6 +2022,7 @@ async function runDvcCli(i, repo, ctx) {
                 remote: i.remote,
                 jobs: i.jobs,
                 linkType: i['link-type'],
+                fillCache: i.cache,
                 log: ctx.log,
                 signal: ctx.signal,
                 progress: (options) => ctx.progress(options),
@@ -1396,7 +2036,7 @@ async function runDvcCli(i, repo, ctx) {
         }
         if (i.cache && key && !cacheHit && (0,external_node_fs_.existsSync)(cacheDir))
             await saveDvcCache(cacheDir, key, ctx.log);
-        const rows = result.targets.map((t) => `| \`${t.target}\` | ${t.files} | ${(0,src/* formatBytes */.z3)(t.bytes)} | ${t.downloadedFiles} (${(0,src/* formatBytes */.z3)(t.downloadedBytes)}) |`);
+        const rows = result.targets.map((t) => `| ${inlineCode(t.target)} | ${t.files} | ${(0,src/* formatBytes */.z3)(t.bytes)} | ${t.downloadedFiles} (${(0,src/* formatBytes */.z3)(t.downloadedBytes)}) |`);
         ctx.summary.add([
             '### dvc-pull',
             '',
@@ -1404,8 +2044,8 @@ async function runDvcCli(i, repo, ctx) {
             '| --- | ---: | ---: | ---: |',
             ...rows,
             '',
-            `Data hash: \`${result.dataHash}\` · cache: ${!i.cache ? 'off' : cacheHit ? 'hit' : 'miss'}${result.skippedNoCache.length
-                ? ` · not pulled (cache: false): ${result.skippedNoCache.map((p) => `\`${p}\``).join(', ')}`
+            `Data hash: ${inlineCode(result.dataHash)} · cache: ${!i.cache ? 'off' : cacheHit ? 'hit' : 'miss'}${result.skippedNoCache.length
+                ? ` · not pulled (cache: false): ${result.skippedNoCache.map(inlineCode).join(', ')}`
                 : ''}`,
         ].join('\n'));
         ctx.log.info(`dvc-pull: ${result.files} file(s), ${(0,src/* formatBytes */.z3)(result.bytes)}; downloaded ${result.downloadedFiles} (${(0,src/* formatBytes */.z3)(result.downloadedBytes)}); data-hash ${result.dataHash}`);
@@ -1423,7 +2063,7 @@ async function runDvcCli(i, repo, ctx) {
 
 /***/ }),
 
-/***/ 21266:
+/***/ 70495:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -1433,18 +2073,21 @@ __nccwpck_require__.d(__webpack_exports__, {
   Qq: () => (/* reexport */ HttpClient),
   dz: () => (/* reexport */ InputError),
   tB: () => (/* reexport */ basicAuth),
+  ey: () => (/* reexport */ confinePath),
   QP: () => (/* reexport */ defineAction),
   gJ: () => (/* reexport */ errorMessage),
   z3: () => (/* reexport */ formatBytes),
   tL: () => (/* reexport */ globToRegExp),
   hF: () => (/* reexport */ inputs_input),
+  FK: () => (/* reexport */ isInside),
   Pk: () => (/* reexport */ mapPool),
+  dN: () => (/* reexport */ realPathOf),
   BO: () => (/* reexport */ redactUrl),
   Cs: () => (/* reexport */ runAction),
   z: () => (/* reexport */ external_namespaceObject)
 });
 
-// UNUSED EXPORTS: COMMENT_LIMIT_CHARS, HttpError, NetworkError, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, describeField, describeFields, fitComment, formatDuration, inputVariable, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, runner, truncateUtf8, upsertStickyComment, writeFileAtomic
+// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, HttpError, NetworkError, OUTPUTS_LIMIT_BYTES, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, describeField, describeFields, fitComment, formatDuration, inputVariable, isUrlLike, limitOutputs, logValue, neutraliseLine, neutraliseText, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, redact, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, upsertStickyComment, urlSecrets, writeFileAtomic
 
 // NAMESPACE OBJECT: ./node_modules/zod/v4/core/util.js
 var util_namespaceObject = {};
@@ -22753,7 +23396,134 @@ var external_node_os_ = __nccwpck_require__(48161);
 var external_node_path_ = __nccwpck_require__(76760);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(77598);
+;// CONCATENATED MODULE: ./packages/kit/src/log.ts
+/**
+ * The log is a command channel: the runner acts on any stdout line that starts (after blanks) with
+ * `::`, and on the legacy `##[` form anywhere in a line. Untrusted values (metric names, paths, server
+ * messages) must never begin such a line, so the kit's writer neutralises every line it prints and
+ * `logValue` keeps an interpolated value on one line.
+ */
+// A zero-width space between the colons: the line reads the same, but no longer starts with `::`.
+const BREAK = '\u200b';
+/** A line the runner will print and never act on. */
+function neutraliseLine(line) {
+    return line.replace(/^(\s*):(?=:)/, `$1:${BREAK}`).replace(/##\[/g, `#${BREAK}#[`);
+}
+/** Text of any number of lines, each one neutralised. */
+function neutraliseText(text) {
+    return String(text)
+        .split(/\r\n|[\r\n\u2028\u2029]/)
+        .map(neutraliseLine)
+        .join('\n');
+}
+/**
+ * An untrusted value to interpolate into a log line: line breaks and other control characters shown
+ * escaped (`\n`), so the value cannot start a line of its own or forge the lines around it.
+ */
+function logValue(value) {
+    return neutraliseLine(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it escapes
+    String(value).replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => {
+        if (c === '\n')
+            return '\\n';
+        if (c === '\r')
+            return '\\r';
+        if (c === '\t')
+            return '\t';
+        return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+    }));
+}
+
+;// CONCATENATED MODULE: ./packages/kit/src/secrets.ts
+/**
+ * Credentials inside URLs. A URL-valued input may carry `user:password@` (a tracking server, a
+ * Prometheus, a data source); the password must be masked before validation can echo the value, and
+ * every URL printed anywhere goes through `redactUrl` / `redactUrls`.
+ */
+const SENSITIVE_QUERY = /^(token|access_token|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|code|key|password|secret)$/i;
+// `scheme://userinfo@` anywhere in a text; userinfo stops at the first character a URL authority
+// cannot hold unescaped, so even a URL that `new URL` rejects (port 99999) is found.
+const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@"'`<>]*)@/gi;
+const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'`<>]+/gi;
+function secrets_decode(text) {
+    try {
+        return decodeURIComponent(text);
+    }
+    catch {
+        return text;
+    }
+}
+/**
+ * The secrets inside every URL of a text: each password, and `user:password`, as written and
+ * percent-decoded, so the runner masks whichever form a later message shows.
+ */
+function urlSecrets(text) {
+    const found = new Set();
+    for (const [url] of String(text).matchAll(URL_IN_TEXT)) {
+        const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#@]*)@/i.exec(url)?.[1];
+        if (userinfo) {
+            const colon = userinfo.indexOf(':');
+            for (const value of [userinfo, colon >= 0 ? userinfo.slice(colon + 1) : userinfo]) {
+                found.add(value);
+                found.add(secrets_decode(value));
+            }
+        }
+        for (const match of url.matchAll(/[?&]([^=&#]+)=([^&#]*)/g)) {
+            if (SENSITIVE_QUERY.test(secrets_decode(match[1])) && match[2]) {
+                found.add(match[2]);
+                found.add(secrets_decode(match[2]));
+            }
+        }
+    }
+    // A one- or two-character mask would blank out ordinary text all over the log.
+    return [...found].filter((value) => value.length >= 3);
+}
+/** True when a value looks like a URL with a scheme and an authority (`scheme://…`). */
+function isUrlLike(value) {
+    return /^[a-z][a-z0-9+.-]*:\/\//i.test(value.trim());
+}
+/** A URL fit for a log, a summary or an error: no user info, signed query values replaced. */
+function redactUrl(url) {
+    try {
+        const parsed = new URL(url);
+        parsed.username = '';
+        parsed.password = '';
+        for (const key of [...parsed.searchParams.keys()]) {
+            if (SENSITIVE_QUERY.test(key))
+                parsed.searchParams.set(key, '***');
+        }
+        return parsed.toString();
+    }
+    catch {
+        return redactUrls(String(url));
+    }
+}
+/** Redacts every URL inside free text (an error message, a server's answer): user info and signed queries. */
+function redactUrls(text) {
+    return String(text)
+        .replace(USERINFO, (_, scheme, userinfo) => (userinfo ? `${scheme}***@` : `${scheme}@`))
+        .replace(/([?&])([^=&#\s]+)=([^&#\s"'`<>]*)/g, (whole, sep, key) => SENSITIVE_QUERY.test(secrets_decode(key)) ? `${sep}${key}=***` : whole);
+}
+const secrets = new Set();
+/** Remembers a masked value, so `redact` removes it from what the runner does not mask itself. */
+function rememberSecret(value) {
+    if (value.length >= 3)
+        secrets.add(value);
+}
+/**
+ * Text fit for the log, the summary, outputs, comments and errors: every masked secret replaced by
+ * `***` (the runner masks the log, not files or the GitHub API) and every URL redacted.
+ */
+function redact(text) {
+    let out = redactUrls(text);
+    for (const secret of [...secrets].sort((a, b) => b.length - a.length))
+        out = out.replaceAll(secret, '***');
+    return out;
+}
+
 ;// CONCATENATED MODULE: ./packages/kit/src/commands.ts
+
+
 
 
 
@@ -22780,11 +23550,14 @@ function fileCommand(variable, name, value) {
     return true;
 }
 const runner = {
-    info: (message) => process.stdout.write(`${message}${external_node_os_.EOL}`),
+    info: (message) => process.stdout.write(`${neutraliseText(message)}${external_node_os_.EOL}`),
     debug: (message) => issueCommand('debug', message),
     warning: (message) => issueCommand('warning', message),
     error: (message) => issueCommand('error', message),
-    setSecret: (value) => issueCommand('add-mask', value),
+    setSecret: (value) => {
+        rememberSecret(value);
+        issueCommand('add-mask', value);
+    },
     isDebug: () => process.env.RUNNER_DEBUG === '1' || process.env.ACTIONS_STEP_DEBUG === 'true',
     setOutput(name, value) {
         if (!fileCommand('GITHUB_OUTPUT', name, value))
@@ -22840,23 +23613,7 @@ function errorMessage(error) {
 
 ;// CONCATENATED MODULE: ./packages/kit/src/http.ts
 
-const SENSITIVE_QUERY = /^(token|access_token|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|code|key)$/i;
-/** A URL fit for a log: no user info, signed query values replaced. */
-function redactUrl(url) {
-    try {
-        const parsed = new URL(url);
-        parsed.username = '';
-        parsed.password = '';
-        for (const key of [...parsed.searchParams.keys()]) {
-            if (SENSITIVE_QUERY.test(key))
-                parsed.searchParams.set(key, '***');
-        }
-        return parsed.toString();
-    }
-    catch {
-        return String(url);
-    }
-}
+
 class HttpError extends ActionError {
     status;
     url;
@@ -23043,8 +23800,16 @@ function basicAuth(user, password) {
 
 ;// CONCATENATED MODULE: ./packages/kit/src/comment.ts
 
+
+
 /** GitHub rejects issue comments longer than this many characters. */
 const COMMENT_LIMIT_CHARS = 65_536;
+/**
+ * The login GitHub shows as the author of comments made with `GITHUB_TOKEN` (and other installation
+ * tokens of the GitHub Actions app), for which `GET /user` answers 403 "Resource not accessible by
+ * integration".
+ */
+const ACTIONS_BOT_LOGIN = 'github-actions[bot]';
 function commentMarker(action, key) {
     const safe = (s) => s.replace(/--+/g, '-').replace(/[<>]/g, '');
     return `<!-- mlops-actions:${safe(action)}:${safe(key)} -->`;
@@ -23075,15 +23840,34 @@ function nextLink(link) {
     return undefined;
 }
 /**
+ * Whose comments we may edit: the token's own identity. A user token (PAT) answers `GET /user`; an
+ * installation token such as `GITHUB_TOKEN` is refused there (403) and comments as the Actions bot.
+ */
+async function tokenIdentity(http) {
+    const response = await http.request('GET', 'user', { accept: [403] });
+    if (response.status === 403) {
+        await response.body?.cancel();
+        return ACTIONS_BOT_LOGIN;
+    }
+    const user = (await response.json());
+    if (!user.login)
+        throw new Error('GET /user answered without a login');
+    return user.login;
+}
+/**
  * Creates or updates the one comment of (action, key) on a PR or issue, found by a hidden marker over
  * every page of comments. Where the token may not comment, the body goes to the job summary instead.
  */
 async function upsertStickyComment(options) {
     const marker = commentMarker(options.action, options.key);
-    const body = fitComment(marker, options.body);
-    const fallback = (reason) => {
-        options.log(`Not commenting on the pull request (${reason}); the report is in the job summary instead.`);
-        options.summary.add(options.body);
+    const report = redact(options.body);
+    const body = fitComment(marker, report);
+    const fallback = (reason, warn = false) => {
+        const line = `Not commenting on the pull request (${reason}); the report is in the job summary instead.`;
+        (warn ? (options.warn ?? options.log) : options.log)(line);
+        // The action may have put the same report in the summary already.
+        if (!options.summary.has(report))
+            options.summary.add(report);
         return { mode: 'summary', reason };
     };
     if (!options.issueNumber)
@@ -23104,6 +23888,7 @@ async function upsertStickyComment(options) {
         });
     const base = `repos/${options.repository}/issues`;
     try {
+        const identity = await tokenIdentity(http);
         let existing;
         let pageUrl = http
             .url(`${base}/${options.issueNumber}/comments`, { per_page: 100 })
@@ -23113,7 +23898,8 @@ async function upsertStickyComment(options) {
                 headers: { accept: 'application/vnd.github+json' },
             });
             const comments = (await response.json());
-            existing = comments.find((c) => c.body?.includes(marker));
+            // Anyone can paste our marker into a comment of theirs: only our own comment is ours to edit.
+            existing = comments.find((c) => c.user?.login === identity && c.body?.includes(marker));
             pageUrl = nextLink(response.headers.get('link'));
         }
         if (existing) {
@@ -23131,8 +23917,81 @@ async function upsertStickyComment(options) {
         if (error instanceof HttpError && [401, 403, 404].includes(error.status)) {
             return fallback(`GitHub answered ${error.status}: the token may not write comments here (fork pull requests, or a workflow without 'pull-requests: write')`);
         }
+        // A comment is a side effect of a run that already happened: it must not fail the step.
+        return fallback(`commenting failed: ${oneLine(redact(errorMessage(error)))}`, true);
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/kit/src/files.ts
+
+
+
+/** Writes a file atomically: a temporary sibling renamed over the target, so readers never see half a file. */
+function writeFileAtomic(path, data) {
+    (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(path), { recursive: true });
+    const temp = `${path}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`;
+    try {
+        (0,external_node_fs_.writeFileSync)(temp, data);
+        (0,external_node_fs_.renameSync)(temp, path);
+    }
+    catch (error) {
+        (0,external_node_fs_.rmSync)(temp, { force: true });
         throw error;
     }
+}
+const REGEX_SPECIAL = /[.+^$(){}|[\]\\]/g;
+// A glob over forward-slash paths as a regular expression: `*` and `?` within a segment, `**` across
+// segments (`a/**/b` also matches `a/b`), `[abc]` / `[!abc]` classes and `{x,y}` alternatives.
+function globToRegExp(glob) {
+    let re = '';
+    for (let i = 0; i < glob.length; i++) {
+        const c = glob[i];
+        if (c === '*') {
+            if (glob[i + 1] === '*') {
+                i++;
+                if (glob[i + 1] === '/') {
+                    i++;
+                    re += '(?:.*/)?';
+                }
+                else
+                    re += '.*';
+            }
+            else
+                re += '[^/]*';
+        }
+        else if (c === '?') {
+            re += '[^/]';
+        }
+        else if (c === '[') {
+            const end = glob.indexOf(']', i + 2);
+            if (end < 0) {
+                re += '\\[';
+            }
+            else {
+                const body = glob
+                    .slice(i + 1, end)
+                    .replace(/\\/g, '\\\\')
+                    .replace(/^!/, '^');
+                re += `[${body}]`;
+                i = end;
+            }
+        }
+        else if (c === '{') {
+            const end = glob.indexOf('}', i);
+            if (end < 0) {
+                re += '\\{';
+            }
+            else {
+                const options = glob.slice(i + 1, end).split(',');
+                re += `(?:${options.map((option) => globToRegExp(option).source.slice(1, -1)).join('|')})`;
+                i = end;
+            }
+        }
+        else {
+            re += c.replace(REGEX_SPECIAL, '\\$&');
+        }
+    }
+    return new RegExp(`^${re}$`);
 }
 
 ;// CONCATENATED MODULE: ./packages/kit/src/github.ts
@@ -23363,6 +24222,116 @@ function describeFields(schema) {
     return Object.entries(schema.shape).map(([name, field]) => describeField(name, field));
 }
 
+;// CONCATENATED MODULE: ./packages/kit/src/outputs.ts
+/** GitHub's cap on all outputs of one job. */
+const OUTPUTS_LIMIT_BYTES = 1024 * 1024;
+function stringify(value) {
+    if (typeof value === 'string')
+        return value;
+    if (value === undefined || value === null)
+        return '';
+    if (typeof value === 'object')
+        return JSON.stringify(value);
+    return String(value);
+}
+/** The bytes one output costs in GITHUB_OUTPUT: name, value and the heredoc around them. */
+function cost(name, value) {
+    return Buffer.byteLength(name) + Buffer.byteLength(value) + 100;
+}
+/**
+ * The outputs of a step and its `json` output, kept under `limitBytes` by construction: while they do
+ * not fit, the largest output is replaced by a pointer to `file` (where the caller writes the whole
+ * result) and `json` is rebuilt with the same pointer in its place.
+ */
+function limitOutputs(result, file, limitBytes = OUTPUTS_LIMIT_BYTES) {
+    const strings = Object.fromEntries(Object.entries(result).map(([k, v]) => [k, stringify(v)]));
+    const trimmed = [];
+    const pointer = (name) => ({
+        truncated: true,
+        bytes: Buffer.byteLength(strings[name]),
+        file,
+    });
+    const build = () => {
+        const json = JSON.stringify(Object.fromEntries(Object.entries(result).map(([k, v]) => [k, trimmed.includes(k) ? pointer(k) : v])));
+        const values = {};
+        for (const [k, v] of Object.entries(strings))
+            values[k] = trimmed.includes(k) ? JSON.stringify(pointer(k)) : v;
+        values.json = json;
+        return values;
+    };
+    const total = (values) => Object.entries(values).reduce((sum, [k, v]) => sum + cost(k, v), 0);
+    let values = build();
+    while (total(values) > limitBytes) {
+        const largest = Object.keys(strings)
+            .filter((k) => !trimmed.includes(k))
+            .sort((a, b) => Buffer.byteLength(strings[b]) - Buffer.byteLength(strings[a]))[0];
+        if (largest === undefined) {
+            values = { ...values, json: JSON.stringify({ truncated: true, file }) };
+            break;
+        }
+        trimmed.push(largest);
+        values = build();
+    }
+    return { values, trimmed };
+}
+
+;// CONCATENATED MODULE: ./packages/kit/src/paths.ts
+
+
+
+/** Symbolic links followed before giving up, as Linux's ELOOP limit. */
+const MAX_LINKS = 40;
+/**
+ * Where a path really lands: symlinks followed, also for a path that does not exist yet (its nearest
+ * existing parent is resolved, and a dangling link is followed to where a write would go).
+ */
+function realPathOf(path, depth = 0) {
+    try {
+        return (0,external_node_fs_.realpathSync)(path);
+    }
+    catch (error) {
+        const code = error.code;
+        if (code !== 'ENOENT' && code !== 'ENOTDIR')
+            throw error;
+    }
+    if (depth > MAX_LINKS)
+        throw new Error(`too many levels of symbolic links at ${path}`);
+    let isLink = false;
+    try {
+        isLink = (0,external_node_fs_.lstatSync)(path).isSymbolicLink();
+    }
+    catch {
+        // Nothing at this path: it is resolved through its parent below.
+    }
+    if (isLink)
+        return realPathOf((0,external_node_path_.resolve)((0,external_node_path_.dirname)(path), (0,external_node_fs_.readlinkSync)(path)), depth + 1);
+    const parent = (0,external_node_path_.dirname)(path);
+    if (parent === path)
+        return path;
+    return (0,external_node_path_.resolve)(realPathOf(parent, depth), (0,external_node_path_.basename)(path));
+}
+/** True when `path` is `root` or below it. */
+function isInside(root, path) {
+    const rel = (0,external_node_path_.relative)(root, path);
+    return rel === '' || (!rel.startsWith('..') && !(0,external_node_path_.isAbsolute)(rel));
+}
+/**
+ * Resolves a path input against the workspace after following symlinks and refuses one that lands
+ * outside: the workspace is the boundary between the repository's content and the runner's machine
+ * (its keys, other jobs' files). Returns the absolute, real path.
+ */
+function confinePath(workspace, value, options) {
+    const root = realPathOf((0,external_node_path_.resolve)(workspace));
+    const real = realPathOf((0,external_node_path_.resolve)(root, options.base ?? '.', value));
+    if (options.allowOutside || isInside(root, real))
+        return real;
+    const way = options.optOut
+        ? `; give a path inside the workspace, or set '${options.optOut}: true' to allow paths outside it`
+        : '; give a path inside the workspace';
+    const shown = real === (0,external_node_path_.resolve)(root, options.base ?? '.', value) ? '' : ` (through a symbolic link, it is ${real})`;
+    throw new InputError(options.input, `'${value}' is outside the workspace ${root}${shown}${way}`);
+}
+
 ;// CONCATENATED MODULE: ./packages/kit/src/progress.ts
 
 /**
@@ -23422,6 +24391,7 @@ class Progress {
 
 ;// CONCATENATED MODULE: ./packages/kit/src/summary.ts
 
+
 /** GitHub refuses a step summary above 1024 KiB. */
 const SUMMARY_LIMIT_BYTES = 1024 * 1024;
 /** Cuts text to at most `limit` UTF-8 bytes at a line boundary and says that it did. */
@@ -23439,9 +24409,14 @@ function truncateUtf8(text, limit, note) {
 /** Collects markdown for the job summary and writes it once, within GitHub's size limit. */
 class Summary {
     parts = [];
+    /** Adds markdown; URLs in it lose their credentials, so no caller can leak them by mistake. */
     add(markdown) {
-        this.parts.push(markdown);
+        this.parts.push(redact(markdown));
         return this;
+    }
+    /** True when this markdown was already added (a report the action also tried to comment). */
+    has(markdown) {
+        return this.parts.includes(redact(markdown));
     }
     get text() {
         return this.parts.join('\n\n');
@@ -23452,7 +24427,7 @@ class Summary {
     write(path = process.env.GITHUB_STEP_SUMMARY) {
         if (!path || this.isEmpty)
             return;
-        const body = truncateUtf8(`${this.text}\n`, SUMMARY_LIMIT_BYTES, '_Summary truncated: it exceeded 1024 KiB._');
+        const body = truncateUtf8(`${redact(this.text)}\n`, SUMMARY_LIMIT_BYTES, '_Summary truncated: it exceeded 1024 KiB._');
         (0,external_node_fs_.appendFileSync)(path, body);
         this.parts.length = 0;
     }
@@ -23471,8 +24446,11 @@ class Summary {
 
 
 
-/** GitHub's cap on all outputs of one job. */
-const OUTPUTS_LIMIT_BYTES = 1024 * 1024;
+
+
+
+
+
 /** How long a cancelled step may take to wind down (the runner sends SIGTERM 7.5 s after SIGINT). */
 const CANCEL_GRACE_MS = 5000;
 function defineAction(definition) {
@@ -23484,6 +24462,7 @@ function defineAction(definition) {
 function inputVariable(name) {
     return `INPUT_${name.replace(/ /g, '_').toUpperCase()}`;
 }
+const shorten = (value) => (value.length > 200 ? `${value.slice(0, 200)}…` : value);
 function describeIssue(issue, raw, secrets) {
     const name = issue.path.length > 0 ? String(issue.path[0]) : undefined;
     if (name === undefined)
@@ -23495,7 +24474,7 @@ function describeIssue(issue, raw, secrets) {
         ? ''
         : secrets.has(name)
             ? ' (got ***)'
-            : ` (got ${JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value)})`;
+            : ` (got ${JSON.stringify(shorten(redact(value)))})`;
     const where = issue.path.length > 1 ? ` at ${issue.path.slice(1).join('.')}` : '';
     return `Input '${name}'${where}: ${oneLine(issue.message)}${shown}`;
 }
@@ -23506,6 +24485,11 @@ function readInputs(schema, env = process.env) {
     for (const field of describeFields(schema)) {
         const value = env[inputVariable(field.name)];
         raw[field.name] = value === undefined || value.trim() === '' ? undefined : value.trim();
+        // Any input may hold a URL with credentials (a tracking server, a data source): mask them before
+        // validation can echo the value.
+        if (value)
+            for (const secret of urlSecrets(value))
+                runner.setSecret(secret);
         if (field.secret) {
             secrets.add(field.name);
             if (value)
@@ -23519,24 +24503,18 @@ function readInputs(schema, env = process.env) {
     const first = parsed.error.issues[0];
     throw new InputError(first?.path[0] ? String(first.path[0]) : 'inputs', [...new Set(messages)].join('; '));
 }
-function stringifyOutput(value) {
-    if (typeof value === 'string')
-        return value;
-    if (value === undefined || value === null)
-        return '';
-    if (typeof value === 'object')
-        return JSON.stringify(value);
-    return String(value);
-}
+/** What every log line of an action goes through: one line, no workflow command, no URL credentials. */
+const safeLine = (line) => logValue(redact(line));
 function createContext(definition, env = process.env, signal = new AbortController().signal) {
     let failure;
     const github = readGithubContext(env);
     const summary = new Summary();
+    // One message, one line: a value interpolated into a message cannot start a line of its own.
     const logger = {
-        info: (line) => runner.info(line),
-        warning: (line) => runner.warning(line),
-        debug: (line) => runner.debug(line),
-        group: (title, work) => runner.group(title, work),
+        info: (line) => runner.info(safeLine(line)),
+        warning: (line) => runner.warning(safeLine(line)),
+        debug: (line) => runner.debug(safeLine(line)),
+        group: (title, work) => runner.group(safeLine(title), work),
     };
     const tempRoot = env.RUNNER_TEMP || (0,external_node_os_.tmpdir)();
     let tempDir;
@@ -23559,8 +24537,9 @@ function createContext(definition, env = process.env, signal = new AbortControll
         summary,
         signal,
         env,
-        progress: (options) => new Progress({ ...options, log: (line) => runner.info(line) }),
-        http: (options) => new HttpClient({ log: (line) => runner.info(line), ...options }),
+        path: (value, options) => confinePath(env.GITHUB_WORKSPACE || process.cwd(), value, options),
+        progress: (options) => new Progress({ ...options, log: (line) => runner.info(safeLine(line)) }),
+        http: (options) => new HttpClient({ log: (line) => runner.info(safeLine(line)), ...options }),
         mask: (value) => {
             if (value)
                 runner.setSecret(value);
@@ -23574,7 +24553,8 @@ function createContext(definition, env = process.env, signal = new AbortControll
             key,
             body,
             summary,
-            log: (line) => runner.info(line),
+            log: (line) => runner.info(safeLine(line)),
+            warn: (line) => runner.warning(safeLine(line)),
         }),
         fail: (message) => {
             failure ??= message;
@@ -23589,25 +24569,31 @@ function reportFailure(error, env) {
             ? error.message
             : `${error.name}: ${error.message}`
         : String(error);
-    runner.setFailed(oneLine(message));
+    runner.setFailed(oneLine(redact(message)));
     if (debug && error instanceof Error && error.stack)
-        runner.debug(error.stack);
+        runner.debug(redact(error.stack));
 }
-/** Writes every output and the `json` output, refusing to exceed GitHub's per-job limit. */
-function writeOutputs(definition, result) {
+/**
+ * Writes every output and the `json` output within GitHub's per-job limit: when they would exceed it,
+ * the whole result goes to a file under RUNNER_TEMP and the largest outputs point to it instead.
+ */
+function writeOutputs(definition, result, tempDir) {
     const parsed = definition.outputs.safeParse(result);
     if (!parsed.success) {
         throw new Error(`${definition.id} produced outputs that do not match its schema: ${prettifyError(parsed.error)}`);
     }
     const values = parsed.data;
-    const json = JSON.stringify(values);
-    const total = Object.values(values).reduce((sum, v) => sum + Buffer.byteLength(stringifyOutput(v)), 0);
-    if (total + Buffer.byteLength(json) > OUTPUTS_LIMIT_BYTES) {
-        throw new ActionError(`The outputs of ${definition.id} add up to more than GitHub's 1 MB limit; read the full result from the job summary or artifact instead`);
+    let file;
+    const limited = limitOutputs(values, '\0', OUTPUTS_LIMIT_BYTES);
+    let written = limited.values;
+    if (limited.trimmed.length > 0) {
+        file = (0,external_node_path_.join)(tempDir(), 'outputs.json');
+        writeFileAtomic(file, redact(JSON.stringify(values, null, 2)));
+        written = limitOutputs(values, file, OUTPUTS_LIMIT_BYTES).values;
+        runner.warning(`The outputs of ${definition.id} exceed GitHub's 1 MB limit: ${limited.trimmed.map((k) => `'${k}'`).join(', ')} ${limited.trimmed.length === 1 ? 'was' : 'were'} replaced by a pointer to the full result in ${file}`);
     }
-    for (const [key, value] of Object.entries(values))
-        runner.setOutput(key, stringifyOutput(value));
-    runner.setOutput('json', json);
+    for (const [key, value] of Object.entries(written))
+        runner.setOutput(key, redact(value));
 }
 /**
  * Runs an action as the runner calls it: the main step, or — when the main step left its marker in the
@@ -23652,10 +24638,10 @@ async function runAction(definition, env = process.env) {
                 runner.saveState('isPost', 'true');
             const inputs = readInputs(definition.inputs, env);
             const result = await Promise.race([definition.run(inputs, ctx), cancelled]);
-            writeOutputs(definition, result);
+            writeOutputs(definition, result, () => ctx.tempDir);
             const failure = ctx.failure();
             if (failure)
-                runner.setFailed(oneLine(failure));
+                runner.setFailed(oneLine(redact(failure)));
             else if (controller.signal.aborted)
                 reportFailure(controller.signal.reason, env);
         }
@@ -23675,78 +24661,6 @@ async function runAction(definition, env = process.env) {
     }
     if (controller.signal.aborted)
         process.exit(1);
-}
-
-;// CONCATENATED MODULE: ./packages/kit/src/files.ts
-
-
-
-/** Writes a file atomically: a temporary sibling renamed over the target, so readers never see half a file. */
-function writeFileAtomic(path, data) {
-    mkdirSync(dirname(path), { recursive: true });
-    const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-        writeFileSync(temp, data);
-        renameSync(temp, path);
-    }
-    catch (error) {
-        rmSync(temp, { force: true });
-        throw error;
-    }
-}
-const REGEX_SPECIAL = /[.+^$(){}|[\]\\]/g;
-// A glob over forward-slash paths as a regular expression: `*` and `?` within a segment, `**` across
-// segments (`a/**/b` also matches `a/b`), `[abc]` / `[!abc]` classes and `{x,y}` alternatives.
-function globToRegExp(glob) {
-    let re = '';
-    for (let i = 0; i < glob.length; i++) {
-        const c = glob[i];
-        if (c === '*') {
-            if (glob[i + 1] === '*') {
-                i++;
-                if (glob[i + 1] === '/') {
-                    i++;
-                    re += '(?:.*/)?';
-                }
-                else
-                    re += '.*';
-            }
-            else
-                re += '[^/]*';
-        }
-        else if (c === '?') {
-            re += '[^/]';
-        }
-        else if (c === '[') {
-            const end = glob.indexOf(']', i + 2);
-            if (end < 0) {
-                re += '\\[';
-            }
-            else {
-                const body = glob
-                    .slice(i + 1, end)
-                    .replace(/\\/g, '\\\\')
-                    .replace(/^!/, '^');
-                re += `[${body}]`;
-                i = end;
-            }
-        }
-        else if (c === '{') {
-            const end = glob.indexOf('}', i);
-            if (end < 0) {
-                re += '\\{';
-            }
-            else {
-                const options = glob.slice(i + 1, end).split(',');
-                re += `(?:${options.map((option) => globToRegExp(option).source.slice(1, -1)).join('|')})`;
-                i = end;
-            }
-        }
-        else {
-            re += c.replace(REGEX_SPECIAL, '\\$&');
-        }
-    }
-    return new RegExp(`^${re}$`);
 }
 
 ;// CONCATENATED MODULE: ./packages/kit/src/pool.ts
@@ -23776,6 +24690,10 @@ async function mapPool(items, limit, work) {
 }
 
 ;// CONCATENATED MODULE: ./packages/kit/src/index.ts
+
+
+
+
 
 
 

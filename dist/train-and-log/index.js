@@ -5,8 +5,8 @@ import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(21266);
-/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(87957);
+/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(70495);
+/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4924);
 
 
 await (0,_mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)(_main__WEBPACK_IMPORTED_MODULE_1__/* ["default"] */ .Ay);
@@ -16,7 +16,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 87957:
+/***/ 4924:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31,8 +31,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 var external_node_fs_ = __nccwpck_require__(73024);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(76760);
-// EXTERNAL MODULE: ./packages/kit/src/index.ts + 106 modules
-var src = __nccwpck_require__(21266);
+// EXTERNAL MODULE: ./packages/kit/src/index.ts + 110 modules
+var src = __nccwpck_require__(70495);
 ;// CONCATENATED MODULE: ./packages/mlflow/src/batch.ts
 
 /** log-batch limits of the MLflow server (mlflow/utils/validation.py): exceeding one fails the whole batch. */
@@ -162,7 +162,12 @@ function minimumBatches(metrics, params, tags) {
 
 const API = 'api/2.0/mlflow/';
 const ARTIFACTS = 'api/2.0/mlflow-artifacts/artifacts/';
-function mlflowErrorCode(error) {
+const UNITY_CATALOG = 'api/2.1/unity-catalog/models/';
+/** Unity Catalog model names are three-level: `catalog.schema.model`. */
+function client_isUnityCatalogName(name) {
+    return /^[^.\s]+\.[^.\s]+\.[^.\s]+$/.test(name);
+}
+function client_mlflowErrorCode(error) {
     if (!(error instanceof src/* HttpError */.j$))
         return undefined;
     return error.json?.error_code;
@@ -179,7 +184,7 @@ function encodePath(path) {
  * `Content-Type: application/json` (the server rejects anything else), GET parameters go in the query
  * and DELETE parameters in a JSON body.
  */
-class MlflowClient {
+class client_MlflowClient {
     http;
     connection;
     requestCount = 0;
@@ -194,15 +199,15 @@ class MlflowClient {
                     log: options.log,
                 });
     }
-    async call(method, endpoint, body) {
+    async call(method, endpoint, body, prefix = API) {
         this.requestCount++;
         try {
             if (method === 'GET') {
-                return await this.http.json(method, API + endpoint, {
+                return await this.http.json(method, prefix + endpoint, {
                     query: body,
                 });
             }
-            return await this.http.json(method, API + endpoint, { json: body ?? {} });
+            return await this.http.json(method, prefix + endpoint, { json: body ?? {} });
         }
         catch (error) {
             throw this.explain(error);
@@ -226,7 +231,7 @@ class MlflowClient {
             return res.experiment;
         }
         catch (error) {
-            if (mlflowErrorCode(error) === 'RESOURCE_DOES_NOT_EXIST')
+            if (client_mlflowErrorCode(error) === 'RESOURCE_DOES_NOT_EXIST')
                 return undefined;
             throw error;
         }
@@ -249,7 +254,7 @@ class MlflowClient {
             return { experiment_id: id, name };
         }
         catch (error) {
-            if (mlflowErrorCode(error) !== 'RESOURCE_ALREADY_EXISTS')
+            if (client_mlflowErrorCode(error) !== 'RESOURCE_ALREADY_EXISTS')
                 throw error;
             const raced = await this.getExperimentByName(name);
             if (!raced)
@@ -302,6 +307,14 @@ class MlflowClient {
         }
         return batches.length;
     }
+    /** Entries directly under `path` of a run's artifacts (run-relative paths); empty when the path is missing. */
+    async listArtifacts(runId, path) {
+        const res = await this.call('GET', 'artifacts/list', {
+            run_id: runId,
+            path,
+        });
+        return res.files ?? [];
+    }
     /** PUT through the artifact proxy: `mlflow-artifacts:/<exp>/<run>/artifacts` + the relative path. */
     async uploadArtifact(artifactUri, file, open) {
         const root = artifactRoot(artifactUri);
@@ -317,8 +330,115 @@ class MlflowClient {
             throw this.explain(error);
         }
     }
+    // ---------- model registry ----------
+    async getRegisteredModel(name) {
+        try {
+            const res = await this.call('GET', 'registered-models/get', {
+                name,
+            });
+            return res.registered_model;
+        }
+        catch (error) {
+            if (client_mlflowErrorCode(error) === 'RESOURCE_DOES_NOT_EXIST')
+                return undefined;
+            throw error;
+        }
+    }
+    /** Get-or-create that survives a concurrent job creating the same model (400 RESOURCE_ALREADY_EXISTS). */
+    async getOrCreateRegisteredModel(name, options = {}) {
+        const existing = await this.getRegisteredModel(name);
+        if (existing)
+            return { model: existing, created: false };
+        try {
+            const res = await this.call('POST', 'registered-models/create', {
+                name,
+                description: options.description,
+                tags: options.tags ?? [],
+            });
+            return { model: res.registered_model, created: true };
+        }
+        catch (error) {
+            if (client_mlflowErrorCode(error) !== 'RESOURCE_ALREADY_EXISTS')
+                throw error;
+            const raced = await this.getRegisteredModel(name);
+            if (!raced)
+                throw error;
+            return { model: raced, created: false };
+        }
+    }
+    async setRegisteredModelTag(name, key, value) {
+        await this.call('POST', 'registered-models/set-tag', { name, key, value });
+    }
+    async createModelVersion(options) {
+        const { tags } = validateBatch({ tags: options.tags ?? [] });
+        const res = await this.call('POST', 'model-versions/create', {
+            name: options.name,
+            source: options.source,
+            run_id: options.runId,
+            run_link: options.runLink,
+            description: options.description,
+            tags,
+        });
+        return res.model_version;
+    }
+    async getModelVersion(name, version) {
+        try {
+            const res = await this.call('GET', 'model-versions/get', {
+                name,
+                version,
+            });
+            return res.model_version;
+        }
+        catch (error) {
+            if (client_mlflowErrorCode(error) === 'RESOURCE_DOES_NOT_EXIST')
+                return undefined;
+            throw error;
+        }
+    }
+    async setModelVersionTag(name, version, key, value) {
+        validateKey('tag', key);
+        await this.call('POST', 'model-versions/set-tag', { name, version, key, value });
+    }
+    /**
+     * Every page of `model-versions/search` (GET; `filter` such as `name='m' AND run_id='…'`). The server
+     * never includes aliases here.
+     */
+    async *searchModelVersions(filter, options = {}) {
+        let pageToken;
+        do {
+            const res = await this.call('GET', 'model-versions/search', {
+                filter,
+                max_results: options.pageSize ?? 200,
+                order_by: options.orderBy,
+                page_token: pageToken,
+            });
+            yield* res.model_versions ?? [];
+            pageToken = res.next_page_token || undefined;
+        } while (pageToken);
+    }
+    async transitionModelVersionStage(name, version, stage, archiveExistingVersions) {
+        const res = await this.call('POST', 'model-versions/transition-stage', {
+            name,
+            version,
+            stage,
+            archive_existing_versions: archiveExistingVersions,
+        });
+        return res.model_version;
+    }
     async getModelVersionByAlias(name, alias) {
         try {
+            if (client_isUnityCatalogName(name)) {
+                const res = await this.call('GET', `${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`, { include_aliases: 'true' }, UNITY_CATALOG);
+                return {
+                    name: res.model_name,
+                    version: String(res.version),
+                    run_id: res.run_id,
+                    source: res.source,
+                    status: res.status,
+                    description: res.comment,
+                    aliases: (res.aliases ?? []).map((a) => a.alias_name),
+                };
+            }
             const res = await this.call('GET', 'registered-models/alias', {
                 name,
                 alias,
@@ -333,6 +453,28 @@ class MlflowClient {
             }
             throw error;
         }
+    }
+    /** Sets or moves an alias (the server moves an existing alias silently). */
+    async setModelAlias(name, alias, version) {
+        if (client_isUnityCatalogName(name)) {
+            await this.call('PUT', `${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`, { version_num: Number(version) }, UNITY_CATALOG);
+            return;
+        }
+        await this.call('POST', 'registered-models/alias', { name, alias, version });
+    }
+    /** Idempotent: deleting a missing alias succeeds. */
+    async deleteModelAlias(name, alias) {
+        if (client_isUnityCatalogName(name)) {
+            try {
+                await this.call('DELETE', `${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`, undefined, UNITY_CATALOG);
+            }
+            catch (error) {
+                if (!(error instanceof src/* HttpError */.j$ && error.status === 404))
+                    throw error;
+            }
+            return;
+        }
+        await this.call('DELETE', 'registered-models/alias', { name, alias });
     }
 }
 /** The proxy path of a run's artifact root; only `mlflow-artifacts:` roots can be written through REST. */
@@ -465,7 +607,1314 @@ function findFiles(root, globs, skipDirs = ['.git', 'node_modules']) {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(77598);
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(57075);
+;// CONCATENATED MODULE: ./packages/oci/src/media.ts
+
+const media_MediaType = {
+    ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+    ociIndex: 'application/vnd.oci.image.index.v1+json',
+    ociConfig: 'application/vnd.oci.image.config.v1+json',
+    ociLayer: 'application/vnd.oci.image.layer.v1.tar',
+    ociLayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+    ociLayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+    ociEmpty: 'application/vnd.oci.empty.v1+json',
+    dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+    dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+    dockerConfig: 'application/vnd.docker.container.image.v1+json',
+    dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+};
+/** Every manifest type we read. Registries choose what to return from this list (distribution 2.8 returns an OCI manifest only when Accept names it). */
+const media_MANIFEST_MEDIA_TYPES = [
+    media_MediaType.ociIndex,
+    media_MediaType.ociManifest,
+    media_MediaType.dockerManifestList,
+    media_MediaType.dockerManifest,
+];
+const media_INDEX_MEDIA_TYPES = [media_MediaType.ociIndex, media_MediaType.dockerManifestList];
+/** The empty JSON blob `{}` of OCI 1.1, the config of artifacts that need none. */
+const EMPTY_JSON = Buffer.from('{}');
+function media_isIndex(manifest) {
+    return 'manifests' in manifest && Array.isArray(manifest.manifests);
+}
+function media_sha256(data) {
+    return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(data).digest('hex')}`;
+}
+const DIGEST = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
+function media_isDigest(value) {
+    return DIGEST.test(value);
+}
+/** A descriptor of bytes held in memory (a manifest, a config). */
+function describe(mediaType, bytes, extra = {}) {
+    return { mediaType, digest: media_sha256(bytes), size: bytes.byteLength, ...extra };
+}
+/** Canonical enough JSON for manifests and configs: compact, in the key order given, so a digest is stable for the same object. */
+function encodeJson(value) {
+    return Buffer.from(JSON.stringify(value));
+}
+/** The media type a manifest declares, or the one its shape implies (Docker schema 2 documents declare theirs). */
+function manifestMediaType(manifest) {
+    return manifest.mediaType ?? (media_isIndex(manifest) ? media_MediaType.ociIndex : media_MediaType.ociManifest);
+}
+/** `{os}/{architecture}[/{variant}]`, as `docker buildx --platform` writes it. */
+function media_formatPlatform(platform) {
+    return [platform.os, platform.architecture, platform.variant].filter(Boolean).join('/');
+}
+function parsePlatform(text) {
+    const [os, architecture, variant] = text.trim().split('/');
+    if (!os || !architecture)
+        throw new Error(`'${text}' is not a platform: expected os/arch[/variant], e.g. linux/amd64`);
+    return variant ? { os, architecture, variant } : { os, architecture };
+}
+function media_samePlatform(a, b) {
+    const variant = (p) => p.variant ?? (p.architecture === 'arm64' ? 'v8' : '');
+    return a.os === b.os && a.architecture === b.architecture && variant(a) === variant(b);
+}
+
+;// CONCATENATED MODULE: ./packages/oci/src/image.ts
+
+
+
+/**
+ * Reads an image over a store: the index (when there is one), then each platform's manifest and config.
+ * `platforms` keeps only those (each must exist); attestation manifests (`unknown/unknown`) are skipped.
+ */
+async function readImage(store, repository, reference, platforms = []) {
+    const top = await store.getManifest(repository, reference);
+    if (!top)
+        return undefined;
+    const readOne = async (descriptor, manifest) => {
+        const config = JSON.parse((await store.getBlob(repository, manifest.config.digest)).toString('utf8'));
+        const platform = descriptor.platform ?? {
+            os: config.os,
+            architecture: config.architecture,
+            ...(config.variant ? { variant: config.variant } : {}),
+        };
+        return { descriptor, manifest, config, platform };
+    };
+    if (!isIndex(top.manifest)) {
+        const image = await readOne(top.descriptor, top.manifest);
+        if (platforms.length && !platforms.some((p) => samePlatform(p, image.platform)))
+            throw new ActionError(`${store.name}/${repository}:${reference} is a single-platform image for ${formatPlatform(image.platform)}; it lacks ${platforms.map(formatPlatform).join(', ')}`);
+        return { descriptor: top.descriptor, images: [image] };
+    }
+    const index = top.manifest;
+    const candidates = index.manifests.filter((m) => m.platform && m.platform.os !== 'unknown');
+    const chosen = platforms.length
+        ? platforms.map((wanted) => {
+            const found = candidates.find((m) => samePlatform(m.platform, wanted));
+            if (!found)
+                throw new ActionError(`${store.name}/${repository}:${reference} has no ${formatPlatform(wanted)} image; it has ${candidates.map((m) => formatPlatform(m.platform)).join(', ')}`);
+            return found;
+        })
+        : candidates;
+    const images = [];
+    for (const descriptor of chosen) {
+        const fetched = await store.getManifest(repository, descriptor.digest);
+        if (!fetched || isIndex(fetched.manifest))
+            throw new ActionError(`${store.name}/${repository}@${descriptor.digest} (from the index) is missing or not an image manifest`);
+        images.push(await readOne({ ...descriptor, mediaType: fetched.descriptor.mediaType }, fetched.manifest));
+    }
+    return { descriptor: top.descriptor, index, images };
+}
+/** The config with a layer appended (diff_id and history entry) and the runtime settings changed. */
+function appendLayer(config, diffId, history, changes = {}) {
+    const runtime = { ...(config.config ?? {}) };
+    if (changes.env && Object.keys(changes.env).length) {
+        const env = new Map((runtime.Env ?? []).map((line) => [line.split('=')[0], line]));
+        for (const [key, value] of Object.entries(changes.env))
+            env.set(key, `${key}=${value}`);
+        runtime.Env = [...env.values()];
+    }
+    if (changes.entrypoint) {
+        runtime.Entrypoint = changes.entrypoint;
+        // As docker does: a new entrypoint drops the base's cmd unless a cmd is given too.
+        if (!changes.cmd)
+            runtime.Cmd = null;
+    }
+    if (changes.cmd)
+        runtime.Cmd = changes.cmd;
+    if (changes.workdir)
+        runtime.WorkingDir = changes.workdir;
+    if (changes.user)
+        runtime.User = changes.user;
+    if (changes.ports?.length) {
+        runtime.ExposedPorts = { ...(runtime.ExposedPorts ?? {}) };
+        for (const port of changes.ports)
+            runtime.ExposedPorts[port.includes('/') ? port : `${port}/tcp`] = {};
+    }
+    if (changes.labels && Object.keys(changes.labels).length)
+        runtime.Labels = { ...(runtime.Labels ?? {}), ...changes.labels };
+    return {
+        ...config,
+        created: history.created,
+        config: runtime,
+        rootfs: { type: 'layers', diff_ids: [...config.rootfs.diff_ids, diffId] },
+        history: [
+            ...(config.history ?? []),
+            {
+                created: history.created,
+                created_by: history.createdBy,
+                ...(history.comment ? { comment: history.comment } : {}),
+            },
+        ],
+    };
+}
+/** An OCI manifest for a config and layers (Docker media types of base layers are kept: they name the same bytes). */
+function imageManifest(config, layers, annotations) {
+    return {
+        schemaVersion: 2,
+        mediaType: MediaType.ociManifest,
+        config: { mediaType: MediaType.ociConfig, digest: config.digest, size: config.size },
+        layers: layers.map((l) => ({
+            mediaType: l.mediaType,
+            digest: l.digest,
+            size: l.size,
+            ...(l.annotations ? { annotations: l.annotations } : {}),
+        })),
+        ...(annotations && Object.keys(annotations).length ? { annotations } : {}),
+    };
+}
+/** A blob source that opens a store's blob only if the bytes are really needed (no mount, not present). */
+function lazyBlob(store, repository, digest) {
+    return () => {
+        const out = new PassThrough();
+        store.openBlob(repository, digest).then((stream) => {
+            stream.on('error', (error) => out.destroy(error));
+            stream.pipe(out);
+        }, (error) => out.destroy(error));
+        return out;
+    };
+}
+/** Copies a blob between stores: nothing when present, a mount when both are the same registry, else a stream. */
+async function copyBlob(from, fromRepository, to, toRepository, descriptor, onProgress) {
+    return to.pushBlob(toRepository, descriptor, lazyBlob(from, fromRepository, descriptor.digest), {
+        ...(from === to || from.name === to.name ? { mountFrom: fromRepository } : {}),
+        onProgress,
+    });
+}
+
+;// CONCATENATED MODULE: external "node:stream/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(38522);
+;// CONCATENATED MODULE: ./packages/oci/src/layer.ts
+
+
+
+
+
+
+
+
+/** `SOURCE_DATE_EPOCH` as seconds when set and valid, else 0 (reproducible-builds.org). */
+function sourceDateEpoch(env = process.env) {
+    const value = env.SOURCE_DATE_EPOCH?.trim();
+    if (!value)
+        return 0;
+    if (!/^\d+$/.test(value))
+        throw new src/* ActionError */.lZ(`SOURCE_DATE_EPOCH '${value}' is not a whole number of seconds`);
+    return Number(value);
+}
+function compareBytes(a, b) {
+    return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+/**
+ * The entries of a layer holding `source` (a folder's contents, or one file) at `prefix` inside the
+ * image, with the prefix's parent folders, sorted bytewise so the order never depends on the file system.
+ */
+function listTree(source, prefix) {
+    const root = prefix.replace(/^\/+|\/+$/g, '');
+    const entries = [];
+    const parts = root ? root.split('/') : [];
+    for (let i = 1; i <= parts.length; i++) {
+        entries.push({ path: parts.slice(0, i).join('/'), type: 'dir', size: 0, executable: true });
+    }
+    const add = (abs, rel) => {
+        const stat = (0,external_node_fs_.lstatSync)(abs);
+        if (stat.isDirectory()) {
+            if (rel)
+                entries.push({ path: rel, type: 'dir', size: 0, executable: true });
+            for (const name of (0,external_node_fs_.readdirSync)(abs))
+                add((0,external_node_path_.join)(abs, name), rel ? external_node_path_.posix.join(rel, name) : name);
+        }
+        else if (stat.isFile()) {
+            entries.push({
+                path: rel,
+                type: 'file',
+                source: abs,
+                size: stat.size,
+                executable: (stat.mode & 0o111) !== 0,
+            });
+        }
+        else if (stat.isSymbolicLink()) {
+            entries.push({ path: rel, type: 'symlink', size: 0, executable: true, linkname: (0,external_node_fs_.readlinkSync)(abs) });
+        }
+        else {
+            throw new src/* ActionError */.lZ(`'${abs}' is neither a file, a folder nor a symlink; a layer cannot hold it`);
+        }
+    };
+    const stat = (0,external_node_fs_.lstatSync)(source);
+    if (stat.isDirectory()) {
+        for (const name of (0,external_node_fs_.readdirSync)(source))
+            add((0,external_node_path_.join)(source, name), root ? `${root}/${name}` : name);
+    }
+    else {
+        add(source, root ? `${root}/${external_node_path_.posix.basename(source)}` : external_node_path_.posix.basename(source));
+    }
+    return entries.sort((a, b) => compareBytes(a.path, b.path));
+}
+function octal(value, width) {
+    return `${value.toString(8).padStart(width - 1, '0')}\0`;
+}
+function paxRecord(key, value) {
+    // A record is "<length> key=value\n" where the length counts its own digits too.
+    const body = ` ${key}=${value}\n`;
+    const bodyLength = Buffer.byteLength(body);
+    let length = bodyLength + String(bodyLength).length;
+    if (String(length).length + bodyLength !== length)
+        length = bodyLength + String(length).length;
+    return Buffer.from(`${length}${body}`);
+}
+function header(name, mode, size, mtime, type, linkname = '') {
+    const block = Buffer.alloc(512);
+    block.write(name, 0, 100, 'utf8');
+    block.write(octal(mode, 8), 100, 'ascii');
+    block.write(octal(0, 8), 108, 'ascii');
+    block.write(octal(0, 8), 116, 'ascii');
+    block.write(octal(size, 12), 124, 'ascii');
+    block.write(octal(mtime, 12), 136, 'ascii');
+    block.fill(' ', 148, 156);
+    block.write(type, 156, 'ascii');
+    block.write(linkname, 157, 100, 'utf8');
+    block.write('ustar\0', 257, 'ascii');
+    block.write('00', 263, 'ascii');
+    let sum = 0;
+    for (const byte of block)
+        sum += byte;
+    block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
+    return block;
+}
+const MAX_USTAR_SIZE = 8 ** 11 - 1;
+/** The headers of one entry: a PAX header first when the name, link or size does not fit ustar. */
+function entryHeaders(entry, mtime) {
+    const name = entry.type === 'dir' ? `${entry.path}/` : entry.path;
+    const linkname = entry.linkname ?? '';
+    const records = [];
+    if (Buffer.byteLength(name) > 100)
+        records.push(paxRecord('path', name));
+    if (Buffer.byteLength(linkname) > 100)
+        records.push(paxRecord('linkpath', linkname));
+    if (entry.size > MAX_USTAR_SIZE)
+        records.push(paxRecord('size', String(entry.size)));
+    const out = [];
+    if (records.length) {
+        const data = Buffer.concat(records);
+        out.push(header(`PaxHeaders/${entry.path}`.slice(0, 100), 0o644, data.byteLength, mtime, 'x'), data, padding(data.byteLength));
+    }
+    const type = entry.type === 'dir' ? '5' : entry.type === 'symlink' ? '2' : '0';
+    const mode = entry.type === 'symlink' ? 0o777 : entry.executable ? 0o755 : 0o644;
+    out.push(header(name, mode, entry.type === 'file' ? Math.min(entry.size, MAX_USTAR_SIZE) : 0, mtime, type, linkname));
+    return out;
+}
+function padding(size) {
+    return Buffer.alloc((512 - (size % 512)) % 512);
+}
+async function* tarStream(entries, mtime) {
+    for (const entry of entries) {
+        yield* entryHeaders(entry, mtime);
+        if (entry.type !== 'file' || !entry.source)
+            continue;
+        let read = 0;
+        for await (const chunk of (0,external_node_fs_.createReadStream)(entry.source, { highWaterMark: 1024 * 1024 })) {
+            read += chunk.byteLength;
+            if (read > entry.size)
+                break;
+            yield chunk;
+        }
+        if (read !== entry.size)
+            throw new src/* ActionError */.lZ(`'${entry.source}' changed size while the layer was built (${entry.size} → ${read} bytes)`);
+        yield padding(entry.size);
+    }
+    yield Buffer.alloc(1024);
+}
+/**
+ * Writes a reproducible gzip'd tar layer in one streaming pass: fixed owner (0:0), mtime and modes, no
+ * gzip name or time, and both the diffID (sha256 of the tar) and the blob digest computed on the way.
+ */
+async function buildLayer(entries, options) {
+    const mtime = options.mtime ?? 0;
+    const tarHash = (0,external_node_crypto_.createHash)('sha256');
+    const blobHash = (0,external_node_crypto_.createHash)('sha256');
+    let tarSize = 0;
+    let blobSize = 0;
+    const gzip = options.gzip ?? true;
+    await (0,promises_namespaceObject.pipeline)(external_node_stream_.Readable.from(tarStream(entries, mtime)), async function* (chunks) {
+        for await (const chunk of chunks) {
+            tarHash.update(chunk);
+            tarSize += chunk.byteLength;
+            options.onProgress?.(chunk.byteLength);
+            yield chunk;
+        }
+    }, gzip ? (0,external_node_zlib_.createGzip)({ level: options.level ?? 1 }) : new external_node_stream_.PassThrough(), async function* (chunks) {
+        for await (const raw of chunks) {
+            let chunk = raw;
+            // The gzip header's OS byte (offset 9) is where zlib was built; 255 ("unknown") keeps digests equal across platforms.
+            if (gzip && blobSize <= 9 && blobSize + chunk.byteLength > 9) {
+                chunk = Buffer.from(chunk);
+                chunk[9 - blobSize] = 255;
+            }
+            blobHash.update(chunk);
+            blobSize += chunk.byteLength;
+            yield chunk;
+        }
+    }, (0,external_node_fs_.createWriteStream)(options.output), { signal: options.signal });
+    return {
+        descriptor: {
+            mediaType: media_MediaType.ociLayerGzip,
+            digest: `sha256:${blobHash.digest('hex')}`,
+            size: blobSize,
+        },
+        diffId: `sha256:${tarHash.digest('hex')}`,
+        uncompressedSize: tarSize,
+        files: entries.filter((e) => e.type === 'file').length,
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/oci/src/reference.ts
+
+
+const DOCKER_HUB = 'docker.io';
+const DOCKER_HUB_API = 'registry-1.docker.io';
+const COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*';
+const REPOSITORY = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`);
+const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
+const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?$/;
+function isValidTag(tag) {
+    return TAG.test(tag);
+}
+function isValidRepository(repository) {
+    return REPOSITORY.test(repository) && repository.length <= 255;
+}
+/**
+ * Parses `[oci://]host[:port]/repo[:tag][@sha256:…]`. A first component without a dot or colon that is not
+ * `localhost` is a Docker Hub repository (`busybox` → `docker.io/library/busybox`).
+ */
+function parseReference(text) {
+    const raw = text.trim().replace(/^oci:\/\//, '');
+    const fail = (why) => new ActionError(`'${text}' is not an image reference: ${why}; expected [oci://]host[:port]/repository[:tag][@sha256:<64 hex>]`);
+    if (!raw)
+        throw fail('it is empty');
+    let rest = raw;
+    let digest;
+    const at = rest.indexOf('@');
+    if (at >= 0) {
+        digest = rest.slice(at + 1);
+        rest = rest.slice(0, at);
+        if (!isDigest(digest))
+            throw fail(`'${digest}' is not a digest`);
+    }
+    let tag;
+    const colon = rest.lastIndexOf(':');
+    if (colon > rest.lastIndexOf('/')) {
+        tag = rest.slice(colon + 1);
+        rest = rest.slice(0, colon);
+        if (!isValidTag(tag))
+            throw fail(`'${tag}' is not a valid tag (letters, digits, _ . -, at most 128, not starting with . or -)`);
+    }
+    const slash = rest.indexOf('/');
+    const first = slash < 0 ? '' : rest.slice(0, slash);
+    let registry;
+    let repository;
+    if (first &&
+        (first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('['))) {
+        registry = first;
+        repository = rest.slice(slash + 1);
+        if (!HOST.test(registry))
+            throw fail(`'${registry}' is not a registry host`);
+    }
+    else {
+        registry = DOCKER_HUB;
+        repository = rest;
+    }
+    if (registry === DOCKER_HUB || registry === 'index.docker.io') {
+        registry = DOCKER_HUB;
+        if (!repository.includes('/'))
+            repository = `library/${repository}`;
+    }
+    if (!isValidRepository(repository))
+        throw fail(`'${repository}' is not a repository name (lowercase letters, digits and separators . _ __ - /)`);
+    return { registry, repository, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
+}
+/** `host/repo[:tag][@digest]`, the form skopeo and docker accept (no `oci://`). */
+function formatReference(ref) {
+    return `${ref.registry}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
+}
+/** The host that answers the distribution API for a registry name (Docker Hub's API lives elsewhere). */
+function reference_registryApiHost(registry) {
+    return registry === DOCKER_HUB ? DOCKER_HUB_API : registry;
+}
+/** Plain HTTP only for loopback registries, as docker and skopeo default to; anything else needs TLS unless asked. */
+function reference_isLoopback(registry) {
+    const host = registry.replace(/:[0-9]+$/, '').replace(/^\[|\]$/g, '');
+    return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+;// CONCATENATED MODULE: ./packages/oci/src/registry.ts
+
+
+
+
+/** Parses a `WWW-Authenticate` header (`Bearer realm="…",service="…",scope="…"` or `Basic realm="…"`). */
+function parseChallenge(header) {
+    const match = /^\s*(\w+)\s*(.*)$/s.exec(header);
+    if (!match)
+        return undefined;
+    const scheme = match[1].toLowerCase();
+    if (scheme !== 'basic' && scheme !== 'bearer')
+        return undefined;
+    const params = {};
+    for (const m of match[2].matchAll(/(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g)) {
+        params[m[1].toLowerCase()] = (m[2] ?? m[3] ?? '').replace(/\\(.)/g, '$1');
+    }
+    return { scheme, realm: params.realm, service: params.service, scope: params.scope };
+}
+const DEFAULT_CHUNK = (/* unused pure expression or super */ null && (16 * 1024 * 1024));
+/** A client of the OCI distribution spec with the bearer-token and basic auth flows, retries and chunked uploads. */
+class RegistryClient {
+    options;
+    name;
+    base;
+    http;
+    challenge;
+    tokens = new Map();
+    chunkSize;
+    constructor(options) {
+        this.options = options;
+        this.name = options.registry;
+        const scheme = (options.insecure ?? isLoopback(options.registry)) ? 'http' : 'https';
+        this.base = `${scheme}://${registryApiHost(options.registry)}`;
+        this.http = new HttpClient({
+            ...options.http,
+            name: `registry ${options.registry}`,
+            log: options.log ?? options.http?.log,
+        });
+        this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
+    }
+    unauthorized(what) {
+        const input = this.options.credentialInput
+            ? `'${this.options.credentialInput}'`
+            : 'the registry credentials';
+        return new ActionError(this.options.credentials
+            ? `Registry ${this.name} refused the credentials of ${this.options.credentials.username ? `user '${this.options.credentials.username}'` : 'the token'} (401) for ${what}: check ${input} and its permissions`
+            : `Registry ${this.name} needs credentials (401) for ${what}: set ${input}`);
+    }
+    async learnChallenge() {
+        if (this.challenge)
+            return this.challenge;
+        const response = await this.http.request('GET', `${this.base}/v2/`, { accept: [401, 404] });
+        await response.body?.cancel();
+        if (response.status === 401)
+            this.challenge = parseChallenge(response.headers.get('www-authenticate') ?? '');
+        return this.challenge;
+    }
+    async token(challenge, scopes, what) {
+        const key = [...new Set(scopes)].sort().join(' ');
+        const cached = this.tokens.get(key);
+        if (cached)
+            return cached;
+        if (!challenge.realm)
+            throw new ActionError(`Registry ${this.name} sent a bearer challenge without a realm`);
+        const url = new URL(challenge.realm);
+        if (challenge.service)
+            url.searchParams.set('service', challenge.service);
+        for (const scope of new Set(scopes))
+            url.searchParams.append('scope', scope);
+        const creds = this.options.credentials;
+        const response = await this.http.request('GET', url.toString(), {
+            headers: creds ? { authorization: basicAuth(creds.username, creds.password) } : {},
+            accept: [401, 403],
+        });
+        if (response.status === 401 || response.status === 403) {
+            await response.body?.cancel();
+            throw this.unauthorized(what);
+        }
+        const body = (await response.json());
+        const token = body.token ?? body.access_token;
+        if (!token)
+            throw new ActionError(`Token server of ${this.name} answered without a token`);
+        this.tokens.set(key, token);
+        return token;
+    }
+    async authHeader(scopes, what, fresh = false) {
+        const challenge = await this.learnChallenge();
+        if (!challenge)
+            return {};
+        if (challenge.scheme === 'basic') {
+            const creds = this.options.credentials;
+            if (!creds)
+                throw this.unauthorized(what);
+            return { authorization: basicAuth(creds.username, creds.password) };
+        }
+        if (fresh)
+            this.tokens.delete([...new Set(scopes)].sort().join(' '));
+        return { authorization: `Bearer ${await this.token(challenge, scopes, what)}` };
+    }
+    /** One request with auth; a 401 after a cached token refreshes it once. */
+    async call(method, url, scopes, what, options = {}) {
+        for (let attempt = 0;; attempt++) {
+            const auth = await this.authHeader(scopes, what, attempt > 0);
+            const response = await this.http.request(method, url, {
+                ...options,
+                headers: { ...options.headers, ...auth },
+                accept: [...(options.accept ?? []), 401],
+            });
+            if (response.status !== 401)
+                return response;
+            await response.body?.cancel();
+            const challenge = parseChallenge(response.headers.get('www-authenticate') ?? '');
+            if (attempt > 0 || !challenge)
+                throw this.unauthorized(what);
+            this.challenge = challenge;
+        }
+    }
+    url(repository, path) {
+        return `${this.base}/v2/${repository}/${path}`;
+    }
+    async resolve(repository, reference) {
+        const what = `${repository}:${reference}`;
+        const response = await this.call('HEAD', this.url(repository, `manifests/${reference}`), pull(repository), what, {
+            headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
+            accept: [404],
+        });
+        if (response.status === 404)
+            return undefined;
+        const digest = response.headers.get('docker-content-digest');
+        const mediaType = response.headers.get('content-type');
+        const size = Number(response.headers.get('content-length'));
+        if (digest && mediaType && Number.isFinite(size) && size > 0)
+            return { mediaType, digest, size };
+        return (await this.getManifest(repository, reference))?.descriptor;
+    }
+    async getManifest(repository, reference) {
+        const what = `${repository}:${reference}`;
+        const response = await this.call('GET', this.url(repository, `manifests/${reference}`), pull(repository), what, {
+            headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
+            accept: [404],
+        });
+        if (response.status === 404) {
+            await response.body?.cancel();
+            return undefined;
+        }
+        const bytes = Buffer.from(await response.arrayBuffer());
+        return parseManifest(bytes, reference, response.headers.get('content-type'), `${this.name}/${what}`);
+    }
+    async putManifest(repository, bytes, mediaType, tag) {
+        const digest = sha256(bytes);
+        const reference = tag ?? digest;
+        const response = await this.call('PUT', this.url(repository, `manifests/${reference}`), push(repository), `${repository}:${reference}`, { headers: { 'content-type': mediaType }, body: bytes });
+        await response.body?.cancel();
+        const stored = response.headers.get('docker-content-digest');
+        if (stored && stored !== digest)
+            throw new ActionError(`Registry ${this.name} stored manifest ${repository}:${reference} as ${stored}, expected ${digest}`);
+        return { mediaType, digest, size: bytes.byteLength };
+    }
+    async hasBlob(repository, digest) {
+        const response = await this.call('HEAD', this.url(repository, `blobs/${digest}`), pull(repository), `${repository}@${digest}`, {
+            accept: [404],
+        });
+        if (response.status === 404)
+            return undefined;
+        return Number(response.headers.get('content-length'));
+    }
+    async getBlob(repository, digest) {
+        const response = await this.call('GET', this.url(repository, `blobs/${digest}`), pull(repository), `${repository}@${digest}`);
+        const bytes = Buffer.from(await response.arrayBuffer());
+        if (sha256(bytes) !== digest && digest.startsWith('sha256:'))
+            throw new ActionError(`Blob ${repository}@${digest} from ${this.name} does not match its digest`);
+        return bytes;
+    }
+    async openBlob(repository, digest) {
+        const response = await this.call('GET', this.url(repository, `blobs/${digest}`), pull(repository), `${repository}@${digest}`);
+        if (!response.body)
+            throw new ActionError(`Blob ${repository}@${digest} from ${this.name} has no body`);
+        return Readable.fromWeb(response.body);
+    }
+    async mountBlob(repository, digest, from) {
+        const response = await this.call('POST', this.url(repository, 'blobs/uploads/'), [...push(repository), ...pull(from)], `${repository}@${digest} (mount from ${from})`, { query: { mount: digest, from } });
+        await response.body?.cancel();
+        if (response.status === 201)
+            return true;
+        // 202: the registry could not mount and opened an upload session instead; drop it.
+        const location = response.headers.get('location');
+        if (location) {
+            const cancel = await this.call('DELETE', this.resolveLocation(location), push(repository), `${repository} upload`, {
+                accept: [404, 405],
+            });
+            await cancel.body?.cancel();
+        }
+        return false;
+    }
+    async pushBlob(repository, descriptor, source, options = {}) {
+        if ((await this.hasBlob(repository, descriptor.digest)) !== undefined)
+            return 'exists';
+        if (options.mountFrom && options.mountFrom !== repository) {
+            if (await this.mountBlob(repository, descriptor.digest, options.mountFrom))
+                return 'mounted';
+        }
+        const attempts = this.options.uploadAttempts ?? 3;
+        for (let attempt = 1;; attempt++) {
+            try {
+                await this.upload(repository, descriptor, source, options);
+                return 'uploaded';
+            }
+            catch (error) {
+                const transient = error instanceof NetworkError ||
+                    (error instanceof HttpError && error.status >= 500) ||
+                    error.name === 'TypeError';
+                if (!transient || attempt >= attempts || options.signal?.aborted)
+                    throw error;
+                this.options.log?.(`upload of ${descriptor.digest} to ${this.name}/${repository} was cut off (${error.message}); starting again (${attempt + 1}/${attempts})`);
+            }
+        }
+    }
+    resolveLocation(location) {
+        return new URL(location, this.base).toString();
+    }
+    async startUpload(repository, what) {
+        const response = await this.call('POST', this.url(repository, 'blobs/uploads/'), push(repository), what);
+        await response.body?.cancel();
+        const location = response.headers.get('location');
+        if (response.status !== 202 || !location)
+            throw new ActionError(`Registry ${this.name} did not open an upload for ${what} (status ${response.status})`);
+        return this.resolveLocation(location);
+    }
+    async upload(repository, descriptor, source, options) {
+        const what = `${repository}@${descriptor.digest}`;
+        const chunkSize = options.chunkSize ?? this.chunkSize;
+        let location = await this.startUpload(repository, what);
+        const finish = (url) => {
+            const u = new URL(url);
+            u.searchParams.set('digest', descriptor.digest);
+            return u.toString();
+        };
+        if (descriptor.size <= chunkSize) {
+            const bytes = source instanceof Uint8Array ? source : await readAll(source());
+            const response = await this.call('PUT', finish(location), push(repository), what, {
+                headers: { 'content-type': 'application/octet-stream' },
+                body: bytes,
+                retry: false,
+                signal: options.signal,
+            });
+            await response.body?.cancel();
+            options.onProgress?.(bytes.byteLength);
+            return;
+        }
+        let offset = 0;
+        for await (const chunk of chunks(source, chunkSize)) {
+            const response = await this.call('PATCH', location, push(repository), what, {
+                headers: {
+                    'content-type': 'application/octet-stream',
+                    'content-range': `${offset}-${offset + chunk.byteLength - 1}`,
+                },
+                body: chunk,
+                retry: false,
+                signal: options.signal,
+            });
+            await response.body?.cancel();
+            offset += chunk.byteLength;
+            options.onProgress?.(chunk.byteLength);
+            const next = response.headers.get('location');
+            if (next)
+                location = this.resolveLocation(next);
+        }
+        if (offset !== descriptor.size)
+            throw new ActionError(`Blob ${descriptor.digest} had ${offset} bytes, expected ${descriptor.size}`);
+        const response = await this.call('PUT', finish(location), push(repository), what, {
+            retry: false,
+            signal: options.signal,
+        });
+        await response.body?.cancel();
+    }
+    async listTags(repository) {
+        const tags = new Set();
+        let url = `${this.url(repository, 'tags/list')}?n=1000`;
+        while (url) {
+            const response = await this.call('GET', url, pull(repository), `${repository} tags`, {
+                accept: [404],
+            });
+            if (response.status === 404) {
+                await response.body?.cancel();
+                return [];
+            }
+            const body = (await response.json());
+            for (const tag of body.tags ?? [])
+                tags.add(tag);
+            const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(response.headers.get('link') ?? '');
+            url = next ? this.resolveLocation(next[1]) : undefined;
+        }
+        return [...tags].sort();
+    }
+    async referrersApi(repository, digest) {
+        const response = await this.call('GET', this.url(repository, `referrers/${digest}`), pull(repository), `${repository} referrers`, {
+            headers: { accept: MediaType.ociIndex },
+            accept: [404, 405, 400],
+        });
+        const type = response.headers.get('content-type') ?? '';
+        if (response.status !== 200 || !type.includes(MediaType.ociIndex)) {
+            await response.body?.cancel();
+            return undefined;
+        }
+        return (await response.json()).manifests ?? [];
+    }
+}
+function pull(repository) {
+    return [`repository:${repository}:pull`];
+}
+function push(repository) {
+    return [`repository:${repository}:pull,push`];
+}
+/** Parses and verifies a manifest: a digest reference must match the bytes. */
+function parseManifest(bytes, reference, contentType, where) {
+    const digest = media_sha256(bytes);
+    if (reference.startsWith('sha256:') && reference !== digest)
+        throw new src/* ActionError */.lZ(`Manifest ${where} does not match its digest (got ${digest})`);
+    let manifest;
+    try {
+        manifest = JSON.parse(bytes.toString('utf8'));
+    }
+    catch {
+        throw new src/* ActionError */.lZ(`Manifest ${where} is not JSON`);
+    }
+    const declared = manifest.mediaType ?? contentType?.split(';')[0]?.trim();
+    const mediaType = declared && media_MANIFEST_MEDIA_TYPES.includes(declared)
+        ? declared
+        : 'manifests' in manifest
+            ? media_MediaType.ociIndex
+            : media_MediaType.ociManifest;
+    return { descriptor: { mediaType, digest, size: bytes.byteLength }, bytes, manifest };
+}
+function isIndexMediaType(mediaType) {
+    return INDEX_MEDIA_TYPES.includes(mediaType);
+}
+async function readAll(stream) {
+    const parts = [];
+    for await (const part of stream)
+        parts.push(Buffer.from(part));
+    return Buffer.concat(parts);
+}
+/** Fixed-size chunks of a source, so memory stays at one chunk whatever the blob size. */
+async function* chunks(source, size) {
+    if (source instanceof Uint8Array) {
+        for (let i = 0; i < source.byteLength; i += size)
+            yield Buffer.from(source.subarray(i, i + size));
+        return;
+    }
+    let buffer = Buffer.allocUnsafe(size);
+    let filled = 0;
+    for await (const part of source()) {
+        let data = part;
+        while (data.byteLength > 0) {
+            const n = Math.min(size - filled, data.byteLength);
+            data.copy(buffer, filled, 0, n);
+            filled += n;
+            data = data.subarray(n);
+            if (filled === size) {
+                yield buffer;
+                buffer = Buffer.allocUnsafe(size);
+                filled = 0;
+            }
+        }
+    }
+    if (filled > 0)
+        yield buffer.subarray(0, filled);
+}
+
+;// CONCATENATED MODULE: ./packages/oci/src/layout.ts
+
+
+
+
+
+
+
+
+const REF_NAME = 'org.opencontainers.image.ref.name';
+/**
+ * An OCI image-layout directory seen as a registry: each repository is a layout in its own sub-folder
+ * (the root itself for the repository ''), so `skopeo copy oci:<root>/<repository>:<tag>` reads it. Blobs
+ * are verified before they land and every file is written atomically.
+ */
+class LayoutStore {
+    name;
+    root;
+    constructor(root) {
+        this.root = (0,external_node_path_.resolve)(root);
+        this.name = this.root;
+    }
+    /** The layout folder of a repository. */
+    dir(repository) {
+        if (repository.split('/').some((part) => part === '..'))
+            throw new src/* ActionError */.lZ(`'${repository}' is not a repository name`);
+        return repository ? (0,external_node_path_.join)(this.root, repository) : this.root;
+    }
+    blobPath(repository, digest) {
+        const [algorithm, hex] = digest.split(':');
+        if (!algorithm || !hex || !/^[a-f0-9]+$/.test(hex))
+            throw new src/* ActionError */.lZ(`'${digest}' is not a digest`);
+        return (0,external_node_path_.join)(this.dir(repository), 'blobs', algorithm, hex);
+    }
+    init(repository) {
+        const dir = this.dir(repository);
+        if (!(0,external_node_fs_.existsSync)((0,external_node_path_.join)(dir, 'oci-layout'))) {
+            (0,external_node_fs_.mkdirSync)((0,external_node_path_.join)(dir, 'blobs', 'sha256'), { recursive: true });
+            (0,src/* writeFileAtomic */.Zf)((0,external_node_path_.join)(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+        }
+        if (!(0,external_node_fs_.existsSync)((0,external_node_path_.join)(dir, 'index.json')))
+            this.writeIndex(repository, { schemaVersion: 2, mediaType: media_MediaType.ociIndex, manifests: [] });
+    }
+    readIndex(repository) {
+        const path = (0,external_node_path_.join)(this.dir(repository), 'index.json');
+        if (!(0,external_node_fs_.existsSync)(path))
+            return { schemaVersion: 2, mediaType: media_MediaType.ociIndex, manifests: [] };
+        return JSON.parse((0,external_node_fs_.readFileSync)(path, 'utf8'));
+    }
+    writeIndex(repository, index) {
+        (0,src/* writeFileAtomic */.Zf)((0,external_node_path_.join)(this.dir(repository), 'index.json'), `${JSON.stringify(index, null, 2)}\n`);
+    }
+    async resolve(repository, reference) {
+        if (reference.includes(':')) {
+            const found = this.readIndex(repository).manifests.find((m) => m.digest === reference);
+            if (found)
+                return { mediaType: found.mediaType, digest: found.digest, size: found.size };
+            return (await this.getManifest(repository, reference))?.descriptor;
+        }
+        const found = this.readIndex(repository).manifests.find((m) => m.annotations?.[REF_NAME] === reference);
+        return found && { mediaType: found.mediaType, digest: found.digest, size: found.size };
+    }
+    async getManifest(repository, reference) {
+        const descriptor = reference.includes(':')
+            ? { digest: reference, mediaType: undefined }
+            : await this.resolve(repository, reference);
+        if (!descriptor)
+            return undefined;
+        const path = this.blobPath(repository, descriptor.digest);
+        if (!(0,external_node_fs_.existsSync)(path))
+            return undefined;
+        return parseManifest((0,external_node_fs_.readFileSync)(path), descriptor.digest, descriptor.mediaType ?? null, `${this.name}/${repository}@${descriptor.digest}`);
+    }
+    async putManifest(repository, bytes, mediaType, tag) {
+        const descriptor = { mediaType, digest: media_sha256(bytes), size: bytes.byteLength };
+        await this.pushBlob(repository, descriptor, bytes);
+        const index = this.readIndex(repository);
+        const others = index.manifests.filter((m) => tag
+            ? m.annotations?.[REF_NAME] !== tag
+            : !(m.digest === descriptor.digest && !m.annotations?.[REF_NAME]));
+        const untaggedPresent = !tag && index.manifests.some((m) => m.digest === descriptor.digest);
+        index.manifests = untaggedPresent
+            ? index.manifests
+            : [...others, tag ? { ...descriptor, annotations: { [REF_NAME]: tag } } : descriptor];
+        this.writeIndex(repository, index);
+        return descriptor;
+    }
+    async hasBlob(repository, digest) {
+        const path = this.blobPath(repository, digest);
+        return (0,external_node_fs_.existsSync)(path) ? (0,external_node_fs_.statSync)(path).size : undefined;
+    }
+    async getBlob(repository, digest) {
+        const path = this.blobPath(repository, digest);
+        if (!(0,external_node_fs_.existsSync)(path))
+            throw new src/* ActionError */.lZ(`Blob ${digest} is missing from ${this.dir(repository)}`);
+        const bytes = (0,external_node_fs_.readFileSync)(path);
+        if (media_sha256(bytes) !== digest)
+            throw new src/* ActionError */.lZ(`Blob ${path} does not match its digest`);
+        return bytes;
+    }
+    async openBlob(repository, digest) {
+        const path = this.blobPath(repository, digest);
+        if (!(0,external_node_fs_.existsSync)(path))
+            throw new src/* ActionError */.lZ(`Blob ${digest} is missing from ${this.dir(repository)}`);
+        return (0,external_node_fs_.createReadStream)(path);
+    }
+    async pushBlob(repository, descriptor, source, options = {}) {
+        this.init(repository);
+        const target = this.blobPath(repository, descriptor.digest);
+        if ((0,external_node_fs_.existsSync)(target))
+            return 'exists';
+        if (options.mountFrom !== undefined &&
+            (await this.mountBlob(repository, descriptor.digest, options.mountFrom)))
+            return 'mounted';
+        (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(target), { recursive: true });
+        const temp = `${target}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`;
+        const hash = (0,external_node_crypto_.createHash)('sha256');
+        let size = 0;
+        try {
+            const input = source instanceof Uint8Array ? external_node_stream_.Readable.from([Buffer.from(source)]) : source();
+            await (0,promises_namespaceObject.pipeline)(input, async function* (chunks) {
+                for await (const chunk of chunks) {
+                    hash.update(chunk);
+                    size += chunk.byteLength;
+                    options.onProgress?.(chunk.byteLength);
+                    yield chunk;
+                }
+            }, (0,external_node_fs_.createWriteStream)(temp));
+            const digest = `sha256:${hash.digest('hex')}`;
+            if (digest !== descriptor.digest || size !== descriptor.size)
+                throw new src/* ActionError */.lZ(`Blob for ${descriptor.digest} (${descriptor.size} bytes) had digest ${digest} and ${size} bytes`);
+            (0,external_node_fs_.renameSync)(temp, target);
+        }
+        finally {
+            (0,external_node_fs_.rmSync)(temp, { force: true });
+        }
+        return 'uploaded';
+    }
+    async mountBlob(repository, digest, from) {
+        const source = this.blobPath(from, digest);
+        if (!(0,external_node_fs_.existsSync)(source))
+            return false;
+        this.init(repository);
+        const target = this.blobPath(repository, digest);
+        if ((0,external_node_fs_.existsSync)(target))
+            return true;
+        (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(target), { recursive: true });
+        const temp = `${target}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`;
+        try {
+            (0,external_node_fs_.linkSync)(source, temp);
+        }
+        catch {
+            (0,external_node_fs_.copyFileSync)(source, temp);
+        }
+        (0,external_node_fs_.renameSync)(temp, target);
+        return true;
+    }
+    async listTags(repository) {
+        const tags = this.readIndex(repository).manifests.flatMap((m) => m.annotations?.[REF_NAME] ?? []);
+        return [...new Set(tags)].sort();
+    }
+    /** A layout has no referrers API: referrers live under the `sha256-<hex>` tag schema. */
+    async referrersApi() {
+        return undefined;
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/oci/src/referrers.ts
+
+/** The tag under which the distribution spec's fallback keeps the referrers of a manifest: `sha256-<hex>`. */
+function referrersTag(digest) {
+    return digest.replace(':', '-');
+}
+/** Referrers of a manifest: the referrers API when the store has one, else the `sha256-<hex>` tag schema (OCI 1.1). */
+async function listReferrers(store, repository, digest, artifactType) {
+    const api = await store.referrersApi(repository, digest);
+    const all = api ??
+        (await store.getManifest(repository, referrersTag(digest)))?.manifest
+            ?.manifests ??
+        [];
+    return artifactType ? all.filter((d) => d.artifactType === artifactType) : all;
+}
+/**
+ * Pushes a manifest that has a `subject` and records it as a referrer. Without a referrers API the
+ * fallback index is read, extended and written back; a registry with the API indexes it itself.
+ */
+async function pushReferrer(store, repository, manifest) {
+    if (!manifest.subject)
+        throw new Error('a referrer needs a subject');
+    const bytes = encodeJson(manifest);
+    const mediaType = manifest.mediaType ?? media_MediaType.ociManifest;
+    const pushed = await store.putManifest(repository, bytes, mediaType);
+    if (await store.referrersApi(repository, manifest.subject.digest))
+        return pushed;
+    const tag = referrersTag(manifest.subject.digest);
+    const existing = (await store.getManifest(repository, tag))?.manifest;
+    const entry = {
+        ...pushed,
+        artifactType: manifest.artifactType ?? manifest.config.mediaType,
+        ...(manifest.annotations ? { annotations: manifest.annotations } : {}),
+    };
+    const index = {
+        schemaVersion: 2,
+        mediaType: media_MediaType.ociIndex,
+        manifests: [...(existing?.manifests ?? []).filter((d) => d.digest !== pushed.digest), entry],
+    };
+    await store.putManifest(repository, encodeJson(index), media_MediaType.ociIndex, tag);
+    return pushed;
+}
+
+;// CONCATENATED MODULE: ./packages/oci/src/index.ts
+
+
+
+
+
+
+
+
+
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(48161);
+;// CONCATENATED MODULE: ./packages/store/src/oci-registry.ts
+
+
+
+
+
+/** CNCF ModelPack (model-spec v1) media types. */
+const ModelPack = {
+    manifest: 'application/vnd.cncf.model.manifest.v1+json',
+    config: 'application/vnd.cncf.model.config.v1+json',
+    weightTarGzip: 'application/vnd.cncf.model.weight.v1.tar+gzip',
+    filepath: 'org.cncf.model.filepath',
+};
+/** Our records about a version, pushed as OCI 1.1 referrers of its manifest. */
+const RecordType = {
+    history: 'application/vnd.mlops.promotion.v1+json',
+    tag: 'application/vnd.mlops.version-tag.v1+json',
+};
+const A = {
+    runId: 'org.mlops.run-id',
+    source: 'org.mlops.source',
+    version: 'org.mlops.version',
+    record: 'org.mlops.record',
+    created: 'org.opencontainers.image.created',
+    title: 'org.opencontainers.image.title',
+    description: 'org.opencontainers.image.description',
+    tagPrefix: 'org.mlops.tag.',
+};
+const VERSION_TAG = /^v(\d+)$/;
+/**
+ * Models as CNCF ModelPack artifacts in an OCI registry or image layout: versions are immutable tags `v1`,
+ * `v2`, … (found by listing the tags, pushing the next one and re-reading it to detect a lost race),
+ * aliases are movable tags, and the history and version tags are referrers of the version's manifest.
+ */
+class OciModelRegistry {
+    options;
+    kind;
+    uri;
+    store;
+    constructor(options) {
+        this.options = options;
+        this.kind = options.kind;
+        this.uri = options.uri;
+        this.store = options.store;
+    }
+    repository(name) {
+        if (!/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/.test(name))
+            throw new src/* ActionError */.lZ(`model-name '${name}' is not an OCI repository name: use lowercase letters, digits and separators . _ -`);
+        return this.options.namespace ? `${this.options.namespace}/${name}` : name;
+    }
+    validateAlias(alias) {
+        if (!isValidTag(alias))
+            throw new src/* ActionError */.lZ(`alias '${alias}' is not a valid OCI tag (letters, digits, _ . -, at most 128, not starting with . or -)`);
+        if (VERSION_TAG.test(alias) || /^sha256-/.test(alias))
+            throw new src/* ActionError */.lZ(`alias '${alias}' is reserved in an OCI model registry (v<number> tags are versions, sha256-… tags hold referrers)`);
+    }
+    async ensureModel(name) {
+        return { created: !(await this.modelExists(name)) };
+    }
+    async modelExists(name) {
+        return (await this.versionTags(name)).length > 0;
+    }
+    async versionTags(name) {
+        const tags = await this.store.listTags(this.repository(name));
+        return tags
+            .flatMap((t) => (VERSION_TAG.test(t) ? [Number(VERSION_TAG.exec(t)[1])] : []))
+            .sort((a, b) => a - b);
+    }
+    async info(name, tag) {
+        const repository = this.repository(name);
+        const fetched = await this.store.getManifest(repository, tag);
+        if (!fetched)
+            return undefined;
+        const manifest = fetched.manifest;
+        const a = manifest.annotations ?? {};
+        const version = a[A.version] ?? VERSION_TAG.exec(tag)?.[1] ?? '';
+        const tags = Object.fromEntries(Object.entries(a)
+            .filter(([k]) => k.startsWith(A.tagPrefix))
+            .map(([k, v]) => [k.slice(A.tagPrefix.length), v]));
+        return {
+            name,
+            version,
+            runId: a[A.runId] || undefined,
+            source: a[A.source] ?? '',
+            status: 'READY',
+            aliases: VERSION_TAG.test(tag) ? [] : [tag],
+            tags,
+            description: a[A.description],
+            uri: this.options.reference(repository, fetched.descriptor.digest, `v${version}`),
+            digest: fetched.descriptor.digest,
+        };
+    }
+    async registerVersion(options) {
+        const repository = this.repository(options.name);
+        if (options.runId) {
+            const existing = await this.searchVersions(options.name, { runId: options.runId });
+            if (existing[0])
+                return { version: existing[0], created: false };
+        }
+        if (!(0,external_node_fs_.existsSync)(options.source) || !(0,external_node_fs_.statSync)(options.source).isDirectory())
+            throw new src/* ActionError */.lZ(`model-uri '${options.source}' is not a model directory: the ${this.kind === 'local' ? 'local' : 'OCI'} registry packs a directory (train-and-log's model-uri with the local tracking store)`);
+        const scratch = (0,external_node_fs_.mkdtempSync)((0,external_node_path_.join)((0,external_node_os_.tmpdir)(), 'modelpack-'));
+        try {
+            const dirName = (0,external_node_path_.basename)(options.source);
+            const layer = await buildLayer(listTree(options.source, dirName), {
+                output: (0,external_node_path_.join)(scratch, 'layer.tar.gz'),
+                mtime: sourceDateEpoch(),
+            });
+            const layerDescriptor = {
+                ...layer.descriptor,
+                mediaType: ModelPack.weightTarGzip,
+                annotations: { [ModelPack.filepath]: dirName },
+            };
+            const created = new Date().toISOString();
+            const config = encodeJson(modelPackConfig(options.name, created, options.runId, layer.diffId, options.description));
+            const configDescriptor = describe(ModelPack.config, config);
+            this.options.log?.(`Pushing the model layer (${layer.descriptor.size} bytes, ${layer.files} files) to ${this.uri}`);
+            await this.store.pushBlob(repository, layerDescriptor, () => (0,external_node_fs_.createReadStream)((0,external_node_path_.join)(scratch, 'layer.tar.gz')));
+            await this.store.pushBlob(repository, configDescriptor, config);
+            const version = await this.tagNextVersion(repository, (n) => ({
+                schemaVersion: 2,
+                mediaType: media_MediaType.ociManifest,
+                artifactType: ModelPack.manifest,
+                config: configDescriptor,
+                layers: [layerDescriptor],
+                annotations: {
+                    [A.created]: created,
+                    [A.title]: options.name,
+                    [A.version]: String(n),
+                    [A.source]: options.source,
+                    ...(options.runId ? { [A.runId]: options.runId } : {}),
+                    ...(options.description ? { [A.description]: options.description } : {}),
+                    ...Object.fromEntries(Object.entries(options.tags ?? {}).map(([k, v]) => [`${A.tagPrefix}${k}`, v])),
+                },
+            }));
+            const info = await this.info(options.name, `v${version}`);
+            if (!info)
+                throw new src/* ActionError */.lZ(`${this.uri}: version v${version} of ${options.name} vanished right after it was pushed`);
+            return { version: info, created: true };
+        }
+        finally {
+            (0,external_node_fs_.rmSync)(scratch, { recursive: true, force: true });
+        }
+    }
+    /** Registries have no conditional tag write: take the next free number, push, re-read, retry when lost. */
+    async tagNextVersion(repository, manifestFor) {
+        const attempts = this.options.raceAttempts ?? 5;
+        for (let attempt = 0; attempt < attempts; attempt++) {
+            const tags = await this.store.listTags(repository);
+            const taken = tags.flatMap((t) => (VERSION_TAG.test(t) ? [Number(VERSION_TAG.exec(t)[1])] : []));
+            const n = Math.max(0, ...taken) + 1;
+            if (await this.store.resolve(repository, `v${n}`))
+                continue;
+            const bytes = encodeJson(manifestFor(n));
+            const pushed = await this.store.putManifest(repository, bytes, media_MediaType.ociManifest, `v${n}`);
+            const now = await this.store.resolve(repository, `v${n}`);
+            if (now?.digest === pushed.digest) {
+                // A run that checked the tag before our push may still overwrite it: look again once its push has landed.
+                await new Promise((r) => setTimeout(r, this.options.settleMs ?? 300));
+                const settled = await this.store.resolve(repository, `v${n}`);
+                if (settled?.digest === pushed.digest)
+                    return n;
+            }
+            this.options.log?.(`v${n} of ${repository} was taken by another run at the same moment; trying the next number`);
+        }
+        throw new src/* ActionError */.lZ(`${this.uri}: could not claim a version tag for ${repository} after ${attempts} attempts (other runs kept taking them)`);
+    }
+    async waitReady(name, version, _options) {
+        const found = await this.getVersion(name, version);
+        if (!found)
+            throw new src/* ActionError */.lZ(`${this.uri}: ${name} has no version ${version}`);
+        return found;
+    }
+    getVersion(name, version) {
+        return this.info(name, `v${version}`);
+    }
+    async getAlias(name, alias) {
+        const found = await this.info(name, alias);
+        return found ? { ...found, aliases: [alias] } : undefined;
+    }
+    async setAlias(name, alias, version) {
+        this.validateAlias(alias);
+        const repository = this.repository(name);
+        const fetched = await this.store.getManifest(repository, `v${version}`);
+        if (!fetched)
+            throw new src/* ActionError */.lZ(`${this.uri}: ${name} has no version ${version}`);
+        await this.store.putManifest(repository, fetched.bytes, fetched.descriptor.mediaType, alias);
+    }
+    async deleteAlias(name, alias) {
+        throw new src/* ActionError */.lZ(`${this.uri}: alias '${alias}' of ${name} cannot be deleted: the distribution spec deletes manifests, not tags; move the alias instead`);
+    }
+    async searchVersions(name, options = {}) {
+        const found = [];
+        for (const n of await this.versionTags(name)) {
+            const info = await this.info(name, `v${n}`);
+            if (info && (!options.runId || info.runId === options.runId))
+                found.push(info);
+        }
+        return found;
+    }
+    /** Manifests are immutable: a tag added later is a referrer of the version. */
+    async setVersionTag(name, version, key, value) {
+        await this.record(name, version, RecordType.tag, JSON.stringify({ key, value }));
+    }
+    async appendHistory(name, entry) {
+        await this.record(name, entry.to, RecordType.history, JSON.stringify(entry));
+    }
+    async record(name, version, artifactType, value) {
+        const repository = this.repository(name);
+        const subject = await this.store.resolve(repository, `v${version}`);
+        if (!subject)
+            throw new src/* ActionError */.lZ(`${this.uri}: ${name} has no version ${version}`);
+        const empty = describe(media_MediaType.ociEmpty, EMPTY_JSON);
+        await this.store.pushBlob(repository, empty, EMPTY_JSON);
+        await pushReferrer(this.store, repository, {
+            schemaVersion: 2,
+            mediaType: media_MediaType.ociManifest,
+            artifactType,
+            config: empty,
+            layers: [empty],
+            subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+            annotations: { [A.record]: value, [A.created]: new Date().toISOString() },
+        });
+    }
+    async readHistory(name) {
+        const repository = this.repository(name);
+        const entries = [];
+        for (const n of await this.versionTags(name)) {
+            const subject = await this.store.resolve(repository, `v${n}`);
+            if (!subject)
+                continue;
+            for (const d of await listReferrers(this.store, repository, subject.digest, RecordType.history)) {
+                const text = d.annotations?.[A.record];
+                if (!text)
+                    continue;
+                try {
+                    entries.push(JSON.parse(text));
+                }
+                catch {
+                    this.options.log?.(`Skipping an unreadable history record ${d.digest} of ${repository}`);
+                }
+            }
+        }
+        return entries.sort((a, b) => a.time.localeCompare(b.time));
+    }
+}
+/** The ModelPack config (schema: modelpack/model-spec `config-schema.json`, no extra fields allowed). */
+function modelPackConfig(name, createdAt, runId, diffId, description) {
+    return {
+        descriptor: {
+            name,
+            createdAt,
+            ...(runId ? { revision: runId } : {}),
+            ...(description ? { description } : {}),
+        },
+        config: {},
+        modelfs: { type: 'layers', diffIds: [diffId] },
+    };
+}
+
 ;// CONCATENATED MODULE: ./packages/store/src/local.ts
+
+
 
 
 
@@ -585,8 +2034,31 @@ class LocalStore {
         }
         return { runId, metrics, label: `run ${runId} (local store)` };
     }
+    /** The local registry register-model keeps beside the runs (`<root>/registry`, an OCI image layout). */
+    registry() {
+        const root = (0,external_node_path_.join)(this.root, 'registry');
+        return new OciModelRegistry({
+            kind: 'local',
+            store: new LayoutStore(root),
+            namespace: '',
+            uri: `${this.uri.replace(/\/$/, '')}/registry`,
+            reference: (repository, _digest, tag) => `oci:${(0,external_node_path_.join)(root, repository)}:${tag}`,
+        });
+    }
     async getAliasedRun(name, alias) {
-        throw new src/* ActionError */.lZ(`baseline 'models:/${name}@${alias}' needs a model registry; with the local tracking store use a run id or the PR base's metrics file instead`);
+        const registry = this.registry();
+        const version = (0,external_node_fs_.existsSync)((0,external_node_path_.join)(this.root, 'registry'))
+            ? await registry.getAlias(name, alias)
+            : undefined;
+        if (!version)
+            throw new src/* ActionError */.lZ(`baseline 'models:/${name}@${alias}': the local registry ${registry.uri} has no model ${name} with alias '${alias}' (register-model creates it)`);
+        if (!version.runId)
+            throw new src/* ActionError */.lZ(`baseline 'models:/${name}@${alias}': version ${version.version} is not linked to a run`);
+        const baseline = await this.getRunMetrics(version.runId);
+        return {
+            ...baseline,
+            label: `models:/${name}@${alias} (version ${version.version}, run ${version.runId})`,
+        };
     }
 }
 
@@ -879,8 +2351,186 @@ function readMetricsFiles(files, warn = () => { }) {
     return merged;
 }
 
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(57075);
+;// CONCATENATED MODULE: ./packages/store/src/registry.ts
+
+/** The version that an alias pointed at before its latest move, for a rollback. */
+function previousFromHistory(history, alias, current) {
+    for (let i = history.length - 1; i >= 0; i--) {
+        const entry = history[i];
+        if (entry.alias !== alias || entry.to !== current)
+            continue;
+        return entry.from;
+    }
+    return undefined;
+}
+async function registry_waitUntilReady(read, options, describe) {
+    const deadline = Date.now() + options.timeoutMs;
+    let interval = options.intervalMs ?? 1000;
+    for (;;) {
+        const version = await read();
+        if (!version)
+            throw new ActionError(`${describe} does not exist`);
+        if (version.status === 'READY' || version.status === '')
+            return version;
+        if (version.status === 'FAILED_REGISTRATION')
+            throw new ActionError(`${describe} failed to register (status FAILED_REGISTRATION)`);
+        if (Date.now() + interval > deadline)
+            throw new ActionError(`${describe} is still ${version.status} after ${Math.round(options.timeoutMs / 1000)}s; raise wait-timeout or check the registry`);
+        await new Promise((resolve, reject) => {
+            const timer = setTimeout(resolve, interval);
+            options.signal?.addEventListener('abort', () => {
+                clearTimeout(timer);
+                reject(new ActionError(`${describe}: cancelled while waiting for READY`));
+            }, { once: true });
+        });
+        interval = Math.min(interval * 2, 10_000);
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/store/src/mlflow-registry.ts
+
+
+
+
+/** Registered-model tags holding the history, one entry per tag so appends never rewrite each other. */
+const HISTORY_PREFIX = 'mlops.history.';
+/** MLflow 2.x keeps registry tag values up to 5000 characters. */
+const TAG_VALUE_LIMIT = 5000;
+function filterValue(value) {
+    return value.includes("'") ? `"${value}"` : `'${value}'`;
+}
+function toInfo(v) {
+    return {
+        name: v.name,
+        version: String(v.version),
+        runId: v.run_id || undefined,
+        source: v.source ?? '',
+        status: v.status ?? 'READY',
+        aliases: v.aliases ?? [],
+        tags: Object.fromEntries((v.tags ?? []).map((t) => [t.key, t.value])),
+        description: v.description || undefined,
+        stage: v.current_stage,
+        uri: `models:/${v.name}/${v.version}`,
+    };
+}
+/** The MLflow Model Registry (also Databricks, with Unity Catalog `catalog.schema.model` names). */
+class MlflowRegistry {
+    kind = 'mlflow';
+    uri;
+    client;
+    constructor(connection, options = {}) {
+        this.uri = connection.displayUri;
+        this.client = options.client ?? new MlflowClient({ connection, log: options.log });
+    }
+    validateAlias(alias) {
+        if (!/^[\w-]{1,255}$/.test(alias))
+            throw new ActionError(`alias '${alias}' is not accepted by the MLflow registry: use 1-255 letters, digits, '_' or '-'`);
+        if (alias.toLowerCase() === 'latest' || /^v\d+$/i.test(alias))
+            throw new ActionError(`alias '${alias}' is reserved by the MLflow registry ('latest' and 'v<number>' name versions); choose another alias`);
+    }
+    async ensureModel(name, options = {}) {
+        const { created } = await this.client.getOrCreateRegisteredModel(name, {
+            description: options.description,
+            tags: Object.entries(options.tags ?? {}).map(([key, value]) => ({ key, value })),
+        });
+        return { created };
+    }
+    async modelExists(name) {
+        return (await this.client.getRegisteredModel(name)) !== undefined;
+    }
+    async registerVersion(options) {
+        if (options.runId) {
+            const existing = await this.searchVersions(options.name, { runId: options.runId });
+            const same = existing
+                .filter((v) => v.source === options.source)
+                .sort((a, b) => Number(a.version) - Number(b.version))[0];
+            if (same)
+                return { version: same, created: false };
+        }
+        const created = await this.client.createModelVersion({
+            name: options.name,
+            source: options.source,
+            runId: options.runId,
+            runLink: options.runLink,
+            description: options.description,
+            tags: Object.entries(options.tags ?? {}).map(([key, value]) => ({ key, value })),
+        });
+        return { version: toInfo(created), created: true };
+    }
+    waitReady(name, version, options) {
+        return waitUntilReady(() => this.getVersion(name, version), options, `model ${name} version ${version} on ${this.uri}`);
+    }
+    async getVersion(name, version) {
+        const found = await this.client.getModelVersion(name, version);
+        return found ? toInfo(found) : undefined;
+    }
+    async getAlias(name, alias) {
+        const found = await this.client.getModelVersionByAlias(name, alias);
+        return found ? toInfo(found) : undefined;
+    }
+    async setAlias(name, alias, version) {
+        this.validateAlias(alias);
+        try {
+            await this.client.setModelAlias(name, alias, version);
+        }
+        catch (error) {
+            if (error instanceof HttpError &&
+                error.status === 400 &&
+                mlflowErrorCode(error) === 'INVALID_PARAMETER_VALUE')
+                throw new ActionError(`MLflow at ${this.uri} refused alias '${alias}' for ${name} version ${version}: ${error.json?.message ?? error.body}`);
+            throw error;
+        }
+    }
+    async deleteAlias(name, alias) {
+        await this.client.deleteModelAlias(name, alias);
+    }
+    async searchVersions(name, options = {}) {
+        let filter = `name=${filterValue(name)}`;
+        if (options.runId)
+            filter += ` AND run_id=${filterValue(options.runId)}`;
+        const versions = [];
+        for await (const v of this.client.searchModelVersions(filter, { pageSize: options.pageSize })) {
+            versions.push(toInfo(v));
+        }
+        return versions;
+    }
+    async setVersionTag(name, version, key, value) {
+        await this.client.setModelVersionTag(name, version, key, value);
+    }
+    async appendHistory(name, entry) {
+        const stamp = String(Date.parse(entry.time) || Date.now()).padStart(15, '0');
+        const key = `${HISTORY_PREFIX}${stamp}-${randomBytes(3).toString('hex')}`;
+        let value = JSON.stringify(entry);
+        if (value.length > TAG_VALUE_LIMIT) {
+            const over = value.length - TAG_VALUE_LIMIT + 1;
+            value = JSON.stringify({
+                ...entry,
+                reason: `${entry.reason.slice(0, Math.max(0, entry.reason.length - over - 1))}…`,
+            });
+        }
+        await this.client.setRegisteredModelTag(name, key, value);
+    }
+    async readHistory(name) {
+        const model = await this.client.getRegisteredModel(name);
+        return (model?.tags ?? [])
+            .filter((t) => t.key.startsWith(HISTORY_PREFIX))
+            .sort((a, b) => a.key.localeCompare(b.key))
+            .flatMap((t) => {
+            try {
+                return [JSON.parse(t.value)];
+            }
+            catch {
+                return [];
+            }
+        });
+    }
+    async transitionStage(name, version, stage, archiveExisting) {
+        if (isUnityCatalogName(name))
+            throw new ActionError(`use-stages: Unity Catalog models (${name}) have no stages; promote with aliases instead`);
+        return toInfo(await this.client.transitionModelVersionStage(name, version, stage, archiveExisting));
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/store/src/mlflow-store.ts
 
 
@@ -895,7 +2545,7 @@ class MlflowStore {
     constructor(connection, options = {}) {
         this.uri = connection.displayUri;
         this.warn = options.warn ?? options.log ?? (() => { });
-        this.client = options.client ?? new MlflowClient({ connection, log: options.log });
+        this.client = options.client ?? new client_MlflowClient({ connection, log: options.log });
     }
     get requests() {
         return this.client.requestCount;
@@ -1005,6 +2655,9 @@ function paramsDigest(params) {
 }
 
 ;// CONCATENATED MODULE: ./packages/store/src/index.ts
+
+
+
 
 
 
@@ -2011,12 +3664,62 @@ function wire(value) {
         return '-Infinity';
     return value;
 }
-function inside(root, path, inputName) {
-    const full = (0,external_node_path_.resolve)(root, path);
-    const rel = (0,external_node_path_.relative)(root, full);
-    if (rel.startsWith('..') || (0,external_node_path_.resolve)(rel) === rel)
-        throw new src/* ActionError */.lZ(`Input '${inputName}': '${path}' is outside the workspace`);
-    return full;
+function resolvePaths(i, ctx) {
+    const workspace = (0,external_node_path_.resolve)(ctx.workspace);
+    const workDir = ctx.path(i['working-directory'], { input: 'working-directory' });
+    if (!(0,external_node_fs_.existsSync)(workDir) || !(0,external_node_fs_.statSync)(workDir).isDirectory()) {
+        throw new src/* ActionError */.lZ(`Input 'working-directory': '${i['working-directory']}' is not a directory in the workspace`);
+    }
+    const inWorkDir = (value, input) => ctx.path(value, { input, base: workDir });
+    const notebook = i.notebook ? inWorkDir(i.notebook, 'notebook') : undefined;
+    if (notebook && !(0,external_node_fs_.existsSync)(notebook))
+        throw new src/* ActionError */.lZ(`Input 'notebook': '${i.notebook}' does not exist (looked in ${workDir})`);
+    const listed = i['metrics-files'].length === 1 && i['metrics-files'][0] === 'none' ? [] : i['metrics-files'];
+    return {
+        workspace,
+        workDir,
+        notebook,
+        paramsFile: inWorkDir(i['params-file'], 'params-file'),
+        metricsFiles: listed.map((f) => ({ path: inWorkDir(f, 'metrics-files'), display: f })),
+        modelPath: inWorkDir(i['model-path'], 'model-path'),
+    };
+}
+/** Params: the params file, then the params input on top; recorded before the training starts. */
+function readParams(i, paths) {
+    const params = {};
+    if ((0,external_node_fs_.existsSync)(paths.paramsFile))
+        Object.assign(params, readParamsFile(paths.paramsFile, i['params-file']));
+    Object.assign(params, i.params);
+    params.seed ??= String(i.seed);
+    return params;
+}
+/**
+ * Linux refuses to start a process whose single environment variable exceeds 128 KiB (E2BIG), which a
+ * few thousand params reach: the params always go in a file named by MLOPS_PARAMS_FILE, and inline in
+ * MLOPS_PARAMS only while they are small.
+ */
+const INLINE_PARAMS_LIMIT_BYTES = 32 * 1024;
+function childEnvironment(i, ctx, params) {
+    const json = JSON.stringify(params);
+    const paramsFile = (0,external_node_path_.join)(ctx.tempDir, 'params.json');
+    (0,src/* writeFileAtomic */.Zf)(paramsFile, json);
+    const env = {
+        ...ctx.env,
+        ...i.env,
+        PYTHONHASHSEED: String(i.seed),
+        MLOPS_SEED: String(i.seed),
+        MLOPS_PARAMS_FILE: paramsFile,
+    };
+    if (Buffer.byteLength(json) <= INLINE_PARAMS_LIMIT_BYTES)
+        env.MLOPS_PARAMS = json;
+    else {
+        delete env.MLOPS_PARAMS;
+        ctx.log.info(`The params take ${Buffer.byteLength(json)} bytes: passed in ${paramsFile} (MLOPS_PARAMS_FILE) only, as one environment variable may not exceed 128 KiB.`);
+    }
+    for (const key of Object.keys(env))
+        if (key.startsWith('INPUT_'))
+            delete env[key];
+    return env;
 }
 async function openStore(i, ctx, workDir) {
     const uri = i['tracking-uri'];
@@ -2053,33 +3756,13 @@ async function uploadLocalStore(store, run, name, ctx) {
     inputs,
     outputs,
     async run(i, ctx) {
-        const workspace = (0,external_node_path_.resolve)(ctx.workspace);
-        const workDir = inside(workspace, i['working-directory'], 'working-directory');
-        if (!(0,external_node_fs_.existsSync)(workDir) || !(0,external_node_fs_.statSync)(workDir).isDirectory()) {
-            throw new src/* ActionError */.lZ(`Input 'working-directory': '${i['working-directory']}' is not a directory in the workspace`);
-        }
-        const notebookPath = i.notebook ? inside(workspace, (0,external_node_path_.resolve)(workDir, i.notebook), 'notebook') : undefined;
-        if (notebookPath && !(0,external_node_fs_.existsSync)(notebookPath))
-            throw new src/* ActionError */.lZ(`Input 'notebook': '${i.notebook}' does not exist (looked in ${workDir})`);
-        const metricsFiles = i['metrics-files'].length === 1 && i['metrics-files'][0] === 'none' ? [] : i['metrics-files'];
-        // Params: the params file, then the params input on top; recorded before the training starts.
-        const params = {};
-        const paramsFile = (0,external_node_path_.resolve)(workDir, i['params-file']);
-        if ((0,external_node_fs_.existsSync)(paramsFile))
-            Object.assign(params, readParamsFile(paramsFile, i['params-file']));
-        Object.assign(params, i.params);
-        params.seed ??= String(i.seed);
+        const paths = resolvePaths(i, ctx);
+        const { workspace, workDir } = paths;
+        const notebookPath = paths.notebook;
+        const metricsFiles = paths.metricsFiles;
+        const params = readParams(i, paths);
         const digest = paramsDigest(params);
-        const childEnv = {
-            ...ctx.env,
-            ...i.env,
-            PYTHONHASHSEED: String(i.seed),
-            MLOPS_SEED: String(i.seed),
-            MLOPS_PARAMS: JSON.stringify(params),
-        };
-        for (const key of Object.keys(childEnv))
-            if (key.startsWith('INPUT_'))
-                delete childEnv[key];
+        const childEnv = childEnvironment(i, ctx, params);
         const runner = notebookPath ? findNotebookRunner(childEnv.PATH) : undefined;
         if (notebookPath && !runner) {
             throw new src/* ActionError */.lZ('Cannot execute the notebook: neither papermill nor jupyter nbconvert is installed (pip install nbconvert ipykernel, or apt-get install jupyter-nbconvert python3-ipykernel)');
@@ -2266,7 +3949,7 @@ async function uploadLocalStore(store, run, name, ctx) {
         if (failure)
             return finishFailed(failure);
         try {
-            metrics = readMetricsFiles(metricsFiles.map((f) => ({ path: (0,external_node_path_.resolve)(workDir, f), display: f })), (line) => ctx.log.warning(line));
+            metrics = readMetricsFiles(metricsFiles, (line) => ctx.log.warning(line));
             const now = Date.now();
             const points = [];
             for (const [key, value] of Object.entries(metrics.latest)) {
@@ -2282,7 +3965,8 @@ async function uploadLocalStore(store, run, name, ctx) {
                 ctx.log.warning(`Metrics that are not finite numbers: ${nonFinite.map(([k, v]) => `${k}=${v}`).join(', ')} (logged as such)`);
             await store.log(run, { metrics: points });
             const uploads = [];
-            const modelPath = (0,external_node_path_.resolve)(workDir, i['model-path']);
+            // The training may have replaced the model path by a link since the inputs were checked.
+            const modelPath = ctx.path(i['model-path'], { input: 'model-path', base: workDir });
             if ((0,external_node_fs_.existsSync)(modelPath)) {
                 if ((0,external_node_fs_.statSync)(modelPath).isDirectory())
                     uploads.push(...listFiles(modelPath, 'model'));
@@ -2300,12 +3984,15 @@ async function uploadLocalStore(store, run, name, ctx) {
             for (const rel of i.artifacts.length
                 ? findFiles(workDir, i.artifacts, ['.git', 'node_modules', '.mlops'])
                 : []) {
-                const full = (0,external_node_path_.join)(workDir, rel);
+                const full = ctx.path(rel, { input: 'artifacts', base: workDir });
                 uploads.push({ localPath: full, artifactPath: rel.split(external_node_path_.sep).join('/'), size: (0,external_node_fs_.statSync)(full).size });
             }
             for (const f of metricsFiles) {
-                const full = (0,external_node_path_.resolve)(workDir, f);
-                uploads.push({ localPath: full, artifactPath: `metrics/${(0,external_node_path_.basename)(f)}`, size: (0,external_node_fs_.statSync)(full).size });
+                uploads.push({
+                    localPath: f.path,
+                    artifactPath: `metrics/${(0,external_node_path_.basename)(f.display)}`,
+                    size: (0,external_node_fs_.statSync)(f.path).size,
+                });
             }
             if (executedNotebook)
                 uploads.push({
@@ -2335,7 +4022,7 @@ async function uploadLocalStore(store, run, name, ctx) {
                 store,
                 workspace,
                 workDir,
-                metricsFiles,
+                metricsFiles: metricsFiles.map((f) => f.display),
                 prBaseSha: pr?.base?.sha,
                 log: (line) => ctx.log.info(line),
             });
@@ -2362,13 +4049,10 @@ async function uploadLocalStore(store, run, name, ctx) {
             higherIsBetter: i['higher-is-better'],
             lowerIsBetter: i['lower-is-better'],
         });
-        if (i.comment && gh.issueNumber) {
-            const result = await ctx.comment('metrics', markdown, { token: i['github-token'] });
-            if (result.mode !== 'summary')
-                ctx.summary.add(markdown);
-        }
-        else
-            ctx.summary.add(markdown);
+        // The summary first: a comment is a side effect that may fall back to it or fail (kit warns).
+        ctx.summary.add(markdown);
+        if (i.comment && gh.issueNumber)
+            await ctx.comment('metrics', markdown, { token: i['github-token'] });
         if (store instanceof LocalStore) {
             await uploadLocalStore(store, run, i['artifact-name'] || `mlops-run-${run.runId}`, ctx).catch((error) => ctx.log.warning(`Could not upload the local store as a workflow artifact: ${(0,src/* errorMessage */.gJ)(error)}`));
         }
@@ -2389,7 +4073,7 @@ async function uploadLocalStore(store, run, name, ctx) {
 
 /***/ }),
 
-/***/ 21266:
+/***/ 70495:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -2410,7 +4094,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   z: () => (/* reexport */ external_namespaceObject)
 });
 
-// UNUSED EXPORTS: COMMENT_LIMIT_CHARS, InputError, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, describeField, describeFields, fitComment, formatBytes, formatDuration, inputVariable, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, redactUrl, runner, truncateUtf8, upsertStickyComment
+// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, InputError, OUTPUTS_LIMIT_BYTES, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, confinePath, describeField, describeFields, fitComment, formatBytes, formatDuration, inputVariable, isInside, isUrlLike, limitOutputs, logValue, neutraliseLine, neutraliseText, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, realPathOf, redact, redactUrl, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, upsertStickyComment, urlSecrets
 
 // NAMESPACE OBJECT: ./node_modules/zod/v4/core/util.js
 var util_namespaceObject = {};
@@ -23719,7 +25403,134 @@ var external_node_os_ = __nccwpck_require__(48161);
 var external_node_path_ = __nccwpck_require__(76760);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(77598);
+;// CONCATENATED MODULE: ./packages/kit/src/log.ts
+/**
+ * The log is a command channel: the runner acts on any stdout line that starts (after blanks) with
+ * `::`, and on the legacy `##[` form anywhere in a line. Untrusted values (metric names, paths, server
+ * messages) must never begin such a line, so the kit's writer neutralises every line it prints and
+ * `logValue` keeps an interpolated value on one line.
+ */
+// A zero-width space between the colons: the line reads the same, but no longer starts with `::`.
+const BREAK = '\u200b';
+/** A line the runner will print and never act on. */
+function neutraliseLine(line) {
+    return line.replace(/^(\s*):(?=:)/, `$1:${BREAK}`).replace(/##\[/g, `#${BREAK}#[`);
+}
+/** Text of any number of lines, each one neutralised. */
+function neutraliseText(text) {
+    return String(text)
+        .split(/\r\n|[\r\n\u2028\u2029]/)
+        .map(neutraliseLine)
+        .join('\n');
+}
+/**
+ * An untrusted value to interpolate into a log line: line breaks and other control characters shown
+ * escaped (`\n`), so the value cannot start a line of its own or forge the lines around it.
+ */
+function logValue(value) {
+    return neutraliseLine(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it escapes
+    String(value).replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => {
+        if (c === '\n')
+            return '\\n';
+        if (c === '\r')
+            return '\\r';
+        if (c === '\t')
+            return '\t';
+        return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+    }));
+}
+
+;// CONCATENATED MODULE: ./packages/kit/src/secrets.ts
+/**
+ * Credentials inside URLs. A URL-valued input may carry `user:password@` (a tracking server, a
+ * Prometheus, a data source); the password must be masked before validation can echo the value, and
+ * every URL printed anywhere goes through `redactUrl` / `redactUrls`.
+ */
+const SENSITIVE_QUERY = /^(token|access_token|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|code|key|password|secret)$/i;
+// `scheme://userinfo@` anywhere in a text; userinfo stops at the first character a URL authority
+// cannot hold unescaped, so even a URL that `new URL` rejects (port 99999) is found.
+const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@"'`<>]*)@/gi;
+const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'`<>]+/gi;
+function secrets_decode(text) {
+    try {
+        return decodeURIComponent(text);
+    }
+    catch {
+        return text;
+    }
+}
+/**
+ * The secrets inside every URL of a text: each password, and `user:password`, as written and
+ * percent-decoded, so the runner masks whichever form a later message shows.
+ */
+function urlSecrets(text) {
+    const found = new Set();
+    for (const [url] of String(text).matchAll(URL_IN_TEXT)) {
+        const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#@]*)@/i.exec(url)?.[1];
+        if (userinfo) {
+            const colon = userinfo.indexOf(':');
+            for (const value of [userinfo, colon >= 0 ? userinfo.slice(colon + 1) : userinfo]) {
+                found.add(value);
+                found.add(secrets_decode(value));
+            }
+        }
+        for (const match of url.matchAll(/[?&]([^=&#]+)=([^&#]*)/g)) {
+            if (SENSITIVE_QUERY.test(secrets_decode(match[1])) && match[2]) {
+                found.add(match[2]);
+                found.add(secrets_decode(match[2]));
+            }
+        }
+    }
+    // A one- or two-character mask would blank out ordinary text all over the log.
+    return [...found].filter((value) => value.length >= 3);
+}
+/** True when a value looks like a URL with a scheme and an authority (`scheme://…`). */
+function isUrlLike(value) {
+    return /^[a-z][a-z0-9+.-]*:\/\//i.test(value.trim());
+}
+/** A URL fit for a log, a summary or an error: no user info, signed query values replaced. */
+function redactUrl(url) {
+    try {
+        const parsed = new URL(url);
+        parsed.username = '';
+        parsed.password = '';
+        for (const key of [...parsed.searchParams.keys()]) {
+            if (SENSITIVE_QUERY.test(key))
+                parsed.searchParams.set(key, '***');
+        }
+        return parsed.toString();
+    }
+    catch {
+        return redactUrls(String(url));
+    }
+}
+/** Redacts every URL inside free text (an error message, a server's answer): user info and signed queries. */
+function redactUrls(text) {
+    return String(text)
+        .replace(USERINFO, (_, scheme, userinfo) => (userinfo ? `${scheme}***@` : `${scheme}@`))
+        .replace(/([?&])([^=&#\s]+)=([^&#\s"'`<>]*)/g, (whole, sep, key) => SENSITIVE_QUERY.test(secrets_decode(key)) ? `${sep}${key}=***` : whole);
+}
+const secrets = new Set();
+/** Remembers a masked value, so `redact` removes it from what the runner does not mask itself. */
+function rememberSecret(value) {
+    if (value.length >= 3)
+        secrets.add(value);
+}
+/**
+ * Text fit for the log, the summary, outputs, comments and errors: every masked secret replaced by
+ * `***` (the runner masks the log, not files or the GitHub API) and every URL redacted.
+ */
+function redact(text) {
+    let out = redactUrls(text);
+    for (const secret of [...secrets].sort((a, b) => b.length - a.length))
+        out = out.replaceAll(secret, '***');
+    return out;
+}
+
 ;// CONCATENATED MODULE: ./packages/kit/src/commands.ts
+
+
 
 
 
@@ -23746,11 +25557,14 @@ function fileCommand(variable, name, value) {
     return true;
 }
 const runner = {
-    info: (message) => process.stdout.write(`${message}${external_node_os_.EOL}`),
+    info: (message) => process.stdout.write(`${neutraliseText(message)}${external_node_os_.EOL}`),
     debug: (message) => issueCommand('debug', message),
     warning: (message) => issueCommand('warning', message),
     error: (message) => issueCommand('error', message),
-    setSecret: (value) => issueCommand('add-mask', value),
+    setSecret: (value) => {
+        rememberSecret(value);
+        issueCommand('add-mask', value);
+    },
     isDebug: () => process.env.RUNNER_DEBUG === '1' || process.env.ACTIONS_STEP_DEBUG === 'true',
     setOutput(name, value) {
         if (!fileCommand('GITHUB_OUTPUT', name, value))
@@ -23806,23 +25620,7 @@ function errorMessage(error) {
 
 ;// CONCATENATED MODULE: ./packages/kit/src/http.ts
 
-const SENSITIVE_QUERY = /^(token|access_token|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|code|key)$/i;
-/** A URL fit for a log: no user info, signed query values replaced. */
-function redactUrl(url) {
-    try {
-        const parsed = new URL(url);
-        parsed.username = '';
-        parsed.password = '';
-        for (const key of [...parsed.searchParams.keys()]) {
-            if (SENSITIVE_QUERY.test(key))
-                parsed.searchParams.set(key, '***');
-        }
-        return parsed.toString();
-    }
-    catch {
-        return String(url);
-    }
-}
+
 class HttpError extends ActionError {
     status;
     url;
@@ -24009,8 +25807,16 @@ function basicAuth(user, password) {
 
 ;// CONCATENATED MODULE: ./packages/kit/src/comment.ts
 
+
+
 /** GitHub rejects issue comments longer than this many characters. */
 const COMMENT_LIMIT_CHARS = 65_536;
+/**
+ * The login GitHub shows as the author of comments made with `GITHUB_TOKEN` (and other installation
+ * tokens of the GitHub Actions app), for which `GET /user` answers 403 "Resource not accessible by
+ * integration".
+ */
+const ACTIONS_BOT_LOGIN = 'github-actions[bot]';
 function commentMarker(action, key) {
     const safe = (s) => s.replace(/--+/g, '-').replace(/[<>]/g, '');
     return `<!-- mlops-actions:${safe(action)}:${safe(key)} -->`;
@@ -24041,15 +25847,34 @@ function nextLink(link) {
     return undefined;
 }
 /**
+ * Whose comments we may edit: the token's own identity. A user token (PAT) answers `GET /user`; an
+ * installation token such as `GITHUB_TOKEN` is refused there (403) and comments as the Actions bot.
+ */
+async function tokenIdentity(http) {
+    const response = await http.request('GET', 'user', { accept: [403] });
+    if (response.status === 403) {
+        await response.body?.cancel();
+        return ACTIONS_BOT_LOGIN;
+    }
+    const user = (await response.json());
+    if (!user.login)
+        throw new Error('GET /user answered without a login');
+    return user.login;
+}
+/**
  * Creates or updates the one comment of (action, key) on a PR or issue, found by a hidden marker over
  * every page of comments. Where the token may not comment, the body goes to the job summary instead.
  */
 async function upsertStickyComment(options) {
     const marker = commentMarker(options.action, options.key);
-    const body = fitComment(marker, options.body);
-    const fallback = (reason) => {
-        options.log(`Not commenting on the pull request (${reason}); the report is in the job summary instead.`);
-        options.summary.add(options.body);
+    const report = redact(options.body);
+    const body = fitComment(marker, report);
+    const fallback = (reason, warn = false) => {
+        const line = `Not commenting on the pull request (${reason}); the report is in the job summary instead.`;
+        (warn ? (options.warn ?? options.log) : options.log)(line);
+        // The action may have put the same report in the summary already.
+        if (!options.summary.has(report))
+            options.summary.add(report);
         return { mode: 'summary', reason };
     };
     if (!options.issueNumber)
@@ -24070,6 +25895,7 @@ async function upsertStickyComment(options) {
         });
     const base = `repos/${options.repository}/issues`;
     try {
+        const identity = await tokenIdentity(http);
         let existing;
         let pageUrl = http
             .url(`${base}/${options.issueNumber}/comments`, { per_page: 100 })
@@ -24079,7 +25905,8 @@ async function upsertStickyComment(options) {
                 headers: { accept: 'application/vnd.github+json' },
             });
             const comments = (await response.json());
-            existing = comments.find((c) => c.body?.includes(marker));
+            // Anyone can paste our marker into a comment of theirs: only our own comment is ours to edit.
+            existing = comments.find((c) => c.user?.login === identity && c.body?.includes(marker));
             pageUrl = nextLink(response.headers.get('link'));
         }
         if (existing) {
@@ -24097,8 +25924,81 @@ async function upsertStickyComment(options) {
         if (error instanceof HttpError && [401, 403, 404].includes(error.status)) {
             return fallback(`GitHub answered ${error.status}: the token may not write comments here (fork pull requests, or a workflow without 'pull-requests: write')`);
         }
+        // A comment is a side effect of a run that already happened: it must not fail the step.
+        return fallback(`commenting failed: ${oneLine(redact(errorMessage(error)))}`, true);
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/kit/src/files.ts
+
+
+
+/** Writes a file atomically: a temporary sibling renamed over the target, so readers never see half a file. */
+function writeFileAtomic(path, data) {
+    (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(path), { recursive: true });
+    const temp = `${path}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`;
+    try {
+        (0,external_node_fs_.writeFileSync)(temp, data);
+        (0,external_node_fs_.renameSync)(temp, path);
+    }
+    catch (error) {
+        (0,external_node_fs_.rmSync)(temp, { force: true });
         throw error;
     }
+}
+const REGEX_SPECIAL = /[.+^$(){}|[\]\\]/g;
+// A glob over forward-slash paths as a regular expression: `*` and `?` within a segment, `**` across
+// segments (`a/**/b` also matches `a/b`), `[abc]` / `[!abc]` classes and `{x,y}` alternatives.
+function globToRegExp(glob) {
+    let re = '';
+    for (let i = 0; i < glob.length; i++) {
+        const c = glob[i];
+        if (c === '*') {
+            if (glob[i + 1] === '*') {
+                i++;
+                if (glob[i + 1] === '/') {
+                    i++;
+                    re += '(?:.*/)?';
+                }
+                else
+                    re += '.*';
+            }
+            else
+                re += '[^/]*';
+        }
+        else if (c === '?') {
+            re += '[^/]';
+        }
+        else if (c === '[') {
+            const end = glob.indexOf(']', i + 2);
+            if (end < 0) {
+                re += '\\[';
+            }
+            else {
+                const body = glob
+                    .slice(i + 1, end)
+                    .replace(/\\/g, '\\\\')
+                    .replace(/^!/, '^');
+                re += `[${body}]`;
+                i = end;
+            }
+        }
+        else if (c === '{') {
+            const end = glob.indexOf('}', i);
+            if (end < 0) {
+                re += '\\{';
+            }
+            else {
+                const options = glob.slice(i + 1, end).split(',');
+                re += `(?:${options.map((option) => globToRegExp(option).source.slice(1, -1)).join('|')})`;
+                i = end;
+            }
+        }
+        else {
+            re += c.replace(REGEX_SPECIAL, '\\$&');
+        }
+    }
+    return new RegExp(`^${re}$`);
 }
 
 ;// CONCATENATED MODULE: ./packages/kit/src/github.ts
@@ -24329,6 +26229,116 @@ function describeFields(schema) {
     return Object.entries(schema.shape).map(([name, field]) => describeField(name, field));
 }
 
+;// CONCATENATED MODULE: ./packages/kit/src/outputs.ts
+/** GitHub's cap on all outputs of one job. */
+const OUTPUTS_LIMIT_BYTES = 1024 * 1024;
+function stringify(value) {
+    if (typeof value === 'string')
+        return value;
+    if (value === undefined || value === null)
+        return '';
+    if (typeof value === 'object')
+        return JSON.stringify(value);
+    return String(value);
+}
+/** The bytes one output costs in GITHUB_OUTPUT: name, value and the heredoc around them. */
+function cost(name, value) {
+    return Buffer.byteLength(name) + Buffer.byteLength(value) + 100;
+}
+/**
+ * The outputs of a step and its `json` output, kept under `limitBytes` by construction: while they do
+ * not fit, the largest output is replaced by a pointer to `file` (where the caller writes the whole
+ * result) and `json` is rebuilt with the same pointer in its place.
+ */
+function limitOutputs(result, file, limitBytes = OUTPUTS_LIMIT_BYTES) {
+    const strings = Object.fromEntries(Object.entries(result).map(([k, v]) => [k, stringify(v)]));
+    const trimmed = [];
+    const pointer = (name) => ({
+        truncated: true,
+        bytes: Buffer.byteLength(strings[name]),
+        file,
+    });
+    const build = () => {
+        const json = JSON.stringify(Object.fromEntries(Object.entries(result).map(([k, v]) => [k, trimmed.includes(k) ? pointer(k) : v])));
+        const values = {};
+        for (const [k, v] of Object.entries(strings))
+            values[k] = trimmed.includes(k) ? JSON.stringify(pointer(k)) : v;
+        values.json = json;
+        return values;
+    };
+    const total = (values) => Object.entries(values).reduce((sum, [k, v]) => sum + cost(k, v), 0);
+    let values = build();
+    while (total(values) > limitBytes) {
+        const largest = Object.keys(strings)
+            .filter((k) => !trimmed.includes(k))
+            .sort((a, b) => Buffer.byteLength(strings[b]) - Buffer.byteLength(strings[a]))[0];
+        if (largest === undefined) {
+            values = { ...values, json: JSON.stringify({ truncated: true, file }) };
+            break;
+        }
+        trimmed.push(largest);
+        values = build();
+    }
+    return { values, trimmed };
+}
+
+;// CONCATENATED MODULE: ./packages/kit/src/paths.ts
+
+
+
+/** Symbolic links followed before giving up, as Linux's ELOOP limit. */
+const MAX_LINKS = 40;
+/**
+ * Where a path really lands: symlinks followed, also for a path that does not exist yet (its nearest
+ * existing parent is resolved, and a dangling link is followed to where a write would go).
+ */
+function realPathOf(path, depth = 0) {
+    try {
+        return (0,external_node_fs_.realpathSync)(path);
+    }
+    catch (error) {
+        const code = error.code;
+        if (code !== 'ENOENT' && code !== 'ENOTDIR')
+            throw error;
+    }
+    if (depth > MAX_LINKS)
+        throw new Error(`too many levels of symbolic links at ${path}`);
+    let isLink = false;
+    try {
+        isLink = (0,external_node_fs_.lstatSync)(path).isSymbolicLink();
+    }
+    catch {
+        // Nothing at this path: it is resolved through its parent below.
+    }
+    if (isLink)
+        return realPathOf((0,external_node_path_.resolve)((0,external_node_path_.dirname)(path), (0,external_node_fs_.readlinkSync)(path)), depth + 1);
+    const parent = (0,external_node_path_.dirname)(path);
+    if (parent === path)
+        return path;
+    return (0,external_node_path_.resolve)(realPathOf(parent, depth), (0,external_node_path_.basename)(path));
+}
+/** True when `path` is `root` or below it. */
+function isInside(root, path) {
+    const rel = (0,external_node_path_.relative)(root, path);
+    return rel === '' || (!rel.startsWith('..') && !(0,external_node_path_.isAbsolute)(rel));
+}
+/**
+ * Resolves a path input against the workspace after following symlinks and refuses one that lands
+ * outside: the workspace is the boundary between the repository's content and the runner's machine
+ * (its keys, other jobs' files). Returns the absolute, real path.
+ */
+function confinePath(workspace, value, options) {
+    const root = realPathOf((0,external_node_path_.resolve)(workspace));
+    const real = realPathOf((0,external_node_path_.resolve)(root, options.base ?? '.', value));
+    if (options.allowOutside || isInside(root, real))
+        return real;
+    const way = options.optOut
+        ? `; give a path inside the workspace, or set '${options.optOut}: true' to allow paths outside it`
+        : '; give a path inside the workspace';
+    const shown = real === (0,external_node_path_.resolve)(root, options.base ?? '.', value) ? '' : ` (through a symbolic link, it is ${real})`;
+    throw new InputError(options.input, `'${value}' is outside the workspace ${root}${shown}${way}`);
+}
+
 ;// CONCATENATED MODULE: ./packages/kit/src/progress.ts
 
 /**
@@ -24388,6 +26398,7 @@ class Progress {
 
 ;// CONCATENATED MODULE: ./packages/kit/src/summary.ts
 
+
 /** GitHub refuses a step summary above 1024 KiB. */
 const SUMMARY_LIMIT_BYTES = 1024 * 1024;
 /** Cuts text to at most `limit` UTF-8 bytes at a line boundary and says that it did. */
@@ -24405,9 +26416,14 @@ function truncateUtf8(text, limit, note) {
 /** Collects markdown for the job summary and writes it once, within GitHub's size limit. */
 class Summary {
     parts = [];
+    /** Adds markdown; URLs in it lose their credentials, so no caller can leak them by mistake. */
     add(markdown) {
-        this.parts.push(markdown);
+        this.parts.push(redact(markdown));
         return this;
+    }
+    /** True when this markdown was already added (a report the action also tried to comment). */
+    has(markdown) {
+        return this.parts.includes(redact(markdown));
     }
     get text() {
         return this.parts.join('\n\n');
@@ -24418,7 +26434,7 @@ class Summary {
     write(path = process.env.GITHUB_STEP_SUMMARY) {
         if (!path || this.isEmpty)
             return;
-        const body = truncateUtf8(`${this.text}\n`, SUMMARY_LIMIT_BYTES, '_Summary truncated: it exceeded 1024 KiB._');
+        const body = truncateUtf8(`${redact(this.text)}\n`, SUMMARY_LIMIT_BYTES, '_Summary truncated: it exceeded 1024 KiB._');
         (0,external_node_fs_.appendFileSync)(path, body);
         this.parts.length = 0;
     }
@@ -24437,8 +26453,11 @@ class Summary {
 
 
 
-/** GitHub's cap on all outputs of one job. */
-const OUTPUTS_LIMIT_BYTES = 1024 * 1024;
+
+
+
+
+
 /** How long a cancelled step may take to wind down (the runner sends SIGTERM 7.5 s after SIGINT). */
 const CANCEL_GRACE_MS = 5000;
 function defineAction(definition) {
@@ -24450,6 +26469,7 @@ function defineAction(definition) {
 function inputVariable(name) {
     return `INPUT_${name.replace(/ /g, '_').toUpperCase()}`;
 }
+const shorten = (value) => (value.length > 200 ? `${value.slice(0, 200)}…` : value);
 function describeIssue(issue, raw, secrets) {
     const name = issue.path.length > 0 ? String(issue.path[0]) : undefined;
     if (name === undefined)
@@ -24461,7 +26481,7 @@ function describeIssue(issue, raw, secrets) {
         ? ''
         : secrets.has(name)
             ? ' (got ***)'
-            : ` (got ${JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value)})`;
+            : ` (got ${JSON.stringify(shorten(redact(value)))})`;
     const where = issue.path.length > 1 ? ` at ${issue.path.slice(1).join('.')}` : '';
     return `Input '${name}'${where}: ${oneLine(issue.message)}${shown}`;
 }
@@ -24472,6 +26492,11 @@ function readInputs(schema, env = process.env) {
     for (const field of describeFields(schema)) {
         const value = env[inputVariable(field.name)];
         raw[field.name] = value === undefined || value.trim() === '' ? undefined : value.trim();
+        // Any input may hold a URL with credentials (a tracking server, a data source): mask them before
+        // validation can echo the value.
+        if (value)
+            for (const secret of urlSecrets(value))
+                runner.setSecret(secret);
         if (field.secret) {
             secrets.add(field.name);
             if (value)
@@ -24485,24 +26510,18 @@ function readInputs(schema, env = process.env) {
     const first = parsed.error.issues[0];
     throw new InputError(first?.path[0] ? String(first.path[0]) : 'inputs', [...new Set(messages)].join('; '));
 }
-function stringifyOutput(value) {
-    if (typeof value === 'string')
-        return value;
-    if (value === undefined || value === null)
-        return '';
-    if (typeof value === 'object')
-        return JSON.stringify(value);
-    return String(value);
-}
+/** What every log line of an action goes through: one line, no workflow command, no URL credentials. */
+const safeLine = (line) => logValue(redact(line));
 function createContext(definition, env = process.env, signal = new AbortController().signal) {
     let failure;
     const github = readGithubContext(env);
     const summary = new Summary();
+    // One message, one line: a value interpolated into a message cannot start a line of its own.
     const logger = {
-        info: (line) => runner.info(line),
-        warning: (line) => runner.warning(line),
-        debug: (line) => runner.debug(line),
-        group: (title, work) => runner.group(title, work),
+        info: (line) => runner.info(safeLine(line)),
+        warning: (line) => runner.warning(safeLine(line)),
+        debug: (line) => runner.debug(safeLine(line)),
+        group: (title, work) => runner.group(safeLine(title), work),
     };
     const tempRoot = env.RUNNER_TEMP || (0,external_node_os_.tmpdir)();
     let tempDir;
@@ -24525,8 +26544,9 @@ function createContext(definition, env = process.env, signal = new AbortControll
         summary,
         signal,
         env,
-        progress: (options) => new Progress({ ...options, log: (line) => runner.info(line) }),
-        http: (options) => new HttpClient({ log: (line) => runner.info(line), ...options }),
+        path: (value, options) => confinePath(env.GITHUB_WORKSPACE || process.cwd(), value, options),
+        progress: (options) => new Progress({ ...options, log: (line) => runner.info(safeLine(line)) }),
+        http: (options) => new HttpClient({ log: (line) => runner.info(safeLine(line)), ...options }),
         mask: (value) => {
             if (value)
                 runner.setSecret(value);
@@ -24540,7 +26560,8 @@ function createContext(definition, env = process.env, signal = new AbortControll
             key,
             body,
             summary,
-            log: (line) => runner.info(line),
+            log: (line) => runner.info(safeLine(line)),
+            warn: (line) => runner.warning(safeLine(line)),
         }),
         fail: (message) => {
             failure ??= message;
@@ -24555,25 +26576,31 @@ function reportFailure(error, env) {
             ? error.message
             : `${error.name}: ${error.message}`
         : String(error);
-    runner.setFailed(oneLine(message));
+    runner.setFailed(oneLine(redact(message)));
     if (debug && error instanceof Error && error.stack)
-        runner.debug(error.stack);
+        runner.debug(redact(error.stack));
 }
-/** Writes every output and the `json` output, refusing to exceed GitHub's per-job limit. */
-function writeOutputs(definition, result) {
+/**
+ * Writes every output and the `json` output within GitHub's per-job limit: when they would exceed it,
+ * the whole result goes to a file under RUNNER_TEMP and the largest outputs point to it instead.
+ */
+function writeOutputs(definition, result, tempDir) {
     const parsed = definition.outputs.safeParse(result);
     if (!parsed.success) {
         throw new Error(`${definition.id} produced outputs that do not match its schema: ${prettifyError(parsed.error)}`);
     }
     const values = parsed.data;
-    const json = JSON.stringify(values);
-    const total = Object.values(values).reduce((sum, v) => sum + Buffer.byteLength(stringifyOutput(v)), 0);
-    if (total + Buffer.byteLength(json) > OUTPUTS_LIMIT_BYTES) {
-        throw new ActionError(`The outputs of ${definition.id} add up to more than GitHub's 1 MB limit; read the full result from the job summary or artifact instead`);
+    let file;
+    const limited = limitOutputs(values, '\0', OUTPUTS_LIMIT_BYTES);
+    let written = limited.values;
+    if (limited.trimmed.length > 0) {
+        file = (0,external_node_path_.join)(tempDir(), 'outputs.json');
+        writeFileAtomic(file, redact(JSON.stringify(values, null, 2)));
+        written = limitOutputs(values, file, OUTPUTS_LIMIT_BYTES).values;
+        runner.warning(`The outputs of ${definition.id} exceed GitHub's 1 MB limit: ${limited.trimmed.map((k) => `'${k}'`).join(', ')} ${limited.trimmed.length === 1 ? 'was' : 'were'} replaced by a pointer to the full result in ${file}`);
     }
-    for (const [key, value] of Object.entries(values))
-        runner.setOutput(key, stringifyOutput(value));
-    runner.setOutput('json', json);
+    for (const [key, value] of Object.entries(written))
+        runner.setOutput(key, redact(value));
 }
 /**
  * Runs an action as the runner calls it: the main step, or — when the main step left its marker in the
@@ -24618,10 +26645,10 @@ async function runAction(definition, env = process.env) {
                 runner.saveState('isPost', 'true');
             const inputs = readInputs(definition.inputs, env);
             const result = await Promise.race([definition.run(inputs, ctx), cancelled]);
-            writeOutputs(definition, result);
+            writeOutputs(definition, result, () => ctx.tempDir);
             const failure = ctx.failure();
             if (failure)
-                runner.setFailed(oneLine(failure));
+                runner.setFailed(oneLine(redact(failure)));
             else if (controller.signal.aborted)
                 reportFailure(controller.signal.reason, env);
         }
@@ -24641,78 +26668,6 @@ async function runAction(definition, env = process.env) {
     }
     if (controller.signal.aborted)
         process.exit(1);
-}
-
-;// CONCATENATED MODULE: ./packages/kit/src/files.ts
-
-
-
-/** Writes a file atomically: a temporary sibling renamed over the target, so readers never see half a file. */
-function writeFileAtomic(path, data) {
-    (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(path), { recursive: true });
-    const temp = `${path}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`;
-    try {
-        (0,external_node_fs_.writeFileSync)(temp, data);
-        (0,external_node_fs_.renameSync)(temp, path);
-    }
-    catch (error) {
-        (0,external_node_fs_.rmSync)(temp, { force: true });
-        throw error;
-    }
-}
-const REGEX_SPECIAL = /[.+^$(){}|[\]\\]/g;
-// A glob over forward-slash paths as a regular expression: `*` and `?` within a segment, `**` across
-// segments (`a/**/b` also matches `a/b`), `[abc]` / `[!abc]` classes and `{x,y}` alternatives.
-function globToRegExp(glob) {
-    let re = '';
-    for (let i = 0; i < glob.length; i++) {
-        const c = glob[i];
-        if (c === '*') {
-            if (glob[i + 1] === '*') {
-                i++;
-                if (glob[i + 1] === '/') {
-                    i++;
-                    re += '(?:.*/)?';
-                }
-                else
-                    re += '.*';
-            }
-            else
-                re += '[^/]*';
-        }
-        else if (c === '?') {
-            re += '[^/]';
-        }
-        else if (c === '[') {
-            const end = glob.indexOf(']', i + 2);
-            if (end < 0) {
-                re += '\\[';
-            }
-            else {
-                const body = glob
-                    .slice(i + 1, end)
-                    .replace(/\\/g, '\\\\')
-                    .replace(/^!/, '^');
-                re += `[${body}]`;
-                i = end;
-            }
-        }
-        else if (c === '{') {
-            const end = glob.indexOf('}', i);
-            if (end < 0) {
-                re += '\\{';
-            }
-            else {
-                const options = glob.slice(i + 1, end).split(',');
-                re += `(?:${options.map((option) => globToRegExp(option).source.slice(1, -1)).join('|')})`;
-                i = end;
-            }
-        }
-        else {
-            re += c.replace(REGEX_SPECIAL, '\\$&');
-        }
-    }
-    return new RegExp(`^${re}$`);
 }
 
 ;// CONCATENATED MODULE: ./packages/kit/src/pool.ts
@@ -24742,6 +26697,10 @@ async function mapPool(items, limit, work) {
 }
 
 ;// CONCATENATED MODULE: ./packages/kit/src/index.ts
+
+
+
+
 
 
 
