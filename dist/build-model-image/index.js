@@ -1886,10 +1886,10 @@ function summary(rows, image, tags, platforms, provenance) {
     return [
         '### build-model-image',
         '',
-        `Image \`${image}\` · tags ${tags.map((t) => `\`${t}\``).join(', ')} · platforms ${platforms.join(', ')}`,
+        `Image ${inlineCode(image)} · tags ${tags.map(inlineCode).join(', ')} · platforms ${platforms.join(', ')}`,
         '',
         markdown_table(['layer', 'from', 'platform', 'size', 'push'], rows.map((r) => [
-            `\`${r.digest.slice(0, 19)}…\``,
+            inlineCode(`${r.digest.slice(0, 19)}…`),
             r.source,
             r.platform,
             (0,src/* formatBytes */.z3)(r.size),

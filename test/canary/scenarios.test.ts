@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { PrometheusClient } from '@mlops-actions/rollout';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runStep } from '../harness';
@@ -281,13 +282,18 @@ describe('canary-deploy scenarios (real nginx, Prometheus, model servers)', () =
   it('bad input: an nginx config that fails nginx -t reloads nothing and leaves stable untouched', async () => {
     await world.reset('nginxt');
     const before = readFileSync(world.include, 'utf8');
+    // Every upstream input is validated before nginx sees it, so the broken part is elsewhere in the
+    // configuration nginx -t reads: a copy of the main file with a directive nginx does not know.
+    const inputs = world.inputs('nginxt');
+    const broken = join(dirname(String(inputs['nginx-conf'])), 'broken.conf');
+    writeFileSync(broken, `${readFileSync(String(inputs['nginx-conf']), 'utf8')}\nmlops_no_such_directive on;\n`);
     const result = await runStep({
       action: 'canary-deploy',
-      inputs: { ...world.inputs('nginxt'), ...FAST, 'nginx-canary': '127.0.0.1:99999' },
+      inputs: { ...inputs, ...FAST, 'nginx-conf': broken },
     });
     expect(result.exitCode).toBe(1);
     expect(result.error).toMatch(
-      /nginx rejected the configuration with the canary at 10% \(.*invalid port.*\); the previous .*canary.conf is back and nothing was reloaded/,
+      /nginx rejected the configuration with the canary at 10% \(.*unknown directive.*\); the previous .*canary.conf is back and nothing was reloaded/,
     );
     expect(readFileSync(world.include, 'utf8')).toBe(before);
     expect(await stableOnly(world)).toBe(true);

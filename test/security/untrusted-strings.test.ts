@@ -23,11 +23,13 @@ const RENDERERS = ['packages/rollout/src/report.ts', 'packages/experiment/src/re
  */
 const PATH_INPUTS: Record<string, { confined: string[]; exempt?: string[] }> = {
   'ab-evaluate': { confined: ['experiment', 'data'] },
+  'build-model-image': { confined: ['model-path', 'model-uri', 'output'] },
   'canary-deploy': {
     confined: [],
     exempt: ['nginx-include', 'nginx-binary', 'nginx-prefix', 'nginx-conf', 'kubeconfig'],
   },
   'dvc-pull': { confined: ['working-directory'] },
+  'register-model': { confined: ['model-uri', 'registry-uri', 'tracking-uri'] },
   'train-and-log': {
     confined: ['working-directory', 'notebook', 'params-file', 'metrics-files', 'model-path', 'artifacts'],
   },

@@ -26,7 +26,7 @@ import {
   sha256,
   sourceDateEpoch,
 } from '@mlops-actions/oci';
-import { table } from '@mlops-actions/report';
+import { inlineCode, table } from '@mlops-actions/report';
 import { assemble, type LayerRow, packModel, publish, readBase, writeOutput } from './build';
 import { dockerBuild, dockerfile } from './docker';
 import { fetchModelArtifact, localModel, type ModelSource, modelStore } from './model';
@@ -258,12 +258,12 @@ function summary(
   return [
     '### build-model-image',
     '',
-    `Image \`${image}\` · tags ${tags.map((t) => `\`${t}\``).join(', ')} · platforms ${platforms.join(', ')}`,
+    `Image ${inlineCode(image)} · tags ${tags.map(inlineCode).join(', ')} · platforms ${platforms.join(', ')}`,
     '',
     table(
       ['layer', 'from', 'platform', 'size', 'push'],
       rows.map((r) => [
-        `\`${r.digest.slice(0, 19)}…\``,
+        inlineCode(`${r.digest.slice(0, 19)}…`),
         r.source,
         r.platform,
         formatBytes(r.size),
