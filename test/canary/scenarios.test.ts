@@ -286,7 +286,10 @@ describe('canary-deploy scenarios (real nginx, Prometheus, model servers)', () =
     // configuration nginx -t reads: a copy of the main file with a directive nginx does not know.
     const inputs = world.inputs('nginxt');
     const broken = join(dirname(String(inputs['nginx-conf'])), 'broken.conf');
-    writeFileSync(broken, `${readFileSync(String(inputs['nginx-conf']), 'utf8')}\nmlops_no_such_directive on;\n`);
+    writeFileSync(
+      broken,
+      `${readFileSync(String(inputs['nginx-conf']), 'utf8')}\nmlops_no_such_directive on;\n`,
+    );
     const result = await runStep({
       action: 'canary-deploy',
       inputs: { ...inputs, ...FAST, 'nginx-conf': broken },
