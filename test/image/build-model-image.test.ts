@@ -17,7 +17,6 @@ import { promisify } from 'node:util';
 import {
   describe as describeBytes,
   encodeJson,
-  type ImageIndex,
   LayoutStore,
   listReferrers,
   MediaType,
@@ -28,6 +27,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runStep } from '../harness';
 import { freePort } from '../servers/process';
 import { type Registry, startRegistry } from '../servers/registry';
+import { pushBusyboxBase } from './base';
 
 const exec = promisify(execFile);
 const dirs: string[] = [];
@@ -39,65 +39,6 @@ function temp(): string {
 
 let registry: Registry;
 let secured: Registry;
-
-/** A gzip'd tar made by GNU tar, so the base image does not come from the code under test. */
-async function tarLayer(root: string): Promise<{ blob: Buffer; diffId: string }> {
-  const dir = temp();
-  await exec('tar', [
-    '--sort=name',
-    '--owner=0',
-    '--group=0',
-    '--numeric-owner',
-    '--mtime=@0',
-    '-cf',
-    join(dir, 'l.tar'),
-    '-C',
-    root,
-    '.',
-  ]);
-  const tar = readFileSync(join(dir, 'l.tar'));
-  await exec('gzip', ['-n', join(dir, 'l.tar')]);
-  return { blob: readFileSync(join(dir, 'l.tar.gz')), diffId: sha256(tar) };
-}
-
-/** A two-platform busybox base of three layers, pushed as an OCI index to `repository:1`. */
-async function pushBase(client: RegistryClient, repository: string): Promise<string> {
-  const bin = temp();
-  mkdirSync(join(bin, 'bin'));
-  writeFileSync(join(bin, 'bin', 'busybox'), readFileSync('/usr/bin/busybox'));
-  chmodSync(join(bin, 'bin', 'busybox'), 0o755);
-  const etc = temp();
-  mkdirSync(join(etc, 'etc'));
-  writeFileSync(join(etc, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
-  const app = temp();
-  mkdirSync(join(app, 'app'));
-  writeFileSync(join(app, 'app', 'serve.sh'), '#!/bin/sh\nls /mnt/models\n');
-  const layers = await Promise.all([bin, etc, app].map(tarLayer));
-  const descriptors = layers.map((l) => describeBytes(MediaType.ociLayerGzip, l.blob));
-  for (const [n, l] of layers.entries()) await client.pushBlob(repository, descriptors[n]!, l.blob);
-  const manifests = [];
-  for (const architecture of ['amd64', 'arm64']) {
-    const config = encodeJson({
-      architecture,
-      os: 'linux',
-      config: { Env: ['PATH=/bin', 'MODE=base'], Entrypoint: ['/bin/busybox'], Cmd: ['sh'] },
-      rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
-      history: [{ created_by: 'base' }],
-    });
-    const configDescriptor = describeBytes(MediaType.ociConfig, config);
-    await client.pushBlob(repository, configDescriptor, config);
-    const manifest = encodeJson({
-      schemaVersion: 2,
-      mediaType: MediaType.ociManifest,
-      config: configDescriptor,
-      layers: descriptors,
-    });
-    const d = await client.putManifest(repository, manifest, MediaType.ociManifest);
-    manifests.push({ ...d, platform: { os: 'linux', architecture } });
-  }
-  const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests };
-  return (await client.putManifest(repository, encodeJson(index), MediaType.ociIndex, '1')).digest;
-}
 
 function writeModel(root: string, mtime: number, umask: number): void {
   const old = process.umask(umask);
@@ -116,7 +57,7 @@ function writeModel(root: string, mtime: number, umask: number): void {
 
 beforeAll(async () => {
   [registry, secured] = await Promise.all([startRegistry(), startRegistry({ auth: 'token' })]);
-  await pushBase(new RegistryClient({ registry: registry.host }), 'runtimes/busybox');
+  await pushBusyboxBase(new RegistryClient({ registry: registry.host }), 'runtimes/busybox');
 }, 120_000);
 
 afterAll(async () => {
@@ -364,7 +305,7 @@ describe('build-model-image bad input (bundle)', () => {
 });
 
 describe('build-model-image from a local layout registry (bundle)', () => {
-  it('reads a ModelPack artifact from <layout>:<tag>, writes an OCI layout, and records the image as a referrer there', async () => {
+  it("reads a ModelPack artifact from register-model's oci:<layout>:<tag> and from <layout>:<tag>, writes an OCI layout, and records the image as a referrer there", async () => {
     const workspace = temp();
     const layout = new LayoutStore(join(workspace, '.mlops/registry/iris'));
     const weights = Buffer.from('weights');
@@ -390,26 +331,33 @@ describe('build-model-image from a local layout registry (bundle)', () => {
       MediaType.ociManifest,
       'v2',
     );
-    const step = await runStep({
-      action: 'build-model-image',
-      workspace,
-      inputs: {
-        'model-uri': '.mlops/registry/iris:v2',
-        'base-image': `${registry.host}/runtimes/busybox:1`,
-        push: 'false',
-        output: 'out/layout',
-        tags: 'local',
-      },
-    });
+    const build = (modelUri: string, output: string) =>
+      runStep({
+        action: 'build-model-image',
+        workspace,
+        inputs: {
+          'model-uri': modelUri,
+          'base-image': `${registry.host}/runtimes/busybox:1`,
+          push: 'false',
+          output,
+          tags: 'local',
+        },
+      });
+    const step = await build(`oci:${join(workspace, '.mlops/registry/iris')}:v2`, 'out/layout');
     expect(step.error ?? '').toBe('');
     const digest = (step.json as { digest: string }).digest;
+    const relative = await build('.mlops/registry/iris:v2', 'out/relative');
+    expect(relative.error ?? '').toBe('');
+    const relativeDigest = (relative.json as { digest: string }).digest;
     const raw = JSON.parse(
       (await exec('skopeo', ['inspect', '--raw', `oci:${join(workspace, 'out/layout')}:local`])).stdout,
     );
     expect(raw.manifests).toHaveLength(2);
     expect(sha256(JSON.stringify(raw))).toBe(digest);
     const referrers = await listReferrers(layout, '', model.digest);
-    expect(referrers.map((r) => r.annotations?.['mlops.image.digest'])).toEqual([digest]);
+    expect(referrers.map((r) => r.annotations?.['mlops.image.digest']).sort()).toEqual(
+      [digest, relativeDigest].sort(),
+    );
   });
 });
 

@@ -2,14 +2,19 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MlflowClient, resolveConnection } from '@mlops-actions/mlflow';
+import { RegistryClient } from '@mlops-actions/oci';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rng, users } from '../ab/data';
 import { type CanaryWorld, startWorld } from '../canary/setup';
 import { GithubApiDouble } from '../doubles/github-api';
 import { MlflowDouble } from '../doubles/mlflow';
-import { events, repoRoot } from '../harness';
+import { events, repoRoot, runStep } from '../harness';
+import { pushBusyboxBase } from '../image/base';
+import { trainedRun } from '../register/runs';
 import { type Postgres, startPostgres } from '../servers/postgres';
+import { type Registry, startRegistry } from '../servers/registry';
 import { missingActions, runWorkflow, type WorkflowScenario } from './runner';
 
 /**
@@ -34,6 +39,7 @@ const mlflow = new MlflowDouble();
 const github = new GithubApiDouble();
 let world: CanaryWorld | undefined;
 let postgres: Postgres | undefined;
+let registry: Registry | undefined;
 const stubLogs = mkdtempSync(join(tmpdir(), 'workflow-cli-'));
 
 /** What a CLI stand-in in test/workflows/bin was asked to do, one call a line. */
@@ -99,8 +105,58 @@ function checkoutExample(workspace: string): void {
   git('commit', '-qm', 'example project');
 }
 
+/**
+ * A registered model with two versions whose `production` alias moved 1 → 2 and whose `staging` alias is
+ * on version 2, registered by the register-model bundle itself (as earlier workflow runs would leave it).
+ */
+async function registeredModel(name: string): Promise<void> {
+  const env = { GITHUB_API_URL: github.url, GITHUB_REPOSITORY: REPO, GITHUB_ACTOR: 'octocat' };
+  const client = new MlflowClient({ connection: resolveConnection(mlflow.url, {}) });
+  const workspace = mkdtempSync(join(tmpdir(), 'workflow-seed-'));
+  for (const [n, accuracy] of [0.91, 0.93].entries()) {
+    const runId = await trainedRun(client, { 'test.accuracy': accuracy });
+    const step = await runStep({
+      action: 'register-model',
+      workspace,
+      env,
+      inputs: {
+        'tracking-uri': mlflow.url,
+        'model-name': name,
+        'run-id': runId,
+        'promote-to': 'production',
+        reason: `seed ${n + 1}`,
+      },
+    });
+    expect(step.error, step.stdout.slice(-2000)).toBeUndefined();
+  }
+  await client.setModelAlias(name, 'staging', '2');
+}
+
 /** PATH: CLI stand-ins (pip offline) first, then Debian's python3 with scikit-learn and Jupyter. */
 const PATH = `${join(repoRoot, 'test', 'workflows', 'bin')}:/usr/bin:${process.env.PATH ?? ''}`;
+
+/**
+ * The steps of a training workflow (checkout, setup-python, pip, data, train, then `after`, then the
+ * closing echo) all ran and succeeded; on failure, the message carries the end of every step's log.
+ */
+function expectAllSucceeded(steps: Awaited<ReturnType<typeof runWorkflow>>, after: string[]): void {
+  const ids = ['__actions_checkout', '__actions_setup-python', '__run', 'data', 'train', ...after, '__run_2'];
+  expect(
+    steps.map((s) => [s.id, s.outcome]),
+    steps.map((s) => s.stdout.slice(-1500)).join('\n'),
+  ).toEqual(ids.map((id) => [id, 'success']));
+}
+
+/** A manual run of a registry workflow (promote, rollback) against the MLflow and GitHub doubles. */
+function dispatch(inputs: Record<string, string>): WorkflowScenario {
+  return {
+    event: events.workflowDispatch({ repo: REPO, inputs }),
+    vars: { MLFLOW_TRACKING_URI: mlflow.url },
+    secrets: { GITHUB_TOKEN: 'ghs_test_write_token' },
+    checkout: checkoutExample,
+    env: { PATH, GITHUB_API_URL: github.url },
+  };
+}
 
 interface Case {
   scenario: WorkflowScenario;
@@ -110,6 +166,118 @@ interface Case {
 }
 
 const scenarios: Record<string, () => Promise<Case>> = {
+  'register-on-merge.yml': async () => ({
+    scenario: {
+      event: events.push({ repo: REPO, sha: '4'.repeat(40) }),
+      vars: { MLFLOW_TRACKING_URI: mlflow.url },
+      secrets: { MLFLOW_TRACKING_USERNAME: 'ci', MLFLOW_TRACKING_PASSWORD: 'throwaway-password' },
+      checkout: checkoutExample,
+      env: { PATH, GITHUB_API_URL: github.url },
+    },
+    check: (steps) => {
+      expectAllSucceeded(steps, ['register']);
+      const train = steps.find((s) => s.id === 'train')!;
+      const register = steps.find((s) => s.id === 'register')!;
+      expect(register.inputs?.['run-id']).toBe(train.outputs['run-id']);
+      expect(register.inputs?.reason).toBe(`merged ${'4'.repeat(40)}`);
+      expect(register.outputs).toMatchObject({ alias: 'champion', 'gate-passed': 'true' });
+      const model = mlflow.models.get('breast-cancer-classifier')!;
+      expect(model.aliases.get('champion')).toBe(Number(register.outputs.version));
+      expect(steps.at(-1)!.stdout).toContain(
+        `Registered version ${register.outputs.version} (${register.outputs['model-uri']})`,
+      );
+    },
+  }),
+  'promote.yml': async () => {
+    await registeredModel('promote-example');
+    await new MlflowClient({ connection: resolveConnection(mlflow.url, {}) }).setModelAlias(
+      'promote-example',
+      'production',
+      '1',
+    );
+    const deploymentsBefore = github.deployments.length;
+    return {
+      scenario: dispatch({
+        model: 'promote-example',
+        version: '',
+        'from-alias': 'staging',
+        'target-alias': 'production',
+        reason: 'approved in review',
+      }),
+      check: (steps) => {
+        expect(steps.map((s) => s.outcome)).toEqual(['success', 'success']);
+        const promote = steps.find((s) => s.id === 'promote')!;
+        expect(promote.inputs).toMatchObject({
+          version: '',
+          'from-alias': 'staging',
+          'promote-to': 'production',
+        });
+        expect(promote.outputs).toMatchObject({ version: '2', alias: 'production', 'previous-version': '1' });
+        expect(mlflow.models.get('promote-example')!.aliases.get('production')).toBe(2);
+        expect(github.deployments.slice(deploymentsBefore), promote.stdout).toMatchObject([
+          {
+            repository: REPO,
+            environment: 'production',
+            payload: { model: 'promote-example', version: '2' },
+          },
+        ]);
+        expect(steps.at(-1)!.stdout).toContain('production moved from 1 to 2');
+      },
+    };
+  },
+  'rollback.yml': async () => {
+    await registeredModel('rollback-example');
+    return {
+      scenario: dispatch({ model: 'rollback-example', alias: 'production', reason: 'latency regression' }),
+      check: (steps) => {
+        expect(steps.map((s) => s.outcome)).toEqual(['success', 'success']);
+        const rollback = steps.find((s) => s.id === 'rollback')!;
+        expect(rollback.outputs).toMatchObject({
+          version: '1',
+          alias: 'production',
+          'previous-version': '2',
+        });
+        expect(mlflow.models.get('rollback-example')!.aliases.get('production')).toBe(1);
+        const history = JSON.parse(rollback.outputs.history!) as Array<{ action: string; reason?: string }>;
+        expect(history.at(-1)).toMatchObject({ action: 'rollback', reason: 'latency regression' });
+        expect(steps.at(-1)!.stdout).toContain('production rolled back from 2 to 1');
+      },
+    };
+  },
+  'build-image.yml': async () => {
+    registry ??= await startRegistry();
+    const host = registry.host;
+    await pushBusyboxBase(new RegistryClient({ registry: host }), 'runtimes/busybox');
+    return {
+      scenario: {
+        event: events.push({ repo: REPO, sha: '5'.repeat(40) }),
+        vars: { SOURCE_DATE_EPOCH: '1700000000' },
+        checkout: checkoutExample,
+        env: { PATH, GITHUB_API_URL: github.url },
+        // GHCR and Docker Hub cannot be reached here: the same roles on the test's docker-registry.
+        overrides: {
+          register: { 'registry-uri': `oci://${host}/models` },
+          image: { 'base-image': `${host}/runtimes/busybox:1`, image: `${host}/serving/breast-cancer` },
+        },
+      },
+      check: (steps) => {
+        expectAllSucceeded(steps, ['register', 'image']);
+        const register = steps.find((s) => s.id === 'register')!;
+        const image = steps.find((s) => s.id === 'image')!;
+        expect(register.outputs['model-uri']).toMatch(
+          new RegExp(`^oci://${host}/models/breast-cancer-classifier@sha256:[0-9a-f]{64}$`),
+        );
+        expect(image.inputs).toMatchObject({
+          'model-uri': register.outputs['model-uri'],
+          digest: register.outputs.digest,
+          version: register.outputs.version,
+        });
+        expect(image.outputs.image).toBe(`${host}/serving/breast-cancer@${image.outputs.digest}`);
+        expect(JSON.parse(image.outputs.platforms!)).toEqual(['linux/amd64', 'linux/arm64']);
+        expect(steps.at(-1)!.stdout).toContain(`Deploy ${image.outputs.image} with canary-deploy`);
+      },
+    };
+  },
   'train.yml': async () => ({
     scenario: {
       event: events.pullRequest({ repo: REPO, number: 3, baseSha: 'HEAD', headSha: '2'.repeat(40) }),
@@ -280,6 +448,7 @@ afterAll(async () => {
   await github.stop();
   await world?.close();
   await postgres?.stop();
+  await registry?.stop();
 });
 
 describe('every example workflow is executed', () => {

@@ -40,7 +40,7 @@ export const inputs = z
       .string()
       .optional()
       .describe(
-        "The model as register-model's `model-uri`: `oci://registry/repository@sha256:…` (a ModelPack artifact) or a local OCI layout `<folder>:<tag>` / `<folder>@sha256:…`. Give this or model-path",
+        "The model as register-model's `model-uri`: `oci://registry/repository@sha256:…` (a ModelPack artifact) or a local OCI layout `[oci:]<folder>:<tag>` / `[oci:]<folder>@sha256:…`. Give this or model-path",
       ),
     'model-path': z
       .string()

@@ -52,7 +52,8 @@ export function localModel(workspace: string, path: string): ModelSource {
 
 /**
  * Opens the store behind a model uri: `oci://registry/repo:tag|@digest`, or a local OCI layout written as
- * skopeo's `oci:` transport does (`<layout-dir>:<tag>` or `<layout-dir>@sha256:…`).
+ * skopeo's `oci:` transport does (`[oci:]<layout-dir>:<tag>` or `[oci:]<layout-dir>@sha256:…`; register-model
+ * outputs its local registry with the transport prefix).
  */
 export function modelStore(
   uri: string,
@@ -76,12 +77,13 @@ export function modelStore(
     });
     return { store, repository: ref.repository, reference, display: uri };
   }
-  if (/^[a-z][a-z0-9+.-]*:\//.test(uri))
+  const layoutUri = uri.replace(/^oci:(?!\/\/)/, '');
+  if (/^[a-z][a-z0-9+.-]*:\//.test(layoutUri))
     throw new InputError(
       'model-uri',
-      `'${uri}' is not supported here; accepted: oci://registry/repository@sha256:… (or :tag), or a local OCI layout <folder>:<tag> / <folder>@sha256:…; for an MLflow models:/ uri download the model and give model-path`,
+      `'${uri}' is not supported here; accepted: oci://registry/repository@sha256:… (or :tag), or a local OCI layout [oci:]<folder>:<tag> / [oci:]<folder>@sha256:…; for an MLflow models:/ uri download the model and give model-path`,
     );
-  const match = /^(.*?)(?:@(sha256:[a-f0-9]{64})|:([A-Za-z0-9_][A-Za-z0-9._-]{0,127}))$/.exec(uri);
+  const match = /^(.*?)(?:@(sha256:[a-f0-9]{64})|:([A-Za-z0-9_][A-Za-z0-9._-]{0,127}))$/.exec(layoutUri);
   if (!match)
     throw new InputError(
       'model-uri',
