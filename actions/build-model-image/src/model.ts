@@ -76,12 +76,14 @@ export function modelStore(
     });
     return { store, repository: ref.repository, reference, display: uri };
   }
-  if (/^[a-z][a-z0-9+.-]*:\//.test(uri))
+  // register-model writes a local layout's uri with skopeo's transport name in front: oci:<dir>:<tag>.
+  const layout = uri.startsWith('oci:') ? uri.slice('oci:'.length) : uri;
+  if (/^[a-z][a-z0-9+.-]*:\//.test(layout))
     throw new InputError(
       'model-uri',
       `'${uri}' is not supported here; accepted: oci://registry/repository@sha256:… (or :tag), or a local OCI layout <folder>:<tag> / <folder>@sha256:…; for an MLflow models:/ uri download the model and give model-path`,
     );
-  const match = /^(.*?)(?:@(sha256:[a-f0-9]{64})|:([A-Za-z0-9_][A-Za-z0-9._-]{0,127}))$/.exec(uri);
+  const match = /^(.*?)(?:@(sha256:[a-f0-9]{64})|:([A-Za-z0-9_][A-Za-z0-9._-]{0,127}))$/.exec(layout);
   if (!match)
     throw new InputError(
       'model-uri',
