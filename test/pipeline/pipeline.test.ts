@@ -131,7 +131,13 @@ describe('the root action.yml runs dvc-pull → train-and-log → register-model
       expect(ok.summary).toContain(section);
     expect(ok.summary.indexOf('### dvc-pull')).toBeLessThan(ok.summary.indexOf('### pipeline'));
 
-    const gated = await job.step('ml-again', repoRoot, { ...chain, gates: 'test.accuracy >= 0.9999' });
+    // An input the user sets wins over the value fed forward.
+    const lineage = 'b'.repeat(64);
+    const gated = await job.step('ml-again', repoRoot, {
+      ...chain,
+      gates: 'test.accuracy >= 0.9999',
+      'train-data-hash': lineage,
+    });
     expect(gated.exitCode).toBe(1);
     expect(gated.error).toMatch(
       /^register-model: cancer version 2 failed its gates \(test\.accuracy\); no alias was moved$/,
@@ -142,6 +148,10 @@ describe('the root action.yml runs dvc-pull → train-and-log → register-model
       'data-hash': ok.outputs['data-hash'],
     });
     expect(gated.outputs).not.toHaveProperty('image-digest');
+    const second = JSON.parse(
+      readFileSync(join(workspace, '.mlops/runs', gated.outputs['run-id']!, 'run.json'), 'utf8'),
+    );
+    expect(second.tags['mlops.data-hash']).toBe(lineage);
     expect(gated.summary).toContain('| register-model | failed: cancer version 2 failed its gates');
   }, 240_000);
 

@@ -81,9 +81,8 @@ function collisions(shapes: Shape[]): Set<string> {
 const inputCollisions = collisions(steps.map((s) => shapeOf(s.action.inputs)));
 const outputCollisions = collisions(steps.map((s) => shapeOf(s.action.outputs)));
 
-export const inputName = (step: Step, name: string) =>
-  inputCollisions.has(name) ? `${step.prefix}-${name}` : name;
-export const outputName = (step: Step, name: string) =>
+const inputName = (step: Step, name: string) => (inputCollisions.has(name) ? `${step.prefix}-${name}` : name);
+const outputName = (step: Step, name: string) =>
   outputCollisions.has(name) ? `${step.prefix}-${name}` : name;
 
 interface ZodDef {
@@ -134,14 +133,14 @@ export const inputs = composeInputs();
 export const outputs = composeOutputs();
 
 /** A step's inputs under its own names, fed from earlier results, validated by its own schema. */
-export function stepInputs(step: Step, all: Values, results: Values): Values {
+function stepInputs(step: Step, all: Values, results: Values): Values {
   const values: Values = {};
   const topName: Record<string, string> = {};
   for (const name of Object.keys(shapeOf(step.action.inputs))) {
     topName[name] = inputName(step, name);
-    const own = all[topName[name]];
-    const fed = own === undefined || own === '' ? step.feeds?.[name]?.pick(results, all) : undefined;
-    values[name] = own !== undefined ? own : fed === '' ? undefined : fed;
+    const fed = step.feeds?.[name]?.pick(results, all);
+    // register-model reports "no digest" as an empty string: the next step then has none either.
+    values[name] = all[topName[name]] ?? (fed === '' ? undefined : fed);
   }
   const parsed = (step.action.inputs as z.ZodObject).safeParse(values);
   if (parsed.success) return parsed.data as Values;
