@@ -8,6 +8,13 @@ import { root } from './bundle';
 export const JSON_OUTPUT_DESCRIPTION =
   'The whole result as one JSON object (fromJSON(steps.<id>.outputs.json))';
 
+/** The repository-root action.yml: the pipeline action, so `uses: owner/mlops-actions@v1` runs the chain. */
+export const ROOT_ACTION = {
+  id: 'pipeline',
+  bundle: 'dist/pipeline/index.js',
+  source: 'actions/pipeline/src/main.ts',
+};
+
 export async function loadDefinition(id: string): Promise<AnyActionDefinition> {
   const module = (await import(join(root, 'actions', id, 'src', 'main.ts'))) as {
     default: AnyActionDefinition;
@@ -31,6 +38,7 @@ function outputDescriptions(definition: AnyActionDefinition): Array<{ name: stri
 export function renderActionYml(
   definition: AnyActionDefinition,
   bundle = `../../dist/${definition.id}/index.js`,
+  source = 'src/main.ts',
 ): string {
   const inputs: Record<string, Record<string, unknown>> = {};
   for (const field of describeFields(definition.inputs)) {
@@ -54,7 +62,7 @@ export function renderActionYml(
     outputs,
     runs,
   };
-  return `# Generated from src/main.ts by 'npm run gen-docs': change the schema there, not this file.\n${stringify(document, { lineWidth: 0 })}`;
+  return `# Generated from ${source} by 'npm run gen-docs': change the schema there, not this file.\n${stringify(document, { lineWidth: 0 })}`;
 }
 
 function cell(text: string): string {

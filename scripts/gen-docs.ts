@@ -1,6 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadDefinition, readmeOf, renderActionYml, renderReference, withReference } from './action-metadata';
+import {
+  loadDefinition,
+  ROOT_ACTION,
+  readmeOf,
+  renderActionYml,
+  renderReference,
+  withReference,
+} from './action-metadata';
 import { actionIds, root } from './bundle';
 
 for (const id of actionIds()) {
@@ -12,3 +19,9 @@ for (const id of actionIds()) {
   );
   console.log(`actions/${id}: action.yml and README reference written`);
 }
+
+writeFileSync(
+  join(root, 'action.yml'),
+  renderActionYml(await loadDefinition(ROOT_ACTION.id), ROOT_ACTION.bundle, ROOT_ACTION.source),
+);
+console.log(`action.yml (the root action: ${ROOT_ACTION.id}) written`);

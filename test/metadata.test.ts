@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import {
   JSON_OUTPUT_DESCRIPTION,
   loadDefinition,
+  ROOT_ACTION,
   readmeOf,
   renderActionYml,
   renderReference,
@@ -53,6 +54,26 @@ describe('action.yml is generated from the schemas', () => {
     expect(reference).toContain('| `token` | A secret that must never be printed (secret) | no |  |');
     const readme = withReference('# sample\n\nIntro.\n', reference);
     expect(withReference(readme, reference)).toBe(readme);
+  });
+
+  it('the repository-root action.yml is the pipeline action, pointing at its bundle', async () => {
+    const definition = await loadDefinition(ROOT_ACTION.id);
+    const text = readFileSync(join(root, 'action.yml'), 'utf8');
+    expect(text, 'action.yml is stale: run npm run gen-docs').toBe(
+      renderActionYml(definition, ROOT_ACTION.bundle, ROOT_ACTION.source),
+    );
+    const yml = parse(text) as ActionYml;
+    expect(yml.runs.main).toBe('dist/pipeline/index.js');
+    expect(existsSync(join(root, yml.runs.main))).toBe(true);
+    expect(Object.keys(yml.inputs)).toEqual(
+      expect.arrayContaining([
+        'dvc-working-directory',
+        'train-working-directory',
+        'register-model-name',
+        'build-image',
+      ]),
+    );
+    expect(yml.inputs).not.toHaveProperty('working-directory');
   });
 
   for (const id of actionIds()) {

@@ -77,6 +77,7 @@ export function modelStore(
     });
     return { store, repository: ref.repository, reference, display: uri };
   }
+  // register-model writes a local layout's uri with skopeo's transport name in front: oci:<dir>:<tag>.
   const layoutUri = uri.replace(/^oci:(?!\/\/)/, '');
   if (/^[a-z][a-z0-9+.-]*:\//.test(layoutUri))
     throw new InputError(

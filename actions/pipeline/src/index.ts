@@ -1,0 +1,4 @@
+import { runAction } from '@mlops-actions/kit';
+import action from './main';
+
+await runAction(action);
