@@ -1581,7 +1581,8 @@ function localModel(workspace, path) {
 }
 /**
  * Opens the store behind a model uri: `oci://registry/repo:tag|@digest`, or a local OCI layout written as
- * skopeo's `oci:` transport does (`<layout-dir>:<tag>` or `<layout-dir>@sha256:…`).
+ * skopeo's `oci:` transport does (`[oci:]<layout-dir>:<tag>` or `[oci:]<layout-dir>@sha256:…`; register-model
+ * outputs its local registry with the transport prefix).
  */
 function modelStore(uri, workspace, credentials, log) {
     if (uri.startsWith('oci://')) {
@@ -1597,9 +1598,11 @@ function modelStore(uri, workspace, credentials, log) {
         });
         return { store, repository: ref.repository, reference, display: uri };
     }
-    if (/^[a-z][a-z0-9+.-]*:\//.test(uri))
-        throw new src/* InputError */.dz('model-uri', `'${uri}' is not supported here; accepted: oci://registry/repository@sha256:… (or :tag), or a local OCI layout <folder>:<tag> / <folder>@sha256:…; for an MLflow models:/ uri download the model and give model-path`);
-    const match = /^(.*?)(?:@(sha256:[a-f0-9]{64})|:([A-Za-z0-9_][A-Za-z0-9._-]{0,127}))$/.exec(uri);
+    // register-model writes a local layout's uri with skopeo's transport name in front: oci:<dir>:<tag>.
+    const layoutUri = uri.replace(/^oci:(?!\/\/)/, '');
+    if (/^[a-z][a-z0-9+.-]*:\//.test(layoutUri))
+        throw new src/* InputError */.dz('model-uri', `'${uri}' is not supported here; accepted: oci://registry/repository@sha256:… (or :tag), or a local OCI layout [oci:]<folder>:<tag> / [oci:]<folder>@sha256:…; for an MLflow models:/ uri download the model and give model-path`);
+    const match = /^(.*?)(?:@(sha256:[a-f0-9]{64})|:([A-Za-z0-9_][A-Za-z0-9._-]{0,127}))$/.exec(layoutUri);
     if (!match)
         throw new src/* InputError */.dz('model-uri', `'${uri}' names no tag or digest; expected <layout-folder>:<tag> or <layout-folder>@sha256:…`);
     const dir = (0,src/* confinePath */.ey)(workspace, match[1], { input: 'model-uri' });
@@ -1722,7 +1725,7 @@ const jsonArgs = src/* input */.hF.json(src.z.array(src.z.string())).optional();
 const inputs = src.z.object({
     'model-uri': src.z.string()
         .optional()
-        .describe("The model as register-model's `model-uri`: `oci://registry/repository@sha256:…` (a ModelPack artifact) or a local OCI layout `<folder>:<tag>` / `<folder>@sha256:…`. Give this or model-path"),
+        .describe("The model as register-model's `model-uri`: `oci://registry/repository@sha256:…` (a ModelPack artifact) or a local OCI layout `[oci:]<folder>:<tag>` / `[oci:]<folder>@sha256:…`. Give this or model-path"),
     'model-path': src.z.string()
         .optional()
         .describe('A model folder (or file) in the workspace. Give this or model-uri'),

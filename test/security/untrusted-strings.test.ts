@@ -29,6 +29,8 @@ const PATH_INPUTS: Record<string, { confined: string[]; exempt?: string[] }> = {
     exempt: ['nginx-include', 'nginx-binary', 'nginx-prefix', 'nginx-conf', 'kubeconfig'],
   },
   'dvc-pull': { confined: ['working-directory'] },
+  // The pipeline hands each path input to the step that owns it, which confines it.
+  pipeline: { confined: [] },
   'register-model': { confined: ['model-uri', 'registry-uri', 'tracking-uri'] },
   'train-and-log': {
     confined: ['working-directory', 'notebook', 'params-file', 'metrics-files', 'model-path', 'artifacts'],
