@@ -34,7 +34,7 @@ describe('canary judge: what it cannot judge, and the window reasons', () => {
     const none = judgeMetric(spec, m(0.1, 0.1), opts);
     expect(none.verdict).toBe('inconclusive');
     expect(none.rules[0]).toEqual({
-      rule: 'Mann-Whitney p < 0.01, effect ≥ 0.05',
+      rule: 'Mann-Whitney: P(canary worse) − 0.5 > 0.05 at α=0.01',
       verdict: 'inconclusive',
       detail: 'no histogram buckets',
     });
@@ -65,9 +65,9 @@ describe('canary judge: what it cannot judge, and the window reasons', () => {
     const none = judgeMetric(spec, m(0.1, 0.1), opts);
     expect(none.verdict).toBe('inconclusive');
     expect(none.rules[0]).toEqual({
-      rule: 'two-proportion p < 0.01, difference ≥ 0.005',
+      rule: 'two-proportion: difference > 0.005 at α=0.01',
       verdict: 'inconclusive',
-      detail: 'too few requests (canary 0, stable 0)',
+      detail: 'too few in the denominator (canary 0, stable 0; 50 needed)',
     });
     const few = judgeMetric(
       spec,
@@ -75,7 +75,7 @@ describe('canary judge: what it cannot judge, and the window reasons', () => {
       opts,
     );
     expect(few.verdict).toBe('inconclusive');
-    expect(few.rules[0]!.detail).toBe('too few requests (canary 40, stable 4000)');
+    expect(few.rules[0]!.detail).toBe('too few in the denominator (canary 40, stable 4000; 50 needed)');
   });
 
   it('a window passes only when every metric passed, and says so', () => {

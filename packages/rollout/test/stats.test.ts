@@ -69,7 +69,7 @@ print(json.dumps(out))
   it("gives DeLong's standard error of the effect as the midrank placement values of the expanded samples do", () => {
     // The reference computes DeLong's structural components from scipy.stats.rankdata midranks of the
     // expanded samples (Sun & Xu's fast form), an independent route to the same quantity.
-    const delong = scipy(
+    const delong = python(
       `
 import json, sys
 import numpy as np
@@ -143,7 +143,7 @@ describe('difference against a margin', () => {
       [40, 400, 35, 420, 0.01],
       [70, 300, 120, 2700, 0.05],
     ];
-    const reference = scipy(
+    const reference = python(
       `
 import json, sys
 from scipy.stats import norm
