@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe as describeBytes, encodeJson, MediaType, RegistryClient, sha256 } from '@mlops-actions/oci';
+import { RegistryClient } from '@mlops-actions/oci';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Job, repoRoot } from '../harness';
+import { pushBusyboxBase } from '../image/base';
 import { type Registry, startRegistry } from '../servers/registry';
 import { debianPythonEnv } from '../train/workspace';
 
@@ -26,46 +27,6 @@ function exampleCheckout(): string {
   return dir;
 }
 
-/** A one-layer linux/amd64 busybox base made with GNU tar and gzip, pushed as `runtimes/busybox:1`. */
-async function pushBase(registry: Registry): Promise<void> {
-  const root = temp('pipeline-base-');
-  mkdirSync(join(root, 'fs', 'bin'), { recursive: true });
-  writeFileSync(join(root, 'fs', 'bin', 'busybox'), readFileSync('/usr/bin/busybox'));
-  chmodSync(join(root, 'fs', 'bin', 'busybox'), 0o755);
-  await exec('tar', [
-    '--sort=name',
-    '--owner=0',
-    '--group=0',
-    '--mtime=@0',
-    '-cf',
-    join(root, 'l.tar'),
-    '-C',
-    join(root, 'fs'),
-    '.',
-  ]);
-  const diffId = sha256(readFileSync(join(root, 'l.tar')));
-  await exec('gzip', ['-n', join(root, 'l.tar')]);
-  const blob = readFileSync(join(root, 'l.tar.gz'));
-  const client = new RegistryClient({ registry: registry.host });
-  const layer = describeBytes(MediaType.ociLayerGzip, blob);
-  await client.pushBlob('runtimes/busybox', layer, blob);
-  const config = encodeJson({
-    architecture: 'amd64',
-    os: 'linux',
-    config: { Env: ['PATH=/bin'], Entrypoint: ['/bin/busybox'], Cmd: ['sh'] },
-    rootfs: { type: 'layers', diff_ids: [diffId] },
-  });
-  const configDescriptor = describeBytes(MediaType.ociConfig, config);
-  await client.pushBlob('runtimes/busybox', configDescriptor, config);
-  const manifest = encodeJson({
-    schemaVersion: 2,
-    mediaType: MediaType.ociManifest,
-    config: configDescriptor,
-    layers: [layer],
-  });
-  await client.putManifest('runtimes/busybox', manifest, MediaType.ociManifest, '1');
-}
-
 const chain = {
   run: 'python3 train.py',
   'register-model-name': 'cancer',
@@ -76,7 +37,7 @@ const chain = {
 let registry: Registry;
 beforeAll(async () => {
   registry = await startRegistry();
-  await pushBase(registry);
+  await pushBusyboxBase(new RegistryClient({ registry: registry.host }), 'runtimes/busybox');
 }, 60_000);
 afterAll(async () => {
   await registry?.stop();
