@@ -6,7 +6,7 @@ import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(70495);
-/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4924);
+/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(47212);
 
 
 await (0,_mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)(_main__WEBPACK_IMPORTED_MODULE_1__/* ["default"] */ .Ay);
@@ -16,7 +16,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 4924:
+/***/ 47212:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -1995,12 +1995,29 @@ class LocalStore {
             record.params[key] = value;
         }
         Object.assign(record.tags, entities.tags ?? {});
+        const lines = new Map();
         for (const m of entities.metrics ?? []) {
-            const points = record.metrics[m.key] ?? [];
-            points.push({ value: encode(m.value), step: m.step, timestamp: m.timestamp });
-            record.metrics[m.key] = points;
+            const point = { value: encode(m.value), step: m.step, timestamp: m.timestamp };
+            const latest = record.metrics[m.key]?.at(-1);
+            if (!latest || m.step >= latest.step)
+                record.metrics[m.key] = [point];
+            const text = lines.get(m.key) ?? [];
+            text.push(`${m.timestamp} ${point.value} ${m.step}\n`);
+            lines.set(m.key, text);
+        }
+        for (const [key, text] of lines) {
+            const file = this.historyFile(run.runId, key);
+            (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(file), { recursive: true });
+            (0,external_node_fs_.appendFileSync)(file, text.join(''));
         }
         this.write(record);
+    }
+    /**
+     * Where a metric's history is appended, one point per line as MLflow's file store writes them
+     * (`<timestamp> <value> <step>`). The key is percent-encoded so that any metric name is one file name.
+     */
+    historyFile(runId, key) {
+        return (0,external_node_path_.join)((0,external_node_path_.dirname)(this.runFile(runId)), 'metrics', encodeURIComponent(key).replace(/\./g, '%2E'));
     }
     async uploadArtifacts(run, files, options = {}) {
         await (0,src/* mapPool */.Pk)(files, options.parallel ?? 8, async (file) => {
@@ -2243,54 +2260,123 @@ function flattenMetrics(value, result, skipped, prefix = '') {
     if (prefix)
         skipped.push(prefix);
 }
-function parseDelimited(text, file, delimiter) {
-    const lines = text.split(/\r?\n/);
-    const split = (line) => line.split(delimiter).map((cell) => cell.trim().replace(/^"(.*)"$/, '$1'));
-    const headerIndex = lines.findIndex((l) => l.trim() !== '');
-    if (headerIndex < 0)
-        fail(file, undefined, undefined, 'the file is empty; expected a header row and at least one row of values');
-    const header = split(lines[headerIndex]);
-    const stepIndex = header.findIndex((h) => STEP_COLUMNS.includes(h.toLowerCase()));
-    const result = { latest: {}, history: {} };
-    let rowCount = 0;
-    for (let n = headerIndex + 1; n < lines.length; n++) {
-        const line = lines[n];
-        if (line.trim() === '')
-            continue;
-        const cells = split(line);
-        if (cells.length !== header.length) {
-            fail(file, n + 1, undefined, `expected ${header.length} ${delimiter === '\t' ? 'tab' : 'comma'}-separated values as in the header, found ${cells.length}`);
+/** Points kept per metric in a result's `history` (charts, outputs); the run itself gets every point. */
+const MAX_HISTORY_POINTS = 500;
+/**
+ * An evenly spaced sample of a stream of points, at most `limit` long: when it fills up, every other
+ * point is dropped and the spacing doubles, so memory stays bounded whatever the length of the history.
+ */
+class HistorySample {
+    limit;
+    points = [];
+    stride = 1;
+    seen = 0;
+    constructor(limit = MAX_HISTORY_POINTS) {
+        this.limit = limit;
+    }
+    add(point) {
+        if (this.seen++ % this.stride !== 0)
+            return;
+        this.points.push(point);
+        if (this.points.length > this.limit) {
+            this.points = this.points.filter((_, index) => index % 2 === 0);
+            this.stride *= 2;
         }
-        let step = rowCount;
-        if (stepIndex >= 0) {
-            const parsed = parseNumberText(cells[stepIndex]);
+    }
+    /** The sample in step order (a stable sort: equal steps keep the order they were written in). */
+    sorted() {
+        return [...this.points].sort((a, b) => a.step - b.step);
+    }
+}
+/**
+ * Parses a CSV/TSV metric history one line at a time, so a file of any length is read in bounded
+ * memory: a header naming the metrics (and optionally a step column), then one row per step. Keeps the
+ * latest value of each metric (the one at the highest step; on equal steps the last written) and a
+ * bounded sample of its history.
+ */
+class DelimitedMetrics {
+    file;
+    delimiter;
+    header;
+    stepIndex = -1;
+    headerLine = 0;
+    rows = 0;
+    latest = new Map();
+    samples = new Map();
+    constructor(file, delimiter) {
+        this.file = file;
+        this.delimiter = delimiter;
+    }
+    split(line) {
+        return line.split(this.delimiter).map((cell) => cell.trim().replace(/^"(.*)"$/, '$1'));
+    }
+    /** Feeds line `lineNumber` (1-based, without its line break); returns the points of a data row. */
+    line(text, lineNumber) {
+        if (text.trim() === '')
+            return [];
+        const cells = this.split(text);
+        if (!this.header) {
+            this.header = cells;
+            this.headerLine = lineNumber;
+            this.stepIndex = cells.findIndex((h) => STEP_COLUMNS.includes(h.toLowerCase()));
+            return [];
+        }
+        const header = this.header;
+        if (cells.length !== header.length) {
+            fail(this.file, lineNumber, undefined, `expected ${header.length} ${this.delimiter === '\t' ? 'tab' : 'comma'}-separated values as in the header, found ${cells.length}`);
+        }
+        let step = this.rows;
+        if (this.stepIndex >= 0) {
+            const parsed = parseNumberText(cells[this.stepIndex]);
             if (parsed === undefined || !Number.isInteger(parsed)) {
-                fail(file, n + 1, undefined, `the ${header[stepIndex]} column must hold whole numbers, found ${JSON.stringify(cells[stepIndex])}`);
+                fail(this.file, lineNumber, undefined, `the ${header[this.stepIndex]} column must hold whole numbers, found ${JSON.stringify(cells[this.stepIndex])}`);
             }
             step = parsed;
         }
-        header.forEach((name, column) => {
-            if (column === stepIndex || IGNORED_COLUMNS.includes(name.toLowerCase()))
+        const points = [];
+        header.forEach((key, column) => {
+            if (column === this.stepIndex || IGNORED_COLUMNS.includes(key.toLowerCase()))
                 return;
             const cell = cells[column];
             if (cell === '')
                 return;
             const value = parseNumberText(cell);
             if (value === undefined)
-                fail(file, n + 1, undefined, `column '${name}' holds ${JSON.stringify(cell)}, which is not a number`);
-            const points = result.history[name] ?? [];
-            points.push({ step, value });
-            result.history[name] = points;
+                fail(this.file, lineNumber, undefined, `column '${key}' holds ${JSON.stringify(cell)}, which is not a number`);
+            points.push({ key, step, value });
+            const latest = this.latest.get(key);
+            if (!latest || step >= latest.step)
+                this.latest.set(key, { step, value });
+            let sample = this.samples.get(key);
+            if (!sample) {
+                sample = new HistorySample();
+                this.samples.set(key, sample);
+            }
+            sample.add({ step, value });
         });
-        rowCount++;
+        this.rows++;
+        return points;
     }
-    if (rowCount === 0)
-        fail(file, headerIndex + 1, undefined, 'there is a header but no rows of values');
-    for (const [name, points] of Object.entries(result.history)) {
-        points.sort((a, b) => a.step - b.step);
-        result.latest[name] = points[points.length - 1].value;
+    /** The result once every line was fed; fails on a file with no header or no rows. */
+    finish() {
+        if (!this.header)
+            fail(this.file, undefined, undefined, 'the file is empty; expected a header row and at least one row of values');
+        if (this.rows === 0)
+            fail(this.file, this.headerLine, undefined, 'there is a header but no rows of values');
+        const result = { latest: {}, history: {} };
+        for (const [key, point] of this.latest)
+            result.latest[key] = point.value;
+        for (const [key, sample] of this.samples)
+            result.history[key] = sample.sorted();
+        return result;
     }
-    return result;
+}
+function parseDelimited(text, file, delimiter) {
+    const parser = new DelimitedMetrics(file, delimiter);
+    text.split(/\r?\n/).forEach((line, index) => {
+        parser.line(line, index + 1);
+    });
+    return parser.finish();
 }
 /** Reads one metrics file by extension: .json, .yaml/.yml, .csv, .tsv. */
 function parseMetricsText(text, path, display = path) {
@@ -2324,31 +2410,143 @@ function parseMetricsText(text, path, display = path) {
     flattenMetrics(data, result, skipped);
     return { result, skipped };
 }
-/** Reads and merges metrics files (later files win on a name clash); `display` names them in errors. */
-function readMetricsFiles(files, warn = () => { }) {
+/** Fails with what to check when a metrics file cannot be read. */
+function metricsFileError(display, error) {
+    const code = error.code;
+    fail(display, undefined, undefined, code === 'ENOENT'
+        ? 'not found after the training finished; did it write the file (check working-directory)?'
+        : `cannot be read (${code})`);
+}
+/** The text of a metrics file. */
+function readMetricsText(file) {
+    try {
+        return (0,external_node_fs_.readFileSync)(file.path, 'utf8');
+    }
+    catch (error) {
+        metricsFileError(file.display, error);
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/store/src/metric-stream.ts
+
+
+
+
+/** Lines of a text file with their 1-based numbers, read in chunks so memory does not grow with the file. */
+async function* readLines(path, onRead) {
+    const stream = (0,external_node_fs_.createReadStream)(path, { highWaterMark: 1024 * 1024 });
+    let rest = '';
+    let lineNumber = 0;
+    const decoder = new TextDecoder('utf-8');
+    for await (const chunk of stream) {
+        onRead?.(chunk.length);
+        const text = rest + decoder.decode(chunk, { stream: true });
+        const lines = text.split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines)
+            yield [line.endsWith('\r') ? line.slice(0, -1) : line, ++lineNumber];
+    }
+    rest += decoder.decode();
+    if (rest)
+        yield [rest.endsWith('\r') ? rest.slice(0, -1) : rest, ++lineNumber];
+}
+/** Hands points to `log` in batches, with a bounded number of batches in flight. */
+class Batcher {
+    log;
+    options;
+    batch = [];
+    inFlight = new Set();
+    failure;
+    logged = 0;
+    constructor(log, options) {
+        this.log = log;
+        this.options = options;
+    }
+    async add(points) {
+        for (const point of points) {
+            this.batch.push(point);
+            if (this.batch.length >= this.options.batchSize)
+                await this.flush();
+        }
+    }
+    rethrow() {
+        if (this.failure)
+            throw this.failure.error;
+        this.options.signal?.throwIfAborted();
+    }
+    async flush() {
+        this.rethrow();
+        if (this.batch.length === 0)
+            return;
+        const points = this.batch;
+        this.batch = [];
+        while (this.inFlight.size >= this.options.concurrency)
+            await Promise.race(this.inFlight);
+        this.rethrow();
+        const pending = this.log(points).then(() => {
+            this.logged += points.length;
+            this.options.onLogged?.(points.length);
+        }, (error) => {
+            this.failure ??= { error };
+        });
+        const tracked = pending.finally(() => this.inFlight.delete(tracked));
+        this.inFlight.add(tracked);
+    }
+    async close() {
+        await this.flush();
+        await Promise.all(this.inFlight);
+        this.rethrow();
+    }
+}
+/** A CSV/TSV history, streamed: each row's points go to the batcher as the file is read. */
+async function streamDelimited(file, batcher, options) {
+    const parser = new DelimitedMetrics(file.display, (0,external_node_path_.extname)(file.path).toLowerCase() === '.tsv' ? '\t' : ',');
+    try {
+        for await (const [line, lineNumber] of readLines(file.path, options.onRead))
+            await batcher.add(parser.line(line, lineNumber));
+    }
+    catch (error) {
+        if (error instanceof src/* ActionError */.lZ || !error.code)
+            throw error;
+        metricsFileError(file.display, error);
+    }
+    return parser.finish();
+}
+/** A JSON/YAML metrics file: small by nature, so it is parsed whole; a list becomes steps 0…n−1. */
+async function readStructured(file, batcher, options) {
+    const text = readMetricsText(file);
+    options.onRead?.((0,external_node_fs_.statSync)(file.path).size);
+    const { result, skipped } = parseMetricsText(text, file.path, file.display);
+    if (skipped.length)
+        options.warn?.(`Metrics file '${file.display}': skipped values that are not numbers: ${skipped.slice(0, 10).join(', ')}`);
+    for (const [key, value] of Object.entries(result.latest)) {
+        const history = result.history[key];
+        await batcher.add(history?.length ? history.map((p) => ({ key, ...p })) : [{ key, step: 0, value }]);
+    }
+    return result;
+}
+/**
+ * Reads metrics files and logs every point they hold through `log`, streaming CSV/TSV histories so
+ * that memory stays bounded whatever their length. Returns the latest value of each metric (later files
+ * win on a name clash) and a bounded sample of each history, for the report.
+ */
+async function logMetricsFiles(files, log, options = {}) {
+    const batcher = new Batcher(log, { batchSize: 1000, concurrency: 1, ...options });
     const merged = { latest: {}, history: {} };
     for (const file of files) {
-        let text;
-        try {
-            text = (0,external_node_fs_.readFileSync)(file.path, 'utf8');
-        }
-        catch (error) {
-            const code = error.code;
-            fail(file.display, undefined, undefined, code === 'ENOENT'
-                ? 'not found after the training finished; did it write the file (check working-directory)?'
-                : `cannot be read (${code})`);
-        }
-        const { result, skipped } = parseMetricsText(text, file.display);
-        if (skipped.length)
-            warn(`Metrics file '${file.display}': skipped values that are not numbers: ${skipped.slice(0, 10).join(', ')}`);
+        const ext = (0,external_node_path_.extname)(file.path).toLowerCase();
+        const result = ext === '.csv' || ext === '.tsv'
+            ? await streamDelimited(file, batcher, options)
+            : await readStructured(file, batcher, options);
         for (const [name, value] of Object.entries(result.latest)) {
             if (name in merged.latest)
-                warn(`Metric '${name}' appears in more than one metrics file; using '${file.display}'`);
+                options.warn?.(`Metric '${name}' appears in more than one metrics file; using '${file.display}'`);
             merged.latest[name] = value;
         }
         Object.assign(merged.history, result.history);
     }
-    return merged;
+    await batcher.close();
+    return { ...merged, points: batcher.logged };
 }
 
 ;// CONCATENATED MODULE: ./packages/store/src/registry.ts
@@ -2665,6 +2863,7 @@ function paramsDigest(params) {
 
 
 
+
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 // EXTERNAL MODULE: external "node:util"
@@ -2929,6 +3128,41 @@ async function captureEnvironment(workDir, env, python) {
         });
     }
     return result;
+}
+
+;// CONCATENATED MODULE: ./actions/train-and-log/src/metrics.ts
+
+
+/** log-batch requests in flight at once against MLflow; the local store rewrites its record per call. */
+const MLFLOW_CONCURRENCY = 4;
+/**
+ * Logs every point of the training's metrics files to the run, streaming long CSV/TSV histories in
+ * bounded memory with progress in the log; returns the latest values and a sample of each history.
+ */
+async function logRunMetrics(store, run, files, ctx) {
+    const totalBytes = files.reduce((sum, f) => {
+        try {
+            return sum + (0,external_node_fs_.statSync)(f.path).size;
+        }
+        catch {
+            return sum;
+        }
+    }, 0);
+    const progress = ctx.progress({ label: 'Logging metrics', totalBytes, unit: 'points' });
+    const timestamp = Date.now();
+    const result = await logMetricsFiles(files, (points) => store.log(run, { metrics: points.map((p) => ({ ...p, timestamp })) }), {
+        concurrency: store.kind === 'mlflow' ? MLFLOW_CONCURRENCY : 1,
+        warn: (line) => ctx.log.warning(line),
+        onRead: (bytes) => progress.tick(0, bytes),
+        onLogged: (points) => progress.tick(points),
+        signal: ctx.signal,
+    });
+    if (result.points > 0)
+        progress.done();
+    const nonFinite = Object.entries(result.latest).filter(([, v]) => !Number.isFinite(v));
+    if (nonFinite.length)
+        ctx.log.warning(`Metrics that are not finite numbers: ${nonFinite.map(([k, v]) => `${k}=${v}`).join(', ')} (logged as such)`);
+    return { latest: result.latest, history: result.history };
 }
 
 ;// CONCATENATED MODULE: ./actions/train-and-log/src/notebook.ts
@@ -3527,6 +3761,7 @@ function buildReport(r) {
 
 
 
+
 const metricValue = src.z.union([src.z.number(), src.z["enum"](['NaN', 'Infinity', '-Infinity'])]);
 const inputs = src.z.object({
     notebook: src.z.string()
@@ -3949,21 +4184,7 @@ async function uploadLocalStore(store, run, name, ctx) {
         if (failure)
             return finishFailed(failure);
         try {
-            metrics = readMetricsFiles(metricsFiles, (line) => ctx.log.warning(line));
-            const now = Date.now();
-            const points = [];
-            for (const [key, value] of Object.entries(metrics.latest)) {
-                const history = metrics.history[key];
-                if (history?.length)
-                    for (const p of history)
-                        points.push({ key, value: p.value, step: p.step, timestamp: now });
-                else
-                    points.push({ key, value, step: 0, timestamp: now });
-            }
-            const nonFinite = Object.entries(metrics.latest).filter(([, v]) => !Number.isFinite(v));
-            if (nonFinite.length)
-                ctx.log.warning(`Metrics that are not finite numbers: ${nonFinite.map(([k, v]) => `${k}=${v}`).join(', ')} (logged as such)`);
-            await store.log(run, { metrics: points });
+            metrics = await logRunMetrics(store, run, metricsFiles, ctx);
             const uploads = [];
             // The training may have replaced the model path by a link since the inputs were checked.
             const modelPath = ctx.path(i['model-path'], { input: 'model-path', base: workDir });

@@ -497,4 +497,54 @@ describe('train-and-log end to end (MLflow double, GitHub double, real scikit-le
         .every((r) => r.status === 200),
     ).toBe(true);
   });
+
+  it('streams a 200,000-row CSV history to the MLflow double in log-batch requests of at most 1000 metrics, with progress', async () => {
+    const rows = 200_000;
+    const before = mlflow.requestsTo('runs/log-batch').length;
+    const step = await runStep({
+      action: 'train-and-log',
+      workspace: emptyWorkspace(),
+      inputs: {
+        run: `awk 'BEGIN { print "step,loss,acc"; for (i = 0; i < ${rows}; i++) print i "," 1 / (i + 1) "," i / ${rows} }' > history.csv`,
+        'metrics-files': 'history.csv',
+        'tracking-uri': mlflow.url,
+        'experiment-name': 'long-history',
+      },
+    });
+    expect(step.error, step.stdout.slice(-2000)).toBeUndefined();
+    const run = mlflow.runs.get(step.outputs['run-id']!)!;
+    expect(run.history.filter((p) => p.key === 'loss')).toHaveLength(rows);
+    expect(run.history.filter((p) => p.key === 'acc')).toHaveLength(rows);
+    expect(run.latest.get('loss')!.step).toBe(rows - 1);
+    const metricBatches = logBatchBodies(mlflow)
+      .slice(before)
+      .filter((b) => b.run_id === run.runId && (b.metrics?.length ?? 0) > 0);
+    expect(metricBatches.every((b) => b.metrics!.length <= 1000)).toBe(true);
+    expect(step.stdout).toMatch(/Logging metrics: 400000 points, [\d.]+ [KMG]i?B\/[\d.]+ [KMG]i?B/);
+  });
+
+  it('keeps a 200,000-row history in the local store as a history file, with the latest point in run.json and a bounded sample in the outputs', async () => {
+    const rows = 200_000;
+    const workspace = emptyWorkspace();
+    const step = await runStep({
+      action: 'train-and-log',
+      workspace,
+      inputs: {
+        run: `awk 'BEGIN { print "epoch,loss"; for (i = 0; i < ${rows}; i++) print i "," 1 / (i + 1) }' > history.csv`,
+        'metrics-files': 'history.csv',
+      },
+    });
+    expect(step.error, step.stdout.slice(-2000)).toBeUndefined();
+    const runDir = join(workspace, '.mlops/runs', step.outputs['run-id']!);
+    const record = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8'));
+    expect(record.metrics.loss).toEqual([{ value: 1 / rows, step: rows - 1, timestamp: expect.any(Number) }]);
+    const history = readFileSync(join(runDir, 'metrics', 'loss'), 'utf8')
+      .trimEnd()
+      .split('\n');
+    expect(history).toHaveLength(rows);
+    // awk prints numbers with %.6g.
+    expect(history[12]!.split(' ').slice(1)).toEqual(['0.0769231', '12']);
+    expect(JSON.parse(step.outputs.metrics!)).toEqual({ loss: 1 / rows });
+    expect(step.stdout).toMatch(/Logging metrics: 200000 points/);
+  });
 });

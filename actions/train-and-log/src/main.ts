@@ -16,12 +16,10 @@ import {
   findFiles,
   LocalStore,
   listFiles,
-  type MetricPoint,
   type MetricsResult,
   MlflowStore,
   paramsDigest,
   type RunHandle,
-  readMetricsFiles,
   readParamsFile,
   type TrackingStore,
   type UploadFile,
@@ -29,6 +27,7 @@ import {
 import { loadBaseline, parseBaseline } from './baseline';
 import { captureEnvironment } from './environment';
 import { execute } from './execute';
+import { logRunMetrics } from './metrics';
 import {
   extractCellError,
   findNotebookRunner,
@@ -547,21 +546,7 @@ export default defineAction({
     if (failure) return finishFailed(failure);
 
     try {
-      metrics = readMetricsFiles(metricsFiles, (line) => ctx.log.warning(line));
-      const now = Date.now();
-      const points: MetricPoint[] = [];
-      for (const [key, value] of Object.entries(metrics.latest)) {
-        const history = metrics.history[key];
-        if (history?.length)
-          for (const p of history) points.push({ key, value: p.value, step: p.step, timestamp: now });
-        else points.push({ key, value, step: 0, timestamp: now });
-      }
-      const nonFinite = Object.entries(metrics.latest).filter(([, v]) => !Number.isFinite(v));
-      if (nonFinite.length)
-        ctx.log.warning(
-          `Metrics that are not finite numbers: ${nonFinite.map(([k, v]) => `${k}=${v}`).join(', ')} (logged as such)`,
-        );
-      await store.log(run, { metrics: points });
+      metrics = await logRunMetrics(store, run, metricsFiles, ctx);
 
       const uploads: UploadFile[] = [];
       // The training may have replaced the model path by a link since the inputs were checked.

@@ -1,5 +1,6 @@
 export * from './files';
 export * from './local';
+export * from './metric-stream';
 export * from './metrics';
 export * from './mlflow-registry';
 export * from './mlflow-store';

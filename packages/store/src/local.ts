@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ActionError, mapPool, writeFileAtomic } from '@mlops-actions/kit';
 import { LayoutStore } from '@mlops-actions/oci';
@@ -27,7 +27,11 @@ export interface LocalRunRecord {
   end_time?: number;
   params: Record<string, string>;
   tags: Record<string, string>;
-  /** Points per metric; non-finite values are written as "NaN", "Infinity", "-Infinity". */
+  /**
+   * The latest point of each metric (at the highest step), in a one-element list; records written before
+   * histories were streamed hold every point here. Non-finite values are written as "NaN", "Infinity",
+   * "-Infinity". The whole history is in `metrics/<encoded key>` beside this file (see `historyFile`).
+   */
   metrics: Record<string, Array<{ value: number | string; step: number; timestamp: number }>>;
   artifact_uri: string;
 }
@@ -119,12 +123,29 @@ export class LocalStore implements TrackingStore {
       record.params[key] = value;
     }
     Object.assign(record.tags, entities.tags ?? {});
+    const lines = new Map<string, string[]>();
     for (const m of entities.metrics ?? []) {
-      const points = record.metrics[m.key] ?? [];
-      points.push({ value: encode(m.value), step: m.step, timestamp: m.timestamp });
-      record.metrics[m.key] = points;
+      const point = { value: encode(m.value), step: m.step, timestamp: m.timestamp };
+      const latest = record.metrics[m.key]?.at(-1);
+      if (!latest || m.step >= latest.step) record.metrics[m.key] = [point];
+      const text = lines.get(m.key) ?? [];
+      text.push(`${m.timestamp} ${point.value} ${m.step}\n`);
+      lines.set(m.key, text);
+    }
+    for (const [key, text] of lines) {
+      const file = this.historyFile(run.runId, key);
+      mkdirSync(dirname(file), { recursive: true });
+      appendFileSync(file, text.join(''));
     }
     this.write(record);
+  }
+
+  /**
+   * Where a metric's history is appended, one point per line as MLflow's file store writes them
+   * (`<timestamp> <value> <step>`). The key is percent-encoded so that any metric name is one file name.
+   */
+  historyFile(runId: string, key: string): string {
+    return join(dirname(this.runFile(runId)), 'metrics', encodeURIComponent(key).replace(/\./g, '%2E'));
   }
 
   async uploadArtifacts(run: RunHandle, files: UploadFile[], options: UploadOptions = {}): Promise<void> {

@@ -174,65 +174,148 @@ export function flattenMetrics(value: unknown, result: MetricsResult, skipped: s
   if (prefix) skipped.push(prefix);
 }
 
-function parseDelimited(text: string, file: string, delimiter: string): MetricsResult {
-  const lines = text.split(/\r?\n/);
-  const split = (line: string) => line.split(delimiter).map((cell) => cell.trim().replace(/^"(.*)"$/, '$1'));
-  const headerIndex = lines.findIndex((l) => l.trim() !== '');
-  if (headerIndex < 0)
-    fail(
-      file,
-      undefined,
-      undefined,
-      'the file is empty; expected a header row and at least one row of values',
-    );
-  const header = split(lines[headerIndex]!);
-  const stepIndex = header.findIndex((h) => STEP_COLUMNS.includes(h.toLowerCase()));
-  const result: MetricsResult = { latest: {}, history: {} };
-  let rowCount = 0;
-  for (let n = headerIndex + 1; n < lines.length; n++) {
-    const line = lines[n]!;
-    if (line.trim() === '') continue;
-    const cells = split(line);
+/** Points kept per metric in a result's `history` (charts, outputs); the run itself gets every point. */
+export const MAX_HISTORY_POINTS = 500;
+
+/**
+ * An evenly spaced sample of a stream of points, at most `limit` long: when it fills up, every other
+ * point is dropped and the spacing doubles, so memory stays bounded whatever the length of the history.
+ */
+export class HistorySample {
+  private points: Array<{ step: number; value: number }> = [];
+  private stride = 1;
+  private seen = 0;
+
+  constructor(private readonly limit = MAX_HISTORY_POINTS) {}
+
+  add(point: { step: number; value: number }): void {
+    if (this.seen++ % this.stride !== 0) return;
+    this.points.push(point);
+    if (this.points.length > this.limit) {
+      this.points = this.points.filter((_, index) => index % 2 === 0);
+      this.stride *= 2;
+    }
+  }
+
+  /** The sample in step order (a stable sort: equal steps keep the order they were written in). */
+  sorted(): Array<{ step: number; value: number }> {
+    return [...this.points].sort((a, b) => a.step - b.step);
+  }
+}
+
+/** One metric value of a row of a CSV/TSV history. */
+export interface HistoryPoint {
+  key: string;
+  step: number;
+  value: number;
+}
+
+/**
+ * Parses a CSV/TSV metric history one line at a time, so a file of any length is read in bounded
+ * memory: a header naming the metrics (and optionally a step column), then one row per step. Keeps the
+ * latest value of each metric (the one at the highest step; on equal steps the last written) and a
+ * bounded sample of its history.
+ */
+export class DelimitedMetrics {
+  private header?: string[];
+  private stepIndex = -1;
+  private headerLine = 0;
+  private rows = 0;
+  private readonly latest = new Map<string, { step: number; value: number }>();
+  private readonly samples = new Map<string, HistorySample>();
+
+  constructor(
+    private readonly file: string,
+    private readonly delimiter: ',' | '\t',
+  ) {}
+
+  private split(line: string): string[] {
+    return line.split(this.delimiter).map((cell) => cell.trim().replace(/^"(.*)"$/, '$1'));
+  }
+
+  /** Feeds line `lineNumber` (1-based, without its line break); returns the points of a data row. */
+  line(text: string, lineNumber: number): HistoryPoint[] {
+    if (text.trim() === '') return [];
+    const cells = this.split(text);
+    if (!this.header) {
+      this.header = cells;
+      this.headerLine = lineNumber;
+      this.stepIndex = cells.findIndex((h) => STEP_COLUMNS.includes(h.toLowerCase()));
+      return [];
+    }
+    const header = this.header;
     if (cells.length !== header.length) {
       fail(
-        file,
-        n + 1,
+        this.file,
+        lineNumber,
         undefined,
-        `expected ${header.length} ${delimiter === '\t' ? 'tab' : 'comma'}-separated values as in the header, found ${cells.length}`,
+        `expected ${header.length} ${this.delimiter === '\t' ? 'tab' : 'comma'}-separated values as in the header, found ${cells.length}`,
       );
     }
-    let step = rowCount;
-    if (stepIndex >= 0) {
-      const parsed = parseNumberText(cells[stepIndex]!);
+    let step = this.rows;
+    if (this.stepIndex >= 0) {
+      const parsed = parseNumberText(cells[this.stepIndex]!);
       if (parsed === undefined || !Number.isInteger(parsed)) {
         fail(
-          file,
-          n + 1,
+          this.file,
+          lineNumber,
           undefined,
-          `the ${header[stepIndex]} column must hold whole numbers, found ${JSON.stringify(cells[stepIndex])}`,
+          `the ${header[this.stepIndex]} column must hold whole numbers, found ${JSON.stringify(cells[this.stepIndex])}`,
         );
       }
       step = parsed;
     }
-    header.forEach((name, column) => {
-      if (column === stepIndex || IGNORED_COLUMNS.includes(name.toLowerCase())) return;
+    const points: HistoryPoint[] = [];
+    header.forEach((key, column) => {
+      if (column === this.stepIndex || IGNORED_COLUMNS.includes(key.toLowerCase())) return;
       const cell = cells[column]!;
       if (cell === '') return;
       const value = parseNumberText(cell);
       if (value === undefined)
-        fail(file, n + 1, undefined, `column '${name}' holds ${JSON.stringify(cell)}, which is not a number`);
-      const points = result.history[name] ?? [];
-      points.push({ step, value });
-      result.history[name] = points;
+        fail(
+          this.file,
+          lineNumber,
+          undefined,
+          `column '${key}' holds ${JSON.stringify(cell)}, which is not a number`,
+        );
+      points.push({ key, step, value });
+      const latest = this.latest.get(key);
+      if (!latest || step >= latest.step) this.latest.set(key, { step, value });
+      let sample = this.samples.get(key);
+      if (!sample) {
+        sample = new HistorySample();
+        this.samples.set(key, sample);
+      }
+      sample.add({ step, value });
     });
-    rowCount++;
+    this.rows++;
+    return points;
   }
-  if (rowCount === 0) fail(file, headerIndex + 1, undefined, 'there is a header but no rows of values');
-  for (const [name, points] of Object.entries(result.history)) {
-    points.sort((a, b) => a.step - b.step);
-    result.latest[name] = points[points.length - 1]!.value;
+
+  /** The result once every line was fed; fails on a file with no header or no rows. */
+  finish(): MetricsResult {
+    if (!this.header)
+      fail(
+        this.file,
+        undefined,
+        undefined,
+        'the file is empty; expected a header row and at least one row of values',
+      );
+    if (this.rows === 0)
+      fail(this.file, this.headerLine, undefined, 'there is a header but no rows of values');
+    const result: MetricsResult = { latest: {}, history: {} };
+    for (const [key, point] of this.latest) result.latest[key] = point.value;
+    for (const [key, sample] of this.samples) result.history[key] = sample.sorted();
+    return result;
   }
-  return result;
+}
+
+function parseDelimited(text: string, file: string, delimiter: ',' | '\t'): MetricsResult {
+  const parser = new DelimitedMetrics(file, delimiter);
+  text.split(/\r?\n/).forEach((line, index) => {
+    parser.line(line, index + 1);
+  });
+  return parser.finish();
 }
 
 /** Reads one metrics file by extension: .json, .yaml/.yml, .csv, .tsv. */
@@ -280,38 +363,24 @@ export function parseMetricsText(
   return { result, skipped };
 }
 
-/** Reads and merges metrics files (later files win on a name clash); `display` names them in errors. */
-export function readMetricsFiles(
-  files: Array<{ path: string; display: string }>,
-  warn: (line: string) => void = () => {},
-): MetricsResult {
-  const merged: MetricsResult = { latest: {}, history: {} };
-  for (const file of files) {
-    let text: string;
-    try {
-      text = readFileSync(file.path, 'utf8');
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      fail(
-        file.display,
-        undefined,
-        undefined,
-        code === 'ENOENT'
-          ? 'not found after the training finished; did it write the file (check working-directory)?'
-          : `cannot be read (${code})`,
-      );
-    }
-    const { result, skipped } = parseMetricsText(text, file.display);
-    if (skipped.length)
-      warn(
-        `Metrics file '${file.display}': skipped values that are not numbers: ${skipped.slice(0, 10).join(', ')}`,
-      );
-    for (const [name, value] of Object.entries(result.latest)) {
-      if (name in merged.latest)
-        warn(`Metric '${name}' appears in more than one metrics file; using '${file.display}'`);
-      merged.latest[name] = value;
-    }
-    Object.assign(merged.history, result.history);
+/** Fails with what to check when a metrics file cannot be read. */
+export function metricsFileError(display: string, error: unknown): never {
+  const code = (error as NodeJS.ErrnoException).code;
+  fail(
+    display,
+    undefined,
+    undefined,
+    code === 'ENOENT'
+      ? 'not found after the training finished; did it write the file (check working-directory)?'
+      : `cannot be read (${code})`,
+  );
+}
+
+/** The text of a metrics file. */
+export function readMetricsText(file: { path: string; display: string }): string {
+  try {
+    return readFileSync(file.path, 'utf8');
+  } catch (error) {
+    metricsFileError(file.display, error);
   }
-  return merged;
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LocalStore, paramsDigest, parseMetricsText, readMetricsFiles, readParamsFile } from '../src';
+import { LocalStore, paramsDigest, parseMetricsText, readMetricsText, readParamsFile } from '../src';
 
 describe('metrics files', () => {
   it('flattens DVC-style nested JSON with dots', () => {
@@ -47,7 +47,7 @@ describe('metrics files', () => {
     expect(() => parseMetricsText('a: [1,\nb: 2', 'm.yaml')).toThrow(
       /Metrics file 'm\.yaml' line \d+, column \d+: not valid YAML/,
     );
-    expect(() => readMetricsFiles([{ path: '/nonexistent/m.json', display: 'm.json' }])).toThrow(
+    expect(() => readMetricsText({ path: '/nonexistent/m.json', display: 'm.json' })).toThrow(
       "Metrics file 'm.json': not found",
     );
   });
