@@ -1,7 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ArtifactServiceDouble } from '../doubles/artifact-service';
 import { GithubApiDouble } from '../doubles/github-api';
 import { events, runStep } from '../harness';
 import { emptyWorkspace } from '../train/workspace';
@@ -14,6 +16,24 @@ beforeAll(async () => {
 afterAll(async () => {
   await github.stop();
 });
+
+/** The entries of a zip archive, read by Python's zipfile (an independent reader). */
+function unzip(zip: Buffer): Record<string, Buffer> {
+  const listing = execFileSync(
+    '/usr/bin/python3',
+    [
+      '-c',
+      'import base64, io, json, sys, zipfile\nz = zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read()))\nprint(json.dumps({n: base64.b64encode(z.read(n)).decode() for n in z.namelist() if not n.endswith("/")}))',
+    ],
+    { input: zip, maxBuffer: 64 << 20 },
+  ).toString('utf8');
+  return Object.fromEntries(
+    Object.entries(JSON.parse(listing) as Record<string, string>).map(([k, v]) => [
+      k,
+      Buffer.from(v, 'base64'),
+    ]),
+  );
+}
 
 const train = (workspace: string, inputs: Record<string, string>, env: Record<string, string> = {}) =>
   runStep({ action: 'train-and-log', workspace, inputs, env });
@@ -92,6 +112,32 @@ describe('train-and-log: failures that lose work (issue 17)', () => {
     const full = JSON.parse(readFileSync(pointer.file, 'utf8'));
     expect(Object.keys(full.metrics)).toHaveLength(15_000);
     expect(step.outputs['run-id']).toMatch(/\w/);
+  });
+
+  it('15,000 metrics on a GitHub runner: the full JSON and the local store are uploaded as workflow artifacts (artifact service double, Azurite)', async () => {
+    const service = new ArtifactServiceDouble();
+    await service.start();
+    try {
+      const ws = emptyWorkspace();
+      const metrics = Object.fromEntries(
+        Array.from({ length: 15_000 }, (_, i) => [`metric_${'m'.repeat(40)}_${i}`, i / 3]),
+      );
+      writeFileSync(join(ws, 'metrics.json'), JSON.stringify(metrics));
+      const step = await train(ws, { run: 'true' }, { ...service.env(), GITHUB_JOB: 'train' });
+      expect(step.error, step.stdout.slice(-2000)).toBeUndefined();
+      const pointer = JSON.parse(step.outputs.metrics!);
+      expect(pointer.artifact).toMatch(/^train-and-log-outputs-train-[0-9a-f]{6}$/);
+      expect(step.stdout).toContain(`(workflow artifact '${pointer.artifact}')`);
+      const outputs = unzip(await service.download(pointer.artifact));
+      expect(Object.keys(outputs)).toEqual(['outputs.json']);
+      expect(Object.keys(JSON.parse(outputs['outputs.json']!.toString('utf8')).metrics)).toHaveLength(15_000);
+      const runId = step.outputs['run-id']!;
+      const store = unzip(await service.download(`mlops-run-${runId}`));
+      expect(JSON.parse(store[`runs/${runId}/run.json`]!.toString('utf8')).status).toBe('FINISHED');
+      expect(service.artifacts.every((a) => a.finalized && a.hash?.startsWith('sha256:'))).toBe(true);
+    } finally {
+      await service.stop();
+    }
   });
 
   it('GitHub answering 500 on the comment: a warning, outputs and the summary are kept (GitHub API double)', async () => {

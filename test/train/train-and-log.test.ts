@@ -538,12 +538,13 @@ describe('train-and-log end to end (MLflow double, GitHub double, real scikit-le
     const runDir = join(workspace, '.mlops/runs', step.outputs['run-id']!);
     const record = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8'));
     expect(record.metrics.loss).toEqual([{ value: 1 / rows, step: rows - 1, timestamp: expect.any(Number) }]);
-    const history = readFileSync(join(runDir, 'metrics', 'loss'), 'utf8')
+    const history = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
       .trimEnd()
-      .split('\n');
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(history).toHaveLength(rows);
     // awk prints numbers with %.6g.
-    expect(history[12]!.split(' ').slice(1)).toEqual(['0.0769231', '12']);
+    expect(history[12]).toMatchObject({ key: 'loss', value: 0.0769231, step: 12 });
     expect(JSON.parse(step.outputs.metrics!)).toEqual({ loss: 1 / rows });
     expect(step.stdout).toMatch(/Logging metrics: 200000 points/);
   });

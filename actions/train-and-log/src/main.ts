@@ -3,10 +3,12 @@ import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import {
   type ActionContext,
   ActionError,
+  artifactServiceAvailable,
   defineAction,
   errorMessage,
   input,
   NetworkError,
+  uploadArtifact,
   writeFileAtomic,
   z,
 } from '@mlops-actions/kit';
@@ -307,7 +309,7 @@ async function uploadLocalStore(
   name: string,
   ctx: ActionContext,
 ): Promise<void> {
-  if (!ctx.env.ACTIONS_RUNTIME_TOKEN) {
+  if (!artifactServiceAvailable(ctx.env)) {
     ctx.log.info(
       `Local store kept at ${store.root}; not uploading it as a workflow artifact (no ACTIONS_RUNTIME_TOKEN: not on a GitHub runner).`,
     );
@@ -317,9 +319,7 @@ async function uploadLocalStore(
     join(store.root, 'experiments.json'),
     ...listFiles(join(store.root, 'runs', run.runId), '').map((f) => f.localPath),
   ].filter((f) => existsSync(f));
-  const { DefaultArtifactClient } = await import('@actions/artifact');
-  const client = new DefaultArtifactClient();
-  const result = await client.uploadArtifact(name, files, store.root, { retentionDays: undefined });
+  const result = await uploadArtifact(name, files, store.root);
   ctx.log.info(
     `Uploaded the local store as workflow artifact '${name}' (${files.length} files, id ${result.id ?? '?'}).`,
   );

@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { artifactServiceAvailable, uniqueArtifactName, uploadArtifact } from './artifact';
 import { runner } from './commands';
 import { type StickyCommentResult, upsertStickyComment } from './comment';
 import { ActionError, InputError, oneLine } from './errors';
@@ -215,9 +216,15 @@ function reportFailure(error: unknown, env: NodeJS.ProcessEnv): void {
 
 /**
  * Writes every output and the `json` output within GitHub's per-job limit: when they would exceed it,
- * the whole result goes to a file under RUNNER_TEMP and the largest outputs point to it instead.
+ * the whole result goes to a file under RUNNER_TEMP, uploaded as a workflow artifact where the runner
+ * has the artifact service (RUNNER_TEMP is gone after the job), and the largest outputs point to both.
  */
-function writeOutputs(definition: AnyActionDefinition, result: unknown, tempDir: () => string): void {
+async function writeOutputs(
+  definition: AnyActionDefinition,
+  result: unknown,
+  tempDir: () => string,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
   const parsed = (definition.outputs as z.ZodObject).safeParse(result);
   if (!parsed.success) {
     throw new Error(
@@ -225,15 +232,24 @@ function writeOutputs(definition: AnyActionDefinition, result: unknown, tempDir:
     );
   }
   const values = parsed.data as Record<string, unknown>;
-  let file: string | undefined;
   const limited = limitOutputs(values, '\0', OUTPUTS_LIMIT_BYTES);
   let written = limited.values;
   if (limited.trimmed.length > 0) {
-    file = join(tempDir(), 'outputs.json');
+    const dir = tempDir();
+    const file = join(dir, 'outputs.json');
     writeFileAtomic(file, redact(JSON.stringify(values, null, 2)));
-    written = limitOutputs(values, file, OUTPUTS_LIMIT_BYTES).values;
+    let artifact: string | undefined;
+    if (artifactServiceAvailable(env)) {
+      try {
+        artifact = (await uploadArtifact(uniqueArtifactName(`${definition.id}-outputs`, env), [file], dir))
+          .name;
+      } catch (error) {
+        runner.warning(`Could not upload ${file} as a workflow artifact: ${oneLine(redact(String(error)))}`);
+      }
+    }
+    written = limitOutputs(values, file, OUTPUTS_LIMIT_BYTES, artifact).values;
     runner.warning(
-      `The outputs of ${definition.id} exceed GitHub's 1 MB limit: ${limited.trimmed.map((k) => `'${k}'`).join(', ')} ${limited.trimmed.length === 1 ? 'was' : 'were'} replaced by a pointer to the full result in ${file}`,
+      `The outputs of ${definition.id} exceed GitHub's 1 MB limit: ${limited.trimmed.map((k) => `'${k}'`).join(', ')} ${limited.trimmed.length === 1 ? 'was' : 'were'} replaced by a pointer to the full result in ${file}${artifact ? ` (workflow artifact '${artifact}')` : ''}`,
     );
   }
   for (const [key, value] of Object.entries(written)) runner.setOutput(key, redact(value));
@@ -286,7 +302,7 @@ export async function runAction(
       if (definition.post) runner.saveState('isPost', 'true');
       const inputs = readInputs(definition.inputs, env);
       const result = await Promise.race([definition.run(inputs, ctx), cancelled]);
-      writeOutputs(definition, result, () => ctx.tempDir);
+      await writeOutputs(definition, result, () => ctx.tempDir, env);
       const failure = ctx.failure();
       if (failure) runner.setFailed(oneLine(redact(failure)));
       else if (controller.signal.aborted) reportFailure(controller.signal.reason, env);

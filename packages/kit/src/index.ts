@@ -1,5 +1,6 @@
 export { z } from 'zod';
 export * from './action';
+export * from './artifact';
 export * from './commands';
 export * from './comment';
 export * from './errors';

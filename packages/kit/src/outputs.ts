@@ -6,6 +6,8 @@ export interface TrimmedOutput {
   truncated: true;
   bytes: number;
   file: string;
+  /** The workflow artifact that holds the same file, when the runner has an artifact service. */
+  artifact?: string;
 }
 
 export interface LimitedOutputs {
@@ -36,6 +38,7 @@ export function limitOutputs(
   result: Record<string, unknown>,
   file: string,
   limitBytes = OUTPUTS_LIMIT_BYTES,
+  artifact?: string,
 ): LimitedOutputs {
   const strings = Object.fromEntries(Object.entries(result).map(([k, v]) => [k, stringify(v)]));
   const trimmed: string[] = [];
@@ -43,6 +46,7 @@ export function limitOutputs(
     truncated: true,
     bytes: Buffer.byteLength(strings[name]!),
     file,
+    ...(artifact ? { artifact } : {}),
   });
   const build = (): Record<string, string> => {
     const json = JSON.stringify(
@@ -62,7 +66,10 @@ export function limitOutputs(
       .filter((k) => !trimmed.includes(k))
       .sort((a, b) => Buffer.byteLength(strings[b]!) - Buffer.byteLength(strings[a]!))[0];
     if (largest === undefined) {
-      values = { ...values, json: JSON.stringify({ truncated: true, file }) };
+      values = {
+        ...values,
+        json: JSON.stringify({ truncated: true, file, ...(artifact ? { artifact } : {}) }),
+      };
       break;
     }
     trimmed.push(largest);

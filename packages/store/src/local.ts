@@ -30,7 +30,7 @@ export interface LocalRunRecord {
   /**
    * The latest point of each metric (at the highest step), in a one-element list; records written before
    * histories were streamed hold every point here. Non-finite values are written as "NaN", "Infinity",
-   * "-Infinity". The whole history is in `metrics/<encoded key>` beside this file (see `historyFile`).
+   * "-Infinity". The whole history is in `metrics.jsonl` beside this file (see `historyFile`).
    */
   metrics: Record<string, Array<{ value: number | string; step: number; timestamp: number }>>;
   artifact_uri: string;
@@ -123,29 +123,20 @@ export class LocalStore implements TrackingStore {
       record.params[key] = value;
     }
     Object.assign(record.tags, entities.tags ?? {});
-    const lines = new Map<string, string[]>();
+    const lines: string[] = [];
     for (const m of entities.metrics ?? []) {
       const point = { value: encode(m.value), step: m.step, timestamp: m.timestamp };
       const latest = record.metrics[m.key]?.at(-1);
       if (!latest || m.step >= latest.step) record.metrics[m.key] = [point];
-      const text = lines.get(m.key) ?? [];
-      text.push(`${m.timestamp} ${point.value} ${m.step}\n`);
-      lines.set(m.key, text);
+      lines.push(`${JSON.stringify({ key: m.key, ...point })}\n`);
     }
-    for (const [key, text] of lines) {
-      const file = this.historyFile(run.runId, key);
-      mkdirSync(dirname(file), { recursive: true });
-      appendFileSync(file, text.join(''));
-    }
+    if (lines.length > 0) appendFileSync(this.historyFile(run.runId), lines.join(''));
     this.write(record);
   }
 
-  /**
-   * Where a metric's history is appended, one point per line as MLflow's file store writes them
-   * (`<timestamp> <value> <step>`). The key is percent-encoded so that any metric name is one file name.
-   */
-  historyFile(runId: string, key: string): string {
-    return join(dirname(this.runFile(runId)), 'metrics', encodeURIComponent(key).replace(/\./g, '%2E'));
+  /** Every metric point of a run, appended as it is logged: one JSON object per line (`key`, `value`, `step`, `timestamp`). */
+  historyFile(runId: string): string {
+    return join(dirname(this.runFile(runId)), 'metrics.jsonl');
   }
 
   async uploadArtifacts(run: RunHandle, files: UploadFile[], options: UploadOptions = {}): Promise<void> {

@@ -131,9 +131,15 @@ describe('local store histories', () => {
       ],
     });
     await store.log(run, { metrics: [{ key: 'val/loss', value: Number.NaN, step: 1, timestamp: 11 }] });
-    const history = readFileSync(store.historyFile(run.runId, 'val/loss'), 'utf8');
-    expect(history).toBe('10 0.5 2\n10 0.9 0\n11 NaN 1\n');
-    expect(store.historyFile(run.runId, '../x')).toMatch(/metrics\/%2E%2E%2Fx$/);
+    const history = readFileSync(store.historyFile(run.runId), 'utf8');
+    expect(history).toBe(
+      [
+        '{"key":"val/loss","value":0.5,"step":2,"timestamp":10}',
+        '{"key":"val/loss","value":0.9,"step":0,"timestamp":10}',
+        '{"key":"val/loss","value":"NaN","step":1,"timestamp":11}',
+        '',
+      ].join('\n'),
+    );
     const record = store.read(run.runId);
     expect(record.metrics['val/loss']).toEqual([{ value: 0.5, step: 2, timestamp: 10 }]);
     expect((await store.getRunMetrics(run.runId)).metrics['val/loss']).toBe(0.5);
