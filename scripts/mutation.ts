@@ -63,6 +63,8 @@ for (const name of names.length > 0 ? names : Object.keys(MUTATION_TARGETS)) {
     mutate: target.mutate,
     concurrency,
     timeoutMS: 60_000,
+    // The first run computes every scipy reference; on a busy machine it takes longer than the default 5 min.
+    dryRunTimeoutMinutes: 30,
     // The event recorder keeps each mutant's result as it comes, so an interrupted run still shows them.
     reporters: ['clear-text', 'progress', 'html', 'json', 'event-recorder'],
     eventReporter: { baseDir: join(outDir, `${name}-events`) },

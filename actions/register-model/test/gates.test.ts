@@ -4,7 +4,7 @@ import { evaluateGates, noRegression, parseGates, parseImprovements, renderGateT
 describe('gate expressions', () => {
   it('parses thresholds', () => {
     expect(
-      parseGates(['test.accuracy >= 0.90', 'latency_p95_ms<=50', '', '# comment', 'loss < 1e-3']),
+      parseGates(['test.accuracy >= 0.90', 'latency_p95_ms<=50', '', '# comment', '  loss < 1e-3  ']),
     ).toEqual([
       { text: 'test.accuracy >= 0.90', metric: 'test.accuracy', op: '>=', value: 0.9 },
       { text: 'latency_p95_ms<=50', metric: 'latency_p95_ms', op: '<=', value: 50 },
