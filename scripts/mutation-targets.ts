@@ -1,6 +1,6 @@
 /**
  * The code that decides (statistics, the canary judge, the A/B analysis and decision rule, DVC
- * verification and hashing) and the unit tests that guard it. Mutation testing runs each package on its
+ * verification and hashing, register-model's gates) and the unit tests that guard it. Mutation testing runs each package on its
  * own unit tests only: the end-to-end tests run the committed bundles and cannot see a mutant.
  */
 export interface MutationTarget {
@@ -27,5 +27,9 @@ export const MUTATION_TARGETS: Record<string, MutationTarget> = {
     // hash.ts is the digest; the range of pull.ts is the download-verify-retry path and the cache check.
     mutate: ['packages/dvc/src/hash.ts', 'packages/dvc/src/pull.ts:226-335'],
     tests: ['packages/dvc/test/hash*.test.ts', 'packages/dvc/test/pull*.test.ts'],
+  },
+  gates: {
+    mutate: ['actions/register-model/src/gates.ts'],
+    tests: ['actions/register-model/test/gates.test.ts'],
   },
 };

@@ -1,10 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { evaluateGates, noRegression, parseGates, parseImprovements, renderGateTable } from '../src/gates';
 
 describe('gate expressions', () => {
   it('parses thresholds', () => {
     expect(
-      parseGates(['test.accuracy >= 0.90', 'latency_p95_ms<=50', '', '# comment', 'loss < 1e-3']),
+      parseGates(['test.accuracy >= 0.90', 'latency_p95_ms<=50', '', '# comment', '  loss < 1e-3  ']),
     ).toEqual([
       { text: 'test.accuracy >= 0.90', metric: 'test.accuracy', op: '>=', value: 0.9 },
       { text: 'latency_p95_ms<=50', metric: 'latency_p95_ms', op: '<=', value: 50 },
@@ -35,7 +35,11 @@ describe('gate expressions', () => {
 });
 
 describe('evaluateGates', () => {
-  const thresholds = parseGates(['test.accuracy >= 0.90', 'latency_p95_ms <= 50']);
+  // Parsed inside each test, not while the file is collected: a parser bug must fail tests, not the collection.
+  let thresholds: ReturnType<typeof parseGates>;
+  beforeEach(() => {
+    thresholds = parseGates(['test.accuracy >= 0.90', 'latency_p95_ms <= 50']);
+  });
 
   it('passes and fails thresholds in both directions', () => {
     const ok = evaluateGates({
@@ -118,5 +122,120 @@ describe('evaluateGates', () => {
     });
     const md = renderGateTable(r);
     expect(md).toContain('| `a¦b` | 2 | &gt;= 1 | ✅ pass |');
+  });
+
+  it('judges every operator at its boundary', () => {
+    const judge = (gate: string, value: number) =>
+      evaluateGates({ thresholds: parseGates([gate]), improvements: [], candidate: { m: value } }).rows[0]!
+        .passed;
+    expect([judge('m > 1', 1), judge('m > 1', 1.001)]).toEqual([false, true]);
+    expect([judge('m < 1', 1), judge('m < 1', 0.999)]).toEqual([false, true]);
+    expect([judge('m >= 1', 0.999), judge('m >= 1', 1)]).toEqual([false, true]);
+    expect([judge('m <= 1', 1.001), judge('m <= 1', 1)]).toEqual([false, true]);
+    expect([judge('m == 1', 1.001), judge('m == 1', 1)]).toEqual([false, true]);
+    expect([judge('m != 1', 1), judge('m != 1', 2)]).toEqual([false, true]);
+    // NaN is not "different from 1": a metric that is not a number never passes a gate.
+    expect(judge('m != 1', Number.NaN)).toBe(false);
+  });
+
+  it('marks each row with its kind and says when the run has no metrics at all', () => {
+    const r = evaluateGates({
+      thresholds,
+      improvements: parseImprovements(['test.accuracy +0']),
+      compareTo: 'champion',
+      champion: { label: 'champion', metrics: { 'test.accuracy': 0.9 } },
+      candidate: { 'test.accuracy': 0.95, latency_p95_ms: 10 },
+    });
+    expect(r.rows.map((row) => row.kind)).toEqual(['threshold', 'threshold', 'champion']);
+    expect(r.notes).toEqual([]);
+    expect(() => evaluateGates({ thresholds, improvements: [], candidate: {} })).toThrow(
+      "gate 'test.accuracy >= 0.90': the run has no metric 'test.accuracy' (it has no metrics)",
+    );
+  });
+
+  it('ignores min-improvement unless a champion comparison is asked for', () => {
+    const r = evaluateGates({
+      thresholds: [],
+      improvements: parseImprovements(['test.f1 +0.5']),
+      champion: { label: 'champion', metrics: { 'test.f1': 0.9 } },
+      candidate: { 'test.f1': 0.1 },
+    });
+    expect(r).toEqual({ passed: true, rows: [], notes: [] });
+  });
+
+  it('does not compare a metric the champion lacks or holds as NaN, and says so', () => {
+    for (const metrics of [{}, { 'test.f1': Number.NaN }]) {
+      const r = evaluateGates({
+        thresholds: [],
+        improvements: parseImprovements(['test.f1 +0.01']),
+        compareTo: 'champion',
+        champion: { label: 'champion (version 2)', metrics },
+        candidate: { 'test.f1': 0.1 },
+      });
+      expect(r.passed).toBe(true);
+      expect(r.rows).toEqual([
+        {
+          metric: 'test.f1',
+          value: 0.1,
+          expected: 'champion (version 2) has no value',
+          kind: 'champion',
+          passed: true,
+          note: "the champion (version 2) has no metric 'test.f1': not compared",
+        },
+      ]);
+      expect(r.notes).toEqual(["The champion (version 2) has no metric 'test.f1', so it was not compared."]);
+    }
+  });
+
+  it('writes the required amount with its sign in the expected column', () => {
+    const expected = (line: string) =>
+      evaluateGates({
+        thresholds: [],
+        improvements: parseImprovements([line]),
+        compareTo: 'champion',
+        champion: { label: 'champion', metrics: { score: 2 } },
+        candidate: { score: 2 },
+      }).rows[0]!;
+    expect(expected('score +0.25 higher')).toMatchObject({
+      expected: '>= 2.25 (champion: 2 +0.25)',
+      passed: false,
+    });
+    expect(expected('score -0.5 higher')).toMatchObject({
+      expected: '>= 1.5 (champion: 2 -0.5)',
+      passed: true,
+    });
+    expect(expected('score +0 lower')).toMatchObject({ expected: '<= 2 (champion: 2 +0)', passed: true });
+  });
+
+  it('renders the header, alignment and notes of the gate table, and says when there are no gates', () => {
+    expect(renderGateTable({ passed: true, rows: [], notes: [] })).toBe('_No gates were configured._');
+    const md = renderGateTable({
+      passed: false,
+      rows: [{ metric: 'm', value: 1, expected: '>= 2', kind: 'threshold', passed: false }],
+      notes: ['First <model>'],
+    });
+    expect(md).toBe(
+      [
+        '| Metric | Value | Threshold or champion | Result |\n| --- | ---: | --- | --- |\n| `m` | 1 | &gt;= 2 | ❌ fail |',
+        '> First &lt;model&gt;',
+      ].join('\n\n'),
+    );
+  });
+
+  it('derives no-regression gates once per metric, skipping equality gates', () => {
+    expect(noRegression(parseGates(['a > 1', 'a >= 2', 'b < 3', 'c == 1', 'd != 2']))).toEqual([
+      { text: 'a +0', metric: 'a', amount: 0, relative: false, direction: 'higher' },
+      { text: 'b +0', metric: 'b', amount: 0, relative: false, direction: 'lower' },
+    ]);
+  });
+});
+
+describe('improvement lines', () => {
+  it('trims lines and skips blank and comment lines', () => {
+    expect(parseImprovements(['  test.f1 +0.01  ', '', '   ', '# test.f1 +5'], 'min-improvement')).toEqual([
+      { text: 'test.f1 +0.01', metric: 'test.f1', amount: 0.01, relative: false, direction: 'higher' },
+    ]);
+    expect(() => parseImprovements(['x'], 'my-input')).toThrow(/^Input 'my-input': cannot parse 'x'/);
+    expect(() => parseImprovements(['x'])).toThrow(/^Input 'min-improvement': cannot parse 'x'/);
   });
 });
