@@ -276,6 +276,16 @@ export interface MlflowDoubleOptions {
    * (PUT `{version_num}`, GET, DELETE), for models named `catalog.schema.model`.
    */
   unityCatalog?: boolean;
+  /**
+   * Page `artifacts/list` this many entries at a time with `next_page_token`, as the proto allows and
+   * Databricks does; MLflow 2.12 OSS answers every entry at once (the default).
+   */
+  artifactPageSize?: number;
+  /**
+   * Cut the body of this many artifact downloads in half, with a Content-Length that matches the cut body,
+   * as a misbehaving proxy or object store would: only the listed `file_size` shows the loss.
+   */
+  truncateDownloads?: number;
 }
 
 export interface RecordedMlflowRequest {
@@ -314,6 +324,7 @@ export class MlflowDouble {
   private nextUser = 1;
   private lastTs = 0;
   private failuresLeft = 0;
+  private truncationsLeft = 0;
   private closeServer?: () => Promise<void>;
   private readonly routes: Record<string, Route>;
 
@@ -331,6 +342,7 @@ export class MlflowDouble {
       this.users.set(name, { id: this.nextUser++, password: user.password, admin: user.admin ?? false });
     }
     this.failuresLeft = options.failFirst?.times ?? 0;
+    this.truncationsLeft = options.truncateDownloads ?? 0;
     this.routes = this.buildRoutes();
   }
 
@@ -713,8 +725,16 @@ export class MlflowDouble {
           const rel = (c.query.get('path') ?? '').replace(/^\/+|\/+$/g, '');
           const root = run.artifactUri.replace(/^mlflow-artifacts:\//, '');
           const entries = this.children(rel ? `${root}/${rel}` : root);
-          const files = entries?.map((e) => ({ ...e, path: rel ? `${rel}/${e.path}` : e.path }));
-          return { root_uri: run.artifactUri, ...(files?.length ? { files } : {}) };
+          const files = entries?.map((e) => ({ ...e, path: rel ? `${rel}/${e.path}` : e.path })) ?? [];
+          const size = this.options.artifactPageSize;
+          const { items, next } = size
+            ? this.page(files, size, c.query.get('page_token') ?? undefined)
+            : { items: files, next: undefined };
+          return {
+            root_uri: run.artifactUri,
+            ...(items.length ? { files: items } : {}),
+            ...(next ? { next_page_token: next } : {}),
+          };
         },
       },
       'registered-models/create': { methods: ['POST'], handler: (c) => this.createModel(c) },
@@ -1308,7 +1328,12 @@ export class MlflowDouble {
       '.html': 'text/html',
       '.svg': 'image/svg+xml',
     };
-    return this.send(res, 200, binary[ext] ?? 'text/plain', data, {
+    let body = data;
+    if (this.truncationsLeft > 0 && data.length > 1) {
+      this.truncationsLeft--;
+      body = data.subarray(0, Math.floor(data.length / 2));
+    }
+    return this.send(res, 200, binary[ext] ?? 'text/plain', body, {
       'content-disposition': `attachment; filename=${base}`,
     });
   }

@@ -26,10 +26,19 @@ import {
   sha256,
   sourceDateEpoch,
 } from '@mlops-actions/oci';
+import { isMlflowUri, MlflowClient, parseModelsUri, resolveConnection } from '@mlops-actions/mlflow';
 import { inlineCode, table } from '@mlops-actions/report';
+import { MlflowRegistry } from '@mlops-actions/store';
 import { assemble, type LayerRow, packModel, publish, readBase, writeOutput } from './build';
 import { dockerBuild, dockerfile } from './docker';
-import { fetchModelArtifact, localModel, type ModelSource, modelStore } from './model';
+import {
+  fetchMlflowModel,
+  fetchModelArtifact,
+  localModel,
+  type ModelSource,
+  modelStore,
+  type RegisteredVersion,
+} from './model';
 import { attestOnGithub, provenanceStatement } from './provenance';
 
 const jsonArgs = input.json(z.array(z.string())).optional();
@@ -40,12 +49,32 @@ export const inputs = z
       .string()
       .optional()
       .describe(
-        "The model as register-model's `model-uri`: `oci://registry/repository@sha256:…` (a ModelPack artifact) or a local OCI layout `[oci:]<folder>:<tag>` / `[oci:]<folder>@sha256:…`. Give this or model-path",
+        "The model as register-model's `model-uri`: `models:/<name>/<version>` or `models:/<name>@<alias>` on MLflow (with tracking-uri), `oci://registry/repository@sha256:…` (a ModelPack artifact) or a local OCI layout `[oci:]<folder>:<tag>` / `[oci:]<folder>@sha256:…`. Give this or model-path",
       ),
     'model-path': z
       .string()
       .optional()
       .describe('A model folder (or file) in the workspace. Give this or model-uri'),
+    'tracking-uri': z
+      .string()
+      .optional()
+      .describe(
+        'The MLflow server (http(s)://…, `databricks`) for a models:/ model-uri; default: MLFLOW_TRACKING_URI',
+      ),
+    'tracking-token': input
+      .secret(z.string().optional())
+      .describe(
+        'Bearer token for the MLflow server; defaults to MLFLOW_TRACKING_TOKEN (or basic auth from MLFLOW_TRACKING_USERNAME/PASSWORD)',
+      ),
+    'registry-uri': z
+      .string()
+      .optional()
+      .describe(
+        'The MLflow Model Registry server when it is not the tracking server (as register-model takes it)',
+      ),
+    'registry-token': input
+      .secret(z.string().optional())
+      .describe('Bearer token for an MLflow registry-uri on another server than tracking-uri'),
     'model-name': z
       .string()
       .optional()
@@ -121,6 +150,15 @@ export const inputs = z
       .describe(
         "Password or token for the target registry, e.g. the workflow's GITHUB_TOKEN for GHCR (with packages: write)",
       ),
+    'base-username': z
+      .string()
+      .optional()
+      .describe(
+        "User for the base image's registry; default on ghcr.io: github.actor. Without base-password: the target's credentials when the base is on the same registry, else anonymous",
+      ),
+    'base-password': input
+      .secret(z.string().optional())
+      .describe("Password or token for the base image's registry, when it is not the target's"),
     builder: z
       .enum(['native', 'docker'])
       .default('native')
@@ -145,6 +183,12 @@ export const inputs = z
         code: 'custom',
         path: ['model-uri'],
         message: 'give exactly one of model-uri and model-path',
+      });
+    if (i['base-username'] && !i['base-password'])
+      ctx.addIssue({
+        code: 'custom',
+        path: ['base-password'],
+        message: 'base-username is set, so give base-password (the password or token for the base registry)',
       });
     if (i.push && !i.image)
       ctx.addIssue({
@@ -188,6 +232,31 @@ function credentialsFor(i: Inputs, ctx: ActionContext) {
   };
 }
 
+/**
+ * The base image's credentials and the input a 401 should name: base-password when given, else the
+ * target's when the base is on the target's registry, else none (a public base).
+ */
+export function baseCredentials(
+  i: Pick<Inputs, 'base-username' | 'base-password'>,
+  registry: string,
+  target: (registry: string) => RegistryCredentials | undefined,
+  actor: string,
+): { credentials?: RegistryCredentials; input: string; separate: boolean } {
+  if (i['base-password'])
+    return {
+      credentials: {
+        username: i['base-username'] ?? (registry === 'ghcr.io' ? actor : ''),
+        password: i['base-password'],
+      },
+      input: 'base-password',
+      separate: true,
+    };
+  const shared = target(registry);
+  return shared
+    ? { credentials: shared, input: 'registry-password', separate: false }
+    : { input: 'base-password', separate: false };
+}
+
 function defaultTags(i: Inputs, ctx: ActionContext): string[] {
   if (i.tags.length) return i.tags;
   const tags: string[] = [];
@@ -202,15 +271,53 @@ function defaultTags(i: Inputs, ctx: ActionContext): string[] {
   return tags.length ? tags : ['latest'];
 }
 
+/** The MLflow registry (and the tracking server holding the artifacts) behind a models:/ model-uri. */
+function openMlflow(i: Inputs, ctx: ActionContext): { registry: MlflowRegistry; artifacts: MlflowClient } {
+  const tracking = i['tracking-uri'] ?? ctx.env.MLFLOW_TRACKING_URI;
+  const registryUri = i['registry-uri'] ?? tracking;
+  if (!registryUri || !isMlflowUri(registryUri) || (tracking && !isMlflowUri(tracking)))
+    throw new InputError(
+      'tracking-uri',
+      `model-uri '${i['model-uri']}' is in an MLflow registry, so give tracking-uri (http(s)://… or databricks; got '${tracking ?? ''}') or set MLFLOW_TRACKING_URI`,
+    );
+  const connect = (uri: string, token: string | undefined) => {
+    const connection = resolveConnection(uri, ctx.env, token);
+    for (const secret of connection.secrets) ctx.mask(secret);
+    return connection;
+  };
+  const log = (l: string) => ctx.log.debug(l);
+  const sameServer = !tracking || registryUri === tracking;
+  const registry = new MlflowRegistry(
+    connect(registryUri, i['registry-token'] ?? (sameServer ? i['tracking-token'] : undefined)),
+    { log },
+  );
+  const artifacts = sameServer
+    ? registry.client
+    : new MlflowClient({ connection: connect(tracking, i['tracking-token']), log });
+  return { registry, artifacts };
+}
+
 async function resolveModel(
   i: Inputs,
   ctx: ActionContext,
   creds: ReturnType<typeof credentialsFor>,
 ): Promise<ModelSource> {
   if (i['model-path']) return localModel(ctx.workspace, i['model-path']);
-  const opened = modelStore(i['model-uri']!, ctx.workspace, creds, (l) => ctx.log.info(l));
+  const uri = i['model-uri']!;
+  const target = join(ctx.tempDir, 'model');
+  if (uri.startsWith('models:')) {
+    const ref = parseModelsUri(uri);
+    if (!ref)
+      throw new InputError(
+        'model-uri',
+        `'${uri}' is not a models:/ URI this action reads; accepted: models:/<name>/<version> or models:/<name>@<alias>`,
+      );
+    const { registry, artifacts } = openMlflow(i, ctx);
+    return ctx.log.group(`Model ${uri}`, () => fetchMlflowModel(uri, ref, registry, artifacts, target, ctx));
+  }
+  const opened = modelStore(uri, ctx.workspace, creds, (l) => ctx.log.info(l));
   const progress = ctx.progress({ label: 'model download', unit: 'bytes' });
-  const model = await fetchModelArtifact(opened, join(ctx.tempDir, 'model'), (n) => progress.tick(0, n));
+  const model = await fetchModelArtifact(opened, target, (n) => progress.tick(0, n));
   progress.done();
   if (i.digest && model.artifact && model.artifact.descriptor.digest !== i.digest)
     throw new InputError(
@@ -218,6 +325,18 @@ async function resolveModel(
       `'${i['model-uri']}' resolves to ${model.artifact.descriptor.digest}, not ${i.digest}`,
     );
   return model;
+}
+
+/** Name, version and run of a registered MLflow version fill the inputs left empty (tags, annotations). */
+function withRegistered(i: Inputs, model: ModelSource): Inputs {
+  const r = model.registered;
+  if (!r) return i;
+  return {
+    ...i,
+    'model-name': i['model-name'] ?? r.name,
+    version: i.version ?? r.version,
+    'run-id': i['run-id'] ?? r.runId,
+  };
 }
 
 function lineage(
@@ -284,8 +403,10 @@ export default defineAction({
   branding: { icon: 'package', color: 'purple' },
   inputs,
   outputs,
-  async run(i, ctx) {
-    const creds = credentialsFor(i, ctx);
+  async run(given, ctx) {
+    const creds = credentialsFor(given, ctx);
+    const model = await resolveModel(given, ctx, creds);
+    const i = withRegistered(given, model);
     const baseRef = parseReference(i['base-image']);
     const platforms = i.platforms.map((p) => {
       try {
@@ -297,13 +418,13 @@ export default defineAction({
     const epoch = sourceDateEpoch(ctx.env);
     const created = new Date(epoch * 1000).toISOString().replace('.000Z', 'Z');
     const tags = defaultTags(i, ctx);
-    const model = await resolveModel(i, ctx, creds);
-    const modelUri = model.artifact?.uri ?? i['model-uri'] ?? i['model-path']!;
+    const modelUri = model.artifact?.uri ?? model.registered?.uri ?? i['model-uri'] ?? i['model-path']!;
 
+    const baseAuth = baseCredentials(i, baseRef.registry, creds, ctx.github.actor);
     const baseStore = new RegistryClient({
       registry: baseRef.registry,
-      credentials: creds(baseRef.registry),
-      credentialInput: 'registry-password',
+      credentials: baseAuth.credentials,
+      credentialInput: baseAuth.input,
       log: (l) => ctx.log.info(l),
     });
     const base = await ctx.log.group(`Base image ${formatReference(baseRef)}`, () =>
@@ -367,7 +488,7 @@ export default defineAction({
     let descriptor: Descriptor | undefined;
     if (i.push && target) {
       const targetStore =
-        target.registry === baseRef.registry
+        target.registry === baseRef.registry && !baseAuth.separate
           ? baseStore
           : new RegistryClient({
               registry: target.registry,
@@ -394,6 +515,7 @@ export default defineAction({
     const repository = target ? formatReference(target) : (outputPath ?? '');
     const image = `${repository}@${digest}`;
     if (model.artifact) await recordOnModel(model, repository, descriptor!, ctx);
+    if (model.registered) await recordOnVersion(model.registered, target && i.push ? image : undefined, ctx);
 
     let provenance = '';
     if (i.attest) {
@@ -465,4 +587,20 @@ async function recordOnModel(
     annotations: { 'mlops.image': `${image}@${descriptor.digest}`, 'mlops.image.digest': descriptor.digest },
   });
   ctx.log.info(`Recorded the image on the model as referrer ${referrer.digest}`);
+}
+
+/** Tags the MLflow model version with the pushed image, so the registry leads to what serves it. */
+async function recordOnVersion(
+  version: RegisteredVersion,
+  image: string | undefined,
+  ctx: ActionContext,
+): Promise<void> {
+  if (!image) {
+    ctx.log.info(`Not pushed, so ${version.uri} is not tagged with an image`);
+    return;
+  }
+  const digest = image.slice(image.lastIndexOf('@') + 1);
+  await version.registry.setVersionTag(version.name, version.version, 'mlops.image', image);
+  await version.registry.setVersionTag(version.name, version.version, 'mlops.image.digest', digest);
+  ctx.log.info(`Tagged ${version.uri} with mlops.image=${image}`);
 }
