@@ -66,15 +66,15 @@ export const inputs = z
       .describe(
         'Bearer token for the MLflow server; defaults to MLFLOW_TRACKING_TOKEN (or basic auth from MLFLOW_TRACKING_USERNAME/PASSWORD)',
       ),
-    'registry-uri': z
+    'model-registry-uri': z
       .string()
       .optional()
       .describe(
-        'The MLflow Model Registry server when it is not the tracking server (as register-model takes it)',
+        "The MLflow Model Registry server when it is not tracking-uri (register-model's `registry-uri`)",
       ),
-    'registry-token': input
+    'model-registry-token': input
       .secret(z.string().optional())
-      .describe('Bearer token for an MLflow registry-uri on another server than tracking-uri'),
+      .describe('Bearer token for a model-registry-uri on another server than tracking-uri'),
     'model-name': z
       .string()
       .optional()
@@ -273,12 +273,14 @@ function defaultTags(i: Inputs, ctx: ActionContext): string[] {
 
 /** The MLflow registry (and the tracking server holding the artifacts) behind a models:/ model-uri. */
 function openMlflow(i: Inputs, ctx: ActionContext): { registry: MlflowRegistry; artifacts: MlflowClient } {
-  const tracking = i['tracking-uri'] ?? ctx.env.MLFLOW_TRACKING_URI;
-  const registryUri = i['registry-uri'] ?? tracking;
-  if (!registryUri || !isMlflowUri(registryUri) || (tracking && !isMlflowUri(tracking)))
+  const given = i['tracking-uri'] ?? ctx.env.MLFLOW_TRACKING_URI;
+  // A local tracking store (register-model's default) has no server to read artifacts from.
+  const tracking = given && isMlflowUri(given) ? given : undefined;
+  const registryUri = i['model-registry-uri'] ?? tracking;
+  if (!registryUri || !isMlflowUri(registryUri))
     throw new InputError(
-      'tracking-uri',
-      `model-uri '${i['model-uri']}' is in an MLflow registry, so give tracking-uri (http(s)://… or databricks; got '${tracking ?? ''}') or set MLFLOW_TRACKING_URI`,
+      registryUri ? 'model-registry-uri' : 'tracking-uri',
+      `model-uri '${i['model-uri']}' is in an MLflow registry, so give tracking-uri (http(s)://… or databricks; got '${given ?? ''}') or model-registry-uri, or set MLFLOW_TRACKING_URI`,
     );
   const connect = (uri: string, token: string | undefined) => {
     const connection = resolveConnection(uri, ctx.env, token);
@@ -288,12 +290,13 @@ function openMlflow(i: Inputs, ctx: ActionContext): { registry: MlflowRegistry; 
   const log = (l: string) => ctx.log.debug(l);
   const sameServer = !tracking || registryUri === tracking;
   const registry = new MlflowRegistry(
-    connect(registryUri, i['registry-token'] ?? (sameServer ? i['tracking-token'] : undefined)),
+    connect(registryUri, i['model-registry-token'] ?? (sameServer ? i['tracking-token'] : undefined)),
     { log },
   );
-  const artifacts = sameServer
-    ? registry.client
-    : new MlflowClient({ connection: connect(tracking, i['tracking-token']), log });
+  const artifacts =
+    sameServer || !tracking
+      ? registry.client
+      : new MlflowClient({ connection: connect(tracking, i['tracking-token']), log });
   return { registry, artifacts };
 }
 
