@@ -33,7 +33,12 @@ const MODEL: Record<string, Buffer> = {
 let registry: Registry;
 let htpasswd: Registry;
 
-async function call(mlflow: MlflowDouble, method: string, path: string, body?: unknown): Promise<any> {
+async function call<T = unknown>(
+  mlflow: MlflowDouble,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<T> {
   const url = new URL(`api/2.0/mlflow/${path}`, `${mlflow.url}/`);
   const response = await fetch(url, {
     method,
@@ -41,7 +46,7 @@ async function call(mlflow: MlflowDouble, method: string, path: string, body?: u
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-  return response.json();
+  return (await response.json()) as T;
 }
 
 /**
@@ -51,8 +56,13 @@ async function call(mlflow: MlflowDouble, method: string, path: string, body?: u
 async function seeded(options: ConstructorParameters<typeof MlflowDouble>[0] = {}): Promise<MlflowDouble> {
   const mlflow = new MlflowDouble(options);
   await mlflow.start();
-  const { run } = await call(mlflow, 'POST', 'runs/create', { experiment_id: '0', start_time: 1 });
-  const root = (run.info.artifact_uri as string).replace(/^mlflow-artifacts:\//, '');
+  const { run } = await call<{ run: { info: { artifact_uri: string; run_id: string } } }>(
+    mlflow,
+    'POST',
+    'runs/create',
+    { experiment_id: '0', start_time: 1 },
+  );
+  const root = run.info.artifact_uri.replace(/^mlflow-artifacts:\//, '');
   for (const [file, data] of Object.entries(MODEL)) {
     const put = await fetch(`${mlflow.url}/api/2.0/mlflow-artifacts/artifacts/${root}/model/${file}`, {
       method: 'PUT',
@@ -61,7 +71,7 @@ async function seeded(options: ConstructorParameters<typeof MlflowDouble>[0] = {
     expect(put.status).toBe(200);
   }
   await call(mlflow, 'POST', 'registered-models/create', { name: 'iris' });
-  const runId = run.info.run_id as string;
+  const runId = run.info.run_id;
   for (const source of [`runs:/${runId}/model`, `${run.info.artifact_uri}/model`, 'models:/iris/1'])
     await call(mlflow, 'POST', 'model-versions/create', { name: 'iris', source, run_id: runId });
   await call(mlflow, 'POST', 'registered-models/alias', { name: 'iris', alias: 'champion', version: '3' });

@@ -10,6 +10,7 @@ import {
   writeFileAtomic,
   z,
 } from '@mlops-actions/kit';
+import { isMlflowUri, MlflowClient, parseModelsUri, resolveConnection } from '@mlops-actions/mlflow';
 import {
   type ConfigChanges,
   type Descriptor,
@@ -26,7 +27,6 @@ import {
   sha256,
   sourceDateEpoch,
 } from '@mlops-actions/oci';
-import { isMlflowUri, MlflowClient, parseModelsUri, resolveConnection } from '@mlops-actions/mlflow';
 import { inlineCode, table } from '@mlops-actions/report';
 import { MlflowRegistry } from '@mlops-actions/store';
 import { assemble, type LayerRow, packModel, publish, readBase, writeOutput } from './build';
