@@ -151,6 +151,7 @@ describe('build-model-image from the MLflow Model Registry (bundle, MLflow doubl
     const tags = mlflow.models.get('iris')!.versions.get(1)!.tags;
     expect(tags.get('mlops.image')).toBe(json.image);
     expect(tags.get('mlops.image.digest')).toBe(json.digest);
+    expect(step.summary).toContain(`Model version \`models:/iris/1\` on MLflow at ${mlflow.url} tagged`);
     expect(mlflow.models.get('iris')!.versions.get(3)!.tags.has('mlops.image')).toBe(false);
   });
 

@@ -374,6 +374,7 @@ function summary(
   tags: string[],
   platforms: string[],
   provenance: string,
+  recorded: string,
 ): string {
   const described = (o: LayerRow['outcome']) =>
     ({ exists: 'skipped (already there)', mounted: 'mounted', uploaded: 'uploaded' })[o];
@@ -395,7 +396,58 @@ function summary(
     ),
     '',
     provenance ? `Provenance: ${provenance}` : 'Provenance: not written (attest: false)',
+    ...(recorded ? ['', recorded] : []),
   ].join('\n');
+}
+
+function parsePlatforms(i: Inputs) {
+  return i.platforms.map((p) => {
+    try {
+      return parsePlatform(p);
+    } catch (error) {
+      throw new InputError('platforms', (error as Error).message);
+    }
+  });
+}
+
+/** The target repository, checked before any download so a bad `image` fails at once. */
+function targetOf(i: Inputs): Reference | undefined {
+  const target = i.image ? parseReference(i.image) : undefined;
+  if (target && (target.tag || target.digest))
+    throw new InputError(
+      'image',
+      `'${i.image}' has a tag or digest; give the repository only and put tags in 'tags'`,
+    );
+  return target;
+}
+
+function openBase(i: Inputs, ctx: ActionContext, creds: ReturnType<typeof credentialsFor>) {
+  const baseRef = parseReference(i['base-image']);
+  const auth = baseCredentials(i, baseRef.registry, creds, ctx.github.actor);
+  const baseStore = new RegistryClient({
+    registry: baseRef.registry,
+    credentials: auth.credentials,
+    credentialInput: auth.input,
+    log: (l) => ctx.log.info(l),
+  });
+  return { baseRef, baseStore, separate: auth.separate };
+}
+
+/** Signs the statement on GitHub when it can, else writes it next to the output; says where it went. */
+async function writeProvenance(
+  statement: ReturnType<typeof provenanceStatement>,
+  pushed: boolean,
+  outputPath: string | undefined,
+  ctx: ActionContext,
+): Promise<string> {
+  const attested = pushed ? await attestOnGithub(statement, ctx) : { attested: false, reason: 'not pushed' };
+  if (attested.attested) return attested.url ?? 'attested';
+  const file = outputPath
+    ? `${outputPath.replace(/\/+$/, '')}.provenance.json`
+    : join(ctx.workspace, 'build-model-image.provenance.json');
+  writeFileAtomic(file, `${JSON.stringify(statement, null, 2)}\n`);
+  ctx.log.info(`Provenance written to ${file} (${attested.reason})`);
+  return file;
 }
 
 export default defineAction({
@@ -407,29 +459,17 @@ export default defineAction({
   inputs,
   outputs,
   async run(given, ctx) {
+    const platforms = parsePlatforms(given);
+    const target = targetOf(given);
     const creds = credentialsFor(given, ctx);
     const model = await resolveModel(given, ctx, creds);
     const i = withRegistered(given, model);
-    const baseRef = parseReference(i['base-image']);
-    const platforms = i.platforms.map((p) => {
-      try {
-        return parsePlatform(p);
-      } catch (error) {
-        throw new InputError('platforms', (error as Error).message);
-      }
-    });
     const epoch = sourceDateEpoch(ctx.env);
     const created = new Date(epoch * 1000).toISOString().replace('.000Z', 'Z');
     const tags = defaultTags(i, ctx);
     const modelUri = model.artifact?.uri ?? model.registered?.uri ?? i['model-uri'] ?? i['model-path']!;
 
-    const baseAuth = baseCredentials(i, baseRef.registry, creds, ctx.github.actor);
-    const baseStore = new RegistryClient({
-      registry: baseRef.registry,
-      credentials: baseAuth.credentials,
-      credentialInput: baseAuth.input,
-      log: (l) => ctx.log.info(l),
-    });
+    const { baseRef, baseStore, separate } = openBase(i, ctx, creds);
     const base = await ctx.log.group(`Base image ${formatReference(baseRef)}`, () =>
       readBase(baseStore, baseRef, platforms),
     );
@@ -444,12 +484,6 @@ export default defineAction({
       ports: i.port,
       labels: { ...annotations, ...i.labels },
     };
-    const target = i.image ? parseReference(i.image) : undefined;
-    if (target && (target.tag || target.digest))
-      throw new InputError(
-        'image',
-        `'${i.image}' has a tag or digest; give the repository only and put tags in 'tags'`,
-      );
 
     if (i.builder === 'docker') {
       const digest = await dockerBuild({
@@ -491,7 +525,7 @@ export default defineAction({
     let descriptor: Descriptor | undefined;
     if (i.push && target) {
       const targetStore =
-        target.registry === baseRef.registry && !baseAuth.separate
+        target.registry === baseRef.registry && !separate
           ? baseStore
           : new RegistryClient({
               registry: target.registry,
@@ -518,38 +552,35 @@ export default defineAction({
     const repository = target ? formatReference(target) : (outputPath ?? '');
     const image = `${repository}@${digest}`;
     if (model.artifact) await recordOnModel(model, repository, descriptor!, ctx);
-    if (model.registered) await recordOnVersion(model.registered, target && i.push ? image : undefined, ctx);
+    const recorded = model.registered
+      ? await recordOnVersion(model.registered, target && i.push ? image : undefined, ctx)
+      : '';
 
-    let provenance = '';
-    if (i.attest) {
-      const statement = provenanceStatement({
-        repository,
-        digest,
-        base: { name: formatReference({ ...baseRef, digest: undefined }), digest: base.descriptor.digest },
-        model: { uri: modelUri, digest: model.artifact?.descriptor.digest },
-        externalParameters: {
-          'base-image': i['base-image'],
-          'model-dir': i['model-dir'],
-          platforms: platformNames,
-          tags,
-          'model-uri': modelUri,
-        },
-        github: ctx.github,
-      });
-      const attested = i.push
-        ? await attestOnGithub(statement, ctx)
-        : { attested: false, reason: 'not pushed' };
-      if (attested.attested) provenance = attested.url ?? 'attested';
-      else {
-        const file = outputPath
-          ? `${outputPath.replace(/\/+$/, '')}.provenance.json`
-          : join(ctx.workspace, 'build-model-image.provenance.json');
-        writeFileAtomic(file, `${JSON.stringify(statement, null, 2)}\n`);
-        provenance = file;
-        ctx.log.info(`Provenance written to ${file} (${attested.reason})`);
-      }
-    }
-    ctx.summary.add(summary(rows, image, tags, platformNames, provenance));
+    const provenance = i.attest
+      ? await writeProvenance(
+          provenanceStatement({
+            repository,
+            digest,
+            base: {
+              name: formatReference({ ...baseRef, digest: undefined }),
+              digest: base.descriptor.digest,
+            },
+            model: { uri: modelUri, digest: model.artifact?.descriptor.digest },
+            externalParameters: {
+              'base-image': i['base-image'],
+              'model-dir': i['model-dir'],
+              platforms: platformNames,
+              tags,
+              'model-uri': modelUri,
+            },
+            github: ctx.github,
+          }),
+          i.push,
+          outputPath,
+          ctx,
+        )
+      : '';
+    ctx.summary.add(summary(rows, image, tags, platformNames, provenance, recorded));
     ctx.log.info(
       `build-model-image: ${image} (${platformNames.join(', ')}), model layer ${formatBytes(packed.layer.descriptor.size)}`,
     );
@@ -597,13 +628,14 @@ async function recordOnVersion(
   version: RegisteredVersion,
   image: string | undefined,
   ctx: ActionContext,
-): Promise<void> {
+): Promise<string> {
   if (!image) {
     ctx.log.info(`Not pushed, so ${version.uri} is not tagged with an image`);
-    return;
+    return '';
   }
   const digest = image.slice(image.lastIndexOf('@') + 1);
   await version.registry.setVersionTag(version.name, version.version, 'mlops.image', image);
   await version.registry.setVersionTag(version.name, version.version, 'mlops.image.digest', digest);
   ctx.log.info(`Tagged ${version.uri} with mlops.image=${image}`);
+  return `Model version ${inlineCode(version.uri)} on MLflow at ${version.registry.uri} tagged ${inlineCode('mlops.image')} = ${inlineCode(image)}`;
 }
