@@ -572,6 +572,16 @@ export class MlflowDouble {
     return version;
   }
 
+  /**
+   * The SQL store's `storage_location`: the source, except that a `models:/<name>/<version>` source is
+   * resolved to that version's own location when the version is created.
+   */
+  private storageLocation(v: Version, depth = 0): string {
+    const model = /^models:\/([^/]+)\/(\d+)$/.exec(v.source);
+    if (!model || depth > 5) return v.source;
+    return this.storageLocation(this.version(model[1]!, model[2]!), depth + 1);
+  }
+
   private versionJson(v: Version, withAliases: boolean) {
     const aliases = withAliases
       ? [...(this.models.get(v.name)?.aliases.entries() ?? [])]
@@ -812,7 +822,9 @@ export class MlflowDouble {
       'model-versions/get-download-uri': {
         methods: ['GET'],
         handler: (c) => ({
-          artifact_uri: this.version(this.required(c, 'name'), this.required(c, 'version')).source,
+          artifact_uri: this.storageLocation(
+            this.version(this.required(c, 'name'), this.required(c, 'version')),
+          ),
         }),
       },
       'model-versions/transition-stage': { methods: ['POST'], handler: (c) => this.transition(c) },

@@ -87,6 +87,42 @@ describe('locateArtifacts and downloadArtifacts (MLflow double)', () => {
     );
   });
 
+  it('follows a models:/ source to the run it was logged in, and lists a run through every page', async () => {
+    const run = await client.createRun({ experimentId: '0', startTime: 1 });
+    const root = run.info.artifact_uri.replace(/^mlflow-artifacts:\//, '');
+    for (const name of ['a', 'b', 'c']) mlflow.artifacts.set(`${root}/model/${name}.txt`, Buffer.from(name));
+    await client.getOrCreateRegisteredModel('chain');
+    await client.createModelVersion({ name: 'chain', source: `runs:/${run.info.run_id}/model` });
+    const location = await locateArtifacts(client, 'models:/chain/1');
+    expect(location).toEqual({
+      kind: 'run',
+      runId: run.info.run_id,
+      path: 'model',
+      root,
+      display: `runs:/${run.info.run_id}/model`,
+    });
+    const paged = new MlflowDouble({ artifactPageSize: 1 });
+    await paged.start();
+    try {
+      const pagedClient = new MlflowClient({ connection: resolveConnection(paged.url, {}) });
+      const pagedRun = await pagedClient.createRun({ experimentId: '0', startTime: 1 });
+      const pagedRoot = pagedRun.info.artifact_uri.replace(/^mlflow-artifacts:\//, '');
+      for (const name of ['a', 'b', 'c'])
+        paged.artifacts.set(`${pagedRoot}/model/${name}.txt`, Buffer.from(name));
+      const target = temp();
+      const done = await downloadArtifacts(
+        pagedClient,
+        await locateArtifacts(pagedClient, `runs:/${pagedRun.info.run_id}/model`),
+        target,
+      );
+      expect(done).toEqual({ files: 3, bytes: 3 });
+      expect(readdirSync(target).sort()).toEqual(['a.txt', 'b.txt', 'c.txt']);
+      expect(paged.requestsTo('artifacts/list').length).toBe(3);
+    } finally {
+      await paged.stop();
+    }
+  });
+
   it('an empty source fails naming it', async () => {
     await expect(
       downloadArtifacts(
