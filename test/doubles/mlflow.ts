@@ -276,6 +276,16 @@ export interface MlflowDoubleOptions {
    * (PUT `{version_num}`, GET, DELETE), for models named `catalog.schema.model`.
    */
   unityCatalog?: boolean;
+  /**
+   * Page `artifacts/list` this many entries at a time with `next_page_token`, as the proto allows and
+   * Databricks does; MLflow 2.12 OSS answers every entry at once (the default).
+   */
+  artifactPageSize?: number;
+  /**
+   * Cut the body of this many artifact downloads in half, with a Content-Length that matches the cut body,
+   * as a misbehaving proxy or object store would: only the listed `file_size` shows the loss.
+   */
+  truncateDownloads?: number;
 }
 
 export interface RecordedMlflowRequest {
@@ -314,6 +324,7 @@ export class MlflowDouble {
   private nextUser = 1;
   private lastTs = 0;
   private failuresLeft = 0;
+  private truncationsLeft = 0;
   private closeServer?: () => Promise<void>;
   private readonly routes: Record<string, Route>;
 
@@ -331,6 +342,7 @@ export class MlflowDouble {
       this.users.set(name, { id: this.nextUser++, password: user.password, admin: user.admin ?? false });
     }
     this.failuresLeft = options.failFirst?.times ?? 0;
+    this.truncationsLeft = options.truncateDownloads ?? 0;
     this.routes = this.buildRoutes();
   }
 
@@ -560,6 +572,16 @@ export class MlflowDouble {
     return version;
   }
 
+  /**
+   * The SQL store's `storage_location`: the source, except that a `models:/<name>/<version>` source is
+   * resolved to that version's own location when the version is created.
+   */
+  private storageLocation(v: Version, depth = 0): string {
+    const model = /^models:\/([^/]+)\/(\d+)$/.exec(v.source);
+    if (!model || depth > 5) return v.source;
+    return this.storageLocation(this.version(model[1]!, model[2]!), depth + 1);
+  }
+
   private versionJson(v: Version, withAliases: boolean) {
     const aliases = withAliases
       ? [...(this.models.get(v.name)?.aliases.entries() ?? [])]
@@ -713,8 +735,16 @@ export class MlflowDouble {
           const rel = (c.query.get('path') ?? '').replace(/^\/+|\/+$/g, '');
           const root = run.artifactUri.replace(/^mlflow-artifacts:\//, '');
           const entries = this.children(rel ? `${root}/${rel}` : root);
-          const files = entries?.map((e) => ({ ...e, path: rel ? `${rel}/${e.path}` : e.path }));
-          return { root_uri: run.artifactUri, ...(files?.length ? { files } : {}) };
+          const files = entries?.map((e) => ({ ...e, path: rel ? `${rel}/${e.path}` : e.path })) ?? [];
+          const size = this.options.artifactPageSize;
+          const { items, next } = size
+            ? this.page(files, size, c.query.get('page_token') ?? undefined)
+            : { items: files, next: undefined };
+          return {
+            root_uri: run.artifactUri,
+            ...(items.length ? { files: items } : {}),
+            ...(next ? { next_page_token: next } : {}),
+          };
         },
       },
       'registered-models/create': { methods: ['POST'], handler: (c) => this.createModel(c) },
@@ -792,7 +822,9 @@ export class MlflowDouble {
       'model-versions/get-download-uri': {
         methods: ['GET'],
         handler: (c) => ({
-          artifact_uri: this.version(this.required(c, 'name'), this.required(c, 'version')).source,
+          artifact_uri: this.storageLocation(
+            this.version(this.required(c, 'name'), this.required(c, 'version')),
+          ),
         }),
       },
       'model-versions/transition-stage': { methods: ['POST'], handler: (c) => this.transition(c) },
@@ -1308,7 +1340,12 @@ export class MlflowDouble {
       '.html': 'text/html',
       '.svg': 'image/svg+xml',
     };
-    return this.send(res, 200, binary[ext] ?? 'text/plain', data, {
+    let body = data;
+    if (this.truncationsLeft > 0 && data.length > 1) {
+      this.truncationsLeft--;
+      body = data.subarray(0, Math.floor(data.length / 2));
+    }
+    return this.send(res, 200, binary[ext] ?? 'text/plain', body, {
       'content-disposition': `attachment; filename=${base}`,
     });
   }

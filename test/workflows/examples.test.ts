@@ -166,28 +166,50 @@ interface Case {
 }
 
 const scenarios: Record<string, () => Promise<Case>> = {
-  'register-on-merge.yml': async () => ({
-    scenario: {
-      event: events.push({ repo: REPO, sha: '4'.repeat(40) }),
-      vars: { MLFLOW_TRACKING_URI: mlflow.url },
-      secrets: { MLFLOW_TRACKING_USERNAME: 'ci', MLFLOW_TRACKING_PASSWORD: 'throwaway-password' },
-      checkout: checkoutExample,
-      env: { PATH, GITHUB_API_URL: github.url },
-    },
-    check: (steps) => {
-      expectAllSucceeded(steps, ['register']);
-      const train = steps.find((s) => s.id === 'train')!;
-      const register = steps.find((s) => s.id === 'register')!;
-      expect(register.inputs?.['run-id']).toBe(train.outputs['run-id']);
-      expect(register.inputs?.reason).toBe(`merged ${'4'.repeat(40)}`);
-      expect(register.outputs).toMatchObject({ alias: 'champion', 'gate-passed': 'true' });
-      const model = mlflow.models.get('breast-cancer-classifier')!;
-      expect(model.aliases.get('champion')).toBe(Number(register.outputs.version));
-      expect(steps.at(-1)!.stdout).toContain(
-        `Registered version ${register.outputs.version} (${register.outputs['model-uri']})`,
-      );
-    },
-  }),
+  'register-on-merge.yml': async () => {
+    registry ??= await startRegistry();
+    const host = registry.host;
+    await pushBusyboxBase(new RegistryClient({ registry: host }), 'runtimes/busybox');
+    return {
+      scenario: {
+        event: events.push({ repo: REPO, sha: '4'.repeat(40) }),
+        vars: { MLFLOW_TRACKING_URI: mlflow.url },
+        secrets: { MLFLOW_TRACKING_USERNAME: 'ci', MLFLOW_TRACKING_PASSWORD: 'throwaway-password' },
+        checkout: checkoutExample,
+        env: { PATH, GITHUB_API_URL: github.url },
+        // GHCR and Docker Hub cannot be reached here: the same roles on the test's docker-registry.
+        overrides: {
+          image: {
+            'base-image': `${host}/runtimes/busybox:1`,
+            image: `${host}/serving/breast-cancer-mlflow`,
+          },
+        },
+      },
+      check: (steps) => {
+        expectAllSucceeded(steps, ['register', 'image']);
+        const train = steps.find((s) => s.id === 'train')!;
+        const register = steps.find((s) => s.id === 'register')!;
+        const image = steps.find((s) => s.id === 'image')!;
+        expect(register.inputs?.['run-id']).toBe(train.outputs['run-id']);
+        expect(register.inputs?.reason).toBe(`merged ${'4'.repeat(40)}`);
+        expect(register.outputs).toMatchObject({ alias: 'champion', 'gate-passed': 'true' });
+        const model = mlflow.models.get('breast-cancer-classifier')!;
+        expect(model.aliases.get('champion')).toBe(Number(register.outputs.version));
+        expect(image.inputs?.['model-uri']).toBe(
+          `models:/breast-cancer-classifier/${register.outputs.version}`,
+        );
+        expect(image.outputs.image).toBe(`${host}/serving/breast-cancer-mlflow@${image.outputs.digest}`);
+        expect(JSON.parse(image.outputs.tags!)[0]).toBe(
+          `breast-cancer-classifier-${register.outputs.version}`,
+        );
+        const version = model.versions.get(Number(register.outputs.version))!;
+        expect(version.tags.get('mlops.image')).toBe(image.outputs.image);
+        expect(steps.at(-1)!.stdout).toContain(
+          `Registered version ${register.outputs.version} (${register.outputs['model-uri']}) as ${image.outputs.image}`,
+        );
+      },
+    };
+  },
   'promote.yml': async () => {
     await registeredModel('promote-example');
     await new MlflowClient({ connection: resolveConnection(mlflow.url, {}) }).setModelAlias(

@@ -10,6 +10,7 @@ import {
   writeFileAtomic,
   z,
 } from '@mlops-actions/kit';
+import { isMlflowUri, MlflowClient, parseModelsUri, resolveConnection } from '@mlops-actions/mlflow';
 import {
   type ConfigChanges,
   type Descriptor,
@@ -27,9 +28,17 @@ import {
   sourceDateEpoch,
 } from '@mlops-actions/oci';
 import { inlineCode, table } from '@mlops-actions/report';
+import { MlflowRegistry } from '@mlops-actions/store';
 import { assemble, type LayerRow, packModel, publish, readBase, writeOutput } from './build';
 import { dockerBuild, dockerfile } from './docker';
-import { fetchModelArtifact, localModel, type ModelSource, modelStore } from './model';
+import {
+  fetchMlflowModel,
+  fetchModelArtifact,
+  localModel,
+  type ModelSource,
+  modelStore,
+  type RegisteredVersion,
+} from './model';
 import { attestOnGithub, provenanceStatement } from './provenance';
 
 const jsonArgs = input.json(z.array(z.string())).optional();
@@ -40,12 +49,32 @@ export const inputs = z
       .string()
       .optional()
       .describe(
-        "The model as register-model's `model-uri`: `oci://registry/repository@sha256:…` (a ModelPack artifact) or a local OCI layout `[oci:]<folder>:<tag>` / `[oci:]<folder>@sha256:…`. Give this or model-path",
+        "The model as register-model's `model-uri`: `models:/<name>/<version>` or `models:/<name>@<alias>` on MLflow (with tracking-uri), `oci://registry/repository@sha256:…` (a ModelPack artifact) or a local OCI layout `[oci:]<folder>:<tag>` / `[oci:]<folder>@sha256:…`. Give this or model-path",
       ),
     'model-path': z
       .string()
       .optional()
       .describe('A model folder (or file) in the workspace. Give this or model-uri'),
+    'tracking-uri': z
+      .string()
+      .optional()
+      .describe(
+        'The MLflow server (http(s)://…, `databricks`) for a models:/ model-uri; default: MLFLOW_TRACKING_URI',
+      ),
+    'tracking-token': input
+      .secret(z.string().optional())
+      .describe(
+        'Bearer token for the MLflow server; defaults to MLFLOW_TRACKING_TOKEN (or basic auth from MLFLOW_TRACKING_USERNAME/PASSWORD)',
+      ),
+    'model-registry-uri': z
+      .string()
+      .optional()
+      .describe(
+        "The MLflow Model Registry server when it is not tracking-uri (register-model's `registry-uri`)",
+      ),
+    'model-registry-token': input
+      .secret(z.string().optional())
+      .describe('Bearer token for a model-registry-uri on another server than tracking-uri'),
     'model-name': z
       .string()
       .optional()
@@ -121,6 +150,15 @@ export const inputs = z
       .describe(
         "Password or token for the target registry, e.g. the workflow's GITHUB_TOKEN for GHCR (with packages: write)",
       ),
+    'base-username': z
+      .string()
+      .optional()
+      .describe(
+        "User for the base image's registry; default on ghcr.io: github.actor. Without base-password: the target's credentials when the base is on the same registry, else anonymous",
+      ),
+    'base-password': input
+      .secret(z.string().optional())
+      .describe("Password or token for the base image's registry, when it is not the target's"),
     builder: z
       .enum(['native', 'docker'])
       .default('native')
@@ -145,6 +183,12 @@ export const inputs = z
         code: 'custom',
         path: ['model-uri'],
         message: 'give exactly one of model-uri and model-path',
+      });
+    if (i['base-username'] && !i['base-password'])
+      ctx.addIssue({
+        code: 'custom',
+        path: ['base-password'],
+        message: 'base-username is set, so give base-password (the password or token for the base registry)',
       });
     if (i.push && !i.image)
       ctx.addIssue({
@@ -188,6 +232,31 @@ function credentialsFor(i: Inputs, ctx: ActionContext) {
   };
 }
 
+/**
+ * The base image's credentials and the input a 401 should name: base-password when given, else the
+ * target's when the base is on the target's registry, else none (a public base).
+ */
+export function baseCredentials(
+  i: Pick<Inputs, 'base-username' | 'base-password'>,
+  registry: string,
+  target: (registry: string) => RegistryCredentials | undefined,
+  actor: string,
+): { credentials?: RegistryCredentials; input: string; separate: boolean } {
+  if (i['base-password'])
+    return {
+      credentials: {
+        username: i['base-username'] ?? (registry === 'ghcr.io' ? actor : ''),
+        password: i['base-password'],
+      },
+      input: 'base-password',
+      separate: true,
+    };
+  const shared = target(registry);
+  return shared
+    ? { credentials: shared, input: 'registry-password', separate: false }
+    : { input: 'base-password', separate: false };
+}
+
 function defaultTags(i: Inputs, ctx: ActionContext): string[] {
   if (i.tags.length) return i.tags;
   const tags: string[] = [];
@@ -202,15 +271,56 @@ function defaultTags(i: Inputs, ctx: ActionContext): string[] {
   return tags.length ? tags : ['latest'];
 }
 
+/** The MLflow registry (and the tracking server holding the artifacts) behind a models:/ model-uri. */
+function openMlflow(i: Inputs, ctx: ActionContext): { registry: MlflowRegistry; artifacts: MlflowClient } {
+  const given = i['tracking-uri'] ?? ctx.env.MLFLOW_TRACKING_URI;
+  // A local tracking store (register-model's default) has no server to read artifacts from.
+  const tracking = given && isMlflowUri(given) ? given : undefined;
+  const registryUri = i['model-registry-uri'] ?? tracking;
+  if (!registryUri || !isMlflowUri(registryUri))
+    throw new InputError(
+      registryUri ? 'model-registry-uri' : 'tracking-uri',
+      `model-uri '${i['model-uri']}' is in an MLflow registry, so give tracking-uri (http(s)://… or databricks; got '${given ?? ''}') or model-registry-uri, or set MLFLOW_TRACKING_URI`,
+    );
+  const connect = (uri: string, token: string | undefined) => {
+    const connection = resolveConnection(uri, ctx.env, token);
+    for (const secret of connection.secrets) ctx.mask(secret);
+    return connection;
+  };
+  const log = (l: string) => ctx.log.debug(l);
+  const sameServer = !tracking || registryUri === tracking;
+  const registry = new MlflowRegistry(
+    connect(registryUri, i['model-registry-token'] ?? (sameServer ? i['tracking-token'] : undefined)),
+    { log },
+  );
+  const artifacts =
+    sameServer || !tracking
+      ? registry.client
+      : new MlflowClient({ connection: connect(tracking, i['tracking-token']), log });
+  return { registry, artifacts };
+}
+
 async function resolveModel(
   i: Inputs,
   ctx: ActionContext,
   creds: ReturnType<typeof credentialsFor>,
 ): Promise<ModelSource> {
   if (i['model-path']) return localModel(ctx.workspace, i['model-path']);
-  const opened = modelStore(i['model-uri']!, ctx.workspace, creds, (l) => ctx.log.info(l));
+  const uri = i['model-uri']!;
+  const target = join(ctx.tempDir, 'model');
+  if (uri.startsWith('models:')) {
+    const ref = parseModelsUri(uri);
+    if (!ref)
+      throw new InputError(
+        'model-uri',
+        `'${uri}' is not a models:/ URI this action reads; accepted: models:/<name>/<version> or models:/<name>@<alias>`,
+      );
+    const { registry, artifacts } = openMlflow(i, ctx);
+    return ctx.log.group(`Model ${uri}`, () => fetchMlflowModel(uri, ref, registry, artifacts, target, ctx));
+  }
+  const opened = modelStore(uri, ctx.workspace, creds, (l) => ctx.log.info(l));
   const progress = ctx.progress({ label: 'model download', unit: 'bytes' });
-  const model = await fetchModelArtifact(opened, join(ctx.tempDir, 'model'), (n) => progress.tick(0, n));
+  const model = await fetchModelArtifact(opened, target, (n) => progress.tick(0, n));
   progress.done();
   if (i.digest && model.artifact && model.artifact.descriptor.digest !== i.digest)
     throw new InputError(
@@ -218,6 +328,18 @@ async function resolveModel(
       `'${i['model-uri']}' resolves to ${model.artifact.descriptor.digest}, not ${i.digest}`,
     );
   return model;
+}
+
+/** Name, version and run of a registered MLflow version fill the inputs left empty (tags, annotations). */
+function withRegistered(i: Inputs, model: ModelSource): Inputs {
+  const r = model.registered;
+  if (!r) return i;
+  return {
+    ...i,
+    'model-name': i['model-name'] ?? r.name,
+    version: i.version ?? r.version,
+    'run-id': i['run-id'] ?? r.runId,
+  };
 }
 
 function lineage(
@@ -252,6 +374,7 @@ function summary(
   tags: string[],
   platforms: string[],
   provenance: string,
+  recorded: string,
 ): string {
   const described = (o: LayerRow['outcome']) =>
     ({ exists: 'skipped (already there)', mounted: 'mounted', uploaded: 'uploaded' })[o];
@@ -273,7 +396,58 @@ function summary(
     ),
     '',
     provenance ? `Provenance: ${provenance}` : 'Provenance: not written (attest: false)',
+    ...(recorded ? ['', recorded] : []),
   ].join('\n');
+}
+
+function parsePlatforms(i: Inputs) {
+  return i.platforms.map((p) => {
+    try {
+      return parsePlatform(p);
+    } catch (error) {
+      throw new InputError('platforms', (error as Error).message);
+    }
+  });
+}
+
+/** The target repository, checked before any download so a bad `image` fails at once. */
+function targetOf(i: Inputs): Reference | undefined {
+  const target = i.image ? parseReference(i.image) : undefined;
+  if (target && (target.tag || target.digest))
+    throw new InputError(
+      'image',
+      `'${i.image}' has a tag or digest; give the repository only and put tags in 'tags'`,
+    );
+  return target;
+}
+
+function openBase(i: Inputs, ctx: ActionContext, creds: ReturnType<typeof credentialsFor>) {
+  const baseRef = parseReference(i['base-image']);
+  const auth = baseCredentials(i, baseRef.registry, creds, ctx.github.actor);
+  const baseStore = new RegistryClient({
+    registry: baseRef.registry,
+    credentials: auth.credentials,
+    credentialInput: auth.input,
+    log: (l) => ctx.log.info(l),
+  });
+  return { baseRef, baseStore, separate: auth.separate };
+}
+
+/** Signs the statement on GitHub when it can, else writes it next to the output; says where it went. */
+async function writeProvenance(
+  statement: ReturnType<typeof provenanceStatement>,
+  pushed: boolean,
+  outputPath: string | undefined,
+  ctx: ActionContext,
+): Promise<string> {
+  const attested = pushed ? await attestOnGithub(statement, ctx) : { attested: false, reason: 'not pushed' };
+  if (attested.attested) return attested.url ?? 'attested';
+  const file = outputPath
+    ? `${outputPath.replace(/\/+$/, '')}.provenance.json`
+    : join(ctx.workspace, 'build-model-image.provenance.json');
+  writeFileAtomic(file, `${JSON.stringify(statement, null, 2)}\n`);
+  ctx.log.info(`Provenance written to ${file} (${attested.reason})`);
+  return file;
 }
 
 export default defineAction({
@@ -284,28 +458,18 @@ export default defineAction({
   branding: { icon: 'package', color: 'purple' },
   inputs,
   outputs,
-  async run(i, ctx) {
-    const creds = credentialsFor(i, ctx);
-    const baseRef = parseReference(i['base-image']);
-    const platforms = i.platforms.map((p) => {
-      try {
-        return parsePlatform(p);
-      } catch (error) {
-        throw new InputError('platforms', (error as Error).message);
-      }
-    });
+  async run(given, ctx) {
+    const platforms = parsePlatforms(given);
+    const target = targetOf(given);
+    const creds = credentialsFor(given, ctx);
+    const model = await resolveModel(given, ctx, creds);
+    const i = withRegistered(given, model);
     const epoch = sourceDateEpoch(ctx.env);
     const created = new Date(epoch * 1000).toISOString().replace('.000Z', 'Z');
     const tags = defaultTags(i, ctx);
-    const model = await resolveModel(i, ctx, creds);
-    const modelUri = model.artifact?.uri ?? i['model-uri'] ?? i['model-path']!;
+    const modelUri = model.artifact?.uri ?? model.registered?.uri ?? i['model-uri'] ?? i['model-path']!;
 
-    const baseStore = new RegistryClient({
-      registry: baseRef.registry,
-      credentials: creds(baseRef.registry),
-      credentialInput: 'registry-password',
-      log: (l) => ctx.log.info(l),
-    });
+    const { baseRef, baseStore, separate } = openBase(i, ctx, creds);
     const base = await ctx.log.group(`Base image ${formatReference(baseRef)}`, () =>
       readBase(baseStore, baseRef, platforms),
     );
@@ -320,12 +484,6 @@ export default defineAction({
       ports: i.port,
       labels: { ...annotations, ...i.labels },
     };
-    const target = i.image ? parseReference(i.image) : undefined;
-    if (target && (target.tag || target.digest))
-      throw new InputError(
-        'image',
-        `'${i.image}' has a tag or digest; give the repository only and put tags in 'tags'`,
-      );
 
     if (i.builder === 'docker') {
       const digest = await dockerBuild({
@@ -367,7 +525,7 @@ export default defineAction({
     let descriptor: Descriptor | undefined;
     if (i.push && target) {
       const targetStore =
-        target.registry === baseRef.registry
+        target.registry === baseRef.registry && !separate
           ? baseStore
           : new RegistryClient({
               registry: target.registry,
@@ -394,37 +552,35 @@ export default defineAction({
     const repository = target ? formatReference(target) : (outputPath ?? '');
     const image = `${repository}@${digest}`;
     if (model.artifact) await recordOnModel(model, repository, descriptor!, ctx);
+    const recorded = model.registered
+      ? await recordOnVersion(model.registered, target && i.push ? image : undefined, ctx)
+      : '';
 
-    let provenance = '';
-    if (i.attest) {
-      const statement = provenanceStatement({
-        repository,
-        digest,
-        base: { name: formatReference({ ...baseRef, digest: undefined }), digest: base.descriptor.digest },
-        model: { uri: modelUri, digest: model.artifact?.descriptor.digest },
-        externalParameters: {
-          'base-image': i['base-image'],
-          'model-dir': i['model-dir'],
-          platforms: platformNames,
-          tags,
-          'model-uri': modelUri,
-        },
-        github: ctx.github,
-      });
-      const attested = i.push
-        ? await attestOnGithub(statement, ctx)
-        : { attested: false, reason: 'not pushed' };
-      if (attested.attested) provenance = attested.url ?? 'attested';
-      else {
-        const file = outputPath
-          ? `${outputPath.replace(/\/+$/, '')}.provenance.json`
-          : join(ctx.workspace, 'build-model-image.provenance.json');
-        writeFileAtomic(file, `${JSON.stringify(statement, null, 2)}\n`);
-        provenance = file;
-        ctx.log.info(`Provenance written to ${file} (${attested.reason})`);
-      }
-    }
-    ctx.summary.add(summary(rows, image, tags, platformNames, provenance));
+    const provenance = i.attest
+      ? await writeProvenance(
+          provenanceStatement({
+            repository,
+            digest,
+            base: {
+              name: formatReference({ ...baseRef, digest: undefined }),
+              digest: base.descriptor.digest,
+            },
+            model: { uri: modelUri, digest: model.artifact?.descriptor.digest },
+            externalParameters: {
+              'base-image': i['base-image'],
+              'model-dir': i['model-dir'],
+              platforms: platformNames,
+              tags,
+              'model-uri': modelUri,
+            },
+            github: ctx.github,
+          }),
+          i.push,
+          outputPath,
+          ctx,
+        )
+      : '';
+    ctx.summary.add(summary(rows, image, tags, platformNames, provenance, recorded));
     ctx.log.info(
       `build-model-image: ${image} (${platformNames.join(', ')}), model layer ${formatBytes(packed.layer.descriptor.size)}`,
     );
@@ -465,4 +621,21 @@ async function recordOnModel(
     annotations: { 'mlops.image': `${image}@${descriptor.digest}`, 'mlops.image.digest': descriptor.digest },
   });
   ctx.log.info(`Recorded the image on the model as referrer ${referrer.digest}`);
+}
+
+/** Tags the MLflow model version with the pushed image, so the registry leads to what serves it. */
+async function recordOnVersion(
+  version: RegisteredVersion,
+  image: string | undefined,
+  ctx: ActionContext,
+): Promise<string> {
+  if (!image) {
+    ctx.log.info(`Not pushed, so ${version.uri} is not tagged with an image`);
+    return '';
+  }
+  const digest = image.slice(image.lastIndexOf('@') + 1);
+  await version.registry.setVersionTag(version.name, version.version, 'mlops.image', image);
+  await version.registry.setVersionTag(version.name, version.version, 'mlops.image.digest', digest);
+  ctx.log.info(`Tagged ${version.uri} with mlops.image=${image}`);
+  return `Model version ${inlineCode(version.uri)} on MLflow at ${version.registry.uri} tagged ${inlineCode('mlops.image')} = ${inlineCode(image)}`;
 }

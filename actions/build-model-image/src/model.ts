@@ -4,7 +4,14 @@ import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, statSync
 import { dirname, join, normalize } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { ActionError, confinePath, InputError } from '@mlops-actions/kit';
+import { type ActionContext, ActionError, confinePath, InputError } from '@mlops-actions/kit';
+import {
+  downloadArtifacts,
+  downloadUri,
+  locateArtifacts,
+  type MlflowClient,
+  type ModelsUri,
+} from '@mlops-actions/mlflow';
 import {
   type Descriptor,
   type ImageManifest,
@@ -15,6 +22,7 @@ import {
   RegistryClient,
   type RegistryCredentials,
 } from '@mlops-actions/oci';
+import type { MlflowRegistry } from '@mlops-actions/store';
 
 const exec = promisify(execFile);
 
@@ -31,10 +39,21 @@ export interface ModelArtifact {
   uri: string;
 }
 
+/** The MLflow model version the model came from, so the image can be tagged back onto it. */
+export interface RegisteredVersion {
+  registry: MlflowRegistry;
+  name: string;
+  version: string;
+  runId?: string;
+  /** `models:/<name>/<version>`. */
+  uri: string;
+}
+
 export interface ModelSource {
   /** A folder (or one file) holding the model, ready to be packed. */
   path: string;
   artifact?: ModelArtifact;
+  registered?: RegisteredVersion;
 }
 
 /** A model given as a path: it must exist inside the workspace and not be empty. */
@@ -82,7 +101,7 @@ export function modelStore(
   if (/^[a-z][a-z0-9+.-]*:\//.test(layoutUri))
     throw new InputError(
       'model-uri',
-      `'${uri}' is not supported here; accepted: oci://registry/repository@sha256:… (or :tag), or a local OCI layout [oci:]<folder>:<tag> / [oci:]<folder>@sha256:…; for an MLflow models:/ uri download the model and give model-path`,
+      `'${uri}' is not supported here; accepted: oci://registry/repository@sha256:… (or :tag), or a local OCI layout [oci:]<folder>:<tag> / [oci:]<folder>@sha256:…; or models:/<name>/<version> / models:/<name>@<alias> on MLflow`,
     );
   const match = /^(.*?)(?:@(sha256:[a-f0-9]{64})|:([A-Za-z0-9_][A-Za-z0-9._-]{0,127}))$/.exec(layoutUri);
   if (!match)
@@ -155,4 +174,60 @@ export async function fetchModelArtifact(
     ? `oci://${store.name}/${repository}@${fetched.descriptor.digest}`
     : `${display.replace(/[:@][^/]*$/, '')}@${fetched.descriptor.digest}`;
   return { path: target, artifact: { store, repository, descriptor: fetched.descriptor, manifest, uri } };
+}
+
+/**
+ * Resolves `models:/<name>/<version>` or `models:/<name>@<alias>` in the MLflow Model Registry and downloads
+ * the version's files (from the server's download URI) into `target`.
+ */
+export async function fetchMlflowModel(
+  uri: string,
+  ref: ModelsUri,
+  registry: MlflowRegistry,
+  artifacts: MlflowClient,
+  target: string,
+  ctx: Pick<ActionContext, 'log' | 'progress' | 'signal'>,
+): Promise<ModelSource> {
+  const found = ref.alias
+    ? await registry.getAlias(ref.name, ref.alias)
+    : await registry.getVersion(ref.name, ref.version!);
+  if (!found)
+    throw new InputError(
+      'model-uri',
+      `'${uri}' does not exist on MLflow at ${registry.uri}: ${ref.alias ? `model '${ref.name}' has no alias '${ref.alias}'` : `model '${ref.name}' has no version ${ref.version}`}`,
+    );
+  if (found.status && found.status !== 'READY')
+    throw new InputError(
+      'model-uri',
+      `'${uri}' is version ${found.version}, whose status is ${found.status}, not READY`,
+    );
+  const source = await downloadUri(registry.client, {
+    name: found.name,
+    version: found.version,
+    source: found.source,
+  });
+  ctx.log.info(`${uri} is version ${found.version} of ${found.name}; its files are at ${source}`);
+  const location = await locateArtifacts(artifacts, source);
+  let progress: ReturnType<typeof ctx.progress> | undefined;
+  const done = await downloadArtifacts(artifacts, location, target, {
+    onPlan: (files, bytes) => {
+      progress = ctx.progress({ label: `download ${uri}`, total: files, totalBytes: bytes, unit: 'files' });
+    },
+    onBytes: (bytes) => progress?.tick(0, bytes),
+    onFile: () => progress?.tick(1),
+    log: (line) => ctx.log.warning(line),
+    signal: ctx.signal,
+  });
+  progress?.done();
+  ctx.log.info(`Downloaded ${done.files} file(s) of ${found.name} version ${found.version}`);
+  return {
+    path: target,
+    registered: {
+      registry,
+      name: found.name,
+      version: found.version,
+      runId: found.runId,
+      uri: `models:/${found.name}/${found.version}`,
+    },
+  };
 }

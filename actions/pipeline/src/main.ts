@@ -34,6 +34,18 @@ const steps: Step[] = [
       digest: output('register-model', 'digest'),
       'run-id': output('train-and-log', 'run-id'),
       'data-hash': output('dvc-pull', 'data-hash'),
+      // A models:/ model-uri is read back from the MLflow server register-model wrote it to.
+      'tracking-uri': output('train-and-log', 'tracking-uri'),
+      'tracking-token': {
+        from: 'train-tracking-token',
+        describe: 'train-tracking-token',
+        pick: (_results, inputs) => inputs['train-tracking-token'],
+      },
+      'model-registry-uri': {
+        from: 'registry-uri',
+        describe: 'registry-uri',
+        pick: (_results, inputs) => inputs['registry-uri'],
+      },
     },
   },
 ];

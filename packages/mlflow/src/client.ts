@@ -51,6 +51,13 @@ function encodePath(path: string): string {
     .join('/');
 }
 
+/** One `FileInfo` of an artifact listing; `file_size` is omitted for directories and empty files. */
+export interface ArtifactEntry {
+  path: string;
+  is_dir?: boolean;
+  file_size?: number | string;
+}
+
 export interface ArtifactFile {
   /** Path on disk. */
   localPath: string;
@@ -217,17 +224,44 @@ export class MlflowClient {
     return batches.length;
   }
 
-  /** Entries directly under `path` of a run's artifacts (run-relative paths); empty when the path is missing. */
-  async listArtifacts(runId: string, path: string): Promise<Array<{ path: string; is_dir?: boolean }>> {
-    const res = await this.call<{ files?: Array<{ path: string; is_dir?: boolean }> }>(
+  /**
+   * Entries directly under `path` of a run's artifacts (run-relative paths), every page (`next_page_token`,
+   * which Databricks sends and OSS servers omit); empty when the path is missing.
+   */
+  async listArtifacts(runId: string, path: string): Promise<ArtifactEntry[]> {
+    const entries: ArtifactEntry[] = [];
+    let pageToken: string | undefined;
+    do {
+      const res = await this.call<{ files?: ArtifactEntry[]; next_page_token?: string }>(
+        'GET',
+        'artifacts/list',
+        { run_id: runId, path, page_token: pageToken },
+      );
+      entries.push(...(res.files ?? []));
+      pageToken = res.next_page_token || undefined;
+    } while (pageToken);
+    return entries;
+  }
+
+  /** Entries directly under `path` of the artifact proxy (`mlflow-artifacts:/<path>`); paths are base names. */
+  async listProxyArtifacts(path: string): Promise<ArtifactEntry[]> {
+    const res = await this.call<{ files?: ArtifactEntry[] }>(
       'GET',
-      'artifacts/list',
-      {
-        run_id: runId,
-        path,
-      },
+      '',
+      { path: path.replace(/^\/+|\/+$/g, '') },
+      ARTIFACTS.slice(0, -1),
     );
     return res.files ?? [];
+  }
+
+  /** GET of one file through the artifact proxy; the caller reads (and verifies) the body. */
+  async openProxyArtifact(path: string, signal?: AbortSignal): Promise<Response> {
+    this.requestCount++;
+    try {
+      return await this.http.request('GET', ARTIFACTS + encodePath(path), { signal, timeoutMs: 120_000 });
+    } catch (error) {
+      throw this.explain(error);
+    }
   }
 
   /** PUT through the artifact proxy: `mlflow-artifacts:/<exp>/<run>/artifacts` + the relative path. */
@@ -320,6 +354,15 @@ export class MlflowClient {
       if (mlflowErrorCode(error) === 'RESOURCE_DOES_NOT_EXIST') return undefined;
       throw error;
     }
+  }
+
+  /** Where the version's files are stored (`model-versions/get-download-uri`), as the server resolves it. */
+  async getModelVersionDownloadUri(name: string, version: string): Promise<string> {
+    const res = await this.call<{ artifact_uri?: string }>('GET', 'model-versions/get-download-uri', {
+      name,
+      version,
+    });
+    return res.artifact_uri ?? '';
   }
 
   async setModelVersionTag(name: string, version: string, key: string, value: string): Promise<void> {

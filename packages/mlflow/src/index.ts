@@ -1,3 +1,4 @@
+export * from './artifacts';
 export * from './batch';
 export * from './client';
 export * from './connection';
