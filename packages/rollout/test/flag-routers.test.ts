@@ -7,7 +7,8 @@ import Ajv from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LaunchDarklyDouble } from '../../../test/doubles/launchdarkly';
 import { UnleashDouble } from '../../../test/doubles/unleash';
-import { FlagdRouter } from '../src/routers/flagd';
+import { FlagdRouter, flagdCanaryShare } from '../src/routers/flagd';
+import { splitWeights } from '../src/routers/flags';
 import {
   LaunchDarklyRouter,
   launchDarklyHttpOptions,
@@ -330,5 +331,36 @@ describe('flagd router (flag file, published schema, flagd-core evaluator)', () 
     ).rejects.toThrow(
       `canary-variation: flag 'model-version' in ${file} has no variant 'v3'; its variants are v1, v2`,
     );
+  });
+});
+
+describe('shares', () => {
+  it('splits a percentage into integer weights that sum to the total', () => {
+    expect(splitWeights(10, 100_000)).toEqual({ stable: 90_000, canary: 10_000 });
+    expect(splitWeights(33.3333, 1000)).toEqual({ stable: 667, canary: 333 });
+    expect(splitWeights(0.04, 1000)).toEqual({ stable: 1000, canary: 0 });
+    expect(splitWeights(100, 1000)).toEqual({ stable: 0, canary: 1000 });
+  });
+
+  it('cannot read a share from targeting a person wrote, and reads a disabled flag as 0', () => {
+    const flag = { state: 'ENABLED', variants: { a: 1, b: 2 }, defaultVariant: 'a' };
+    expect(
+      flagdCanaryShare({ ...flag, targeting: { if: [{ '==': [{ var: 'tier' }, 'gold'] }, 'b', null] } }, 'b'),
+    ).toBeUndefined();
+    expect(flagdCanaryShare({ ...flag, defaultVariant: 'b', state: 'DISABLED' }, 'b')).toBe(0);
+    expect(
+      flagdCanaryShare(
+        {
+          ...flag,
+          targeting: {
+            fractional: [
+              ['a', 3],
+              ['b', 1],
+            ],
+          },
+        },
+        'b',
+      ),
+    ).toBe(25);
   });
 });
