@@ -117,7 +117,7 @@ describe('canary-deploy with router launchdarkly (LaunchDarkly API double, real 
     );
 
   beforeAll(() => {
-    for (const flag of ['ld-healthy', 'ld-slow', 'ld-errors'])
+    for (const flag of ['ld-healthy', 'ld-slow', 'ld-killed', 'ld-errors'])
       ld.addFlag(
         'ml',
         flag,
@@ -153,6 +153,26 @@ describe('canary-deploy with router launchdarkly (LaunchDarkly API double, real 
     expect(result.exitCode).toBe(1);
     expect(history('ld-slow')).toEqual([10_000, 0]);
     expect(ld.flag('ml', 'ld-slow')!.environments.production!.fallthrough).toEqual({ variation: 0 });
+  });
+
+  it('the post step puts the flag back to 100 % stable when the action process is killed mid-rollout', async () => {
+    share = served('ld-killed');
+    await world.reset('ld-killed');
+    const load = startLoad(`${front.url}/predict`, { rps: 150, maxMs: 60_000 });
+    try {
+      const result = await runStep({
+        action: 'canary-deploy',
+        inputs: { ...judged('ld-killed'), ...ldInputs('ld-killed') },
+        killWhenStdout: 'LaunchDarkly ld-killed: canary 25%',
+      });
+      expect(result.signal).toBe('SIGKILL');
+      expect(result.post?.exitCode).toBe(0);
+      expect(result.post?.stdout).toContain('100% stable restored by the post step');
+      expect(history('ld-killed')).toEqual([10_000, 25_000, 0]);
+      expect(ld.flag('ml', 'ld-killed')!.environments.production!.fallthrough).toEqual({ variation: 0 });
+    } finally {
+      await load.stop();
+    }
   });
 
   it('a 401 names flag-api-token, never the token', async () => {
@@ -313,6 +333,7 @@ describe('canary-deploy with router flagd (flag file, flagd schema, flagd-core, 
   const flagdInputs = (file: string) => ({
     router: 'flagd',
     'flag-file': file,
+    'allow-flag-file-outside-workspace': 'true',
     'flag-key': 'sentiment-model',
     'stable-variation': 'v1',
     'canary-variation': 'v2',
@@ -368,5 +389,54 @@ describe('canary-deploy with router flagd (flag file, flagd schema, flagd-core, 
       inputs: { ...flagdInputs(file), 'flag-key': 'nope', action: 'abort' },
     });
     expect(result.error).toBe(`flag-key: ${file} has no flag 'nope'; its flags are sentiment-model`);
+  });
+});
+
+describe('canary-deploy flag router inputs', () => {
+  it('asks for the inputs each flag router needs, naming them', async () => {
+    const ld = await runStep({
+      action: 'canary-deploy',
+      inputs: { router: 'launchdarkly', action: 'abort' },
+    });
+    expect(ld.exitCode).toBe(1);
+    expect(ld.error).toContain("Input 'flag-key': required with router launchdarkly");
+    const unleash = await runStep({
+      action: 'canary-deploy',
+      inputs: {
+        router: 'unleash',
+        action: 'abort',
+        'flag-key': 'f',
+        'flag-environment': 'production',
+        'flag-api-url': 'http://127.0.0.1:9',
+        'flag-api-token': 'x',
+        'canary-variation': 'v2',
+      },
+    });
+    expect(unleash.error).toBe("Input 'stable-variation': required with router unleash and canary-variation");
+    const flagd = await runStep({
+      action: 'canary-deploy',
+      inputs: {
+        router: 'flagd',
+        action: 'abort',
+        'flag-key': 'f',
+        'stable-variation': 'a',
+        'canary-variation': 'b',
+      },
+    });
+    expect(flagd.error).toBe("Input 'flag-file': required with router flagd");
+    const outside = await runStep({
+      action: 'canary-deploy',
+      inputs: {
+        router: 'flagd',
+        action: 'abort',
+        'flag-key': 'f',
+        'stable-variation': 'a',
+        'canary-variation': 'b',
+        'flag-file': '/etc/flagd/flags.flagd.json',
+      },
+    });
+    expect(outside.error).toMatch(
+      /^Input 'flag-file': '\/etc\/flagd\/flags\.flagd\.json' is outside the workspace .*; give a path inside the workspace, or set 'allow-flag-file-outside-workspace: true' to allow paths outside it/,
+    );
   });
 });

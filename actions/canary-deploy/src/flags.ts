@@ -55,7 +55,11 @@ export const flagInputs = {
     .string()
     .min(1)
     .optional()
-    .describe('flagd: the flag definition JSON file flagd watches (may lie outside the workspace)'),
+    .describe('flagd: the flag definition JSON file flagd watches, in the workspace'),
+  'allow-flag-file-outside-workspace': input
+    .boolean()
+    .prefault('false')
+    .describe('flagd: allow a flag-file outside the workspace (a file flagd reads on a self-hosted runner)'),
   'flag-sync-command': z
     .string()
     .min(1)
@@ -125,7 +129,11 @@ export function makeFlagRouter(i: FlagInputs, ctx: ActionContext): Router {
       });
     }
     case 'flagd': {
-      const file = ctx.path(i['flag-file']!, { input: 'flag-file', allowOutside: true });
+      const file = ctx.path(i['flag-file']!, {
+        input: 'flag-file',
+        allowOutside: i['allow-flag-file-outside-workspace'],
+        optOut: 'allow-flag-file-outside-workspace',
+      });
       const command = i['flag-sync-command'];
       return new FlagdRouter({
         file,
