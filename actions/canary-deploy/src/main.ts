@@ -28,8 +28,17 @@ import {
   reportJson,
   runPhases,
 } from '@mlops-actions/rollout';
+import { checkFlagInputs, FLAG_ROUTERS, flagInputs, makeFlagRouter } from './flags';
 
-const ROUTERS = ['nginx', 'gateway-api', 'istio', 'kserve', 'argo-rollouts', 'command'] as const;
+const ROUTERS = [
+  'nginx',
+  'gateway-api',
+  'istio',
+  'kserve',
+  'argo-rollouts',
+  'command',
+  ...FLAG_ROUTERS,
+] as const;
 
 const metricSchema = z
   .object({
@@ -268,6 +277,7 @@ export const inputs = z
       .describe('gateway-api: canary backendRef name; istio: canary subset (or host)'),
     image: z.string().optional().describe('argo-rollouts: the new image to roll out'),
     container: z.string().optional().describe('argo-rollouts: container to update (default: the first)'),
+    ...flagInputs,
     comment: input
       .boolean()
       .prefault('false')
@@ -296,6 +306,7 @@ export const inputs = z
       need('stable-backend', `with router ${i.router}`);
       need('canary-backend', `with router ${i.router}`);
     }
+    checkFlagInputs(i, need);
     if (i.action === 'start' || i.action === 'resume')
       need('prometheus-url', `to analyse the canary (action ${i.action})`);
     const steps = planSteps(i.steps as number[] | undefined, i['step-weight'], i['max-weight']);
@@ -420,6 +431,10 @@ function makeRouter(i: Inputs, ctx: ActionContext): Router {
         container: i.container,
         log,
       });
+    case 'launchdarkly':
+    case 'unleash':
+    case 'flagd':
+      return makeFlagRouter(i, ctx);
   }
 }
 
@@ -655,7 +670,7 @@ export default defineAction({
   id: 'canary-deploy',
   name: 'Canary deploy',
   description:
-    'Shifts traffic to a new model version in steps (nginx, Gateway API, Istio, KServe, Argo Rollouts or a command), judges each window from Prometheus against stable, and rolls back by itself.',
+    'Shifts traffic to a new model version in steps (nginx, Gateway API, Istio, KServe, Argo Rollouts, LaunchDarkly, Unleash, flagd or a command), judges each window from Prometheus against stable, and rolls back by itself.',
   branding: { icon: 'git-branch', color: 'orange' },
   inputs,
   outputs,
@@ -663,6 +678,7 @@ export default defineAction({
     ctx.mask(i['prometheus-token']);
     ctx.mask(i['prometheus-password']);
     ctx.mask(i['grafana-token']);
+    ctx.mask(i['flag-api-token']);
     const router = makeRouter(i, ctx);
     const annotate = annotator(i, ctx);
     return i.action === 'start' || i.action === 'resume'

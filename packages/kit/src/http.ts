@@ -27,6 +27,10 @@ export interface HttpClientOptions {
   /** Time to wait for response headers, per attempt. */
   timeoutMs?: number;
   retries?: number;
+  /** Statuses retried besides 408, 429 and 5xx, e.g. 409 from an API with optimistic locking. */
+  retryStatuses?: number[];
+  /** The wait a server asks for in a header of its own (a rate-limit reset time); Retry-After comes first. */
+  retryDelay?: (response: Response) => number | undefined;
   minDelayMs?: number;
   maxDelayMs?: number;
   log?: (line: string) => void;
@@ -184,8 +188,11 @@ export class HttpClient {
       }
       clearTimeout(timer);
       if (response.ok || options.accept?.includes(response.status)) return response;
-      if (isRetryableStatus(response.status) && attempt < retries) {
-        const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
+      const retryable =
+        isRetryableStatus(response.status) || this.options.retryStatuses?.includes(response.status);
+      if (retryable && attempt < retries) {
+        const retryAfter =
+          parseRetryAfter(response.headers.get('retry-after')) ?? this.options.retryDelay?.(response);
         const delay = retryAfter !== undefined ? Math.min(retryAfter, 120_000) : jittered;
         await response.body?.cancel().catch(() => undefined);
         this.options.log?.(

@@ -62,6 +62,29 @@ describe('HttpClient', () => {
     expect(delays).toEqual([7000]);
   });
 
+  it('retries the extra statuses a client names, waiting as its retryDelay reads the headers', async () => {
+    const server = await serve((_req, res, attempt) => {
+      res.writeHead(attempt === 0 ? 409 : attempt === 1 ? 429 : 200, { 'x-wait-ms': String(1000 + attempt) });
+      res.end('x');
+    });
+    const delays: number[] = [];
+    const response = await client(server.url, delays, {
+      retryStatuses: [409],
+      retryDelay: (r) => Number(r.headers.get('x-wait-ms')),
+    }).request('PATCH', '/');
+    expect(response.status).toBe(200);
+    expect(delays).toEqual([1000, 1001]);
+  });
+
+  it('does not retry 409 unless asked', async () => {
+    const server = await serve((_req, res) => {
+      res.writeHead(409);
+      res.end('conflict');
+    });
+    await expect(client(server.url).request('PATCH', '/')).rejects.toMatchObject({ status: 409 });
+    expect(server.attempts()).toBe(1);
+  });
+
   it('retries a connection reset and a 408', async () => {
     const server = await serve((req, res, attempt) => {
       if (attempt === 0) {
