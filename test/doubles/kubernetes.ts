@@ -336,7 +336,7 @@ export class KubernetesApiDouble {
     };
     const key = `${namespace}/${name}`;
     const before = (d.status ?? {}) as { availableReplicas?: number; replicas?: number };
-    if (this.stalled.has(key)) {
+    if (this.stalled.has(key) && replicas > 0) {
       d.status = {
         observedGeneration: d.metadata.generation,
         replicas: Math.max(replicas, before.replicas ?? 0),

@@ -188,7 +188,7 @@ describe('deployment router against the Kubernetes API double (apps/v1 schemas)'
     api.stall('ml', 'sentiment-canary');
     try {
       await expect(router().setWeight(10)).rejects.toThrow(
-        /^Deployment sentiment-canary exceeded its progress deadline \(ProgressDeadlineExceeded\): ReplicaSet "sentiment-canary-[0-9a-f]{10}" has timed out progressing\. in namespace ml$/,
+        /^Deployment ml\/sentiment-canary exceeded its progress deadline \(ProgressDeadlineExceeded\): ReplicaSet "sentiment-canary-[0-9a-f]{10}" has timed out progressing; its new pods did not become available \(kubectl -n ml describe deployment sentiment-canary\)$/,
       );
     } finally {
       api.stall('ml', 'sentiment-canary', false);

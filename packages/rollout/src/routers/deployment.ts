@@ -102,7 +102,7 @@ export function replicaSplit(
 
 /** What `kubectl rollout status` says of a Deployment: done, still waiting (and why), or failed. */
 export function rolloutStatus(deployment: KubeObject): { done: boolean; message: string; failed?: boolean } {
-  const name = deployment.metadata?.name;
+  const name = `${deployment.metadata?.namespace}/${deployment.metadata?.name}`;
   const spec = (deployment.spec ?? {}) as DeploymentSpec;
   const status = (deployment.status ?? {}) as DeploymentStatus;
   if ((deployment.metadata?.generation ?? 0) > (status.observedGeneration ?? 0))
@@ -112,7 +112,7 @@ export function rolloutStatus(deployment: KubeObject): { done: boolean; message:
     return {
       done: false,
       failed: true,
-      message: `Deployment ${name} exceeded its progress deadline (ProgressDeadlineExceeded)${progressing.message ? `: ${progressing.message}` : ''}`,
+      message: `Deployment ${name} exceeded its progress deadline (ProgressDeadlineExceeded)${progressing.message ? `: ${progressing.message.replace(/\.$/, '')}` : ''}; its new pods did not become available (kubectl -n ${deployment.metadata?.namespace} describe deployment ${deployment.metadata?.name})`,
     };
   const want = spec.replicas ?? 1;
   const updated = status.updatedReplicas ?? 0;
@@ -275,7 +275,7 @@ export class DeploymentRouter implements Router {
     for (;;) {
       const status = rolloutStatus(await this.o.client.get(this.ref(name)));
       if (status.done) return;
-      if (status.failed) throw new ActionError(`${status.message} in namespace ${this.ns}`);
+      if (status.failed) throw new ActionError(status.message);
       if (status.message !== last) this.o.log?.(`Deployment ${this.ns}/${name}: ${status.message}`);
       last = status.message;
       if (Date.now() > deadline)
