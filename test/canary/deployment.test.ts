@@ -1,13 +1,6 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { NginxRouter } from '@mlops-actions/rollout';
-import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
-import { ReplicaSet } from 'kubernetes-models/apps/v1/ReplicaSet';
-import { Scale } from 'kubernetes-models/autoscaling/v1/Scale';
-import { Service } from 'kubernetes-models/v1/Service';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubernetesApiDouble } from '../doubles/kubernetes';
+import { KubernetesApiDouble, writeKubeconfig } from '../doubles/kubernetes';
 import { runStep } from '../harness';
 import { NGINX } from '../servers/nginx';
 import { type CanaryWorld, startWorld } from './setup';
@@ -36,17 +29,6 @@ const api = new KubernetesApiDouble();
 let world: CanaryWorld;
 let kubeconfig: string;
 let proxy = Promise.resolve();
-
-function schemaCheck(Model: new (data: never) => { validate(): void }) {
-  return (object: Record<string, unknown>) => {
-    try {
-      new Model(object as never).validate();
-      return undefined;
-    } catch (error) {
-      return (error as Error).message;
-    }
-  };
-}
 
 function deployment(name: string, track: string, replicas: number, image: string) {
   const labels = { app: 'sentiment', track };
@@ -97,10 +79,7 @@ function inputs(track: string): Record<string, string> {
 beforeAll(async () => {
   world = await startWorld();
   await api.start();
-  api.validate('apps/v1', 'Deployment', schemaCheck(Deployment as never));
-  api.validate('apps/v1', 'ReplicaSet', schemaCheck(ReplicaSet as never));
-  api.validate('autoscaling/v1', 'Scale', schemaCheck(Scale as never));
-  api.validate('v1', 'Service', schemaCheck(Service as never));
+  api.validateBuiltIns();
   const nginx = world.inputs('proxy');
   const router = new NginxRouter({
     includeFile: nginx['nginx-include']!,
@@ -123,23 +102,7 @@ beforeAll(async () => {
     metadata: { name: 'sentiment', namespace: 'ml' },
     spec: { selector: { app: 'sentiment' }, ports: [{ port: 80, targetPort: 8080 }] },
   });
-  kubeconfig = join(mkdtempSync(join(tmpdir(), 'kube-')), 'config');
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1
-kind: Config
-clusters:
-- name: double
-  cluster: {server: '${api.url}', insecure-skip-tls-verify: true}
-users:
-- name: ci
-  user: {token: test-token}
-contexts:
-- name: double
-  context: {cluster: double, user: ci}
-current-context: double
-`,
-  );
+  kubeconfig = writeKubeconfig(api.url);
 }, 60_000);
 
 afterAll(async () => {
@@ -168,7 +131,8 @@ describe('canary-deploy with the deployment router (Kubernetes API double, real 
       expect(result.stdout).toContain(
         "::warning::25%25 asked, 3 of 11 pods = 27.3%25: the canary's effective share differs from the step",
       );
-      expect(world.weight()).toBe(100);
+      // All pods are stable's again, now on the canary's image: the proxy sends everything to the stable track.
+      expect(world.weight()).toBe(0);
       expect(result.post?.stdout).toContain('nothing to restore');
     } finally {
       await load.stop();

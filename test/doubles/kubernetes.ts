@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { ReplicaSet } from 'kubernetes-models/apps/v1/ReplicaSet';
+import { Scale } from 'kubernetes-models/autoscaling/v1/Scale';
+import { Service } from 'kubernetes-models/v1/Service';
 import { listen, readBody, sendJson } from './http-server';
 
 /**
@@ -22,6 +29,40 @@ import { listen, readBody, sendJson } from './http-server';
  */
 
 export type Validator = (object: Record<string, unknown>) => string | undefined;
+
+/** A validator from a @kubernetes-models class: its schema's first complaint, or undefined. */
+export function schemaCheck(Model: new (data: never) => { validate(): void }): Validator {
+  return (object) => {
+    try {
+      new Model(object as never).validate();
+      return undefined;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+}
+
+/** A throwaway kubeconfig for the double; plain HTTP needs insecure-skip-tls-verify in client-node. */
+export function writeKubeconfig(url: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'kube-')), 'config');
+  writeFileSync(
+    file,
+    `apiVersion: v1
+kind: Config
+clusters:
+- name: double
+  cluster: {server: '${url}', insecure-skip-tls-verify: true}
+users:
+- name: ci
+  user: {token: test-token}
+contexts:
+- name: double
+  context: {cluster: double, user: ci}
+current-context: double
+`,
+  );
+  return file;
+}
 
 interface Stored {
   group: string;
@@ -192,6 +233,14 @@ export class KubernetesApiDouble {
     this.validators.set(`${apiVersion}/${kind}`, validator);
   }
 
+  /** Checks the built-in kinds the deployment router writes or reads against their published schemas. */
+  validateBuiltIns(): void {
+    this.validate('apps/v1', 'Deployment', schemaCheck(Deployment as never));
+    this.validate('apps/v1', 'ReplicaSet', schemaCheck(ReplicaSet as never));
+    this.validate('autoscaling/v1', 'Scale', schemaCheck(Scale as never));
+    this.validate('v1', 'Service', schemaCheck(Service as never));
+  }
+
   put(plural: string, object: Record<string, unknown>): void {
     const apiVersion = String(object.apiVersion);
     const [group, version] = apiVersion.includes('/')
@@ -214,10 +263,11 @@ export class KubernetesApiDouble {
 
   /** Reads of a Deployment before its status shows a finished rollout (0: at once). */
   rolloutReads = 1;
-  /** Called after every Deployment change the controller saw (e.g. to move a real proxy's weights). */
+  /** Called after every Deployment change the controller saw (e.g. to move a real proxy's weights); its rollout finishes after the promise. */
   onDeploymentChange?: (deployment: Record<string, unknown>) => void | Promise<void>;
   private readonly pending = new Map<string, number>();
   private readonly stalled = new Set<string>();
+  private readonly proxying = new Set<string>();
   private readonly interfere = new Set<string>();
 
   /** The next rollout of this Deployment stalls and its Progressing condition says ProgressDeadlineExceeded. */
@@ -362,7 +412,12 @@ export class KubernetesApiDouble {
     }
     if (created || this.rolloutReads === 0) this.converge(deployment);
     else this.pending.set(key, this.rolloutReads);
-    void this.onDeploymentChange?.(structuredClone(deployment.object));
+    const hook = this.onDeploymentChange?.(structuredClone(deployment.object));
+    if (hook) {
+      // The rollout is not over before the proxy serves the new endpoints, as with kube-proxy.
+      this.proxying.add(key);
+      void hook.finally(() => this.proxying.delete(key));
+    }
   }
 
   private condition(type: string, status: string, reason: string, message: string) {
@@ -512,7 +567,7 @@ export class KubernetesApiDouble {
     if (req.method === 'GET') {
       const key = `${namespace}/${name}`;
       const left = this.pending.get(key);
-      if (this.isDeployment(stored) && left !== undefined) {
+      if (this.isDeployment(stored) && left !== undefined && !this.proxying.has(key)) {
         if (left <= 1) {
           this.pending.delete(key);
           this.converge(stored);

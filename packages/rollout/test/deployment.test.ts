@@ -1,12 +1,5 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
-import { ReplicaSet } from 'kubernetes-models/apps/v1/ReplicaSet';
-import { Scale } from 'kubernetes-models/autoscaling/v1/Scale';
-import { Service } from 'kubernetes-models/v1/Service';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { KubernetesApiDouble } from '../../../test/doubles/kubernetes';
+import { KubernetesApiDouble, writeKubeconfig } from '../../../test/doubles/kubernetes';
 import {
   DeploymentRouter,
   type DeploymentRouterOptions,
@@ -19,41 +12,11 @@ let api: KubernetesApiDouble;
 let kubeconfig: string;
 const lines: string[] = [];
 
-function schemaCheck(Model: new (data: never) => { validate(): void }) {
-  return (object: Record<string, unknown>) => {
-    try {
-      new Model(object as never).validate();
-      return undefined;
-    } catch (error) {
-      return (error as Error).message;
-    }
-  };
-}
-
 beforeAll(async () => {
   api = new KubernetesApiDouble();
   await api.start();
-  api.validate('apps/v1', 'Deployment', schemaCheck(Deployment as never));
-  api.validate('apps/v1', 'ReplicaSet', schemaCheck(ReplicaSet as never));
-  api.validate('autoscaling/v1', 'Scale', schemaCheck(Scale as never));
-  api.validate('v1', 'Service', schemaCheck(Service as never));
-  kubeconfig = join(mkdtempSync(join(tmpdir(), 'kube-')), 'config');
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1
-kind: Config
-clusters:
-- name: double
-  cluster: {server: '${api.url}', insecure-skip-tls-verify: true}
-users:
-- name: ci
-  user: {token: test-token}
-contexts:
-- name: double
-  context: {cluster: double, user: ci}
-current-context: double
-`,
-  );
+  api.validateBuiltIns();
+  kubeconfig = writeKubeconfig(api.url);
 });
 
 afterAll(async () => {

@@ -1,4 +1,5 @@
 import { ActionError, InputError } from '@mlops-actions/kit';
+import { abortableSleep } from '../phases';
 import {
   type JsonPatchOp,
   KubeApiError,
@@ -71,15 +72,6 @@ interface DeploymentStatus {
   availableReplicas?: number;
   conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>;
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    });
-  });
 
 /**
  * Stable and canary pod counts for a canary share of `weight`% when stable normally runs `total` pods.
@@ -248,7 +240,7 @@ export class DeploymentRouter implements Router {
         this.o.log?.(
           `Deployment ${this.ns}/${name} changed under us (409 Conflict): reading it again (attempt ${attempt + 1} of 5)`,
         );
-        await sleep(100 * 2 ** attempt);
+        await abortableSleep(100 * 2 ** attempt);
       }
     }
   }
@@ -282,7 +274,7 @@ export class DeploymentRouter implements Router {
         throw new ActionError(
           `Deployment ${this.ns}/${name} did not finish rolling out within ${Math.round(timeoutMs / 1000)} s (rollout-timeout): ${status.message}`,
         );
-      await sleep(this.o.pollMs ?? 1000, signal);
+      await abortableSleep(this.o.pollMs ?? 1000, signal);
     }
   }
 
