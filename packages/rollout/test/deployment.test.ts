@@ -4,6 +4,7 @@ import {
   DeploymentRouter,
   type DeploymentRouterOptions,
   replicaSplit,
+  rolloutStatus,
   STABLE_REPLICAS_ANNOTATION,
 } from '../src/routers/deployment';
 import { KubeClient } from '../src/routers/kubernetes';
@@ -91,6 +92,48 @@ describe('replicaSplit', () => {
     expect(replicaSplit(2.5, 20)).toEqual({ stable: 20, canary: 1, share: 100 / 21 });
     expect(replicaSplit(0, 4)).toEqual({ stable: 4, canary: 0, share: 0 });
     expect(replicaSplit(100, 4)).toEqual({ stable: 0, canary: 4, share: 100 });
+  });
+});
+
+describe('rolloutStatus, as kubectl rollout status reads a Deployment', () => {
+  const at = (generation: number, replicas: number, status: Record<string, unknown>) => ({
+    metadata: { name: 'm', namespace: 'ml', generation },
+    spec: { replicas },
+    status,
+  });
+  it('waits for the spec to be observed, new replicas, old ones to go and updated ones to be available', () => {
+    expect(rolloutStatus(at(3, 4, { observedGeneration: 2 }))).toEqual({
+      done: false,
+      message: 'waiting for the deployment spec update to be observed',
+    });
+    expect(rolloutStatus(at(3, 4, { observedGeneration: 3, updatedReplicas: 1, replicas: 5 })).message).toBe(
+      '1 of 4 new replicas updated',
+    );
+    expect(
+      rolloutStatus(
+        at(3, 4, { observedGeneration: 3, updatedReplicas: 4, replicas: 6, availableReplicas: 4 }),
+      ).message,
+    ).toBe('2 old replicas pending termination');
+    expect(
+      rolloutStatus(
+        at(3, 4, { observedGeneration: 3, updatedReplicas: 4, replicas: 4, availableReplicas: 3 }),
+      ).message,
+    ).toBe('3 of 4 updated replicas available');
+    expect(
+      rolloutStatus(
+        at(3, 4, { observedGeneration: 4, updatedReplicas: 4, replicas: 4, availableReplicas: 4 }),
+      ),
+    ).toEqual({ done: true, message: 'successfully rolled out' });
+  });
+  it('fails on ProgressDeadlineExceeded only once the generation is observed', () => {
+    const conditions = [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }];
+    expect(rolloutStatus(at(3, 4, { observedGeneration: 2, conditions })).failed).toBeUndefined();
+    expect(rolloutStatus(at(3, 4, { observedGeneration: 3, conditions }))).toEqual({
+      done: false,
+      failed: true,
+      message:
+        'Deployment ml/m exceeded its progress deadline (ProgressDeadlineExceeded); its new pods did not become available (kubectl -n ml describe deployment m)',
+    });
   });
 });
 
