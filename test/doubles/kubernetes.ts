@@ -1,4 +1,12 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { ReplicaSet } from 'kubernetes-models/apps/v1/ReplicaSet';
+import { Scale } from 'kubernetes-models/autoscaling/v1/Scale';
+import { Service } from 'kubernetes-models/v1/Service';
 import { listen, readBody, sendJson } from './http-server';
 
 /**
@@ -9,9 +17,52 @@ import { listen, readBody, sendJson } from './http-server';
  * with 415 as CRDs do. Errors are `Status` objects. Patched objects are checked by a validator per kind
  * (the CRDs' published schemas) and refused with 422 Invalid when they break it; the /status subresource
  * changes only `.status`, the main resource everything but.
+ *
+ * Built-in kinds: core `/api/v1` objects (read only, e.g. the Service in front of two Deployments) and
+ * `apps/v1` Deployments with the `scale` subresource (GET and PUT of an `autoscaling/v1` Scale, with the
+ * resourceVersion precondition: a stale one is 409 Conflict). A merge patch carrying
+ * `metadata.resourceVersion` is checked the same way, and may change annotations. Every Deployment change
+ * runs a small controller: a changed pod template gets a ReplicaSet (revision annotation, pod-template-hash,
+ * controller ownerReference; an old template's ReplicaSet is reused with the next revision, as on
+ * `rollout undo`), and the status converges after `rolloutReads` reads of the Deployment, or stalls with
+ * `Progressing=False, ProgressDeadlineExceeded` when the test asked for it with `stall()`.
  */
 
 export type Validator = (object: Record<string, unknown>) => string | undefined;
+
+/** A validator from a @kubernetes-models class: its schema's first complaint, or undefined. */
+export function schemaCheck(Model: new (data: never) => { validate(): void }): Validator {
+  return (object) => {
+    try {
+      new Model(object as never).validate();
+      return undefined;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+}
+
+/** A throwaway kubeconfig for the double; plain HTTP needs insecure-skip-tls-verify in client-node. */
+export function writeKubeconfig(url: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'kube-')), 'config');
+  writeFileSync(
+    file,
+    `apiVersion: v1
+kind: Config
+clusters:
+- name: double
+  cluster: {server: '${url}', insecure-skip-tls-verify: true}
+users:
+- name: ci
+  user: {token: test-token}
+contexts:
+- name: double
+  context: {cluster: double, user: ci}
+current-context: double
+`,
+  );
+  return file;
+}
 
 interface Stored {
   group: string;
@@ -182,21 +233,244 @@ export class KubernetesApiDouble {
     this.validators.set(`${apiVersion}/${kind}`, validator);
   }
 
+  /** Checks the built-in kinds the deployment router writes or reads against their published schemas. */
+  validateBuiltIns(): void {
+    this.validate('apps/v1', 'Deployment', schemaCheck(Deployment as never));
+    this.validate('apps/v1', 'ReplicaSet', schemaCheck(ReplicaSet as never));
+    this.validate('autoscaling/v1', 'Scale', schemaCheck(Scale as never));
+    this.validate('v1', 'Service', schemaCheck(Service as never));
+  }
+
   put(plural: string, object: Record<string, unknown>): void {
-    const [group, version] = String(object.apiVersion).split('/') as [string, string];
+    const apiVersion = String(object.apiVersion);
+    const [group, version] = apiVersion.includes('/')
+      ? (apiVersion.split('/') as [string, string])
+      : ['', apiVersion];
     const metadata = object.metadata as { name: string; namespace?: string };
     const namespace = metadata.namespace ?? 'default';
     const stored = structuredClone(object);
     (stored.metadata as Record<string, unknown>).namespace = namespace;
     (stored.metadata as Record<string, unknown>).resourceVersion = String(++this.version);
     (stored.metadata as Record<string, unknown>).generation = 1;
-    this.objects.set(this.key(group, version, namespace, plural, metadata.name), {
-      group,
-      version,
-      plural,
-      kind: String(object.kind),
-      object: stored,
-    });
+    (stored.metadata as Record<string, unknown>).uid ??= createHash('sha256')
+      .update(`${namespace}/${plural}/${metadata.name}/${this.version}`)
+      .digest('hex')
+      .replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*$/, '$1-$2-$3-$4-$5');
+    const entry = { group, version, plural, kind: String(object.kind), object: stored };
+    this.objects.set(this.key(group, version, namespace, plural, metadata.name), entry);
+    if (this.isDeployment(entry)) this.reconcile(entry, true);
+  }
+
+  /** Reads of a Deployment before its status shows a finished rollout (0: at once). */
+  rolloutReads = 1;
+  /** Called after every Deployment change the controller saw (e.g. to move a real proxy's weights); its rollout finishes after the promise. */
+  onDeploymentChange?: (deployment: Record<string, unknown>) => void | Promise<void>;
+  private readonly pending = new Map<string, number>();
+  private readonly stalled = new Set<string>();
+  private readonly proxying = new Set<string>();
+  private readonly interfere = new Set<string>();
+
+  /** The next rollout of this Deployment stalls and its Progressing condition says ProgressDeadlineExceeded. */
+  stall(namespace: string, name: string, on = true): void {
+    if (on) this.stalled.add(`${namespace}/${name}`);
+    else this.stalled.delete(`${namespace}/${name}`);
+  }
+
+  /** Right after the next read of this Deployment's scale, another writer (an autoscaler) changes it. */
+  interfereAfterRead(namespace: string, name: string): void {
+    this.interfere.add(`${namespace}/${name}`);
+  }
+
+  private isDeployment(s: Stored): boolean {
+    return s.group === 'apps' && s.plural === 'deployments';
+  }
+
+  private check(s: Stored, object: Record<string, unknown>): string | undefined {
+    const apiVersion = s.group ? `${s.group}/${s.version}` : s.version;
+    return this.validators.get(`${apiVersion}/${s.kind}`)?.(object);
+  }
+
+  /** The deployment controller, reduced to what rollout status and rollout undo read. */
+  private reconcile(deployment: Stored, created = false): void {
+    const d = deployment.object as {
+      metadata: {
+        name: string;
+        namespace: string;
+        uid: string;
+        generation: number;
+        annotations?: Record<string, string>;
+      };
+      spec: {
+        replicas?: number;
+        selector: { matchLabels?: Record<string, string> };
+        template: { metadata?: { labels?: Record<string, string> } };
+      };
+      status?: Record<string, unknown>;
+    };
+    const { namespace, name } = d.metadata;
+    const replicas = d.spec.replicas ?? 1;
+    const owned = [...this.objects.values()].filter(
+      (s) =>
+        s.plural === 'replicasets' &&
+        (s.object.metadata as { namespace: string }).namespace === namespace &&
+        ((s.object.metadata as { ownerReferences?: Array<{ uid: string }> }).ownerReferences ?? []).some(
+          (o) => o.uid === d.metadata.uid,
+        ),
+    );
+    const revisionOf = (s: Stored) =>
+      Number(
+        (s.object.metadata as { annotations?: Record<string, string> }).annotations?.[
+          'deployment.kubernetes.io/revision'
+        ] ?? 0,
+      );
+    const withoutHash = (template: unknown) => {
+      const copy = structuredClone(template) as { metadata?: { labels?: Record<string, string> } };
+      delete copy.metadata?.labels?.['pod-template-hash'];
+      return JSON.stringify(sortKeys(copy));
+    };
+    const wanted = withoutHash(d.spec.template);
+    let current = owned.find(
+      (s) => withoutHash((s.object.spec as { template: unknown }).template) === wanted,
+    );
+    const top = Math.max(0, ...owned.map(revisionOf));
+    const templateChanged = !current || revisionOf(current) !== top;
+    if (!current) {
+      const hash = createHash('sha256').update(wanted).digest('hex').slice(0, 10);
+      const template = structuredClone(d.spec.template) as { metadata?: { labels?: Record<string, string> } };
+      template.metadata = {
+        ...template.metadata,
+        labels: { ...template.metadata?.labels, 'pod-template-hash': hash },
+      };
+      this.put('replicasets', {
+        apiVersion: 'apps/v1',
+        kind: 'ReplicaSet',
+        metadata: {
+          name: `${name}-${hash}`,
+          namespace,
+          labels: template.metadata.labels,
+          annotations: { 'deployment.kubernetes.io/revision': String(top + 1) },
+          ownerReferences: [
+            {
+              apiVersion: 'apps/v1',
+              kind: 'Deployment',
+              name,
+              uid: d.metadata.uid,
+              controller: true,
+              blockOwnerDeletion: true,
+            },
+          ],
+        },
+        spec: {
+          replicas,
+          selector: { matchLabels: { ...d.spec.selector.matchLabels, 'pod-template-hash': hash } },
+          template,
+        },
+      });
+      current = this.objects.get(this.key('apps', 'v1', namespace, 'replicasets', `${name}-${hash}`))!;
+    } else if (templateChanged) {
+      (current.object.metadata as { annotations: Record<string, string> }).annotations[
+        'deployment.kubernetes.io/revision'
+      ] = String(top + 1);
+    }
+    for (const rs of owned) if (rs !== current) (rs.object.spec as { replicas: number }).replicas = 0;
+    (current.object.spec as { replicas: number }).replicas = replicas;
+    for (const rs of [current, ...owned]) {
+      const problem = this.check(rs, rs.object);
+      if (problem) throw new Error(`the double built an invalid ReplicaSet: ${problem}`);
+    }
+    d.metadata.annotations = {
+      ...d.metadata.annotations,
+      'deployment.kubernetes.io/revision': (
+        current.object.metadata as { annotations: Record<string, string> }
+      ).annotations['deployment.kubernetes.io/revision']!,
+    };
+    const key = `${namespace}/${name}`;
+    const before = (d.status ?? {}) as { availableReplicas?: number; replicas?: number };
+    if (this.stalled.has(key) && replicas > 0) {
+      d.status = {
+        observedGeneration: d.metadata.generation,
+        replicas: Math.max(replicas, before.replicas ?? 0),
+        updatedReplicas: templateChanged ? 0 : replicas,
+        readyReplicas: before.availableReplicas ?? 0,
+        availableReplicas: before.availableReplicas ?? 0,
+        conditions: [
+          this.condition(
+            'Available',
+            'True',
+            'MinimumReplicasAvailable',
+            'Deployment has minimum availability.',
+          ),
+          this.condition(
+            'Progressing',
+            'False',
+            'ProgressDeadlineExceeded',
+            `ReplicaSet "${(current.object.metadata as { name: string }).name}" has timed out progressing.`,
+          ),
+        ],
+      };
+      return;
+    }
+    if (created || this.rolloutReads === 0) this.converge(deployment);
+    else this.pending.set(key, this.rolloutReads);
+    const hook = this.onDeploymentChange?.(structuredClone(deployment.object));
+    if (hook) {
+      // The rollout is not over before the proxy serves the new endpoints, as with kube-proxy.
+      this.proxying.add(key);
+      void hook.finally(() => this.proxying.delete(key));
+    }
+  }
+
+  private condition(type: string, status: string, reason: string, message: string) {
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    return { type, status, reason, message, lastUpdateTime: now, lastTransitionTime: now };
+  }
+
+  private converge(deployment: Stored): void {
+    const d = deployment.object as {
+      metadata: { name: string; generation: number };
+      spec: { replicas?: number };
+      status?: Record<string, unknown>;
+    };
+    const replicas = d.spec.replicas ?? 1;
+    d.status = {
+      observedGeneration: d.metadata.generation,
+      replicas,
+      updatedReplicas: replicas,
+      readyReplicas: replicas,
+      availableReplicas: replicas,
+      conditions: [
+        this.condition(
+          'Available',
+          'True',
+          'MinimumReplicasAvailable',
+          'Deployment has minimum availability.',
+        ),
+        this.condition(
+          'Progressing',
+          'True',
+          'NewReplicaSetAvailable',
+          `ReplicaSet has successfully progressed.`,
+        ),
+      ],
+    };
+  }
+
+  /** What a read between the change and the converged status sees: the change observed, pods not ready yet. */
+  private progressing(deployment: Stored): void {
+    const d = deployment.object as {
+      metadata: { generation: number };
+      spec: { replicas?: number };
+      status?: Record<string, unknown> & { availableReplicas?: number };
+    };
+    const replicas = d.spec.replicas ?? 1;
+    d.status = {
+      ...d.status,
+      observedGeneration: d.metadata.generation,
+      replicas,
+      updatedReplicas: replicas,
+      readyReplicas: Math.min(replicas, d.status?.availableReplicas ?? 0),
+      availableReplicas: Math.min(replicas, d.status?.availableReplicas ?? 0),
+    };
   }
 
   get(
@@ -222,22 +496,25 @@ export class KubernetesApiDouble {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const match = /^\/apis\/([^/]+)\/([^/]+)\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+))?(\/status)?$/.exec(
-      url.pathname,
-    );
+    const match =
+      /^\/(?:apis\/([^/]+)|api)\/([^/]+)\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+))?(\/status|\/scale)?$/.exec(
+        url.pathname,
+      );
     if (!match) {
       sendJson(res, 404, statusBody(404, 'NotFound', 'the server could not find the requested resource'));
       return;
     }
-    const [, group, version, namespace, plural, name, status] = match as unknown as [
+    const [, groupOrCore, version, namespace, plural, name, subresource] = match as unknown as [
       string,
-      string,
+      string | undefined,
       string,
       string,
       string,
       string | undefined,
       string | undefined,
     ];
+    const group = groupOrCore ?? '';
+    const status = subresource === '/status' ? subresource : undefined;
     if (!name) {
       if (req.method !== 'GET') {
         sendJson(
@@ -283,11 +560,26 @@ export class KubernetesApiDouble {
       );
       return;
     }
+    if (subresource === '/scale') {
+      await this.handleScale(req, res, stored);
+      return;
+    }
     if (req.method === 'GET') {
+      const key = `${namespace}/${name}`;
+      const left = this.pending.get(key);
+      if (this.isDeployment(stored) && left !== undefined && !this.proxying.has(key)) {
+        if (left <= 1) {
+          this.pending.delete(key);
+          this.converge(stored);
+        } else {
+          this.pending.set(key, left - 1);
+          this.progressing(stored);
+        }
+      }
       sendJson(res, 200, stored.object);
       return;
     }
-    if (req.method !== 'PATCH') {
+    if (req.method !== 'PATCH' || !group) {
       sendJson(
         res,
         405,
@@ -340,13 +632,29 @@ export class KubernetesApiDouble {
       );
       return;
     }
-    // A subresource write keeps the rest; a main-resource write keeps the status.
+    const expected = (patched.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
+    const storedMetadata = stored.object.metadata as {
+      resourceVersion: string;
+      annotations?: unknown;
+      labels?: unknown;
+    };
+    if (expected !== undefined && expected !== storedMetadata.resourceVersion) {
+      fail(409, 'Conflict', this.conflictMessage(stored, name));
+      return;
+    }
+    // A subresource write keeps the rest; a main-resource write keeps the status and the server-owned metadata.
     const next = structuredClone(stored.object);
     if (status) next.status = patched.status;
     else {
       for (const key of Object.keys(next)) if (key !== 'status' && key !== 'metadata') delete next[key];
       for (const [key, value] of Object.entries(patched))
         if (key !== 'status' && key !== 'metadata') next[key] = value;
+      const metadata = patched.metadata as { annotations?: unknown; labels?: unknown } | undefined;
+      for (const field of ['annotations', 'labels'] as const) {
+        const nextMetadata = next.metadata as Record<string, unknown>;
+        if (metadata?.[field] === undefined) delete nextMetadata[field];
+        else nextMetadata[field] = metadata[field];
+      }
     }
     const validator = this.validators.get(`${group}/${version}/${stored.kind}`);
     const problem = validator?.(next);
@@ -358,8 +666,146 @@ export class KubernetesApiDouble {
     metadata.resourceVersion = String(++this.version);
     if (!status && JSON.stringify(next.spec) !== JSON.stringify(stored.object.spec))
       metadata.generation = Number(metadata.generation ?? 1) + 1;
+    const specChanged = JSON.stringify(next.spec) !== JSON.stringify(stored.object.spec);
     stored.object = next;
+    if (this.isDeployment(stored) && specChanged) this.reconcile(stored);
     record.status = 200;
-    sendJson(res, 200, next);
+    sendJson(res, 200, stored.object);
+  }
+
+  private conflictMessage(stored: Stored, name: string): string {
+    return `Operation cannot be fulfilled on ${stored.plural}.${stored.group} "${name}": the object has been modified; please apply your changes to the latest version and try again`;
+  }
+
+  /** GET and PUT of a Deployment's `autoscaling/v1` Scale; PUT honours the resourceVersion precondition. */
+  private async handleScale(req: IncomingMessage, res: ServerResponse, stored: Stored): Promise<void> {
+    const metadata = stored.object.metadata as {
+      name: string;
+      namespace: string;
+      uid: string;
+      resourceVersion: string;
+      creationTimestamp?: string;
+      generation: number;
+    };
+    const spec = stored.object.spec as {
+      replicas?: number;
+      selector: { matchLabels?: Record<string, string> };
+    };
+    const scale = () => {
+      const metadata = stored.object.metadata as {
+        name: string;
+        namespace: string;
+        uid: string;
+        resourceVersion: string;
+      };
+      const spec = stored.object.spec as {
+        replicas?: number;
+        selector: { matchLabels?: Record<string, string> };
+      };
+      return {
+        kind: 'Scale',
+        apiVersion: 'autoscaling/v1',
+        metadata: {
+          name: metadata.name,
+          namespace: metadata.namespace,
+          uid: metadata.uid,
+          resourceVersion: metadata.resourceVersion,
+        },
+        spec: { replicas: spec.replicas ?? 1 },
+        status: {
+          replicas: Number((stored.object.status as { replicas?: number } | undefined)?.replicas ?? 0),
+          selector: Object.entries(spec.selector.matchLabels ?? {})
+            .map(([k, v]) => `${k}=${v}`)
+            .join(','),
+        },
+      };
+    };
+    const details = { name: metadata.name, group: stored.group, kind: stored.plural };
+    if (!this.isDeployment(stored)) {
+      sendJson(res, 404, statusBody(404, 'NotFound', 'the server could not find the requested resource'));
+      return;
+    }
+    if (req.method === 'GET') {
+      sendJson(res, 200, scale());
+      const key = `${metadata.namespace}/${metadata.name}`;
+      if (this.interfere.delete(key)) metadata.resourceVersion = String(++this.version);
+      return;
+    }
+    const text = (await readBody(req)).toString('utf8');
+    const record: PatchRecord = {
+      path: `/apis/apps/v1/namespaces/${metadata.namespace}/deployments/${metadata.name}/scale`,
+      contentType: String(req.headers['content-type'] ?? '')
+        .split(';')[0]!
+        .trim(),
+      body: undefined,
+      status: 0,
+    };
+    this.patches.push(record);
+    const send = (code: number, body: unknown) => {
+      record.status = code;
+      sendJson(res, code, body);
+    };
+    if (req.method !== 'PUT') {
+      send(
+        405,
+        statusBody(
+          405,
+          'MethodNotAllowed',
+          'the server does not allow this method on the requested resource',
+        ),
+      );
+      return;
+    }
+    let body: {
+      apiVersion?: string;
+      kind?: string;
+      metadata?: { resourceVersion?: string };
+      spec?: { replicas?: number };
+    };
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch (error) {
+      send(400, statusBody(400, 'BadRequest', `error decoding scale: ${(error as Error).message}`, details));
+      return;
+    }
+    record.body = body;
+    const problem = this.validators.get('autoscaling/v1/Scale')?.(body as Record<string, unknown>);
+    if (body.kind !== 'Scale' || body.apiVersion !== 'autoscaling/v1' || problem) {
+      send(
+        422,
+        statusBody(
+          422,
+          'Invalid',
+          `Scale.autoscaling "${metadata.name}" is invalid: ${problem ?? 'expected kind Scale of autoscaling/v1'}`,
+          details,
+        ),
+      );
+      return;
+    }
+    if (
+      body.metadata?.resourceVersion !== undefined &&
+      body.metadata.resourceVersion !== metadata.resourceVersion
+    ) {
+      send(409, statusBody(409, 'Conflict', this.conflictMessage(stored, metadata.name), details));
+      return;
+    }
+    const replicas = body.spec?.replicas ?? 0;
+    const next = structuredClone(stored.object);
+    (next.spec as { replicas: number }).replicas = replicas;
+    const invalid = this.check(stored, next);
+    if (invalid) {
+      send(
+        422,
+        statusBody(422, 'Invalid', `Deployment.apps "${metadata.name}" is invalid: ${invalid}`, details),
+      );
+      return;
+    }
+    if (replicas !== spec.replicas) {
+      (next.metadata as { generation: number }).generation = metadata.generation + 1;
+      (next.metadata as { resourceVersion: string }).resourceVersion = String(++this.version);
+      stored.object = next;
+      this.reconcile(stored);
+    }
+    send(200, scale());
   }
 }

@@ -6,6 +6,7 @@ import {
   BUILTIN_METRICS,
   CommandRouter,
   checkSteps,
+  DeploymentRouter,
   describeAlerts,
   firingAlerts,
   GatewayRouter,
@@ -36,6 +37,7 @@ const ROUTERS = [
   'istio',
   'kserve',
   'argo-rollouts',
+  'deployment',
   'command',
   ...FLAG_ROUTERS,
 ] as const;
@@ -266,7 +268,9 @@ export const inputs = z
     resource: z
       .string()
       .optional()
-      .describe('Kubernetes: name of the HTTPRoute, VirtualService, InferenceService or Rollout'),
+      .describe(
+        'Kubernetes: name of the HTTPRoute, VirtualService, InferenceService or Rollout; deployment: the stable Deployment (in-place: the Deployment to update)',
+      ),
     'stable-backend': z
       .string()
       .optional()
@@ -275,8 +279,38 @@ export const inputs = z
       .string()
       .optional()
       .describe('gateway-api: canary backendRef name; istio: canary subset (or host)'),
-    image: z.string().optional().describe('argo-rollouts: the new image to roll out'),
-    container: z.string().optional().describe('argo-rollouts: container to update (default: the first)'),
+    image: z.string().optional().describe('argo-rollouts, deployment in-place: the new image to roll out'),
+    container: z
+      .string()
+      .optional()
+      .describe('argo-rollouts, deployment: container whose image changes (default: the first)'),
+    'deployment-mode': z
+      .enum(['replicas', 'in-place'])
+      .default('replicas')
+      .describe(
+        'deployment: replicas splits traffic by the pod counts of a stable and a canary Deployment behind one Service; in-place updates the image of one Deployment (its own rolling update), steps are then pauses watching the metrics and a rollback is rollout undo',
+      ),
+    'canary-deployment': z.string().optional().describe('deployment (replicas): the canary Deployment'),
+    service: z
+      .string()
+      .optional()
+      .describe('deployment (replicas): the Service whose selector picks the pods of both Deployments'),
+    replicas: input
+      .integer()
+      .optional()
+      .describe(
+        "deployment (replicas): pods of both tracks together (default: the stable Deployment's replicas before the rollout)",
+      ),
+    'promote-by': z
+      .enum(['image', 'scale'])
+      .default('image')
+      .describe(
+        "deployment (replicas): image gives stable the canary's image and all pods, then the canary 0 (stable stays the long-lived Deployment); scale gives the canary all pods and stable 0",
+      ),
+    'rollout-timeout': input
+      .duration()
+      .prefault('5m')
+      .describe('deployment: how long to wait for each rollout status before failing'),
     ...flagInputs,
     comment: input
       .boolean()
@@ -300,8 +334,16 @@ export const inputs = z
       need('nginx-canary', 'with router nginx');
     }
     if (i.router === 'command') need('command', 'with router command');
-    if (['gateway-api', 'istio', 'kserve', 'argo-rollouts'].includes(i.router))
+    if (['gateway-api', 'istio', 'kserve', 'argo-rollouts', 'deployment'].includes(i.router))
       need('resource', `with router ${i.router}`);
+    if (i.router === 'deployment' && i['deployment-mode'] === 'replicas') {
+      need('canary-deployment', 'with router deployment (deployment-mode replicas)');
+      need('service', 'with router deployment (deployment-mode replicas)');
+    }
+    if (i.router === 'deployment' && i['deployment-mode'] === 'in-place')
+      need('image', 'with router deployment (deployment-mode in-place)');
+    if (i.replicas !== undefined && i.replicas < 1)
+      ctx.addIssue({ code: 'custom', path: ['replicas'], message: 'expected at least 1' });
     if (i.router === 'gateway-api' || i.router === 'istio') {
       need('stable-backend', `with router ${i.router}`);
       need('canary-backend', `with router ${i.router}`);
@@ -435,6 +477,21 @@ function makeRouter(i: Inputs, ctx: ActionContext): Router {
     case 'unleash':
     case 'flagd':
       return makeFlagRouter(i, ctx);
+    case 'deployment':
+      return new DeploymentRouter({
+        client: kube(),
+        mode: i['deployment-mode'],
+        stable: i.resource!,
+        canary: i['canary-deployment'],
+        service: i.service,
+        replicas: i.replicas,
+        image: i.image,
+        container: i.container,
+        promoteBy: i['promote-by'],
+        timeoutMs: i['rollout-timeout'],
+        log,
+        warn: (line) => ctx.log.warning(line),
+      });
   }
 }
 
@@ -670,7 +727,7 @@ export default defineAction({
   id: 'canary-deploy',
   name: 'Canary deploy',
   description:
-    'Shifts traffic to a new model version in steps (nginx, Gateway API, Istio, KServe, Argo Rollouts, LaunchDarkly, Unleash, flagd or a command), judges each window from Prometheus against stable, and rolls back by itself.',
+    'Shifts traffic to a new model version in steps (nginx, Gateway API, Istio, KServe, Argo Rollouts, plain Deployments, LaunchDarkly, Unleash, flagd or a command), judges each window from Prometheus against stable, and rolls back by itself.',
   branding: { icon: 'git-branch', color: 'orange' },
   inputs,
   outputs,

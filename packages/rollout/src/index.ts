@@ -7,6 +7,7 @@ export * from './prometheus';
 export * from './report';
 export * from './routers/argo';
 export * from './routers/command';
+export * from './routers/deployment';
 export * from './routers/flagd';
 export * from './routers/flags';
 export * from './routers/kubernetes';

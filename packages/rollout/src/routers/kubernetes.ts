@@ -25,7 +25,16 @@ export type JsonPatchOp =
   | { op: 'remove'; path: string };
 
 export type KubeObject = Record<string, unknown> & {
-  metadata?: { name?: string; resourceVersion?: string; labels?: Record<string, string> };
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: Array<{ kind: string; name: string; uid: string; controller?: boolean }>;
+  };
   spec?: Record<string, unknown>;
   status?: Record<string, unknown>;
 };
@@ -50,10 +59,22 @@ function statusMessage(error: unknown): { code?: number; message: string } {
   return { code: typeof e.code === 'number' ? e.code : undefined, message };
 }
 
+/** A failed Kubernetes API call; `code` is the HTTP status (409 Conflict is worth a fresh read and a retry). */
+export class KubeApiError extends ActionError {
+  override name = 'KubeApiError';
+  constructor(
+    message: string,
+    readonly code?: number,
+  ) {
+    super(message);
+  }
+}
+
 /** The few calls the routers make, through @kubernetes/client-node (loaded only when a Kubernetes router is used). */
 export class KubeClient {
   private api?: Promise<{
     custom: import('@kubernetes/client-node').CustomObjectsApi;
+    core: import('@kubernetes/client-node').CoreV1Api;
     k8s: typeof import('@kubernetes/client-node');
   }>;
 
@@ -93,7 +114,7 @@ export class KubeClient {
           `the kubeconfig has no cluster for context '${kc.getCurrentContext()}'`,
         );
       }
-      return { custom: kc.makeApiClient(k8s.CustomObjectsApi), k8s };
+      return { custom: kc.makeApiClient(k8s.CustomObjectsApi), core: kc.makeApiClient(k8s.CoreV1Api), k8s };
     })();
     return this.api;
   }
@@ -108,8 +129,9 @@ export class KubeClient {
     } catch (error) {
       if (error instanceof ActionError) throw error;
       const { code, message } = statusMessage(error);
-      throw new ActionError(
+      throw new KubeApiError(
         `Kubernetes: ${what} ${ref.kind} ${this.o.namespace}/${ref.name} failed${code ? ` (${code})` : ''}: ${message}`,
+        code,
       );
     }
   }
@@ -123,6 +145,44 @@ export class KubeClient {
         namespace: this.o.namespace,
         plural: ref.plural,
         name: ref.name,
+      }),
+    );
+  }
+
+  /** A core (`/api/v1`) Service, such as the one in front of a stable and a canary Deployment. */
+  async getService(name: string): Promise<KubeObject> {
+    const { core } = await this.load();
+    return this.call('get', { kind: 'Service', name }, async () => {
+      const service = await core.readNamespacedService({ name, namespace: this.o.namespace });
+      return service as unknown as KubeObject;
+    });
+  }
+
+  /** The `scale` subresource (an autoscaling/v1 Scale). */
+  async getScale(ref: ResourceRef): Promise<KubeObject> {
+    const { custom } = await this.load();
+    return this.call('get scale of', ref, () =>
+      custom.getNamespacedCustomObjectScale({
+        group: ref.group,
+        version: ref.version,
+        namespace: this.o.namespace,
+        plural: ref.plural,
+        name: ref.name,
+      }),
+    );
+  }
+
+  /** Replaces the Scale; with its metadata.resourceVersion the server refuses a stale write with 409. */
+  async replaceScale(ref: ResourceRef, scale: KubeObject): Promise<KubeObject> {
+    const { custom } = await this.load();
+    return this.call('scale', ref, () =>
+      custom.replaceNamespacedCustomObjectScale({
+        group: ref.group,
+        version: ref.version,
+        namespace: this.o.namespace,
+        plural: ref.plural,
+        name: ref.name,
+        body: scale,
       }),
     );
   }
