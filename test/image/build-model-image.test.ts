@@ -10,7 +10,6 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -25,8 +24,8 @@ import {
 } from '@mlops-actions/oci';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runStep } from '../harness';
-import { freePort } from '../servers/process';
 import { type Registry, startRegistry } from '../servers/registry';
+import { startUploadProxy } from '../servers/upload-proxy';
 import { pushBusyboxBase } from './base';
 
 const exec = promisify(execFile);
@@ -362,41 +361,15 @@ describe('build-model-image from a local layout registry (bundle)', () => {
 });
 
 describe('build-model-image with an upload cut off mid-blob (bundle, proxy in front of docker-registry)', () => {
-  it('starts the blob upload again and pushes no manifest before all its blobs exist', async () => {
-    const upstream = new URL(registry.url);
-    const log: string[] = [];
-    let cut = false;
-    const server: Server = createServer((req, res) => {
-      const path = (req.url ?? '').split('?')[0]!;
-      if (req.method === 'PUT' && path.includes('/blobs/uploads/') && !cut) {
-        cut = true;
-        log.push('cut');
-        let seen = 0;
-        req.on('data', (d: Buffer) => {
-          seen += d.byteLength;
-          if (seen > 64) req.socket.destroy();
-        });
-        return;
-      }
-      const forward = request(
-        {
-          host: upstream.hostname,
-          port: upstream.port,
-          path: req.url,
-          method: req.method,
-          headers: req.headers,
-        },
-        (up) => {
-          if (req.method === 'PUT')
-            log.push(`${path.includes('/manifests/') ? 'manifest' : 'blob'} ${up.statusCode}`);
-          res.writeHead(up.statusCode ?? 502, up.headers);
-          up.pipe(res);
-        },
-      );
-      req.pipe(forward);
-    });
-    const port = await freePort();
-    await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  it('retries a reset and a 503 mid-push, and pushes no manifest or tag before all its blobs exist', async () => {
+    const proxy = await startUploadProxy(registry.url);
+    const client = new RegistryClient({ registry: registry.host });
+    const tagsAtFaults: string[][] = [];
+    const seeTags = async () => {
+      tagsAtFaults.push(await client.listTags('serving/cut'));
+    };
+    proxy.failNext({ kind: 'reset', afterBytes: 64 }, seeTags);
+    proxy.failNext({ kind: 'status', status: 503 }, seeTags);
     try {
       const workspace = temp();
       writeModel(workspace, 5, 0o022);
@@ -405,24 +378,25 @@ describe('build-model-image with an upload cut off mid-blob (bundle, proxy in fr
         workspace,
         inputs: {
           'model-path': 'model',
-          'base-image': `127.0.0.1:${port}/runtimes/busybox:1`,
-          image: `127.0.0.1:${port}/serving/cut`,
+          'base-image': `${proxy.host}/runtimes/busybox:1`,
+          image: `${proxy.host}/serving/cut`,
           tags: 'cut',
         },
       });
       expect(step.error ?? '').toBe('');
       expect(step.stdout).toMatch(/cut off.*starting again \(2\/3\)/);
-      expect(log[0]).toBe('cut');
-      const firstManifest = log.indexOf('manifest 201');
+      expect(step.stdout).toMatch(/cut off \(.*503.*\); starting again \(3\/3\)/);
+      expect(proxy.log.slice(0, 2)).toEqual(['cut PATCH blob', '503 PATCH blob']);
+      expect(tagsAtFaults).toEqual([[], []]);
+      const firstManifest = proxy.log.findIndex((e) => e.startsWith('PUT manifest'));
       expect(firstManifest).toBeGreaterThan(0);
-      expect(log.slice(firstManifest).every((e) => e.startsWith('manifest'))).toBe(true);
-      expect(log.filter((e) => e === 'blob 201').length).toBeGreaterThanOrEqual(2);
-      const client = new RegistryClient({ registry: registry.host });
+      expect(proxy.log.slice(firstManifest).every((e) => e.startsWith('PUT manifest'))).toBe(true);
+      expect(proxy.log.filter((e) => e === 'PUT blob 201').length).toBeGreaterThanOrEqual(2);
       expect((await client.resolve('serving/cut', 'cut'))?.digest).toBe(
         (step.json as { digest: string }).digest,
       );
     } finally {
-      server.close();
+      await proxy.stop();
     }
   });
 });

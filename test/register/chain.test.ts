@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { RegistryClient } from '@mlops-actions/oci';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Job } from '../harness';
 import { type Registry, startRegistry } from '../servers/registry';
+import { startUploadProxy } from '../servers/upload-proxy';
 
 const exec = promisify(execFile);
 
@@ -92,6 +94,76 @@ describe('train-and-log → register-model through the harness', () => {
       '--tls-verify=false',
       `docker://${registry.host}/team/iris:champion`,
     ]);
-    expect(JSON.parse(stdout).layers[0].mediaType).toBe('application/vnd.cncf.model.weight.v1.tar+gzip');
+    expect(JSON.parse(stdout).layers[0].mediaType).toBe('application/vnd.cncf.model.weight.v1.tar');
+  });
+
+  it('on the OCI registry: a 503 and a reset mid-push are retried, and no version tag shows before every blob and the manifest exist', async () => {
+    const proxy = await startUploadProxy(registry.url);
+    const upstream = new RegistryClient({ registry: registry.host });
+    const tagsAtFaults: string[][] = [];
+    const seeTags = async () => {
+      tagsAtFaults.push(await upstream.listTags('flaky/iris'));
+    };
+    try {
+      const job = new Job({ env });
+      const train = await job.step('train', 'train-and-log', {
+        // 3 MB of weights in one PATCH: the cut lands 200 KB into the blob.
+        run: `mkdir -p model && head -c 3000000 /dev/urandom > model/weights.bin && echo '{"test": {"accuracy": 0.9}}' > metrics.json`,
+        'experiment-name': 'iris',
+      });
+      expect(train.error, train.stdout.slice(-2000)).toBeUndefined();
+      const register = (id: string) =>
+        job.step(id, 'register-model', (steps) => ({
+          'model-name': 'iris',
+          'run-id': steps.train!.outputs['run-id'],
+          'model-uri': steps.train!.outputs['model-uri'],
+          metrics: steps.train!.outputs.metrics,
+          'tracking-uri': steps.train!.outputs['tracking-uri'],
+          'registry-uri': `oci://${proxy.host}/flaky`,
+          'promote-to': 'champion',
+        }));
+
+      // Every attempt is cut: the step fails clearly and leaves no version tag behind.
+      for (let i = 0; i < 3; i++) proxy.failNext({ kind: 'reset', afterBytes: 200_000 }, seeTags);
+      const failed = await register('register-cut');
+      expect(failed.exitCode).toBe(1);
+      expect(failed.error).toMatch(new RegExp(`${proxy.host}`));
+      expect(failed.stdout).toMatch(/cut off.*starting again \(3\/3\)/);
+      expect(await upstream.listTags('flaky/iris')).toEqual([]);
+
+      proxy.log.length = 0;
+      proxy.failNext({ kind: 'status', status: 503 }, seeTags);
+      proxy.failNext({ kind: 'reset', afterBytes: 200_000 }, seeTags);
+      const ok = await register('register-ok');
+      expect(ok.error, ok.stdout.slice(-3000)).toBeUndefined();
+      expect(ok.stdout).toMatch(/cut off \(.*503.*\); starting again \(2\/3\)/);
+      expect(ok.stdout).toMatch(/cut off.*starting again \(3\/3\)/);
+      expect(ok.outputs).toMatchObject({ version: '1', alias: 'champion' });
+      expect(proxy.log.slice(0, 2)).toEqual(['503 PATCH blob', 'cut PATCH blob']);
+      const firstManifest = proxy.log.findIndex((e) => e.startsWith('PUT manifest'));
+      // The layer's closing PUT and the config's PUT come before any manifest.
+      expect(proxy.log.slice(0, firstManifest).filter((e) => e === 'PUT blob 201')).toHaveLength(2);
+      expect(tagsAtFaults).toHaveLength(5);
+      for (const tags of tagsAtFaults) expect(tags.filter((t) => /^v\d+$/.test(t))).toEqual([]);
+      // Besides the version and the alias, only the promotion history's referrers tag (sha256-<hex>).
+      expect((await upstream.listTags('flaky/iris')).filter((t) => !t.startsWith('sha256-'))).toEqual([
+        'champion',
+        'v1',
+      ]);
+      const layer = JSON.parse(
+        (
+          await exec('skopeo', [
+            'inspect',
+            '--raw',
+            '--tls-verify=false',
+            `docker://${registry.host}/flaky/iris:v1`,
+          ])
+        ).stdout,
+      ).layers[0];
+      const blob = await upstream.getBlob('flaky/iris', layer.digest);
+      expect(blob.byteLength).toBe(layer.size);
+    } finally {
+      await proxy.stop();
+    }
   });
 });

@@ -25,6 +25,8 @@ export interface Registry {
 export interface RegistryOptions {
   /** `htpasswd`: basic auth; `token`: bearer tokens from a token server started here, which checks an htpasswd-style user. */
   auth?: 'htpasswd' | 'token';
+  /** `storage.delete.enabled` (default true). */
+  deleteEnabled?: boolean;
 }
 
 function bcrypt(password: string): string {
@@ -158,7 +160,7 @@ storage:
   filesystem:
     rootdirectory: ${join(dir, 'data')}
   delete:
-    enabled: true
+    enabled: ${options.deleteEnabled ?? true}
 http:
   addr: ${host}
 ${auth}`,

@@ -1,4 +1,4 @@
-import { createReadStream, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ActionContext, ActionError, InputError } from '@mlops-actions/kit';
 import {
@@ -23,6 +23,7 @@ import {
   type PushOutcome,
   type Reference,
   readImage,
+  streamLayer,
 } from '@mlops-actions/oci';
 
 export interface LayerRow {
@@ -49,28 +50,53 @@ export async function readBase(store: OciStore, ref: Reference, platforms: Platf
   return read;
 }
 
-/** Packs the model folder into one reproducible layer at `modelDir` inside the image. */
+export interface PackedModel {
+  layer: Layer;
+  /** Where the layer was streamed to while it was packed. */
+  store: OciStore;
+  repository: string;
+  outcome: PushOutcome;
+}
+
+/**
+ * Packs the model folder into one reproducible layer at `modelDir` inside the image, streamed straight
+ * into `into` (the target registry while pushing): compressing and uploading overlap and no layer file
+ * is written.
+ */
 export async function packModel(
   modelPath: string,
   modelDir: string,
-  tempDir: string,
+  into: { store: OciStore; repository: string },
   mtime: number,
   level: number,
   ctx: ActionContext,
-): Promise<{ layer: Layer; file: string }> {
+): Promise<PackedModel> {
   const entries = listTree(modelPath, modelDir);
   const totalBytes = entries.reduce((sum, e) => sum + e.size, 0);
   const progress = ctx.progress({ label: 'model layer', totalBytes, unit: 'bytes' });
-  const file = join(tempDir, 'model-layer.tar.gz');
-  const layer = await buildLayer(entries, {
-    output: file,
-    mtime,
-    level,
-    signal: ctx.signal,
-    onProgress: (n) => progress.tick(0, n),
-  });
+  let outcome: PushOutcome = 'uploaded';
+  let packed = 0;
+  const layer = await streamLayer(
+    entries,
+    {
+      mtime,
+      level,
+      signal: ctx.signal,
+      onProgress: (n) => {
+        // A retried upload packs the layer again from the start; progress only counts new ground.
+        packed += n;
+        if (packed > progress.totals.bytes) progress.tick(0, packed - progress.totals.bytes);
+      },
+    },
+    async (open) => {
+      packed = 0;
+      const stored = await into.store.pushStream(into.repository, open, { signal: ctx.signal });
+      outcome = stored.outcome;
+      return stored;
+    },
+  );
   progress.done();
-  return { layer, file };
+  return { layer, store: into.store, repository: into.repository, outcome };
 }
 
 export interface Assembled {
@@ -135,7 +161,7 @@ export async function publish(
   target: { store: OciStore; repository: string },
   base: { store: OciStore; repository: string },
   built: ReturnType<typeof assemble>,
-  model: { layer: Layer; file: string },
+  model: PackedModel,
   tags: string[],
   ctx: ActionContext,
 ): Promise<{ rows: LayerRow[]; descriptor: Descriptor }> {
@@ -157,15 +183,17 @@ export async function publish(
       progress.tick(1);
     }
     if (!done.has(model.layer.descriptor.digest)) {
-      const outcome = await target.store.pushBlob(
-        target.repository,
-        model.layer.descriptor,
-        () => createReadStream(model.file),
-        {
-          onProgress: (n) => progress.tick(0, n),
-          signal: ctx.signal,
-        },
-      );
+      const streamedHere = model.store === target.store && model.repository === target.repository;
+      const outcome = streamedHere
+        ? model.outcome
+        : await copyBlob(
+            model.store,
+            model.repository,
+            target.store,
+            target.repository,
+            model.layer.descriptor,
+            (n) => progress.tick(0, n),
+          );
       done.set(model.layer.descriptor.digest, outcome);
       rows.push({
         platform: 'all',
@@ -202,7 +230,7 @@ export async function writeOutput(
   output: string,
   base: { store: OciStore; repository: string },
   built: ReturnType<typeof assemble>,
-  model: { layer: Layer; file: string },
+  model: PackedModel,
   tags: string[],
   tempDir: string,
   ctx: ActionContext,

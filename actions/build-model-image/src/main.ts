@@ -17,6 +17,7 @@ import {
   formatPlatform,
   formatReference,
   isValidTag,
+  LayoutStore,
   MediaType,
   parsePlatform,
   parseReference,
@@ -511,8 +512,25 @@ export default defineAction({
       };
     }
 
+    const baseSource = { store: baseStore, repository: baseRef.repository };
+    const targetStore =
+      i.push && target
+        ? target.registry === baseRef.registry && !separate
+          ? baseStore
+          : new RegistryClient({
+              registry: target.registry,
+              credentials: creds(target.registry),
+              credentialInput: 'registry-password',
+              log: (l) => ctx.log.info(l),
+            })
+        : undefined;
+    // Pushing streams the layer into the target as it is packed; an output-only build stages it on disk.
+    const layerInto =
+      targetStore && target
+        ? { store: targetStore, repository: target.repository }
+        : { store: new LayoutStore(join(ctx.tempDir, 'model-layer')), repository: '' };
     const packed = await ctx.log.group('Model layer', () =>
-      packModel(model.path, i['model-dir'], ctx.tempDir, epoch, i['compression-level'], ctx),
+      packModel(model.path, i['model-dir'], layerInto, epoch, i['compression-level'], ctx),
     );
     const built = assemble(base, packed.layer, {
       created,
@@ -520,19 +538,9 @@ export default defineAction({
       changes,
       annotations,
     });
-    const baseSource = { store: baseStore, repository: baseRef.repository };
     let rows: LayerRow[] = [];
     let descriptor: Descriptor | undefined;
-    if (i.push && target) {
-      const targetStore =
-        target.registry === baseRef.registry && !separate
-          ? baseStore
-          : new RegistryClient({
-              registry: target.registry,
-              credentials: creds(target.registry),
-              credentialInput: 'registry-password',
-              log: (l) => ctx.log.info(l),
-            });
+    if (targetStore && target) {
       const pushed = await ctx.log.group(`Push ${formatReference(target)}`, () =>
         publish({ store: targetStore, repository: target.repository }, baseSource, built, packed, tags, ctx),
       );

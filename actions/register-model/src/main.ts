@@ -13,6 +13,7 @@ import { isMlflowUri, resolveConnection } from '@mlops-actions/mlflow';
 import { LayoutStore, RegistryClient } from '@mlops-actions/oci';
 import {
   type HistoryEntry,
+  LAYER_FORMATS,
   LocalStore,
   MlflowRegistry,
   MlflowStore,
@@ -85,6 +86,12 @@ export const inputs = z
     'registry-token': input
       .secret(z.string().optional())
       .describe('Bearer token for an MLflow registry on another server than the tracking store'),
+    'layer-format': z
+      .enum(LAYER_FORMATS)
+      .default('tar')
+      .describe(
+        'ModelPack weight layer on the OCI and local registries: `tar` (default; weights barely compress, so packing runs at disk speed) or `tar+gzip`',
+      ),
     description: z.string().optional().describe('Description of the new version'),
     tags: input.keyValues().prefault('').describe('Extra tags on the new version, as KEY=value lines'),
     gates: input
@@ -241,11 +248,12 @@ export function openRegistry(i: Inputs, ctx: ActionContext): ModelRegistry {
         registry,
         credentials,
         credentialInput: 'registry-password',
-        log: (l) => ctx.log.debug(l),
+        log: (l) => ctx.log.info(l),
       }),
       namespace: namespace.replace(/\/$/, ''),
       uri: `oci://${registry}${namespace ? `/${namespace}` : ''}`,
       reference: (repository, digest) => `oci://${registry}/${repository}@${digest}`,
+      layerFormat: i['layer-format'],
       log: (l) => ctx.log.info(l),
     });
   }
@@ -260,6 +268,7 @@ export function openRegistry(i: Inputs, ctx: ActionContext): ModelRegistry {
     namespace: '',
     uri: dir,
     reference: (repository, _digest, tag) => `oci:${join(root, repository)}:${tag}`,
+    layerFormat: i['layer-format'],
     log: (l) => ctx.log.info(l),
   });
 }

@@ -1,5 +1,13 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  createReadStream,
+  createWriteStream,
+  lstatSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+} from 'node:fs';
 import { join, posix } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -27,18 +35,25 @@ export interface Layer {
   files: number;
 }
 
-export interface BuildLayerOptions {
-  /** Where the compressed layer is written. */
-  output: string;
+export interface LayerOptions {
   /** Seconds since the epoch for every entry: `SOURCE_DATE_EPOCH`, else 0. */
   mtime?: number;
   /** gzip level 0–9. */
   level?: number;
   /** false writes a plain tar (an oci-archive, an uncompressed layer). */
   gzip?: boolean;
+  /** Uncompressed tar bytes produced so far (called again from 0 when a sink opens the stream anew). */
   onProgress?: (bytes: number) => void;
   signal?: AbortSignal;
 }
+
+export interface BuildLayerOptions extends LayerOptions {
+  /** Where the layer is written. */
+  output: string;
+}
+
+/** Where a layer's bytes go: it reads `open()` (again after a failed attempt) and reports what it stored. */
+export type LayerSink = (open: () => Readable) => Promise<{ digest: string; size: number }>;
 
 /** `SOURCE_DATE_EPOCH` as seconds when set and valid, else 0 (reproducible-builds.org). */
 export function sourceDateEpoch(env: NodeJS.ProcessEnv = process.env): number {
@@ -189,51 +204,101 @@ async function* tarStream(entries: LayerEntry[], mtime: number): AsyncGenerator<
 }
 
 /**
- * Writes a reproducible gzip'd tar layer in one streaming pass: fixed owner (0:0), mtime and modes, no
- * gzip name or time, and both the diffID (sha256 of the tar) and the blob digest computed on the way.
+ * Streams a reproducible tar layer (gzip'd unless `gzip: false`) into `sink` in one pass: fixed owner
+ * (0:0), mtime and modes, no gzip name or time. The sink hashes the bytes it stores (the blob digest); the
+ * tar itself is hashed here only when compressed, since an uncompressed layer's diffID is its digest.
  */
-export async function buildLayer(entries: LayerEntry[], options: BuildLayerOptions): Promise<Layer> {
+export async function streamLayer(
+  entries: LayerEntry[],
+  options: LayerOptions,
+  sink: LayerSink,
+): Promise<Layer> {
   const mtime = options.mtime ?? 0;
-  const tarHash = createHash('sha256');
-  const blobHash = createHash('sha256');
-  let tarSize = 0;
-  let blobSize = 0;
   const gzip = options.gzip ?? true;
-  await pipeline(
-    Readable.from(tarStream(entries, mtime)),
-    async function* (chunks: AsyncIterable<Buffer>) {
+  let tarHash = createHash('sha256');
+  let tarSize = 0;
+  const open = (): Readable => {
+    tarHash = createHash('sha256');
+    tarSize = 0;
+    let blobSize = 0;
+    const tar = Readable.from(tarStream(entries, mtime));
+    const counted = async function* (chunks: AsyncIterable<Buffer>) {
       for await (const chunk of chunks) {
-        tarHash.update(chunk);
+        if (gzip) tarHash.update(chunk);
         tarSize += chunk.byteLength;
         options.onProgress?.(chunk.byteLength);
         yield chunk;
       }
-    },
-    gzip ? createGzip({ level: options.level ?? 1 }) : new PassThrough(),
-    async function* (chunks: AsyncIterable<Buffer>) {
+    };
+    // The gzip header's OS byte (offset 9) is where zlib was built; 255 ("unknown") keeps digests equal across platforms.
+    const portable = async function* (chunks: AsyncIterable<Buffer>) {
       for await (const raw of chunks) {
         let chunk = raw;
-        // The gzip header's OS byte (offset 9) is where zlib was built; 255 ("unknown") keeps digests equal across platforms.
-        if (gzip && blobSize <= 9 && blobSize + chunk.byteLength > 9) {
+        if (blobSize <= 9 && blobSize + chunk.byteLength > 9) {
           chunk = Buffer.from(chunk);
           chunk[9 - blobSize] = 255;
         }
-        blobHash.update(chunk);
         blobSize += chunk.byteLength;
         yield chunk;
       }
-    },
-    createWriteStream(options.output),
-    { signal: options.signal },
-  );
+    };
+    const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+    const done = gzip
+      ? pipeline(tar, counted, createGzip({ level: options.level ?? 1 }), portable, out, {
+          signal: options.signal,
+        })
+      : pipeline(tar, counted, out, { signal: options.signal });
+    done.catch((error: Error) => out.destroy(error));
+    return out;
+  };
+  const stored = await sink(open);
+  if (!gzip && stored.size !== tarSize)
+    throw new ActionError(`The layer sink stored ${stored.size} bytes of a ${tarSize}-byte tar`);
   return {
     descriptor: {
-      mediaType: MediaType.ociLayerGzip,
-      digest: `sha256:${blobHash.digest('hex')}`,
-      size: blobSize,
+      mediaType: gzip ? MediaType.ociLayerGzip : MediaType.ociLayer,
+      digest: stored.digest,
+      size: stored.size,
     },
-    diffId: `sha256:${tarHash.digest('hex')}`,
+    diffId: gzip ? `sha256:${tarHash.digest('hex')}` : stored.digest,
     uncompressedSize: tarSize,
     files: entries.filter((e) => e.type === 'file').length,
   };
+}
+
+/** Writes `stream` to `path` (atomically: a temporary file renamed at the end), hashing it on the way. */
+export async function writeHashed(
+  stream: Readable,
+  path: string,
+  options: { signal?: AbortSignal; onProgress?: (bytes: number) => void } = {},
+): Promise<{ digest: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await pipeline(
+      stream,
+      async function* (chunks: AsyncIterable<Buffer>) {
+        for await (const chunk of chunks) {
+          hash.update(chunk);
+          size += chunk.byteLength;
+          options.onProgress?.(chunk.byteLength);
+          yield chunk;
+        }
+      },
+      createWriteStream(temp),
+      { signal: options.signal },
+    );
+    renameSync(temp, path);
+  } finally {
+    rmSync(temp, { force: true });
+  }
+  return { digest: `sha256:${hash.digest('hex')}`, size };
+}
+
+/** A reproducible layer written to `options.output` (see `streamLayer`). */
+export function buildLayer(entries: LayerEntry[], options: BuildLayerOptions): Promise<Layer> {
+  return streamLayer(entries, options, (open) =>
+    writeHashed(open(), options.output, { signal: options.signal }),
+  );
 }

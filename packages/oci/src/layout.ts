@@ -1,8 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   copyFileSync,
   createReadStream,
-  createWriteStream,
   existsSync,
   linkSync,
   mkdirSync,
@@ -13,11 +12,11 @@ import {
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { ActionError, writeFileAtomic } from '@mlops-actions/kit';
+import { writeHashed } from './layer';
 import { type Descriptor, type ImageIndex, MediaType, sha256 } from './media';
 import { parseManifest } from './registry';
-import type { BlobSource, FetchedManifest, OciStore, PushOutcome } from './store';
+import type { BlobSource, FetchedManifest, OciStore, PushOutcome, StreamedBlob } from './store';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 
@@ -149,33 +148,38 @@ export class LayoutStore implements OciStore {
     )
       return 'mounted';
     mkdirSync(dirname(target), { recursive: true });
-    const temp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
-    const hash = createHash('sha256');
-    let size = 0;
+    const pending = `${target}.${randomBytes(6).toString('hex')}.pending`;
     try {
       const input = source instanceof Uint8Array ? Readable.from([Buffer.from(source)]) : source();
-      await pipeline(
-        input,
-        async function* (chunks: AsyncIterable<Buffer>) {
-          for await (const chunk of chunks) {
-            hash.update(chunk);
-            size += chunk.byteLength;
-            options.onProgress?.(chunk.byteLength);
-            yield chunk;
-          }
-        },
-        createWriteStream(temp),
-      );
-      const digest = `sha256:${hash.digest('hex')}`;
-      if (digest !== descriptor.digest || size !== descriptor.size)
+      const stored = await writeHashed(input, pending, { onProgress: options.onProgress });
+      if (stored.digest !== descriptor.digest || stored.size !== descriptor.size)
         throw new ActionError(
-          `Blob for ${descriptor.digest} (${descriptor.size} bytes) had digest ${digest} and ${size} bytes`,
+          `Blob for ${descriptor.digest} (${descriptor.size} bytes) had digest ${stored.digest} and ${stored.size} bytes`,
         );
-      renameSync(temp, target);
+      renameSync(pending, target);
     } finally {
-      rmSync(temp, { force: true });
+      rmSync(pending, { force: true });
     }
     return 'uploaded';
+  }
+
+  async pushStream(
+    repository: string,
+    open: () => Readable,
+    options: { onProgress?: (bytes: number) => void; signal?: AbortSignal } = {},
+  ): Promise<StreamedBlob> {
+    this.init(repository);
+    // The digest is known only at the end: write under a temporary name in the layout, then rename.
+    const pending = join(this.dir(repository), 'blobs', 'sha256', `upload-${randomBytes(6).toString('hex')}`);
+    try {
+      const stored = await writeHashed(open(), pending, options);
+      const target = this.blobPath(repository, stored.digest);
+      if (existsSync(target)) return { ...stored, outcome: 'exists' };
+      renameSync(pending, target);
+      return { ...stored, outcome: 'uploaded' };
+    } finally {
+      rmSync(pending, { force: true });
+    }
   }
 
   async mountBlob(repository: string, digest: string, from: string): Promise<boolean> {
@@ -198,6 +202,14 @@ export class LayoutStore implements OciStore {
   async listTags(repository: string): Promise<string[]> {
     const tags = this.readIndex(repository).manifests.flatMap((m) => m.annotations?.[REF_NAME] ?? []);
     return [...new Set(tags)].sort();
+  }
+
+  async deleteTag(repository: string, tag: string): Promise<boolean> {
+    const index = this.readIndex(repository);
+    const kept = index.manifests.filter((m) => m.annotations?.[REF_NAME] !== tag);
+    if (kept.length === index.manifests.length) return false;
+    this.writeIndex(repository, { ...index, manifests: kept });
+    return true;
   }
 
   /** A layout has no referrers API: referrers live under the `sha256-<hex>` tag schema. */

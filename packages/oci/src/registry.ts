@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
   ActionError,
@@ -18,7 +19,14 @@ import {
   sha256,
 } from './media';
 import { isLoopback, registryApiHost } from './reference';
-import type { BlobSource, FetchedManifest, OciStore, PushBlobOptions, PushOutcome } from './store';
+import type {
+  BlobSource,
+  FetchedManifest,
+  OciStore,
+  PushBlobOptions,
+  PushOutcome,
+  StreamedBlob,
+} from './store';
 
 export interface RegistryCredentials {
   username: string;
@@ -307,20 +315,44 @@ export class RegistryClient implements OciStore {
     if (options.mountFrom && options.mountFrom !== repository) {
       if (await this.mountBlob(repository, descriptor.digest, options.mountFrom)) return 'mounted';
     }
+    await this.retryUpload(`${descriptor.digest}`, repository, options.signal, () =>
+      this.upload(repository, descriptor, source, options),
+    );
+    return 'uploaded';
+  }
+
+  async pushStream(
+    repository: string,
+    open: () => Readable,
+    options: Omit<PushBlobOptions, 'mountFrom'> = {},
+  ): Promise<StreamedBlob> {
+    const stored = await this.retryUpload('a streamed blob', repository, options.signal, () =>
+      this.uploadStream(repository, open, options),
+    );
+    return { ...stored, outcome: 'uploaded' };
+  }
+
+  /** Runs a whole upload again, in a new session, when it was cut off by the network or a 5xx. */
+  private async retryUpload<T>(
+    what: string,
+    repository: string,
+    signal: AbortSignal | undefined,
+    upload: () => Promise<T>,
+  ): Promise<T> {
     const attempts = this.options.uploadAttempts ?? 3;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.upload(repository, descriptor, source, options);
-        return 'uploaded';
+        return await upload();
       } catch (error) {
         const transient =
           error instanceof NetworkError ||
           (error instanceof HttpError && error.status >= 500) ||
           (error as { name?: string }).name === 'TypeError';
-        if (!transient || attempt >= attempts || options.signal?.aborted) throw error;
+        if (!transient || attempt >= attempts || signal?.aborted) throw error;
         this.options.log?.(
-          `upload of ${descriptor.digest} to ${this.name}/${repository} was cut off (${(error as Error).message}); starting again (${attempt + 1}/${attempts})`,
+          `upload of ${what} to ${this.name}/${repository} was cut off (${(error as Error).message}); starting again (${attempt + 1}/${attempts})`,
         );
+        await new Promise((r) => setTimeout(r, 250 * 2 ** (attempt - 1)));
       }
     }
   }
@@ -348,7 +380,7 @@ export class RegistryClient implements OciStore {
   ): Promise<void> {
     const what = `${repository}@${descriptor.digest}`;
     const chunkSize = options.chunkSize ?? this.chunkSize;
-    let location = await this.startUpload(repository, what);
+    const location = await this.startUpload(repository, what);
     const finish = (url: string) => {
       const u = new URL(url);
       u.searchParams.set('digest', descriptor.digest);
@@ -366,8 +398,58 @@ export class RegistryClient implements OciStore {
       options.onProgress?.(bytes.byteLength);
       return;
     }
+    const sent = await this.patchChunks(repository, location, chunks(source, chunkSize), what, options);
+    if (sent.size !== descriptor.size)
+      throw new ActionError(`Blob ${descriptor.digest} had ${sent.size} bytes, expected ${descriptor.size}`);
+    await this.finishUpload(repository, sent.location, descriptor.digest, what, options.signal);
+  }
+
+  /** A chunked upload of bytes whose digest is computed on the way and given in the closing PUT. */
+  private async uploadStream(
+    repository: string,
+    open: () => Readable,
+    options: Omit<PushBlobOptions, 'mountFrom'>,
+  ): Promise<{ digest: string; size: number }> {
+    const what = `${repository} (streamed blob)`;
+    const location = await this.startUpload(repository, what);
+    const hash = createHash('sha256');
+    const stream = open();
+    try {
+      const hashed = async function* (parts: AsyncIterable<Buffer>) {
+        for await (const part of parts) {
+          hash.update(part);
+          yield part;
+        }
+      };
+      const sent = await this.patchChunks(
+        repository,
+        location,
+        hashed(chunks(() => stream, options.chunkSize ?? this.chunkSize)),
+        what,
+        options,
+      );
+      const digest = `sha256:${hash.digest('hex')}`;
+      await this.finishUpload(repository, sent.location, digest, `${repository}@${digest}`, options.signal);
+      return { digest, size: sent.size };
+    } finally {
+      stream.destroy();
+    }
+  }
+
+  /**
+   * PATCHes the chunks in order (`Content-Range` from the spec's chunked upload). The next chunk is read
+   * while the current one is sent, so packing and uploading overlap, with two chunks in memory at most.
+   */
+  private async patchChunks(
+    repository: string,
+    start: string,
+    parts: AsyncIterable<Buffer>,
+    what: string,
+    options: { onProgress?: (bytes: number) => void; signal?: AbortSignal },
+  ): Promise<{ location: string; size: number }> {
+    let location = start;
     let offset = 0;
-    for await (const chunk of chunks(source, chunkSize)) {
+    for await (const chunk of readAhead(parts)) {
       const response = await this.call('PATCH', location, push(repository), what, {
         headers: {
           'content-type': 'application/octet-stream',
@@ -383,11 +465,21 @@ export class RegistryClient implements OciStore {
       const next = response.headers.get('location');
       if (next) location = this.resolveLocation(next);
     }
-    if (offset !== descriptor.size)
-      throw new ActionError(`Blob ${descriptor.digest} had ${offset} bytes, expected ${descriptor.size}`);
-    const response = await this.call('PUT', finish(location), push(repository), what, {
+    return { location, size: offset };
+  }
+
+  private async finishUpload(
+    repository: string,
+    location: string,
+    digest: string,
+    what: string,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const url = new URL(location);
+    url.searchParams.set('digest', digest);
+    const response = await this.call('PUT', url.toString(), push(repository), what, {
       retry: false,
-      signal: options.signal,
+      signal,
     });
     await response.body?.cancel();
   }
@@ -409,6 +501,29 @@ export class RegistryClient implements OciStore {
       url = next ? this.resolveLocation(next[1]!) : undefined;
     }
     return [...tags].sort();
+  }
+
+  /**
+   * `DELETE /v2/<name>/manifests/<tag>` (distribution spec v1.1, where the registry supports it). Never
+   * falls back to deleting by digest: that would take every tag of the manifest, the version's with it.
+   * distribution 2.8 refuses both ways: 405 UNSUPPORTED with deletes disabled, 400 DIGEST_INVALID with
+   * them enabled (it deletes manifests by digest only).
+   */
+  async deleteTag(repository: string, tag: string): Promise<boolean> {
+    const response = await this.call(
+      'DELETE',
+      this.url(repository, `manifests/${tag}`),
+      push(repository),
+      `${repository}:${tag}`,
+      { accept: [400, 404, 405] },
+    );
+    const text = await response.text().catch(() => '');
+    if (response.status === 202 || response.status === 200) return true;
+    const code = /"code"\s*:\s*"([A-Z_]+)"/.exec(text)?.[1];
+    if (response.status === 404) return false;
+    throw new ActionError(
+      `Registry ${this.name} cannot delete tags (DELETE ${repository}:${tag} answered ${response.status}${code ? ` ${code}` : ''}): move the tag instead`,
+    );
   }
 
   async referrersApi(repository: string, digest: string): Promise<Descriptor[] | undefined> {
@@ -467,6 +582,30 @@ export function parseManifest(
 
 export function isIndexMediaType(mediaType: string): boolean {
   return INDEX_MEDIA_TYPES.includes(mediaType);
+}
+
+/**
+ * Iterates `source` one item ahead: the next item is being produced while the caller works on the
+ * current one. A failure of that early read surfaces on the next step, never as an unhandled rejection.
+ */
+export async function* readAhead<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  let next = iterator.next();
+  next.catch(() => undefined);
+  try {
+    for (;;) {
+      const item = await next;
+      if (item.done) return;
+      next = iterator.next();
+      next.catch(() => undefined);
+      yield item.value;
+    }
+  } finally {
+    await next.then(
+      () => iterator.return?.(),
+      () => undefined,
+    );
+  }
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {

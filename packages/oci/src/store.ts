@@ -13,6 +13,13 @@ export interface FetchedManifest {
 /** How a blob reached the target: it was there, the registry linked it from another repository, or its bytes were sent. */
 export type PushOutcome = 'exists' | 'mounted' | 'uploaded';
 
+export interface StreamedBlob {
+  digest: string;
+  size: number;
+  /** `exists` when the store already had these bytes (a layout can tell; a registry cannot before the end). */
+  outcome: PushOutcome;
+}
+
 export interface PushBlobOptions {
   /** A repository on the same registry that has the blob: mount it from there instead of uploading. */
   mountFrom?: string;
@@ -47,9 +54,24 @@ export interface OciStore {
     source: BlobSource,
     options?: PushBlobOptions,
   ): Promise<PushOutcome>;
+  /**
+   * Stores a blob whose digest is known only once its bytes are read (a layer packed on the fly): the
+   * bytes are hashed while they are written or uploaded, and the digest is given at the end. `open` is
+   * called again when an upload is cut off and retried, and must produce the same bytes.
+   */
+  pushStream(
+    repository: string,
+    open: () => Readable,
+    options?: Omit<PushBlobOptions, 'mountFrom'>,
+  ): Promise<StreamedBlob>;
   /** Links a blob from another repository of the same store; false when the store would need the bytes. */
   mountBlob(repository: string, digest: string, from: string): Promise<boolean>;
   listTags(repository: string): Promise<string[]>;
+  /**
+   * Removes a tag, never the manifest it points at (other tags may share it); false when there was no
+   * such tag. Throws a one-line error when the store cannot delete tags at all.
+   */
+  deleteTag(repository: string, tag: string): Promise<boolean>;
   /** Referrers of a manifest through the referrers API; undefined when the store has none (use the tag schema). */
   referrersApi(repository: string, digest: string): Promise<Descriptor[] | undefined>;
 }

@@ -1,15 +1,17 @@
 import { execFile } from 'node:child_process';
-import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../test/servers/process';
 import { type Registry, startRegistry } from '../../../test/servers/registry';
+import { startUploadProxy } from '../../../test/servers/upload-proxy';
 import { buildLayer, listTree } from '../src/layer';
 import { LayoutStore } from '../src/layout';
-import { describe as describeBytes, encodeJson, type ImageManifest, MediaType } from '../src/media';
+import { describe as describeBytes, encodeJson, type ImageManifest, MediaType, sha256 } from '../src/media';
 import { listReferrers, pushReferrer, referrersTag } from '../src/referrers';
 import { RegistryClient } from '../src/registry';
 import type { OciStore } from '../src/store';
@@ -190,6 +192,58 @@ describe('RegistryClient against docker-registry 2.8', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('streamed blobs (digest known only at the end)', () => {
+  const bytes = Buffer.alloc(3_000_000).map((_, i) => (i * 7919) % 251);
+  const expected = async () => {
+    const file = join(temp(), 'blob');
+    writeFileSync(file, bytes);
+    return `sha256:${(await exec('sha256sum', [file])).stdout.split(' ')[0]}`;
+  };
+
+  it('uploads in several PATCHes with the digest in the closing PUT, and again whole after a reset mid-stream', async () => {
+    const proxy = await startUploadProxy(registry.url);
+    try {
+      proxy.failNext({ kind: 'reset', afterBytes: 100_000 });
+      const logs: string[] = [];
+      const client = new RegistryClient({
+        registry: proxy.host,
+        chunkSize: 1024 * 1024,
+        log: (l) => logs.push(l),
+      });
+      let opened = 0;
+      const stored = await client.pushStream('stream/app', () => {
+        opened++;
+        return Readable.from([bytes.subarray(0, 1_500_000), bytes.subarray(1_500_000)]);
+      });
+      expect(stored).toEqual({ digest: await expected(), size: 3_000_000, outcome: 'uploaded' });
+      expect(opened).toBe(2);
+      expect(logs.join('\n')).toMatch(/cut off.*starting again \(2\/3\)/);
+      expect(proxy.log).toEqual([
+        'cut PATCH blob',
+        'PATCH blob 202',
+        'PATCH blob 202',
+        'PATCH blob 202',
+        'PUT blob 201',
+      ]);
+      const direct = new RegistryClient({ registry: registry.host });
+      expect(await direct.hasBlob('stream/app', stored.digest)).toBe(3_000_000);
+      expect(sha256(await direct.getBlob('stream/app', stored.digest))).toBe(stored.digest);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('lands in a layout under its digest with no temporary file left, and reports a blob it already had', async () => {
+    const root = temp();
+    const layout = new LayoutStore(root);
+    const first = await layout.pushStream('m', () => Readable.from([bytes]));
+    expect(first).toEqual({ digest: await expected(), size: 3_000_000, outcome: 'uploaded' });
+    const again = await layout.pushStream('m', () => Readable.from([bytes]));
+    expect(again.outcome).toBe('exists');
+    expect(readdirSync(join(root, 'm', 'blobs', 'sha256'))).toEqual([first.digest.slice('sha256:'.length)]);
   });
 });
 

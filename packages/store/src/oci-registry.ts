@@ -1,9 +1,7 @@
-import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
 import { ActionError } from '@mlops-actions/kit';
 import {
-  buildLayer,
   type Descriptor,
   describe,
   EMPTY_JSON,
@@ -16,6 +14,7 @@ import {
   type OciStore,
   pushReferrer,
   sourceDateEpoch,
+  streamLayer,
 } from '@mlops-actions/oci';
 import type { HistoryEntry, ModelRegistry, ModelVersionInfo, RegisterOptions, WaitOptions } from './registry';
 
@@ -23,6 +22,7 @@ import type { HistoryEntry, ModelRegistry, ModelVersionInfo, RegisterOptions, Wa
 export const ModelPack = {
   manifest: 'application/vnd.cncf.model.manifest.v1+json',
   config: 'application/vnd.cncf.model.config.v1+json',
+  weightTar: 'application/vnd.cncf.model.weight.v1.tar',
   weightTarGzip: 'application/vnd.cncf.model.weight.v1.tar+gzip',
   filepath: 'org.cncf.model.filepath',
 } as const;
@@ -46,6 +46,9 @@ const A = {
 
 const VERSION_TAG = /^v(\d+)$/;
 
+export const LAYER_FORMATS = ['tar', 'tar+gzip'] as const;
+export type LayerFormat = (typeof LAYER_FORMATS)[number];
+
 export interface OciRegistryOptions {
   /** `oci` for a distribution registry, `local` for an image layout on disk. */
   kind: 'oci' | 'local';
@@ -57,6 +60,11 @@ export interface OciRegistryOptions {
   /** How a version is referred to: `oci://host/ns/name@sha256:…`, `oci:<dir>/<name>:v3`. */
   reference(repository: string, digest: string, tag: string): string;
   log?: (line: string) => void;
+  /**
+   * The weight layer: a plain tar (default: weights barely compress, so gzip costs time for no space) or
+   * tar+gzip; both are model-spec media types.
+   */
+  layerFormat?: LayerFormat;
   /** Pushes of a version tag lost to another run before giving up. */
   raceAttempts?: number;
   /** How long after claiming a tag it is read again, to catch a racing push that landed just after ours. */
@@ -149,57 +157,49 @@ export class OciModelRegistry implements ModelRegistry {
       throw new ActionError(
         `model-uri '${options.source}' is not a model directory: the ${this.kind === 'local' ? 'local' : 'OCI'} registry packs a directory (train-and-log's model-uri with the local tracking store)`,
       );
-    const scratch = mkdtempSync(join(tmpdir(), 'modelpack-'));
-    try {
-      const dirName = basename(options.source);
-      const layer = await buildLayer(listTree(options.source, dirName), {
-        output: join(scratch, 'layer.tar.gz'),
-        mtime: sourceDateEpoch(),
-      });
-      const layerDescriptor: Descriptor = {
-        ...layer.descriptor,
-        mediaType: ModelPack.weightTarGzip,
-        annotations: { [ModelPack.filepath]: dirName },
-      };
-      const created = new Date().toISOString();
-      const config = encodeJson(
-        modelPackConfig(options.name, created, options.runId, layer.diffId, options.description),
+    const dirName = basename(options.source);
+    const entries = listTree(options.source, dirName);
+    const gzip = this.options.layerFormat === 'tar+gzip';
+    const total = entries.reduce((sum, e) => sum + e.size, 0);
+    this.options.log?.(
+      `Packing and pushing the model layer (${total} bytes in ${entries.filter((e) => e.type === 'file').length} files, ${gzip ? 'tar+gzip' : 'tar'}) to ${this.uri}`,
+    );
+    const layer = await streamLayer(entries, { mtime: sourceDateEpoch(), gzip }, (open) =>
+      this.store.pushStream(repository, open),
+    );
+    const layerDescriptor: Descriptor = {
+      ...layer.descriptor,
+      mediaType: gzip ? ModelPack.weightTarGzip : ModelPack.weightTar,
+      annotations: { [ModelPack.filepath]: dirName },
+    };
+    const created = new Date().toISOString();
+    const config = encodeJson(
+      modelPackConfig(options.name, created, options.runId, layer.diffId, options.description),
+    );
+    const configDescriptor = describe(ModelPack.config, config);
+    await this.store.pushBlob(repository, configDescriptor, config);
+    const version = await this.tagNextVersion(repository, (n) => ({
+      schemaVersion: 2,
+      mediaType: MediaType.ociManifest,
+      artifactType: ModelPack.manifest,
+      config: configDescriptor,
+      layers: [layerDescriptor],
+      annotations: {
+        [A.created]: created,
+        [A.title]: options.name,
+        [A.version]: String(n),
+        [A.source]: options.source,
+        ...(options.runId ? { [A.runId]: options.runId } : {}),
+        ...(options.description ? { [A.description]: options.description } : {}),
+        ...Object.fromEntries(Object.entries(options.tags ?? {}).map(([k, v]) => [`${A.tagPrefix}${k}`, v])),
+      },
+    }));
+    const info = await this.info(options.name, `v${version}`);
+    if (!info)
+      throw new ActionError(
+        `${this.uri}: version v${version} of ${options.name} vanished right after it was pushed`,
       );
-      const configDescriptor = describe(ModelPack.config, config);
-      this.options.log?.(
-        `Pushing the model layer (${layer.descriptor.size} bytes, ${layer.files} files) to ${this.uri}`,
-      );
-      await this.store.pushBlob(repository, layerDescriptor, () =>
-        createReadStream(join(scratch, 'layer.tar.gz')),
-      );
-      await this.store.pushBlob(repository, configDescriptor, config);
-      const version = await this.tagNextVersion(repository, (n) => ({
-        schemaVersion: 2,
-        mediaType: MediaType.ociManifest,
-        artifactType: ModelPack.manifest,
-        config: configDescriptor,
-        layers: [layerDescriptor],
-        annotations: {
-          [A.created]: created,
-          [A.title]: options.name,
-          [A.version]: String(n),
-          [A.source]: options.source,
-          ...(options.runId ? { [A.runId]: options.runId } : {}),
-          ...(options.description ? { [A.description]: options.description } : {}),
-          ...Object.fromEntries(
-            Object.entries(options.tags ?? {}).map(([k, v]) => [`${A.tagPrefix}${k}`, v]),
-          ),
-        },
-      }));
-      const info = await this.info(options.name, `v${version}`);
-      if (!info)
-        throw new ActionError(
-          `${this.uri}: version v${version} of ${options.name} vanished right after it was pushed`,
-        );
-      return { version: info, created: true };
-    } finally {
-      rmSync(scratch, { recursive: true, force: true });
-    }
+    return { version: info, created: true };
   }
 
   /** Registries have no conditional tag write: take the next free number, push, re-read, retry when lost. */
@@ -254,10 +254,16 @@ export class OciModelRegistry implements ModelRegistry {
     await this.store.putManifest(repository, fetched.bytes, fetched.descriptor.mediaType, alias);
   }
 
+  /** Deletes the alias tag only (the version keeps its own tag); deleting a missing alias is a no-op. */
   async deleteAlias(name: string, alias: string): Promise<void> {
-    throw new ActionError(
-      `${this.uri}: alias '${alias}' of ${name} cannot be deleted: the distribution spec deletes manifests, not tags; move the alias instead`,
-    );
+    this.validateAlias(alias);
+    try {
+      await this.store.deleteTag(this.repository(name), alias);
+    } catch (error) {
+      if (error instanceof ActionError)
+        throw new ActionError(`${this.uri}: alias '${alias}' of ${name} cannot be deleted: ${error.message}`);
+      throw error;
+    }
   }
 
   async searchVersions(name: string, options: { runId?: string } = {}): Promise<ModelVersionInfo[]> {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -44,6 +44,17 @@ function remote(registry: Registry, credentials = false): OciModelRegistry {
   });
 }
 
+function local(root: string, layerFormat?: 'tar' | 'tar+gzip'): OciModelRegistry {
+  return new OciModelRegistry({
+    kind: 'local',
+    store: new LayoutStore(root),
+    namespace: '',
+    uri: root,
+    reference: (repository, _digest, tag) => `oci:${join(root, repository)}:${tag}`,
+    layerFormat,
+  });
+}
+
 const RUN_A = 'a'.repeat(32);
 const RUN_B = 'b'.repeat(32);
 
@@ -78,7 +89,15 @@ describe('OciModelRegistry against docker-registry 2.8 (no auth)', () => {
     const manifest = JSON.parse(stdout);
     expect(manifest.artifactType).toBe(ModelPack.manifest);
     expect(manifest.config.mediaType).toBe(ModelPack.config);
-    expect(manifest.layers[0].mediaType).toBe('application/vnd.cncf.model.weight.v1.tar+gzip');
+    expect(manifest.layers[0].mediaType).toBe('application/vnd.cncf.model.weight.v1.tar');
+    const tar = join(temp(), 'layer.tar');
+    await exec('curl', ['-sf', '-o', tar, `${registry.url}/v2/ml/iris/blobs/${manifest.layers[0].digest}`]);
+    expect((await exec('sha256sum', [tar])).stdout.split(' ')[0]).toBe(
+      manifest.layers[0].digest.slice('sha256:'.length),
+    );
+    expect((await exec('tar', ['-tvf', tar])).stdout).toMatch(
+      /-rw-r--r-- 0\/0 +9 1970-01-01 00:00 model\/model\.pkl/,
+    );
     expect(manifest.layers[0].annotations['org.cncf.model.filepath']).toBe('model');
     expect(manifest.annotations['org.mlops.run-id']).toBe(RUN_A);
     const configJson = (
@@ -158,17 +177,91 @@ describe('OciModelRegistry against docker-registry 2.8 (no auth)', () => {
     ]);
   });
 
-  it('two registrations racing for the next tag both end with their own version', async () => {
-    const models = remote(registry);
-    await models.registerVersion({ name: 'race', source: modelDir('r0'), runId: '0'.repeat(32) });
+  it('two registrations racing for the same tag both end with their own version, and the loser logs its retry', async () => {
+    await remote(registry).registerVersion({ name: 'race', source: modelDir('r0'), runId: '0'.repeat(32) });
+    // Both runs list the tags, see v1, and are held until both are about to push v2: a real race on one tag.
+    const arrived: (() => void)[] = [];
+    const logs: string[][] = [[], []];
+    const racer = (i: number) => {
+      const client = new RegistryClient({ registry: registry.host });
+      const put = client.putManifest.bind(client);
+      let held = false;
+      client.putManifest = async (repository, bytes, mediaType, tag) => {
+        if (tag && /^v\d+$/.test(tag) && !held) {
+          held = true;
+          await new Promise<void>((resolve) => {
+            arrived.push(resolve);
+            if (arrived.length === 2) for (const go of arrived) go();
+          });
+        }
+        return put(repository, bytes, mediaType, tag);
+      };
+      return new OciModelRegistry({
+        kind: 'oci',
+        store: client,
+        namespace: 'ml',
+        uri: `oci://${registry.host}/ml`,
+        reference: (repository, digest) => `oci://${registry.host}/${repository}@${digest}`,
+        log: (line) => logs[i]!.push(line),
+      });
+    };
     const [x, y] = await Promise.all([
-      remote(registry).registerVersion({ name: 'race', source: modelDir('r1'), runId: '1'.repeat(32) }),
-      remote(registry).registerVersion({ name: 'race', source: modelDir('r2'), runId: '2'.repeat(32) }),
+      racer(0).registerVersion({ name: 'race', source: modelDir('r1'), runId: '1'.repeat(32) }),
+      racer(1).registerVersion({ name: 'race', source: modelDir('r2'), runId: '2'.repeat(32) }),
     ]);
     expect([x.version.version, y.version.version].sort()).toEqual(['2', '3']);
-    for (const v of [x, y])
-      expect((await models.getVersion('race', v.version.version))?.runId).toBe(v.version.runId);
+    const loser = x.version.version === '3' ? 0 : 1;
+    expect(logs[loser]!.join('\n')).toMatch(
+      /v2 of ml\/race was taken by another run at the same moment; trying the next number/,
+    );
+    expect(logs[1 - loser]!.join('\n')).not.toMatch(/taken by another run/);
+    const models = remote(registry);
+    for (const v of [x, y]) {
+      const stored = await models.getVersion('race', v.version.version);
+      expect(stored?.runId).toBe(v.version.runId);
+      expect(stored?.digest).toBe(v.version.digest);
+    }
+    expect((await new RegistryClient({ registry: registry.host }).listTags('ml/race')).sort()).toEqual([
+      'v1',
+      'v2',
+      'v3',
+    ]);
   });
+});
+
+describe('OciModelRegistry alias deletion on docker-registry 2.8 (storage.delete enabled and disabled)', () => {
+  it.each([
+    [true, /answered 400 DIGEST_INVALID/],
+    [false, /answered 405 UNSUPPORTED/],
+  ])(
+    'delete.enabled %s: fails in one line saying the registry cannot delete tags, and leaves version and alias in place',
+    async (deleteEnabled, answer) => {
+      const registry = await startRegistry({ deleteEnabled });
+      try {
+        const models = remote(registry);
+        const { version } = await models.registerVersion({
+          name: 'iris',
+          source: modelDir('w'),
+          runId: RUN_A,
+        });
+        await models.setAlias('iris', 'staging', '1');
+        const error = await models.deleteAlias('iris', 'staging').catch((e: Error) => e);
+        expect(error).toBeInstanceOf(Error);
+        const message = (error as Error).message;
+        expect(message).not.toContain('\n');
+        expect(message).toMatch(
+          new RegExp(
+            `alias 'staging' of iris cannot be deleted: Registry ${registry.host} cannot delete tags`,
+          ),
+        );
+        expect(message).toMatch(answer);
+        expect((await models.getAlias('iris', 'staging'))?.digest).toBe(version.digest);
+        expect((await models.getVersion('iris', '1'))?.digest).toBe(version.digest);
+      } finally {
+        await registry.stop();
+      }
+    },
+  );
 });
 
 describe('OciModelRegistry against docker-registry 2.8 behind a token server', () => {
@@ -210,13 +303,7 @@ describe('OciModelRegistry against docker-registry 2.8 behind a token server', (
 describe('OciModelRegistry on an image layout (local registry)', () => {
   it('writes what skopeo reads through the oci: transport', async () => {
     const root = temp();
-    const models = new OciModelRegistry({
-      kind: 'local',
-      store: new LayoutStore(root),
-      namespace: '',
-      uri: root,
-      reference: (repository, _digest, tag) => `oci:${join(root, repository)}:${tag}`,
-    });
+    const models = local(root);
     const { version } = await models.registerVersion({ name: 'iris', source: modelDir('w'), runId: RUN_A });
     await models.setAlias('iris', 'champion', version.version);
     const { stdout } = await exec('skopeo', ['inspect', '--raw', `oci:${join(root, 'iris')}:champion`]);
@@ -231,5 +318,56 @@ describe('OciModelRegistry on an image layout (local registry)', () => {
       reason: '',
     });
     expect((await models.readHistory('iris')).map((h) => h.to)).toEqual(['1']);
+    await models.deleteAlias('iris', 'champion');
+    await models.deleteAlias('iris', 'champion');
+    expect(await models.getAlias('iris', 'champion')).toBeUndefined();
+    expect((await models.getVersion('iris', '1'))?.digest).toBe(version.digest);
+    await exec('skopeo', ['inspect', '--raw', `oci:${join(root, 'iris')}:v1`]);
+  });
+
+  it('packs tar by default and tar+gzip on request, with the same layer digest for the same model, and leaves no temporary file', async () => {
+    const layers = async (layerFormat?: 'tar' | 'tar+gzip') => {
+      const root = temp();
+      const models = local(root, layerFormat);
+      await models.registerVersion({ name: 'm', source: modelDir('same weights'), runId: RUN_A });
+      await models.registerVersion({ name: 'm', source: modelDir('same weights'), runId: RUN_B });
+      const manifests = await Promise.all(
+        ['v1', 'v2'].map(async (tag) =>
+          JSON.parse((await exec('skopeo', ['inspect', '--raw', `oci:${join(root, 'm')}:${tag}`])).stdout),
+        ),
+      );
+      const blobs = readdirSync(join(root, 'm', 'blobs', 'sha256'));
+      return { root, manifests, blobs };
+    };
+    const plain = await layers();
+    const gzipped = await layers('tar+gzip');
+    expect(plain.manifests.map((m) => m.layers[0].mediaType)).toEqual([
+      ModelPack.weightTar,
+      ModelPack.weightTar,
+    ]);
+    expect(gzipped.manifests.map((m) => m.layers[0].mediaType)).toEqual([
+      ModelPack.weightTarGzip,
+      ModelPack.weightTarGzip,
+    ]);
+    for (const { manifests, blobs, root } of [plain, gzipped]) {
+      expect(manifests[1].layers[0].digest).toBe(manifests[0].layers[0].digest);
+      expect(
+        blobs.every((b) => /^[a-f0-9]{64}$/.test(b)),
+        blobs.join(' '),
+      ).toBe(true);
+      const hex = manifests[0].layers[0].digest.slice('sha256:'.length);
+      expect((await exec('sha256sum', [join(root, 'm', 'blobs', 'sha256', hex)])).stdout.split(' ')[0]).toBe(
+        hex,
+      );
+    }
+    // The diffID of a plain tar layer is its digest; of a gzip'd one, the digest of the tar inside.
+    const config = (root: string, m: { config: { digest: string } }) =>
+      JSON.parse(readFileSync(join(root, 'm', 'blobs', 'sha256', m.config.digest.slice(7)), 'utf8'));
+    expect(config(plain.root, plain.manifests[0]).modelfs.diffIds).toEqual([
+      plain.manifests[0].layers[0].digest,
+    ]);
+    expect(config(gzipped.root, gzipped.manifests[0]).modelfs.diffIds).toEqual([
+      plain.manifests[0].layers[0].digest,
+    ]);
   });
 });
