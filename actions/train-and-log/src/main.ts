@@ -1,6 +1,8 @@
+import { parsePodTemplate, parseResources } from '@mlops-actions/compute';
 import { defineAction, errorMessage, input, z } from '@mlops-actions/kit';
-import { type MetricsResult, paramsDigest } from '@mlops-actions/store';
-import { uploadRunArtifacts } from './artifacts';
+import { isMlflowUri } from '@mlops-actions/mlflow';
+import { type MetricsResult, paramsDigest, type RunHandle } from '@mlops-actions/store';
+import { trainingOutputs, uploadRunArtifacts } from './artifacts';
 import { parseBaseline } from './baseline';
 import { captureEnvironment } from './environment';
 import { finishFailed, publishReport, type Recorded } from './finish';
@@ -8,6 +10,15 @@ import { logMetrics, readRunnerMetrics } from './metrics';
 import { childEnvironment, readParams, resolvePaths } from './prepare';
 import { logEnvironment, openStore, runIdentity, startRun } from './tracking';
 import { planTraining, trainLocally } from './train-local';
+import {
+  backendFor,
+  collectRemoteMetrics,
+  JOB_STATE,
+  remoteCommand,
+  remoteSpec,
+  type SavedJob,
+  trainRemotely,
+} from './train-remote';
 
 const metricValue = z.union([z.number(), z.enum(['NaN', 'Infinity', '-Infinity'])]);
 
@@ -120,8 +131,103 @@ export const inputs = z
       .string()
       .optional()
       .describe('Name of the workflow artifact holding the local store; defaults to mlops-run-<run id>'),
+    backend: z
+      .enum(['local', 'kubernetes', 'ray'])
+      .default('local')
+      .describe(
+        'Where the training runs: local (this runner), kubernetes (a Job or Kubeflow training job) or ray (Ray Jobs); remote backends need an MLflow tracking-uri',
+      ),
+    command: z
+      .string()
+      .optional()
+      .describe(
+        'Remote backends: the command the training container runs (sh -c); defaults to `run`, or the notebook executed by jupyter nbconvert',
+      ),
+    image: z
+      .string()
+      .optional()
+      .describe('Kubernetes: the training image (required with backend: kubernetes)'),
+    'kubernetes-kind': z
+      .enum(['job', 'trainjob', 'pytorchjob'])
+      .default('job')
+      .describe(
+        'Kubernetes: job (batch/v1 Job, Indexed for several nodes), trainjob (Kubeflow Trainer trainer.kubeflow.org/v1alpha1) or pytorchjob (Kubeflow training operator kubeflow.org/v1)',
+      ),
+    namespace: z.string().default('default').describe('Kubernetes: namespace the job runs in'),
+    resources: input
+      .keyValues()
+      .prefault('')
+      .describe('Kubernetes: per node, as lines cpu: 8, memory: 32Gi, gpu: 1 (nvidia.com/gpu)'),
+    'node-selector': input
+      .keyValues()
+      .prefault('')
+      .describe('Kubernetes: node labels the pods must match, as KEY=value lines (e.g. the GPU node pool)'),
+    tolerations: input
+      .json(
+        z.array(
+          z.object({
+            key: z.string().optional(),
+            operator: z.enum(['Exists', 'Equal']).optional(),
+            value: z.string().optional(),
+            effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+            tolerationSeconds: z.number().int().optional(),
+          }),
+        ),
+      )
+      .prefault('[]')
+      .describe(
+        'Kubernetes: pod tolerations as a JSON list (e.g. [{"key":"nvidia.com/gpu","operator":"Exists","effect":"NoSchedule"}])',
+      ),
+    'service-account': z.string().optional().describe('Kubernetes: service account the training pods run as'),
+    nodes: input.integer().prefault('1').describe('Kubernetes: number of nodes (pods) that train together'),
+    'pod-template': z
+      .string()
+      .default('')
+      .describe(
+        'Kubernetes: a pod template as YAML merged over the generated one (containers and volumes merged by name), for anything the other inputs do not cover',
+      ),
+    'trainjob-runtime': z
+      .string()
+      .default('torch-distributed')
+      .describe('Kubernetes trainjob: the ClusterTrainingRuntime the TrainJob refers to'),
+    kubeconfig: z
+      .string()
+      .optional()
+      .describe('Kubernetes: kubeconfig path; default KUBECONFIG, ~/.kube/config, then in-cluster'),
+    'kube-context': z.string().optional().describe('Kubernetes: context to use'),
+    'poll-interval': input
+      .duration()
+      .prefault('2s')
+      .describe('Remote backends: how often the job status is read'),
   })
   .superRefine((value, ctx) => {
+    if (value.backend !== 'local' && !isMlflowUri(value['tracking-uri'])) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tracking-uri'],
+        message: `backend ${value.backend} trains on another machine, which cannot write into the embedded store '${value['tracking-uri']}'; give the MLflow server both can reach (http(s)://… or databricks)`,
+      });
+    }
+    if (value.backend === 'kubernetes' && !value.image) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['image'],
+        message: 'backend kubernetes needs the training image (e.g. the image output of build-model-image)',
+      });
+    }
+    if (value.nodes < 1 || value.nodes > 1000) {
+      ctx.addIssue({ code: 'custom', path: ['nodes'], message: 'expected a whole number from 1 to 1000' });
+    }
+    for (const [name, check] of [
+      ['resources', () => parseResources(value.resources)],
+      ['pod-template', () => parsePodTemplate(value['pod-template'])],
+    ] as const) {
+      try {
+        check();
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', path: [name], message: (error as Error).message });
+      }
+    }
     if (!value.notebook && !value.run) {
       ctx.addIssue({
         code: 'custom',
@@ -200,27 +306,38 @@ export default defineAction({
     const params = readParams(i, paths);
     const digest = paramsDigest(params);
     const env = childEnvironment(i, ctx, params);
-    const plan = planTraining(i, paths, env);
-    const environment = await captureEnvironment(paths.workDir, env, plan.python);
-    const identity = runIdentity(i, ctx, { command: plan.command, source: plan.source, digest, environment });
+    const remote = i.backend === 'local' ? undefined : backendFor(i, ctx);
+    const plan = remote ? undefined : planTraining(i, paths, env);
+    const command = plan?.command ?? remoteCommand(i);
+    const environment = await captureEnvironment(paths.workDir, env, plan?.python ?? 'python3');
+    const identity = runIdentity(i, ctx, {
+      command,
+      source: plan?.source ?? (i.notebook ? i.notebook : 'run'),
+      digest,
+      environment,
+      backend: remote ? remote.describe() : undefined,
+    });
     const { store, run } = await startRun(i, ctx, openStore(i, ctx), identity);
     const recorded: Recorded = { store, run, params, digest };
-    await logEnvironment(ctx, store, run, {
-      environment,
-      params,
-      seed: i.seed,
-      command: plan.command,
-      digest,
-    });
+    await logEnvironment(ctx, store, run, { environment, params, seed: i.seed, command, digest });
 
-    const training = await trainLocally(i, ctx, paths, plan, env);
+    const training = remote
+      ? await trainRemotely(i, ctx, remote, remoteSpec(i, ctx, store, run, params), run)
+      : await trainLocally(i, ctx, paths, plan!, env);
     let metrics: MetricsResult = { latest: {}, history: {} };
     if (training.failure) return finishFailed(i, ctx, recorded, training, metrics, training.failure);
     let modelUri: string;
     try {
-      metrics = readRunnerMetrics(ctx, paths.metricsFiles);
-      await logMetrics(store, run, metrics);
-      modelUri = await uploadRunArtifacts(i, ctx, store, run, paths, training);
+      if (remote) {
+        const collected = await collectRemoteMetrics(ctx, store, run, paths.metricsFiles);
+        metrics = collected.metrics;
+        modelUri = collected.hasModel ? store.modelUri(run, 'model') : '';
+        await store.uploadArtifacts(run, trainingOutputs(training), { signal: ctx.signal });
+      } else {
+        metrics = readRunnerMetrics(ctx, paths.metricsFiles);
+        await logMetrics(store, run, metrics);
+        modelUri = await uploadRunArtifacts(i, ctx, store, run, paths, training);
+      }
       await store.finish(run, 'FINISHED', Date.now());
     } catch (error) {
       return finishFailed(i, ctx, recorded, training, metrics, errorMessage(error));
@@ -238,5 +355,21 @@ export default defineAction({
       'params-digest': digest,
       status: 'FINISHED' as const,
     };
+  },
+  /** A remote job the main step did not see to its end (cancelled, crashed) is deleted: no GPU pods left behind. */
+  async post(i, ctx) {
+    const saved = ctx.state.get<SavedJob>(JOB_STATE);
+    if (!saved || saved.finished) return;
+    await backendFor(i, ctx).cancel(saved.job);
+    ctx.log.info(`Deleted ${saved.job.id}: the main step ended before the job did.`);
+    try {
+      await openStore(i, ctx).finish({ runId: saved.runId } as RunHandle, 'KILLED', Date.now());
+      ctx.log.info(`Run ${saved.runId} marked KILLED.`);
+    } catch (error) {
+      ctx.log.warning(`Could not mark run ${saved.runId} KILLED: ${errorMessage(error)}`);
+    }
+    ctx.summary.add(
+      `### Train and log: training job deleted\n\nThe step stopped while ${saved.job.id} was running; the post step deleted it and marked run ${saved.runId} KILLED.`,
+    );
   },
 });
