@@ -343,8 +343,8 @@ describe('train-and-log backend: kubernetes, bad input (Kubernetes API double)',
       workspace: emptyWorkspace(),
       inputs: inputs({ resources: 'gpu: two' }),
     });
-    expect(step.error).toBe(
-      "Input 'resources': gpu: 'two' is not a whole number of GPUs; expected e.g. gpu: 2",
+    expect(step.error).toMatch(
+      /^Input 'resources': gpu: 'two' is not a whole number of GPUs; expected e\.g\. gpu: 2 \(got "gpu: two"\)$/,
     );
   });
 
