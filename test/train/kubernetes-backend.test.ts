@@ -271,7 +271,7 @@ describe('train-and-log backend: kubernetes (Kubernetes API double, MLflow doubl
       .filter((l) => l.startsWith(`[${name}-x7k2p] line`))
       .map((l) => l.slice(l.indexOf('] ') + 2));
     expect(shown).toEqual(['line one', 'line two', 'line two and a half', 'line three', 'line four']);
-    const logs = api.requests.filter((r) => r.includes('/log?'));
+    const logs = api.requests.filter((r) => r.includes(`/pods/${name}-x7k2p/log?`));
     expect(logs.length).toBeGreaterThanOrEqual(2);
     expect(logs[1]).toMatch(/sinceTime=2026-12-03T12%3A00%3A\d\dZ/);
   }, 120_000);
@@ -303,6 +303,7 @@ describe('train-and-log backend: kubernetes (Kubernetes API double, MLflow doubl
   }, 120_000);
 
   it('retries the API while it answers 503 and 429', async () => {
+    const before = api.requests.length;
     api.failNext(/\/jobs$/, 503, 2, 'POST');
     api.failNext(/\/jobs\/[^/]+$/, 429, 2, 'GET');
     const scenario = (async () => {
@@ -317,7 +318,9 @@ describe('train-and-log backend: kubernetes (Kubernetes API double, MLflow doubl
     const step = await runStep({ action: 'train-and-log', workspace: emptyWorkspace(), inputs: inputs() });
     await scenario;
     expect(step.error, step.stdout.slice(-3000)).toBeUndefined();
-    expect(api.requests.filter((r) => r.startsWith('POST') && r.includes('/jobs')).length).toBe(3);
+    expect(api.requests.slice(before).filter((r) => r.startsWith('POST') && r.includes('/jobs')).length).toBe(
+      3,
+    );
     expect(step.stdout).toMatch(/answered 503 .*retrying/);
     expect(step.stdout).toMatch(/answered 429 .*retrying/);
   }, 120_000);
