@@ -1,12 +1,12 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 5128:
+/***/ 95128:
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1938);
-/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(480);
+/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(68916);
+/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(29607);
 
 
 await (0,_mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)(_main__WEBPACK_IMPORTED_MODULE_1__/* ["default"] */ .Ay);
@@ -16,7 +16,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 480:
+/***/ 29607:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -25,21 +25,774 @@ __nccwpck_require__.d(__webpack_exports__, {
   Ay: () => (/* binding */ main)
 });
 
-// UNUSED EXPORTS: inputs, outputs
+// UNUSED EXPORTS: baseCredentials, inputs, outputs
 
 // EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_ = __nccwpck_require__(73024);
 // EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
-// EXTERNAL MODULE: ./packages/kit/src/index.ts + 110 modules
-var src = __nccwpck_require__(1938);
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
+var external_node_path_ = __nccwpck_require__(76760);
+// EXTERNAL MODULE: ./packages/kit/src/index.ts + 111 modules
+var src = __nccwpck_require__(68916);
 // EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
+var external_node_crypto_ = __nccwpck_require__(77598);
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(57075);
+;// CONCATENATED MODULE: external "node:stream/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(73136);
+;// CONCATENATED MODULE: ./packages/mlflow/src/batch.ts
+
+/** log-batch limits of the MLflow server (mlflow/utils/validation.py): exceeding one fails the whole batch. */
+const LIMITS = {
+    metrics: 1000,
+    params: 100,
+    tags: 100,
+    entities: 1000,
+    /** Request body size. */
+    bytes: 1024 * 1024,
+    keyLength: 250,
+    paramValueLength: 6000,
+    tagValueLength: 5000,
+};
+const KEY_PATTERN = /^[/\w.\- ]+$/;
+/** Validates a param/tag/metric key as the server does, so the error comes before any request. */
+function validateKey(kind, key) {
+    if (typeof key !== 'string' || key.length === 0)
+        throw new src/* ActionError */.lZ(`MLflow ${kind} key is empty`);
+    if (key.length > LIMITS.keyLength) {
+        throw new src/* ActionError */.lZ(`MLflow ${kind} key '${key.slice(0, 40)}…' has ${key.length} characters; the server accepts at most ${LIMITS.keyLength}`);
+    }
+    if (!KEY_PATTERN.test(key) ||
+        key.split('/').some((part) => part === '..' || part === '.') ||
+        key.startsWith('/')) {
+        throw new src/* ActionError */.lZ(`MLflow ${kind} key '${key}' is not accepted: keys may only contain letters, digits, _ - . / and spaces (no '..' or leading '/')`);
+    }
+}
+/** MLflow turns non-finite numbers sent as JSON numbers into garbage: send them as protobuf-JSON strings. */
+function wireValue(value) {
+    if (Number.isNaN(value))
+        return 'NaN';
+    if (value === Number.POSITIVE_INFINITY)
+        return 'Infinity';
+    if (value === Number.NEGATIVE_INFINITY)
+        return '-Infinity';
+    return value;
+}
+/** Reads a metric value from the server: "NaN" strings and ±DBL_MAX (how the server stores ±Infinity). */
+function readWireValue(value) {
+    if (value === 'NaN')
+        return Number.NaN;
+    if (value === 'Infinity' || value === Number.MAX_VALUE)
+        return Number.POSITIVE_INFINITY;
+    if (value === '-Infinity' || value === -Number.MAX_VALUE)
+        return Number.NEGATIVE_INFINITY;
+    return typeof value === 'number' ? value : Number(value);
+}
+/** Checks everything the server would reject or silently alter; returns tags cut to the server's limit. */
+function validateBatch(input) {
+    const seen = new Map();
+    for (const p of input.params ?? []) {
+        validateKey('param', p.key);
+        const value = String(p.value);
+        if (value.length > LIMITS.paramValueLength) {
+            throw new src/* ActionError */.lZ(`MLflow param '${p.key}' is ${value.length} characters long; the server keeps only ${LIMITS.paramValueLength} and would truncate it silently: shorten it or log it as an artifact`);
+        }
+        const before = seen.get(p.key);
+        if (before !== undefined && before !== value) {
+            throw new src/* ActionError */.lZ(`MLflow param '${p.key}' is given twice with different values ('${before}', '${value}')`);
+        }
+        seen.set(p.key, value);
+    }
+    const params = [...seen.entries()].map(([key, value]) => ({ key, value }));
+    const tags = (input.tags ?? []).map((t) => {
+        validateKey('tag', t.key);
+        const value = String(t.value);
+        return {
+            key: t.key,
+            value: value.length > LIMITS.tagValueLength ? `${value.slice(0, LIMITS.tagValueLength - 1)}…` : value,
+        };
+    });
+    const metrics = (input.metrics ?? []).map((m) => {
+        validateKey('metric', m.key);
+        if (typeof m.value !== 'number')
+            throw new src/* ActionError */.lZ(`MLflow metric '${m.key}' has a value that is not a number: ${String(m.value)}`);
+        if (!Number.isSafeInteger(m.timestamp))
+            throw new src/* ActionError */.lZ(`MLflow metric '${m.key}' has an invalid timestamp ${m.timestamp}`);
+        if (!Number.isSafeInteger(m.step))
+            throw new src/* ActionError */.lZ(`MLflow metric '${m.key}' has a step that is not an integer: ${m.step}`);
+        return { key: m.key, value: wireValue(m.value), timestamp: m.timestamp, step: m.step };
+    });
+    return { metrics, params, tags };
+}
+const sizeOf = (item) => Buffer.byteLength(JSON.stringify(item)) + 1;
+/**
+ * Splits validated entities into as few log-batch requests as the limits allow: each request takes up to
+ * 100 params and 100 tags and fills the rest (up to 1000 entities and 1 MB) with metrics.
+ */
+function planBatches(input, runId = 'x'.repeat(32)) {
+    const batches = [];
+    const overhead = Buffer.byteLength(JSON.stringify({ run_id: runId, metrics: [], params: [], tags: [] }));
+    let p = 0;
+    let t = 0;
+    let m = 0;
+    while (p < input.params.length || t < input.tags.length || m < input.metrics.length) {
+        const batch = { metrics: [], params: [], tags: [] };
+        let bytes = overhead;
+        let count = 0;
+        const take = (list, index, into, limit) => {
+            let i = index;
+            while (i < list.length && into.length < limit && count < LIMITS.entities) {
+                const size = sizeOf(list[i]);
+                if (bytes + size > LIMITS.bytes && count > 0)
+                    break;
+                into.push(list[i]);
+                bytes += size;
+                count++;
+                i++;
+            }
+            return i;
+        };
+        p = take(input.params, p, batch.params, LIMITS.params);
+        t = take(input.tags, t, batch.tags, LIMITS.tags);
+        m = take(input.metrics, m, batch.metrics, LIMITS.metrics);
+        batches.push(batch);
+    }
+    return batches;
+}
+/** The fewest log-batch requests the limits allow for these counts (ignoring the size limit). */
+function minimumBatches(metrics, params, tags) {
+    return Math.max(Math.ceil(metrics / LIMITS.metrics), Math.ceil(params / LIMITS.params), Math.ceil(tags / LIMITS.tags), Math.ceil((metrics + params + tags) / LIMITS.entities), metrics + params + tags > 0 ? 1 : 0);
+}
+
+;// CONCATENATED MODULE: ./packages/mlflow/src/client.ts
+
+
+const API = 'api/2.0/mlflow/';
+const ARTIFACTS = 'api/2.0/mlflow-artifacts/artifacts/';
+const UNITY_CATALOG = 'api/2.1/unity-catalog/models/';
+/** Unity Catalog model names are three-level: `catalog.schema.model`. */
+function isUnityCatalogName(name) {
+    return /^[^.\s]+\.[^.\s]+\.[^.\s]+$/.test(name);
+}
+function mlflowErrorCode(error) {
+    if (!(error instanceof src/* HttpError */.j$))
+        return undefined;
+    return error.json?.error_code;
+}
+function encodePath(path) {
+    return path
+        .split('/')
+        .filter((p) => p.length > 0)
+        .map(encodeURIComponent)
+        .join('/');
+}
+/**
+ * The MLflow REST API as train-and-log and register-model need it. JSON bodies are always sent with
+ * `Content-Type: application/json` (the server rejects anything else), GET parameters go in the query
+ * and DELETE parameters in a JSON body.
+ */
+class client_MlflowClient {
+    http;
+    connection;
+    requestCount = 0;
+    constructor(options) {
+        this.connection = options.connection;
+        this.http =
+            options.http ??
+                new src/* HttpClient */.Qq({
+                    name: `MLflow at ${options.connection.displayUri}`,
+                    baseUrl: options.connection.baseUrl,
+                    headers: options.connection.headers,
+                    log: options.log,
+                });
+    }
+    async call(method, endpoint, body, prefix = API) {
+        this.requestCount++;
+        try {
+            if (method === 'GET') {
+                return await this.http.json(method, prefix + endpoint, {
+                    query: body,
+                });
+            }
+            return await this.http.json(method, prefix + endpoint, { json: body ?? {} });
+        }
+        catch (error) {
+            throw this.explain(error);
+        }
+    }
+    /** Adds what to do about auth failures; the server's 401/403 bodies are plain text without secrets. */
+    explain(error) {
+        if (error instanceof src/* HttpError */.j$ && (error.status === 401 || error.status === 403)) {
+            const what = error.status === 401
+                ? `not authenticated (${this.connection.auth === 'none' ? 'no credentials were given' : `the ${this.connection.auth} credentials were refused`}); set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN`
+                : 'permission denied: the user may not do this in this experiment or model';
+            return new src/* HttpError */.j$(`MLflow at ${this.connection.displayUri} answered ${error.status}: ${what} (${error.url})`, error.status, error.url, error.body);
+        }
+        return error;
+    }
+    async getExperimentByName(name) {
+        try {
+            const res = await this.call('GET', 'experiments/get-by-name', {
+                experiment_name: name,
+            });
+            return res.experiment;
+        }
+        catch (error) {
+            if (mlflowErrorCode(error) === 'RESOURCE_DOES_NOT_EXIST')
+                return undefined;
+            throw error;
+        }
+    }
+    async createExperiment(name, tags = []) {
+        const res = await this.call('POST', 'experiments/create', { name, tags });
+        return String(res.experiment_id);
+    }
+    /** Get-or-create that survives a concurrent job creating the same experiment (400 RESOURCE_ALREADY_EXISTS). */
+    async getOrCreateExperiment(name) {
+        const existing = await this.getExperimentByName(name);
+        if (existing) {
+            if (existing.lifecycle_stage === 'deleted') {
+                throw new src/* ActionError */.lZ(`MLflow experiment '${name}' is deleted; restore it or choose another experiment-name`);
+            }
+            return existing;
+        }
+        try {
+            const id = await this.createExperiment(name);
+            return { experiment_id: id, name };
+        }
+        catch (error) {
+            if (mlflowErrorCode(error) !== 'RESOURCE_ALREADY_EXISTS')
+                throw error;
+            const raced = await this.getExperimentByName(name);
+            if (!raced)
+                throw error;
+            return raced;
+        }
+    }
+    async createRun(options) {
+        const tags = (options.tags ?? []).filter((t) => t.key !== 'mlflow.runName');
+        if (options.runName)
+            tags.push({ key: 'mlflow.runName', value: options.runName });
+        const { tags: checked } = validateBatch({ tags });
+        const res = await this.call('POST', 'runs/create', {
+            experiment_id: options.experimentId,
+            run_name: options.runName,
+            start_time: options.startTime,
+            user_id: options.userId,
+            tags: checked,
+        });
+        return res.run;
+    }
+    async getRun(runId) {
+        const res = await this.call('GET', 'runs/get', { run_id: runId });
+        const run = res.run;
+        run.data ??= {};
+        run.data.metrics = (run.data.metrics ?? []).map((m) => ({ ...m, value: readWireValue(m.value) }));
+        return run;
+    }
+    async updateRun(runId, status, endTime) {
+        const res = await this.call('POST', 'runs/update', {
+            run_id: runId,
+            status,
+            end_time: endTime,
+        });
+        return res.run_info;
+    }
+    async getMetricHistory(runId, key) {
+        const res = await this.call('GET', 'metrics/get-history', {
+            run_id: runId,
+            metric_key: key,
+        });
+        return (res.metrics ?? []).map((m) => ({ ...m, value: readWireValue(m.value), step: m.step ?? 0 }));
+    }
+    /** Logs any number of metrics, params and tags in as few requests as the server's limits allow. */
+    async logBatch(runId, input) {
+        const checked = validateBatch(input);
+        const batches = planBatches(checked, runId);
+        for (const batch of batches) {
+            await this.call('POST', 'runs/log-batch', { run_id: runId, ...batch });
+        }
+        return batches.length;
+    }
+    /**
+     * Entries directly under `path` of a run's artifacts (run-relative paths), every page (`next_page_token`,
+     * which Databricks sends and OSS servers omit); empty when the path is missing.
+     */
+    async listArtifacts(runId, path) {
+        const entries = [];
+        let pageToken;
+        do {
+            const res = await this.call('GET', 'artifacts/list', { run_id: runId, path, page_token: pageToken });
+            entries.push(...(res.files ?? []));
+            pageToken = res.next_page_token || undefined;
+        } while (pageToken);
+        return entries;
+    }
+    /** Entries directly under `path` of the artifact proxy (`mlflow-artifacts:/<path>`); paths are base names. */
+    async listProxyArtifacts(path) {
+        const res = await this.call('GET', '', { path: path.replace(/^\/+|\/+$/g, '') }, ARTIFACTS.slice(0, -1));
+        return res.files ?? [];
+    }
+    /** GET of one file through the artifact proxy; the caller reads (and verifies) the body. */
+    async openProxyArtifact(path, signal) {
+        this.requestCount++;
+        try {
+            return await this.http.request('GET', ARTIFACTS + encodePath(path), { signal, timeoutMs: 120_000 });
+        }
+        catch (error) {
+            throw this.explain(error);
+        }
+    }
+    /** PUT through the artifact proxy: `mlflow-artifacts:/<exp>/<run>/artifacts` + the relative path. */
+    async uploadArtifact(artifactUri, file, open) {
+        const root = artifactRoot(artifactUri);
+        this.requestCount++;
+        try {
+            await this.http.request('PUT', ARTIFACTS + encodePath(`${root}/${file.artifactPath}`), {
+                body: open,
+                headers: { 'content-type': 'application/octet-stream', 'content-length': String(file.size) },
+                timeoutMs: 120_000,
+            });
+        }
+        catch (error) {
+            throw this.explain(error);
+        }
+    }
+    // ---------- model registry ----------
+    async getRegisteredModel(name) {
+        try {
+            const res = await this.call('GET', 'registered-models/get', {
+                name,
+            });
+            return res.registered_model;
+        }
+        catch (error) {
+            if (mlflowErrorCode(error) === 'RESOURCE_DOES_NOT_EXIST')
+                return undefined;
+            throw error;
+        }
+    }
+    /** Get-or-create that survives a concurrent job creating the same model (400 RESOURCE_ALREADY_EXISTS). */
+    async getOrCreateRegisteredModel(name, options = {}) {
+        const existing = await this.getRegisteredModel(name);
+        if (existing)
+            return { model: existing, created: false };
+        try {
+            const res = await this.call('POST', 'registered-models/create', {
+                name,
+                description: options.description,
+                tags: options.tags ?? [],
+            });
+            return { model: res.registered_model, created: true };
+        }
+        catch (error) {
+            if (mlflowErrorCode(error) !== 'RESOURCE_ALREADY_EXISTS')
+                throw error;
+            const raced = await this.getRegisteredModel(name);
+            if (!raced)
+                throw error;
+            return { model: raced, created: false };
+        }
+    }
+    async setRegisteredModelTag(name, key, value) {
+        await this.call('POST', 'registered-models/set-tag', { name, key, value });
+    }
+    async createModelVersion(options) {
+        const { tags } = validateBatch({ tags: options.tags ?? [] });
+        const res = await this.call('POST', 'model-versions/create', {
+            name: options.name,
+            source: options.source,
+            run_id: options.runId,
+            run_link: options.runLink,
+            description: options.description,
+            tags,
+        });
+        return res.model_version;
+    }
+    async getModelVersion(name, version) {
+        try {
+            const res = await this.call('GET', 'model-versions/get', {
+                name,
+                version,
+            });
+            return res.model_version;
+        }
+        catch (error) {
+            if (mlflowErrorCode(error) === 'RESOURCE_DOES_NOT_EXIST')
+                return undefined;
+            throw error;
+        }
+    }
+    /** Where the version's files are stored (`model-versions/get-download-uri`), as the server resolves it. */
+    async getModelVersionDownloadUri(name, version) {
+        const res = await this.call('GET', 'model-versions/get-download-uri', {
+            name,
+            version,
+        });
+        return res.artifact_uri ?? '';
+    }
+    async setModelVersionTag(name, version, key, value) {
+        validateKey('tag', key);
+        await this.call('POST', 'model-versions/set-tag', { name, version, key, value });
+    }
+    /**
+     * Every page of `model-versions/search` (GET; `filter` such as `name='m' AND run_id='…'`). The server
+     * never includes aliases here.
+     */
+    async *searchModelVersions(filter, options = {}) {
+        let pageToken;
+        do {
+            const res = await this.call('GET', 'model-versions/search', {
+                filter,
+                max_results: options.pageSize ?? 200,
+                order_by: options.orderBy,
+                page_token: pageToken,
+            });
+            yield* res.model_versions ?? [];
+            pageToken = res.next_page_token || undefined;
+        } while (pageToken);
+    }
+    async transitionModelVersionStage(name, version, stage, archiveExistingVersions) {
+        const res = await this.call('POST', 'model-versions/transition-stage', {
+            name,
+            version,
+            stage,
+            archive_existing_versions: archiveExistingVersions,
+        });
+        return res.model_version;
+    }
+    async getModelVersionByAlias(name, alias) {
+        try {
+            if (isUnityCatalogName(name)) {
+                const res = await this.call('GET', `${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`, { include_aliases: 'true' }, UNITY_CATALOG);
+                return {
+                    name: res.model_name,
+                    version: String(res.version),
+                    run_id: res.run_id,
+                    source: res.source,
+                    status: res.status,
+                    description: res.comment,
+                    aliases: (res.aliases ?? []).map((a) => a.alias_name),
+                };
+            }
+            const res = await this.call('GET', 'registered-models/alias', {
+                name,
+                alias,
+            });
+            return res.model_version;
+        }
+        catch (error) {
+            // The server answers a missing alias (even of a missing model) with 400 INVALID_PARAMETER_VALUE.
+            if (error instanceof src/* HttpError */.j$ &&
+                (error.status === 404 || (error.status === 400 && /alias .* not found/i.test(error.body)))) {
+                return undefined;
+            }
+            throw error;
+        }
+    }
+    /** Sets or moves an alias (the server moves an existing alias silently). */
+    async setModelAlias(name, alias, version) {
+        if (isUnityCatalogName(name)) {
+            await this.call('PUT', `${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`, { version_num: Number(version) }, UNITY_CATALOG);
+            return;
+        }
+        await this.call('POST', 'registered-models/alias', { name, alias, version });
+    }
+    /** Idempotent: deleting a missing alias succeeds. */
+    async deleteModelAlias(name, alias) {
+        if (isUnityCatalogName(name)) {
+            try {
+                await this.call('DELETE', `${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`, undefined, UNITY_CATALOG);
+            }
+            catch (error) {
+                if (!(error instanceof src/* HttpError */.j$ && error.status === 404))
+                    throw error;
+            }
+            return;
+        }
+        await this.call('DELETE', 'registered-models/alias', { name, alias });
+    }
+}
+/** The proxy path of a run's artifact root; only `mlflow-artifacts:` roots can be written through REST. */
+function artifactRoot(artifactUri) {
+    const match = /^mlflow-artifacts:(?:\/\/[^/]*)?\/?(.*)$/.exec(artifactUri);
+    if (!match) {
+        throw new src/* ActionError */.lZ(`The run's artifact location '${artifactUri}' is not served by the MLflow artifact proxy; start the server with --serve-artifacts (the default since MLflow 2.0) or use a local tracking-uri`);
+    }
+    return match[1].replace(/\/$/, '');
+}
+
+;// CONCATENATED MODULE: ./packages/mlflow/src/artifacts.ts
+
+
+
+
+
+
+
+
+function parseModelsUri(uri) {
+    const match = /^models:\/(?!\/)([^/@]+)(?:\/(\d+)|@([\w-]+))\/?$/.exec(uri);
+    if (!match)
+        return undefined;
+    return match[2] ? { name: match[1], version: match[2] } : { name: match[1], alias: match[3] };
+}
+const DIRECT_STORES = {
+    s3: 'S3',
+    gs: 'Google Cloud Storage',
+    wasbs: 'Azure Blob Storage',
+    wasb: 'Azure Blob Storage',
+    abfss: 'Azure Data Lake',
+    hdfs: 'HDFS',
+    dbfs: 'DBFS',
+    'uc-volumes': 'Unity Catalog volumes',
+};
+function direct(uri) {
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1]?.toLowerCase() ?? '';
+    const store = DIRECT_STORES[scheme] ?? `'${scheme}:'`;
+    return new src/* ActionError */.lZ(`The model's files are at '${uri}' on ${store}, which this action does not read directly; start the MLflow server with --serve-artifacts (artifacts under mlflow-artifacts:/) or download the model and give model-path`);
+}
+function localDir(uri) {
+    if (uri.startsWith('file:'))
+        return (0,external_node_url_.fileURLToPath)(uri.startsWith('file://') ? uri : `file://${uri.slice(5)}`);
+    if (uri.startsWith('/'))
+        return uri;
+    return undefined;
+}
+/**
+ * Resolves a model version's storage URI as MLflow's artifact repositories do: `mlflow-artifacts:/…` through
+ * the proxy, `runs:/<run>/<path>` through the run's artifact root, `models:/…` through the version it names
+ * (a registered model whose source is another version), and `file:` or absolute paths locally.
+ */
+async function locateArtifacts(client, uri, depth = 0) {
+    if (uri.startsWith('mlflow-artifacts:'))
+        return { kind: 'proxy', path: artifactRoot(uri), display: uri };
+    const dir = localDir(uri);
+    if (dir)
+        return { kind: 'local', dir, display: uri };
+    const run = /^runs:\/([^/]+)\/?(.*)$/.exec(uri);
+    if (run) {
+        const [, runId, path] = run;
+        const { info } = await client.getRun(runId);
+        const root = info.artifact_uri;
+        if (root.startsWith('mlflow-artifacts:'))
+            return { kind: 'run', runId, path: path.replace(/\/+$/, ''), root: artifactRoot(root), display: uri };
+        const rootDir = localDir(root);
+        if (rootDir)
+            return { kind: 'local', dir: (0,external_node_path_.join)(rootDir, path), display: uri };
+        throw direct(`${root.replace(/\/$/, '')}/${path}`);
+    }
+    const models = parseModelsUri(uri);
+    if (models) {
+        if (depth >= 3)
+            throw new src/* ActionError */.lZ(`'${uri}' leads through more than 3 models:/ sources; give model-path`);
+        const version = await resolveModelVersion(client, models);
+        if (!version)
+            throw new src/* ActionError */.lZ(`The model source '${uri}' names a version that does not exist`);
+        return locateArtifacts(client, await downloadUri(client, version), depth + 1);
+    }
+    if (/^[a-z][a-z0-9+.-]*:/i.test(uri))
+        throw direct(uri);
+    throw new src/* ActionError */.lZ(`The model's source '${uri}' is not a URI this action reads: expected mlflow-artifacts:/…, runs:/…, models:/…, file:/… or an absolute path`);
+}
+/** The version a `models:/` URI names, or undefined when the model, version or alias does not exist. */
+async function resolveModelVersion(client, ref) {
+    if (ref.alias)
+        return client.getModelVersionByAlias(ref.name, ref.alias);
+    return client.getModelVersion(ref.name, ref.version);
+}
+/** The server's resolved storage location of a version; its `source` when the server gives none. */
+async function downloadUri(client, version) {
+    const uri = await client.getModelVersionDownloadUri(version.name, String(version.version));
+    const found = uri || version.source;
+    if (!found)
+        throw new src/* ActionError */.lZ(`MLflow gives neither a download URI nor a source for ${version.name} version ${version.version}`);
+    return found;
+}
+function safeRelative(path, display) {
+    const normal = external_node_path_.posix.normalize(path);
+    if (normal.startsWith('..') || external_node_path_.posix.isAbsolute(normal))
+        throw new src/* ActionError */.lZ(`The artifact listing of '${display}' names a path outside the model: '${path}'`);
+    return normal;
+}
+async function planRemote(client, location) {
+    const root = location.kind === 'run' ? `${location.root}/${location.path}` : location.path;
+    const list = (dir) => {
+        const under = [location.path, dir].filter(Boolean).join('/');
+        return location.kind === 'run'
+            ? client.listArtifacts(location.runId, under)
+            : client.listProxyArtifacts(under);
+    };
+    const files = [];
+    const walk = async (dir) => {
+        for (const entry of await list(dir)) {
+            // artifacts/list answers run-relative paths, the proxy listing answers base names.
+            const rel = safeRelative([dir, external_node_path_.posix.basename(entry.path)].filter(Boolean).join('/'), location.display);
+            if (entry.is_dir)
+                await walk(rel);
+            else
+                files.push({
+                    source: `${root.replace(/\/+$/, '')}/${rel}`,
+                    target: rel,
+                    size: Number(entry.file_size ?? 0),
+                });
+        }
+    };
+    await walk('');
+    return files;
+}
+function planLocal(location) {
+    let entries;
+    try {
+        if ((0,external_node_fs_.statSync)(location.dir).isFile())
+            return [
+                { source: location.dir, target: external_node_path_.posix.basename(location.dir), size: (0,external_node_fs_.statSync)(location.dir).size },
+            ];
+        entries = (0,external_node_fs_.readdirSync)(location.dir, { recursive: true });
+    }
+    catch {
+        throw new src/* ActionError */.lZ(`The model's files at '${location.display}' (${location.dir}) are not readable from this runner; the tracking server's artifact root must be a folder on this machine, or serve artifacts with --serve-artifacts`);
+    }
+    return entries
+        .map((e) => (0,external_node_path_.join)(location.dir, e))
+        .filter((f) => (0,external_node_fs_.statSync)(f).isFile())
+        .sort()
+        .map((f) => ({
+        source: f,
+        target: (0,external_node_path_.relative)(location.dir, f).split(external_node_path_.sep).join('/'),
+        size: (0,external_node_fs_.statSync)(f).size,
+    }));
+}
+/**
+ * Downloads every file under a location into `target`, streamed to disk, each written to a temporary
+ * sibling and renamed once its byte count matches the listing's `file_size` (retried when it does not).
+ */
+async function downloadArtifacts(client, location, target, options = {}) {
+    const plan = location.kind === 'local' ? planLocal(location) : await planRemote(client, location);
+    if (!plan.length)
+        throw new src/* ActionError */.lZ(`'${location.display}' holds no files`);
+    const total = plan.reduce((sum, f) => sum + f.size, 0);
+    options.onPlan?.(plan.length, total);
+    const attempts = options.attempts ?? 3;
+    const open = async (file) => {
+        if (location.kind === 'local')
+            return (0,external_node_fs_.createReadStream)(file.source);
+        const response = await client.openProxyArtifact(file.source, options.signal);
+        if (!response.body)
+            return external_node_stream_.Readable.from([]);
+        return external_node_stream_.Readable.fromWeb(response.body);
+    };
+    await (0,src/* mapPool */.Pk)(plan, options.concurrency ?? 4, async (file) => {
+        const dest = (0,external_node_path_.join)(target, file.target);
+        (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(dest), { recursive: true });
+        for (let attempt = 1;; attempt++) {
+            const temp = `${dest}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`;
+            let received = 0;
+            let failure;
+            try {
+                await (0,promises_namespaceObject.pipeline)(await open(file), new external_node_stream_.Transform({
+                    transform(chunk, _encoding, done) {
+                        received += chunk.byteLength;
+                        options.onBytes?.(chunk.byteLength);
+                        done(null, chunk);
+                    },
+                }), (0,external_node_fs_.createWriteStream)(temp));
+                if (received !== file.size)
+                    failure = `received ${received} bytes, the listing says ${file.size}`;
+            }
+            catch (error) {
+                (0,external_node_fs_.rmSync)(temp, { force: true });
+                // HttpClient already retried the request itself; what is left to retry is a body cut off midway.
+                if (error instanceof src/* ActionError */.lZ)
+                    throw error;
+                failure = error.message;
+            }
+            if (!failure) {
+                (0,external_node_fs_.renameSync)(temp, dest);
+                options.onFile?.();
+                return;
+            }
+            (0,external_node_fs_.rmSync)(temp, { force: true });
+            if (attempt >= attempts)
+                throw new src/* ActionError */.lZ(`Downloading '${file.target}' of '${location.display}' failed ${attempts} times: ${failure}`);
+            options.log?.(`'${file.target}': ${failure}; attempt ${attempt + 1}/${attempts}`);
+        }
+    });
+    return { files: plan.length, bytes: total };
+}
+
+;// CONCATENATED MODULE: ./packages/mlflow/src/connection.ts
+
+function isMlflowUri(uri) {
+    return /^https?:\/\//i.test(uri) || /^databricks(:\/\/.*)?$/i.test(uri);
+}
+/**
+ * Resolves a tracking URI and credentials the way MLflow's Python client does: basic auth when both
+ * MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD are set, otherwise a bearer MLFLOW_TRACKING_TOKEN;
+ * `databricks` uses DATABRICKS_HOST and DATABRICKS_TOKEN. Credentials in the URI's user-info count as basic.
+ */
+function resolveConnection(uri, env, token) {
+    let base;
+    let username = env.MLFLOW_TRACKING_USERNAME || undefined;
+    let password = env.MLFLOW_TRACKING_PASSWORD || undefined;
+    let bearer = token || env.MLFLOW_TRACKING_TOKEN || undefined;
+    if (/^databricks(:\/\/.*)?$/i.test(uri)) {
+        const host = env.DATABRICKS_HOST;
+        if (!host)
+            throw new src/* ActionError */.lZ("tracking-uri 'databricks' needs the DATABRICKS_HOST environment variable (and DATABRICKS_TOKEN)");
+        base = new URL(/^https?:\/\//.test(host) ? host : `https://${host}`);
+        bearer = token || env.DATABRICKS_TOKEN || undefined;
+        username = undefined;
+        password = undefined;
+        if (!bearer)
+            throw new src/* ActionError */.lZ("tracking-uri 'databricks' needs the DATABRICKS_TOKEN environment variable");
+    }
+    else {
+        try {
+            base = new URL(uri);
+        }
+        catch {
+            throw new src/* ActionError */.lZ(`tracking-uri '${uri}' is not a URL; use http(s)://host[:port][/path], 'databricks' or a local path`);
+        }
+        if (base.username || base.password) {
+            username = decodeURIComponent(base.username);
+            password = decodeURIComponent(base.password);
+            base.username = '';
+            base.password = '';
+        }
+    }
+    base.search = '';
+    base.hash = '';
+    if (!base.pathname.endsWith('/'))
+        base.pathname += '/';
+    const headers = { 'user-agent': 'mlops-actions' };
+    const secrets = [];
+    let auth = 'none';
+    if (username && password) {
+        headers.authorization = (0,src/* basicAuth */.tB)(username, password);
+        secrets.push(password, headers.authorization.slice('Basic '.length));
+        auth = 'basic';
+    }
+    else if (bearer) {
+        headers.authorization = `Bearer ${bearer}`;
+        secrets.push(bearer);
+        auth = 'bearer';
+    }
+    const displayUri = /^databricks/i.test(uri) ? 'databricks' : base.toString().replace(/\/$/, '');
+    return { baseUrl: base.toString(), displayUri, headers, secrets, auth };
+}
+
+;// CONCATENATED MODULE: ./packages/mlflow/src/index.ts
+
+
+
+
+
+
 ;// CONCATENATED MODULE: ./packages/oci/src/media.ts
 
-const MediaType = {
+const media_MediaType = {
     ociManifest: 'application/vnd.oci.image.manifest.v1+json',
     ociIndex: 'application/vnd.oci.image.index.v1+json',
     ociConfig: 'application/vnd.oci.image.config.v1+json',
@@ -54,14 +807,14 @@ const MediaType = {
 };
 /** Every manifest type we read. Registries choose what to return from this list (distribution 2.8 returns an OCI manifest only when Accept names it). */
 const MANIFEST_MEDIA_TYPES = [
-    MediaType.ociIndex,
-    MediaType.ociManifest,
-    MediaType.dockerManifestList,
-    MediaType.dockerManifest,
+    media_MediaType.ociIndex,
+    media_MediaType.ociManifest,
+    media_MediaType.dockerManifestList,
+    media_MediaType.dockerManifest,
 ];
-const media_INDEX_MEDIA_TYPES = [MediaType.ociIndex, MediaType.dockerManifestList];
+const media_INDEX_MEDIA_TYPES = [media_MediaType.ociIndex, media_MediaType.dockerManifestList];
 /** The empty JSON blob `{}` of OCI 1.1, the config of artifacts that need none. */
-const EMPTY_JSON = Buffer.from('{}');
+const media_EMPTY_JSON = Buffer.from('{}');
 function isIndex(manifest) {
     return 'manifests' in manifest && Array.isArray(manifest.manifests);
 }
@@ -73,16 +826,16 @@ function isDigest(value) {
     return DIGEST.test(value);
 }
 /** A descriptor of bytes held in memory (a manifest, a config). */
-function describe(mediaType, bytes, extra = {}) {
+function media_describe(mediaType, bytes, extra = {}) {
     return { mediaType, digest: sha256(bytes), size: bytes.byteLength, ...extra };
 }
 /** Canonical enough JSON for manifests and configs: compact, in the key order given, so a digest is stable for the same object. */
-function encodeJson(value) {
+function media_encodeJson(value) {
     return Buffer.from(JSON.stringify(value));
 }
 /** The media type a manifest declares, or the one its shape implies (Docker schema 2 documents declare theirs). */
 function manifestMediaType(manifest) {
-    return manifest.mediaType ?? (isIndex(manifest) ? MediaType.ociIndex : MediaType.ociManifest);
+    return manifest.mediaType ?? (isIndex(manifest) ? media_MediaType.ociIndex : media_MediaType.ociManifest);
 }
 /** `{os}/{architecture}[/{variant}]`, as `docker buildx --platform` writes it. */
 function formatPlatform(platform) {
@@ -192,8 +945,8 @@ function appendLayer(config, diffId, history, changes = {}) {
 function imageManifest(config, layers, annotations) {
     return {
         schemaVersion: 2,
-        mediaType: MediaType.ociManifest,
-        config: { mediaType: MediaType.ociConfig, digest: config.digest, size: config.size },
+        mediaType: media_MediaType.ociManifest,
+        config: { mediaType: media_MediaType.ociConfig, digest: config.digest, size: config.size },
         layers: layers.map((l) => ({
             mediaType: l.mediaType,
             digest: l.digest,
@@ -222,10 +975,8 @@ async function copyBlob(from, fromRepository, to, toRepository, descriptor, onPr
     });
 }
 
-;// CONCATENATED MODULE: external "node:stream/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 // EXTERNAL MODULE: external "node:zlib"
-var external_node_zlib_ = __nccwpck_require__(8522);
+var external_node_zlib_ = __nccwpck_require__(38522);
 ;// CONCATENATED MODULE: ./packages/oci/src/layer.ts
 
 
@@ -236,7 +987,7 @@ var external_node_zlib_ = __nccwpck_require__(8522);
 
 
 /** `SOURCE_DATE_EPOCH` as seconds when set and valid, else 0 (reproducible-builds.org). */
-function sourceDateEpoch(env = process.env) {
+function layer_sourceDateEpoch(env = process.env) {
     const value = env.SOURCE_DATE_EPOCH?.trim();
     if (!value)
         return 0;
@@ -251,7 +1002,7 @@ function compareBytes(a, b) {
  * The entries of a layer holding `source` (a folder's contents, or one file) at `prefix` inside the
  * image, with the prefix's parent folders, sorted bytewise so the order never depends on the file system.
  */
-function listTree(source, prefix) {
+function layer_listTree(source, prefix) {
     const root = prefix.replace(/^\/+|\/+$/g, '');
     const entries = [];
     const parts = root ? root.split('/') : [];
@@ -367,46 +1118,88 @@ async function* tarStream(entries, mtime) {
     yield Buffer.alloc(1024);
 }
 /**
- * Writes a reproducible gzip'd tar layer in one streaming pass: fixed owner (0:0), mtime and modes, no
- * gzip name or time, and both the diffID (sha256 of the tar) and the blob digest computed on the way.
+ * Streams a reproducible tar layer (gzip'd unless `gzip: false`) into `sink` in one pass: fixed owner
+ * (0:0), mtime and modes, no gzip name or time. The sink hashes the bytes it stores (the blob digest); the
+ * tar itself is hashed here only when compressed, since an uncompressed layer's diffID is its digest.
  */
-async function buildLayer(entries, options) {
+async function layer_streamLayer(entries, options, sink) {
     const mtime = options.mtime ?? 0;
-    const tarHash = (0,external_node_crypto_.createHash)('sha256');
-    const blobHash = (0,external_node_crypto_.createHash)('sha256');
-    let tarSize = 0;
-    let blobSize = 0;
     const gzip = options.gzip ?? true;
-    await (0,promises_namespaceObject.pipeline)(external_node_stream_.Readable.from(tarStream(entries, mtime)), async function* (chunks) {
-        for await (const chunk of chunks) {
-            tarHash.update(chunk);
-            tarSize += chunk.byteLength;
-            options.onProgress?.(chunk.byteLength);
-            yield chunk;
-        }
-    }, gzip ? (0,external_node_zlib_.createGzip)({ level: options.level ?? 1 }) : new external_node_stream_.PassThrough(), async function* (chunks) {
-        for await (const raw of chunks) {
-            let chunk = raw;
-            // The gzip header's OS byte (offset 9) is where zlib was built; 255 ("unknown") keeps digests equal across platforms.
-            if (gzip && blobSize <= 9 && blobSize + chunk.byteLength > 9) {
-                chunk = Buffer.from(chunk);
-                chunk[9 - blobSize] = 255;
+    let tarHash = (0,external_node_crypto_.createHash)('sha256');
+    let tarSize = 0;
+    const open = () => {
+        tarHash = (0,external_node_crypto_.createHash)('sha256');
+        tarSize = 0;
+        let blobSize = 0;
+        const tar = external_node_stream_.Readable.from(tarStream(entries, mtime));
+        const counted = async function* (chunks) {
+            for await (const chunk of chunks) {
+                if (gzip)
+                    tarHash.update(chunk);
+                tarSize += chunk.byteLength;
+                options.onProgress?.(chunk.byteLength);
+                yield chunk;
             }
-            blobHash.update(chunk);
-            blobSize += chunk.byteLength;
-            yield chunk;
-        }
-    }, (0,external_node_fs_.createWriteStream)(options.output), { signal: options.signal });
+        };
+        // The gzip header's OS byte (offset 9) is where zlib was built; 255 ("unknown") keeps digests equal across platforms.
+        const portable = async function* (chunks) {
+            for await (const raw of chunks) {
+                let chunk = raw;
+                if (blobSize <= 9 && blobSize + chunk.byteLength > 9) {
+                    chunk = Buffer.from(chunk);
+                    chunk[9 - blobSize] = 255;
+                }
+                blobSize += chunk.byteLength;
+                yield chunk;
+            }
+        };
+        const out = new external_node_stream_.PassThrough({ highWaterMark: 1024 * 1024 });
+        const done = gzip
+            ? (0,promises_namespaceObject.pipeline)(tar, counted, (0,external_node_zlib_.createGzip)({ level: options.level ?? 1 }), portable, out, {
+                signal: options.signal,
+            })
+            : (0,promises_namespaceObject.pipeline)(tar, counted, out, { signal: options.signal });
+        done.catch((error) => out.destroy(error));
+        return out;
+    };
+    const stored = await sink(open);
+    if (!gzip && stored.size !== tarSize)
+        throw new src/* ActionError */.lZ(`The layer sink stored ${stored.size} bytes of a ${tarSize}-byte tar`);
     return {
         descriptor: {
-            mediaType: MediaType.ociLayerGzip,
-            digest: `sha256:${blobHash.digest('hex')}`,
-            size: blobSize,
+            mediaType: gzip ? media_MediaType.ociLayerGzip : media_MediaType.ociLayer,
+            digest: stored.digest,
+            size: stored.size,
         },
-        diffId: `sha256:${tarHash.digest('hex')}`,
+        diffId: gzip ? `sha256:${tarHash.digest('hex')}` : stored.digest,
         uncompressedSize: tarSize,
         files: entries.filter((e) => e.type === 'file').length,
     };
+}
+/** Writes `stream` to `path` (atomically: a temporary file renamed at the end), hashing it on the way. */
+async function writeHashed(stream, path, options = {}) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    let size = 0;
+    const temp = `${path}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`;
+    try {
+        await (0,promises_namespaceObject.pipeline)(stream, async function* (chunks) {
+            for await (const chunk of chunks) {
+                hash.update(chunk);
+                size += chunk.byteLength;
+                options.onProgress?.(chunk.byteLength);
+                yield chunk;
+            }
+        }, (0,external_node_fs_.createWriteStream)(temp), { signal: options.signal });
+        (0,external_node_fs_.renameSync)(temp, path);
+    }
+    finally {
+        (0,external_node_fs_.rmSync)(temp, { force: true });
+    }
+    return { digest: `sha256:${hash.digest('hex')}`, size };
+}
+/** A reproducible layer written to `options.output` (see `streamLayer`). */
+function buildLayer(entries, options) {
+    return layer_streamLayer(entries, options, (open) => writeHashed(open(), options.output, { signal: options.signal }));
 }
 
 ;// CONCATENATED MODULE: ./packages/oci/src/reference.ts
@@ -418,7 +1211,7 @@ const COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*';
 const REPOSITORY = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`);
 const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
 const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?$/;
-function isValidTag(tag) {
+function reference_isValidTag(tag) {
     return TAG.test(tag);
 }
 function isValidRepository(repository) {
@@ -447,7 +1240,7 @@ function parseReference(text) {
     if (colon > rest.lastIndexOf('/')) {
         tag = rest.slice(colon + 1);
         rest = rest.slice(0, colon);
-        if (!isValidTag(tag))
+        if (!reference_isValidTag(tag))
             throw fail(`'${tag}' is not a valid tag (letters, digits, _ . -, at most 128, not starting with . or -)`);
     }
     const slash = rest.indexOf('/');
@@ -489,6 +1282,7 @@ function isLoopback(registry) {
 }
 
 ;// CONCATENATED MODULE: ./packages/oci/src/registry.ts
+
 
 
 
@@ -690,19 +1484,28 @@ class RegistryClient {
             if (await this.mountBlob(repository, descriptor.digest, options.mountFrom))
                 return 'mounted';
         }
+        await this.retryUpload(`${descriptor.digest}`, repository, options.signal, () => this.upload(repository, descriptor, source, options));
+        return 'uploaded';
+    }
+    async pushStream(repository, open, options = {}) {
+        const stored = await this.retryUpload('a streamed blob', repository, options.signal, () => this.uploadStream(repository, open, options));
+        return { ...stored, outcome: 'uploaded' };
+    }
+    /** Runs a whole upload again, in a new session, when it was cut off by the network or a 5xx. */
+    async retryUpload(what, repository, signal, upload) {
         const attempts = this.options.uploadAttempts ?? 3;
         for (let attempt = 1;; attempt++) {
             try {
-                await this.upload(repository, descriptor, source, options);
-                return 'uploaded';
+                return await upload();
             }
             catch (error) {
                 const transient = error instanceof src/* NetworkError */.Dr ||
                     (error instanceof src/* HttpError */.j$ && error.status >= 500) ||
                     error.name === 'TypeError';
-                if (!transient || attempt >= attempts || options.signal?.aborted)
+                if (!transient || attempt >= attempts || signal?.aborted)
                     throw error;
-                this.options.log?.(`upload of ${descriptor.digest} to ${this.name}/${repository} was cut off (${error.message}); starting again (${attempt + 1}/${attempts})`);
+                this.options.log?.(`upload of ${what} to ${this.name}/${repository} was cut off (${error.message}); starting again (${attempt + 1}/${attempts})`);
+                await new Promise((r) => setTimeout(r, 250 * 2 ** (attempt - 1)));
             }
         }
     }
@@ -720,7 +1523,7 @@ class RegistryClient {
     async upload(repository, descriptor, source, options) {
         const what = `${repository}@${descriptor.digest}`;
         const chunkSize = options.chunkSize ?? this.chunkSize;
-        let location = await this.startUpload(repository, what);
+        const location = await this.startUpload(repository, what);
         const finish = (url) => {
             const u = new URL(url);
             u.searchParams.set('digest', descriptor.digest);
@@ -738,8 +1541,41 @@ class RegistryClient {
             options.onProgress?.(bytes.byteLength);
             return;
         }
+        const sent = await this.patchChunks(repository, location, chunks(source, chunkSize), what, options);
+        if (sent.size !== descriptor.size)
+            throw new src/* ActionError */.lZ(`Blob ${descriptor.digest} had ${sent.size} bytes, expected ${descriptor.size}`);
+        await this.finishUpload(repository, sent.location, descriptor.digest, what, options.signal);
+    }
+    /** A chunked upload of bytes whose digest is computed on the way and given in the closing PUT. */
+    async uploadStream(repository, open, options) {
+        const what = `${repository} (streamed blob)`;
+        const location = await this.startUpload(repository, what);
+        const hash = (0,external_node_crypto_.createHash)('sha256');
+        const stream = open();
+        try {
+            const hashed = async function* (parts) {
+                for await (const part of parts) {
+                    hash.update(part);
+                    yield part;
+                }
+            };
+            const sent = await this.patchChunks(repository, location, hashed(chunks(() => stream, options.chunkSize ?? this.chunkSize)), what, options);
+            const digest = `sha256:${hash.digest('hex')}`;
+            await this.finishUpload(repository, sent.location, digest, `${repository}@${digest}`, options.signal);
+            return { digest, size: sent.size };
+        }
+        finally {
+            stream.destroy();
+        }
+    }
+    /**
+     * PATCHes the chunks in order (`Content-Range` from the spec's chunked upload). The next chunk is read
+     * while the current one is sent, so packing and uploading overlap, with two chunks in memory at most.
+     */
+    async patchChunks(repository, start, parts, what, options) {
+        let location = start;
         let offset = 0;
-        for await (const chunk of chunks(source, chunkSize)) {
+        for await (const chunk of readAhead(parts)) {
             const response = await this.call('PATCH', location, push(repository), what, {
                 headers: {
                     'content-type': 'application/octet-stream',
@@ -756,11 +1592,14 @@ class RegistryClient {
             if (next)
                 location = this.resolveLocation(next);
         }
-        if (offset !== descriptor.size)
-            throw new src/* ActionError */.lZ(`Blob ${descriptor.digest} had ${offset} bytes, expected ${descriptor.size}`);
-        const response = await this.call('PUT', finish(location), push(repository), what, {
+        return { location, size: offset };
+    }
+    async finishUpload(repository, location, digest, what, signal) {
+        const url = new URL(location);
+        url.searchParams.set('digest', digest);
+        const response = await this.call('PUT', url.toString(), push(repository), what, {
             retry: false,
-            signal: options.signal,
+            signal,
         });
         await response.body?.cancel();
     }
@@ -783,13 +1622,29 @@ class RegistryClient {
         }
         return [...tags].sort();
     }
+    /**
+     * `DELETE /v2/<name>/manifests/<tag>` (distribution spec v1.1, where the registry supports it). Never
+     * falls back to deleting by digest: that would take every tag of the manifest, the version's with it.
+     * distribution 2.8 refuses both ways: 405 UNSUPPORTED with deletes disabled, 400 DIGEST_INVALID with
+     * them enabled (it deletes manifests by digest only).
+     */
+    async deleteTag(repository, tag) {
+        const response = await this.call('DELETE', this.url(repository, `manifests/${tag}`), push(repository), `${repository}:${tag}`, { accept: [400, 404, 405] });
+        const text = await response.text().catch(() => '');
+        if (response.status === 202 || response.status === 200)
+            return true;
+        const code = /"code"\s*:\s*"([A-Z_]+)"/.exec(text)?.[1];
+        if (response.status === 404)
+            return false;
+        throw new src/* ActionError */.lZ(`Registry ${this.name} cannot delete tags (DELETE ${repository}:${tag} answered ${response.status}${code ? ` ${code}` : ''}): move the tag instead`);
+    }
     async referrersApi(repository, digest) {
         const response = await this.call('GET', this.url(repository, `referrers/${digest}`), pull(repository), `${repository} referrers`, {
-            headers: { accept: MediaType.ociIndex },
+            headers: { accept: media_MediaType.ociIndex },
             accept: [404, 405, 400],
         });
         const type = response.headers.get('content-type') ?? '';
-        if (response.status !== 200 || !type.includes(MediaType.ociIndex)) {
+        if (response.status !== 200 || !type.includes(media_MediaType.ociIndex)) {
             await response.body?.cancel();
             return undefined;
         }
@@ -818,12 +1673,34 @@ function parseManifest(bytes, reference, contentType, where) {
     const mediaType = declared && MANIFEST_MEDIA_TYPES.includes(declared)
         ? declared
         : 'manifests' in manifest
-            ? MediaType.ociIndex
-            : MediaType.ociManifest;
+            ? media_MediaType.ociIndex
+            : media_MediaType.ociManifest;
     return { descriptor: { mediaType, digest, size: bytes.byteLength }, bytes, manifest };
 }
 function isIndexMediaType(mediaType) {
     return INDEX_MEDIA_TYPES.includes(mediaType);
+}
+/**
+ * Iterates `source` one item ahead: the next item is being produced while the caller works on the
+ * current one. A failure of that early read surfaces on the next step, never as an unhandled rejection.
+ */
+async function* readAhead(source) {
+    const iterator = source[Symbol.asyncIterator]();
+    let next = iterator.next();
+    next.catch(() => undefined);
+    try {
+        for (;;) {
+            const item = await next;
+            if (item.done)
+                return;
+            next = iterator.next();
+            next.catch(() => undefined);
+            yield item.value;
+        }
+    }
+    finally {
+        await next.then(() => iterator.return?.(), () => undefined);
+    }
 }
 async function readAll(stream) {
     const parts = [];
@@ -873,7 +1750,7 @@ const REF_NAME = 'org.opencontainers.image.ref.name';
  * (the root itself for the repository ''), so `skopeo copy oci:<root>/<repository>:<tag>` reads it. Blobs
  * are verified before they land and every file is written atomically.
  */
-class LayoutStore {
+class layout_LayoutStore {
     name;
     root;
     constructor(root) {
@@ -899,12 +1776,12 @@ class LayoutStore {
             (0,src/* writeFileAtomic */.Zf)((0,external_node_path_.join)(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
         }
         if (!(0,external_node_fs_.existsSync)((0,external_node_path_.join)(dir, 'index.json')))
-            this.writeIndex(repository, { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] });
+            this.writeIndex(repository, { schemaVersion: 2, mediaType: media_MediaType.ociIndex, manifests: [] });
     }
     readIndex(repository) {
         const path = (0,external_node_path_.join)(this.dir(repository), 'index.json');
         if (!(0,external_node_fs_.existsSync)(path))
-            return { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
+            return { schemaVersion: 2, mediaType: media_MediaType.ociIndex, manifests: [] };
         return JSON.parse((0,external_node_fs_.readFileSync)(path, 'utf8'));
     }
     writeIndex(repository, index) {
@@ -973,28 +1850,34 @@ class LayoutStore {
             (await this.mountBlob(repository, descriptor.digest, options.mountFrom)))
             return 'mounted';
         (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(target), { recursive: true });
-        const temp = `${target}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`;
-        const hash = (0,external_node_crypto_.createHash)('sha256');
-        let size = 0;
+        const pending = `${target}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.pending`;
         try {
             const input = source instanceof Uint8Array ? external_node_stream_.Readable.from([Buffer.from(source)]) : source();
-            await (0,promises_namespaceObject.pipeline)(input, async function* (chunks) {
-                for await (const chunk of chunks) {
-                    hash.update(chunk);
-                    size += chunk.byteLength;
-                    options.onProgress?.(chunk.byteLength);
-                    yield chunk;
-                }
-            }, (0,external_node_fs_.createWriteStream)(temp));
-            const digest = `sha256:${hash.digest('hex')}`;
-            if (digest !== descriptor.digest || size !== descriptor.size)
-                throw new src/* ActionError */.lZ(`Blob for ${descriptor.digest} (${descriptor.size} bytes) had digest ${digest} and ${size} bytes`);
-            (0,external_node_fs_.renameSync)(temp, target);
+            const stored = await writeHashed(input, pending, { onProgress: options.onProgress });
+            if (stored.digest !== descriptor.digest || stored.size !== descriptor.size)
+                throw new src/* ActionError */.lZ(`Blob for ${descriptor.digest} (${descriptor.size} bytes) had digest ${stored.digest} and ${stored.size} bytes`);
+            (0,external_node_fs_.renameSync)(pending, target);
         }
         finally {
-            (0,external_node_fs_.rmSync)(temp, { force: true });
+            (0,external_node_fs_.rmSync)(pending, { force: true });
         }
         return 'uploaded';
+    }
+    async pushStream(repository, open, options = {}) {
+        this.init(repository);
+        // The digest is known only at the end: write under a temporary name in the layout, then rename.
+        const pending = (0,external_node_path_.join)(this.dir(repository), 'blobs', 'sha256', `upload-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+        try {
+            const stored = await writeHashed(open(), pending, options);
+            const target = this.blobPath(repository, stored.digest);
+            if ((0,external_node_fs_.existsSync)(target))
+                return { ...stored, outcome: 'exists' };
+            (0,external_node_fs_.renameSync)(pending, target);
+            return { ...stored, outcome: 'uploaded' };
+        }
+        finally {
+            (0,external_node_fs_.rmSync)(pending, { force: true });
+        }
     }
     async mountBlob(repository, digest, from) {
         const source = this.blobPath(from, digest);
@@ -1019,6 +1902,14 @@ class LayoutStore {
         const tags = this.readIndex(repository).manifests.flatMap((m) => m.annotations?.[REF_NAME] ?? []);
         return [...new Set(tags)].sort();
     }
+    async deleteTag(repository, tag) {
+        const index = this.readIndex(repository);
+        const kept = index.manifests.filter((m) => m.annotations?.[REF_NAME] !== tag);
+        if (kept.length === index.manifests.length)
+            return false;
+        this.writeIndex(repository, { ...index, manifests: kept });
+        return true;
+    }
     /** A layout has no referrers API: referrers live under the `sha256-<hex>` tag schema. */
     async referrersApi() {
         return undefined;
@@ -1032,7 +1923,7 @@ function referrersTag(digest) {
     return digest.replace(':', '-');
 }
 /** Referrers of a manifest: the referrers API when the store has one, else the `sha256-<hex>` tag schema (OCI 1.1). */
-async function listReferrers(store, repository, digest, artifactType) {
+async function referrers_listReferrers(store, repository, digest, artifactType) {
     const api = await store.referrersApi(repository, digest);
     const all = api ??
         (await store.getManifest(repository, referrersTag(digest)))?.manifest
@@ -1044,11 +1935,11 @@ async function listReferrers(store, repository, digest, artifactType) {
  * Pushes a manifest that has a `subject` and records it as a referrer. Without a referrers API the
  * fallback index is read, extended and written back; a registry with the API indexes it itself.
  */
-async function pushReferrer(store, repository, manifest) {
+async function referrers_pushReferrer(store, repository, manifest) {
     if (!manifest.subject)
         throw new Error('a referrer needs a subject');
-    const bytes = encodeJson(manifest);
-    const mediaType = manifest.mediaType ?? MediaType.ociManifest;
+    const bytes = media_encodeJson(manifest);
+    const mediaType = manifest.mediaType ?? media_MediaType.ociManifest;
     const pushed = await store.putManifest(repository, bytes, mediaType);
     if (await store.referrersApi(repository, manifest.subject.digest))
         return pushed;
@@ -1061,10 +1952,10 @@ async function pushReferrer(store, repository, manifest) {
     };
     const index = {
         schemaVersion: 2,
-        mediaType: MediaType.ociIndex,
+        mediaType: media_MediaType.ociIndex,
         manifests: [...(existing?.manifests ?? []).filter((d) => d.digest !== pushed.digest), entry],
     };
-    await store.putManifest(repository, encodeJson(index), MediaType.ociIndex, tag);
+    await store.putManifest(repository, media_encodeJson(index), media_MediaType.ociIndex, tag);
     return pushed;
 }
 
@@ -1356,6 +2247,1265 @@ function markdown_formatNumber(value, digits = 4) {
 
 
 
+;// CONCATENATED MODULE: ./packages/store/src/files.ts
+
+
+
+/** Every regular file under `dir`, as upload entries under `prefix` (sorted, symlinks skipped). */
+function listFiles(dir, prefix) {
+    const out = [];
+    const walk = (current) => {
+        for (const entry of readdirSync(current, { withFileTypes: true }).sort((a, b) => a.name < b.name ? -1 : 1)) {
+            const full = join(current, entry.name);
+            if (entry.isDirectory())
+                walk(full);
+            else if (entry.isFile()) {
+                const rel = relative(dir, full).split(sep).join('/');
+                out.push({
+                    localPath: full,
+                    artifactPath: prefix ? `${prefix}/${rel}` : rel,
+                    size: statSync(full).size,
+                });
+            }
+        }
+    };
+    walk(dir);
+    return out;
+}
+/** Files under `root` matching any of the globs (relative to root), skipping .git and node_modules. */
+function findFiles(root, globs, skipDirs = ['.git', 'node_modules']) {
+    const patterns = globs.map(globToRegExp);
+    const out = [];
+    const walk = (current) => {
+        let entries;
+        try {
+            entries = readdirSync(current, { withFileTypes: true });
+        }
+        catch {
+            return;
+        }
+        for (const entry of entries) {
+            const full = join(current, entry.name);
+            const rel = relative(root, full).split(sep).join('/');
+            if (entry.isDirectory()) {
+                if (!skipDirs.includes(entry.name))
+                    walk(full);
+            }
+            else if (entry.isFile() && patterns.some((p) => p.test(rel)))
+                out.push(rel);
+        }
+    };
+    walk(root);
+    return out.sort();
+}
+
+;// CONCATENATED MODULE: ./packages/store/src/oci-registry.ts
+
+
+
+
+/** CNCF ModelPack (model-spec v1) media types. */
+const ModelPack = {
+    manifest: 'application/vnd.cncf.model.manifest.v1+json',
+    config: 'application/vnd.cncf.model.config.v1+json',
+    weightTar: 'application/vnd.cncf.model.weight.v1.tar',
+    weightTarGzip: 'application/vnd.cncf.model.weight.v1.tar+gzip',
+    filepath: 'org.cncf.model.filepath',
+};
+/** Our records about a version, pushed as OCI 1.1 referrers of its manifest. */
+const RecordType = {
+    history: 'application/vnd.mlops.promotion.v1+json',
+    tag: 'application/vnd.mlops.version-tag.v1+json',
+};
+const A = {
+    runId: 'org.mlops.run-id',
+    source: 'org.mlops.source',
+    version: 'org.mlops.version',
+    record: 'org.mlops.record',
+    created: 'org.opencontainers.image.created',
+    title: 'org.opencontainers.image.title',
+    description: 'org.opencontainers.image.description',
+    tagPrefix: 'org.mlops.tag.',
+};
+const VERSION_TAG = /^v(\d+)$/;
+const LAYER_FORMATS = (/* unused pure expression or super */ null && (['tar', 'tar+gzip']));
+/**
+ * Models as CNCF ModelPack artifacts in an OCI registry or image layout: versions are immutable tags `v1`,
+ * `v2`, … (found by listing the tags, pushing the next one and re-reading it to detect a lost race),
+ * aliases are movable tags, and the history and version tags are referrers of the version's manifest.
+ */
+class oci_registry_OciModelRegistry {
+    options;
+    kind;
+    uri;
+    store;
+    constructor(options) {
+        this.options = options;
+        this.kind = options.kind;
+        this.uri = options.uri;
+        this.store = options.store;
+    }
+    repository(name) {
+        if (!/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/.test(name))
+            throw new ActionError(`model-name '${name}' is not an OCI repository name: use lowercase letters, digits and separators . _ -`);
+        return this.options.namespace ? `${this.options.namespace}/${name}` : name;
+    }
+    validateAlias(alias) {
+        if (!isValidTag(alias))
+            throw new ActionError(`alias '${alias}' is not a valid OCI tag (letters, digits, _ . -, at most 128, not starting with . or -)`);
+        if (VERSION_TAG.test(alias) || /^sha256-/.test(alias))
+            throw new ActionError(`alias '${alias}' is reserved in an OCI model registry (v<number> tags are versions, sha256-… tags hold referrers)`);
+    }
+    async ensureModel(name) {
+        return { created: !(await this.modelExists(name)) };
+    }
+    async modelExists(name) {
+        return (await this.versionTags(name)).length > 0;
+    }
+    async versionTags(name) {
+        const tags = await this.store.listTags(this.repository(name));
+        return tags
+            .flatMap((t) => (VERSION_TAG.test(t) ? [Number(VERSION_TAG.exec(t)[1])] : []))
+            .sort((a, b) => a - b);
+    }
+    async info(name, tag) {
+        const repository = this.repository(name);
+        const fetched = await this.store.getManifest(repository, tag);
+        if (!fetched)
+            return undefined;
+        const manifest = fetched.manifest;
+        const a = manifest.annotations ?? {};
+        const version = a[A.version] ?? VERSION_TAG.exec(tag)?.[1] ?? '';
+        const tags = Object.fromEntries(Object.entries(a)
+            .filter(([k]) => k.startsWith(A.tagPrefix))
+            .map(([k, v]) => [k.slice(A.tagPrefix.length), v]));
+        return {
+            name,
+            version,
+            runId: a[A.runId] || undefined,
+            source: a[A.source] ?? '',
+            status: 'READY',
+            aliases: VERSION_TAG.test(tag) ? [] : [tag],
+            tags,
+            description: a[A.description],
+            uri: this.options.reference(repository, fetched.descriptor.digest, `v${version}`),
+            digest: fetched.descriptor.digest,
+        };
+    }
+    async registerVersion(options) {
+        const repository = this.repository(options.name);
+        if (options.runId) {
+            const existing = await this.searchVersions(options.name, { runId: options.runId });
+            if (existing[0])
+                return { version: existing[0], created: false };
+        }
+        if (!existsSync(options.source) || !statSync(options.source).isDirectory())
+            throw new ActionError(`model-uri '${options.source}' is not a model directory: the ${this.kind === 'local' ? 'local' : 'OCI'} registry packs a directory (train-and-log's model-uri with the local tracking store)`);
+        const dirName = basename(options.source);
+        const entries = listTree(options.source, dirName);
+        const gzip = this.options.layerFormat === 'tar+gzip';
+        const total = entries.reduce((sum, e) => sum + e.size, 0);
+        this.options.log?.(`Packing and pushing the model layer (${total} bytes in ${entries.filter((e) => e.type === 'file').length} files, ${gzip ? 'tar+gzip' : 'tar'}) to ${this.uri}`);
+        const layer = await streamLayer(entries, { mtime: sourceDateEpoch(), gzip }, (open) => this.store.pushStream(repository, open));
+        const layerDescriptor = {
+            ...layer.descriptor,
+            mediaType: gzip ? ModelPack.weightTarGzip : ModelPack.weightTar,
+            annotations: { [ModelPack.filepath]: dirName },
+        };
+        const created = new Date().toISOString();
+        const config = encodeJson(modelPackConfig(options.name, created, options.runId, layer.diffId, options.description));
+        const configDescriptor = describe(ModelPack.config, config);
+        await this.store.pushBlob(repository, configDescriptor, config);
+        const version = await this.tagNextVersion(repository, (n) => ({
+            schemaVersion: 2,
+            mediaType: MediaType.ociManifest,
+            artifactType: ModelPack.manifest,
+            config: configDescriptor,
+            layers: [layerDescriptor],
+            annotations: {
+                [A.created]: created,
+                [A.title]: options.name,
+                [A.version]: String(n),
+                [A.source]: options.source,
+                ...(options.runId ? { [A.runId]: options.runId } : {}),
+                ...(options.description ? { [A.description]: options.description } : {}),
+                ...Object.fromEntries(Object.entries(options.tags ?? {}).map(([k, v]) => [`${A.tagPrefix}${k}`, v])),
+            },
+        }));
+        const info = await this.info(options.name, `v${version}`);
+        if (!info)
+            throw new ActionError(`${this.uri}: version v${version} of ${options.name} vanished right after it was pushed`);
+        return { version: info, created: true };
+    }
+    /** Registries have no conditional tag write: take the next free number, push, re-read, retry when lost. */
+    async tagNextVersion(repository, manifestFor) {
+        const attempts = this.options.raceAttempts ?? 5;
+        for (let attempt = 0; attempt < attempts; attempt++) {
+            const tags = await this.store.listTags(repository);
+            const taken = tags.flatMap((t) => (VERSION_TAG.test(t) ? [Number(VERSION_TAG.exec(t)[1])] : []));
+            const n = Math.max(0, ...taken) + 1;
+            if (await this.store.resolve(repository, `v${n}`))
+                continue;
+            const bytes = encodeJson(manifestFor(n));
+            const pushed = await this.store.putManifest(repository, bytes, MediaType.ociManifest, `v${n}`);
+            const now = await this.store.resolve(repository, `v${n}`);
+            if (now?.digest === pushed.digest) {
+                // A run that checked the tag before our push may still overwrite it: look again once its push has landed.
+                await new Promise((r) => setTimeout(r, this.options.settleMs ?? 300));
+                const settled = await this.store.resolve(repository, `v${n}`);
+                if (settled?.digest === pushed.digest)
+                    return n;
+            }
+            this.options.log?.(`v${n} of ${repository} was taken by another run at the same moment; trying the next number`);
+        }
+        throw new ActionError(`${this.uri}: could not claim a version tag for ${repository} after ${attempts} attempts (other runs kept taking them)`);
+    }
+    async waitReady(name, version, _options) {
+        const found = await this.getVersion(name, version);
+        if (!found)
+            throw new ActionError(`${this.uri}: ${name} has no version ${version}`);
+        return found;
+    }
+    getVersion(name, version) {
+        return this.info(name, `v${version}`);
+    }
+    async getAlias(name, alias) {
+        const found = await this.info(name, alias);
+        return found ? { ...found, aliases: [alias] } : undefined;
+    }
+    async setAlias(name, alias, version) {
+        this.validateAlias(alias);
+        const repository = this.repository(name);
+        const fetched = await this.store.getManifest(repository, `v${version}`);
+        if (!fetched)
+            throw new ActionError(`${this.uri}: ${name} has no version ${version}`);
+        await this.store.putManifest(repository, fetched.bytes, fetched.descriptor.mediaType, alias);
+    }
+    /** Deletes the alias tag only (the version keeps its own tag); deleting a missing alias is a no-op. */
+    async deleteAlias(name, alias) {
+        this.validateAlias(alias);
+        try {
+            await this.store.deleteTag(this.repository(name), alias);
+        }
+        catch (error) {
+            if (error instanceof ActionError)
+                throw new ActionError(`${this.uri}: alias '${alias}' of ${name} cannot be deleted: ${error.message}`);
+            throw error;
+        }
+    }
+    async searchVersions(name, options = {}) {
+        const found = [];
+        for (const n of await this.versionTags(name)) {
+            const info = await this.info(name, `v${n}`);
+            if (info && (!options.runId || info.runId === options.runId))
+                found.push(info);
+        }
+        return found;
+    }
+    /** Manifests are immutable: a tag added later is a referrer of the version. */
+    async setVersionTag(name, version, key, value) {
+        await this.record(name, version, RecordType.tag, JSON.stringify({ key, value }));
+    }
+    async appendHistory(name, entry) {
+        await this.record(name, entry.to, RecordType.history, JSON.stringify(entry));
+    }
+    async record(name, version, artifactType, value) {
+        const repository = this.repository(name);
+        const subject = await this.store.resolve(repository, `v${version}`);
+        if (!subject)
+            throw new ActionError(`${this.uri}: ${name} has no version ${version}`);
+        const empty = describe(MediaType.ociEmpty, EMPTY_JSON);
+        await this.store.pushBlob(repository, empty, EMPTY_JSON);
+        await pushReferrer(this.store, repository, {
+            schemaVersion: 2,
+            mediaType: MediaType.ociManifest,
+            artifactType,
+            config: empty,
+            layers: [empty],
+            subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+            annotations: { [A.record]: value, [A.created]: new Date().toISOString() },
+        });
+    }
+    async readHistory(name) {
+        const repository = this.repository(name);
+        const entries = [];
+        for (const n of await this.versionTags(name)) {
+            const subject = await this.store.resolve(repository, `v${n}`);
+            if (!subject)
+                continue;
+            for (const d of await listReferrers(this.store, repository, subject.digest, RecordType.history)) {
+                const text = d.annotations?.[A.record];
+                if (!text)
+                    continue;
+                try {
+                    entries.push(JSON.parse(text));
+                }
+                catch {
+                    this.options.log?.(`Skipping an unreadable history record ${d.digest} of ${repository}`);
+                }
+            }
+        }
+        return entries.sort((a, b) => a.time.localeCompare(b.time));
+    }
+}
+/** The ModelPack config (schema: modelpack/model-spec `config-schema.json`, no extra fields allowed). */
+function modelPackConfig(name, createdAt, runId, diffId, description) {
+    return {
+        descriptor: {
+            name,
+            createdAt,
+            ...(runId ? { revision: runId } : {}),
+            ...(description ? { description } : {}),
+        },
+        config: {},
+        modelfs: { type: 'layers', diffIds: [diffId] },
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/store/src/local.ts
+
+
+
+
+
+
+function encode(value) {
+    if (Number.isNaN(value))
+        return 'NaN';
+    if (value === Number.POSITIVE_INFINITY)
+        return 'Infinity';
+    if (value === Number.NEGATIVE_INFINITY)
+        return '-Infinity';
+    return value;
+}
+function decode(value) {
+    return typeof value === 'number' ? value : Number(value);
+}
+/**
+ * The embedded store: run records as JSON under a directory (default `.mlops`), artifacts copied beside
+ * them. Every write is atomic. The directory is what gets uploaded as a workflow artifact.
+ */
+class LocalStore {
+    uri;
+    kind = 'local';
+    root;
+    constructor(root, uri = root) {
+        this.uri = uri;
+        this.root = resolve(root);
+    }
+    runFile(runId) {
+        if (!/^[0-9a-f]{32}$/.test(runId))
+            throw new ActionError(`'${runId}' is not a run id of the local store (32 hex digits)`);
+        return join(this.root, 'runs', runId, 'run.json');
+    }
+    read(runId) {
+        const file = this.runFile(runId);
+        if (!existsSync(file))
+            throw new ActionError(`Run ${runId} is not in the local store at ${this.uri}`);
+        return JSON.parse(readFileSync(file, 'utf8'));
+    }
+    write(record) {
+        writeFileAtomic(this.runFile(record.run_id), `${JSON.stringify(record, null, 2)}\n`);
+    }
+    experimentId(name) {
+        const file = join(this.root, 'experiments.json');
+        const map = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+        if (!map[name]) {
+            map[name] = String(Object.keys(map).length + 1);
+            writeFileAtomic(file, `${JSON.stringify(map, null, 2)}\n`);
+        }
+        return map[name];
+    }
+    async startRun(options) {
+        const runId = randomBytes(16).toString('hex');
+        const experimentId = this.experimentId(options.experimentName);
+        const artifactUri = join(this.root, 'runs', runId, 'artifacts');
+        mkdirSync(artifactUri, { recursive: true });
+        this.write({
+            format: 'mlops-run/v1',
+            run_id: runId,
+            experiment_id: experimentId,
+            experiment_name: options.experimentName,
+            run_name: options.runName,
+            status: 'RUNNING',
+            start_time: options.startTime,
+            params: {},
+            tags: { ...options.tags, 'mlflow.runName': options.runName },
+            metrics: {},
+            artifact_uri: artifactUri,
+        });
+        return { runId, experimentId, runName: options.runName, artifactUri };
+    }
+    async log(run, entities) {
+        const record = this.read(run.runId);
+        for (const [key, value] of Object.entries(entities.params ?? {})) {
+            if (key in record.params && record.params[key] !== value) {
+                throw new ActionError(`Param '${key}' was already logged with the value '${record.params[key]}'; params cannot change within a run`);
+            }
+            record.params[key] = value;
+        }
+        Object.assign(record.tags, entities.tags ?? {});
+        const lines = [];
+        for (const m of entities.metrics ?? []) {
+            const point = { value: encode(m.value), step: m.step, timestamp: m.timestamp };
+            const latest = record.metrics[m.key]?.at(-1);
+            if (!latest || m.step >= latest.step)
+                record.metrics[m.key] = [point];
+            lines.push(`${JSON.stringify({ key: m.key, ...point })}\n`);
+        }
+        if (lines.length > 0)
+            appendFileSync(this.historyFile(run.runId), lines.join(''));
+        this.write(record);
+    }
+    /** Every metric point of a run, appended as it is logged: one JSON object per line (`key`, `value`, `step`, `timestamp`). */
+    historyFile(runId) {
+        return join(dirname(this.runFile(runId)), 'metrics.jsonl');
+    }
+    async uploadArtifacts(run, files, options = {}) {
+        await mapPool(files, options.parallel ?? 8, async (file) => {
+            const target = join(run.artifactUri, ...file.artifactPath.split('/'));
+            if (!target.startsWith(run.artifactUri))
+                throw new ActionError(`Artifact path '${file.artifactPath}' leaves the run's directory`);
+            mkdirSync(dirname(target), { recursive: true });
+            const temp = `${target}.${randomBytes(4).toString('hex')}.tmp`;
+            copyFileSync(file.localPath, temp);
+            const { renameSync } = await Promise.resolve(/* import() */).then(__nccwpck_require__.t.bind(__nccwpck_require__, 73024, 23));
+            renameSync(temp, target);
+            options.onFile?.(file);
+        });
+    }
+    async finish(run, status, endTime) {
+        const record = this.read(run.runId);
+        record.status = status;
+        record.end_time = endTime;
+        this.write(record);
+    }
+    modelUri(run, artifactPath) {
+        return join(run.artifactUri, ...artifactPath.split('/'));
+    }
+    async getRunMetrics(runId) {
+        const record = this.read(runId);
+        const metrics = {};
+        for (const [key, points] of Object.entries(record.metrics)) {
+            const latest = [...points].sort((a, b) => a.step - b.step || a.timestamp - b.timestamp).pop();
+            if (latest)
+                metrics[key] = decode(latest.value);
+        }
+        return { runId, metrics, label: `run ${runId} (local store)` };
+    }
+    /** The local registry register-model keeps beside the runs (`<root>/registry`, an OCI image layout). */
+    registry() {
+        const root = join(this.root, 'registry');
+        return new OciModelRegistry({
+            kind: 'local',
+            store: new LayoutStore(root),
+            namespace: '',
+            uri: `${this.uri.replace(/\/$/, '')}/registry`,
+            reference: (repository, _digest, tag) => `oci:${join(root, repository)}:${tag}`,
+        });
+    }
+    async getAliasedRun(name, alias) {
+        const registry = this.registry();
+        const version = existsSync(join(this.root, 'registry'))
+            ? await registry.getAlias(name, alias)
+            : undefined;
+        if (!version)
+            throw new ActionError(`baseline 'models:/${name}@${alias}': the local registry ${registry.uri} has no model ${name} with alias '${alias}' (register-model creates it)`);
+        if (!version.runId)
+            throw new ActionError(`baseline 'models:/${name}@${alias}': version ${version.version} is not linked to a run`);
+        const baseline = await this.getRunMetrics(version.runId);
+        return {
+            ...baseline,
+            label: `models:/${name}@${alias} (version ${version.version}, run ${version.runId})`,
+        };
+    }
+}
+
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(38815);
+;// CONCATENATED MODULE: ./packages/store/src/metrics.ts
+
+
+
+
+const STEP_COLUMNS = (/* unused pure expression or super */ null && (['step', 'epoch', 'iteration', 'iter', 'global_step']));
+const IGNORED_COLUMNS = (/* unused pure expression or super */ null && (['timestamp', 'time', 'wall_time', 'date']));
+function fail(file, line, column, problem) {
+    const where = line ? ` line ${line}${column ? `, column ${column}` : ''}` : '';
+    throw new ActionError(`Metrics file '${file}'${where}: ${problem}`);
+}
+/** Numbers as Python, YAML and pandas write them, including NaN and the infinities. */
+function parseNumberText(text) {
+    const t = text.trim();
+    if (t === '')
+        return undefined;
+    if (/^[+-]?(nan|\.nan)$/i.test(t))
+        return Number.NaN;
+    if (/^\+?(inf|infinity|\.inf)$/i.test(t))
+        return Number.POSITIVE_INFINITY;
+    if (/^-(inf|infinity|\.inf)$/i.test(t))
+        return Number.NEGATIVE_INFINITY;
+    if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t))
+        return undefined;
+    return Number(t);
+}
+/** JSON as Python's json module writes it: bare NaN, Infinity and -Infinity are allowed. Errors give line/column. */
+function metrics_parseJsonWithNaN(text, file) {
+    let i = 0;
+    const position = (at) => {
+        const before = text.slice(0, at);
+        const line = before.split('\n').length;
+        return { line, column: at - before.lastIndexOf('\n') };
+    };
+    const error = (problem) => {
+        const { line, column } = position(Math.min(i, text.length));
+        fail(file, line, column, `not valid JSON: ${problem}`);
+    };
+    const ws = () => {
+        while (i < text.length && /[\s\uFEFF]/.test(text[i]))
+            i++;
+    };
+    const value = () => {
+        ws();
+        const c = text[i];
+        if (c === undefined)
+            return error('unexpected end of file');
+        if (c === '{') {
+            i++;
+            const obj = {};
+            ws();
+            if (text[i] === '}') {
+                i++;
+                return obj;
+            }
+            for (;;) {
+                ws();
+                if (text[i] !== '"')
+                    error(`expected a quoted key, found ${JSON.stringify(text[i] ?? 'end of file')}`);
+                const key = value();
+                ws();
+                if (text[i] !== ':')
+                    error(`expected ':' after key "${key}"`);
+                i++;
+                obj[key] = value();
+                ws();
+                if (text[i] === ',') {
+                    i++;
+                    continue;
+                }
+                if (text[i] === '}') {
+                    i++;
+                    return obj;
+                }
+                error(`expected ',' or '}', found ${JSON.stringify(text[i] ?? 'end of file')}`);
+            }
+        }
+        if (c === '[') {
+            i++;
+            const arr = [];
+            ws();
+            if (text[i] === ']') {
+                i++;
+                return arr;
+            }
+            for (;;) {
+                arr.push(value());
+                ws();
+                if (text[i] === ',') {
+                    i++;
+                    continue;
+                }
+                if (text[i] === ']') {
+                    i++;
+                    return arr;
+                }
+                error(`expected ',' or ']', found ${JSON.stringify(text[i] ?? 'end of file')}`);
+            }
+        }
+        if (c === '"') {
+            const start = i;
+            i++;
+            while (i < text.length && text[i] !== '"' && text[i] !== '\n')
+                i += text[i] === '\\' ? 2 : 1;
+            if (text[i] !== '"')
+                error('unterminated string');
+            i++;
+            try {
+                return JSON.parse(text.slice(start, i));
+            }
+            catch {
+                i = start;
+                return error('invalid string escape');
+            }
+        }
+        for (const [word, result] of [
+            ['true', true],
+            ['false', false],
+            ['null', null],
+            ['NaN', Number.NaN],
+            ['Infinity', Number.POSITIVE_INFINITY],
+            ['-Infinity', Number.NEGATIVE_INFINITY],
+        ]) {
+            if (text.startsWith(word, i)) {
+                i += word.length;
+                return result;
+            }
+        }
+        const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
+        if (!m)
+            return error(`unexpected ${JSON.stringify(c)}`);
+        i += m[0].length;
+        return Number(m[0]);
+    };
+    const result = value();
+    ws();
+    if (i < text.length)
+        error(`unexpected ${JSON.stringify(text[i])} after the value`);
+    return result;
+}
+/**
+ * Flattens nested metrics the way DVC shows them (`{"train": {"acc": 1}}` → `train.acc`). Lists of numbers
+ * become a history with steps 0…n−1; strings that spell a number (including "NaN") count; other values
+ * (text, booleans, null) are skipped and reported.
+ */
+function flattenMetrics(value, result, skipped, prefix = '') {
+    if (typeof value === 'number') {
+        if (prefix)
+            result.latest[prefix] = value;
+        return;
+    }
+    if (typeof value === 'string') {
+        const parsed = parseNumberText(value);
+        if (parsed !== undefined && prefix)
+            result.latest[prefix] = parsed;
+        else
+            skipped.push(prefix || '(root)');
+        return;
+    }
+    if (Array.isArray(value)) {
+        const numbers = value.map((v) => typeof v === 'number' ? v : typeof v === 'string' ? parseNumberText(v) : undefined);
+        if (prefix && numbers.length > 0 && numbers.every((n) => n !== undefined)) {
+            result.history[prefix] = numbers.map((v, step) => ({ step, value: v }));
+            result.latest[prefix] = numbers[numbers.length - 1];
+            return;
+        }
+        value.forEach((v, index) => {
+            flattenMetrics(v, result, skipped, prefix ? `${prefix}.${index}` : String(index));
+        });
+        return;
+    }
+    if (value && typeof value === 'object') {
+        for (const [key, v] of Object.entries(value))
+            flattenMetrics(v, result, skipped, prefix ? `${prefix}.${key}` : key);
+        return;
+    }
+    if (prefix)
+        skipped.push(prefix);
+}
+/** Points kept per metric in a result's `history` (charts, outputs); the run itself gets every point. */
+const MAX_HISTORY_POINTS = 500;
+/**
+ * An evenly spaced sample of a stream of points, at most `limit` long: when it fills up, every other
+ * point is dropped and the spacing doubles, so memory stays bounded whatever the length of the history.
+ */
+class HistorySample {
+    limit;
+    points = [];
+    stride = 1;
+    seen = 0;
+    constructor(limit = MAX_HISTORY_POINTS) {
+        this.limit = limit;
+    }
+    add(point) {
+        if (this.seen++ % this.stride !== 0)
+            return;
+        this.points.push(point);
+        if (this.points.length > this.limit) {
+            this.points = this.points.filter((_, index) => index % 2 === 0);
+            this.stride *= 2;
+        }
+    }
+    /** The sample in step order (a stable sort: equal steps keep the order they were written in). */
+    sorted() {
+        return [...this.points].sort((a, b) => a.step - b.step);
+    }
+}
+/**
+ * Parses a CSV/TSV metric history one line at a time, so a file of any length is read in bounded
+ * memory: a header naming the metrics (and optionally a step column), then one row per step. Keeps the
+ * latest value of each metric (the one at the highest step; on equal steps the last written) and a
+ * bounded sample of its history.
+ */
+class metrics_DelimitedMetrics {
+    file;
+    delimiter;
+    header;
+    stepIndex = -1;
+    headerLine = 0;
+    rows = 0;
+    latest = new Map();
+    samples = new Map();
+    constructor(file, delimiter) {
+        this.file = file;
+        this.delimiter = delimiter;
+    }
+    split(line) {
+        return line.split(this.delimiter).map((cell) => cell.trim().replace(/^"(.*)"$/, '$1'));
+    }
+    /** Feeds line `lineNumber` (1-based, without its line break); returns the points of a data row. */
+    line(text, lineNumber) {
+        if (text.trim() === '')
+            return [];
+        const cells = this.split(text);
+        if (!this.header) {
+            this.header = cells;
+            this.headerLine = lineNumber;
+            this.stepIndex = cells.findIndex((h) => STEP_COLUMNS.includes(h.toLowerCase()));
+            return [];
+        }
+        const header = this.header;
+        if (cells.length !== header.length) {
+            fail(this.file, lineNumber, undefined, `expected ${header.length} ${this.delimiter === '\t' ? 'tab' : 'comma'}-separated values as in the header, found ${cells.length}`);
+        }
+        let step = this.rows;
+        if (this.stepIndex >= 0) {
+            const parsed = parseNumberText(cells[this.stepIndex]);
+            if (parsed === undefined || !Number.isInteger(parsed)) {
+                fail(this.file, lineNumber, undefined, `the ${header[this.stepIndex]} column must hold whole numbers, found ${JSON.stringify(cells[this.stepIndex])}`);
+            }
+            step = parsed;
+        }
+        const points = [];
+        header.forEach((key, column) => {
+            if (column === this.stepIndex || IGNORED_COLUMNS.includes(key.toLowerCase()))
+                return;
+            const cell = cells[column];
+            if (cell === '')
+                return;
+            const value = parseNumberText(cell);
+            if (value === undefined)
+                fail(this.file, lineNumber, undefined, `column '${key}' holds ${JSON.stringify(cell)}, which is not a number`);
+            points.push({ key, step, value });
+            const latest = this.latest.get(key);
+            if (!latest || step >= latest.step)
+                this.latest.set(key, { step, value });
+            let sample = this.samples.get(key);
+            if (!sample) {
+                sample = new HistorySample();
+                this.samples.set(key, sample);
+            }
+            sample.add({ step, value });
+        });
+        this.rows++;
+        return points;
+    }
+    /** The result once every line was fed; fails on a file with no header or no rows. */
+    finish() {
+        if (!this.header)
+            fail(this.file, undefined, undefined, 'the file is empty; expected a header row and at least one row of values');
+        if (this.rows === 0)
+            fail(this.file, this.headerLine, undefined, 'there is a header but no rows of values');
+        const result = { latest: {}, history: {} };
+        for (const [key, point] of this.latest)
+            result.latest[key] = point.value;
+        for (const [key, sample] of this.samples)
+            result.history[key] = sample.sorted();
+        return result;
+    }
+}
+function parseDelimited(text, file, delimiter) {
+    const parser = new metrics_DelimitedMetrics(file, delimiter);
+    text.split(/\r?\n/).forEach((line, index) => {
+        parser.line(line, index + 1);
+    });
+    return parser.finish();
+}
+/** Reads one metrics file by extension: .json, .yaml/.yml, .csv, .tsv. */
+function metrics_parseMetricsText(text, path, display = path) {
+    const file = display;
+    const ext = extname(path).toLowerCase();
+    const skipped = [];
+    if (ext === '.csv' || ext === '.tsv') {
+        return { result: parseDelimited(text, file, ext === '.tsv' ? '\t' : ','), skipped };
+    }
+    let data;
+    if (ext === '.yaml' || ext === '.yml') {
+        const lineCounter = new LineCounter();
+        const doc = parseDocument(text, { lineCounter });
+        const first = doc.errors[0];
+        if (first) {
+            const pos = lineCounter.linePos(first.pos[0]);
+            fail(file, pos.line, pos.col, `not valid YAML: ${first.message.split('\n')[0]}`);
+        }
+        data = doc.toJS();
+    }
+    else if (ext === '.json' || ext === '') {
+        data = metrics_parseJsonWithNaN(text, file);
+    }
+    else {
+        fail(file, undefined, undefined, `unsupported extension '${ext}'; metrics files may be .json, .yaml, .yml, .csv or .tsv`);
+    }
+    if (data === null || typeof data !== 'object') {
+        fail(file, 1, undefined, 'expected an object of metric names to values (nested objects allowed, as DVC writes them)');
+    }
+    const result = { latest: {}, history: {} };
+    flattenMetrics(data, result, skipped);
+    return { result, skipped };
+}
+/** Fails with what to check when a metrics file cannot be read. */
+function metrics_metricsFileError(display, error) {
+    const code = error.code;
+    fail(display, undefined, undefined, code === 'ENOENT'
+        ? 'not found after the training finished; did it write the file (check working-directory)?'
+        : `cannot be read (${code})`);
+}
+/** The text of a metrics file. */
+function metrics_readMetricsText(file) {
+    try {
+        return readFileSync(file.path, 'utf8');
+    }
+    catch (error) {
+        metrics_metricsFileError(file.display, error);
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/store/src/metric-stream.ts
+
+
+
+
+/** Lines of a text file with their 1-based numbers, read in chunks so memory does not grow with the file. */
+async function* readLines(path, onRead) {
+    const stream = createReadStream(path, { highWaterMark: 1024 * 1024 });
+    let rest = '';
+    let lineNumber = 0;
+    const decoder = new TextDecoder('utf-8');
+    for await (const chunk of stream) {
+        onRead?.(chunk.length);
+        const text = rest + decoder.decode(chunk, { stream: true });
+        const lines = text.split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines)
+            yield [line.endsWith('\r') ? line.slice(0, -1) : line, ++lineNumber];
+    }
+    rest += decoder.decode();
+    if (rest)
+        yield [rest.endsWith('\r') ? rest.slice(0, -1) : rest, ++lineNumber];
+}
+/** Hands points to `log` in batches, with a bounded number of batches in flight. */
+class Batcher {
+    log;
+    options;
+    batch = [];
+    inFlight = new Set();
+    failure;
+    logged = 0;
+    constructor(log, options) {
+        this.log = log;
+        this.options = options;
+    }
+    async add(points) {
+        for (const point of points) {
+            this.batch.push(point);
+            if (this.batch.length >= this.options.batchSize)
+                await this.flush();
+        }
+    }
+    rethrow() {
+        if (this.failure)
+            throw this.failure.error;
+        this.options.signal?.throwIfAborted();
+    }
+    async flush() {
+        this.rethrow();
+        if (this.batch.length === 0)
+            return;
+        const points = this.batch;
+        this.batch = [];
+        while (this.inFlight.size >= this.options.concurrency)
+            await Promise.race(this.inFlight);
+        this.rethrow();
+        const pending = this.log(points).then(() => {
+            this.logged += points.length;
+            this.options.onLogged?.(points.length);
+        }, (error) => {
+            this.failure ??= { error };
+        });
+        const tracked = pending.finally(() => this.inFlight.delete(tracked));
+        this.inFlight.add(tracked);
+    }
+    async close() {
+        await this.flush();
+        await Promise.all(this.inFlight);
+        this.rethrow();
+    }
+}
+/** A CSV/TSV history, streamed: each row's points go to the batcher as the file is read. */
+async function streamDelimited(file, batcher, options) {
+    const parser = new DelimitedMetrics(file.display, extname(file.path).toLowerCase() === '.tsv' ? '\t' : ',');
+    try {
+        for await (const [line, lineNumber] of readLines(file.path, options.onRead))
+            await batcher.add(parser.line(line, lineNumber));
+    }
+    catch (error) {
+        if (error instanceof ActionError || !error.code)
+            throw error;
+        metricsFileError(file.display, error);
+    }
+    return parser.finish();
+}
+/** A JSON/YAML metrics file: small by nature, so it is parsed whole; a list becomes steps 0…n−1. */
+async function readStructured(file, batcher, options) {
+    const text = readMetricsText(file);
+    options.onRead?.(statSync(file.path).size);
+    const { result, skipped } = parseMetricsText(text, file.path, file.display);
+    if (skipped.length)
+        options.warn?.(`Metrics file '${file.display}': skipped values that are not numbers: ${skipped.slice(0, 10).join(', ')}`);
+    for (const [key, value] of Object.entries(result.latest)) {
+        const history = result.history[key];
+        await batcher.add(history?.length ? history.map((p) => ({ key, ...p })) : [{ key, step: 0, value }]);
+    }
+    return result;
+}
+/**
+ * Reads metrics files and logs every point they hold through `log`, streaming CSV/TSV histories so
+ * that memory stays bounded whatever their length. Returns the latest value of each metric (later files
+ * win on a name clash) and a bounded sample of each history, for the report.
+ */
+async function logMetricsFiles(files, log, options = {}) {
+    const batcher = new Batcher(log, { batchSize: 1000, concurrency: 1, ...options });
+    const merged = { latest: {}, history: {} };
+    for (const file of files) {
+        const ext = extname(file.path).toLowerCase();
+        const result = ext === '.csv' || ext === '.tsv'
+            ? await streamDelimited(file, batcher, options)
+            : await readStructured(file, batcher, options);
+        for (const [name, value] of Object.entries(result.latest)) {
+            if (name in merged.latest)
+                options.warn?.(`Metric '${name}' appears in more than one metrics file; using '${file.display}'`);
+            merged.latest[name] = value;
+        }
+        Object.assign(merged.history, result.history);
+    }
+    await batcher.close();
+    return { ...merged, points: batcher.logged };
+}
+
+;// CONCATENATED MODULE: ./packages/store/src/registry.ts
+
+/** The version that an alias pointed at before its latest move, for a rollback. */
+function previousFromHistory(history, alias, current) {
+    for (let i = history.length - 1; i >= 0; i--) {
+        const entry = history[i];
+        if (entry.alias !== alias || entry.to !== current)
+            continue;
+        return entry.from;
+    }
+    return undefined;
+}
+async function waitUntilReady(read, options, describe) {
+    const deadline = Date.now() + options.timeoutMs;
+    let interval = options.intervalMs ?? 1000;
+    for (;;) {
+        const version = await read();
+        if (!version)
+            throw new src/* ActionError */.lZ(`${describe} does not exist`);
+        if (version.status === 'READY' || version.status === '')
+            return version;
+        if (version.status === 'FAILED_REGISTRATION')
+            throw new src/* ActionError */.lZ(`${describe} failed to register (status FAILED_REGISTRATION)`);
+        if (Date.now() + interval > deadline)
+            throw new src/* ActionError */.lZ(`${describe} is still ${version.status} after ${Math.round(options.timeoutMs / 1000)}s; raise wait-timeout or check the registry`);
+        await new Promise((resolve, reject) => {
+            const timer = setTimeout(resolve, interval);
+            options.signal?.addEventListener('abort', () => {
+                clearTimeout(timer);
+                reject(new src/* ActionError */.lZ(`${describe}: cancelled while waiting for READY`));
+            }, { once: true });
+        });
+        interval = Math.min(interval * 2, 10_000);
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/store/src/mlflow-registry.ts
+
+
+
+
+/** Registered-model tags holding the history, one entry per tag so appends never rewrite each other. */
+const HISTORY_PREFIX = 'mlops.history.';
+/** MLflow 2.x keeps registry tag values up to 5000 characters. */
+const TAG_VALUE_LIMIT = 5000;
+function filterValue(value) {
+    return value.includes("'") ? `"${value}"` : `'${value}'`;
+}
+function toInfo(v) {
+    return {
+        name: v.name,
+        version: String(v.version),
+        runId: v.run_id || undefined,
+        source: v.source ?? '',
+        status: v.status ?? 'READY',
+        aliases: v.aliases ?? [],
+        tags: Object.fromEntries((v.tags ?? []).map((t) => [t.key, t.value])),
+        description: v.description || undefined,
+        stage: v.current_stage,
+        uri: `models:/${v.name}/${v.version}`,
+    };
+}
+/** The MLflow Model Registry (also Databricks, with Unity Catalog `catalog.schema.model` names). */
+class MlflowRegistry {
+    kind = 'mlflow';
+    uri;
+    client;
+    constructor(connection, options = {}) {
+        this.uri = connection.displayUri;
+        this.client = options.client ?? new client_MlflowClient({ connection, log: options.log });
+    }
+    validateAlias(alias) {
+        if (!/^[\w-]{1,255}$/.test(alias))
+            throw new src/* ActionError */.lZ(`alias '${alias}' is not accepted by the MLflow registry: use 1-255 letters, digits, '_' or '-'`);
+        if (alias.toLowerCase() === 'latest' || /^v\d+$/i.test(alias))
+            throw new src/* ActionError */.lZ(`alias '${alias}' is reserved by the MLflow registry ('latest' and 'v<number>' name versions); choose another alias`);
+    }
+    async ensureModel(name, options = {}) {
+        const { created } = await this.client.getOrCreateRegisteredModel(name, {
+            description: options.description,
+            tags: Object.entries(options.tags ?? {}).map(([key, value]) => ({ key, value })),
+        });
+        return { created };
+    }
+    async modelExists(name) {
+        return (await this.client.getRegisteredModel(name)) !== undefined;
+    }
+    async registerVersion(options) {
+        if (options.runId) {
+            const existing = await this.searchVersions(options.name, { runId: options.runId });
+            const same = existing
+                .filter((v) => v.source === options.source)
+                .sort((a, b) => Number(a.version) - Number(b.version))[0];
+            if (same)
+                return { version: same, created: false };
+        }
+        const created = await this.client.createModelVersion({
+            name: options.name,
+            source: options.source,
+            runId: options.runId,
+            runLink: options.runLink,
+            description: options.description,
+            tags: Object.entries(options.tags ?? {}).map(([key, value]) => ({ key, value })),
+        });
+        return { version: toInfo(created), created: true };
+    }
+    waitReady(name, version, options) {
+        return waitUntilReady(() => this.getVersion(name, version), options, `model ${name} version ${version} on ${this.uri}`);
+    }
+    async getVersion(name, version) {
+        const found = await this.client.getModelVersion(name, version);
+        return found ? toInfo(found) : undefined;
+    }
+    async getAlias(name, alias) {
+        const found = await this.client.getModelVersionByAlias(name, alias);
+        return found ? toInfo(found) : undefined;
+    }
+    async setAlias(name, alias, version) {
+        this.validateAlias(alias);
+        try {
+            await this.client.setModelAlias(name, alias, version);
+        }
+        catch (error) {
+            if (error instanceof src/* HttpError */.j$ &&
+                error.status === 400 &&
+                mlflowErrorCode(error) === 'INVALID_PARAMETER_VALUE')
+                throw new src/* ActionError */.lZ(`MLflow at ${this.uri} refused alias '${alias}' for ${name} version ${version}: ${error.json?.message ?? error.body}`);
+            throw error;
+        }
+    }
+    async deleteAlias(name, alias) {
+        await this.client.deleteModelAlias(name, alias);
+    }
+    async searchVersions(name, options = {}) {
+        let filter = `name=${filterValue(name)}`;
+        if (options.runId)
+            filter += ` AND run_id=${filterValue(options.runId)}`;
+        const versions = [];
+        for await (const v of this.client.searchModelVersions(filter, { pageSize: options.pageSize })) {
+            versions.push(toInfo(v));
+        }
+        return versions;
+    }
+    async setVersionTag(name, version, key, value) {
+        await this.client.setModelVersionTag(name, version, key, value);
+    }
+    async appendHistory(name, entry) {
+        const stamp = String(Date.parse(entry.time) || Date.now()).padStart(15, '0');
+        const key = `${HISTORY_PREFIX}${stamp}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}`;
+        let value = JSON.stringify(entry);
+        if (value.length > TAG_VALUE_LIMIT) {
+            const over = value.length - TAG_VALUE_LIMIT + 1;
+            value = JSON.stringify({
+                ...entry,
+                reason: `${entry.reason.slice(0, Math.max(0, entry.reason.length - over - 1))}…`,
+            });
+        }
+        await this.client.setRegisteredModelTag(name, key, value);
+    }
+    async readHistory(name) {
+        const model = await this.client.getRegisteredModel(name);
+        return (model?.tags ?? [])
+            .filter((t) => t.key.startsWith(HISTORY_PREFIX))
+            .sort((a, b) => a.key.localeCompare(b.key))
+            .flatMap((t) => {
+            try {
+                return [JSON.parse(t.value)];
+            }
+            catch {
+                return [];
+            }
+        });
+    }
+    async transitionStage(name, version, stage, archiveExisting) {
+        if (isUnityCatalogName(name))
+            throw new src/* ActionError */.lZ(`use-stages: Unity Catalog models (${name}) have no stages; promote with aliases instead`);
+        return toInfo(await this.client.transitionModelVersionStage(name, version, stage, archiveExisting));
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/store/src/mlflow-store.ts
+
+
+
+
+/** Runs recorded on an MLflow tracking server (or Databricks), artifacts through the artifact proxy. */
+class MlflowStore {
+    kind = 'mlflow';
+    uri;
+    client;
+    warn;
+    constructor(connection, options = {}) {
+        this.uri = connection.displayUri;
+        this.warn = options.warn ?? options.log ?? (() => { });
+        this.client = options.client ?? new MlflowClient({ connection, log: options.log });
+    }
+    get requests() {
+        return this.client.requestCount;
+    }
+    async startRun(options) {
+        const experiment = await this.client.getOrCreateExperiment(options.experimentName);
+        const run = await this.client.createRun({
+            experimentId: experiment.experiment_id,
+            runName: options.runName,
+            startTime: options.startTime,
+            tags: Object.entries(options.tags).map(([key, value]) => ({ key, value })),
+        });
+        return {
+            runId: run.info.run_id,
+            experimentId: run.info.experiment_id,
+            runName: run.info.run_name ?? options.runName,
+            artifactUri: run.info.artifact_uri,
+        };
+    }
+    async log(run, entities) {
+        await this.client.logBatch(run.runId, {
+            params: Object.entries(entities.params ?? {}).map(([key, value]) => ({ key, value })),
+            tags: Object.entries(entities.tags ?? {}).map(([key, value]) => ({ key, value })),
+            metrics: entities.metrics ?? [],
+        });
+    }
+    async uploadArtifacts(run, files, options = {}) {
+        if (!/^mlflow-artifacts:/.test(run.artifactUri)) {
+            // Databricks (dbfs:/) and servers started with --no-serve-artifacts cannot take uploads over REST.
+            this.warn(`Not uploading ${files.length} artifact(s): the run's artifact location ${run.artifactUri} is not served by the MLflow artifact proxy`);
+            return;
+        }
+        await mapPool(files, options.parallel ?? 8, async (file) => {
+            await this.client.uploadArtifact(run.artifactUri, file, () => Readable.toWeb(createReadStream(file.localPath)));
+            options.onFile?.(file);
+        });
+    }
+    async finish(run, status, endTime) {
+        await this.client.updateRun(run.runId, status, endTime);
+    }
+    modelUri(run, artifactPath) {
+        return `runs:/${run.runId}/${artifactPath}`;
+    }
+    async getRunMetrics(runId) {
+        const run = await this.client.getRun(runId);
+        const metrics = {};
+        for (const m of run.data.metrics ?? [])
+            metrics[m.key] = m.value;
+        return { runId, metrics, label: `run ${runId}` };
+    }
+    async getAliasedRun(name, alias) {
+        const version = await this.client.getModelVersionByAlias(name, alias);
+        if (!version)
+            throw new ActionError(`baseline 'models:/${name}@${alias}': the model has no alias '${alias}' on ${this.uri}`);
+        const runId = version.run_id || /^runs:\/([0-9a-f]+)\//.exec(version.source ?? '')?.[1];
+        if (!runId)
+            throw new ActionError(`baseline 'models:/${name}@${alias}': version ${version.version} is not linked to a run`);
+        const baseline = await this.getRunMetrics(runId);
+        return { ...baseline, label: `models:/${name}@${alias} (version ${version.version}, run ${runId})` };
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/store/src/params.ts
+
+
+
+
+
+
+/** Flattens a params document (`params.yaml` as DVC uses it) to dotted keys with string values. */
+function flattenParams(value, prefix = '', out = {}) {
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+        for (const [key, v] of Object.entries(value))
+            flattenParams(v, prefix ? `${prefix}.${key}` : key, out);
+    }
+    else if (prefix) {
+        out[prefix] = typeof value === 'string' ? value : JSON.stringify(value ?? null);
+    }
+    return out;
+}
+function readParamsFile(path, display) {
+    if (!existsSync(path))
+        throw new ActionError(`params-file '${display}' does not exist`);
+    const text = readFileSync(path, 'utf8');
+    const ext = extname(path).toLowerCase();
+    let data;
+    try {
+        data = ext === '.json' ? parseJsonWithNaN(text, display) : parseYaml(text);
+    }
+    catch (error) {
+        if (error instanceof ActionError)
+            throw error;
+        throw new ActionError(`params-file '${display}' is not valid YAML: ${error.message.split('\n')[0]}`);
+    }
+    if (data === null || data === undefined)
+        return {};
+    if (typeof data !== 'object' || Array.isArray(data))
+        throw new ActionError(`params-file '${display}' must hold a mapping of names to values`);
+    return flattenParams(data);
+}
+/** sha256 over the params sorted by key, so the same params give the same digest wherever they came from. */
+function paramsDigest(params) {
+    const canonical = JSON.stringify(Object.keys(params)
+        .sort()
+        .map((k) => [k, params[k]]));
+    return `sha256:${createHash('sha256').update(canonical).digest('hex')}`;
+}
+
+;// CONCATENATED MODULE: ./packages/store/src/index.ts
+
+
+
+
+
+
+
+
+
+
+
 ;// CONCATENATED MODULE: ./actions/build-model-image/src/build.ts
 
 
@@ -1377,34 +3527,48 @@ async function readBase(store, ref, platforms) {
         throw new src/* InputError */.dz('base-image', `'${formatReference(ref)}' does not exist on ${ref.registry}`);
     return read;
 }
-/** Packs the model folder into one reproducible layer at `modelDir` inside the image. */
-async function packModel(modelPath, modelDir, tempDir, mtime, level, ctx) {
-    const entries = listTree(modelPath, modelDir);
+/**
+ * Packs the model folder into one reproducible layer at `modelDir` inside the image, streamed straight
+ * into `into` (the target registry while pushing): compressing and uploading overlap and no layer file
+ * is written.
+ */
+async function packModel(modelPath, modelDir, into, mtime, level, ctx) {
+    const entries = layer_listTree(modelPath, modelDir);
     const totalBytes = entries.reduce((sum, e) => sum + e.size, 0);
     const progress = ctx.progress({ label: 'model layer', totalBytes, unit: 'bytes' });
-    const file = (0,external_node_path_.join)(tempDir, 'model-layer.tar.gz');
-    const layer = await buildLayer(entries, {
-        output: file,
+    let outcome = 'uploaded';
+    let packed = 0;
+    const layer = await layer_streamLayer(entries, {
         mtime,
         level,
         signal: ctx.signal,
-        onProgress: (n) => progress.tick(0, n),
+        onProgress: (n) => {
+            // A retried upload packs the layer again from the start; progress only counts new ground.
+            packed += n;
+            if (packed > progress.totals.bytes)
+                progress.tick(0, packed - progress.totals.bytes);
+        },
+    }, async (open) => {
+        packed = 0;
+        const stored = await into.store.pushStream(into.repository, open, { signal: ctx.signal });
+        outcome = stored.outcome;
+        return stored;
     });
     progress.done();
-    return { layer, file };
+    return { layer, store: into.store, repository: into.repository, outcome };
 }
 /** Every platform of the base gets the same model layer, a merged config and the annotations. */
 function assemble(base, layer, options) {
     const images = base.images.map((image) => {
-        const config = encodeJson(appendLayer(image.config, layer.diffId, { created: options.created, createdBy: options.createdBy, comment: 'model layer' }, options.changes));
-        const configDescriptor = describe(MediaType.ociConfig, config);
-        const manifest = encodeJson(imageManifest(configDescriptor, [...image.manifest.layers, layer.descriptor], options.annotations));
+        const config = media_encodeJson(appendLayer(image.config, layer.diffId, { created: options.created, createdBy: options.createdBy, comment: 'model layer' }, options.changes));
+        const configDescriptor = media_describe(media_MediaType.ociConfig, config);
+        const manifest = media_encodeJson(imageManifest(configDescriptor, [...image.manifest.layers, layer.descriptor], options.annotations));
         return {
             platform: image.platform,
             config,
             configDescriptor,
             manifest,
-            descriptor: describe(MediaType.ociManifest, manifest, { platform: image.platform }),
+            descriptor: media_describe(media_MediaType.ociManifest, manifest, { platform: image.platform }),
             baseLayers: image.manifest.layers,
         };
     });
@@ -1412,12 +3576,12 @@ function assemble(base, layer, options) {
         return { images };
     const index = {
         schemaVersion: 2,
-        mediaType: MediaType.ociIndex,
+        mediaType: media_MediaType.ociIndex,
         manifests: images.map((i) => i.descriptor),
         annotations: options.annotations,
     };
-    const bytes = encodeJson(index);
-    return { images, index: bytes, indexDescriptor: describe(MediaType.ociIndex, bytes) };
+    const bytes = media_encodeJson(index);
+    return { images, index: bytes, indexDescriptor: media_describe(media_MediaType.ociIndex, bytes) };
 }
 /**
  * Pushes what the target lacks: base layers (HEAD, then a mount from the base repository on the same
@@ -1440,10 +3604,10 @@ async function publish(target, base, built, model, tags, ctx) {
             progress.tick(1);
         }
         if (!done.has(model.layer.descriptor.digest)) {
-            const outcome = await target.store.pushBlob(target.repository, model.layer.descriptor, () => (0,external_node_fs_.createReadStream)(model.file), {
-                onProgress: (n) => progress.tick(0, n),
-                signal: ctx.signal,
-            });
+            const streamedHere = model.store === target.store && model.repository === target.repository;
+            const outcome = streamedHere
+                ? model.outcome
+                : await copyBlob(model.store, model.repository, target.store, target.repository, model.layer.descriptor, (n) => progress.tick(0, n));
             done.set(model.layer.descriptor.digest, outcome);
             rows.push({
                 platform: 'all',
@@ -1466,10 +3630,10 @@ async function publish(target, base, built, model, tags, ctx) {
     }
     progress.done();
     for (const image of built.images)
-        await target.store.putManifest(target.repository, image.manifest, MediaType.ociManifest);
+        await target.store.putManifest(target.repository, image.manifest, media_MediaType.ociManifest);
     const [top, mediaType] = built.index
-        ? [built.index, MediaType.ociIndex]
-        : [built.images[0].manifest, MediaType.ociManifest];
+        ? [built.index, media_MediaType.ociIndex]
+        : [built.images[0].manifest, media_MediaType.ociManifest];
     let descriptor = await target.store.putManifest(target.repository, top, mediaType);
     for (const tag of tags)
         descriptor = await target.store.putManifest(target.repository, top, mediaType, tag);
@@ -1482,9 +3646,9 @@ async function writeOutput(output, base, built, model, tags, tempDir, ctx) {
     if (archive)
         (0,external_node_fs_.rmSync)(dir, { recursive: true, force: true });
     (0,external_node_fs_.mkdirSync)(dir, { recursive: true });
-    const { descriptor } = await publish({ store: new LayoutStore(dir), repository: '' }, base, built, model, tags, ctx);
+    const { descriptor } = await publish({ store: new layout_LayoutStore(dir), repository: '' }, base, built, model, tags, ctx);
     if (archive) {
-        await buildLayer(listTree(dir, ''), { output, gzip: false });
+        await buildLayer(layer_listTree(dir, ''), { output, gzip: false });
         (0,external_node_fs_.rmSync)(dir, { recursive: true, force: true });
     }
     return descriptor;
@@ -1493,7 +3657,7 @@ async function writeOutput(output, base, built, model, tags, tempDir, ctx) {
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 // EXTERNAL MODULE: external "node:util"
-var external_node_util_ = __nccwpck_require__(7975);
+var external_node_util_ = __nccwpck_require__(57975);
 ;// CONCATENATED MODULE: ./actions/build-model-image/src/docker.ts
 
 
@@ -1566,6 +3730,7 @@ async function dockerBuild(options) {
 
 
 
+
 const model_exec = (0,external_node_util_.promisify)(external_node_child_process_namespaceObject.execFile);
 /** The ModelPack annotation naming a layer's path inside the model (CNCF model-spec). */
 const MODEL_FILEPATH = 'org.cncf.model.filepath';
@@ -1601,14 +3766,14 @@ function modelStore(uri, workspace, credentials, log) {
     // register-model writes a local layout's uri with skopeo's transport name in front: oci:<dir>:<tag>.
     const layoutUri = uri.replace(/^oci:(?!\/\/)/, '');
     if (/^[a-z][a-z0-9+.-]*:\//.test(layoutUri))
-        throw new src/* InputError */.dz('model-uri', `'${uri}' is not supported here; accepted: oci://registry/repository@sha256:… (or :tag), or a local OCI layout [oci:]<folder>:<tag> / [oci:]<folder>@sha256:…; for an MLflow models:/ uri download the model and give model-path`);
+        throw new src/* InputError */.dz('model-uri', `'${uri}' is not supported here; accepted: oci://registry/repository@sha256:… (or :tag), or a local OCI layout [oci:]<folder>:<tag> / [oci:]<folder>@sha256:…; or models:/<name>/<version> / models:/<name>@<alias> on MLflow`);
     const match = /^(.*?)(?:@(sha256:[a-f0-9]{64})|:([A-Za-z0-9_][A-Za-z0-9._-]{0,127}))$/.exec(layoutUri);
     if (!match)
         throw new src/* InputError */.dz('model-uri', `'${uri}' names no tag or digest; expected <layout-folder>:<tag> or <layout-folder>@sha256:…`);
     const dir = (0,src/* confinePath */.ey)(workspace, match[1], { input: 'model-uri' });
     if (!(0,external_node_fs_.existsSync)((0,external_node_path_.join)(dir, 'oci-layout')))
         throw new src/* InputError */.dz('model-uri', `'${match[1]}' is not an OCI image layout (no oci-layout file in ${dir})`);
-    return { store: new LayoutStore(dir), repository: '', reference: match[2] ?? match[3], display: uri };
+    return { store: new layout_LayoutStore(dir), repository: '', reference: match[2] ?? match[3], display: uri };
 }
 /**
  * Fetches a ModelPack artifact's files into `target`: each layer lands at its `org.cncf.model.filepath`
@@ -1655,6 +3820,48 @@ async function fetchModelArtifact(opened, target, onProgress) {
         : `${display.replace(/[:@][^/]*$/, '')}@${fetched.descriptor.digest}`;
     return { path: target, artifact: { store, repository, descriptor: fetched.descriptor, manifest, uri } };
 }
+/**
+ * Resolves `models:/<name>/<version>` or `models:/<name>@<alias>` in the MLflow Model Registry and downloads
+ * the version's files (from the server's download URI) into `target`.
+ */
+async function fetchMlflowModel(uri, ref, registry, artifacts, target, ctx) {
+    const found = ref.alias
+        ? await registry.getAlias(ref.name, ref.alias)
+        : await registry.getVersion(ref.name, ref.version);
+    if (!found)
+        throw new src/* InputError */.dz('model-uri', `'${uri}' does not exist on MLflow at ${registry.uri}: ${ref.alias ? `model '${ref.name}' has no alias '${ref.alias}'` : `model '${ref.name}' has no version ${ref.version}`}`);
+    if (found.status && found.status !== 'READY')
+        throw new src/* InputError */.dz('model-uri', `'${uri}' is version ${found.version}, whose status is ${found.status}, not READY`);
+    const source = await downloadUri(registry.client, {
+        name: found.name,
+        version: found.version,
+        source: found.source,
+    });
+    ctx.log.info(`${uri} is version ${found.version} of ${found.name}; its files are at ${source}`);
+    const location = await locateArtifacts(artifacts, source);
+    let progress;
+    const done = await downloadArtifacts(artifacts, location, target, {
+        onPlan: (files, bytes) => {
+            progress = ctx.progress({ label: `download ${uri}`, total: files, totalBytes: bytes, unit: 'files' });
+        },
+        onBytes: (bytes) => progress?.tick(0, bytes),
+        onFile: () => progress?.tick(1),
+        log: (line) => ctx.log.warning(line),
+        signal: ctx.signal,
+    });
+    progress?.done();
+    ctx.log.info(`Downloaded ${done.files} file(s) of ${found.name} version ${found.version}`);
+    return {
+        path: target,
+        registered: {
+            registry,
+            name: found.name,
+            version: found.version,
+            runId: found.runId,
+            uri: `models:/${found.name}/${found.version}`,
+        },
+    };
+}
 
 ;// CONCATENATED MODULE: ./actions/build-model-image/src/provenance.ts
 const SLSA_PROVENANCE = 'https://slsa.dev/provenance/v1';
@@ -1696,7 +3903,7 @@ async function attestOnGithub(statement, ctx) {
         return { attested: false, reason: 'no id-token (add permissions: id-token: write, attestations: write)' };
     if (!ctx.github.token)
         return { attested: false, reason: 'no GITHUB_TOKEN to store the attestation' };
-    const { attest } = await __nccwpck_require__.e(/* import() */ 802).then(__nccwpck_require__.bind(__nccwpck_require__, 3802));
+    const { attest } = await Promise.all(/* import() */[__nccwpck_require__.e(946), __nccwpck_require__.e(842)]).then(__nccwpck_require__.bind(__nccwpck_require__, 49842));
     const result = await attest({
         subjects: statement.subject,
         predicateType: statement.predicateType,
@@ -1721,14 +3928,28 @@ async function attestOnGithub(statement, ctx) {
 
 
 
+
+
 const jsonArgs = src/* input */.hF.json(src.z.array(src.z.string())).optional();
 const inputs = src.z.object({
     'model-uri': src.z.string()
         .optional()
-        .describe("The model as register-model's `model-uri`: `oci://registry/repository@sha256:…` (a ModelPack artifact) or a local OCI layout `[oci:]<folder>:<tag>` / `[oci:]<folder>@sha256:…`. Give this or model-path"),
+        .describe("The model as register-model's `model-uri`: `models:/<name>/<version>` or `models:/<name>@<alias>` on MLflow (with tracking-uri), `oci://registry/repository@sha256:…` (a ModelPack artifact) or a local OCI layout `[oci:]<folder>:<tag>` / `[oci:]<folder>@sha256:…`. Give this or model-path"),
     'model-path': src.z.string()
         .optional()
         .describe('A model folder (or file) in the workspace. Give this or model-uri'),
+    'tracking-uri': src.z.string()
+        .optional()
+        .describe('The MLflow server (http(s)://…, `databricks`) for a models:/ model-uri; default: MLFLOW_TRACKING_URI'),
+    'tracking-token': src/* input */.hF
+        .secret(src.z.string().optional())
+        .describe('Bearer token for the MLflow server; defaults to MLFLOW_TRACKING_TOKEN (or basic auth from MLFLOW_TRACKING_USERNAME/PASSWORD)'),
+    'model-registry-uri': src.z.string()
+        .optional()
+        .describe("The MLflow Model Registry server when it is not tracking-uri (register-model's `registry-uri`)"),
+    'model-registry-token': src/* input */.hF
+        .secret(src.z.string().optional())
+        .describe('Bearer token for a model-registry-uri on another server than tracking-uri'),
     'model-name': src.z.string()
         .optional()
         .describe("The model's name, for tags and the mlops.model.name annotation"),
@@ -1781,6 +4002,12 @@ const inputs = src.z.object({
     'registry-password': src/* input */.hF
         .secret(src.z.string().optional())
         .describe("Password or token for the target registry, e.g. the workflow's GITHUB_TOKEN for GHCR (with packages: write)"),
+    'base-username': src.z.string()
+        .optional()
+        .describe("User for the base image's registry; default on ghcr.io: github.actor. Without base-password: the target's credentials when the base is on the same registry, else anonymous"),
+    'base-password': src/* input */.hF
+        .secret(src.z.string().optional())
+        .describe("Password or token for the base image's registry, when it is not the target's"),
     builder: src.z["enum"](['native', 'docker'])
         .default('native')
         .describe('native: assemble the image without a daemon (reproducible); docker: generate a Dockerfile and run docker buildx'),
@@ -1801,6 +4028,12 @@ const inputs = src.z.object({
             path: ['model-uri'],
             message: 'give exactly one of model-uri and model-path',
         });
+    if (i['base-username'] && !i['base-password'])
+        ctx.addIssue({
+            code: 'custom',
+            path: ['base-password'],
+            message: 'base-username is set, so give base-password (the password or token for the base registry)',
+        });
     if (i.push && !i.image)
         ctx.addIssue({
             code: 'custom',
@@ -1814,7 +4047,7 @@ const inputs = src.z.object({
             message: 'push is false, so give output (a folder or a .tar path)',
         });
     for (const tag of i.tags)
-        if (!isValidTag(tag))
+        if (!reference_isValidTag(tag))
             ctx.addIssue({
                 code: 'custom',
                 path: ['tags'],
@@ -1839,6 +4072,25 @@ function credentialsFor(i, ctx) {
         return { username, password: i['registry-password'] };
     };
 }
+/**
+ * The base image's credentials and the input a 401 should name: base-password when given, else the
+ * target's when the base is on the target's registry, else none (a public base).
+ */
+function baseCredentials(i, registry, target, actor) {
+    if (i['base-password'])
+        return {
+            credentials: {
+                username: i['base-username'] ?? (registry === 'ghcr.io' ? actor : ''),
+                password: i['base-password'],
+            },
+            input: 'base-password',
+            separate: true,
+        };
+    const shared = target(registry);
+    return shared
+        ? { credentials: shared, input: 'registry-password', separate: false }
+        : { input: 'base-password', separate: false };
+}
 function defaultTags(i, ctx) {
     if (i.tags.length)
         return i.tags;
@@ -1855,16 +4107,59 @@ function defaultTags(i, ctx) {
         tags.push(`sha-${ctx.github.sha.slice(0, 7)}`);
     return tags.length ? tags : ['latest'];
 }
+/** The MLflow registry (and the tracking server holding the artifacts) behind a models:/ model-uri. */
+function openMlflow(i, ctx) {
+    const given = i['tracking-uri'] ?? ctx.env.MLFLOW_TRACKING_URI;
+    // A local tracking store (register-model's default) has no server to read artifacts from.
+    const tracking = given && isMlflowUri(given) ? given : undefined;
+    const registryUri = i['model-registry-uri'] ?? tracking;
+    if (!registryUri || !isMlflowUri(registryUri))
+        throw new src/* InputError */.dz(registryUri ? 'model-registry-uri' : 'tracking-uri', `model-uri '${i['model-uri']}' is in an MLflow registry, so give tracking-uri (http(s)://… or databricks; got '${given ?? ''}') or model-registry-uri, or set MLFLOW_TRACKING_URI`);
+    const connect = (uri, token) => {
+        const connection = resolveConnection(uri, ctx.env, token);
+        for (const secret of connection.secrets)
+            ctx.mask(secret);
+        return connection;
+    };
+    const log = (l) => ctx.log.debug(l);
+    const sameServer = !tracking || registryUri === tracking;
+    const registry = new MlflowRegistry(connect(registryUri, i['model-registry-token'] ?? (sameServer ? i['tracking-token'] : undefined)), { log });
+    const artifacts = sameServer || !tracking
+        ? registry.client
+        : new client_MlflowClient({ connection: connect(tracking, i['tracking-token']), log });
+    return { registry, artifacts };
+}
 async function resolveModel(i, ctx, creds) {
     if (i['model-path'])
         return localModel(ctx.workspace, i['model-path']);
-    const opened = modelStore(i['model-uri'], ctx.workspace, creds, (l) => ctx.log.info(l));
+    const uri = i['model-uri'];
+    const target = (0,external_node_path_.join)(ctx.tempDir, 'model');
+    if (uri.startsWith('models:')) {
+        const ref = parseModelsUri(uri);
+        if (!ref)
+            throw new src/* InputError */.dz('model-uri', `'${uri}' is not a models:/ URI this action reads; accepted: models:/<name>/<version> or models:/<name>@<alias>`);
+        const { registry, artifacts } = openMlflow(i, ctx);
+        return ctx.log.group(`Model ${uri}`, () => fetchMlflowModel(uri, ref, registry, artifacts, target, ctx));
+    }
+    const opened = modelStore(uri, ctx.workspace, creds, (l) => ctx.log.info(l));
     const progress = ctx.progress({ label: 'model download', unit: 'bytes' });
-    const model = await fetchModelArtifact(opened, (0,external_node_path_.join)(ctx.tempDir, 'model'), (n) => progress.tick(0, n));
+    const model = await fetchModelArtifact(opened, target, (n) => progress.tick(0, n));
     progress.done();
     if (i.digest && model.artifact && model.artifact.descriptor.digest !== i.digest)
         throw new src/* InputError */.dz('digest', `'${i['model-uri']}' resolves to ${model.artifact.descriptor.digest}, not ${i.digest}`);
     return model;
+}
+/** Name, version and run of a registered MLflow version fill the inputs left empty (tags, annotations). */
+function withRegistered(i, model) {
+    const r = model.registered;
+    if (!r)
+        return i;
+    return {
+        ...i,
+        'model-name': i['model-name'] ?? r.name,
+        version: i.version ?? r.version,
+        'run-id': i['run-id'] ?? r.runId,
+    };
 }
 function lineage(i, ctx, base, baseDigest, modelUri, created) {
     const g = ctx.github;
@@ -1884,7 +4179,7 @@ function lineage(i, ctx, base, baseDigest, modelUri, created) {
     };
     return { ...annotations, ...i.annotations };
 }
-function summary(rows, image, tags, platforms, provenance) {
+function summary(rows, image, tags, platforms, provenance, recorded) {
     const described = (o) => ({ exists: 'skipped (already there)', mounted: 'mounted', uploaded: 'uploaded' })[o];
     return [
         '### build-model-image',
@@ -1900,7 +4195,48 @@ function summary(rows, image, tags, platforms, provenance) {
         ]), ['left', 'left', 'left', 'right', 'left']),
         '',
         provenance ? `Provenance: ${provenance}` : 'Provenance: not written (attest: false)',
+        ...(recorded ? ['', recorded] : []),
     ].join('\n');
+}
+function parsePlatforms(i) {
+    return i.platforms.map((p) => {
+        try {
+            return parsePlatform(p);
+        }
+        catch (error) {
+            throw new src/* InputError */.dz('platforms', error.message);
+        }
+    });
+}
+/** The target repository, checked before any download so a bad `image` fails at once. */
+function targetOf(i) {
+    const target = i.image ? parseReference(i.image) : undefined;
+    if (target && (target.tag || target.digest))
+        throw new src/* InputError */.dz('image', `'${i.image}' has a tag or digest; give the repository only and put tags in 'tags'`);
+    return target;
+}
+function openBase(i, ctx, creds) {
+    const baseRef = parseReference(i['base-image']);
+    const auth = baseCredentials(i, baseRef.registry, creds, ctx.github.actor);
+    const baseStore = new RegistryClient({
+        registry: baseRef.registry,
+        credentials: auth.credentials,
+        credentialInput: auth.input,
+        log: (l) => ctx.log.info(l),
+    });
+    return { baseRef, baseStore, separate: auth.separate };
+}
+/** Signs the statement on GitHub when it can, else writes it next to the output; says where it went. */
+async function writeProvenance(statement, pushed, outputPath, ctx) {
+    const attested = pushed ? await attestOnGithub(statement, ctx) : { attested: false, reason: 'not pushed' };
+    if (attested.attested)
+        return attested.url ?? 'attested';
+    const file = outputPath
+        ? `${outputPath.replace(/\/+$/, '')}.provenance.json`
+        : (0,external_node_path_.join)(ctx.workspace, 'build-model-image.provenance.json');
+    (0,src/* writeFileAtomic */.Zf)(file, `${JSON.stringify(statement, null, 2)}\n`);
+    ctx.log.info(`Provenance written to ${file} (${attested.reason})`);
+    return file;
 }
 /* harmony default export */ const main = ((0,src/* defineAction */.QP)({
     id: 'build-model-image',
@@ -1909,28 +4245,17 @@ function summary(rows, image, tags, platforms, provenance) {
     branding: { icon: 'package', color: 'purple' },
     inputs,
     outputs,
-    async run(i, ctx) {
-        const creds = credentialsFor(i, ctx);
-        const baseRef = parseReference(i['base-image']);
-        const platforms = i.platforms.map((p) => {
-            try {
-                return parsePlatform(p);
-            }
-            catch (error) {
-                throw new src/* InputError */.dz('platforms', error.message);
-            }
-        });
-        const epoch = sourceDateEpoch(ctx.env);
+    async run(given, ctx) {
+        const platforms = parsePlatforms(given);
+        const target = targetOf(given);
+        const creds = credentialsFor(given, ctx);
+        const model = await resolveModel(given, ctx, creds);
+        const i = withRegistered(given, model);
+        const epoch = layer_sourceDateEpoch(ctx.env);
         const created = new Date(epoch * 1000).toISOString().replace('.000Z', 'Z');
         const tags = defaultTags(i, ctx);
-        const model = await resolveModel(i, ctx, creds);
-        const modelUri = model.artifact?.uri ?? i['model-uri'] ?? i['model-path'];
-        const baseStore = new RegistryClient({
-            registry: baseRef.registry,
-            credentials: creds(baseRef.registry),
-            credentialInput: 'registry-password',
-            log: (l) => ctx.log.info(l),
-        });
+        const modelUri = model.artifact?.uri ?? model.registered?.uri ?? i['model-uri'] ?? i['model-path'];
+        const { baseRef, baseStore, separate } = openBase(i, ctx, creds);
         const base = await ctx.log.group(`Base image ${formatReference(baseRef)}`, () => readBase(baseStore, baseRef, platforms));
         const platformNames = base.images.map((b) => formatPlatform(b.platform));
         const annotations = lineage(i, ctx, baseRef, base.descriptor.digest, modelUri, created);
@@ -1943,9 +4268,6 @@ function summary(rows, image, tags, platforms, provenance) {
             ports: i.port,
             labels: { ...annotations, ...i.labels },
         };
-        const target = i.image ? parseReference(i.image) : undefined;
-        if (target && (target.tag || target.digest))
-            throw new src/* InputError */.dz('image', `'${i.image}' has a tag or digest; give the repository only and put tags in 'tags'`);
         if (i.builder === 'docker') {
             const digest = await dockerBuild({
                 context: (0,external_node_path_.join)(ctx.tempDir, 'docker'),
@@ -1966,25 +4288,31 @@ function summary(rows, image, tags, platforms, provenance) {
                 provenance: '',
             };
         }
-        const packed = await ctx.log.group('Model layer', () => packModel(model.path, i['model-dir'], ctx.tempDir, epoch, i['compression-level'], ctx));
-        const built = assemble(base, packed.layer, {
-            created,
-            createdBy: `build-model-image: COPY model ${i['model-dir']}`,
-            changes,
-            annotations,
-        });
         const baseSource = { store: baseStore, repository: baseRef.repository };
-        let rows = [];
-        let descriptor;
-        if (i.push && target) {
-            const targetStore = target.registry === baseRef.registry
+        const targetStore = i.push && target
+            ? target.registry === baseRef.registry && !separate
                 ? baseStore
                 : new RegistryClient({
                     registry: target.registry,
                     credentials: creds(target.registry),
                     credentialInput: 'registry-password',
                     log: (l) => ctx.log.info(l),
-                });
+                })
+            : undefined;
+        // Pushing streams the layer into the target as it is packed; an output-only build stages it on disk.
+        const layerInto = targetStore && target
+            ? { store: targetStore, repository: target.repository }
+            : { store: new layout_LayoutStore((0,external_node_path_.join)(ctx.tempDir, 'model-layer')), repository: '' };
+        const packed = await ctx.log.group('Model layer', () => packModel(model.path, i['model-dir'], layerInto, epoch, i['compression-level'], ctx));
+        const built = assemble(base, packed.layer, {
+            created,
+            createdBy: `build-model-image: COPY model ${i['model-dir']}`,
+            changes,
+            annotations,
+        });
+        let rows = [];
+        let descriptor;
+        if (targetStore && target) {
             const pushed = await ctx.log.group(`Push ${formatReference(target)}`, () => publish({ store: targetStore, repository: target.repository }, baseSource, built, packed, tags, ctx));
             rows = pushed.rows;
             descriptor = pushed.descriptor;
@@ -2001,12 +4329,17 @@ function summary(rows, image, tags, platforms, provenance) {
         const image = `${repository}@${digest}`;
         if (model.artifact)
             await recordOnModel(model, repository, descriptor, ctx);
-        let provenance = '';
-        if (i.attest) {
-            const statement = provenanceStatement({
+        const recorded = model.registered
+            ? await recordOnVersion(model.registered, target && i.push ? image : undefined, ctx)
+            : '';
+        const provenance = i.attest
+            ? await writeProvenance(provenanceStatement({
                 repository,
                 digest,
-                base: { name: formatReference({ ...baseRef, digest: undefined }), digest: base.descriptor.digest },
+                base: {
+                    name: formatReference({ ...baseRef, digest: undefined }),
+                    digest: base.descriptor.digest,
+                },
                 model: { uri: modelUri, digest: model.artifact?.descriptor.digest },
                 externalParameters: {
                     'base-image': i['base-image'],
@@ -2016,22 +4349,9 @@ function summary(rows, image, tags, platforms, provenance) {
                     'model-uri': modelUri,
                 },
                 github: ctx.github,
-            });
-            const attested = i.push
-                ? await attestOnGithub(statement, ctx)
-                : { attested: false, reason: 'not pushed' };
-            if (attested.attested)
-                provenance = attested.url ?? 'attested';
-            else {
-                const file = outputPath
-                    ? `${outputPath.replace(/\/+$/, '')}.provenance.json`
-                    : (0,external_node_path_.join)(ctx.workspace, 'build-model-image.provenance.json');
-                (0,src/* writeFileAtomic */.Zf)(file, `${JSON.stringify(statement, null, 2)}\n`);
-                provenance = file;
-                ctx.log.info(`Provenance written to ${file} (${attested.reason})`);
-            }
-        }
-        ctx.summary.add(summary(rows, image, tags, platformNames, provenance));
+            }), i.push, outputPath, ctx)
+            : '';
+        ctx.summary.add(summary(rows, image, tags, platformNames, provenance, recorded));
         ctx.log.info(`build-model-image: ${image} (${platformNames.join(', ')}), model layer ${(0,src/* formatBytes */.z3)(packed.layer.descriptor.size)}`);
         return {
             image,
@@ -2048,11 +4368,11 @@ function summary(rows, image, tags, platforms, provenance) {
 async function recordOnModel(model, image, descriptor, ctx) {
     const artifact = model.artifact;
     const empty = Buffer.from('{}');
-    const emptyDescriptor = { mediaType: MediaType.ociEmpty, digest: sha256(empty), size: 2 };
+    const emptyDescriptor = { mediaType: media_MediaType.ociEmpty, digest: sha256(empty), size: 2 };
     await artifact.store.pushBlob(artifact.repository, emptyDescriptor, empty);
-    const referrer = await pushReferrer(artifact.store, artifact.repository, {
+    const referrer = await referrers_pushReferrer(artifact.store, artifact.repository, {
         schemaVersion: 2,
-        mediaType: MediaType.ociManifest,
+        mediaType: media_MediaType.ociManifest,
         artifactType: 'application/vnd.mlops.image.v1+json',
         config: emptyDescriptor,
         layers: [emptyDescriptor],
@@ -2065,11 +4385,23 @@ async function recordOnModel(model, image, descriptor, ctx) {
     });
     ctx.log.info(`Recorded the image on the model as referrer ${referrer.digest}`);
 }
+/** Tags the MLflow model version with the pushed image, so the registry leads to what serves it. */
+async function recordOnVersion(version, image, ctx) {
+    if (!image) {
+        ctx.log.info(`Not pushed, so ${version.uri} is not tagged with an image`);
+        return '';
+    }
+    const digest = image.slice(image.lastIndexOf('@') + 1);
+    await version.registry.setVersionTag(version.name, version.version, 'mlops.image', image);
+    await version.registry.setVersionTag(version.name, version.version, 'mlops.image.digest', digest);
+    ctx.log.info(`Tagged ${version.uri} with mlops.image=${image}`);
+    return `Model version ${inlineCode(version.uri)} on MLflow at ${version.registry.uri} tagged ${inlineCode('mlops.image')} = ${inlineCode(image)}`;
+}
 
 
 /***/ }),
 
-/***/ 1938:
+/***/ 68916:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -2085,12 +4417,13 @@ __nccwpck_require__.d(__webpack_exports__, {
   QP: () => (/* reexport */ defineAction),
   z3: () => (/* reexport */ formatBytes),
   hF: () => (/* reexport */ inputs_input),
+  Pk: () => (/* reexport */ mapPool),
   Cs: () => (/* reexport */ runAction),
   Zf: () => (/* reexport */ writeFileAtomic),
   z: () => (/* reexport */ external_namespaceObject)
 });
 
-// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, OUTPUTS_LIMIT_BYTES, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, describeField, describeFields, errorMessage, fitComment, formatDuration, globToRegExp, inputVariable, isInside, isUrlLike, limitOutputs, logValue, mapPool, neutraliseLine, neutraliseText, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, realPathOf, redact, redactUrl, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, upsertStickyComment, urlSecrets
+// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, OUTPUTS_LIMIT_BYTES, Progress, SUMMARY_LIMIT_BYTES, Summary, artifactServiceAvailable, commentMarker, describeField, describeFields, errorMessage, fitComment, formatDuration, globToRegExp, inputVariable, isInside, isUrlLike, limitOutputs, logValue, neutraliseLine, neutraliseText, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, realPathOf, redact, redactUrl, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, uniqueArtifactName, uploadArtifact, upsertStickyComment, urlSecrets
 
 // NAMESPACE OBJECT: ./node_modules/zod/v4/core/util.js
 var util_namespaceObject = {};
@@ -23392,13 +25725,37 @@ function coerce_date(params) {
 
 
 // EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+var external_node_fs_ = __nccwpck_require__(73024);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(48161);
 // EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_ = __nccwpck_require__(76760);
 // EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
+var external_node_crypto_ = __nccwpck_require__(77598);
+;// CONCATENATED MODULE: ./packages/kit/src/artifact.ts
+
+/** Whether the runner gives this step GitHub's artifact service (it does on GitHub-hosted and self-hosted runners). */
+function artifactServiceAvailable(env) {
+    return Boolean(env.ACTIONS_RUNTIME_TOKEN && env.ACTIONS_RESULTS_URL);
+}
+/**
+ * Uploads files as a workflow artifact through GitHub's artifact service (the client reads the
+ * runner's ACTIONS_RUNTIME_TOKEN and ACTIONS_RESULTS_URL); loaded only when something is uploaded.
+ */
+async function uploadArtifact(name, files, root) {
+    const { DefaultArtifactClient } = await Promise.all(/* import() */[__nccwpck_require__.e(946), __nccwpck_require__.e(955)]).then(__nccwpck_require__.bind(__nccwpck_require__, 97955));
+    const result = await new DefaultArtifactClient().uploadArtifact(name, files, root, {});
+    return { name, id: result.id, size: result.size };
+}
+/**
+ * An artifact name unique within the workflow run: names must be, and one step may run in several jobs
+ * of a matrix. Only characters the artifact service accepts.
+ */
+function uniqueArtifactName(prefix, env) {
+    const parts = [prefix, env.GITHUB_JOB, (0,external_node_crypto_.randomBytes)(3).toString('hex')].filter(Boolean);
+    return parts.join('-').replace(/["':<>|*?\\/\r\n]/g, '_');
+}
+
 ;// CONCATENATED MODULE: ./packages/kit/src/log.ts
 /**
  * The log is a command channel: the runner acts on any stdout line that starts (after blanks) with
@@ -23539,7 +25896,7 @@ function escapeData(value) {
     return value.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 }
 function issueCommand(command, message) {
-    process.stdout.write(`::${command}::${escapeData(message)}${external_node_os_namespaceObject.EOL}`);
+    process.stdout.write(`::${command}::${escapeData(message)}${external_node_os_.EOL}`);
 }
 /** Appends `name<<delimiter` … `delimiter` to a file command, with a delimiter the value cannot contain. */
 function fileCommand(variable, name, value) {
@@ -23549,11 +25906,11 @@ function fileCommand(variable, name, value) {
     const delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
     if (name.includes(delimiter) || value.includes(delimiter))
         throw new Error(`${name}: value contains the delimiter`);
-    (0,external_node_fs_.appendFileSync)(file, `${name}<<${delimiter}${external_node_os_namespaceObject.EOL}${value}${external_node_os_namespaceObject.EOL}${delimiter}${external_node_os_namespaceObject.EOL}`, 'utf8');
+    (0,external_node_fs_.appendFileSync)(file, `${name}<<${delimiter}${external_node_os_.EOL}${value}${external_node_os_.EOL}${delimiter}${external_node_os_.EOL}`, 'utf8');
     return true;
 }
 const runner = {
-    info: (message) => process.stdout.write(`${neutraliseText(message)}${external_node_os_namespaceObject.EOL}`),
+    info: (message) => process.stdout.write(`${neutraliseText(message)}${external_node_os_.EOL}`),
     debug: (message) => issueCommand('debug', message),
     warning: (message) => issueCommand('warning', message),
     error: (message) => issueCommand('error', message),
@@ -23581,7 +25938,7 @@ const runner = {
             return await work();
         }
         finally {
-            process.stdout.write(`::endgroup::${external_node_os_namespaceObject.EOL}`);
+            process.stdout.write(`::endgroup::${external_node_os_.EOL}`);
         }
     },
 };
@@ -23763,8 +26120,9 @@ class HttpClient {
             clearTimeout(timer);
             if (response.ok || options.accept?.includes(response.status))
                 return response;
-            if (isRetryableStatus(response.status) && attempt < retries) {
-                const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
+            const retryable = isRetryableStatus(response.status) || this.options.retryStatuses?.includes(response.status);
+            if (retryable && attempt < retries) {
+                const retryAfter = parseRetryAfter(response.headers.get('retry-after')) ?? this.options.retryDelay?.(response);
                 const delay = retryAfter !== undefined ? Math.min(retryAfter, 120_000) : jittered;
                 await response.body?.cancel().catch(() => undefined);
                 this.options.log?.(`${label} answered ${response.status}; retry ${attempt + 1}/${retries} in ${Math.round(delay)} ms`);
@@ -24038,7 +26396,7 @@ function readGithubContext(env = process.env) {
 }
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
+var dist = __nccwpck_require__(38815);
 ;// CONCATENATED MODULE: ./packages/kit/src/parse.ts
 /**
  * Parsers for the string forms that workflow authors write in `with:`. Each throws a plain Error whose
@@ -24246,13 +26604,14 @@ function cost(name, value) {
  * not fit, the largest output is replaced by a pointer to `file` (where the caller writes the whole
  * result) and `json` is rebuilt with the same pointer in its place.
  */
-function limitOutputs(result, file, limitBytes = OUTPUTS_LIMIT_BYTES) {
+function limitOutputs(result, file, limitBytes = OUTPUTS_LIMIT_BYTES, artifact) {
     const strings = Object.fromEntries(Object.entries(result).map(([k, v]) => [k, stringify(v)]));
     const trimmed = [];
     const pointer = (name) => ({
         truncated: true,
         bytes: Buffer.byteLength(strings[name]),
         file,
+        ...(artifact ? { artifact } : {}),
     });
     const build = () => {
         const json = JSON.stringify(Object.fromEntries(Object.entries(result).map(([k, v]) => [k, trimmed.includes(k) ? pointer(k) : v])));
@@ -24269,7 +26628,10 @@ function limitOutputs(result, file, limitBytes = OUTPUTS_LIMIT_BYTES) {
             .filter((k) => !trimmed.includes(k))
             .sort((a, b) => Buffer.byteLength(strings[b]) - Buffer.byteLength(strings[a]))[0];
         if (largest === undefined) {
-            values = { ...values, json: JSON.stringify({ truncated: true, file }) };
+            values = {
+                ...values,
+                json: JSON.stringify({ truncated: true, file, ...(artifact ? { artifact } : {}) }),
+            };
             break;
         }
         trimmed.push(largest);
@@ -24454,6 +26816,7 @@ class Summary {
 
 
 
+
 /** How long a cancelled step may take to wind down (the runner sends SIGTERM 7.5 s after SIGINT). */
 const CANCEL_GRACE_MS = 5000;
 function defineAction(definition) {
@@ -24519,7 +26882,7 @@ function createContext(definition, env = process.env, signal = new AbortControll
         debug: (line) => runner.debug(safeLine(line)),
         group: (title, work) => runner.group(safeLine(title), work),
     };
-    const tempRoot = env.RUNNER_TEMP || (0,external_node_os_namespaceObject.tmpdir)();
+    const tempRoot = env.RUNNER_TEMP || (0,external_node_os_.tmpdir)();
     let tempDir;
     return {
         name: definition.id,
@@ -24578,22 +26941,33 @@ function reportFailure(error, env) {
 }
 /**
  * Writes every output and the `json` output within GitHub's per-job limit: when they would exceed it,
- * the whole result goes to a file under RUNNER_TEMP and the largest outputs point to it instead.
+ * the whole result goes to a file under RUNNER_TEMP, uploaded as a workflow artifact where the runner
+ * has the artifact service (RUNNER_TEMP is gone after the job), and the largest outputs point to both.
  */
-function writeOutputs(definition, result, tempDir) {
+async function writeOutputs(definition, result, tempDir, env) {
     const parsed = definition.outputs.safeParse(result);
     if (!parsed.success) {
         throw new Error(`${definition.id} produced outputs that do not match its schema: ${prettifyError(parsed.error)}`);
     }
     const values = parsed.data;
-    let file;
     const limited = limitOutputs(values, '\0', OUTPUTS_LIMIT_BYTES);
     let written = limited.values;
     if (limited.trimmed.length > 0) {
-        file = (0,external_node_path_.join)(tempDir(), 'outputs.json');
+        const dir = tempDir();
+        const file = (0,external_node_path_.join)(dir, 'outputs.json');
         writeFileAtomic(file, redact(JSON.stringify(values, null, 2)));
-        written = limitOutputs(values, file, OUTPUTS_LIMIT_BYTES).values;
-        runner.warning(`The outputs of ${definition.id} exceed GitHub's 1 MB limit: ${limited.trimmed.map((k) => `'${k}'`).join(', ')} ${limited.trimmed.length === 1 ? 'was' : 'were'} replaced by a pointer to the full result in ${file}`);
+        let artifact;
+        if (artifactServiceAvailable(env)) {
+            try {
+                artifact = (await uploadArtifact(uniqueArtifactName(`${definition.id}-outputs`, env), [file], dir))
+                    .name;
+            }
+            catch (error) {
+                runner.warning(`Could not upload ${file} as a workflow artifact: ${oneLine(redact(String(error)))}`);
+            }
+        }
+        written = limitOutputs(values, file, OUTPUTS_LIMIT_BYTES, artifact).values;
+        runner.warning(`The outputs of ${definition.id} exceed GitHub's 1 MB limit: ${limited.trimmed.map((k) => `'${k}'`).join(', ')} ${limited.trimmed.length === 1 ? 'was' : 'were'} replaced by a pointer to the full result in ${file}${artifact ? ` (workflow artifact '${artifact}')` : ''}`);
     }
     for (const [key, value] of Object.entries(written))
         runner.setOutput(key, redact(value));
@@ -24641,7 +27015,7 @@ async function runAction(definition, env = process.env) {
                 runner.saveState('isPost', 'true');
             const inputs = readInputs(definition.inputs, env);
             const result = await Promise.race([definition.run(inputs, ctx), cancelled]);
-            writeOutputs(definition, result, () => ctx.tempDir);
+            await writeOutputs(definition, result, () => ctx.tempDir, env);
             const failure = ctx.failure();
             if (failure)
                 runner.setFailed(oneLine(redact(failure)));
@@ -24666,6 +27040,32 @@ async function runAction(definition, env = process.env) {
         process.exit(1);
 }
 
+;// CONCATENATED MODULE: ./packages/kit/src/pool.ts
+/** Runs `work` over `items` with at most `limit` in flight; the first failure stops new work and is thrown. */
+async function mapPool(items, limit, work) {
+    const results = new Array(items.length);
+    let next = 0;
+    let failed = false;
+    let failure;
+    const worker = async () => {
+        while (!failed && next < items.length) {
+            const index = next++;
+            try {
+                results[index] = await work(items[index], index);
+            }
+            catch (error) {
+                if (!failed)
+                    failure = error;
+                failed = true;
+            }
+        }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+    if (failed)
+        throw failure;
+    return results;
+}
+
 ;// CONCATENATED MODULE: ./packages/kit/src/index.ts
 
 
@@ -24686,100 +27086,108 @@ async function runAction(definition, env = process.env) {
 
 
 
+
 /***/ }),
 
-/***/ 2613:
+/***/ 42613:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("assert");
 
 /***/ }),
 
-/***/ 181:
+/***/ 20181:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("buffer");
 
 /***/ }),
 
-/***/ 5317:
+/***/ 35317:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
 
 /***/ }),
 
-/***/ 6982:
+/***/ 49140:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("constants");
+
+/***/ }),
+
+/***/ 76982:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
 
 /***/ }),
 
-/***/ 2250:
+/***/ 72250:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("dns");
 
 /***/ }),
 
-/***/ 4434:
+/***/ 24434:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("events");
 
 /***/ }),
 
-/***/ 9896:
+/***/ 79896:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
 
 /***/ }),
 
-/***/ 1943:
+/***/ 91943:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs/promises");
 
 /***/ }),
 
-/***/ 8611:
+/***/ 58611:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("http");
 
 /***/ }),
 
-/***/ 5675:
+/***/ 85675:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("http2");
 
 /***/ }),
 
-/***/ 5692:
+/***/ 65692:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("https");
 
 /***/ }),
 
-/***/ 9278:
+/***/ 69278:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("net");
 
 /***/ }),
 
-/***/ 4589:
+/***/ 34589:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:assert");
 
 /***/ }),
 
-/***/ 6698:
+/***/ 16698:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:async_hooks");
@@ -24793,77 +27201,98 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:buffer"
 
 /***/ }),
 
-/***/ 7540:
+/***/ 37540:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:console");
 
 /***/ }),
 
-/***/ 7598:
+/***/ 77598:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
 
 /***/ }),
 
-/***/ 3053:
+/***/ 53053:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:diagnostics_channel");
 
 /***/ }),
 
-/***/ 610:
+/***/ 40610:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns");
 
 /***/ }),
 
-/***/ 8474:
+/***/ 78474:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
 
 /***/ }),
 
-/***/ 3024:
+/***/ 73024:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 
 /***/ }),
 
-/***/ 1455:
+/***/ 51455:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 
 /***/ }),
 
-/***/ 7067:
+/***/ 37067:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http");
 
 /***/ }),
 
-/***/ 2467:
+/***/ 32467:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2");
 
 /***/ }),
 
-/***/ 7030:
+/***/ 44708:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
+
+/***/ }),
+
+/***/ 98995:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
+
+/***/ }),
+
+/***/ 77030:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
 
 /***/ }),
 
-/***/ 6760:
+/***/ 48161:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+
+/***/ }),
+
+/***/ 76760:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
@@ -24877,77 +27306,84 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:perf_ho
 
 /***/ }),
 
-/***/ 1792:
+/***/ 1708:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:process");
+
+/***/ }),
+
+/***/ 41792:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:querystring");
 
 /***/ }),
 
-/***/ 7075:
+/***/ 57075:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
 
 /***/ }),
 
-/***/ 6193:
+/***/ 46193:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
 
 /***/ }),
 
-/***/ 1692:
+/***/ 41692:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:tls");
 
 /***/ }),
 
-/***/ 3136:
+/***/ 73136:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
 
 /***/ }),
 
-/***/ 7975:
+/***/ 57975:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
 
 /***/ }),
 
-/***/ 3429:
+/***/ 73429:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util/types");
 
 /***/ }),
 
-/***/ 5919:
+/***/ 75919:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
 
 /***/ }),
 
-/***/ 8522:
+/***/ 38522:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
 
 /***/ }),
 
-/***/ 857:
+/***/ 70857:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 
 /***/ }),
 
-/***/ 6928:
+/***/ 16928:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
@@ -24968,74 +27404,74 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("stream");
 
 /***/ }),
 
-/***/ 3193:
+/***/ 13193:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("string_decoder");
 
 /***/ }),
 
-/***/ 3557:
+/***/ 53557:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
 
 /***/ }),
 
-/***/ 6460:
+/***/ 16460:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers/promises");
 
 /***/ }),
 
-/***/ 4756:
+/***/ 64756:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tls");
 
 /***/ }),
 
-/***/ 2018:
+/***/ 52018:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tty");
 
 /***/ }),
 
-/***/ 7016:
+/***/ 87016:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("url");
 
 /***/ }),
 
-/***/ 9023:
+/***/ 39023:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 
 /***/ }),
 
-/***/ 3106:
+/***/ 43106:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 
 /***/ }),
 
-/***/ 7349:
+/***/ 57349:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveBlockMap = __nccwpck_require__(7103);
-var resolveBlockSeq = __nccwpck_require__(334);
-var resolveFlowCollection = __nccwpck_require__(3142);
+var identity = __nccwpck_require__(41127);
+var Scalar = __nccwpck_require__(63301);
+var YAMLMap = __nccwpck_require__(84454);
+var YAMLSeq = __nccwpck_require__(92223);
+var resolveBlockMap = __nccwpck_require__(87103);
+var resolveBlockSeq = __nccwpck_require__(90334);
+var resolveFlowCollection = __nccwpck_require__(13142);
 
 function resolveCollection(CN, ctx, token, onError, tagName, tag) {
     const coll = token.type === 'block-map'
@@ -25121,15 +27557,15 @@ exports.composeCollection = composeCollection;
 
 /***/ }),
 
-/***/ 3683:
+/***/ 23683:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var Document = __nccwpck_require__(3021);
-var composeNode = __nccwpck_require__(5937);
-var resolveEnd = __nccwpck_require__(7788);
-var resolveProps = __nccwpck_require__(4631);
+var composeNode = __nccwpck_require__(45937);
+var resolveEnd = __nccwpck_require__(17788);
+var resolveProps = __nccwpck_require__(34631);
 
 function composeDoc(options, directives, { offset, start, value, end }, onError) {
     const opts = Object.assign({ _directives: directives }, options);
@@ -25173,17 +27609,17 @@ exports.composeDoc = composeDoc;
 
 /***/ }),
 
-/***/ 5937:
+/***/ 45937:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var composeCollection = __nccwpck_require__(7349);
+var identity = __nccwpck_require__(41127);
+var composeCollection = __nccwpck_require__(57349);
 var composeScalar = __nccwpck_require__(5413);
-var resolveEnd = __nccwpck_require__(7788);
-var utilEmptyScalarPosition = __nccwpck_require__(2599);
+var resolveEnd = __nccwpck_require__(17788);
+var utilEmptyScalarPosition = __nccwpck_require__(22599);
 
 const CN = { composeNode, composeEmptyNode };
 function composeNode(ctx, token, props, onError) {
@@ -25297,10 +27733,10 @@ exports.composeNode = composeNode;
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var resolveBlockScalar = __nccwpck_require__(8913);
-var resolveFlowScalar = __nccwpck_require__(6842);
+var identity = __nccwpck_require__(41127);
+var Scalar = __nccwpck_require__(63301);
+var resolveBlockScalar = __nccwpck_require__(48913);
+var resolveFlowScalar = __nccwpck_require__(76842);
 
 function composeScalar(ctx, token, tagToken, onError) {
     const { value, type, comment, range } = token.type === 'block-scalar'
@@ -25387,18 +27823,18 @@ exports.composeScalar = composeScalar;
 
 /***/ }),
 
-/***/ 9984:
+/***/ 89984:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var directives = __nccwpck_require__(1342);
+var directives = __nccwpck_require__(61342);
 var Document = __nccwpck_require__(3021);
-var errors = __nccwpck_require__(1464);
-var identity = __nccwpck_require__(1127);
-var composeDoc = __nccwpck_require__(3683);
-var resolveEnd = __nccwpck_require__(7788);
+var errors = __nccwpck_require__(91464);
+var identity = __nccwpck_require__(41127);
+var composeDoc = __nccwpck_require__(23683);
+var resolveEnd = __nccwpck_require__(17788);
 
 function getErrorPos(src) {
     if (typeof src === 'number')
@@ -25618,17 +28054,17 @@ exports.Composer = Composer;
 
 /***/ }),
 
-/***/ 7103:
+/***/ 87103:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
-var resolveProps = __nccwpck_require__(4631);
+var Pair = __nccwpck_require__(57165);
+var YAMLMap = __nccwpck_require__(84454);
+var resolveProps = __nccwpck_require__(34631);
 var utilContainsNewline = __nccwpck_require__(9499);
-var utilFlowIndentCheck = __nccwpck_require__(4051);
-var utilMapIncludes = __nccwpck_require__(1187);
+var utilFlowIndentCheck = __nccwpck_require__(74051);
+var utilMapIncludes = __nccwpck_require__(81187);
 
 const startColMsg = 'All mapping items must start at the same column';
 function resolveBlockMap({ composeNode, composeEmptyNode }, ctx, bm, onError, tag) {
@@ -25742,12 +28178,12 @@ exports.resolveBlockMap = resolveBlockMap;
 
 /***/ }),
 
-/***/ 8913:
+/***/ 48913:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(63301);
 
 function resolveBlockScalar(ctx, scalar, onError) {
     const start = scalar.offset;
@@ -25949,14 +28385,14 @@ exports.resolveBlockScalar = resolveBlockScalar;
 
 /***/ }),
 
-/***/ 334:
+/***/ 90334:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveProps = __nccwpck_require__(4631);
-var utilFlowIndentCheck = __nccwpck_require__(4051);
+var YAMLSeq = __nccwpck_require__(92223);
+var resolveProps = __nccwpck_require__(34631);
+var utilFlowIndentCheck = __nccwpck_require__(74051);
 
 function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
     const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
@@ -26007,7 +28443,7 @@ exports.resolveBlockSeq = resolveBlockSeq;
 
 /***/ }),
 
-/***/ 7788:
+/***/ 17788:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -26053,19 +28489,19 @@ exports.resolveEnd = resolveEnd;
 
 /***/ }),
 
-/***/ 3142:
+/***/ 13142:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveEnd = __nccwpck_require__(7788);
-var resolveProps = __nccwpck_require__(4631);
+var identity = __nccwpck_require__(41127);
+var Pair = __nccwpck_require__(57165);
+var YAMLMap = __nccwpck_require__(84454);
+var YAMLSeq = __nccwpck_require__(92223);
+var resolveEnd = __nccwpck_require__(17788);
+var resolveProps = __nccwpck_require__(34631);
 var utilContainsNewline = __nccwpck_require__(9499);
-var utilMapIncludes = __nccwpck_require__(1187);
+var utilMapIncludes = __nccwpck_require__(81187);
 
 const blockMsg = 'Block collections are not allowed within flow collections';
 const isBlock = (token) => token && (token.type === 'block-map' || token.type === 'block-seq');
@@ -26269,13 +28705,13 @@ exports.resolveFlowCollection = resolveFlowCollection;
 
 /***/ }),
 
-/***/ 6842:
+/***/ 76842:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var resolveEnd = __nccwpck_require__(7788);
+var Scalar = __nccwpck_require__(63301);
+var resolveEnd = __nccwpck_require__(17788);
 
 function resolveFlowScalar(scalar, strict, onError) {
     const { offset, type, source, end } = scalar;
@@ -26504,7 +28940,7 @@ exports.resolveFlowScalar = resolveFlowScalar;
 
 /***/ }),
 
-/***/ 4631:
+/***/ 34631:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -26702,7 +29138,7 @@ exports.containsNewline = containsNewline;
 
 /***/ }),
 
-/***/ 2599:
+/***/ 22599:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -26737,7 +29173,7 @@ exports.emptyScalarPosition = emptyScalarPosition;
 
 /***/ }),
 
-/***/ 4051:
+/***/ 74051:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -26761,12 +29197,12 @@ exports.flowIndentCheck = flowIndentCheck;
 
 /***/ }),
 
-/***/ 1187:
+/***/ 81187:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(41127);
 
 function mapIncludes(ctx, items, search) {
     const { uniqueKeys } = ctx.options;
@@ -26789,16 +29225,16 @@ exports.mapIncludes = mapIncludes;
 
 
 var Alias = __nccwpck_require__(4065);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var toJS = __nccwpck_require__(4043);
-var Schema = __nccwpck_require__(5840);
+var Collection = __nccwpck_require__(40101);
+var identity = __nccwpck_require__(41127);
+var Pair = __nccwpck_require__(57165);
+var toJS = __nccwpck_require__(74043);
+var Schema = __nccwpck_require__(45840);
 var stringifyDocument = __nccwpck_require__(6829);
-var anchors = __nccwpck_require__(1596);
-var applyReviver = __nccwpck_require__(3661);
-var createNode = __nccwpck_require__(2404);
-var directives = __nccwpck_require__(1342);
+var anchors = __nccwpck_require__(71596);
+var applyReviver = __nccwpck_require__(83661);
+var createNode = __nccwpck_require__(42404);
+var directives = __nccwpck_require__(61342);
 
 class Document {
     constructor(value, replacer, options) {
@@ -27127,13 +29563,13 @@ exports.Document = Document;
 
 /***/ }),
 
-/***/ 1596:
+/***/ 71596:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var visit = __nccwpck_require__(204);
+var identity = __nccwpck_require__(41127);
+var visit = __nccwpck_require__(10204);
 
 /**
  * Verify that the input string is a valid anchor.
@@ -27210,7 +29646,7 @@ exports.findNewAnchor = findNewAnchor;
 
 /***/ }),
 
-/***/ 3661:
+/***/ 83661:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -27274,14 +29710,14 @@ exports.applyReviver = applyReviver;
 
 /***/ }),
 
-/***/ 2404:
+/***/ 42404:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
+var identity = __nccwpck_require__(41127);
+var Scalar = __nccwpck_require__(63301);
 
 const defaultTagPrefix = 'tag:yaml.org,2002:';
 function findTagObject(value, tagName, tags) {
@@ -27371,13 +29807,13 @@ exports.createNode = createNode;
 
 /***/ }),
 
-/***/ 1342:
+/***/ 61342:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var visit = __nccwpck_require__(204);
+var identity = __nccwpck_require__(41127);
+var visit = __nccwpck_require__(10204);
 
 const escapeChars = {
     '!': '%21',
@@ -27556,7 +29992,7 @@ exports.Directives = Directives;
 
 /***/ }),
 
-/***/ 1464:
+/***/ 91464:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -27625,28 +30061,28 @@ exports.prettifyError = prettifyError;
 
 /***/ }),
 
-/***/ 8815:
+/***/ 38815:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-var composer = __nccwpck_require__(9984);
+var composer = __nccwpck_require__(89984);
 var Document = __nccwpck_require__(3021);
-var Schema = __nccwpck_require__(5840);
-var errors = __nccwpck_require__(1464);
+var Schema = __nccwpck_require__(45840);
+var errors = __nccwpck_require__(91464);
 var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
+var identity = __nccwpck_require__(41127);
+var Pair = __nccwpck_require__(57165);
+var Scalar = __nccwpck_require__(63301);
+var YAMLMap = __nccwpck_require__(84454);
+var YAMLSeq = __nccwpck_require__(92223);
 var cst = __nccwpck_require__(3461);
-var lexer = __nccwpck_require__(361);
-var lineCounter = __nccwpck_require__(6628);
+var lexer = __nccwpck_require__(40361);
+var lineCounter = __nccwpck_require__(66628);
 var parser = __nccwpck_require__(3456);
-var publicApi = __nccwpck_require__(4047);
-var visit = __nccwpck_require__(204);
+var publicApi = __nccwpck_require__(84047);
+var visit = __nccwpck_require__(10204);
 
 
 
@@ -27683,7 +30119,7 @@ __webpack_unused_export__ = visit.visitAsync;
 
 /***/ }),
 
-/***/ 7249:
+/***/ 57249:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -27714,11 +30150,11 @@ exports.warn = warn;
 
 
 
-var anchors = __nccwpck_require__(1596);
-var visit = __nccwpck_require__(204);
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(4043);
+var anchors = __nccwpck_require__(71596);
+var visit = __nccwpck_require__(10204);
+var identity = __nccwpck_require__(41127);
+var Node = __nccwpck_require__(66673);
+var toJS = __nccwpck_require__(74043);
 
 class Alias extends Node.NodeBase {
     constructor(source) {
@@ -27836,14 +30272,14 @@ exports.Alias = Alias;
 
 /***/ }),
 
-/***/ 101:
+/***/ 40101:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
+var createNode = __nccwpck_require__(42404);
+var identity = __nccwpck_require__(41127);
+var Node = __nccwpck_require__(66673);
 
 function collectionFromPath(schema, path, value) {
     let v = value;
@@ -27994,14 +30430,14 @@ exports.isEmptyPath = isEmptyPath;
 
 /***/ }),
 
-/***/ 6673:
+/***/ 66673:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var applyReviver = __nccwpck_require__(3661);
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(4043);
+var applyReviver = __nccwpck_require__(83661);
+var identity = __nccwpck_require__(41127);
+var toJS = __nccwpck_require__(74043);
 
 class NodeBase {
     constructor(type) {
@@ -28041,15 +30477,15 @@ exports.NodeBase = NodeBase;
 
 /***/ }),
 
-/***/ 7165:
+/***/ 57165:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var stringifyPair = __nccwpck_require__(9748);
-var addPairToJSMap = __nccwpck_require__(7104);
-var identity = __nccwpck_require__(1127);
+var createNode = __nccwpck_require__(42404);
+var stringifyPair = __nccwpck_require__(59748);
+var addPairToJSMap = __nccwpck_require__(97104);
+var identity = __nccwpck_require__(41127);
 
 function createPair(key, value, ctx) {
     const k = createNode.createNode(key, undefined, ctx);
@@ -28087,14 +30523,14 @@ exports.createPair = createPair;
 
 /***/ }),
 
-/***/ 3301:
+/***/ 63301:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(4043);
+var identity = __nccwpck_require__(41127);
+var Node = __nccwpck_require__(66673);
+var toJS = __nccwpck_require__(74043);
 
 const isScalarValue = (value) => !value || (typeof value !== 'function' && typeof value !== 'object');
 class Scalar extends Node.NodeBase {
@@ -28121,17 +30557,17 @@ exports.isScalarValue = isScalarValue;
 
 /***/ }),
 
-/***/ 4454:
+/***/ 84454:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyCollection = __nccwpck_require__(1212);
-var addPairToJSMap = __nccwpck_require__(7104);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
+var stringifyCollection = __nccwpck_require__(61212);
+var addPairToJSMap = __nccwpck_require__(97104);
+var Collection = __nccwpck_require__(40101);
+var identity = __nccwpck_require__(41127);
+var Pair = __nccwpck_require__(57165);
+var Scalar = __nccwpck_require__(63301);
 
 function findPair(items, key) {
     const k = identity.isScalar(key) ? key.value : key;
@@ -28275,17 +30711,17 @@ exports.findPair = findPair;
 
 /***/ }),
 
-/***/ 2223:
+/***/ 92223:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var stringifyCollection = __nccwpck_require__(1212);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var toJS = __nccwpck_require__(4043);
+var createNode = __nccwpck_require__(42404);
+var stringifyCollection = __nccwpck_require__(61212);
+var Collection = __nccwpck_require__(40101);
+var identity = __nccwpck_require__(41127);
+var Scalar = __nccwpck_require__(63301);
+var toJS = __nccwpck_require__(74043);
 
 class YAMLSeq extends Collection.Collection {
     static get tagName() {
@@ -28397,16 +30833,16 @@ exports.YAMLSeq = YAMLSeq;
 
 /***/ }),
 
-/***/ 7104:
+/***/ 97104:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var log = __nccwpck_require__(7249);
-var merge = __nccwpck_require__(452);
+var log = __nccwpck_require__(57249);
+var merge = __nccwpck_require__(90452);
 var stringify = __nccwpck_require__(2148);
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(4043);
+var identity = __nccwpck_require__(41127);
+var toJS = __nccwpck_require__(74043);
 
 function addPairToJSMap(ctx, map, { key, value }) {
     if (identity.isNode(key) && key.addToJSMap)
@@ -28469,7 +30905,7 @@ exports.addPairToJSMap = addPairToJSMap;
 
 /***/ }),
 
-/***/ 1127:
+/***/ 41127:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -28529,12 +30965,12 @@ exports.isSeq = isSeq;
 
 /***/ }),
 
-/***/ 4043:
+/***/ 74043:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(41127);
 
 /**
  * Recursively convert any node or its contents to native JavaScript
@@ -28575,15 +31011,15 @@ exports.toJS = toJS;
 
 /***/ }),
 
-/***/ 110:
+/***/ 60110:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var resolveBlockScalar = __nccwpck_require__(8913);
-var resolveFlowScalar = __nccwpck_require__(6842);
-var errors = __nccwpck_require__(1464);
-var stringifyString = __nccwpck_require__(3069);
+var resolveBlockScalar = __nccwpck_require__(48913);
+var resolveFlowScalar = __nccwpck_require__(76842);
+var errors = __nccwpck_require__(91464);
+var stringifyString = __nccwpck_require__(83069);
 
 function resolveAsScalar(token, strict = true, onError) {
     if (token) {
@@ -28800,7 +31236,7 @@ exports.setScalarValue = setScalarValue;
 
 /***/ }),
 
-/***/ 1733:
+/***/ 91733:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -28870,7 +31306,7 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 7715:
+/***/ 97715:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -28981,9 +31417,9 @@ exports.visit = visit;
 
 
 
-var cstScalar = __nccwpck_require__(110);
-var cstStringify = __nccwpck_require__(1733);
-var cstVisit = __nccwpck_require__(7715);
+var cstScalar = __nccwpck_require__(60110);
+var cstStringify = __nccwpck_require__(91733);
+var cstVisit = __nccwpck_require__(97715);
 
 /** The byte order mark */
 const BOM = '\u{FEFF}';
@@ -29095,7 +31531,7 @@ exports.tokenType = tokenType;
 
 /***/ }),
 
-/***/ 361:
+/***/ 40361:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -29825,7 +32261,7 @@ exports.Lexer = Lexer;
 
 /***/ }),
 
-/***/ 6628:
+/***/ 66628:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -29880,7 +32316,7 @@ exports.LineCounter = LineCounter;
 
 var node_process = __nccwpck_require__(932);
 var cst = __nccwpck_require__(3461);
-var lexer = __nccwpck_require__(361);
+var lexer = __nccwpck_require__(40361);
 
 function includesToken(list, type) {
     for (let i = 0; i < list.length; ++i)
@@ -30860,17 +33296,17 @@ exports.Parser = Parser;
 
 /***/ }),
 
-/***/ 4047:
+/***/ 84047:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var composer = __nccwpck_require__(9984);
+var composer = __nccwpck_require__(89984);
 var Document = __nccwpck_require__(3021);
-var errors = __nccwpck_require__(1464);
-var log = __nccwpck_require__(7249);
-var identity = __nccwpck_require__(1127);
-var lineCounter = __nccwpck_require__(6628);
+var errors = __nccwpck_require__(91464);
+var log = __nccwpck_require__(57249);
+var identity = __nccwpck_require__(41127);
+var lineCounter = __nccwpck_require__(66628);
 var parser = __nccwpck_require__(3456);
 
 function parseOptions(options) {
@@ -30974,16 +33410,16 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 5840:
+/***/ 45840:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var map = __nccwpck_require__(7451);
+var identity = __nccwpck_require__(41127);
+var map = __nccwpck_require__(47451);
 var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var tags = __nccwpck_require__(18);
+var string = __nccwpck_require__(66464);
+var tags = __nccwpck_require__(90018);
 
 const sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 class Schema {
@@ -31020,13 +33456,13 @@ exports.Schema = Schema;
 
 /***/ }),
 
-/***/ 7451:
+/***/ 47451:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var YAMLMap = __nccwpck_require__(4454);
+var identity = __nccwpck_require__(41127);
+var YAMLMap = __nccwpck_require__(84454);
 
 const map = {
     collection: 'map',
@@ -31046,12 +33482,12 @@ exports.map = map;
 
 /***/ }),
 
-/***/ 3632:
+/***/ 73632:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(63301);
 
 const nullTag = {
     identify: value => value == null,
@@ -31075,8 +33511,8 @@ exports.nullTag = nullTag;
 
 
 
-var identity = __nccwpck_require__(1127);
-var YAMLSeq = __nccwpck_require__(2223);
+var identity = __nccwpck_require__(41127);
+var YAMLSeq = __nccwpck_require__(92223);
 
 const seq = {
     collection: 'seq',
@@ -31096,12 +33532,12 @@ exports.seq = seq;
 
 /***/ }),
 
-/***/ 6464:
+/***/ 66464:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyString = __nccwpck_require__(3069);
+var stringifyString = __nccwpck_require__(83069);
 
 const string = {
     identify: value => typeof value === 'string',
@@ -31119,12 +33555,12 @@ exports.string = string;
 
 /***/ }),
 
-/***/ 3959:
+/***/ 73959:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(63301);
 
 const boolTag = {
     identify: value => typeof value === 'boolean',
@@ -31147,13 +33583,13 @@ exports.boolTag = boolTag;
 
 /***/ }),
 
-/***/ 8405:
+/***/ 38405:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var stringifyNumber = __nccwpck_require__(8689);
+var Scalar = __nccwpck_require__(63301);
+var stringifyNumber = __nccwpck_require__(28689);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -31201,12 +33637,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 9874:
+/***/ 59874:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(28689);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 const intResolve = (str, offset, radix, { intAsBigInt }) => (intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix));
@@ -31250,18 +33686,18 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 896:
+/***/ 70896:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
+var map = __nccwpck_require__(47451);
+var _null = __nccwpck_require__(73632);
 var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var bool = __nccwpck_require__(3959);
-var float = __nccwpck_require__(8405);
-var int = __nccwpck_require__(9874);
+var string = __nccwpck_require__(66464);
+var bool = __nccwpck_require__(73959);
+var float = __nccwpck_require__(38405);
+var int = __nccwpck_require__(59874);
 
 const schema = [
     map.map,
@@ -31282,13 +33718,13 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 3559:
+/***/ 33559:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var map = __nccwpck_require__(7451);
+var Scalar = __nccwpck_require__(63301);
+var map = __nccwpck_require__(47451);
 var seq = __nccwpck_require__(1706);
 
 function intIdentify(value) {
@@ -31353,27 +33789,27 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 18:
+/***/ 90018:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
+var map = __nccwpck_require__(47451);
+var _null = __nccwpck_require__(73632);
 var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var bool = __nccwpck_require__(3959);
-var float = __nccwpck_require__(8405);
-var int = __nccwpck_require__(9874);
-var schema = __nccwpck_require__(896);
-var schema$1 = __nccwpck_require__(3559);
-var binary = __nccwpck_require__(6083);
-var merge = __nccwpck_require__(452);
-var omap = __nccwpck_require__(303);
-var pairs = __nccwpck_require__(8385);
-var schema$2 = __nccwpck_require__(5913);
-var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(6752);
+var string = __nccwpck_require__(66464);
+var bool = __nccwpck_require__(73959);
+var float = __nccwpck_require__(38405);
+var int = __nccwpck_require__(59874);
+var schema = __nccwpck_require__(70896);
+var schema$1 = __nccwpck_require__(33559);
+var binary = __nccwpck_require__(56083);
+var merge = __nccwpck_require__(90452);
+var omap = __nccwpck_require__(50303);
+var pairs = __nccwpck_require__(18385);
+var schema$2 = __nccwpck_require__(35913);
+var set = __nccwpck_require__(81528);
+var timestamp = __nccwpck_require__(46752);
 
 const schemas = new Map([
     ['core', schema.schema],
@@ -31459,14 +33895,14 @@ exports.getTags = getTags;
 
 /***/ }),
 
-/***/ 6083:
+/***/ 56083:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var node_buffer = __nccwpck_require__(181);
-var Scalar = __nccwpck_require__(3301);
-var stringifyString = __nccwpck_require__(3069);
+var node_buffer = __nccwpck_require__(20181);
+var Scalar = __nccwpck_require__(63301);
+var stringifyString = __nccwpck_require__(83069);
 
 const binary = {
     identify: value => value instanceof Uint8Array, // Buffer inherits from Uint8Array
@@ -31536,12 +33972,12 @@ exports.binary = binary;
 
 /***/ }),
 
-/***/ 8398:
+/***/ 88398:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(63301);
 
 function boolStringify({ value, source }, ctx) {
     const boolObj = value ? trueTag : falseTag;
@@ -31572,13 +34008,13 @@ exports.trueTag = trueTag;
 
 /***/ }),
 
-/***/ 5782:
+/***/ 35782:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var stringifyNumber = __nccwpck_require__(8689);
+var Scalar = __nccwpck_require__(63301);
+var stringifyNumber = __nccwpck_require__(28689);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -31629,12 +34065,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 873:
+/***/ 10873:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(28689);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 function intResolve(str, offset, radix, { intAsBigInt }) {
@@ -31712,13 +34148,13 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 452:
+/***/ 90452:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
+var identity = __nccwpck_require__(41127);
+var Scalar = __nccwpck_require__(63301);
 
 // If the value associated with a merge key is a single mapping node, each of
 // its key/value pairs is inserted into the current mapping, unless the key
@@ -31790,16 +34226,16 @@ exports.merge = merge;
 
 /***/ }),
 
-/***/ 303:
+/***/ 50303:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(4043);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var pairs = __nccwpck_require__(8385);
+var identity = __nccwpck_require__(41127);
+var toJS = __nccwpck_require__(74043);
+var YAMLMap = __nccwpck_require__(84454);
+var YAMLSeq = __nccwpck_require__(92223);
+var pairs = __nccwpck_require__(18385);
 
 class YAMLOMap extends YAMLSeq.YAMLSeq {
     constructor() {
@@ -31874,15 +34310,15 @@ exports.omap = omap;
 
 /***/ }),
 
-/***/ 8385:
+/***/ 18385:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
-var YAMLSeq = __nccwpck_require__(2223);
+var identity = __nccwpck_require__(41127);
+var Pair = __nccwpck_require__(57165);
+var Scalar = __nccwpck_require__(63301);
+var YAMLSeq = __nccwpck_require__(92223);
 
 function resolvePairs(seq, onError) {
     if (identity.isSeq(seq)) {
@@ -31963,24 +34399,24 @@ exports.resolvePairs = resolvePairs;
 
 /***/ }),
 
-/***/ 5913:
+/***/ 35913:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
+var map = __nccwpck_require__(47451);
+var _null = __nccwpck_require__(73632);
 var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var binary = __nccwpck_require__(6083);
-var bool = __nccwpck_require__(8398);
-var float = __nccwpck_require__(5782);
-var int = __nccwpck_require__(873);
-var merge = __nccwpck_require__(452);
-var omap = __nccwpck_require__(303);
-var pairs = __nccwpck_require__(8385);
-var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(6752);
+var string = __nccwpck_require__(66464);
+var binary = __nccwpck_require__(56083);
+var bool = __nccwpck_require__(88398);
+var float = __nccwpck_require__(35782);
+var int = __nccwpck_require__(10873);
+var merge = __nccwpck_require__(90452);
+var omap = __nccwpck_require__(50303);
+var pairs = __nccwpck_require__(18385);
+var set = __nccwpck_require__(81528);
+var timestamp = __nccwpck_require__(46752);
 
 const schema = [
     map.map,
@@ -32011,14 +34447,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 1528:
+/***/ 81528:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
+var identity = __nccwpck_require__(41127);
+var Pair = __nccwpck_require__(57165);
+var YAMLMap = __nccwpck_require__(84454);
 
 class YAMLSet extends YAMLMap.YAMLMap {
     constructor(schema) {
@@ -32114,12 +34550,12 @@ exports.set = set;
 
 /***/ }),
 
-/***/ 6752:
+/***/ 46752:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(28689);
 
 /** Internal types handle bigint as number, because TS can't figure it out. */
 function parseSexagesimal(str, asBigInt) {
@@ -32226,7 +34662,7 @@ exports.timestamp = timestamp;
 
 /***/ }),
 
-/***/ 4475:
+/***/ 34475:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -32389,10 +34825,10 @@ exports.foldFlowLines = foldFlowLines;
 
 
 
-var anchors = __nccwpck_require__(1596);
-var identity = __nccwpck_require__(1127);
-var stringifyComment = __nccwpck_require__(9799);
-var stringifyString = __nccwpck_require__(3069);
+var anchors = __nccwpck_require__(71596);
+var identity = __nccwpck_require__(41127);
+var stringifyComment = __nccwpck_require__(59799);
+var stringifyString = __nccwpck_require__(83069);
 
 function createStringifyContext(doc, options) {
     const opt = Object.assign({
@@ -32523,14 +34959,14 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 1212:
+/***/ 61212:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(41127);
 var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var stringifyComment = __nccwpck_require__(59799);
 
 function stringifyCollection(collection, ctx, options) {
     const flow = ctx.inFlow ?? collection.flow;
@@ -32685,7 +35121,7 @@ exports.stringifyCollection = stringifyCollection;
 
 /***/ }),
 
-/***/ 9799:
+/***/ 59799:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -32721,9 +35157,9 @@ exports.stringifyComment = stringifyComment;
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(41127);
 var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var stringifyComment = __nccwpck_require__(59799);
 
 function stringifyDocument(doc, options) {
     const lines = [];
@@ -32810,7 +35246,7 @@ exports.stringifyDocument = stringifyDocument;
 
 /***/ }),
 
-/***/ 8689:
+/***/ 28689:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -32844,15 +35280,15 @@ exports.stringifyNumber = stringifyNumber;
 
 /***/ }),
 
-/***/ 9748:
+/***/ 59748:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
+var identity = __nccwpck_require__(41127);
+var Scalar = __nccwpck_require__(63301);
 var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var stringifyComment = __nccwpck_require__(59799);
 
 function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
     const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -33003,13 +35439,13 @@ exports.stringifyPair = stringifyPair;
 
 /***/ }),
 
-/***/ 3069:
+/***/ 83069:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var foldFlowLines = __nccwpck_require__(4475);
+var Scalar = __nccwpck_require__(63301);
+var foldFlowLines = __nccwpck_require__(34475);
 
 const getFoldOptions = (ctx, isBlock) => ({
     indentAtStart: isBlock ? ctx.indent.length : ctx.indentAtStart,
@@ -33348,12 +35784,12 @@ exports.stringifyString = stringifyString;
 
 /***/ }),
 
-/***/ 204:
+/***/ 10204:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(41127);
 
 const BREAK = Symbol('break visit');
 const SKIP = Symbol('skip children');
@@ -33605,8 +36041,8 @@ exports.visitAsync = visitAsync;
 /******/ 	}
 /******/ 	// Create a new module (and put it into the cache)
 /******/ 	var module = __webpack_module_cache__[moduleId] = {
-/******/ 		// no module.id needed
-/******/ 		// no module.loaded needed
+/******/ 		id: moduleId,
+/******/ 		loaded: false,
 /******/ 		exports: {}
 /******/ 	};
 /******/ 
@@ -33618,6 +36054,9 @@ exports.visitAsync = visitAsync;
 /******/ 	} finally {
 /******/ 		if(threw) delete __webpack_module_cache__[moduleId];
 /******/ 	}
+/******/ 
+/******/ 	// Flag the module as loaded
+/******/ 	module.loaded = true;
 /******/ 
 /******/ 	// Return the exports of the module
 /******/ 	return module.exports;
@@ -33699,6 +36138,36 @@ exports.visitAsync = visitAsync;
 /******/ 	};
 /******/ })();
 /******/ 
+/******/ /* webpack/runtime/create fake namespace object */
+/******/ (() => {
+/******/ 	var getProto = Object.getPrototypeOf ? (obj) => (Object.getPrototypeOf(obj)) : (obj) => (obj.__proto__);
+/******/ 	var leafPrototypes;
+/******/ 	// create a fake namespace object
+/******/ 	// mode & 1: value is a module id, require it
+/******/ 	// mode & 2: merge all properties of value into the ns
+/******/ 	// mode & 4: return value when already ns object
+/******/ 	// mode & 16: return value when it's Promise-like
+/******/ 	// mode & 8|1: behave like require
+/******/ 	__nccwpck_require__.t = function(value, mode) {
+/******/ 		if(mode & 1) value = this(value);
+/******/ 		if(mode & 8) return value;
+/******/ 		if(typeof value === 'object' && value) {
+/******/ 			if((mode & 4) && value.__esModule) return value;
+/******/ 			if((mode & 16) && typeof value.then === 'function') return value;
+/******/ 		}
+/******/ 		var ns = Object.create(null);
+/******/ 		__nccwpck_require__.r(ns);
+/******/ 		var def = {};
+/******/ 		leafPrototypes = leafPrototypes || [null, getProto({}), getProto([]), getProto(getProto)];
+/******/ 		for(var current = mode & 2 && value; typeof current == 'object' && !~leafPrototypes.indexOf(current); current = getProto(current)) {
+/******/ 			Object.getOwnPropertyNames(current).forEach((key) => (def[key] = () => (value[key])));
+/******/ 		}
+/******/ 		def['default'] = () => (value);
+/******/ 		__nccwpck_require__.d(ns, def);
+/******/ 		return ns;
+/******/ 	};
+/******/ })();
+/******/ 
 /******/ /* webpack/runtime/define property getters */
 /******/ (() => {
 /******/ 	// define getter functions for harmony exports
@@ -33746,6 +36215,15 @@ exports.visitAsync = visitAsync;
 /******/ 			Object.defineProperty(exports, Symbol.toStringTag, { value: 'Module' });
 /******/ 		}
 /******/ 		Object.defineProperty(exports, '__esModule', { value: true });
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/node module decorator */
+/******/ (() => {
+/******/ 	__nccwpck_require__.nmd = (module) => {
+/******/ 		module.paths = [];
+/******/ 		if (!module.children) module.children = [];
+/******/ 		return module;
 /******/ 	};
 /******/ })();
 /******/ 
@@ -33817,6 +36295,6 @@ exports.visitAsync = visitAsync;
 /******/ // startup
 /******/ // Load entry module and return exports
 /******/ // This entry module used 'module' so it can't be inlined
-/******/ var __webpack_exports__ = __nccwpck_require__(5128);
+/******/ var __webpack_exports__ = __nccwpck_require__(95128);
 /******/ __webpack_exports__ = await __webpack_exports__;
 /******/ 

@@ -1,12 +1,12 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 5143:
+/***/ 95143:
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(495);
-/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4384);
+/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(68916);
+/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(24867);
 
 
 await (0,_mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)(_main__WEBPACK_IMPORTED_MODULE_1__/* ["default"] */ .Ay);
@@ -16,7 +16,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 4384:
+/***/ 24867:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28,9 +28,19 @@ __nccwpck_require__.d(__webpack_exports__, {
 // UNUSED EXPORTS: inputs, openRegistry, outputs, run
 
 // EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
-// EXTERNAL MODULE: ./packages/kit/src/index.ts + 110 modules
-var src = __nccwpck_require__(495);
+var external_node_path_ = __nccwpck_require__(76760);
+// EXTERNAL MODULE: ./packages/kit/src/index.ts + 111 modules
+var src = __nccwpck_require__(68916);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(77598);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(73024);
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(57075);
+;// CONCATENATED MODULE: external "node:stream/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(73136);
 ;// CONCATENATED MODULE: ./packages/mlflow/src/batch.ts
 
 /** log-batch limits of the MLflow server (mlflow/utils/validation.py): exceeding one fails the whole batch. */
@@ -305,17 +315,38 @@ class MlflowClient {
         }
         return batches.length;
     }
-    /** Entries directly under `path` of a run's artifacts (run-relative paths); empty when the path is missing. */
+    /**
+     * Entries directly under `path` of a run's artifacts (run-relative paths), every page (`next_page_token`,
+     * which Databricks sends and OSS servers omit); empty when the path is missing.
+     */
     async listArtifacts(runId, path) {
-        const res = await this.call('GET', 'artifacts/list', {
-            run_id: runId,
-            path,
-        });
+        const entries = [];
+        let pageToken;
+        do {
+            const res = await this.call('GET', 'artifacts/list', { run_id: runId, path, page_token: pageToken });
+            entries.push(...(res.files ?? []));
+            pageToken = res.next_page_token || undefined;
+        } while (pageToken);
+        return entries;
+    }
+    /** Entries directly under `path` of the artifact proxy (`mlflow-artifacts:/<path>`); paths are base names. */
+    async listProxyArtifacts(path) {
+        const res = await this.call('GET', '', { path: path.replace(/^\/+|\/+$/g, '') }, ARTIFACTS.slice(0, -1));
         return res.files ?? [];
+    }
+    /** GET of one file through the artifact proxy; the caller reads (and verifies) the body. */
+    async openProxyArtifact(path, signal) {
+        this.requestCount++;
+        try {
+            return await this.http.request('GET', ARTIFACTS + encodePath(path), { signal, timeoutMs: 120_000 });
+        }
+        catch (error) {
+            throw this.explain(error);
+        }
     }
     /** PUT through the artifact proxy: `mlflow-artifacts:/<exp>/<run>/artifacts` + the relative path. */
     async uploadArtifact(artifactUri, file, open) {
-        const root = artifactRoot(artifactUri);
+        const root = client_artifactRoot(artifactUri);
         this.requestCount++;
         try {
             await this.http.request('PUT', ARTIFACTS + encodePath(`${root}/${file.artifactPath}`), {
@@ -392,6 +423,14 @@ class MlflowClient {
                 return undefined;
             throw error;
         }
+    }
+    /** Where the version's files are stored (`model-versions/get-download-uri`), as the server resolves it. */
+    async getModelVersionDownloadUri(name, version) {
+        const res = await this.call('GET', 'model-versions/get-download-uri', {
+            name,
+            version,
+        });
+        return res.artifact_uri ?? '';
     }
     async setModelVersionTag(name, version, key, value) {
         validateKey('tag', key);
@@ -476,12 +515,211 @@ class MlflowClient {
     }
 }
 /** The proxy path of a run's artifact root; only `mlflow-artifacts:` roots can be written through REST. */
-function artifactRoot(artifactUri) {
+function client_artifactRoot(artifactUri) {
     const match = /^mlflow-artifacts:(?:\/\/[^/]*)?\/?(.*)$/.exec(artifactUri);
     if (!match) {
         throw new src/* ActionError */.lZ(`The run's artifact location '${artifactUri}' is not served by the MLflow artifact proxy; start the server with --serve-artifacts (the default since MLflow 2.0) or use a local tracking-uri`);
     }
     return match[1].replace(/\/$/, '');
+}
+
+;// CONCATENATED MODULE: ./packages/mlflow/src/artifacts.ts
+
+
+
+
+
+
+
+
+function parseModelsUri(uri) {
+    const match = /^models:\/(?!\/)([^/@]+)(?:\/(\d+)|@([\w-]+))\/?$/.exec(uri);
+    if (!match)
+        return undefined;
+    return match[2] ? { name: match[1], version: match[2] } : { name: match[1], alias: match[3] };
+}
+const DIRECT_STORES = {
+    s3: 'S3',
+    gs: 'Google Cloud Storage',
+    wasbs: 'Azure Blob Storage',
+    wasb: 'Azure Blob Storage',
+    abfss: 'Azure Data Lake',
+    hdfs: 'HDFS',
+    dbfs: 'DBFS',
+    'uc-volumes': 'Unity Catalog volumes',
+};
+function direct(uri) {
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1]?.toLowerCase() ?? '';
+    const store = DIRECT_STORES[scheme] ?? `'${scheme}:'`;
+    return new ActionError(`The model's files are at '${uri}' on ${store}, which this action does not read directly; start the MLflow server with --serve-artifacts (artifacts under mlflow-artifacts:/) or download the model and give model-path`);
+}
+function localDir(uri) {
+    if (uri.startsWith('file:'))
+        return fileURLToPath(uri.startsWith('file://') ? uri : `file://${uri.slice(5)}`);
+    if (uri.startsWith('/'))
+        return uri;
+    return undefined;
+}
+/**
+ * Resolves a model version's storage URI as MLflow's artifact repositories do: `mlflow-artifacts:/…` through
+ * the proxy, `runs:/<run>/<path>` through the run's artifact root, `models:/…` through the version it names
+ * (a registered model whose source is another version), and `file:` or absolute paths locally.
+ */
+async function locateArtifacts(client, uri, depth = 0) {
+    if (uri.startsWith('mlflow-artifacts:'))
+        return { kind: 'proxy', path: artifactRoot(uri), display: uri };
+    const dir = localDir(uri);
+    if (dir)
+        return { kind: 'local', dir, display: uri };
+    const run = /^runs:\/([^/]+)\/?(.*)$/.exec(uri);
+    if (run) {
+        const [, runId, path] = run;
+        const { info } = await client.getRun(runId);
+        const root = info.artifact_uri;
+        if (root.startsWith('mlflow-artifacts:'))
+            return { kind: 'run', runId, path: path.replace(/\/+$/, ''), root: artifactRoot(root), display: uri };
+        const rootDir = localDir(root);
+        if (rootDir)
+            return { kind: 'local', dir: join(rootDir, path), display: uri };
+        throw direct(`${root.replace(/\/$/, '')}/${path}`);
+    }
+    const models = parseModelsUri(uri);
+    if (models) {
+        if (depth >= 3)
+            throw new ActionError(`'${uri}' leads through more than 3 models:/ sources; give model-path`);
+        const version = await resolveModelVersion(client, models);
+        if (!version)
+            throw new ActionError(`The model source '${uri}' names a version that does not exist`);
+        return locateArtifacts(client, await downloadUri(client, version), depth + 1);
+    }
+    if (/^[a-z][a-z0-9+.-]*:/i.test(uri))
+        throw direct(uri);
+    throw new ActionError(`The model's source '${uri}' is not a URI this action reads: expected mlflow-artifacts:/…, runs:/…, models:/…, file:/… or an absolute path`);
+}
+/** The version a `models:/` URI names, or undefined when the model, version or alias does not exist. */
+async function resolveModelVersion(client, ref) {
+    if (ref.alias)
+        return client.getModelVersionByAlias(ref.name, ref.alias);
+    return client.getModelVersion(ref.name, ref.version);
+}
+/** The server's resolved storage location of a version; its `source` when the server gives none. */
+async function downloadUri(client, version) {
+    const uri = await client.getModelVersionDownloadUri(version.name, String(version.version));
+    const found = uri || version.source;
+    if (!found)
+        throw new ActionError(`MLflow gives neither a download URI nor a source for ${version.name} version ${version.version}`);
+    return found;
+}
+function safeRelative(path, display) {
+    const normal = posix.normalize(path);
+    if (normal.startsWith('..') || posix.isAbsolute(normal))
+        throw new ActionError(`The artifact listing of '${display}' names a path outside the model: '${path}'`);
+    return normal;
+}
+async function planRemote(client, location) {
+    const root = location.kind === 'run' ? `${location.root}/${location.path}` : location.path;
+    const list = (dir) => {
+        const under = [location.path, dir].filter(Boolean).join('/');
+        return location.kind === 'run'
+            ? client.listArtifacts(location.runId, under)
+            : client.listProxyArtifacts(under);
+    };
+    const files = [];
+    const walk = async (dir) => {
+        for (const entry of await list(dir)) {
+            // artifacts/list answers run-relative paths, the proxy listing answers base names.
+            const rel = safeRelative([dir, posix.basename(entry.path)].filter(Boolean).join('/'), location.display);
+            if (entry.is_dir)
+                await walk(rel);
+            else
+                files.push({
+                    source: `${root.replace(/\/+$/, '')}/${rel}`,
+                    target: rel,
+                    size: Number(entry.file_size ?? 0),
+                });
+        }
+    };
+    await walk('');
+    return files;
+}
+function planLocal(location) {
+    let entries;
+    try {
+        if (statSync(location.dir).isFile())
+            return [
+                { source: location.dir, target: posix.basename(location.dir), size: statSync(location.dir).size },
+            ];
+        entries = readdirSync(location.dir, { recursive: true });
+    }
+    catch {
+        throw new ActionError(`The model's files at '${location.display}' (${location.dir}) are not readable from this runner; the tracking server's artifact root must be a folder on this machine, or serve artifacts with --serve-artifacts`);
+    }
+    return entries
+        .map((e) => join(location.dir, e))
+        .filter((f) => statSync(f).isFile())
+        .sort()
+        .map((f) => ({
+        source: f,
+        target: relative(location.dir, f).split(sep).join('/'),
+        size: statSync(f).size,
+    }));
+}
+/**
+ * Downloads every file under a location into `target`, streamed to disk, each written to a temporary
+ * sibling and renamed once its byte count matches the listing's `file_size` (retried when it does not).
+ */
+async function downloadArtifacts(client, location, target, options = {}) {
+    const plan = location.kind === 'local' ? planLocal(location) : await planRemote(client, location);
+    if (!plan.length)
+        throw new ActionError(`'${location.display}' holds no files`);
+    const total = plan.reduce((sum, f) => sum + f.size, 0);
+    options.onPlan?.(plan.length, total);
+    const attempts = options.attempts ?? 3;
+    const open = async (file) => {
+        if (location.kind === 'local')
+            return createReadStream(file.source);
+        const response = await client.openProxyArtifact(file.source, options.signal);
+        if (!response.body)
+            return Readable.from([]);
+        return Readable.fromWeb(response.body);
+    };
+    await mapPool(plan, options.concurrency ?? 4, async (file) => {
+        const dest = join(target, file.target);
+        mkdirSync(dirname(dest), { recursive: true });
+        for (let attempt = 1;; attempt++) {
+            const temp = `${dest}.${randomBytes(6).toString('hex')}.tmp`;
+            let received = 0;
+            let failure;
+            try {
+                await pipeline(await open(file), new Transform({
+                    transform(chunk, _encoding, done) {
+                        received += chunk.byteLength;
+                        options.onBytes?.(chunk.byteLength);
+                        done(null, chunk);
+                    },
+                }), createWriteStream(temp));
+                if (received !== file.size)
+                    failure = `received ${received} bytes, the listing says ${file.size}`;
+            }
+            catch (error) {
+                rmSync(temp, { force: true });
+                // HttpClient already retried the request itself; what is left to retry is a body cut off midway.
+                if (error instanceof ActionError)
+                    throw error;
+                failure = error.message;
+            }
+            if (!failure) {
+                renameSync(temp, dest);
+                options.onFile?.();
+                return;
+            }
+            rmSync(temp, { force: true });
+            if (attempt >= attempts)
+                throw new ActionError(`Downloading '${file.target}' of '${location.display}' failed ${attempts} times: ${failure}`);
+            options.log?.(`'${file.target}': ${failure}; attempt ${attempt + 1}/${attempts}`);
+        }
+    });
+    return { files: plan.length, bytes: total };
 }
 
 ;// CONCATENATED MODULE: ./packages/mlflow/src/connection.ts
@@ -551,10 +789,7 @@ function resolveConnection(uri, env, token) {
 
 
 
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
+
 ;// CONCATENATED MODULE: ./packages/oci/src/media.ts
 
 const media_MediaType = {
@@ -740,12 +975,8 @@ async function copyBlob(from, fromRepository, to, toRepository, descriptor, onPr
     });
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-;// CONCATENATED MODULE: external "node:stream/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 // EXTERNAL MODULE: external "node:zlib"
-var external_node_zlib_ = __nccwpck_require__(8522);
+var external_node_zlib_ = __nccwpck_require__(38522);
 ;// CONCATENATED MODULE: ./packages/oci/src/layer.ts
 
 
@@ -887,46 +1118,88 @@ async function* tarStream(entries, mtime) {
     yield Buffer.alloc(1024);
 }
 /**
- * Writes a reproducible gzip'd tar layer in one streaming pass: fixed owner (0:0), mtime and modes, no
- * gzip name or time, and both the diffID (sha256 of the tar) and the blob digest computed on the way.
+ * Streams a reproducible tar layer (gzip'd unless `gzip: false`) into `sink` in one pass: fixed owner
+ * (0:0), mtime and modes, no gzip name or time. The sink hashes the bytes it stores (the blob digest); the
+ * tar itself is hashed here only when compressed, since an uncompressed layer's diffID is its digest.
  */
-async function buildLayer(entries, options) {
+async function streamLayer(entries, options, sink) {
     const mtime = options.mtime ?? 0;
-    const tarHash = (0,external_node_crypto_.createHash)('sha256');
-    const blobHash = (0,external_node_crypto_.createHash)('sha256');
-    let tarSize = 0;
-    let blobSize = 0;
     const gzip = options.gzip ?? true;
-    await (0,promises_namespaceObject.pipeline)(external_node_stream_.Readable.from(tarStream(entries, mtime)), async function* (chunks) {
-        for await (const chunk of chunks) {
-            tarHash.update(chunk);
-            tarSize += chunk.byteLength;
-            options.onProgress?.(chunk.byteLength);
-            yield chunk;
-        }
-    }, gzip ? (0,external_node_zlib_.createGzip)({ level: options.level ?? 1 }) : new external_node_stream_.PassThrough(), async function* (chunks) {
-        for await (const raw of chunks) {
-            let chunk = raw;
-            // The gzip header's OS byte (offset 9) is where zlib was built; 255 ("unknown") keeps digests equal across platforms.
-            if (gzip && blobSize <= 9 && blobSize + chunk.byteLength > 9) {
-                chunk = Buffer.from(chunk);
-                chunk[9 - blobSize] = 255;
+    let tarHash = (0,external_node_crypto_.createHash)('sha256');
+    let tarSize = 0;
+    const open = () => {
+        tarHash = (0,external_node_crypto_.createHash)('sha256');
+        tarSize = 0;
+        let blobSize = 0;
+        const tar = external_node_stream_.Readable.from(tarStream(entries, mtime));
+        const counted = async function* (chunks) {
+            for await (const chunk of chunks) {
+                if (gzip)
+                    tarHash.update(chunk);
+                tarSize += chunk.byteLength;
+                options.onProgress?.(chunk.byteLength);
+                yield chunk;
             }
-            blobHash.update(chunk);
-            blobSize += chunk.byteLength;
-            yield chunk;
-        }
-    }, (0,external_node_fs_.createWriteStream)(options.output), { signal: options.signal });
+        };
+        // The gzip header's OS byte (offset 9) is where zlib was built; 255 ("unknown") keeps digests equal across platforms.
+        const portable = async function* (chunks) {
+            for await (const raw of chunks) {
+                let chunk = raw;
+                if (blobSize <= 9 && blobSize + chunk.byteLength > 9) {
+                    chunk = Buffer.from(chunk);
+                    chunk[9 - blobSize] = 255;
+                }
+                blobSize += chunk.byteLength;
+                yield chunk;
+            }
+        };
+        const out = new external_node_stream_.PassThrough({ highWaterMark: 1024 * 1024 });
+        const done = gzip
+            ? (0,promises_namespaceObject.pipeline)(tar, counted, (0,external_node_zlib_.createGzip)({ level: options.level ?? 1 }), portable, out, {
+                signal: options.signal,
+            })
+            : (0,promises_namespaceObject.pipeline)(tar, counted, out, { signal: options.signal });
+        done.catch((error) => out.destroy(error));
+        return out;
+    };
+    const stored = await sink(open);
+    if (!gzip && stored.size !== tarSize)
+        throw new src/* ActionError */.lZ(`The layer sink stored ${stored.size} bytes of a ${tarSize}-byte tar`);
     return {
         descriptor: {
-            mediaType: media_MediaType.ociLayerGzip,
-            digest: `sha256:${blobHash.digest('hex')}`,
-            size: blobSize,
+            mediaType: gzip ? media_MediaType.ociLayerGzip : media_MediaType.ociLayer,
+            digest: stored.digest,
+            size: stored.size,
         },
-        diffId: `sha256:${tarHash.digest('hex')}`,
+        diffId: gzip ? `sha256:${tarHash.digest('hex')}` : stored.digest,
         uncompressedSize: tarSize,
         files: entries.filter((e) => e.type === 'file').length,
     };
+}
+/** Writes `stream` to `path` (atomically: a temporary file renamed at the end), hashing it on the way. */
+async function writeHashed(stream, path, options = {}) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    let size = 0;
+    const temp = `${path}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`;
+    try {
+        await (0,promises_namespaceObject.pipeline)(stream, async function* (chunks) {
+            for await (const chunk of chunks) {
+                hash.update(chunk);
+                size += chunk.byteLength;
+                options.onProgress?.(chunk.byteLength);
+                yield chunk;
+            }
+        }, (0,external_node_fs_.createWriteStream)(temp), { signal: options.signal });
+        (0,external_node_fs_.renameSync)(temp, path);
+    }
+    finally {
+        (0,external_node_fs_.rmSync)(temp, { force: true });
+    }
+    return { digest: `sha256:${hash.digest('hex')}`, size };
+}
+/** A reproducible layer written to `options.output` (see `streamLayer`). */
+function buildLayer(entries, options) {
+    return streamLayer(entries, options, (open) => writeHashed(open(), options.output, { signal: options.signal }));
 }
 
 ;// CONCATENATED MODULE: ./packages/oci/src/reference.ts
@@ -1009,6 +1282,7 @@ function isLoopback(registry) {
 }
 
 ;// CONCATENATED MODULE: ./packages/oci/src/registry.ts
+
 
 
 
@@ -1210,19 +1484,28 @@ class RegistryClient {
             if (await this.mountBlob(repository, descriptor.digest, options.mountFrom))
                 return 'mounted';
         }
+        await this.retryUpload(`${descriptor.digest}`, repository, options.signal, () => this.upload(repository, descriptor, source, options));
+        return 'uploaded';
+    }
+    async pushStream(repository, open, options = {}) {
+        const stored = await this.retryUpload('a streamed blob', repository, options.signal, () => this.uploadStream(repository, open, options));
+        return { ...stored, outcome: 'uploaded' };
+    }
+    /** Runs a whole upload again, in a new session, when it was cut off by the network or a 5xx. */
+    async retryUpload(what, repository, signal, upload) {
         const attempts = this.options.uploadAttempts ?? 3;
         for (let attempt = 1;; attempt++) {
             try {
-                await this.upload(repository, descriptor, source, options);
-                return 'uploaded';
+                return await upload();
             }
             catch (error) {
                 const transient = error instanceof src/* NetworkError */.Dr ||
                     (error instanceof src/* HttpError */.j$ && error.status >= 500) ||
                     error.name === 'TypeError';
-                if (!transient || attempt >= attempts || options.signal?.aborted)
+                if (!transient || attempt >= attempts || signal?.aborted)
                     throw error;
-                this.options.log?.(`upload of ${descriptor.digest} to ${this.name}/${repository} was cut off (${error.message}); starting again (${attempt + 1}/${attempts})`);
+                this.options.log?.(`upload of ${what} to ${this.name}/${repository} was cut off (${error.message}); starting again (${attempt + 1}/${attempts})`);
+                await new Promise((r) => setTimeout(r, 250 * 2 ** (attempt - 1)));
             }
         }
     }
@@ -1240,7 +1523,7 @@ class RegistryClient {
     async upload(repository, descriptor, source, options) {
         const what = `${repository}@${descriptor.digest}`;
         const chunkSize = options.chunkSize ?? this.chunkSize;
-        let location = await this.startUpload(repository, what);
+        const location = await this.startUpload(repository, what);
         const finish = (url) => {
             const u = new URL(url);
             u.searchParams.set('digest', descriptor.digest);
@@ -1258,8 +1541,41 @@ class RegistryClient {
             options.onProgress?.(bytes.byteLength);
             return;
         }
+        const sent = await this.patchChunks(repository, location, chunks(source, chunkSize), what, options);
+        if (sent.size !== descriptor.size)
+            throw new src/* ActionError */.lZ(`Blob ${descriptor.digest} had ${sent.size} bytes, expected ${descriptor.size}`);
+        await this.finishUpload(repository, sent.location, descriptor.digest, what, options.signal);
+    }
+    /** A chunked upload of bytes whose digest is computed on the way and given in the closing PUT. */
+    async uploadStream(repository, open, options) {
+        const what = `${repository} (streamed blob)`;
+        const location = await this.startUpload(repository, what);
+        const hash = (0,external_node_crypto_.createHash)('sha256');
+        const stream = open();
+        try {
+            const hashed = async function* (parts) {
+                for await (const part of parts) {
+                    hash.update(part);
+                    yield part;
+                }
+            };
+            const sent = await this.patchChunks(repository, location, hashed(chunks(() => stream, options.chunkSize ?? this.chunkSize)), what, options);
+            const digest = `sha256:${hash.digest('hex')}`;
+            await this.finishUpload(repository, sent.location, digest, `${repository}@${digest}`, options.signal);
+            return { digest, size: sent.size };
+        }
+        finally {
+            stream.destroy();
+        }
+    }
+    /**
+     * PATCHes the chunks in order (`Content-Range` from the spec's chunked upload). The next chunk is read
+     * while the current one is sent, so packing and uploading overlap, with two chunks in memory at most.
+     */
+    async patchChunks(repository, start, parts, what, options) {
+        let location = start;
         let offset = 0;
-        for await (const chunk of chunks(source, chunkSize)) {
+        for await (const chunk of readAhead(parts)) {
             const response = await this.call('PATCH', location, push(repository), what, {
                 headers: {
                     'content-type': 'application/octet-stream',
@@ -1276,11 +1592,14 @@ class RegistryClient {
             if (next)
                 location = this.resolveLocation(next);
         }
-        if (offset !== descriptor.size)
-            throw new src/* ActionError */.lZ(`Blob ${descriptor.digest} had ${offset} bytes, expected ${descriptor.size}`);
-        const response = await this.call('PUT', finish(location), push(repository), what, {
+        return { location, size: offset };
+    }
+    async finishUpload(repository, location, digest, what, signal) {
+        const url = new URL(location);
+        url.searchParams.set('digest', digest);
+        const response = await this.call('PUT', url.toString(), push(repository), what, {
             retry: false,
-            signal: options.signal,
+            signal,
         });
         await response.body?.cancel();
     }
@@ -1302,6 +1621,22 @@ class RegistryClient {
             url = next ? this.resolveLocation(next[1]) : undefined;
         }
         return [...tags].sort();
+    }
+    /**
+     * `DELETE /v2/<name>/manifests/<tag>` (distribution spec v1.1, where the registry supports it). Never
+     * falls back to deleting by digest: that would take every tag of the manifest, the version's with it.
+     * distribution 2.8 refuses both ways: 405 UNSUPPORTED with deletes disabled, 400 DIGEST_INVALID with
+     * them enabled (it deletes manifests by digest only).
+     */
+    async deleteTag(repository, tag) {
+        const response = await this.call('DELETE', this.url(repository, `manifests/${tag}`), push(repository), `${repository}:${tag}`, { accept: [400, 404, 405] });
+        const text = await response.text().catch(() => '');
+        if (response.status === 202 || response.status === 200)
+            return true;
+        const code = /"code"\s*:\s*"([A-Z_]+)"/.exec(text)?.[1];
+        if (response.status === 404)
+            return false;
+        throw new src/* ActionError */.lZ(`Registry ${this.name} cannot delete tags (DELETE ${repository}:${tag} answered ${response.status}${code ? ` ${code}` : ''}): move the tag instead`);
     }
     async referrersApi(repository, digest) {
         const response = await this.call('GET', this.url(repository, `referrers/${digest}`), pull(repository), `${repository} referrers`, {
@@ -1344,6 +1679,28 @@ function parseManifest(bytes, reference, contentType, where) {
 }
 function isIndexMediaType(mediaType) {
     return INDEX_MEDIA_TYPES.includes(mediaType);
+}
+/**
+ * Iterates `source` one item ahead: the next item is being produced while the caller works on the
+ * current one. A failure of that early read surfaces on the next step, never as an unhandled rejection.
+ */
+async function* readAhead(source) {
+    const iterator = source[Symbol.asyncIterator]();
+    let next = iterator.next();
+    next.catch(() => undefined);
+    try {
+        for (;;) {
+            const item = await next;
+            if (item.done)
+                return;
+            next = iterator.next();
+            next.catch(() => undefined);
+            yield item.value;
+        }
+    }
+    finally {
+        await next.then(() => iterator.return?.(), () => undefined);
+    }
 }
 async function readAll(stream) {
     const parts = [];
@@ -1493,28 +1850,34 @@ class LayoutStore {
             (await this.mountBlob(repository, descriptor.digest, options.mountFrom)))
             return 'mounted';
         (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(target), { recursive: true });
-        const temp = `${target}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`;
-        const hash = (0,external_node_crypto_.createHash)('sha256');
-        let size = 0;
+        const pending = `${target}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.pending`;
         try {
             const input = source instanceof Uint8Array ? external_node_stream_.Readable.from([Buffer.from(source)]) : source();
-            await (0,promises_namespaceObject.pipeline)(input, async function* (chunks) {
-                for await (const chunk of chunks) {
-                    hash.update(chunk);
-                    size += chunk.byteLength;
-                    options.onProgress?.(chunk.byteLength);
-                    yield chunk;
-                }
-            }, (0,external_node_fs_.createWriteStream)(temp));
-            const digest = `sha256:${hash.digest('hex')}`;
-            if (digest !== descriptor.digest || size !== descriptor.size)
-                throw new src/* ActionError */.lZ(`Blob for ${descriptor.digest} (${descriptor.size} bytes) had digest ${digest} and ${size} bytes`);
-            (0,external_node_fs_.renameSync)(temp, target);
+            const stored = await writeHashed(input, pending, { onProgress: options.onProgress });
+            if (stored.digest !== descriptor.digest || stored.size !== descriptor.size)
+                throw new src/* ActionError */.lZ(`Blob for ${descriptor.digest} (${descriptor.size} bytes) had digest ${stored.digest} and ${stored.size} bytes`);
+            (0,external_node_fs_.renameSync)(pending, target);
         }
         finally {
-            (0,external_node_fs_.rmSync)(temp, { force: true });
+            (0,external_node_fs_.rmSync)(pending, { force: true });
         }
         return 'uploaded';
+    }
+    async pushStream(repository, open, options = {}) {
+        this.init(repository);
+        // The digest is known only at the end: write under a temporary name in the layout, then rename.
+        const pending = (0,external_node_path_.join)(this.dir(repository), 'blobs', 'sha256', `upload-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+        try {
+            const stored = await writeHashed(open(), pending, options);
+            const target = this.blobPath(repository, stored.digest);
+            if ((0,external_node_fs_.existsSync)(target))
+                return { ...stored, outcome: 'exists' };
+            (0,external_node_fs_.renameSync)(pending, target);
+            return { ...stored, outcome: 'uploaded' };
+        }
+        finally {
+            (0,external_node_fs_.rmSync)(pending, { force: true });
+        }
     }
     async mountBlob(repository, digest, from) {
         const source = this.blobPath(from, digest);
@@ -1538,6 +1901,14 @@ class LayoutStore {
     async listTags(repository) {
         const tags = this.readIndex(repository).manifests.flatMap((m) => m.annotations?.[REF_NAME] ?? []);
         return [...new Set(tags)].sort();
+    }
+    async deleteTag(repository, tag) {
+        const index = this.readIndex(repository);
+        const kept = index.manifests.filter((m) => m.annotations?.[REF_NAME] !== tag);
+        if (kept.length === index.manifests.length)
+            return false;
+        this.writeIndex(repository, { ...index, manifests: kept });
+        return true;
     }
     /** A layout has no referrers API: referrers live under the `sha256-<hex>` tag schema. */
     async referrersApi() {
@@ -1650,10 +2021,7 @@ function findFiles(root, globs, skipDirs = ['.git', 'node_modules']) {
     return out.sort();
 }
 
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
 ;// CONCATENATED MODULE: ./packages/store/src/oci-registry.ts
-
 
 
 
@@ -1662,6 +2030,7 @@ var external_node_os_ = __nccwpck_require__(8161);
 const ModelPack = {
     manifest: 'application/vnd.cncf.model.manifest.v1+json',
     config: 'application/vnd.cncf.model.config.v1+json',
+    weightTar: 'application/vnd.cncf.model.weight.v1.tar',
     weightTarGzip: 'application/vnd.cncf.model.weight.v1.tar+gzip',
     filepath: 'org.cncf.model.filepath',
 };
@@ -1681,6 +2050,7 @@ const A = {
     tagPrefix: 'org.mlops.tag.',
 };
 const VERSION_TAG = /^v(\d+)$/;
+const LAYER_FORMATS = ['tar', 'tar+gzip'];
 /**
  * Models as CNCF ModelPack artifacts in an OCI registry or image layout: versions are immutable tags `v1`,
  * `v2`, … (found by listing the tags, pushing the next one and re-reading it to detect a lost race),
@@ -1753,48 +2123,41 @@ class OciModelRegistry {
         }
         if (!(0,external_node_fs_.existsSync)(options.source) || !(0,external_node_fs_.statSync)(options.source).isDirectory())
             throw new src/* ActionError */.lZ(`model-uri '${options.source}' is not a model directory: the ${this.kind === 'local' ? 'local' : 'OCI'} registry packs a directory (train-and-log's model-uri with the local tracking store)`);
-        const scratch = (0,external_node_fs_.mkdtempSync)((0,external_node_path_.join)((0,external_node_os_.tmpdir)(), 'modelpack-'));
-        try {
-            const dirName = (0,external_node_path_.basename)(options.source);
-            const layer = await buildLayer(listTree(options.source, dirName), {
-                output: (0,external_node_path_.join)(scratch, 'layer.tar.gz'),
-                mtime: sourceDateEpoch(),
-            });
-            const layerDescriptor = {
-                ...layer.descriptor,
-                mediaType: ModelPack.weightTarGzip,
-                annotations: { [ModelPack.filepath]: dirName },
-            };
-            const created = new Date().toISOString();
-            const config = encodeJson(modelPackConfig(options.name, created, options.runId, layer.diffId, options.description));
-            const configDescriptor = describe(ModelPack.config, config);
-            this.options.log?.(`Pushing the model layer (${layer.descriptor.size} bytes, ${layer.files} files) to ${this.uri}`);
-            await this.store.pushBlob(repository, layerDescriptor, () => (0,external_node_fs_.createReadStream)((0,external_node_path_.join)(scratch, 'layer.tar.gz')));
-            await this.store.pushBlob(repository, configDescriptor, config);
-            const version = await this.tagNextVersion(repository, (n) => ({
-                schemaVersion: 2,
-                mediaType: media_MediaType.ociManifest,
-                artifactType: ModelPack.manifest,
-                config: configDescriptor,
-                layers: [layerDescriptor],
-                annotations: {
-                    [A.created]: created,
-                    [A.title]: options.name,
-                    [A.version]: String(n),
-                    [A.source]: options.source,
-                    ...(options.runId ? { [A.runId]: options.runId } : {}),
-                    ...(options.description ? { [A.description]: options.description } : {}),
-                    ...Object.fromEntries(Object.entries(options.tags ?? {}).map(([k, v]) => [`${A.tagPrefix}${k}`, v])),
-                },
-            }));
-            const info = await this.info(options.name, `v${version}`);
-            if (!info)
-                throw new src/* ActionError */.lZ(`${this.uri}: version v${version} of ${options.name} vanished right after it was pushed`);
-            return { version: info, created: true };
-        }
-        finally {
-            (0,external_node_fs_.rmSync)(scratch, { recursive: true, force: true });
-        }
+        const dirName = (0,external_node_path_.basename)(options.source);
+        const entries = listTree(options.source, dirName);
+        const gzip = this.options.layerFormat === 'tar+gzip';
+        const total = entries.reduce((sum, e) => sum + e.size, 0);
+        this.options.log?.(`Packing and pushing the model layer (${total} bytes in ${entries.filter((e) => e.type === 'file').length} files, ${gzip ? 'tar+gzip' : 'tar'}) to ${this.uri}`);
+        const layer = await streamLayer(entries, { mtime: sourceDateEpoch(), gzip }, (open) => this.store.pushStream(repository, open));
+        const layerDescriptor = {
+            ...layer.descriptor,
+            mediaType: gzip ? ModelPack.weightTarGzip : ModelPack.weightTar,
+            annotations: { [ModelPack.filepath]: dirName },
+        };
+        const created = new Date().toISOString();
+        const config = encodeJson(modelPackConfig(options.name, created, options.runId, layer.diffId, options.description));
+        const configDescriptor = describe(ModelPack.config, config);
+        await this.store.pushBlob(repository, configDescriptor, config);
+        const version = await this.tagNextVersion(repository, (n) => ({
+            schemaVersion: 2,
+            mediaType: media_MediaType.ociManifest,
+            artifactType: ModelPack.manifest,
+            config: configDescriptor,
+            layers: [layerDescriptor],
+            annotations: {
+                [A.created]: created,
+                [A.title]: options.name,
+                [A.version]: String(n),
+                [A.source]: options.source,
+                ...(options.runId ? { [A.runId]: options.runId } : {}),
+                ...(options.description ? { [A.description]: options.description } : {}),
+                ...Object.fromEntries(Object.entries(options.tags ?? {}).map(([k, v]) => [`${A.tagPrefix}${k}`, v])),
+            },
+        }));
+        const info = await this.info(options.name, `v${version}`);
+        if (!info)
+            throw new src/* ActionError */.lZ(`${this.uri}: version v${version} of ${options.name} vanished right after it was pushed`);
+        return { version: info, created: true };
     }
     /** Registries have no conditional tag write: take the next free number, push, re-read, retry when lost. */
     async tagNextVersion(repository, manifestFor) {
@@ -1840,8 +2203,17 @@ class OciModelRegistry {
             throw new src/* ActionError */.lZ(`${this.uri}: ${name} has no version ${version}`);
         await this.store.putManifest(repository, fetched.bytes, fetched.descriptor.mediaType, alias);
     }
+    /** Deletes the alias tag only (the version keeps its own tag); deleting a missing alias is a no-op. */
     async deleteAlias(name, alias) {
-        throw new src/* ActionError */.lZ(`${this.uri}: alias '${alias}' of ${name} cannot be deleted: the distribution spec deletes manifests, not tags; move the alias instead`);
+        this.validateAlias(alias);
+        try {
+            await this.store.deleteTag(this.repository(name), alias);
+        }
+        catch (error) {
+            if (error instanceof src/* ActionError */.lZ)
+                throw new src/* ActionError */.lZ(`${this.uri}: alias '${alias}' of ${name} cannot be deleted: ${error.message}`);
+            throw error;
+        }
     }
     async searchVersions(name, options = {}) {
         const found = [];
@@ -1995,12 +2367,21 @@ class LocalStore {
             record.params[key] = value;
         }
         Object.assign(record.tags, entities.tags ?? {});
+        const lines = [];
         for (const m of entities.metrics ?? []) {
-            const points = record.metrics[m.key] ?? [];
-            points.push({ value: encode(m.value), step: m.step, timestamp: m.timestamp });
-            record.metrics[m.key] = points;
+            const point = { value: encode(m.value), step: m.step, timestamp: m.timestamp };
+            const latest = record.metrics[m.key]?.at(-1);
+            if (!latest || m.step >= latest.step)
+                record.metrics[m.key] = [point];
+            lines.push(`${JSON.stringify({ key: m.key, ...point })}\n`);
         }
+        if (lines.length > 0)
+            (0,external_node_fs_.appendFileSync)(this.historyFile(run.runId), lines.join(''));
         this.write(record);
+    }
+    /** Every metric point of a run, appended as it is logged: one JSON object per line (`key`, `value`, `step`, `timestamp`). */
+    historyFile(runId) {
+        return (0,external_node_path_.join)((0,external_node_path_.dirname)(this.runFile(runId)), 'metrics.jsonl');
     }
     async uploadArtifacts(run, files, options = {}) {
         await (0,src/* mapPool */.Pk)(files, options.parallel ?? 8, async (file) => {
@@ -2010,7 +2391,7 @@ class LocalStore {
             (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(target), { recursive: true });
             const temp = `${target}.${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.tmp`;
             (0,external_node_fs_.copyFileSync)(file.localPath, temp);
-            const { renameSync } = await Promise.resolve(/* import() */).then(__nccwpck_require__.t.bind(__nccwpck_require__, 3024, 23));
+            const { renameSync } = await Promise.resolve(/* import() */).then(__nccwpck_require__.t.bind(__nccwpck_require__, 73024, 23));
             renameSync(temp, target);
             options.onFile?.(file);
         });
@@ -2063,7 +2444,7 @@ class LocalStore {
 }
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
+var dist = __nccwpck_require__(38815);
 ;// CONCATENATED MODULE: ./packages/store/src/metrics.ts
 
 
@@ -2243,57 +2624,126 @@ function flattenMetrics(value, result, skipped, prefix = '') {
     if (prefix)
         skipped.push(prefix);
 }
-function parseDelimited(text, file, delimiter) {
-    const lines = text.split(/\r?\n/);
-    const split = (line) => line.split(delimiter).map((cell) => cell.trim().replace(/^"(.*)"$/, '$1'));
-    const headerIndex = lines.findIndex((l) => l.trim() !== '');
-    if (headerIndex < 0)
-        fail(file, undefined, undefined, 'the file is empty; expected a header row and at least one row of values');
-    const header = split(lines[headerIndex]);
-    const stepIndex = header.findIndex((h) => STEP_COLUMNS.includes(h.toLowerCase()));
-    const result = { latest: {}, history: {} };
-    let rowCount = 0;
-    for (let n = headerIndex + 1; n < lines.length; n++) {
-        const line = lines[n];
-        if (line.trim() === '')
-            continue;
-        const cells = split(line);
-        if (cells.length !== header.length) {
-            fail(file, n + 1, undefined, `expected ${header.length} ${delimiter === '\t' ? 'tab' : 'comma'}-separated values as in the header, found ${cells.length}`);
+/** Points kept per metric in a result's `history` (charts, outputs); the run itself gets every point. */
+const MAX_HISTORY_POINTS = 500;
+/**
+ * An evenly spaced sample of a stream of points, at most `limit` long: when it fills up, every other
+ * point is dropped and the spacing doubles, so memory stays bounded whatever the length of the history.
+ */
+class HistorySample {
+    limit;
+    points = [];
+    stride = 1;
+    seen = 0;
+    constructor(limit = MAX_HISTORY_POINTS) {
+        this.limit = limit;
+    }
+    add(point) {
+        if (this.seen++ % this.stride !== 0)
+            return;
+        this.points.push(point);
+        if (this.points.length > this.limit) {
+            this.points = this.points.filter((_, index) => index % 2 === 0);
+            this.stride *= 2;
         }
-        let step = rowCount;
-        if (stepIndex >= 0) {
-            const parsed = parseNumberText(cells[stepIndex]);
+    }
+    /** The sample in step order (a stable sort: equal steps keep the order they were written in). */
+    sorted() {
+        return [...this.points].sort((a, b) => a.step - b.step);
+    }
+}
+/**
+ * Parses a CSV/TSV metric history one line at a time, so a file of any length is read in bounded
+ * memory: a header naming the metrics (and optionally a step column), then one row per step. Keeps the
+ * latest value of each metric (the one at the highest step; on equal steps the last written) and a
+ * bounded sample of its history.
+ */
+class metrics_DelimitedMetrics {
+    file;
+    delimiter;
+    header;
+    stepIndex = -1;
+    headerLine = 0;
+    rows = 0;
+    latest = new Map();
+    samples = new Map();
+    constructor(file, delimiter) {
+        this.file = file;
+        this.delimiter = delimiter;
+    }
+    split(line) {
+        return line.split(this.delimiter).map((cell) => cell.trim().replace(/^"(.*)"$/, '$1'));
+    }
+    /** Feeds line `lineNumber` (1-based, without its line break); returns the points of a data row. */
+    line(text, lineNumber) {
+        if (text.trim() === '')
+            return [];
+        const cells = this.split(text);
+        if (!this.header) {
+            this.header = cells;
+            this.headerLine = lineNumber;
+            this.stepIndex = cells.findIndex((h) => STEP_COLUMNS.includes(h.toLowerCase()));
+            return [];
+        }
+        const header = this.header;
+        if (cells.length !== header.length) {
+            fail(this.file, lineNumber, undefined, `expected ${header.length} ${this.delimiter === '\t' ? 'tab' : 'comma'}-separated values as in the header, found ${cells.length}`);
+        }
+        let step = this.rows;
+        if (this.stepIndex >= 0) {
+            const parsed = parseNumberText(cells[this.stepIndex]);
             if (parsed === undefined || !Number.isInteger(parsed)) {
-                fail(file, n + 1, undefined, `the ${header[stepIndex]} column must hold whole numbers, found ${JSON.stringify(cells[stepIndex])}`);
+                fail(this.file, lineNumber, undefined, `the ${header[this.stepIndex]} column must hold whole numbers, found ${JSON.stringify(cells[this.stepIndex])}`);
             }
             step = parsed;
         }
-        header.forEach((name, column) => {
-            if (column === stepIndex || IGNORED_COLUMNS.includes(name.toLowerCase()))
+        const points = [];
+        header.forEach((key, column) => {
+            if (column === this.stepIndex || IGNORED_COLUMNS.includes(key.toLowerCase()))
                 return;
             const cell = cells[column];
             if (cell === '')
                 return;
             const value = parseNumberText(cell);
             if (value === undefined)
-                fail(file, n + 1, undefined, `column '${name}' holds ${JSON.stringify(cell)}, which is not a number`);
-            const points = result.history[name] ?? [];
-            points.push({ step, value });
-            result.history[name] = points;
+                fail(this.file, lineNumber, undefined, `column '${key}' holds ${JSON.stringify(cell)}, which is not a number`);
+            points.push({ key, step, value });
+            const latest = this.latest.get(key);
+            if (!latest || step >= latest.step)
+                this.latest.set(key, { step, value });
+            let sample = this.samples.get(key);
+            if (!sample) {
+                sample = new HistorySample();
+                this.samples.set(key, sample);
+            }
+            sample.add({ step, value });
         });
-        rowCount++;
+        this.rows++;
+        return points;
     }
-    if (rowCount === 0)
-        fail(file, headerIndex + 1, undefined, 'there is a header but no rows of values');
-    for (const [name, points] of Object.entries(result.history)) {
-        points.sort((a, b) => a.step - b.step);
-        result.latest[name] = points[points.length - 1].value;
+    /** The result once every line was fed; fails on a file with no header or no rows. */
+    finish() {
+        if (!this.header)
+            fail(this.file, undefined, undefined, 'the file is empty; expected a header row and at least one row of values');
+        if (this.rows === 0)
+            fail(this.file, this.headerLine, undefined, 'there is a header but no rows of values');
+        const result = { latest: {}, history: {} };
+        for (const [key, point] of this.latest)
+            result.latest[key] = point.value;
+        for (const [key, sample] of this.samples)
+            result.history[key] = sample.sorted();
+        return result;
     }
-    return result;
+}
+function parseDelimited(text, file, delimiter) {
+    const parser = new metrics_DelimitedMetrics(file, delimiter);
+    text.split(/\r?\n/).forEach((line, index) => {
+        parser.line(line, index + 1);
+    });
+    return parser.finish();
 }
 /** Reads one metrics file by extension: .json, .yaml/.yml, .csv, .tsv. */
-function parseMetricsText(text, path, display = path) {
+function metrics_parseMetricsText(text, path, display = path) {
     const file = display;
     const ext = extname(path).toLowerCase();
     const skipped = [];
@@ -2324,31 +2774,143 @@ function parseMetricsText(text, path, display = path) {
     flattenMetrics(data, result, skipped);
     return { result, skipped };
 }
-/** Reads and merges metrics files (later files win on a name clash); `display` names them in errors. */
-function readMetricsFiles(files, warn = () => { }) {
+/** Fails with what to check when a metrics file cannot be read. */
+function metrics_metricsFileError(display, error) {
+    const code = error.code;
+    fail(display, undefined, undefined, code === 'ENOENT'
+        ? 'not found after the training finished; did it write the file (check working-directory)?'
+        : `cannot be read (${code})`);
+}
+/** The text of a metrics file. */
+function metrics_readMetricsText(file) {
+    try {
+        return readFileSync(file.path, 'utf8');
+    }
+    catch (error) {
+        metrics_metricsFileError(file.display, error);
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/store/src/metric-stream.ts
+
+
+
+
+/** Lines of a text file with their 1-based numbers, read in chunks so memory does not grow with the file. */
+async function* readLines(path, onRead) {
+    const stream = createReadStream(path, { highWaterMark: 1024 * 1024 });
+    let rest = '';
+    let lineNumber = 0;
+    const decoder = new TextDecoder('utf-8');
+    for await (const chunk of stream) {
+        onRead?.(chunk.length);
+        const text = rest + decoder.decode(chunk, { stream: true });
+        const lines = text.split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines)
+            yield [line.endsWith('\r') ? line.slice(0, -1) : line, ++lineNumber];
+    }
+    rest += decoder.decode();
+    if (rest)
+        yield [rest.endsWith('\r') ? rest.slice(0, -1) : rest, ++lineNumber];
+}
+/** Hands points to `log` in batches, with a bounded number of batches in flight. */
+class Batcher {
+    log;
+    options;
+    batch = [];
+    inFlight = new Set();
+    failure;
+    logged = 0;
+    constructor(log, options) {
+        this.log = log;
+        this.options = options;
+    }
+    async add(points) {
+        for (const point of points) {
+            this.batch.push(point);
+            if (this.batch.length >= this.options.batchSize)
+                await this.flush();
+        }
+    }
+    rethrow() {
+        if (this.failure)
+            throw this.failure.error;
+        this.options.signal?.throwIfAborted();
+    }
+    async flush() {
+        this.rethrow();
+        if (this.batch.length === 0)
+            return;
+        const points = this.batch;
+        this.batch = [];
+        while (this.inFlight.size >= this.options.concurrency)
+            await Promise.race(this.inFlight);
+        this.rethrow();
+        const pending = this.log(points).then(() => {
+            this.logged += points.length;
+            this.options.onLogged?.(points.length);
+        }, (error) => {
+            this.failure ??= { error };
+        });
+        const tracked = pending.finally(() => this.inFlight.delete(tracked));
+        this.inFlight.add(tracked);
+    }
+    async close() {
+        await this.flush();
+        await Promise.all(this.inFlight);
+        this.rethrow();
+    }
+}
+/** A CSV/TSV history, streamed: each row's points go to the batcher as the file is read. */
+async function streamDelimited(file, batcher, options) {
+    const parser = new DelimitedMetrics(file.display, extname(file.path).toLowerCase() === '.tsv' ? '\t' : ',');
+    try {
+        for await (const [line, lineNumber] of readLines(file.path, options.onRead))
+            await batcher.add(parser.line(line, lineNumber));
+    }
+    catch (error) {
+        if (error instanceof ActionError || !error.code)
+            throw error;
+        metricsFileError(file.display, error);
+    }
+    return parser.finish();
+}
+/** A JSON/YAML metrics file: small by nature, so it is parsed whole; a list becomes steps 0…n−1. */
+async function readStructured(file, batcher, options) {
+    const text = readMetricsText(file);
+    options.onRead?.(statSync(file.path).size);
+    const { result, skipped } = parseMetricsText(text, file.path, file.display);
+    if (skipped.length)
+        options.warn?.(`Metrics file '${file.display}': skipped values that are not numbers: ${skipped.slice(0, 10).join(', ')}`);
+    for (const [key, value] of Object.entries(result.latest)) {
+        const history = result.history[key];
+        await batcher.add(history?.length ? history.map((p) => ({ key, ...p })) : [{ key, step: 0, value }]);
+    }
+    return result;
+}
+/**
+ * Reads metrics files and logs every point they hold through `log`, streaming CSV/TSV histories so
+ * that memory stays bounded whatever their length. Returns the latest value of each metric (later files
+ * win on a name clash) and a bounded sample of each history, for the report.
+ */
+async function logMetricsFiles(files, log, options = {}) {
+    const batcher = new Batcher(log, { batchSize: 1000, concurrency: 1, ...options });
     const merged = { latest: {}, history: {} };
     for (const file of files) {
-        let text;
-        try {
-            text = readFileSync(file.path, 'utf8');
-        }
-        catch (error) {
-            const code = error.code;
-            fail(file.display, undefined, undefined, code === 'ENOENT'
-                ? 'not found after the training finished; did it write the file (check working-directory)?'
-                : `cannot be read (${code})`);
-        }
-        const { result, skipped } = parseMetricsText(text, file.display);
-        if (skipped.length)
-            warn(`Metrics file '${file.display}': skipped values that are not numbers: ${skipped.slice(0, 10).join(', ')}`);
+        const ext = extname(file.path).toLowerCase();
+        const result = ext === '.csv' || ext === '.tsv'
+            ? await streamDelimited(file, batcher, options)
+            : await readStructured(file, batcher, options);
         for (const [name, value] of Object.entries(result.latest)) {
             if (name in merged.latest)
-                warn(`Metric '${name}' appears in more than one metrics file; using '${file.display}'`);
+                options.warn?.(`Metric '${name}' appears in more than one metrics file; using '${file.display}'`);
             merged.latest[name] = value;
         }
         Object.assign(merged.history, result.history);
     }
-    return merged;
+    await batcher.close();
+    return { ...merged, points: batcher.logged };
 }
 
 ;// CONCATENATED MODULE: ./packages/store/src/registry.ts
@@ -2665,6 +3227,7 @@ function paramsDigest(params) {
 
 
 
+
 ;// CONCATENATED MODULE: ./actions/register-model/src/deployment.ts
 /**
  * A GitHub Deployment (and a success status) for the environment the model was promoted to, so the
@@ -2672,7 +3235,7 @@ function paramsDigest(params) {
  * plugins cost start-up time on every other path.
  */
 async function createDeployment(request) {
-    const { getOctokit } = await __nccwpck_require__.e(/* import() */ 413).then(__nccwpck_require__.bind(__nccwpck_require__, 2413));
+    const { getOctokit } = await __nccwpck_require__.e(/* import() */ 351).then(__nccwpck_require__.bind(__nccwpck_require__, 61351));
     const octokit = getOctokit(request.token, { baseUrl: request.github.apiUrl });
     const { owner, repo } = request.github;
     const deployment = await octokit.rest.repos.createDeployment({
@@ -3331,6 +3894,9 @@ const inputs = src.z.object({
     'registry-token': src/* input */.hF
         .secret(src.z.string().optional())
         .describe('Bearer token for an MLflow registry on another server than the tracking store'),
+    'layer-format': src.z["enum"](LAYER_FORMATS)
+        .default('tar')
+        .describe('ModelPack weight layer on the OCI and local registries: `tar` (default; weights barely compress, so packing runs at disk speed) or `tar+gzip`'),
     description: src.z.string().optional().describe('Description of the new version'),
     tags: src/* input */.hF.keyValues().prefault('').describe('Extra tags on the new version, as KEY=value lines'),
     gates: src/* input */.hF
@@ -3467,11 +4033,12 @@ function openRegistry(i, ctx) {
                 registry,
                 credentials,
                 credentialInput: 'registry-password',
-                log: (l) => ctx.log.debug(l),
+                log: (l) => ctx.log.info(l),
             }),
             namespace: namespace.replace(/\/$/, ''),
             uri: `oci://${registry}${namespace ? `/${namespace}` : ''}`,
             reference: (repository, digest) => `oci://${registry}/${repository}@${digest}`,
+            layerFormat: i['layer-format'],
             log: (l) => ctx.log.info(l),
         });
     }
@@ -3486,6 +4053,7 @@ function openRegistry(i, ctx) {
         namespace: '',
         uri: dir,
         reference: (repository, _digest, tag) => `oci:${(0,external_node_path_.join)(root, repository)}:${tag}`,
+        layerFormat: i['layer-format'],
         log: (l) => ctx.log.info(l),
     });
 }
@@ -3710,7 +4278,7 @@ async function registerOrPromote(i, ctx, registry) {
 
 /***/ }),
 
-/***/ 495:
+/***/ 68916:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -3731,7 +4299,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   z: () => (/* reexport */ external_namespaceObject)
 });
 
-// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, InputError, OUTPUTS_LIMIT_BYTES, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, describeField, describeFields, fitComment, formatBytes, formatDuration, globToRegExp, inputVariable, isInside, isUrlLike, limitOutputs, logValue, neutraliseLine, neutraliseText, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, realPathOf, redact, redactUrl, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, upsertStickyComment, urlSecrets
+// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, InputError, OUTPUTS_LIMIT_BYTES, Progress, SUMMARY_LIMIT_BYTES, Summary, artifactServiceAvailable, commentMarker, describeField, describeFields, fitComment, formatBytes, formatDuration, globToRegExp, inputVariable, isInside, isUrlLike, limitOutputs, logValue, neutraliseLine, neutraliseText, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, realPathOf, redact, redactUrl, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, uniqueArtifactName, uploadArtifact, upsertStickyComment, urlSecrets
 
 // NAMESPACE OBJECT: ./node_modules/zod/v4/core/util.js
 var util_namespaceObject = {};
@@ -25033,13 +25601,37 @@ function coerce_date(params) {
 
 
 // EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_ = __nccwpck_require__(73024);
 // EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
+var external_node_os_ = __nccwpck_require__(48161);
 // EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_ = __nccwpck_require__(76760);
 // EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
+var external_node_crypto_ = __nccwpck_require__(77598);
+;// CONCATENATED MODULE: ./packages/kit/src/artifact.ts
+
+/** Whether the runner gives this step GitHub's artifact service (it does on GitHub-hosted and self-hosted runners). */
+function artifactServiceAvailable(env) {
+    return Boolean(env.ACTIONS_RUNTIME_TOKEN && env.ACTIONS_RESULTS_URL);
+}
+/**
+ * Uploads files as a workflow artifact through GitHub's artifact service (the client reads the
+ * runner's ACTIONS_RUNTIME_TOKEN and ACTIONS_RESULTS_URL); loaded only when something is uploaded.
+ */
+async function uploadArtifact(name, files, root) {
+    const { DefaultArtifactClient } = await Promise.all(/* import() */[__nccwpck_require__.e(351), __nccwpck_require__.e(72)]).then(__nccwpck_require__.bind(__nccwpck_require__, 57072));
+    const result = await new DefaultArtifactClient().uploadArtifact(name, files, root, {});
+    return { name, id: result.id, size: result.size };
+}
+/**
+ * An artifact name unique within the workflow run: names must be, and one step may run in several jobs
+ * of a matrix. Only characters the artifact service accepts.
+ */
+function uniqueArtifactName(prefix, env) {
+    const parts = [prefix, env.GITHUB_JOB, (0,external_node_crypto_.randomBytes)(3).toString('hex')].filter(Boolean);
+    return parts.join('-').replace(/["':<>|*?\\/\r\n]/g, '_');
+}
+
 ;// CONCATENATED MODULE: ./packages/kit/src/log.ts
 /**
  * The log is a command channel: the runner acts on any stdout line that starts (after blanks) with
@@ -25404,8 +25996,9 @@ class HttpClient {
             clearTimeout(timer);
             if (response.ok || options.accept?.includes(response.status))
                 return response;
-            if (isRetryableStatus(response.status) && attempt < retries) {
-                const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
+            const retryable = isRetryableStatus(response.status) || this.options.retryStatuses?.includes(response.status);
+            if (retryable && attempt < retries) {
+                const retryAfter = parseRetryAfter(response.headers.get('retry-after')) ?? this.options.retryDelay?.(response);
                 const delay = retryAfter !== undefined ? Math.min(retryAfter, 120_000) : jittered;
                 await response.body?.cancel().catch(() => undefined);
                 this.options.log?.(`${label} answered ${response.status}; retry ${attempt + 1}/${retries} in ${Math.round(delay)} ms`);
@@ -25679,7 +26272,7 @@ function readGithubContext(env = process.env) {
 }
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
+var dist = __nccwpck_require__(38815);
 ;// CONCATENATED MODULE: ./packages/kit/src/parse.ts
 /**
  * Parsers for the string forms that workflow authors write in `with:`. Each throws a plain Error whose
@@ -25887,13 +26480,14 @@ function cost(name, value) {
  * not fit, the largest output is replaced by a pointer to `file` (where the caller writes the whole
  * result) and `json` is rebuilt with the same pointer in its place.
  */
-function limitOutputs(result, file, limitBytes = OUTPUTS_LIMIT_BYTES) {
+function limitOutputs(result, file, limitBytes = OUTPUTS_LIMIT_BYTES, artifact) {
     const strings = Object.fromEntries(Object.entries(result).map(([k, v]) => [k, stringify(v)]));
     const trimmed = [];
     const pointer = (name) => ({
         truncated: true,
         bytes: Buffer.byteLength(strings[name]),
         file,
+        ...(artifact ? { artifact } : {}),
     });
     const build = () => {
         const json = JSON.stringify(Object.fromEntries(Object.entries(result).map(([k, v]) => [k, trimmed.includes(k) ? pointer(k) : v])));
@@ -25910,7 +26504,10 @@ function limitOutputs(result, file, limitBytes = OUTPUTS_LIMIT_BYTES) {
             .filter((k) => !trimmed.includes(k))
             .sort((a, b) => Buffer.byteLength(strings[b]) - Buffer.byteLength(strings[a]))[0];
         if (largest === undefined) {
-            values = { ...values, json: JSON.stringify({ truncated: true, file }) };
+            values = {
+                ...values,
+                json: JSON.stringify({ truncated: true, file, ...(artifact ? { artifact } : {}) }),
+            };
             break;
         }
         trimmed.push(largest);
@@ -26095,6 +26692,7 @@ class Summary {
 
 
 
+
 /** How long a cancelled step may take to wind down (the runner sends SIGTERM 7.5 s after SIGINT). */
 const CANCEL_GRACE_MS = 5000;
 function defineAction(definition) {
@@ -26219,22 +26817,33 @@ function reportFailure(error, env) {
 }
 /**
  * Writes every output and the `json` output within GitHub's per-job limit: when they would exceed it,
- * the whole result goes to a file under RUNNER_TEMP and the largest outputs point to it instead.
+ * the whole result goes to a file under RUNNER_TEMP, uploaded as a workflow artifact where the runner
+ * has the artifact service (RUNNER_TEMP is gone after the job), and the largest outputs point to both.
  */
-function writeOutputs(definition, result, tempDir) {
+async function writeOutputs(definition, result, tempDir, env) {
     const parsed = definition.outputs.safeParse(result);
     if (!parsed.success) {
         throw new Error(`${definition.id} produced outputs that do not match its schema: ${prettifyError(parsed.error)}`);
     }
     const values = parsed.data;
-    let file;
     const limited = limitOutputs(values, '\0', OUTPUTS_LIMIT_BYTES);
     let written = limited.values;
     if (limited.trimmed.length > 0) {
-        file = (0,external_node_path_.join)(tempDir(), 'outputs.json');
+        const dir = tempDir();
+        const file = (0,external_node_path_.join)(dir, 'outputs.json');
         writeFileAtomic(file, redact(JSON.stringify(values, null, 2)));
-        written = limitOutputs(values, file, OUTPUTS_LIMIT_BYTES).values;
-        runner.warning(`The outputs of ${definition.id} exceed GitHub's 1 MB limit: ${limited.trimmed.map((k) => `'${k}'`).join(', ')} ${limited.trimmed.length === 1 ? 'was' : 'were'} replaced by a pointer to the full result in ${file}`);
+        let artifact;
+        if (artifactServiceAvailable(env)) {
+            try {
+                artifact = (await uploadArtifact(uniqueArtifactName(`${definition.id}-outputs`, env), [file], dir))
+                    .name;
+            }
+            catch (error) {
+                runner.warning(`Could not upload ${file} as a workflow artifact: ${oneLine(redact(String(error)))}`);
+            }
+        }
+        written = limitOutputs(values, file, OUTPUTS_LIMIT_BYTES, artifact).values;
+        runner.warning(`The outputs of ${definition.id} exceed GitHub's 1 MB limit: ${limited.trimmed.map((k) => `'${k}'`).join(', ')} ${limited.trimmed.length === 1 ? 'was' : 'were'} replaced by a pointer to the full result in ${file}${artifact ? ` (workflow artifact '${artifact}')` : ''}`);
     }
     for (const [key, value] of Object.entries(written))
         runner.setOutput(key, redact(value));
@@ -26282,7 +26891,7 @@ async function runAction(definition, env = process.env) {
                 runner.saveState('isPost', 'true');
             const inputs = readInputs(definition.inputs, env);
             const result = await Promise.race([definition.run(inputs, ctx), cancelled]);
-            writeOutputs(definition, result, () => ctx.tempDir);
+            await writeOutputs(definition, result, () => ctx.tempDir, env);
             const failure = ctx.failure();
             if (failure)
                 runner.setFailed(oneLine(redact(failure)));
@@ -26353,65 +26962,94 @@ async function mapPool(items, limit, work) {
 
 
 
+
 /***/ }),
 
-/***/ 2613:
+/***/ 42613:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("assert");
 
 /***/ }),
 
-/***/ 181:
+/***/ 20181:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("buffer");
 
 /***/ }),
 
-/***/ 4434:
+/***/ 35317:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
+
+/***/ }),
+
+/***/ 49140:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("constants");
+
+/***/ }),
+
+/***/ 76982:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
+
+/***/ }),
+
+/***/ 24434:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("events");
 
 /***/ }),
 
-/***/ 9896:
+/***/ 79896:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
 
 /***/ }),
 
-/***/ 8611:
+/***/ 91943:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs/promises");
+
+/***/ }),
+
+/***/ 58611:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("http");
 
 /***/ }),
 
-/***/ 5692:
+/***/ 65692:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("https");
 
 /***/ }),
 
-/***/ 9278:
+/***/ 69278:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("net");
 
 /***/ }),
 
-/***/ 4589:
+/***/ 34589:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:assert");
 
 /***/ }),
 
-/***/ 6698:
+/***/ 16698:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:async_hooks");
@@ -26425,77 +27063,98 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:buffer"
 
 /***/ }),
 
-/***/ 7540:
+/***/ 37540:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:console");
 
 /***/ }),
 
-/***/ 7598:
+/***/ 77598:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
 
 /***/ }),
 
-/***/ 3053:
+/***/ 53053:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:diagnostics_channel");
 
 /***/ }),
 
-/***/ 610:
+/***/ 40610:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns");
 
 /***/ }),
 
-/***/ 8474:
+/***/ 78474:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
 
 /***/ }),
 
-/***/ 3024:
+/***/ 73024:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 
 /***/ }),
 
-/***/ 7067:
+/***/ 51455:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+
+/***/ }),
+
+/***/ 37067:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http");
 
 /***/ }),
 
-/***/ 2467:
+/***/ 32467:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2");
 
 /***/ }),
 
-/***/ 7030:
+/***/ 44708:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
+
+/***/ }),
+
+/***/ 98995:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
+
+/***/ }),
+
+/***/ 77030:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
 
 /***/ }),
 
-/***/ 8161:
+/***/ 48161:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 
 /***/ }),
 
-/***/ 6760:
+/***/ 76760:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
@@ -26509,66 +27168,87 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:perf_ho
 
 /***/ }),
 
-/***/ 1792:
+/***/ 1708:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:process");
+
+/***/ }),
+
+/***/ 41792:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:querystring");
 
 /***/ }),
 
-/***/ 7075:
+/***/ 57075:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
 
 /***/ }),
 
-/***/ 1692:
+/***/ 46193:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
+
+/***/ }),
+
+/***/ 41692:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:tls");
 
 /***/ }),
 
-/***/ 3136:
+/***/ 73136:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
 
 /***/ }),
 
-/***/ 7975:
+/***/ 57975:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
 
 /***/ }),
 
-/***/ 3429:
+/***/ 73429:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util/types");
 
 /***/ }),
 
-/***/ 5919:
+/***/ 75919:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
 
 /***/ }),
 
-/***/ 8522:
+/***/ 38522:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
 
 /***/ }),
 
-/***/ 857:
+/***/ 70857:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
+
+/***/ }),
+
+/***/ 16928:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
 
 /***/ }),
 
@@ -26579,39 +27259,74 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("process");
 
 /***/ }),
 
-/***/ 3193:
+/***/ 2203:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("stream");
+
+/***/ }),
+
+/***/ 13193:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("string_decoder");
 
 /***/ }),
 
-/***/ 4756:
+/***/ 53557:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
+
+/***/ }),
+
+/***/ 64756:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tls");
 
 /***/ }),
 
-/***/ 9023:
+/***/ 52018:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tty");
+
+/***/ }),
+
+/***/ 87016:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("url");
+
+/***/ }),
+
+/***/ 39023:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 
 /***/ }),
 
-/***/ 7349:
+/***/ 43106:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
+
+/***/ }),
+
+/***/ 57349:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveBlockMap = __nccwpck_require__(7103);
-var resolveBlockSeq = __nccwpck_require__(334);
-var resolveFlowCollection = __nccwpck_require__(3142);
+var identity = __nccwpck_require__(41127);
+var Scalar = __nccwpck_require__(63301);
+var YAMLMap = __nccwpck_require__(84454);
+var YAMLSeq = __nccwpck_require__(92223);
+var resolveBlockMap = __nccwpck_require__(87103);
+var resolveBlockSeq = __nccwpck_require__(90334);
+var resolveFlowCollection = __nccwpck_require__(13142);
 
 function resolveCollection(CN, ctx, token, onError, tagName, tag) {
     const coll = token.type === 'block-map'
@@ -26697,15 +27412,15 @@ exports.composeCollection = composeCollection;
 
 /***/ }),
 
-/***/ 3683:
+/***/ 23683:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var Document = __nccwpck_require__(3021);
-var composeNode = __nccwpck_require__(5937);
-var resolveEnd = __nccwpck_require__(7788);
-var resolveProps = __nccwpck_require__(4631);
+var composeNode = __nccwpck_require__(45937);
+var resolveEnd = __nccwpck_require__(17788);
+var resolveProps = __nccwpck_require__(34631);
 
 function composeDoc(options, directives, { offset, start, value, end }, onError) {
     const opts = Object.assign({ _directives: directives }, options);
@@ -26749,17 +27464,17 @@ exports.composeDoc = composeDoc;
 
 /***/ }),
 
-/***/ 5937:
+/***/ 45937:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var composeCollection = __nccwpck_require__(7349);
+var identity = __nccwpck_require__(41127);
+var composeCollection = __nccwpck_require__(57349);
 var composeScalar = __nccwpck_require__(5413);
-var resolveEnd = __nccwpck_require__(7788);
-var utilEmptyScalarPosition = __nccwpck_require__(2599);
+var resolveEnd = __nccwpck_require__(17788);
+var utilEmptyScalarPosition = __nccwpck_require__(22599);
 
 const CN = { composeNode, composeEmptyNode };
 function composeNode(ctx, token, props, onError) {
@@ -26873,10 +27588,10 @@ exports.composeNode = composeNode;
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var resolveBlockScalar = __nccwpck_require__(8913);
-var resolveFlowScalar = __nccwpck_require__(6842);
+var identity = __nccwpck_require__(41127);
+var Scalar = __nccwpck_require__(63301);
+var resolveBlockScalar = __nccwpck_require__(48913);
+var resolveFlowScalar = __nccwpck_require__(76842);
 
 function composeScalar(ctx, token, tagToken, onError) {
     const { value, type, comment, range } = token.type === 'block-scalar'
@@ -26963,18 +27678,18 @@ exports.composeScalar = composeScalar;
 
 /***/ }),
 
-/***/ 9984:
+/***/ 89984:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var directives = __nccwpck_require__(1342);
+var directives = __nccwpck_require__(61342);
 var Document = __nccwpck_require__(3021);
-var errors = __nccwpck_require__(1464);
-var identity = __nccwpck_require__(1127);
-var composeDoc = __nccwpck_require__(3683);
-var resolveEnd = __nccwpck_require__(7788);
+var errors = __nccwpck_require__(91464);
+var identity = __nccwpck_require__(41127);
+var composeDoc = __nccwpck_require__(23683);
+var resolveEnd = __nccwpck_require__(17788);
 
 function getErrorPos(src) {
     if (typeof src === 'number')
@@ -27194,17 +27909,17 @@ exports.Composer = Composer;
 
 /***/ }),
 
-/***/ 7103:
+/***/ 87103:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
-var resolveProps = __nccwpck_require__(4631);
+var Pair = __nccwpck_require__(57165);
+var YAMLMap = __nccwpck_require__(84454);
+var resolveProps = __nccwpck_require__(34631);
 var utilContainsNewline = __nccwpck_require__(9499);
-var utilFlowIndentCheck = __nccwpck_require__(4051);
-var utilMapIncludes = __nccwpck_require__(1187);
+var utilFlowIndentCheck = __nccwpck_require__(74051);
+var utilMapIncludes = __nccwpck_require__(81187);
 
 const startColMsg = 'All mapping items must start at the same column';
 function resolveBlockMap({ composeNode, composeEmptyNode }, ctx, bm, onError, tag) {
@@ -27318,12 +28033,12 @@ exports.resolveBlockMap = resolveBlockMap;
 
 /***/ }),
 
-/***/ 8913:
+/***/ 48913:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(63301);
 
 function resolveBlockScalar(ctx, scalar, onError) {
     const start = scalar.offset;
@@ -27525,14 +28240,14 @@ exports.resolveBlockScalar = resolveBlockScalar;
 
 /***/ }),
 
-/***/ 334:
+/***/ 90334:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveProps = __nccwpck_require__(4631);
-var utilFlowIndentCheck = __nccwpck_require__(4051);
+var YAMLSeq = __nccwpck_require__(92223);
+var resolveProps = __nccwpck_require__(34631);
+var utilFlowIndentCheck = __nccwpck_require__(74051);
 
 function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
     const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
@@ -27583,7 +28298,7 @@ exports.resolveBlockSeq = resolveBlockSeq;
 
 /***/ }),
 
-/***/ 7788:
+/***/ 17788:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -27629,19 +28344,19 @@ exports.resolveEnd = resolveEnd;
 
 /***/ }),
 
-/***/ 3142:
+/***/ 13142:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveEnd = __nccwpck_require__(7788);
-var resolveProps = __nccwpck_require__(4631);
+var identity = __nccwpck_require__(41127);
+var Pair = __nccwpck_require__(57165);
+var YAMLMap = __nccwpck_require__(84454);
+var YAMLSeq = __nccwpck_require__(92223);
+var resolveEnd = __nccwpck_require__(17788);
+var resolveProps = __nccwpck_require__(34631);
 var utilContainsNewline = __nccwpck_require__(9499);
-var utilMapIncludes = __nccwpck_require__(1187);
+var utilMapIncludes = __nccwpck_require__(81187);
 
 const blockMsg = 'Block collections are not allowed within flow collections';
 const isBlock = (token) => token && (token.type === 'block-map' || token.type === 'block-seq');
@@ -27845,13 +28560,13 @@ exports.resolveFlowCollection = resolveFlowCollection;
 
 /***/ }),
 
-/***/ 6842:
+/***/ 76842:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var resolveEnd = __nccwpck_require__(7788);
+var Scalar = __nccwpck_require__(63301);
+var resolveEnd = __nccwpck_require__(17788);
 
 function resolveFlowScalar(scalar, strict, onError) {
     const { offset, type, source, end } = scalar;
@@ -28080,7 +28795,7 @@ exports.resolveFlowScalar = resolveFlowScalar;
 
 /***/ }),
 
-/***/ 4631:
+/***/ 34631:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -28278,7 +28993,7 @@ exports.containsNewline = containsNewline;
 
 /***/ }),
 
-/***/ 2599:
+/***/ 22599:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -28313,7 +29028,7 @@ exports.emptyScalarPosition = emptyScalarPosition;
 
 /***/ }),
 
-/***/ 4051:
+/***/ 74051:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -28337,12 +29052,12 @@ exports.flowIndentCheck = flowIndentCheck;
 
 /***/ }),
 
-/***/ 1187:
+/***/ 81187:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(41127);
 
 function mapIncludes(ctx, items, search) {
     const { uniqueKeys } = ctx.options;
@@ -28365,16 +29080,16 @@ exports.mapIncludes = mapIncludes;
 
 
 var Alias = __nccwpck_require__(4065);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var toJS = __nccwpck_require__(4043);
-var Schema = __nccwpck_require__(5840);
+var Collection = __nccwpck_require__(40101);
+var identity = __nccwpck_require__(41127);
+var Pair = __nccwpck_require__(57165);
+var toJS = __nccwpck_require__(74043);
+var Schema = __nccwpck_require__(45840);
 var stringifyDocument = __nccwpck_require__(6829);
-var anchors = __nccwpck_require__(1596);
-var applyReviver = __nccwpck_require__(3661);
-var createNode = __nccwpck_require__(2404);
-var directives = __nccwpck_require__(1342);
+var anchors = __nccwpck_require__(71596);
+var applyReviver = __nccwpck_require__(83661);
+var createNode = __nccwpck_require__(42404);
+var directives = __nccwpck_require__(61342);
 
 class Document {
     constructor(value, replacer, options) {
@@ -28703,13 +29418,13 @@ exports.Document = Document;
 
 /***/ }),
 
-/***/ 1596:
+/***/ 71596:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var visit = __nccwpck_require__(204);
+var identity = __nccwpck_require__(41127);
+var visit = __nccwpck_require__(10204);
 
 /**
  * Verify that the input string is a valid anchor.
@@ -28786,7 +29501,7 @@ exports.findNewAnchor = findNewAnchor;
 
 /***/ }),
 
-/***/ 3661:
+/***/ 83661:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -28850,14 +29565,14 @@ exports.applyReviver = applyReviver;
 
 /***/ }),
 
-/***/ 2404:
+/***/ 42404:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
+var identity = __nccwpck_require__(41127);
+var Scalar = __nccwpck_require__(63301);
 
 const defaultTagPrefix = 'tag:yaml.org,2002:';
 function findTagObject(value, tagName, tags) {
@@ -28947,13 +29662,13 @@ exports.createNode = createNode;
 
 /***/ }),
 
-/***/ 1342:
+/***/ 61342:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var visit = __nccwpck_require__(204);
+var identity = __nccwpck_require__(41127);
+var visit = __nccwpck_require__(10204);
 
 const escapeChars = {
     '!': '%21',
@@ -29132,7 +29847,7 @@ exports.Directives = Directives;
 
 /***/ }),
 
-/***/ 1464:
+/***/ 91464:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -29201,28 +29916,28 @@ exports.prettifyError = prettifyError;
 
 /***/ }),
 
-/***/ 8815:
+/***/ 38815:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-var composer = __nccwpck_require__(9984);
+var composer = __nccwpck_require__(89984);
 var Document = __nccwpck_require__(3021);
-var Schema = __nccwpck_require__(5840);
-var errors = __nccwpck_require__(1464);
+var Schema = __nccwpck_require__(45840);
+var errors = __nccwpck_require__(91464);
 var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
+var identity = __nccwpck_require__(41127);
+var Pair = __nccwpck_require__(57165);
+var Scalar = __nccwpck_require__(63301);
+var YAMLMap = __nccwpck_require__(84454);
+var YAMLSeq = __nccwpck_require__(92223);
 var cst = __nccwpck_require__(3461);
-var lexer = __nccwpck_require__(361);
-var lineCounter = __nccwpck_require__(6628);
+var lexer = __nccwpck_require__(40361);
+var lineCounter = __nccwpck_require__(66628);
 var parser = __nccwpck_require__(3456);
-var publicApi = __nccwpck_require__(4047);
-var visit = __nccwpck_require__(204);
+var publicApi = __nccwpck_require__(84047);
+var visit = __nccwpck_require__(10204);
 
 
 
@@ -29259,7 +29974,7 @@ __webpack_unused_export__ = visit.visitAsync;
 
 /***/ }),
 
-/***/ 7249:
+/***/ 57249:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -29290,11 +30005,11 @@ exports.warn = warn;
 
 
 
-var anchors = __nccwpck_require__(1596);
-var visit = __nccwpck_require__(204);
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(4043);
+var anchors = __nccwpck_require__(71596);
+var visit = __nccwpck_require__(10204);
+var identity = __nccwpck_require__(41127);
+var Node = __nccwpck_require__(66673);
+var toJS = __nccwpck_require__(74043);
 
 class Alias extends Node.NodeBase {
     constructor(source) {
@@ -29412,14 +30127,14 @@ exports.Alias = Alias;
 
 /***/ }),
 
-/***/ 101:
+/***/ 40101:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
+var createNode = __nccwpck_require__(42404);
+var identity = __nccwpck_require__(41127);
+var Node = __nccwpck_require__(66673);
 
 function collectionFromPath(schema, path, value) {
     let v = value;
@@ -29570,14 +30285,14 @@ exports.isEmptyPath = isEmptyPath;
 
 /***/ }),
 
-/***/ 6673:
+/***/ 66673:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var applyReviver = __nccwpck_require__(3661);
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(4043);
+var applyReviver = __nccwpck_require__(83661);
+var identity = __nccwpck_require__(41127);
+var toJS = __nccwpck_require__(74043);
 
 class NodeBase {
     constructor(type) {
@@ -29617,15 +30332,15 @@ exports.NodeBase = NodeBase;
 
 /***/ }),
 
-/***/ 7165:
+/***/ 57165:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var stringifyPair = __nccwpck_require__(9748);
-var addPairToJSMap = __nccwpck_require__(7104);
-var identity = __nccwpck_require__(1127);
+var createNode = __nccwpck_require__(42404);
+var stringifyPair = __nccwpck_require__(59748);
+var addPairToJSMap = __nccwpck_require__(97104);
+var identity = __nccwpck_require__(41127);
 
 function createPair(key, value, ctx) {
     const k = createNode.createNode(key, undefined, ctx);
@@ -29663,14 +30378,14 @@ exports.createPair = createPair;
 
 /***/ }),
 
-/***/ 3301:
+/***/ 63301:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(4043);
+var identity = __nccwpck_require__(41127);
+var Node = __nccwpck_require__(66673);
+var toJS = __nccwpck_require__(74043);
 
 const isScalarValue = (value) => !value || (typeof value !== 'function' && typeof value !== 'object');
 class Scalar extends Node.NodeBase {
@@ -29697,17 +30412,17 @@ exports.isScalarValue = isScalarValue;
 
 /***/ }),
 
-/***/ 4454:
+/***/ 84454:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyCollection = __nccwpck_require__(1212);
-var addPairToJSMap = __nccwpck_require__(7104);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
+var stringifyCollection = __nccwpck_require__(61212);
+var addPairToJSMap = __nccwpck_require__(97104);
+var Collection = __nccwpck_require__(40101);
+var identity = __nccwpck_require__(41127);
+var Pair = __nccwpck_require__(57165);
+var Scalar = __nccwpck_require__(63301);
 
 function findPair(items, key) {
     const k = identity.isScalar(key) ? key.value : key;
@@ -29851,17 +30566,17 @@ exports.findPair = findPair;
 
 /***/ }),
 
-/***/ 2223:
+/***/ 92223:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var stringifyCollection = __nccwpck_require__(1212);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var toJS = __nccwpck_require__(4043);
+var createNode = __nccwpck_require__(42404);
+var stringifyCollection = __nccwpck_require__(61212);
+var Collection = __nccwpck_require__(40101);
+var identity = __nccwpck_require__(41127);
+var Scalar = __nccwpck_require__(63301);
+var toJS = __nccwpck_require__(74043);
 
 class YAMLSeq extends Collection.Collection {
     static get tagName() {
@@ -29973,16 +30688,16 @@ exports.YAMLSeq = YAMLSeq;
 
 /***/ }),
 
-/***/ 7104:
+/***/ 97104:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var log = __nccwpck_require__(7249);
-var merge = __nccwpck_require__(452);
+var log = __nccwpck_require__(57249);
+var merge = __nccwpck_require__(90452);
 var stringify = __nccwpck_require__(2148);
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(4043);
+var identity = __nccwpck_require__(41127);
+var toJS = __nccwpck_require__(74043);
 
 function addPairToJSMap(ctx, map, { key, value }) {
     if (identity.isNode(key) && key.addToJSMap)
@@ -30045,7 +30760,7 @@ exports.addPairToJSMap = addPairToJSMap;
 
 /***/ }),
 
-/***/ 1127:
+/***/ 41127:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -30105,12 +30820,12 @@ exports.isSeq = isSeq;
 
 /***/ }),
 
-/***/ 4043:
+/***/ 74043:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(41127);
 
 /**
  * Recursively convert any node or its contents to native JavaScript
@@ -30151,15 +30866,15 @@ exports.toJS = toJS;
 
 /***/ }),
 
-/***/ 110:
+/***/ 60110:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var resolveBlockScalar = __nccwpck_require__(8913);
-var resolveFlowScalar = __nccwpck_require__(6842);
-var errors = __nccwpck_require__(1464);
-var stringifyString = __nccwpck_require__(3069);
+var resolveBlockScalar = __nccwpck_require__(48913);
+var resolveFlowScalar = __nccwpck_require__(76842);
+var errors = __nccwpck_require__(91464);
+var stringifyString = __nccwpck_require__(83069);
 
 function resolveAsScalar(token, strict = true, onError) {
     if (token) {
@@ -30376,7 +31091,7 @@ exports.setScalarValue = setScalarValue;
 
 /***/ }),
 
-/***/ 1733:
+/***/ 91733:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -30446,7 +31161,7 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 7715:
+/***/ 97715:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -30557,9 +31272,9 @@ exports.visit = visit;
 
 
 
-var cstScalar = __nccwpck_require__(110);
-var cstStringify = __nccwpck_require__(1733);
-var cstVisit = __nccwpck_require__(7715);
+var cstScalar = __nccwpck_require__(60110);
+var cstStringify = __nccwpck_require__(91733);
+var cstVisit = __nccwpck_require__(97715);
 
 /** The byte order mark */
 const BOM = '\u{FEFF}';
@@ -30671,7 +31386,7 @@ exports.tokenType = tokenType;
 
 /***/ }),
 
-/***/ 361:
+/***/ 40361:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -31401,7 +32116,7 @@ exports.Lexer = Lexer;
 
 /***/ }),
 
-/***/ 6628:
+/***/ 66628:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -31456,7 +32171,7 @@ exports.LineCounter = LineCounter;
 
 var node_process = __nccwpck_require__(932);
 var cst = __nccwpck_require__(3461);
-var lexer = __nccwpck_require__(361);
+var lexer = __nccwpck_require__(40361);
 
 function includesToken(list, type) {
     for (let i = 0; i < list.length; ++i)
@@ -32436,17 +33151,17 @@ exports.Parser = Parser;
 
 /***/ }),
 
-/***/ 4047:
+/***/ 84047:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var composer = __nccwpck_require__(9984);
+var composer = __nccwpck_require__(89984);
 var Document = __nccwpck_require__(3021);
-var errors = __nccwpck_require__(1464);
-var log = __nccwpck_require__(7249);
-var identity = __nccwpck_require__(1127);
-var lineCounter = __nccwpck_require__(6628);
+var errors = __nccwpck_require__(91464);
+var log = __nccwpck_require__(57249);
+var identity = __nccwpck_require__(41127);
+var lineCounter = __nccwpck_require__(66628);
 var parser = __nccwpck_require__(3456);
 
 function parseOptions(options) {
@@ -32550,16 +33265,16 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 5840:
+/***/ 45840:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var map = __nccwpck_require__(7451);
+var identity = __nccwpck_require__(41127);
+var map = __nccwpck_require__(47451);
 var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var tags = __nccwpck_require__(18);
+var string = __nccwpck_require__(66464);
+var tags = __nccwpck_require__(90018);
 
 const sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 class Schema {
@@ -32596,13 +33311,13 @@ exports.Schema = Schema;
 
 /***/ }),
 
-/***/ 7451:
+/***/ 47451:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var YAMLMap = __nccwpck_require__(4454);
+var identity = __nccwpck_require__(41127);
+var YAMLMap = __nccwpck_require__(84454);
 
 const map = {
     collection: 'map',
@@ -32622,12 +33337,12 @@ exports.map = map;
 
 /***/ }),
 
-/***/ 3632:
+/***/ 73632:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(63301);
 
 const nullTag = {
     identify: value => value == null,
@@ -32651,8 +33366,8 @@ exports.nullTag = nullTag;
 
 
 
-var identity = __nccwpck_require__(1127);
-var YAMLSeq = __nccwpck_require__(2223);
+var identity = __nccwpck_require__(41127);
+var YAMLSeq = __nccwpck_require__(92223);
 
 const seq = {
     collection: 'seq',
@@ -32672,12 +33387,12 @@ exports.seq = seq;
 
 /***/ }),
 
-/***/ 6464:
+/***/ 66464:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyString = __nccwpck_require__(3069);
+var stringifyString = __nccwpck_require__(83069);
 
 const string = {
     identify: value => typeof value === 'string',
@@ -32695,12 +33410,12 @@ exports.string = string;
 
 /***/ }),
 
-/***/ 3959:
+/***/ 73959:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(63301);
 
 const boolTag = {
     identify: value => typeof value === 'boolean',
@@ -32723,13 +33438,13 @@ exports.boolTag = boolTag;
 
 /***/ }),
 
-/***/ 8405:
+/***/ 38405:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var stringifyNumber = __nccwpck_require__(8689);
+var Scalar = __nccwpck_require__(63301);
+var stringifyNumber = __nccwpck_require__(28689);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -32777,12 +33492,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 9874:
+/***/ 59874:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(28689);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 const intResolve = (str, offset, radix, { intAsBigInt }) => (intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix));
@@ -32826,18 +33541,18 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 896:
+/***/ 70896:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
+var map = __nccwpck_require__(47451);
+var _null = __nccwpck_require__(73632);
 var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var bool = __nccwpck_require__(3959);
-var float = __nccwpck_require__(8405);
-var int = __nccwpck_require__(9874);
+var string = __nccwpck_require__(66464);
+var bool = __nccwpck_require__(73959);
+var float = __nccwpck_require__(38405);
+var int = __nccwpck_require__(59874);
 
 const schema = [
     map.map,
@@ -32858,13 +33573,13 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 3559:
+/***/ 33559:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var map = __nccwpck_require__(7451);
+var Scalar = __nccwpck_require__(63301);
+var map = __nccwpck_require__(47451);
 var seq = __nccwpck_require__(1706);
 
 function intIdentify(value) {
@@ -32929,27 +33644,27 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 18:
+/***/ 90018:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
+var map = __nccwpck_require__(47451);
+var _null = __nccwpck_require__(73632);
 var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var bool = __nccwpck_require__(3959);
-var float = __nccwpck_require__(8405);
-var int = __nccwpck_require__(9874);
-var schema = __nccwpck_require__(896);
-var schema$1 = __nccwpck_require__(3559);
-var binary = __nccwpck_require__(6083);
-var merge = __nccwpck_require__(452);
-var omap = __nccwpck_require__(303);
-var pairs = __nccwpck_require__(8385);
-var schema$2 = __nccwpck_require__(5913);
-var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(6752);
+var string = __nccwpck_require__(66464);
+var bool = __nccwpck_require__(73959);
+var float = __nccwpck_require__(38405);
+var int = __nccwpck_require__(59874);
+var schema = __nccwpck_require__(70896);
+var schema$1 = __nccwpck_require__(33559);
+var binary = __nccwpck_require__(56083);
+var merge = __nccwpck_require__(90452);
+var omap = __nccwpck_require__(50303);
+var pairs = __nccwpck_require__(18385);
+var schema$2 = __nccwpck_require__(35913);
+var set = __nccwpck_require__(81528);
+var timestamp = __nccwpck_require__(46752);
 
 const schemas = new Map([
     ['core', schema.schema],
@@ -33035,14 +33750,14 @@ exports.getTags = getTags;
 
 /***/ }),
 
-/***/ 6083:
+/***/ 56083:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var node_buffer = __nccwpck_require__(181);
-var Scalar = __nccwpck_require__(3301);
-var stringifyString = __nccwpck_require__(3069);
+var node_buffer = __nccwpck_require__(20181);
+var Scalar = __nccwpck_require__(63301);
+var stringifyString = __nccwpck_require__(83069);
 
 const binary = {
     identify: value => value instanceof Uint8Array, // Buffer inherits from Uint8Array
@@ -33112,12 +33827,12 @@ exports.binary = binary;
 
 /***/ }),
 
-/***/ 8398:
+/***/ 88398:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(63301);
 
 function boolStringify({ value, source }, ctx) {
     const boolObj = value ? trueTag : falseTag;
@@ -33148,13 +33863,13 @@ exports.trueTag = trueTag;
 
 /***/ }),
 
-/***/ 5782:
+/***/ 35782:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var stringifyNumber = __nccwpck_require__(8689);
+var Scalar = __nccwpck_require__(63301);
+var stringifyNumber = __nccwpck_require__(28689);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -33205,12 +33920,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 873:
+/***/ 10873:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(28689);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 function intResolve(str, offset, radix, { intAsBigInt }) {
@@ -33288,13 +34003,13 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 452:
+/***/ 90452:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
+var identity = __nccwpck_require__(41127);
+var Scalar = __nccwpck_require__(63301);
 
 // If the value associated with a merge key is a single mapping node, each of
 // its key/value pairs is inserted into the current mapping, unless the key
@@ -33366,16 +34081,16 @@ exports.merge = merge;
 
 /***/ }),
 
-/***/ 303:
+/***/ 50303:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(4043);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var pairs = __nccwpck_require__(8385);
+var identity = __nccwpck_require__(41127);
+var toJS = __nccwpck_require__(74043);
+var YAMLMap = __nccwpck_require__(84454);
+var YAMLSeq = __nccwpck_require__(92223);
+var pairs = __nccwpck_require__(18385);
 
 class YAMLOMap extends YAMLSeq.YAMLSeq {
     constructor() {
@@ -33450,15 +34165,15 @@ exports.omap = omap;
 
 /***/ }),
 
-/***/ 8385:
+/***/ 18385:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
-var YAMLSeq = __nccwpck_require__(2223);
+var identity = __nccwpck_require__(41127);
+var Pair = __nccwpck_require__(57165);
+var Scalar = __nccwpck_require__(63301);
+var YAMLSeq = __nccwpck_require__(92223);
 
 function resolvePairs(seq, onError) {
     if (identity.isSeq(seq)) {
@@ -33539,24 +34254,24 @@ exports.resolvePairs = resolvePairs;
 
 /***/ }),
 
-/***/ 5913:
+/***/ 35913:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
+var map = __nccwpck_require__(47451);
+var _null = __nccwpck_require__(73632);
 var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var binary = __nccwpck_require__(6083);
-var bool = __nccwpck_require__(8398);
-var float = __nccwpck_require__(5782);
-var int = __nccwpck_require__(873);
-var merge = __nccwpck_require__(452);
-var omap = __nccwpck_require__(303);
-var pairs = __nccwpck_require__(8385);
-var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(6752);
+var string = __nccwpck_require__(66464);
+var binary = __nccwpck_require__(56083);
+var bool = __nccwpck_require__(88398);
+var float = __nccwpck_require__(35782);
+var int = __nccwpck_require__(10873);
+var merge = __nccwpck_require__(90452);
+var omap = __nccwpck_require__(50303);
+var pairs = __nccwpck_require__(18385);
+var set = __nccwpck_require__(81528);
+var timestamp = __nccwpck_require__(46752);
 
 const schema = [
     map.map,
@@ -33587,14 +34302,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 1528:
+/***/ 81528:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
+var identity = __nccwpck_require__(41127);
+var Pair = __nccwpck_require__(57165);
+var YAMLMap = __nccwpck_require__(84454);
 
 class YAMLSet extends YAMLMap.YAMLMap {
     constructor(schema) {
@@ -33690,12 +34405,12 @@ exports.set = set;
 
 /***/ }),
 
-/***/ 6752:
+/***/ 46752:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(28689);
 
 /** Internal types handle bigint as number, because TS can't figure it out. */
 function parseSexagesimal(str, asBigInt) {
@@ -33802,7 +34517,7 @@ exports.timestamp = timestamp;
 
 /***/ }),
 
-/***/ 4475:
+/***/ 34475:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -33965,10 +34680,10 @@ exports.foldFlowLines = foldFlowLines;
 
 
 
-var anchors = __nccwpck_require__(1596);
-var identity = __nccwpck_require__(1127);
-var stringifyComment = __nccwpck_require__(9799);
-var stringifyString = __nccwpck_require__(3069);
+var anchors = __nccwpck_require__(71596);
+var identity = __nccwpck_require__(41127);
+var stringifyComment = __nccwpck_require__(59799);
+var stringifyString = __nccwpck_require__(83069);
 
 function createStringifyContext(doc, options) {
     const opt = Object.assign({
@@ -34099,14 +34814,14 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 1212:
+/***/ 61212:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(41127);
 var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var stringifyComment = __nccwpck_require__(59799);
 
 function stringifyCollection(collection, ctx, options) {
     const flow = ctx.inFlow ?? collection.flow;
@@ -34261,7 +34976,7 @@ exports.stringifyCollection = stringifyCollection;
 
 /***/ }),
 
-/***/ 9799:
+/***/ 59799:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -34297,9 +35012,9 @@ exports.stringifyComment = stringifyComment;
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(41127);
 var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var stringifyComment = __nccwpck_require__(59799);
 
 function stringifyDocument(doc, options) {
     const lines = [];
@@ -34386,7 +35101,7 @@ exports.stringifyDocument = stringifyDocument;
 
 /***/ }),
 
-/***/ 8689:
+/***/ 28689:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -34420,15 +35135,15 @@ exports.stringifyNumber = stringifyNumber;
 
 /***/ }),
 
-/***/ 9748:
+/***/ 59748:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
+var identity = __nccwpck_require__(41127);
+var Scalar = __nccwpck_require__(63301);
 var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var stringifyComment = __nccwpck_require__(59799);
 
 function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
     const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -34579,13 +35294,13 @@ exports.stringifyPair = stringifyPair;
 
 /***/ }),
 
-/***/ 3069:
+/***/ 83069:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var foldFlowLines = __nccwpck_require__(4475);
+var Scalar = __nccwpck_require__(63301);
+var foldFlowLines = __nccwpck_require__(34475);
 
 const getFoldOptions = (ctx, isBlock) => ({
     indentAtStart: isBlock ? ctx.indent.length : ctx.indentAtStart,
@@ -34924,12 +35639,12 @@ exports.stringifyString = stringifyString;
 
 /***/ }),
 
-/***/ 204:
+/***/ 10204:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(41127);
 
 const BREAK = Symbol('break visit');
 const SKIP = Symbol('skip children');
@@ -35181,8 +35896,8 @@ exports.visitAsync = visitAsync;
 /******/ 	}
 /******/ 	// Create a new module (and put it into the cache)
 /******/ 	var module = __webpack_module_cache__[moduleId] = {
-/******/ 		// no module.id needed
-/******/ 		// no module.loaded needed
+/******/ 		id: moduleId,
+/******/ 		loaded: false,
 /******/ 		exports: {}
 /******/ 	};
 /******/ 
@@ -35194,6 +35909,9 @@ exports.visitAsync = visitAsync;
 /******/ 	} finally {
 /******/ 		if(threw) delete __webpack_module_cache__[moduleId];
 /******/ 	}
+/******/ 
+/******/ 	// Flag the module as loaded
+/******/ 	module.loaded = true;
 /******/ 
 /******/ 	// Return the exports of the module
 /******/ 	return module.exports;
@@ -35355,6 +36073,15 @@ exports.visitAsync = visitAsync;
 /******/ 	};
 /******/ })();
 /******/ 
+/******/ /* webpack/runtime/node module decorator */
+/******/ (() => {
+/******/ 	__nccwpck_require__.nmd = (module) => {
+/******/ 		module.paths = [];
+/******/ 		if (!module.children) module.children = [];
+/******/ 		return module;
+/******/ 	};
+/******/ })();
+/******/ 
 /******/ /* webpack/runtime/import chunk loading */
 /******/ (() => {
 /******/ 	// no baseURI
@@ -35423,6 +36150,6 @@ exports.visitAsync = visitAsync;
 /******/ // startup
 /******/ // Load entry module and return exports
 /******/ // This entry module used 'module' so it can't be inlined
-/******/ var __webpack_exports__ = __nccwpck_require__(5143);
+/******/ var __webpack_exports__ = __nccwpck_require__(95143);
 /******/ __webpack_exports__ = await __webpack_exports__;
 /******/ 

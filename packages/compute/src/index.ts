@@ -1,1 +1,4 @@
 export * from './backend';
+export * from './factory';
+export * from './kubeconfig';
+export * from './kubernetes';
