@@ -73,8 +73,8 @@ export const inputs = z.object({
     ),
   'npm-registry': z
     .string()
-    .default('')
-    .refine((s) => !s || /^https?:\/\/[^\s]+$/.test(s.trim()), 'expected an http(s) URL of an npm registry')
+    .regex(/^https?:\/\/\S+$/, 'expected the http(s) URL of an npm registry')
+    .optional()
     .describe(
       "npm registry (or mirror) to fetch DuckDB's native binding from when neither the runner's tool cache nor a local node_modules has it; default: npm_config_registry, else https://registry.npmjs.org. Credentials in the URL (https://user:token@host/) are sent as basic auth",
     ),
@@ -103,8 +103,7 @@ function confineDataPaths(data: string, allowOutside: boolean, ctx: ActionContex
 }
 
 /** DuckDB's native binding is not in the bundle: fetch (or find) the one for this runner first. */
-async function provideBinding(registry: string, ctx: ActionContext): Promise<void> {
-  ctx.mask(/^[a-z]+:\/\/[^:/@]*:([^@]*)@/i.exec(registry)?.[1]);
+async function provideBinding(registry: string | undefined, ctx: ActionContext): Promise<void> {
   await provideDuckDbBinding({
     registry,
     env: ctx.env,
