@@ -2,6 +2,8 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import { dirname, join, resolve } from 'node:path';
 import ncc from '@vercel/ncc';
 
+const DUCKDB_NATIVE = /^(@duckdb\/node-bindings-[a-z0-9-]+\/duckdb\.node)$/;
+
 export const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
 
 /** Every action folder under actions/ that has an entry point. */
@@ -22,6 +24,10 @@ export async function bundle(entry: string, outDir: string): Promise<void> {
     cache: false,
     // tsc checks the types of the whole tree once; without this ncc type-checks the project per bundle.
     transpileOnly: true,
+    // DuckDB's native binding (70 MB per platform) stays out of the bundle: `@duckdb/node-bindings`
+    // requires it at run time, and packages/experiment/src/duckdb-binding.ts points that require at
+    // the runner's platform package, fetched into the tool cache (or found in node_modules).
+    externals: { [String(DUCKDB_NATIVE)]: '$1' },
   })) as {
     code: string;
     assets: Record<string, { source: string | Buffer }>;

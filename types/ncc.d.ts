@@ -4,7 +4,8 @@ declare module '@vercel/ncc' {
     minify?: boolean;
     sourceMap?: boolean;
     cache?: boolean | string;
-    externals?: string[];
+    /** Names, or `{ '/regex/': 'replacement with $1' }`: left as run-time requires. */
+    externals?: string[] | Record<string, string>;
     target?: string;
     transpileOnly?: boolean;
   }

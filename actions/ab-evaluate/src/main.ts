@@ -8,6 +8,7 @@ import {
   loadExperiment,
   missingVariants,
   openAnyEngine,
+  provideDuckDbBinding,
   readAggregates,
   renderReport,
   sourceKind,
@@ -70,6 +71,13 @@ export const inputs = z.object({
     .describe(
       "Let data files and DuckDB databases lie outside the workspace (a self-hosted runner's shared data directory); by default they must resolve inside it",
     ),
+  'npm-registry': z
+    .string()
+    .regex(/^https?:\/\/\S+$/, 'expected the http(s) URL of an npm registry')
+    .optional()
+    .describe(
+      "npm registry (or mirror) to fetch DuckDB's native binding from when neither the runner's tool cache nor a local node_modules has it; default: npm_config_registry, else https://registry.npmjs.org. Credentials in the URL (https://user:token@host/) are sent as basic auth",
+    ),
   'fail-on-invalid': input
     .boolean()
     .prefault('false')
@@ -92,6 +100,18 @@ function confineDataPaths(data: string, allowOutside: boolean, ctx: ActionContex
     if (glob >= 0 && entry.slice(glob).split('/').includes('..'))
       ctx.path(entry.replace(/[*?[{].*$/, '..'), options);
   }
+}
+
+/** DuckDB's native binding is not in the bundle: fetch (or find) the one for this runner first. */
+async function provideBinding(registry: string | undefined, ctx: ActionContext): Promise<void> {
+  await provideDuckDbBinding({
+    registry,
+    env: ctx.env,
+    http: (options) => ctx.http(options),
+    progress: (label, totalBytes) => ctx.progress({ label, total: 1, totalBytes, unit: 'tarball' }),
+    log: (line) => ctx.log.info(line),
+    signal: ctx.signal,
+  });
 }
 
 const metricResult = z.object({
@@ -208,6 +228,7 @@ export default defineAction({
       const password = /^[a-z]+:\/\/[^:/@]*:([^@]*)@/i.exec(i.data)?.[1];
       ctx.mask(password ? decodeURIComponent(password) : undefined);
     }
+    if (!warehouse && kind !== 'postgres') await provideBinding(i['npm-registry'], ctx);
     ctx.log.info(
       `Reading ${where} with one GROUP BY variant query (${experiment.metrics.length} metrics, ${experiment.granularity} rows)`,
     );

@@ -1,5 +1,7 @@
 export * from './analyze';
 export * from './config';
+export * from './duckdb-binding';
+export * from './npm-package';
 export * from './report';
 export * from './sources';
 export * from './sql';
