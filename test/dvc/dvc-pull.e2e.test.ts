@@ -109,10 +109,7 @@ describe('dvc-pull end to end (bundled action through the harness)', () => {
   it.each([
     [{ 'link-type': 'rsync' }, /^Input 'link-type': .*copy.*reflink.*hardlink.*symlink.* \(got "rsync"\)$/],
     [{ jobs: '0' }, /^Input 'jobs': expected a whole number from 1 to 256 \(got "0"\)$/],
-    [
-      { targets: 'nope/*.csv' },
-      /^Input 'targets': 'nope\/\*\.csv' matches no DVC-tracked output, \.dvc file or dvc\.lock stage; tracked: /,
-    ],
+    [{ targets: 'nope/*.csv' }, /^Input 'targets': Glob \['nope\/\*\.csv'\] has no matches\.$/],
     [
       { 'working-directory': 'missing-dir' },
       /^Input 'working-directory': 'missing-dir' is not a folder in the workspace/,

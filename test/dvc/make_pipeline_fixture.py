@@ -230,6 +230,58 @@ write(
     ).encode(),
 )
 
+# pipelines/cv/dvc.yaml: templating from vars files (dvc/parsing: params.yaml loaded by default, then each
+# `vars` entry in order; `file:key1,key2` keeps only those top-level keys; mappings inline). Top-level vars
+# files are relative to the dvc.yaml's folder, never to a stage's wdir; a stage's own vars are relative to
+# its wdir. The decoy under work/conf/ would change every path if it were read instead.
+cv = "pipelines/cv"
+write(os.path.join(repo, cv, "params.yaml"), b"root: out\n")
+write(os.path.join(repo, cv, "conf", "data.yaml"), b"data:\n  splits: [train, test]\n  fmt: parquet\nunused: 1\n")
+write(
+    os.path.join(repo, cv, "conf", "model.json"),
+    json.dumps({"model": {"name": "resnet", "layers": 18}, "eval": {"metric": "acc"}, "other": 1}).encode(),
+)
+write(os.path.join(repo, cv, "work", "conf", "data.yaml"), b"data:\n  splits: [wrong]\n  fmt: bad\n")
+write(os.path.join(repo, cv, "work", "local.yaml"), b"extra:\n  dir: heads\n")
+write(
+    os.path.join(repo, cv, "dvc.yaml"),
+    b"""vars:
+  - conf/data.yaml:data
+  - conf/model.json:model,eval
+  - tag: v2
+stages:
+  split:
+    foreach: ${data.splits}
+    do:
+      wdir: work
+      cmd: python split.py ${item} ${data.fmt}
+      outs:
+      - ${root}/${item}.${data.fmt}
+  train:
+    wdir: work
+    vars:
+      - local.yaml
+    cmd: python train.py
+    outs:
+    - ${model.name}-${model.layers}-${tag}.bin
+    - ${extra.dir}/head.bin
+    metrics:
+    - ${eval.metric}.json:
+        cache: false
+""",
+)
+lock = "schema: '2.0'\nstages:\n"
+for split in ("train", "test"):
+    part = file_out(f"{cv}/work/out/{split}.parquet", blob(f"split-{split}", 1500))
+    lock += lock_stage(f"split@{split}", f"python split.py {split} parquet", [], [(f"out/{split}.parquet", part)])
+weights = file_out(f"{cv}/work/resnet-18-v2.bin", blob("resnet", 6000))
+head = file_out(f"{cv}/work/heads/head.bin", blob("head", 800))
+acc = git_file(f"{cv}/work/acc.json", b'{"acc": 0.93}\n')
+lock += lock_stage(
+    "train", "python train.py", [], [("acc.json", acc), ("heads/head.bin", head), ("resnet-18-v2.bin", weights)]
+)
+write(os.path.join(repo, cv, "dvc.lock"), lock.encode())
+
 # An ignored scratch file already in the workspace: DVC leaves it alone.
 write(os.path.join(repo, "data", "images", "cats", "draft.tmp"), b"scratch\n")
 

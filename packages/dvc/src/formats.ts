@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import { ActionError } from '@mlops-actions/kit';
 import { parse as parseYaml } from 'yaml';
 import type { HashName } from './hash';
-import { expandStages, type StageSpec } from './pipeline';
+import { expandStages, type StageSpec, type VarsFileReader } from './pipeline';
 
 /** One tracked output, as recorded in a `.dvc` file or a `dvc.lock` stage. */
 export interface Out {
@@ -134,9 +134,9 @@ export function parseDvcFile(text: string, file: string): Out[] {
 export function parseDvcYaml(
   text: string,
   file: string,
-  params: Record<string, unknown> = {},
+  readVarsFile?: VarsFileReader,
 ): Map<string, StageSpec> {
-  return expandStages(parseYamlFile(text, file), file, params);
+  return expandStages(parseYamlFile(text, file), file, readVarsFile);
 }
 
 /** Parses `dvc.lock` (schema 2.0): every stage's outs, with `cache`/`remote` flags from `dvc.yaml`. */
@@ -144,7 +144,7 @@ export function parseDvcLock(
   text: string,
   file: string,
   yamlText?: string,
-  params: Record<string, unknown> = {},
+  readVarsFile?: VarsFileReader,
 ): Out[] {
   const yamlFile = file.replace(/dvc\.lock$/, 'dvc.yaml');
   const doc = parseYamlFile(text, file) as {
@@ -160,7 +160,7 @@ export function parseDvcLock(
       `${file} has no 'schema: 2.0' (a DVC 1.x lock file); run 'dvc repro' with DVC 2 or later`,
     );
   const specs =
-    yamlText === undefined ? new Map<string, StageSpec>() : parseDvcYaml(yamlText, yamlFile, params);
+    yamlText === undefined ? new Map<string, StageSpec>() : parseDvcYaml(yamlText, yamlFile, readVarsFile);
   const dir = posix.dirname(file) === '.' ? '' : posix.dirname(file);
   const outs: Out[] = [];
   for (const [stage, body] of Object.entries(doc.stages ?? {})) {

@@ -114,33 +114,125 @@ function outFlags(stage: Record<string, Json>, wdir: string): Pick<StageSpec, 'c
 }
 
 /**
- * The concrete stages of a `dvc.yaml` at `file` (repo-relative), with `foreach`/`matrix` groups expanded
- * into `name@key` stages and `${…}` resolved against `vars` and `params` (the folder's params.yaml), as
- * DVC's parser does for the fields that matter to a pull: `wdir` and the outs' paths and flags.
+ * Reads a `vars` file by its repo-relative path: the parsed mapping, or undefined when no such file exists.
+ * Throws a one-line ActionError for a file it cannot read (bad syntax, not a mapping, unsupported format).
  */
-export function expandStages(doc: Json, file: string, params: Context = {}): Map<string, StageSpec> {
+export type VarsFileReader = (path: string) => Record<string, Json> | undefined;
+
+const noVarsFiles: VarsFileReader = () => undefined;
+
+/**
+ * Merges `from` into `into` as DVC's Context.merge_update does: mappings merge key by key, and any other
+ * value already defined is an error (vars never silently override each other).
+ */
+function mergeVars(into: Context, from: Context, source: string, where: string): void {
+  for (const [key, value] of Object.entries(from)) {
+    const existing = into[key];
+    if (existing === undefined) into[key] = value;
+    else if (
+      isComposite(existing) &&
+      !Array.isArray(existing) &&
+      isComposite(value) &&
+      !Array.isArray(value)
+    ) {
+      const merged = { ...(existing as Context) };
+      mergeVars(merged, value as Context, source, where);
+      into[key] = merged;
+    } else
+      throw new ActionError(
+        `${where}: vars: cannot redefine '${key}' from '${source}' as it is already defined`,
+      );
+  }
+}
+
+/**
+ * DVC's `load_from_vars`: `params.yaml` in `dir` when it exists, then each entry of `vars` in order; a string
+ * entry names a file relative to `dir` (`file`, or `file:key1,key2` for some top-level keys only), a mapping
+ * is inline. `dir` is the dvc.yaml's folder for top-level vars and the stage's wdir for a stage's own vars.
+ */
+function loadVars(
+  context: Context,
+  vars: Json,
+  dir: string,
+  read: VarsFileReader,
+  where: string,
+  loaded: Map<string, string[] | undefined>,
+  withDefault: boolean,
+): void {
+  if (vars !== undefined && !Array.isArray(vars))
+    throw new ActionError(`${where}: 'vars' must be a list of file names and mappings`);
+  const fromFile = (entry: string, required: boolean) => {
+    const [name = '', keysText = ''] = entry.split(/:(.*)/s);
+    const path = posix.normalize(posix.join(dir || '.', name));
+    const keys = keysText.split(',').filter(Boolean);
+    const selected = keys.length > 0 ? keys : undefined;
+    // The same whole file named twice (params.yaml is loaded by default) is read once, as DVC allows.
+    if (loaded.has(path) && !selected && !loaded.get(path)) return;
+    const data = read(path);
+    if (!data) {
+      if (required) throw new ActionError(`${where}: vars: '${path}' does not exist`);
+      return;
+    }
+    let picked: Context = data;
+    if (selected) {
+      picked = {};
+      for (const key of selected) {
+        if (!(key in data)) throw new ActionError(`${where}: vars: could not find '${key}' in '${path}'`);
+        picked[key] = data[key];
+      }
+    }
+    mergeVars(context, picked, path, where);
+    loaded.set(path, selected);
+  };
+  if (withDefault) fromFile('params.yaml', false);
+  for (const entry of (vars as Json[] | undefined) ?? []) {
+    if (typeof entry === 'string') {
+      if (/\$\{/.test(entry))
+        throw new ActionError(`${where}: vars: '${entry}': interpolation is not allowed in 'vars'`);
+      fromFile(entry, true);
+    } else if (isComposite(entry) && !Array.isArray(entry))
+      mergeVars(context, entry as Context, 'vars', where);
+    else throw new ActionError(`${where}: 'vars' entries must be file names or mappings`);
+  }
+}
+
+/**
+ * The concrete stages of a `dvc.yaml` at `file` (repo-relative), with `foreach`/`matrix` groups expanded
+ * into `name@key` stages and `${…}` resolved against the vars (params.yaml in the dvc.yaml's folder, the
+ * top-level `vars` and each stage's own `vars`), as DVC's parser does for the fields that matter to a pull:
+ * `wdir` and the outs' paths and flags.
+ */
+export function expandStages(
+  doc: Json,
+  file: string,
+  readVarsFile: VarsFileReader = noVarsFiles,
+): Map<string, StageSpec> {
   const result = new Map<string, StageSpec>();
   if (!isComposite(doc)) return result;
   const top = doc as Record<string, Json>;
   const dir = posix.dirname(file) === '.' ? '' : posix.dirname(file);
-  const context: Context = { ...params };
-  for (const entry of Array.isArray(top.vars) ? top.vars : []) {
-    if (isComposite(entry) && !Array.isArray(entry)) Object.assign(context, entry);
-  }
+  const context: Context = {};
+  const loaded = new Map<string, string[] | undefined>();
+  loadVars(context, top.vars, dir, readVarsFile, file, loaded, true);
   const add = (name: string, template: Record<string, Json>, extra: Context) => {
     const where = `${file}:${name}`;
-    const stage = interpolate(
-      Object.fromEntries(
-        Object.entries(template).filter(([k]) => ['wdir', 'outs', 'metrics', 'plots'].includes(k)),
-      ),
-      { ...context, ...extra },
-      where,
-    ) as Record<string, Json>;
-    const rawWdir = typeof stage.wdir === 'string' ? stage.wdir : '.';
+    let stageContext: Context = { ...context, ...extra };
+    const rawWdir =
+      template.wdir === undefined ? '.' : toStr(interpolate(template.wdir, stageContext, where));
     const wdir = posix.normalize(posix.join(dir || '.', rawWdir));
     if (wdir === '..' || wdir.startsWith('../') || posix.isAbsolute(rawWdir))
       throw new ActionError(`${where}: wdir '${rawWdir}' is outside the repository`);
     const base = wdir === '.' ? '' : wdir;
+    if (template.vars !== undefined) {
+      // A stage's own vars are read relative to its wdir, after the top-level ones (dvc/parsing resolve_stage).
+      stageContext = structuredClone(stageContext);
+      loadVars(stageContext, template.vars, base, readVarsFile, where, new Map(loaded), false);
+    }
+    const stage = interpolate(
+      Object.fromEntries(Object.entries(template).filter(([k]) => ['outs', 'metrics', 'plots'].includes(k))),
+      stageContext,
+      where,
+    ) as Record<string, Json>;
     result.set(name, { wdir: base, ...outFlags(stage, base) });
   };
   const stages = top.stages;

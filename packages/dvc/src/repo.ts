@@ -1,10 +1,11 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { ActionError } from '@mlops-actions/kit';
 import { parse as parseYaml } from 'yaml';
 import { type DvcConfig, readConfig } from './config';
 import { type Out, parseDvcFile, parseDvcLock } from './formats';
+import type { VarsFileReader } from './pipeline';
 
 export interface DvcRepo {
   root: string;
@@ -54,18 +55,37 @@ async function walk(root: string, dir: string, found: { dvc: string[]; lock: str
   await Promise.all(subdirs.map((d) => walk(root, d, found)));
 }
 
-/** `params.yaml` next to a `dvc.yaml`: DVC's default interpolation context for `${…}` in it. */
-function readDefaultParams(file: string): Record<string, unknown> {
-  if (!existsSync(file)) return {};
-  let doc: unknown;
-  try {
-    doc = parseYaml(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new ActionError(`${file} is not valid YAML: ${String((error as Error).message).split('\n')[0]}`);
-  }
-  return doc !== null && typeof doc === 'object' && !Array.isArray(doc)
-    ? (doc as Record<string, unknown>)
-    : {};
+/**
+ * Reads a `vars` file of a dvc.yaml (repo-relative path) by its extension, as DVC's `load_path` does: YAML
+ * and JSON. DVC also reads TOML and Python files, for which no parser is bundled here: those are refused
+ * with a clear error rather than guessed at.
+ */
+function varsFileReader(root: string): VarsFileReader {
+  return (path) => {
+    const file = join(root, path);
+    if (!existsSync(file)) return undefined;
+    if (statSync(file).isDirectory()) throw new ActionError(`vars: '${path}' is a directory`);
+    const ext = extname(path).toLowerCase();
+    let doc: unknown;
+    try {
+      if (ext === '.json') doc = JSON.parse(readFileSync(file, 'utf8'));
+      else if (ext === '.yaml' || ext === '.yml') doc = parseYaml(readFileSync(file, 'utf8'));
+      else
+        throw new ActionError(
+          `vars: '${path}': ${ext === '.toml' || ext === '.py' ? `${ext} vars files are not supported by dvc-pull (it bundles no TOML or Python parser); use a YAML or JSON file` : `unknown file type '${ext || '(none)'}'; DVC reads .yaml, .yml, .json, .toml and .py`}`,
+        );
+    } catch (error) {
+      if (error instanceof ActionError) throw error;
+      throw new ActionError(
+        `vars: '${path}' could not be parsed: ${String((error as Error).message).split('\n')[0]}`,
+      );
+    }
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
+      throw new ActionError(
+        `vars: expected a mapping in '${path}', got ${Array.isArray(doc) ? 'a list' : String(doc === null ? 'nothing' : typeof doc)}`,
+      );
+    return doc as Record<string, unknown>;
+  };
 }
 
 /** Reads a repo's config and every out recorded in its `.dvc` files and `dvc.lock` files. */
@@ -78,12 +98,12 @@ export async function openRepo(start: string): Promise<DvcRepo> {
   found.dvc.sort();
   found.lock.sort();
   const outs: Out[] = [];
+  const readVars = varsFileReader(root);
   for (const file of found.dvc) outs.push(...parseDvcFile(readFileSync(join(root, file), 'utf8'), file));
   for (const file of found.lock) {
     const yamlFile = join(root, file.replace(/dvc\.lock$/, 'dvc.yaml'));
     const yamlText = existsSync(yamlFile) ? readFileSync(yamlFile, 'utf8') : undefined;
-    const params = readDefaultParams(join(yamlFile, '..', 'params.yaml'));
-    outs.push(...parseDvcLock(readFileSync(join(root, file), 'utf8'), file, yamlText, params));
+    outs.push(...parseDvcLock(readFileSync(join(root, file), 'utf8'), file, yamlText, readVars));
   }
   return { root, dvcDir, config, outs, dvcFiles: found.dvc, lockFiles: found.lock };
 }

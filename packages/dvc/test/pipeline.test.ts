@@ -41,6 +41,7 @@ describe('pipelines as DVC 3 writes them (wdir, foreach/matrix, per-out remote, 
     expect(result.dataHash).toBe(pythonDataHash(fixture.expected));
     expect(result.skippedNoCache).toEqual([
       'features/scores.json',
+      'pipelines/cv/work/acc.json',
       'pipelines/nlp/models/seed-1/metrics.json',
       'pipelines/nlp/models/seed-2/metrics.json',
       'pipelines/nlp/sweeps/lr-0.01/loss.csv',
@@ -56,6 +57,11 @@ describe('pipelines as DVC 3 writes them (wdir, foreach/matrix, per-out remote, 
       ...fixture.expected.map((f) => f.path),
       ...fixture.gitFiles.map((f) => f.path),
       'data/images/cats/draft.tmp',
+      // The vars files of pipelines/cv/dvc.yaml, committed to git.
+      'pipelines/cv/conf/data.yaml',
+      'pipelines/cv/conf/model.json',
+      'pipelines/cv/work/conf/data.yaml',
+      'pipelines/cv/work/local.yaml',
     ];
     expect(
       workspace.filter(
@@ -96,7 +102,7 @@ describe('pipelines as DVC 3 writes them (wdir, foreach/matrix, per-out remote, 
     const fixture = makePipelineFixture();
     const error = await failure(pull(await openRepo(fixture.repo), { remote: 'models' }));
     expect(error.message).toMatch(
-      /^7 file\(s\) missing on DVC remote models: data\/empty \([0-9a-f]{32}\.dir\), data\/images \([0-9a-f]{32}\.dir\), data\/raw\.csv /,
+      /^11 file\(s\) missing on DVC remote models: data\/empty \([0-9a-f]{32}\.dir\), data\/images \([0-9a-f]{32}\.dir\), data\/raw\.csv /,
     );
     expect(error.message).toMatch(
       /1 imported file\(s\) are not on DVC remote models: data\/registry\/iris\.csv /,
@@ -141,6 +147,36 @@ describe('pipelines as DVC 3 writes them (wdir, foreach/matrix, per-out remote, 
         'data/raw.csv',
       ],
     ],
+    // Globs match what exists on disk (Python's glob over the workspace): the folder data/images exists
+    // (its ignored scratch file is there), data/images.dvc does not match 'imag?s'.
+    [
+      'data/imag?s',
+      [
+        'data/images/cats/1.png',
+        'data/images/cats/2.png',
+        'data/images/dogs/1.png',
+        'data/images/labels.json',
+      ],
+    ],
+    // `**` is zero or more folders: pipelines/cv/dvc.yaml and pipelines/nlp/dvc.yaml; root dvc.yaml is not
+    // under pipelines/.
+    [
+      'pipelines/**/dvc.yaml',
+      [
+        'pipelines/cv/work/heads/head.bin',
+        'pipelines/cv/work/out/test.parquet',
+        'pipelines/cv/work/out/train.parquet',
+        'pipelines/cv/work/resnet-18-v2.bin',
+        'pipelines/nlp/models/seed-1/model.bin',
+        'pipelines/nlp/models/seed-2/model.bin',
+        'pipelines/nlp/sweeps/lr-0.01/depth-3.bin',
+        'pipelines/nlp/sweeps/lr-0.1/depth-3.bin',
+        'pipelines/prepared/text.txt',
+        'pipelines/prepared/vocab/en.txt',
+        'pipelines/prepared/vocab/sub/de.txt',
+      ],
+    ],
+    ['**/raw.csv.dvc', ['data/raw.csv']],
   ])('target %s pulls exactly what dvc pull pulls for it', async (target, paths) => {
     const { fixture, result } = await pullFixture({ targets: [target] });
     expect(result.pulled.map((f) => f.path).sort()).toEqual(paths);
@@ -150,6 +186,38 @@ describe('pipelines as DVC 3 writes them (wdir, foreach/matrix, per-out remote, 
         fixture.expected.filter((f) => paths.includes(f.path)),
       ),
     ).toEqual([]);
+  });
+
+  it('a glob matching nothing on disk fails as dvc pull --glob does, even when it would match tracked paths', async () => {
+    const fixture = makePipelineFixture();
+    // The outs are tracked but not pulled yet: DVC's glob sees only existing files.
+    const error = await failure(
+      pull(await openRepo(fixture.repo), { targets: ['pipelines/nlp/models/*/model.bin'] }),
+    );
+    expect(error.message).toBe("Input 'targets': Glob ['pipelines/nlp/models/*/model.bin'] has no matches.");
+    expect(existsSync(join(fixture.repo, 'pipelines/nlp/models/seed-1/model.bin'))).toBe(false);
+  });
+
+  it('a glob matching an untracked file fails naming that file, as each match is a target of its own', async () => {
+    const fixture = makePipelineFixture();
+    const error = await failure(
+      pull(await openRepo(fixture.repo), { targets: ['pipelines/cv/conf/*.json'] }),
+    );
+    expect(error.message).toMatch(
+      /^Input 'targets': 'pipelines\/cv\/conf\/model\.json' \(from glob 'pipelines\/cv\/conf\/\*\.json'\) matches no DVC-tracked output/,
+    );
+  });
+
+  it('after a pull, a glob matches the placed outs too', async () => {
+    const { fixture } = await pullFixture();
+    const result = await pull(await openRepo(fixture.repo), {
+      targets: ['pipelines/nlp/models/*/model.bin'],
+    });
+    expect(result.pulled.map((f) => f.path)).toEqual([
+      'pipelines/nlp/models/seed-1/model.bin',
+      'pipelines/nlp/models/seed-2/model.bin',
+    ]);
+    expect(result.downloadedFiles).toBe(0);
   });
 
   it('a bare stage name is looked up in ./dvc.yaml only', async () => {
@@ -177,7 +245,7 @@ describe('pipelines as DVC 3 writes them (wdir, foreach/matrix, per-out remote, 
       expect(existsSync(join(fixture.repo, path))).toBe(false);
     }
     expect(error.message).toMatch(/^Verification failed for 2 object\(s\)/);
-    expect(error.message).toMatch(/The other 12 file\(s\) were placed$/);
+    expect(error.message).toMatch(/The other 16 file\(s\) were placed$/);
     expect(
       checkPulled(
         fixture.repo,
@@ -238,5 +306,58 @@ describe('writing each byte once, as cache.type asks', () => {
     const placed = statSync(join(fixture.repo, model.path));
     expect(placed.mode & 0o200).toBe(0o200);
     expect(placed.ino).not.toBe(statSync(cached).ino);
+  });
+});
+
+describe('vars: files named in dvc.yaml (DVC templating)', () => {
+  const cvYaml = (vars: string) =>
+    `vars:\n${vars}stages:\n  train:\n    wdir: work\n    cmd: python train.py\n    outs:\n    - \${model.name}-\${model.layers}-\${tag}.bin\n`;
+
+  it('a TOML or Python vars file is refused clearly (no parser bundled)', async () => {
+    const fixture = makePipelineFixture();
+    writeFileSync(join(fixture.repo, 'pipelines/cv/conf/extra.toml'), 'lr = 0.1\n');
+    writeFileSync(join(fixture.repo, 'pipelines/cv/dvc.yaml'), cvYaml('  - conf/extra.toml\n'));
+    const error = await failure(openRepo(fixture.repo));
+    expect(error.message).toBe(
+      "vars: 'pipelines/cv/conf/extra.toml': .toml vars files are not supported by dvc-pull (it bundles no TOML or Python parser); use a YAML or JSON file",
+    );
+  });
+
+  it('a missing file, a missing key and a redefined value fail naming the file', async () => {
+    const fixture = makePipelineFixture();
+    const yaml = join(fixture.repo, 'pipelines/cv/dvc.yaml');
+    writeFileSync(yaml, cvYaml('  - conf/nope.yaml\n'));
+    expect((await failure(openRepo(fixture.repo))).message).toBe(
+      "pipelines/cv/dvc.yaml: vars: 'pipelines/cv/conf/nope.yaml' does not exist",
+    );
+    writeFileSync(yaml, cvYaml('  - conf/model.json:model,nokey\n'));
+    expect((await failure(openRepo(fixture.repo))).message).toBe(
+      "pipelines/cv/dvc.yaml: vars: could not find 'nokey' in 'pipelines/cv/conf/model.json'",
+    );
+    // params.yaml (loaded by default) defines root; a vars mapping may not redefine it.
+    writeFileSync(yaml, cvYaml('  - root: elsewhere\n'));
+    expect((await failure(openRepo(fixture.repo))).message).toMatch(
+      /^pipelines\/cv\/dvc\.yaml: vars: cannot redefine 'root'/,
+    );
+  });
+
+  it('params.yaml named again, and mappings merged key by key, are accepted as DVC accepts them', async () => {
+    const fixture = makePipelineFixture();
+    writeFileSync(
+      join(fixture.repo, 'pipelines/cv/dvc.yaml'),
+      cvYaml('  - params.yaml\n  - conf/model.json:model\n  - model:\n      extra: 1\n  - tag: v2\n'),
+    );
+    const repo = await openRepo(fixture.repo);
+    // Resolved (no error) and with the stage's wdir: the lock's paths land under work/.
+    expect(
+      repo.outs
+        .filter((o) => o.source === 'pipelines/cv/dvc.lock:train')
+        .map((o) => o.path)
+        .sort(),
+    ).toEqual([
+      'pipelines/cv/work/acc.json',
+      'pipelines/cv/work/heads/head.bin',
+      'pipelines/cv/work/resnet-18-v2.bin',
+    ]);
   });
 });
