@@ -1,1 +1,3 @@
 export * from './backend';
+export * from './ray';
+export * from './ray-package';
