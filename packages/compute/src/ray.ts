@@ -1,6 +1,7 @@
 import {
   ActionError,
   formatBytes,
+  formatDuration,
   HttpClient,
   type HttpClientOptions,
   HttpError,
@@ -56,6 +57,8 @@ const TERMINAL = new Set<RayJobStatus>(['STOPPED', 'SUCCEEDED', 'FAILED']);
 
 /** How long a stop may take before we report it and let the caller go on (Ray waits 3 s, then SIGKILL). */
 const STOP_WAIT_MS = 60_000;
+
+const HEARTBEAT_MS = 5 * 60_000;
 
 /** POSIX shell quoting: Ray runs the entrypoint through a shell. */
 export function shellJoin(argv: string[]): string {
@@ -191,6 +194,12 @@ export class RayBackend implements TrainingBackend {
     const deadline = spec.timeoutMs > 0 ? Date.now() + spec.timeoutMs : Infinity;
     const interval = this.options.pollIntervalMs ?? 2000;
     let phase: string | undefined;
+    const started = Date.now();
+    let lastHeard = started;
+    const onLine = (line: string) => {
+      lastHeard = Date.now();
+      options.onLine(line);
+    };
     for (;;) {
       const details = await this.details(job.id, options.signal).catch((error: unknown) => {
         if (options.signal?.aborted) return undefined;
@@ -203,7 +212,14 @@ export class RayBackend implements TrainingBackend {
         options.onPhase(phase);
       }
       const terminal = TERMINAL.has(details.status);
-      await this.printLogs(job.id, cursor, options, terminal);
+      await this.printLogs(job.id, cursor, { ...options, onLine }, terminal);
+      // A job that prints nothing for long still shows it is alive (a pending job waits for a GPU node).
+      if (!terminal && Date.now() - lastHeard >= HEARTBEAT_MS) {
+        lastHeard = Date.now();
+        this.options.log?.(
+          `Ray job ${job.id} is ${details.status} (${formatDuration(Date.now() - started)} so far)`,
+        );
+      }
       if (terminal) return this.outcome(details, cursor);
       if (Date.now() >= deadline) return this.stopAndReport(job, cursor, options, 'timed-out');
       await abortable(Math.min(interval, Math.max(deadline - Date.now(), 0)), options.signal);
