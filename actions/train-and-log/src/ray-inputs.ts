@@ -72,9 +72,7 @@ export const rayInputs = {
     ),
 };
 
-type RayInputs = {
-  [K in keyof typeof rayInputs]: z.output<(typeof rayInputs)[K]>;
-};
+type RayInputs = z.output<z.ZodObject<typeof rayInputs>>;
 
 /** `Bearer x` → Authorization; `Name: value` → that header. */
 function authHeaders(value: string | undefined): Record<string, string> | undefined {
