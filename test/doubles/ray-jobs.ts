@@ -174,9 +174,16 @@ function validateSubmit(body: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
-export async function startRayJobsDouble(
-  options: { execute?: boolean; token?: string } = {},
-): Promise<RayJobsDouble> {
+export interface RayJobsDoubleOptions {
+  /** Run each entrypoint (see above) instead of waiting for the test to drive the job. */
+  execute?: boolean;
+  /** Require `Authorization: Bearer <token>`, as Ray's token authentication does. */
+  token?: string;
+  /** The environment of the cluster's nodes the entrypoint starts from; this process's by default. */
+  env?: Record<string, string | undefined>;
+}
+
+export async function startRayJobsDouble(options: RayJobsDoubleOptions = {}): Promise<RayJobsDouble> {
   const packages = new Map<string, Buffer>();
   const jobs = new Map<string, RayJob>();
   const processes = new Map<string, ChildProcess>();
@@ -226,7 +233,10 @@ export async function startRayJobsDouble(
           message: `Job set up failed with error: ${unzip.stderr.trim().split('\n').at(-1)}`,
         });
     }
-    const env = { ...process.env, ...((job.runtime_env.env_vars as Record<string, string>) ?? {}) };
+    const env = {
+      ...(options.env ?? process.env),
+      ...((job.runtime_env.env_vars as Record<string, string>) ?? {}),
+    };
     const child = spawn('sh', ['-c', job.entrypoint], { cwd: uri ? dir : scratch, env, detached: true });
     processes.set(job.submission_id, child);
     setStatus(job.submission_id, 'RUNNING');
