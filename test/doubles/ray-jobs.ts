@@ -127,49 +127,46 @@ function isNumber(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value);
 }
 
-function isStringMap(value: unknown): value is Record<string, string> {
-  return (
-    !!value &&
-    typeof value === 'object' &&
-    !Array.isArray(value) &&
-    Object.values(value).every((v) => typeof v === 'string')
-  );
+/** `type(value)` as Python prints it, for the value JSON decoding would give Ray. */
+function pythonType(value: unknown): string {
+  if (value === null) return "<class 'NoneType'>";
+  if (Array.isArray(value)) return "<class 'list'>";
+  if (typeof value === 'number') return Number.isInteger(value) ? "<class 'int'>" : "<class 'float'>";
+  const names: Record<string, string> = { string: 'str', boolean: 'bool', object: 'dict' };
+  return `<class '${names[typeof value] ?? typeof value}'>`;
 }
 
-/** `JobSubmitRequest.__post_init__`: the TypeError it raises, or undefined. */
+function isDict(value: unknown): value is Record<string, unknown> {
+  return !!value && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** `JobSubmitRequest.__post_init__` (dashboard/modules/job/common.py): the TypeError it raises, or undefined. */
 function validateSubmit(body: Record<string, unknown>): string | undefined {
   for (const key of Object.keys(body))
     if (!SUBMIT_FIELDS.has(key))
       return `JobSubmitRequest.__init__() got an unexpected keyword argument '${key}'`;
   if (typeof body.entrypoint !== 'string')
-    return `entrypoint must be a string, got ${typeof body.entrypoint}`;
-  if (
-    body.submission_id !== undefined &&
-    body.submission_id !== null &&
-    typeof body.submission_id !== 'string'
-  )
-    return 'submission_id must be a string if provided';
-  if (
-    body.runtime_env !== undefined &&
-    (typeof body.runtime_env !== 'object' || Array.isArray(body.runtime_env))
-  )
-    return 'runtime_env must be a dict';
-  if (body.metadata !== undefined && !isStringMap(body.metadata)) return 'metadata values must be strings';
+    return `entrypoint must be a string, got ${pythonType(body.entrypoint)}`;
+  for (const key of ['submission_id', 'job_id'])
+    if (body[key] != null && typeof body[key] !== 'string')
+      return `${key} must be a string if provided, got ${pythonType(body[key])}`;
+  if (body.runtime_env != null && !isDict(body.runtime_env))
+    return `runtime_env must be a dict, got ${pythonType(body.runtime_env)}`;
+  if (body.metadata != null) {
+    if (!isDict(body.metadata)) return `metadata must be a dict, got ${pythonType(body.metadata)}`;
+    for (const value of Object.values(body.metadata))
+      if (typeof value !== 'string') return `metadata values must be strings, got ${pythonType(value)}`;
+  }
   for (const key of ['entrypoint_num_cpus', 'entrypoint_num_gpus'])
-    if (body[key] !== undefined && body[key] !== null && !isNumber(body[key]))
-      return `${key} must be a number, got ${typeof body[key]}`;
-  if (
-    body.entrypoint_memory !== undefined &&
-    body.entrypoint_memory !== null &&
-    !Number.isInteger(body.entrypoint_memory)
-  )
-    return `entrypoint_memory must be an int, got ${typeof body.entrypoint_memory}`;
+    if (body[key] != null && !isNumber(body[key]))
+      return `${key} must be a number, got ${pythonType(body[key])}`;
+  if (body.entrypoint_memory != null && !Number.isInteger(body.entrypoint_memory))
+    return `entrypoint_memory must be an integer, got ${pythonType(body.entrypoint_memory)}`;
   const resources = body.entrypoint_resources;
-  if (resources !== undefined && resources !== null) {
-    if (typeof resources !== 'object' || Array.isArray(resources))
-      return 'entrypoint_resources must be a dict';
+  if (resources != null) {
+    if (!isDict(resources)) return `entrypoint_resources must be a dict, got ${pythonType(resources)}`;
     for (const value of Object.values(resources))
-      if (!isNumber(value)) return 'entrypoint_resources values must be numbers';
+      if (!isNumber(value)) return `entrypoint_resources values must be numbers, got ${pythonType(value)}`;
   }
   return undefined;
 }

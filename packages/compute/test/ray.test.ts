@@ -306,7 +306,7 @@ describe('RayBackend against a double of the Ray Jobs REST API', () => {
     const error = await backend.submit(spec(project())).catch((e: Error) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toBe(
-      `Ray at ${ray.url}: POST /api/jobs/ answered 400: TypeError: entrypoint_resources values must be numbers`,
+      `Ray at ${ray.url}: POST /api/jobs/ answered 400: TypeError: entrypoint_resources values must be numbers, got <class 'str'>`,
     );
   });
 
