@@ -11,18 +11,26 @@ import { RayBackend, type RayOptions } from '../src/ray';
 import { rayPackage, zipPackage } from '../src/ray-package';
 
 /**
- * Ray's `_hash_directory` re-done from its description with pathlib and hashlib (excludes here are plain
- * names, which is all the fixtures use): the independent reference for the package URI.
+ * Ray's `get_uri_for_directory` re-done in Python from its description, with the `pathspec` library Ray
+ * vendors (Debian's python3-pathspec): the walk skips what the excludes (relative to the root) or any
+ * `.gitignore` on the way match, and XORs SHA-1(relative path [+ content]) into `b"0" * 8`. The
+ * independent reference for the package URI.
  */
-const RAY_HASH = `
-import hashlib, sys
+const RAY_URI = `
+import hashlib, json, sys
 from pathlib import Path
+import pathspec
 root = Path(sys.argv[1]).absolute()
-excluded = set(sys.argv[2:])
+def matcher(base, lines):
+    spec = pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    return lambda p: spec.match_file(str(p.absolute().relative_to(base)))
 value = b"0" * 8
-def visit(path):
+def travel(path, excludes):
     global value
-    if path.name in excluded:
+    ignore = path / ".gitignore"
+    if ignore.is_file():
+        excludes = excludes + [matcher(path, ignore.read_text().splitlines())]
+    if any(match(path) for match in excludes):
         return
     sha1 = hashlib.sha1(str(path.relative_to(root)).encode())
     if not path.is_dir():
@@ -30,13 +38,15 @@ def visit(path):
     value = bytes(a ^ b for a, b in zip(value, sha1.digest()))
     if path.is_dir():
         for child in path.iterdir():
-            visit(child)
-visit(root)
+            travel(child, excludes)
+travel(root, [matcher(root, json.loads(sys.argv[2]))])
 print("gcs://_ray_pkg_" + value.hex() + ".zip")
 `;
 
-function referenceUri(dir: string, excluded = ['.git', '.venv', 'venv', '__pycache__']): string {
-  const result = spawnSync('/usr/bin/python3', ['-c', RAY_HASH, dir, ...excluded], { encoding: 'utf8' });
+function referenceUri(dir: string, excludes = ['.git', '.venv', 'venv', '__pycache__']): string {
+  const result = spawnSync('/usr/bin/python3', ['-c', RAY_URI, dir, JSON.stringify(excludes)], {
+    encoding: 'utf8',
+  });
   if (result.status !== 0) throw new Error(result.stderr);
   return result.stdout.trim();
 }
@@ -114,12 +124,30 @@ describe('Ray working_dir package', () => {
     expect(after).toBe(referenceUri(dir));
 
     writeFileSync(join(dir, 'big.bin'), Buffer.alloc(1024, 7));
-    mkdirSync(join(dir, 'data'));
+    writeFileSync(join(dir, 'train.log'), 'noise\n');
+    mkdirSync(join(dir, 'data', 'raw'), { recursive: true });
     writeFileSync(join(dir, 'data', 'train.csv'), 'a,b\n1,2\n');
-    writeFileSync(join(dir, '.gitignore'), 'data/\n');
-    const pkg = rayPackage(dir, ['.git', 'big.bin']);
+    writeFileSync(join(dir, 'data', 'raw', 'dump.csv'), 'x\n');
+    mkdirSync(join(dir, 'src', 'build'));
+    writeFileSync(join(dir, 'src', 'build', 'out.o'), 'obj');
+    mkdirSync(join(dir, 'build'));
+    writeFileSync(join(dir, 'build', 'out.o'), 'obj');
+    writeFileSync(join(dir, 'src', '.gitignore'), '*.tmp\n!keep.tmp\n');
+    writeFileSync(join(dir, 'src', 'scratch.tmp'), 'tmp');
+    writeFileSync(join(dir, 'src', 'keep.tmp'), 'kept');
+    const excludes = ['.git', 'big.bin', '*.log', '/build', 'data/raw/'];
+    const pkg = rayPackage(dir, excludes);
+    expect(pkg.uri).toBe(referenceUri(dir, excludes));
     const names = zipNames(zipPackage(pkg), mkdtempSync(join(tmpdir(), 'ray-zip-')));
-    expect(names).toEqual(['.gitignore', 'empty/', 'src/model.py', 'train.py']);
+    expect(names).toEqual([
+      'data/train.csv',
+      'empty/',
+      'src/.gitignore',
+      'src/build/out.o',
+      'src/keep.tmp',
+      'src/model.py',
+      'train.py',
+    ]);
   });
 });
 
