@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RayJobsDouble, startRayJobsDouble } from '../../../test/doubles/ray-jobs';
 import { freePort } from '../../../test/servers/process';
 import type { JobOutcome, TrainingJobSpec } from '../src/backend';
-import { RayBackend, type RayOptions } from '../src/ray';
+import { LogCursor, RayBackend, type RayOptions } from '../src/ray';
 import { rayPackage, zipPackage } from '../src/ray-package';
 
 /**
@@ -444,5 +444,17 @@ describe('RayBackend with the double running the entrypoint', () => {
     expect(outcome.status).toBe('cancelled');
     expect(lines).toEqual(['started']);
     expect(ray.jobs.get(job.id)!.status).toBe('STOPPED');
+  });
+});
+
+describe('LogCursor', () => {
+  it('gives each complete line once, keeps a partial line for later and the last ones as the tail', () => {
+    const cursor = new LogCursor(2);
+    expect(cursor.advance('a\r\nb')).toEqual(['a']);
+    expect(cursor.advance('a\r\nb')).toEqual([]);
+    expect(cursor.advance('a\r\nbc\n\nd\n')).toEqual(['bc', '', 'd']);
+    expect(cursor.advance('a\r\n')).toEqual([]);
+    expect(cursor.advance('a\r\nbc\n\nd\ne', true)).toEqual(['e']);
+    expect(cursor.tail).toEqual(['d', 'e']);
   });
 });
