@@ -9,6 +9,13 @@ import { listen, readBody, sendJson } from './http-server';
  * with 415 as CRDs do. Errors are `Status` objects. Patched objects are checked by a validator per kind
  * (the CRDs' published schemas) and refused with 422 Invalid when they break it; the /status subresource
  * changes only `.status`, the main resource everything but.
+ *
+ * For training jobs it also takes POST (create, validated, 409 AlreadyExists) and DELETE (the
+ * `propagationPolicy` recorded; the job's pods go with it) on any `/apis/` collection (batch/v1 Jobs,
+ * Kubeflow TrainJobs and PyTorchJobs), and core `/api/v1` Pods: list by labelSelector, get, and
+ * `pods/<name>/log` with `follow`, `timestamps` and `sinceTime` (second precision, as the kubelet reads it)
+ * streaming lines the test writes. Tests drive pod and job status, drop log streams mid-way, refuse calls
+ * with 403 (the RBAC message) and answer 429/5xx for a while.
  */
 
 export type Validator = (object: Record<string, unknown>) => string | undefined;
@@ -165,11 +172,49 @@ function matchesSelector(labels: Record<string, string> | undefined, selector: s
   });
 }
 
+export interface DeleteRecord {
+  path: string;
+  propagationPolicy?: string;
+}
+
+interface LogLine {
+  /** RFC 3339 with nanoseconds, as the kubelet writes it with timestamps=true. */
+  ts: string;
+  text: string;
+}
+
+interface PodLog {
+  lines: LogLine[];
+  ended: boolean;
+  streams: Set<ServerResponse>;
+}
+
+interface Fault {
+  method?: string;
+  pattern: RegExp;
+  status: number;
+  remaining: number;
+  body: Record<string, unknown>;
+  headers?: Record<string, string>;
+}
+
 export class KubernetesApiDouble {
   readonly patches: PatchRecord[] = [];
+  readonly created: Array<{ path: string; body: Record<string, unknown> }> = [];
+  readonly deletes: DeleteRecord[] = [];
+  /** Every request as `METHOD path?query`, for asserting retries and reconnects. */
+  readonly requests: string[] = [];
+  /** Called after an object is created, so a test can start its pods. */
+  onCreate?: (plural: string, object: Record<string, unknown>) => void;
+  private readonly pods = new Map<string, Record<string, unknown>>();
+  private readonly logs = new Map<string, PodLog>();
+  private readonly faults: Fault[] = [];
+  private clock = Date.parse('2026-12-03T12:00:00Z');
+  private nanos = 0;
   readonly validators = new Map<string, Validator>();
   private readonly objects = new Map<string, Stored>();
   private version = 100;
+
   url = '';
   private closeServer?: () => Promise<void>;
 
@@ -209,6 +254,274 @@ export class KubernetesApiDouble {
     return this.objects.get(this.key(group, version, namespace, plural, name))?.object;
   }
 
+  /** The next `times` requests matching answer `status` (429 with Retry-After: 1, 5xx with a Status body). */
+  failNext(pattern: RegExp, status: number, times: number, method?: string): void {
+    const reason =
+      status === 429 ? 'TooManyRequests' : status === 503 ? 'ServiceUnavailable' : 'InternalError';
+    this.faults.push({
+      method,
+      pattern,
+      status,
+      remaining: times,
+      body: statusBody(
+        status,
+        reason,
+        status === 429 ? 'Too many requests, please try again later.' : 'etcdserver: request timed out',
+      ),
+      headers: status === 429 ? { 'retry-after': '1' } : undefined,
+    });
+  }
+
+  /** Every matching request answers 403 with the message RBAC gives `user` for `verb` on `resource`. */
+  forbid(
+    method: string,
+    pattern: RegExp,
+    rbac: { user: string; verb: string; resource: string; group: string; namespace: string },
+  ): void {
+    const { user, verb, resource, group, namespace } = rbac;
+    this.faults.push({
+      method,
+      pattern,
+      status: 403,
+      remaining: Number.POSITIVE_INFINITY,
+      body: statusBody(
+        403,
+        'Forbidden',
+        `${resource}${group ? `.${group}` : ''} is forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group "${group}" in the namespace "${namespace}"`,
+        { kind: resource, group },
+      ),
+    });
+  }
+
+  /** Creates or replaces a pod (its status included), as the job controller and kubelet would. */
+  putPod(namespace: string, pod: Record<string, unknown>): void {
+    const metadata = pod.metadata as { name: string };
+    const stored = structuredClone(pod);
+    (stored.metadata as Record<string, unknown>).namespace = namespace;
+    (stored.metadata as Record<string, unknown>).resourceVersion = String(++this.version);
+    this.pods.set(`${namespace}/${metadata.name}`, stored);
+    if (!this.logs.has(`${namespace}/${metadata.name}`))
+      this.logs.set(`${namespace}/${metadata.name}`, { lines: [], ended: false, streams: new Set() });
+  }
+
+  pod(namespace: string, name: string): Record<string, unknown> | undefined {
+    return this.pods.get(`${namespace}/${name}`);
+  }
+
+  /** Sets `.status` of a stored object (a Job's conditions, a TrainJob's). */
+  setStatus(
+    group: string,
+    version: string,
+    namespace: string,
+    plural: string,
+    name: string,
+    status: unknown,
+  ): void {
+    const stored = this.objects.get(this.key(group, version, namespace, plural, name));
+    if (!stored) throw new Error(`no ${plural} ${namespace}/${name}`);
+    stored.object.status = structuredClone(status);
+    (stored.object.metadata as Record<string, unknown>).resourceVersion = String(++this.version);
+  }
+
+  /** Appends log lines, one second apart on the kubelet's clock, to open follow streams too. */
+  writeLog(namespace: string, pod: string, ...texts: string[]): void {
+    const log = this.logs.get(`${namespace}/${pod}`);
+    if (!log) throw new Error(`no pod ${namespace}/${pod}`);
+    for (const text of texts) {
+      this.clock += 1000;
+      this.nanos = (this.nanos + 123456789) % 1_000_000_000;
+      const ts = `${new Date(this.clock).toISOString().slice(0, 19)}.${String(this.nanos).padStart(9, '0')}Z`;
+      log.lines.push({ ts, text });
+      for (const res of log.streams) res.write(`${ts} ${text}\n`);
+    }
+  }
+
+  /** Appends a line in the same second as the previous one (sinceTime cannot tell them apart). */
+  writeLogSameSecond(namespace: string, pod: string, text: string): void {
+    const log = this.logs.get(`${namespace}/${pod}`)!;
+    const last = log.lines[log.lines.length - 1]!;
+    const ts = `${last.ts.slice(0, 20)}${String((Number(last.ts.slice(20, 29)) + 1) % 1e9).padStart(9, '0')}Z`;
+    log.lines.push({ ts, text });
+    for (const res of log.streams) res.write(`${ts} ${text}\n`);
+  }
+
+  /** The container exited: follow streams end cleanly. */
+  endLog(namespace: string, pod: string): void {
+    const log = this.logs.get(`${namespace}/${pod}`)!;
+    log.ended = true;
+    for (const res of log.streams) res.end();
+    log.streams.clear();
+  }
+
+  /** The connection breaks mid-stream (an API server restart, a proxy timeout). */
+  dropLogStreams(namespace: string, pod: string): number {
+    const log = this.logs.get(`${namespace}/${pod}`)!;
+    const n = log.streams.size;
+    for (const res of log.streams) res.socket?.destroy();
+    log.streams.clear();
+    return n;
+  }
+
+  openLogStreams(namespace: string, pod: string): number {
+    return this.logs.get(`${namespace}/${pod}`)?.streams.size ?? 0;
+  }
+
+  private fault(req: IncomingMessage, res: ServerResponse, path: string): boolean {
+    const fault = this.faults.find(
+      (f) => f.remaining > 0 && f.pattern.test(path) && (!f.method || f.method === req.method),
+    );
+    if (!fault) return false;
+    fault.remaining--;
+    for (const [k, v] of Object.entries(fault.headers ?? {})) res.setHeader(k, v);
+    sendJson(res, fault.status, fault.body);
+    return true;
+  }
+
+  private handleCore(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    const match = /^\/api\/v1\/namespaces\/([^/]+)\/pods(?:\/([^/]+))?(\/log)?$/.exec(url.pathname);
+    if (!match || req.method !== 'GET') {
+      sendJson(res, 404, statusBody(404, 'NotFound', 'the server could not find the requested resource'));
+      return;
+    }
+    const [, namespace, name, log] = match as unknown as [
+      string,
+      string,
+      string | undefined,
+      string | undefined,
+    ];
+    if (!name) {
+      const items = [...this.pods.values()].filter(
+        (p) =>
+          (p.metadata as { namespace: string }).namespace === namespace &&
+          matchesSelector(
+            (p.metadata as { labels?: Record<string, string> }).labels,
+            url.searchParams.get('labelSelector'),
+          ),
+      );
+      sendJson(res, 200, {
+        apiVersion: 'v1',
+        kind: 'PodList',
+        metadata: { resourceVersion: String(this.version) },
+        items,
+      });
+      return;
+    }
+    const pod = this.pods.get(`${namespace}/${name}`);
+    if (!pod) {
+      sendJson(res, 404, statusBody(404, 'NotFound', `pods "${name}" not found`, { name, kind: 'pods' }));
+      return;
+    }
+    if (!log) {
+      sendJson(res, 200, pod);
+      return;
+    }
+    const lines = this.logs.get(`${namespace}/${name}`)!;
+    const since = url.searchParams.get('sinceTime');
+    const sinceMs = since ? Date.parse(since) : Number.NEGATIVE_INFINITY;
+    const stamps = url.searchParams.get('timestamps') === 'true';
+    res.writeHead(200, { 'content-type': 'text/plain', 'transfer-encoding': 'chunked' });
+    for (const line of lines.lines)
+      if (Date.parse(line.ts.slice(0, 19) + 'Z') >= sinceMs)
+        res.write(`${stamps ? `${line.ts} ` : ''}${line.text}\n`);
+    if (url.searchParams.get('follow') !== 'true' || lines.ended) {
+      res.end();
+      return;
+    }
+    lines.streams.add(res);
+    res.on('close', () => lines.streams.delete(res));
+  }
+
+  private async create(
+    req: IncomingMessage,
+    res: ServerResponse,
+    group: string,
+    version: string,
+    namespace: string,
+    plural: string,
+  ): Promise<void> {
+    const body = JSON.parse((await readBody(req)).toString('utf8')) as Record<string, unknown>;
+    this.created.push({ path: new URL(req.url ?? '/', 'http://x').pathname, body });
+    const metadata = (body.metadata ?? {}) as { name?: string };
+    const kind = String(body.kind);
+    if (body.apiVersion !== `${group}/${version}`) {
+      sendJson(
+        res,
+        400,
+        statusBody(
+          400,
+          'BadRequest',
+          `the API version in the data (${String(body.apiVersion)}) does not match the expected API version (${group}/${version})`,
+        ),
+      );
+      return;
+    }
+    const problem = this.validators.get(`${group}/${version}/${kind}`)?.(body);
+    if (problem) {
+      sendJson(
+        res,
+        422,
+        statusBody(422, 'Invalid', `${kind}.${group} "${metadata.name}" is invalid: ${problem}`, {
+          name: metadata.name,
+          group,
+          kind,
+        }),
+      );
+      return;
+    }
+    if (this.objects.has(this.key(group, version, namespace, plural, metadata.name ?? ''))) {
+      sendJson(
+        res,
+        409,
+        statusBody(409, 'AlreadyExists', `${plural}.${group} "${metadata.name}" already exists`, {
+          name: metadata.name,
+          group,
+          kind: plural,
+        }),
+      );
+      return;
+    }
+    this.put(plural, { ...body, metadata: { ...(body.metadata as object), namespace } });
+    const stored = this.get(group, version, namespace, plural, metadata.name!)!;
+    this.onCreate?.(plural, stored);
+    sendJson(res, 201, stored);
+  }
+
+  private async remove(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    key: string,
+    stored: Stored,
+  ): Promise<void> {
+    const text = (await readBody(req)).toString('utf8');
+    let policy = url.searchParams.get('propagationPolicy') ?? undefined;
+    if (text) {
+      const options = JSON.parse(text) as { propagationPolicy?: string };
+      policy ??= options.propagationPolicy;
+    }
+    this.deletes.push({ path: url.pathname, propagationPolicy: policy });
+    this.objects.delete(key);
+    if (policy !== 'Orphan') {
+      const uid = (stored.object.metadata as { name: string }).name;
+      for (const [podKey, pod] of this.pods)
+        if (Object.values((pod.metadata as { labels?: Record<string, string> }).labels ?? {}).includes(uid)) {
+          this.pods.delete(podKey);
+          this.endLog(...(podKey.split('/') as [string, string]));
+        }
+    }
+    sendJson(res, 200, {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Success',
+      details: {
+        name: (stored.object.metadata as { name: string }).name,
+        group: stored.group,
+        kind: stored.plural,
+      },
+    });
+  }
+
   async start(): Promise<string> {
     const server = await listen((req, res) => this.handle(req, res));
     this.url = server.url;
@@ -222,6 +535,12 @@ export class KubernetesApiDouble {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    this.requests.push(`${req.method} ${url.pathname}${url.search}`);
+    if (this.fault(req, res, url.pathname)) return;
+    if (url.pathname.startsWith('/api/v1/')) {
+      this.handleCore(req, res, url);
+      return;
+    }
     const match = /^\/apis\/([^/]+)\/([^/]+)\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+))?(\/status)?$/.exec(
       url.pathname,
     );
@@ -238,6 +557,10 @@ export class KubernetesApiDouble {
       string | undefined,
       string | undefined,
     ];
+    if (!name && req.method === 'POST') {
+      await this.create(req, res, group, version, namespace, plural);
+      return;
+    }
     if (!name) {
       if (req.method !== 'GET') {
         sendJson(
@@ -285,6 +608,10 @@ export class KubernetesApiDouble {
     }
     if (req.method === 'GET') {
       sendJson(res, 200, stored.object);
+      return;
+    }
+    if (req.method === 'DELETE' && !status) {
+      await this.remove(req, res, url, this.key(group, version, namespace, plural, name), stored);
       return;
     }
     if (req.method !== 'PATCH') {

@@ -1,44 +1,24 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import {
-  type ActionContext,
-  ActionError,
-  defineAction,
-  errorMessage,
-  input,
-  NetworkError,
-  writeFileAtomic,
-  z,
-} from '@mlops-actions/kit';
-import { isMlflowUri, resolveConnection } from '@mlops-actions/mlflow';
-import {
-  type BaselineRun,
-  findFiles,
-  LocalStore,
-  listFiles,
-  type MetricPoint,
-  type MetricsResult,
-  MlflowStore,
-  paramsDigest,
-  type RunHandle,
-  readMetricsFiles,
-  readParamsFile,
-  type TrackingStore,
-  type UploadFile,
-} from '@mlops-actions/store';
-import { loadBaseline, parseBaseline } from './baseline';
+import { parsePodTemplate, parseResources } from '@mlops-actions/compute';
+import { defineAction, errorMessage, input, z } from '@mlops-actions/kit';
+import { isMlflowUri } from '@mlops-actions/mlflow';
+import { type MetricsResult, paramsDigest, type RunHandle } from '@mlops-actions/store';
+import { trainingOutputs, uploadRunArtifacts } from './artifacts';
+import { parseBaseline } from './baseline';
 import { captureEnvironment } from './environment';
-import { execute } from './execute';
+import { finishFailed, publishReport, type Recorded } from './finish';
+import { logMetrics, readRunnerMetrics } from './metrics';
+import { childEnvironment, readParams, resolvePaths } from './prepare';
+import { logEnvironment, openStore, runIdentity, startRun } from './tracking';
+import { planTraining, trainLocally } from './train-local';
 import {
-  extractCellError,
-  findNotebookRunner,
-  findOnPath,
-  injectParameters,
-  isPythonIdentifier,
-  type Notebook,
-  notebookErrors,
-} from './notebook';
-import { buildReport } from './report';
+  backendFor,
+  collectRemoteMetrics,
+  JOB_STATE,
+  remoteCommand,
+  remoteSpec,
+  type SavedJob,
+  trainRemotely,
+} from './train-remote';
 
 const metricValue = z.union([z.number(), z.enum(['NaN', 'Infinity', '-Infinity'])]);
 
@@ -151,8 +131,103 @@ export const inputs = z
       .string()
       .optional()
       .describe('Name of the workflow artifact holding the local store; defaults to mlops-run-<run id>'),
+    backend: z
+      .enum(['local', 'kubernetes', 'ray'])
+      .default('local')
+      .describe(
+        'Where the training runs: local (this runner), kubernetes (a Job or Kubeflow training job) or ray (Ray Jobs); remote backends need an MLflow tracking-uri',
+      ),
+    command: z
+      .string()
+      .optional()
+      .describe(
+        'Remote backends: the command the training container runs (sh -c); defaults to `run`, or the notebook executed by jupyter nbconvert',
+      ),
+    image: z
+      .string()
+      .optional()
+      .describe('Kubernetes: the training image (required with backend: kubernetes)'),
+    'kubernetes-kind': z
+      .enum(['job', 'trainjob', 'pytorchjob'])
+      .default('job')
+      .describe(
+        'Kubernetes: job (batch/v1 Job, Indexed for several nodes), trainjob (Kubeflow Trainer trainer.kubeflow.org/v1alpha1) or pytorchjob (Kubeflow training operator kubeflow.org/v1)',
+      ),
+    namespace: z.string().default('default').describe('Kubernetes: namespace the job runs in'),
+    resources: input
+      .keyValues()
+      .prefault('')
+      .describe('Kubernetes: per node, as lines cpu: 8, memory: 32Gi, gpu: 1 (nvidia.com/gpu)'),
+    'node-selector': input
+      .keyValues()
+      .prefault('')
+      .describe('Kubernetes: node labels the pods must match, as KEY=value lines (e.g. the GPU node pool)'),
+    tolerations: input
+      .json(
+        z.array(
+          z.object({
+            key: z.string().optional(),
+            operator: z.enum(['Exists', 'Equal']).optional(),
+            value: z.string().optional(),
+            effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+            tolerationSeconds: z.number().int().optional(),
+          }),
+        ),
+      )
+      .prefault('[]')
+      .describe(
+        'Kubernetes: pod tolerations as a JSON list (e.g. [{"key":"nvidia.com/gpu","operator":"Exists","effect":"NoSchedule"}])',
+      ),
+    'service-account': z.string().optional().describe('Kubernetes: service account the training pods run as'),
+    nodes: input.integer().prefault('1').describe('Kubernetes: number of nodes (pods) that train together'),
+    'pod-template': z
+      .string()
+      .default('')
+      .describe(
+        'Kubernetes: a pod template as YAML merged over the generated one (containers and volumes merged by name), for anything the other inputs do not cover',
+      ),
+    'trainjob-runtime': z
+      .string()
+      .default('torch-distributed')
+      .describe('Kubernetes trainjob: the ClusterTrainingRuntime the TrainJob refers to'),
+    kubeconfig: z
+      .string()
+      .optional()
+      .describe('Kubernetes: kubeconfig path; default KUBECONFIG, ~/.kube/config, then in-cluster'),
+    'kube-context': z.string().optional().describe('Kubernetes: context to use'),
+    'poll-interval': input
+      .duration()
+      .prefault('2s')
+      .describe('Remote backends: how often the job status is read'),
   })
   .superRefine((value, ctx) => {
+    if (value.backend !== 'local' && !isMlflowUri(value['tracking-uri'])) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tracking-uri'],
+        message: `backend ${value.backend} trains on another machine, which cannot write into the embedded store '${value['tracking-uri']}'; give the MLflow server both can reach (http(s)://… or databricks)`,
+      });
+    }
+    if (value.backend === 'kubernetes' && !value.image) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['image'],
+        message: 'backend kubernetes needs the training image (e.g. the image output of build-model-image)',
+      });
+    }
+    if (value.nodes < 1 || value.nodes > 1000) {
+      ctx.addIssue({ code: 'custom', path: ['nodes'], message: 'expected a whole number from 1 to 1000' });
+    }
+    for (const [name, check] of [
+      ['resources', () => parseResources(value.resources)],
+      ['pod-template', () => parsePodTemplate(value['pod-template'])],
+    ] as const) {
+      try {
+        check();
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', path: [name], message: (error as Error).message });
+      }
+    }
     if (!value.notebook && !value.run) {
       ctx.addIssue({
         code: 'custom',
@@ -209,121 +284,13 @@ export const outputs = z.object({
   status: z.enum(['FINISHED', 'FAILED']).describe('Final status of the run'),
 });
 
-type Inputs = z.output<typeof inputs>;
+export type Inputs = z.output<typeof inputs>;
 
 function wire(value: number): number | 'NaN' | 'Infinity' | '-Infinity' {
   if (Number.isNaN(value)) return 'NaN';
   if (value === Number.POSITIVE_INFINITY) return 'Infinity';
   if (value === Number.NEGATIVE_INFINITY) return '-Infinity';
   return value;
-}
-
-/** Every path input, resolved inside the workspace (symlinks followed) before anything runs. */
-interface Paths {
-  workspace: string;
-  workDir: string;
-  notebook?: string;
-  paramsFile: string;
-  metricsFiles: Array<{ path: string; display: string }>;
-  modelPath: string;
-}
-
-function resolvePaths(i: Inputs, ctx: ActionContext): Paths {
-  const workspace = resolve(ctx.workspace);
-  const workDir = ctx.path(i['working-directory'], { input: 'working-directory' });
-  if (!existsSync(workDir) || !statSync(workDir).isDirectory()) {
-    throw new ActionError(
-      `Input 'working-directory': '${i['working-directory']}' is not a directory in the workspace`,
-    );
-  }
-  const inWorkDir = (value: string, input: string) => ctx.path(value, { input, base: workDir });
-  const notebook = i.notebook ? inWorkDir(i.notebook, 'notebook') : undefined;
-  if (notebook && !existsSync(notebook))
-    throw new ActionError(`Input 'notebook': '${i.notebook}' does not exist (looked in ${workDir})`);
-  const listed =
-    i['metrics-files'].length === 1 && i['metrics-files'][0] === 'none' ? [] : i['metrics-files'];
-  return {
-    workspace,
-    workDir,
-    notebook,
-    paramsFile: inWorkDir(i['params-file'], 'params-file'),
-    metricsFiles: listed.map((f) => ({ path: inWorkDir(f, 'metrics-files'), display: f })),
-    modelPath: inWorkDir(i['model-path'], 'model-path'),
-  };
-}
-
-/** Params: the params file, then the params input on top; recorded before the training starts. */
-function readParams(i: Inputs, paths: Paths): Record<string, string> {
-  const params: Record<string, string> = {};
-  if (existsSync(paths.paramsFile)) Object.assign(params, readParamsFile(paths.paramsFile, i['params-file']));
-  Object.assign(params, i.params);
-  params.seed ??= String(i.seed);
-  return params;
-}
-
-/**
- * Linux refuses to start a process whose single environment variable exceeds 128 KiB (E2BIG), which a
- * few thousand params reach: the params always go in a file named by MLOPS_PARAMS_FILE, and inline in
- * MLOPS_PARAMS only while they are small.
- */
-const INLINE_PARAMS_LIMIT_BYTES = 32 * 1024;
-
-function childEnvironment(i: Inputs, ctx: ActionContext, params: Record<string, string>): NodeJS.ProcessEnv {
-  const json = JSON.stringify(params);
-  const paramsFile = join(ctx.tempDir, 'params.json');
-  writeFileAtomic(paramsFile, json);
-  const env: NodeJS.ProcessEnv = {
-    ...ctx.env,
-    ...i.env,
-    PYTHONHASHSEED: String(i.seed),
-    MLOPS_SEED: String(i.seed),
-    MLOPS_PARAMS_FILE: paramsFile,
-  };
-  if (Buffer.byteLength(json) <= INLINE_PARAMS_LIMIT_BYTES) env.MLOPS_PARAMS = json;
-  else {
-    delete env.MLOPS_PARAMS;
-    ctx.log.info(
-      `The params take ${Buffer.byteLength(json)} bytes: passed in ${paramsFile} (MLOPS_PARAMS_FILE) only, as one environment variable may not exceed 128 KiB.`,
-    );
-  }
-  for (const key of Object.keys(env)) if (key.startsWith('INPUT_')) delete env[key];
-  return env;
-}
-
-async function openStore(i: Inputs, ctx: ActionContext, workDir: string): Promise<TrackingStore> {
-  const uri = i['tracking-uri'];
-  if (!isMlflowUri(uri)) return new LocalStore(resolve(ctx.workspace, uri), uri);
-  const connection = resolveConnection(uri, ctx.env, i['tracking-token']);
-  for (const secret of connection.secrets) ctx.mask(secret);
-  void workDir;
-  return new MlflowStore(connection, {
-    log: (line) => ctx.log.info(line),
-    warn: (line) => ctx.log.warning(line),
-  });
-}
-
-async function uploadLocalStore(
-  store: LocalStore,
-  run: RunHandle,
-  name: string,
-  ctx: ActionContext,
-): Promise<void> {
-  if (!ctx.env.ACTIONS_RUNTIME_TOKEN) {
-    ctx.log.info(
-      `Local store kept at ${store.root}; not uploading it as a workflow artifact (no ACTIONS_RUNTIME_TOKEN: not on a GitHub runner).`,
-    );
-    return;
-  }
-  const files = [
-    join(store.root, 'experiments.json'),
-    ...listFiles(join(store.root, 'runs', run.runId), '').map((f) => f.localPath),
-  ].filter((f) => existsSync(f));
-  const { DefaultArtifactClient } = await import('@actions/artifact');
-  const client = new DefaultArtifactClient();
-  const result = await client.uploadArtifact(name, files, store.root, { retentionDays: undefined });
-  ctx.log.info(
-    `Uploaded the local store as workflow artifact '${name}' (${files.length} files, id ${result.id ?? '?'}).`,
-  );
 }
 
 export default defineAction({
@@ -336,324 +303,47 @@ export default defineAction({
   outputs,
   async run(i, ctx) {
     const paths = resolvePaths(i, ctx);
-    const { workspace, workDir } = paths;
-    const notebookPath = paths.notebook;
-    const metricsFiles = paths.metricsFiles;
     const params = readParams(i, paths);
     const digest = paramsDigest(params);
-    const childEnv = childEnvironment(i, ctx, params);
-    const runner = notebookPath ? findNotebookRunner(childEnv.PATH) : undefined;
-    if (notebookPath && !runner) {
-      throw new ActionError(
-        'Cannot execute the notebook: neither papermill nor jupyter nbconvert is installed (pip install nbconvert ipykernel, or apt-get install jupyter-nbconvert python3-ipykernel)',
-      );
-    }
-    const python = runner
-      ? (findOnPath('python3', dirname(runner.command)) ?? 'python3')
-      : (findOnPath('python3', childEnv.PATH) ?? 'python3');
+    const env = childEnvironment(i, ctx, params);
+    const remote = i.backend === 'local' ? undefined : backendFor(i, ctx);
+    const plan = remote ? undefined : planTraining(i, paths, env);
+    const command = plan?.command ?? remoteCommand(i);
+    const environment = await captureEnvironment(paths.workDir, env, plan?.python ?? 'python3');
+    const identity = runIdentity(i, ctx, {
+      command,
+      source: plan?.source ?? (i.notebook ? i.notebook : 'run'),
+      digest,
+      environment,
+      backend: remote ? remote.describe() : undefined,
+    });
+    const { store, run } = await startRun(i, ctx, openStore(i, ctx), identity);
+    const recorded: Recorded = { store, run, params, digest };
+    await logEnvironment(ctx, store, run, { environment, params, seed: i.seed, command, digest });
 
-    let store = await openStore(i, ctx, workDir);
-    const gh = ctx.github;
-    const command = notebookPath ? `${runner!.kind} ${relative(workspace, notebookPath)}` : i.run!;
-    const tags: Record<string, string> = {
-      'mlflow.source.type': 'JOB',
-      'mlflow.source.name': notebookPath ? relative(workspace, notebookPath) : 'run',
-      'mlops.command': command,
-      'mlops.params.digest': digest,
-      'mlops.seed': String(i.seed),
-    };
-    if (gh.sha) tags['mlflow.source.git.commit'] = gh.sha;
-    if (gh.ref) tags['mlflow.source.git.branch'] = gh.ref.replace(/^refs\/heads\//, '');
-    if (gh.repository) tags['mlops.repository'] = gh.repository;
-    if (gh.ref) tags['mlops.ref'] = gh.ref;
-    if (gh.runUrl) tags['mlops.workflow-run-url'] = gh.runUrl;
-    if (gh.actor) tags['mlflow.user'] = gh.actor;
-    if (i['data-hash']) tags['mlops.data-hash'] = i['data-hash'];
-    const pr = gh.event.pull_request as { base?: { sha?: string }; number?: number } | undefined;
-    if (pr?.number) tags['mlops.pull-request'] = String(pr.number);
-    const experimentName = i['experiment-name'] || gh.repository.split('/')[1] || 'Default';
-    const runName =
-      i['run-name'] ||
-      (gh.workflow && gh.runId ? `${gh.workflow}-${gh.runId}-${gh.runAttempt}` : `run-${Date.now()}`);
-
-    const environment = await captureEnvironment(workDir, childEnv, python);
-    if (environment.python) tags['mlops.env.python'] = environment.python;
-    tags['mlops.env.lockfiles'] =
-      Object.entries(environment.lockfiles)
-        .map(([p, d]) => `${p}=${d.slice(7, 19)}`)
-        .join(',') || 'none';
-
-    let run: RunHandle;
-    try {
-      run = await ctx.log.group(`Starting a run on ${store.uri}`, () =>
-        store.startRun({ experimentName, runName, startTime: Date.now(), tags }),
-      );
-    } catch (error) {
-      if (store.kind === 'mlflow' && !i['tracking-required'] && error instanceof NetworkError) {
-        ctx.log.warning(
-          `The tracking server ${store.uri} could not be reached (${errorMessage(error)}); recording the run in the local store .mlops instead (tracking-required: false).`,
-        );
-        store = new LocalStore(resolve(workspace, '.mlops'), '.mlops');
-        run = await store.startRun({ experimentName, runName, startTime: Date.now(), tags });
-      } else if (store.kind === 'mlflow' && error instanceof NetworkError) {
-        throw new ActionError(
-          `${errorMessage(error)}; check tracking-uri, or set tracking-required: false to record the run in the local store when the server is down`,
-        );
-      } else throw error;
-    }
-    ctx.log.info(`Run ${run.runId} in experiment ${run.experimentId} (${store.uri}).`);
-
-    const envDir = join(ctx.tempDir, 'environment');
-    mkdirSync(envDir, { recursive: true });
-    writeFileSync(
-      join(envDir, 'environment.json'),
-      `${JSON.stringify({ ...environment, pipFreeze: undefined, seed: i.seed, command, paramsDigest: digest }, null, 2)}\n`,
-    );
-    if (environment.pipFreeze) writeFileSync(join(envDir, 'pip-freeze.txt'), environment.pipFreeze);
-    await store.log(run, { params });
-    await store.uploadArtifacts(run, listFiles(envDir, 'environment'));
-
-    const logDir = join(ctx.tempDir, 'logs');
-    mkdirSync(logDir, { recursive: true });
-    const logFile = join(logDir, 'train.log');
-    let failure: string | undefined;
-    let cellError: string | undefined;
-    let tail: string[] = [];
-    let executedNotebook: string | undefined;
-    const started = Date.now();
-    try {
-      let result: Awaited<ReturnType<typeof execute>>;
-      const timeoutMs = i.timeout;
-      const execOptions = {
-        cwd: workDir,
-        env: childEnv,
-        timeoutMs,
-        signal: ctx.signal,
-        logFile,
-        onLine: (line: string) => ctx.log.info(line),
-      };
-      if (notebookPath) {
-        const nb = JSON.parse(readFileSync(notebookPath, 'utf8')) as Notebook;
-        const injected: Record<string, unknown> = { seed: i.seed };
-        for (const [k, v] of Object.entries(i.params)) {
-          if (isPythonIdentifier(k)) injected[k] = v;
-          else
-            ctx.log.warning(
-              `Param '${k}' is not a Python identifier, so it is logged but not injected into the notebook`,
-            );
-        }
-        const inputCopy = join(workDir, `.${basename(notebookPath, '.ipynb')}.mlops-input.ipynb`);
-        writeFileSync(inputCopy, JSON.stringify(injectParameters(nb, injected), null, 1));
-        const outDir = join(ctx.tempDir, 'notebook');
-        mkdirSync(outDir, { recursive: true });
-        executedNotebook = join(outDir, basename(notebookPath));
-        try {
-          result = await ctx.log.group(
-            `Executing ${relative(workspace, notebookPath)} with ${runner!.kind}`,
-            () =>
-              execute(
-                runner!.command,
-                runner!.args(inputCopy, outDir, basename(notebookPath), workDir),
-                execOptions,
-              ),
-          );
-        } finally {
-          rmSync(inputCopy, { force: true });
-        }
-        if (existsSync(executedNotebook)) {
-          const errors = notebookErrors(JSON.parse(readFileSync(executedNotebook, 'utf8')) as Notebook);
-          if (errors.length) cellError = errors[0];
-        } else executedNotebook = undefined;
-        if (result.exitCode !== 0) cellError ??= extractCellError(result.stderr);
-      } else {
-        result = await ctx.log.group(`Running: ${i.run}`, () =>
-          execute(
-            existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh',
-            existsSync('/bin/bash') ? ['-e', '-o', 'pipefail', '-c', i.run!] : ['-e', '-c', i.run!],
-            execOptions,
-          ),
-        );
-      }
-      tail = result.tail;
-      if (result.timedOut) failure = `The training was stopped after the timeout of ${i.timeout / 1000} s`;
-      else if (result.cancelled) failure = 'The training was cancelled';
-      else if (result.exitCode !== 0)
-        failure = `The training ${notebookPath ? 'notebook' : 'command'} failed with ${result.signal ? `signal ${result.signal}` : `exit code ${result.exitCode}`}`;
-    } catch (error) {
-      failure = `The training could not be started: ${errorMessage(error)}`;
-    }
-    ctx.log.info(
-      `Training ${failure ? 'failed' : 'finished'} in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
-    );
-
+    const training = remote
+      ? await trainRemotely(i, ctx, remote, remoteSpec(i, ctx, store, run, params), run)
+      : await trainLocally(i, ctx, paths, plan!, env);
     let metrics: MetricsResult = { latest: {}, history: {} };
-    let modelUri = '';
-    const finishFailed = async (message: string): Promise<never> => {
-      const tailFile = join(logDir, 'log-tail.txt');
-      writeFileSync(tailFile, `${tail.join('\n')}\n`);
-      const files: UploadFile[] = [
-        { localPath: tailFile, artifactPath: 'logs/log-tail.txt', size: statSync(tailFile).size },
-      ];
-      if (existsSync(logFile))
-        files.push({ localPath: logFile, artifactPath: 'logs/train.log', size: statSync(logFile).size });
-      if (executedNotebook)
-        files.push({
-          localPath: executedNotebook,
-          artifactPath: `notebook/${basename(executedNotebook)}`,
-          size: statSync(executedNotebook).size,
-        });
-      try {
-        await store.uploadArtifacts(run, files, { parallel: i['upload-parallelism'] });
-        await store.finish(run, 'FAILED', Date.now());
-      } catch (error) {
-        ctx.log.warning(`Could not mark run ${run.runId} as FAILED: ${errorMessage(error)}`);
-      }
-      const { markdown } = buildReport({
-        status: 'FAILED',
-        runName: run.runName,
-        runId: run.runId,
-        experimentId: run.experimentId,
-        trackingUri: store.uri,
-        modelUri: '',
-        paramsDigest: digest,
-        params,
-        metrics: metrics.latest,
-        history: metrics.history,
-        higherIsBetter: i['higher-is-better'],
-        lowerIsBetter: i['lower-is-better'],
-        error: message,
-        cellError,
-        logTail: cellError ? undefined : tail.slice(-40),
-      });
-      ctx.summary.add(markdown);
-      if (store instanceof LocalStore)
-        await uploadLocalStore(store, run, i['artifact-name'] || `mlops-run-${run.runId}`, ctx).catch((e) =>
-          ctx.log.warning(errorMessage(e)),
-        );
-      throw new ActionError(
-        `${message}; run ${run.runId} marked FAILED on ${store.uri}${
-          cellError
-            ? ` (failing cell: ${
-                cellError
-                  .split('\n')
-                  .find((l) => /Error|Exception/.test(l))
-                  ?.trim()
-                  .slice(0, 200) ?? 'see the job summary'
-              })`
-            : ''
-        }`,
-      );
-    };
-    if (failure) return finishFailed(failure);
-
+    if (training.failure) return finishFailed(i, ctx, recorded, training, metrics, training.failure);
+    let modelUri: string;
     try {
-      metrics = readMetricsFiles(metricsFiles, (line) => ctx.log.warning(line));
-      const now = Date.now();
-      const points: MetricPoint[] = [];
-      for (const [key, value] of Object.entries(metrics.latest)) {
-        const history = metrics.history[key];
-        if (history?.length)
-          for (const p of history) points.push({ key, value: p.value, step: p.step, timestamp: now });
-        else points.push({ key, value, step: 0, timestamp: now });
-      }
-      const nonFinite = Object.entries(metrics.latest).filter(([, v]) => !Number.isFinite(v));
-      if (nonFinite.length)
-        ctx.log.warning(
-          `Metrics that are not finite numbers: ${nonFinite.map(([k, v]) => `${k}=${v}`).join(', ')} (logged as such)`,
-        );
-      await store.log(run, { metrics: points });
-
-      const uploads: UploadFile[] = [];
-      // The training may have replaced the model path by a link since the inputs were checked.
-      const modelPath = ctx.path(i['model-path'], { input: 'model-path', base: workDir });
-      if (existsSync(modelPath)) {
-        if (statSync(modelPath).isDirectory()) uploads.push(...listFiles(modelPath, 'model'));
-        else
-          uploads.push({
-            localPath: modelPath,
-            artifactPath: `model/${basename(modelPath)}`,
-            size: statSync(modelPath).size,
-          });
-        modelUri = store.modelUri(run, 'model');
+      if (remote) {
+        const collected = await collectRemoteMetrics(ctx, store, run, paths.metricsFiles);
+        metrics = collected.metrics;
+        modelUri = collected.hasModel ? store.modelUri(run, 'model') : '';
+        await store.uploadArtifacts(run, trainingOutputs(training), { signal: ctx.signal });
       } else {
-        ctx.log.warning(`No model at '${i['model-path']}' after the training; model-uri is empty`);
+        metrics = readRunnerMetrics(ctx, paths.metricsFiles);
+        await logMetrics(store, run, metrics);
+        modelUri = await uploadRunArtifacts(i, ctx, store, run, paths, training);
       }
-      for (const rel of i.artifacts.length
-        ? findFiles(workDir, i.artifacts, ['.git', 'node_modules', '.mlops'])
-        : []) {
-        const full = ctx.path(rel, { input: 'artifacts', base: workDir });
-        uploads.push({ localPath: full, artifactPath: rel.split(sep).join('/'), size: statSync(full).size });
-      }
-      for (const f of metricsFiles) {
-        uploads.push({
-          localPath: f.path,
-          artifactPath: `metrics/${basename(f.display)}`,
-          size: statSync(f.path).size,
-        });
-      }
-      if (executedNotebook)
-        uploads.push({
-          localPath: executedNotebook,
-          artifactPath: `notebook/${basename(executedNotebook)}`,
-          size: statSync(executedNotebook).size,
-        });
-      if (existsSync(logFile))
-        uploads.push({ localPath: logFile, artifactPath: 'logs/train.log', size: statSync(logFile).size });
-      const totalBytes = uploads.reduce((s, f) => s + f.size, 0);
-      const progress = ctx.progress({ label: 'Artifacts', total: uploads.length, totalBytes, unit: 'files' });
-      await store.uploadArtifacts(run, uploads, {
-        parallel: i['upload-parallelism'],
-        onFile: (f) => progress.tick(1, f.size),
-        signal: ctx.signal,
-      });
-      progress.done();
       await store.finish(run, 'FINISHED', Date.now());
     } catch (error) {
-      return finishFailed(errorMessage(error));
+      return finishFailed(i, ctx, recorded, training, metrics, errorMessage(error));
     }
 
-    let baseline: BaselineRun | undefined;
-    let baselineNote: string | undefined;
-    try {
-      baseline = await loadBaseline(parseBaseline(i.baseline), {
-        store,
-        workspace,
-        workDir,
-        metricsFiles: metricsFiles.map((f) => f.display),
-        prBaseSha: pr?.base?.sha,
-        log: (line) => ctx.log.info(line),
-      });
-      if (!baseline)
-        baselineNote = i.baseline === 'none' ? 'no baseline' : 'no baseline outside a pull request';
-    } catch (error) {
-      baselineNote = `baseline unavailable: ${errorMessage(error)}`;
-      ctx.log.warning(baselineNote);
-    }
-    const { markdown } = buildReport({
-      status: 'FINISHED',
-      runName: run.runName,
-      runId: run.runId,
-      experimentId: run.experimentId,
-      trackingUri: store.uri,
-      modelUri,
-      paramsDigest: digest,
-      params,
-      metrics: metrics.latest,
-      history: metrics.history,
-      baseline,
-      baselineNote,
-      higherIsBetter: i['higher-is-better'],
-      lowerIsBetter: i['lower-is-better'],
-    });
-    // The summary first: a comment is a side effect that may fall back to it or fail (kit warns).
-    ctx.summary.add(markdown);
-    if (i.comment && gh.issueNumber) await ctx.comment('metrics', markdown, { token: i['github-token'] });
-
-    if (store instanceof LocalStore) {
-      await uploadLocalStore(store, run, i['artifact-name'] || `mlops-run-${run.runId}`, ctx).catch((error) =>
-        ctx.log.warning(`Could not upload the local store as a workflow artifact: ${errorMessage(error)}`),
-      );
-    }
+    await publishReport(i, ctx, recorded, paths, metrics, modelUri);
     return {
       'run-id': run.runId,
       'experiment-id': run.experimentId,
@@ -665,5 +355,21 @@ export default defineAction({
       'params-digest': digest,
       status: 'FINISHED' as const,
     };
+  },
+  /** A remote job the main step did not see to its end (cancelled, crashed) is deleted: no GPU pods left behind. */
+  async post(i, ctx) {
+    const saved = ctx.state.get<SavedJob>(JOB_STATE);
+    if (!saved || saved.finished) return;
+    await backendFor(i, ctx).cancel(saved.job);
+    ctx.log.info(`Deleted ${saved.job.id}: the main step ended before the job did.`);
+    try {
+      await openStore(i, ctx).finish({ runId: saved.runId } as RunHandle, 'KILLED', Date.now());
+      ctx.log.info(`Run ${saved.runId} marked KILLED.`);
+    } catch (error) {
+      ctx.log.warning(`Could not mark run ${saved.runId} KILLED: ${errorMessage(error)}`);
+    }
+    ctx.summary.add(
+      `### Train and log: training job deleted\n\nThe step stopped while ${saved.job.id} was running; the post step deleted it and marked run ${saved.runId} KILLED.`,
+    );
   },
 });

@@ -249,6 +249,20 @@ export class MlflowClient {
     }
   }
 
+  /** GET through the artifact proxy (list first: MLflow answers a missing file with 500, which is retried). */
+  async downloadArtifact(artifactUri: string, artifactPath: string): Promise<Buffer> {
+    const root = artifactRoot(artifactUri);
+    this.requestCount++;
+    try {
+      const res = await this.http.request('GET', ARTIFACTS + encodePath(`${root}/${artifactPath}`), {
+        timeoutMs: 120_000,
+      });
+      return Buffer.from(await res.arrayBuffer());
+    } catch (error) {
+      throw this.explain(error);
+    }
+  }
+
   // ---------- model registry ----------
 
   async getRegisteredModel(name: string): Promise<RegisteredModel | undefined> {

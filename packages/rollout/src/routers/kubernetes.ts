@@ -1,7 +1,5 @@
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { ActionError, InputError } from '@mlops-actions/kit';
+import { loadKubeConfig } from '@mlops-actions/compute';
+import { ActionError } from '@mlops-actions/kit';
 import type { Router } from './router';
 
 export interface KubeOptions {
@@ -29,8 +27,6 @@ export type KubeObject = Record<string, unknown> & {
   spec?: Record<string, unknown>;
   status?: Record<string, unknown>;
 };
-
-const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 /** A Status body's message (the API server's error shape), or the exception's own text. */
 function statusMessage(error: unknown): { code?: number; message: string } {
@@ -61,38 +57,7 @@ export class KubeClient {
 
   private load() {
     this.api ??= (async () => {
-      const k8s = await import('@kubernetes/client-node');
-      const kc = new k8s.KubeConfig();
-      const env = this.o.env ?? process.env;
-      const home = env.HOME || homedir();
-      const fromEnv = env.KUBECONFIG?.split(':').find((f) => f && existsSync(f));
-      if (this.o.kubeconfig) {
-        if (!existsSync(this.o.kubeconfig)) {
-          throw new InputError(
-            'kubeconfig',
-            `no file at ${this.o.kubeconfig}; give the path of a kubeconfig file, or leave it empty to use KUBECONFIG, ~/.kube/config or the in-cluster service account`,
-          );
-        }
-        kc.loadFromFile(this.o.kubeconfig);
-      } else if (fromEnv) {
-        kc.loadFromFile(fromEnv);
-      } else if (existsSync(join(home, '.kube', 'config'))) {
-        kc.loadFromFile(join(home, '.kube', 'config'));
-      } else if (env.KUBERNETES_SERVICE_HOST && existsSync(SERVICE_ACCOUNT_TOKEN)) {
-        kc.loadFromCluster();
-      } else {
-        throw new InputError(
-          'kubeconfig',
-          'no Kubernetes credentials: not set, no KUBECONFIG, no ~/.kube/config and not running in a cluster; give the path of a kubeconfig file (e.g. written by azure/k8s-set-context or aws eks update-kubeconfig)',
-        );
-      }
-      if (this.o.context) kc.setCurrentContext(this.o.context);
-      if (!kc.getCurrentCluster()) {
-        throw new InputError(
-          'kubeconfig',
-          `the kubeconfig has no cluster for context '${kc.getCurrentContext()}'`,
-        );
-      }
+      const { kc, k8s } = await loadKubeConfig(this.o);
       return { custom: kc.makeApiClient(k8s.CustomObjectsApi), k8s };
     })();
     return this.api;
