@@ -37,6 +37,7 @@ describe('train-and-log Ray inputs', () => {
       'ray-entrypoint-resources': '{"accelerator_type:A100": 1}',
       'ray-runtime-env': 'pip: [scikit-learn]\nenv_vars: {OMP_NUM_THREADS: "4"}',
       'ray-excludes': 'data/raw\n*.parquet',
+      'ray-upload-gitignored': 'true',
     });
     const log = () => undefined;
     expect(rayOptions({ ...parsed, 'ray-address': parsed['ray-address']! }, log)).toEqual({
@@ -48,6 +49,7 @@ describe('train-and-log Ray inputs', () => {
       entrypointResources: { 'accelerator_type:A100': 1 },
       runtimeEnv: { pip: ['scikit-learn'], env_vars: { OMP_NUM_THREADS: '4' } },
       excludes: ['data/raw', '*.parquet'],
+      uploadGitignored: true,
       log,
     });
     const bearer = schema.parse({

@@ -70,6 +70,12 @@ export const rayInputs = {
     .describe(
       'With backend ray: gitwildmatch patterns left out of the uploaded workspace, on top of Ray defaults (.git, .venv, venv, __pycache__) and .gitignore files',
     ),
+  'ray-upload-gitignored': input
+    .boolean()
+    .prefault('false')
+    .describe(
+      'With backend ray: also upload files that .gitignore leaves out, such as data pulled by dvc-pull (Ray: RAY_RUNTIME_ENV_IGNORE_GITIGNORE=1)',
+    ),
 };
 
 type RayInputs = z.output<z.ZodObject<typeof rayInputs>>;
@@ -95,6 +101,7 @@ export function rayOptions(
     entrypointResources: inputs['ray-entrypoint-resources'],
     runtimeEnv: inputs['ray-runtime-env'],
     excludes: inputs['ray-excludes'],
+    uploadGitignored: inputs['ray-upload-gitignored'],
     log,
   };
 }

@@ -97,12 +97,16 @@ function isDirectory(path: string): boolean {
 }
 
 /** Every path Ray would visit, in sorted order, following Ray's `_dir_travel`. */
-export function packageEntries(directory: string, excludes: string[] = RAY_DEFAULT_EXCLUDES): PackageEntry[] {
+export function packageEntries(
+  directory: string,
+  excludes: string[] = RAY_DEFAULT_EXCLUDES,
+  gitignore = true,
+): PackageEntry[] {
   if (!existsSync(directory) || !isDirectory(directory))
     throw new ActionError(`The Ray working directory ${directory} is not a directory`);
   const entries: PackageEntry[] = [];
   const travel = (absolute: string, matchers: Matcher[]) => {
-    const ignore = gitignoreOf(absolute);
+    const ignore = gitignore ? gitignoreOf(absolute) : undefined;
     const active = ignore ? [...matchers, ignore] : matchers;
     if (active.some((match) => match(absolute))) return;
     const path = relative(directory, absolute).split(sep).join('/') || '.';
@@ -138,8 +142,13 @@ export function hashEntries(entries: PackageEntry[]): string {
   return hash.toString('hex');
 }
 
-export function rayPackage(directory: string, excludes: string[] = RAY_DEFAULT_EXCLUDES): RayPackage {
-  const entries = packageEntries(directory, excludes);
+/** With `gitignore: false`, `.gitignore` files leave nothing out (Ray's RAY_RUNTIME_ENV_IGNORE_GITIGNORE=1). */
+export function rayPackage(
+  directory: string,
+  excludes: string[] = RAY_DEFAULT_EXCLUDES,
+  gitignore = true,
+): RayPackage {
+  const entries = packageEntries(directory, excludes, gitignore);
   const name = `_ray_pkg_${hashEntries(entries)}.zip`;
   return { uri: `gcs://${name}`, name, entries };
 }

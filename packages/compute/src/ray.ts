@@ -30,6 +30,11 @@ export interface RayOptions {
   runtimeEnv?: Record<string, unknown>;
   /** gitwildmatch patterns left out of the uploaded working directory, on top of Ray's defaults. */
   excludes?: string[];
+  /**
+   * Also upload what `.gitignore` files leave out (DVC-pulled data is gitignored), as Ray does with
+   * RAY_RUNTIME_ENV_IGNORE_GITIGNORE=1.
+   */
+  uploadGitignored?: boolean;
   /** Seconds between two looks at the job's status and logs. */
   pollIntervalMs?: number;
   /** Lines the outcome keeps from the end of the log. */
@@ -252,7 +257,11 @@ export class RayBackend implements TrainingBackend {
   }
 
   private async uploadWorkingDirectory(directory: string, signal?: AbortSignal): Promise<string> {
-    const pkg = rayPackage(directory, [...RAY_DEFAULT_EXCLUDES, ...(this.options.excludes ?? [])]);
+    const pkg = rayPackage(
+      directory,
+      [...RAY_DEFAULT_EXCLUDES, ...(this.options.excludes ?? [])],
+      !this.options.uploadGitignored,
+    );
     const path = `/api/packages/gcs/${encodeURIComponent(pkg.name)}`;
     const exists = await this.call('GET', path, { accept: [404], signal });
     if (exists.status !== 404) {

@@ -148,6 +148,12 @@ describe('Ray working_dir package', () => {
       'src/model.py',
       'train.py',
     ]);
+    const all = zipNames(
+      zipPackage(rayPackage(dir, excludes, false)),
+      mkdtempSync(join(tmpdir(), 'ray-zip-')),
+    );
+    expect(all).toContain('src/scratch.tmp');
+    expect(rayPackage(dir, excludes, false).uri).not.toBe(pkg.uri);
   });
 });
 
