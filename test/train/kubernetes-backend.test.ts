@@ -6,6 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KubernetesApiDouble } from '../doubles/kubernetes';
 import { MlflowDouble } from '../doubles/mlflow';
 import { runStep } from '../harness';
+import { containerEnv, pod, trainingScriptLogs as scriptLogs, until } from './cluster';
 import { emptyWorkspace } from './workspace';
 
 const NS = 'ml-train';
@@ -13,61 +14,7 @@ const api = new KubernetesApiDouble();
 const mlflow = new MlflowDouble();
 let kubeconfig: string;
 
-async function until(check: () => boolean, what: string, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 type Json = Record<string, unknown>;
-
-/** The env the action gave the training container. */
-function containerEnv(job: Json): Record<string, string> {
-  const containers = (
-    (job.spec as Json).template as {
-      spec: { containers: Array<{ env: Array<{ name: string; value: string }> }> };
-    }
-  ).spec.containers;
-  return Object.fromEntries(containers[0]!.env.map((e) => [e.name, e.value]));
-}
-
-function pod(jobName: string, phase: string, state: Json, name = `${jobName}-x7k2p`): Json {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, labels: { 'batch.kubernetes.io/job-name': jobName, 'job-name': jobName } },
-    spec: { containers: [{ name: 'train', image: 'ghcr.io/octo/train:1' }] },
-    status: { phase, containerStatuses: [{ name: 'train', state }] },
-  };
-}
-
-/** What MLflow's Python client does inside the container: log-batch into MLFLOW_RUN_ID, a metrics file as an artifact. */
-async function trainingScriptLogs(env: Record<string, string>, metricsJson: string): Promise<void> {
-  const base = env.MLFLOW_TRACKING_URI!;
-  const res = await fetch(`${base}/api/2.0/mlflow/runs/log-batch`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      run_id: env.MLFLOW_RUN_ID,
-      metrics: [0.9, 0.6, 0.4].map((value, step) => ({
-        key: 'loss',
-        value,
-        step,
-        timestamp: 1_700_000_000_000 + step,
-      })),
-    }),
-  });
-  if (!res.ok) throw new Error(`log-batch: ${res.status}`);
-  const run = mlflow.runs.get(env.MLFLOW_RUN_ID!)!;
-  const root = run.artifactUri.replace(/^mlflow-artifacts:\//, '');
-  const put = await fetch(`${base}/api/2.0/mlflow-artifacts/artifacts/${root}/metrics/metrics.json`, {
-    method: 'PUT',
-    body: metricsJson,
-  });
-  if (!put.ok) throw new Error(`artifact upload: ${put.status}`);
-}
 
 const created: Json[] = [];
 
@@ -142,7 +89,7 @@ describe('train-and-log backend: kubernetes (Kubernetes API double, MLflow doubl
       api.writeLog(NS, `${name}-x7k2p`, 'epoch 1 loss 0.9');
       await until(() => api.openLogStreams(NS, `${name}-x7k2p`) > 0, 'the log stream');
       api.writeLog(NS, `${name}-x7k2p`, 'epoch 2 loss 0.6', 'epoch 3 loss 0.4');
-      await trainingScriptLogs(containerEnv(job), JSON.stringify({ test: { accuracy: 0.93 } }));
+      await scriptLogs(mlflow, containerEnv(job), JSON.stringify({ test: { accuracy: 0.93 } }));
       api.putPod(NS, pod(name, 'Succeeded', { terminated: { exitCode: 0, reason: 'Completed' } }));
       api.endLog(NS, `${name}-x7k2p`);
       api.setStatus('batch', 'v1', NS, 'jobs', name, {
@@ -257,7 +204,7 @@ describe('train-and-log backend: kubernetes (Kubernetes API double, MLflow doubl
       api.writeLog(NS, p, 'line three');
       await until(() => api.openLogStreams(NS, p) > 0, 'the reconnected stream');
       api.writeLog(NS, p, 'line four');
-      await trainingScriptLogs(containerEnv(job), '{"acc": 1}');
+      await scriptLogs(mlflow, containerEnv(job), '{"acc": 1}');
       api.putPod(NS, pod(name, 'Succeeded', { terminated: { exitCode: 0 } }));
       api.endLog(NS, p);
       api.setStatus('batch', 'v1', NS, 'jobs', name, { conditions: [{ type: 'Complete', status: 'True' }] });
@@ -271,7 +218,7 @@ describe('train-and-log backend: kubernetes (Kubernetes API double, MLflow doubl
       .filter((l) => l.startsWith(`[${name}-x7k2p] line`))
       .map((l) => l.slice(l.indexOf('] ') + 2));
     expect(shown).toEqual(['line one', 'line two', 'line two and a half', 'line three', 'line four']);
-    const logs = api.requests.filter((r) => r.includes('/log?'));
+    const logs = api.requests.filter((r) => r.includes(`/pods/${name}-x7k2p/log?`));
     expect(logs.length).toBeGreaterThanOrEqual(2);
     expect(logs[1]).toMatch(/sinceTime=2026-12-03T12%3A00%3A\d\dZ/);
   }, 120_000);
@@ -303,13 +250,14 @@ describe('train-and-log backend: kubernetes (Kubernetes API double, MLflow doubl
   }, 120_000);
 
   it('retries the API while it answers 503 and 429', async () => {
+    const before = api.requests.length;
     api.failNext(/\/jobs$/, 503, 2, 'POST');
     api.failNext(/\/jobs\/[^/]+$/, 429, 2, 'GET');
     const scenario = (async () => {
       await until(() => created.length > 0, 'the Job');
       const job = created[0]!;
       const name = (job.metadata as { name: string }).name;
-      await trainingScriptLogs(containerEnv(job), '{"acc": 1}');
+      await scriptLogs(mlflow, containerEnv(job), '{"acc": 1}');
       api.putPod(NS, pod(name, 'Succeeded', { terminated: { exitCode: 0 } }));
       api.endLog(NS, `${name}-x7k2p`);
       api.setStatus('batch', 'v1', NS, 'jobs', name, { conditions: [{ type: 'Complete', status: 'True' }] });
@@ -317,7 +265,9 @@ describe('train-and-log backend: kubernetes (Kubernetes API double, MLflow doubl
     const step = await runStep({ action: 'train-and-log', workspace: emptyWorkspace(), inputs: inputs() });
     await scenario;
     expect(step.error, step.stdout.slice(-3000)).toBeUndefined();
-    expect(api.requests.filter((r) => r.startsWith('POST') && r.includes('/jobs')).length).toBe(3);
+    expect(api.requests.slice(before).filter((r) => r.startsWith('POST') && r.includes('/jobs')).length).toBe(
+      3,
+    );
     expect(step.stdout).toMatch(/answered 503 .*retrying/);
     expect(step.stdout).toMatch(/answered 429 .*retrying/);
   }, 120_000);
@@ -343,8 +293,8 @@ describe('train-and-log backend: kubernetes, bad input (Kubernetes API double)',
       workspace: emptyWorkspace(),
       inputs: inputs({ resources: 'gpu: two' }),
     });
-    expect(step.error).toBe(
-      "Input 'resources': gpu: 'two' is not a whole number of GPUs; expected e.g. gpu: 2",
+    expect(step.error).toMatch(
+      /^Input 'resources': gpu: 'two' is not a whole number of GPUs; expected e\.g\. gpu: 2 \(got "gpu: two"\)$/,
     );
   });
 

@@ -1,5 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MlflowClient, resolveConnection } from '@mlops-actions/mlflow';
@@ -9,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rng, users } from '../ab/data';
 import { type CanaryWorld, startWorld } from '../canary/setup';
 import { GithubApiDouble } from '../doubles/github-api';
+import { KubernetesApiDouble } from '../doubles/kubernetes';
 import { MlflowDouble } from '../doubles/mlflow';
 import { startRayJobsDouble } from '../doubles/ray-jobs';
 import { events, repoRoot, runStep } from '../harness';
@@ -16,6 +25,7 @@ import { pushBusyboxBase } from '../image/base';
 import { trainedRun } from '../register/runs';
 import { type Postgres, startPostgres } from '../servers/postgres';
 import { type Registry, startRegistry } from '../servers/registry';
+import { runJobsToCompletion } from '../train/cluster';
 import { missingActions, runWorkflow, type WorkflowScenario } from './runner';
 
 /**
@@ -38,6 +48,7 @@ const PENDING: string[] = [];
 const REPO = 'acme/breast-cancer-model';
 const mlflow = new MlflowDouble();
 const github = new GithubApiDouble();
+const cluster = new KubernetesApiDouble();
 let world: CanaryWorld | undefined;
 let postgres: Postgres | undefined;
 let registry: Registry | undefined;
@@ -304,6 +315,50 @@ const scenarios: Record<string, () => Promise<Case>> = {
       );
     },
   }),
+  'train-on-kubernetes.yml': async () => {
+    await cluster.start();
+    runJobsToCompletion(cluster, mlflow, 'ml-train', JSON.stringify({ test: { accuracy: 0.95 } }));
+    const kubeconfig = join(mkdtempSync(join(tmpdir(), 'kube-')), 'config');
+    return {
+      scenario: {
+        event: events.pullRequest({ repo: REPO, number: 3, baseSha: 'HEAD', headSha: '4'.repeat(40) }),
+        vars: { MLFLOW_TRACKING_URI: mlflow.url },
+        secrets: {
+          GITHUB_TOKEN: 'ghs_test_write_token',
+          // The double speaks plain HTTP, which client-node allows only with insecure-skip-tls-verify.
+          KUBECONFIG: `apiVersion: v1\nkind: Config\nclusters:\n- name: gke\n  cluster: {server: '${cluster.url}', insecure-skip-tls-verify: true}\nusers:\n- name: ci\n  user: {token: test-token}\ncontexts:\n- name: gke\n  context: {cluster: gke, user: ci}\ncurrent-context: gke\n`,
+        },
+        checkout: checkoutExample,
+        env: { PATH, GITHUB_API_URL: github.url },
+        stubs: {
+          // As azure/k8s-set-context does: the kubeconfig written to a file named by KUBECONFIG.
+          'azure/k8s-set-context': (ctx) => {
+            writeFileSync(kubeconfig, ctx.inputs.kubeconfig!);
+            ctx.exportEnv('KUBECONFIG', kubeconfig);
+            return {};
+          },
+        },
+      },
+      check: (steps) => {
+        expect(steps.map((s) => [s.id, s.outcome])).toEqual([
+          ['__actions_checkout', 'success'],
+          ['__azure_k8s-set-context', 'success'],
+          ['train', 'success'],
+          ['__run', 'success'],
+        ]);
+        const train = steps.find((s) => s.id === 'train')!;
+        const job = cluster.created.at(-1)!.body as { spec: { template: { spec: Record<string, unknown> } } };
+        expect(job.spec.template.spec.nodeSelector).toEqual({
+          'cloud.google.com/gke-accelerator': 'nvidia-l4',
+        });
+        expect(train.stdout).toContain('epoch 3 loss 0.4');
+        expect(steps.at(-1)!.stdout).toContain(
+          `run ${train.outputs['run-id']} trained on Kubernetes with accuracy 0.95`,
+        );
+        expect(github.commentsOf(REPO, 3).at(-1)?.body).toContain('| test\\.accuracy | 0.95 |');
+      },
+    };
+  },
   'train-on-ray.yml': async () => {
     // A Ray node: Debian's python3 (scikit-learn) as `python`, the MLflow CLI stand-in on PATH.
     const node = mkdtempSync(join(tmpdir(), 'ray-node-'));
@@ -500,6 +555,7 @@ afterAll(async () => {
   await world?.close();
   await postgres?.stop();
   await registry?.stop();
+  await cluster.close();
 });
 
 describe('every example workflow is executed', () => {

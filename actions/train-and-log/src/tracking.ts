@@ -81,7 +81,13 @@ export async function startRun(
   try {
     run = await ctx.log.group(`Starting a run on ${store.uri}`, () => store.startRun(options));
   } catch (error) {
-    if (store.kind === 'mlflow' && !i['tracking-required'] && error instanceof NetworkError) {
+    // A remote job cannot log into the local store, so only a local training falls back to it.
+    if (
+      store.kind === 'mlflow' &&
+      !i['tracking-required'] &&
+      i.backend === 'local' &&
+      error instanceof NetworkError
+    ) {
       ctx.log.warning(
         `The tracking server ${store.uri} could not be reached (${errorMessage(error)}); recording the run in the local store .mlops instead (tracking-required: false).`,
       );

@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import {
   type BackendKind,
   createBackend,
@@ -45,7 +45,8 @@ export function backendFor(i: Inputs, ctx: ActionContext): TrainingBackend {
       nodes: i.nodes,
       podTemplate: parsePodTemplate(i['pod-template']),
       runtime: i['trainjob-runtime'],
-      kubeconfig: i.kubeconfig ? ctx.path(i.kubeconfig, { input: 'kubeconfig' }) : undefined,
+      // As canary-deploy: kubeconfigs written by setup actions live in RUNNER_TEMP, outside the workspace.
+      kubeconfig: i.kubeconfig ? resolve(ctx.workspace, i.kubeconfig) : undefined,
       context: i['kube-context'],
       env: ctx.env,
       pollMs: i['poll-interval'],
