@@ -30,6 +30,8 @@ export interface StepOptions {
   killAfterMs?: number;
   /** Kill the main step once its stdout contains this text (SIGKILL, like a lost runner). */
   killWhenStdout?: string | RegExp;
+  /** Cancel (SIGINT, then SIGTERM 7.5 s later) once its stdout contains this text: after work started. */
+  cancelWhenStdout?: string | RegExp;
   /** Skip the post step even when the action has one. */
   skipPost?: boolean;
 }
@@ -94,6 +96,7 @@ interface SpawnOptions {
   cancelAfterMs?: number;
   killAfterMs?: number;
   killWhenStdout?: string | RegExp;
+  cancelWhenStdout?: string | RegExp;
   summaryFile: string;
 }
 
@@ -106,6 +109,7 @@ function runNode(options: SpawnOptions): Promise<ProcessResult> {
     });
     let stdout = '';
     let stderr = '';
+    let cancelled = false;
     const timers: NodeJS.Timeout[] = [];
     const stop = (signal: NodeJS.Signals) => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
@@ -115,6 +119,16 @@ function runNode(options: SpawnOptions): Promise<ProcessResult> {
       const trigger = options.killWhenStdout;
       if (trigger && (typeof trigger === 'string' ? stdout.includes(trigger) : trigger.test(stdout)))
         stop('SIGKILL');
+      const cancel = options.cancelWhenStdout;
+      if (
+        cancel &&
+        !cancelled &&
+        (typeof cancel === 'string' ? stdout.includes(cancel) : cancel.test(stdout))
+      ) {
+        cancelled = true;
+        stop('SIGINT');
+        timers.push(setTimeout(() => stop('SIGTERM'), 7500));
+      }
     });
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
@@ -221,6 +235,7 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
     cancelAfterMs: options.cancelAfterMs,
     killAfterMs: options.killAfterMs,
     killWhenStdout: options.killWhenStdout,
+    cancelWhenStdout: options.cancelWhenStdout,
     summaryFile: files.summary,
   });
   const outputs = parseFileCommands(readIfExists(files.output));

@@ -1,5 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MlflowClient, resolveConnection } from '@mlops-actions/mlflow';
@@ -11,6 +19,7 @@ import { type CanaryWorld, startWorld } from '../canary/setup';
 import { GithubApiDouble } from '../doubles/github-api';
 import { KubernetesApiDouble } from '../doubles/kubernetes';
 import { MlflowDouble } from '../doubles/mlflow';
+import { startRayJobsDouble } from '../doubles/ray-jobs';
 import { events, repoRoot, runStep } from '../harness';
 import { pushBusyboxBase } from '../image/base';
 import { trainedRun } from '../register/runs';
@@ -370,6 +379,56 @@ const scenarios: Record<string, () => Promise<Case>> = {
         );
         expect(github.commentsOf(REPO, 3).at(-1)?.body).toContain('| test\\.accuracy | 0.95 |');
       },
+    };
+  },
+  'train-on-ray.yml': async () => {
+    // A Ray node: Debian's python3 (scikit-learn) as `python`, the MLflow CLI stand-in on PATH.
+    const node = mkdtempSync(join(tmpdir(), 'ray-node-'));
+    symlinkSync('/usr/bin/python3', join(node, 'python'));
+    const ray = await startRayJobsDouble({
+      execute: true,
+      token: 'throwaway-ray-token',
+      env: { ...process.env, PATH: `${node}:${PATH}` },
+    });
+    return {
+      scenario: {
+        event: events.pullRequest({ repo: REPO, number: 3, baseSha: 'HEAD', headSha: '5'.repeat(40) }),
+        vars: { MLFLOW_TRACKING_URI: mlflow.url, RAY_DASHBOARD_URL: ray.url },
+        secrets: { RAY_AUTH_TOKEN: 'throwaway-ray-token' },
+        checkout: checkoutExample,
+        env: { PATH, GITHUB_API_URL: github.url },
+      },
+      check: (steps) => {
+        expect(
+          steps.map((s) => [s.id, s.outcome]),
+          steps.map((s) => s.stdout.slice(-1500)).join('\n'),
+        ).toEqual([
+          ['__actions_checkout', 'success'],
+          ['data', 'success'],
+          ['train', 'success'],
+          ['__run', 'success'],
+        ]);
+        const train = steps.find((s) => s.id === 'train')!;
+        const runId = train.outputs['run-id']!;
+        const job = [...ray.jobs.values()].find(
+          (j) => (j.runtime_env.env_vars as Record<string, string>).MLFLOW_RUN_ID === runId,
+        )!;
+        expect(job.status).toBe('SUCCEEDED');
+        expect(job.entrypoint_num_gpus).toBe(1);
+        expect(job.entrypoint_memory).toBe(8 * 1024 ** 3);
+        expect(job.runtime_env.pip).toEqual([
+          'scikit-learn>=1.2',
+          'pandas>=1.5',
+          'pyyaml>=6',
+          'mlflow-skinny>=2.9',
+        ]);
+        const accuracy = (JSON.parse(train.outputs.metrics!) as Record<string, number>)['test.accuracy'];
+        expect(accuracy).toBeGreaterThan(0.8);
+        expect(steps.at(-1)!.stdout).toContain(
+          `run ${runId} logged runs:/${runId}/model with accuracy ${accuracy}`,
+        );
+      },
+      after: () => ray.stop(),
     };
   },
   'train-with-dvc.yml': async () => ({

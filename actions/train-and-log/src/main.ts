@@ -8,6 +8,7 @@ import { captureEnvironment } from './environment';
 import { finishFailed, publishReport, type Recorded } from './finish';
 import { logRunMetrics } from './metrics';
 import { childEnvironment, readParams, resolvePaths } from './prepare';
+import { checkRayInputs, rayInputs } from './ray-inputs';
 import { logEnvironment, openStore, runIdentity, startRun } from './tracking';
 import { planTraining, trainLocally } from './train-local';
 import {
@@ -199,8 +200,10 @@ export const inputs = z
       .duration()
       .prefault('2s')
       .describe('Remote backends: how often the job status is read'),
+    ...rayInputs,
   })
   .superRefine((value, ctx) => {
+    checkRayInputs(value, ctx);
     if (value.backend !== 'local' && !isMlflowUri(value['tracking-uri'])) {
       ctx.addIssue({
         code: 'custom',

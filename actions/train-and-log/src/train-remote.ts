@@ -20,6 +20,7 @@ import {
 import type { Inputs } from './main';
 import { metricPoints, warnNonFinite } from './metrics';
 import { INLINE_PARAMS_LIMIT_BYTES } from './prepare';
+import { rayOptions } from './ray-inputs';
 import { logFilePath, type TrainingResult } from './train-local';
 
 /** What the post step needs to delete a job the main step left running. */
@@ -50,6 +51,12 @@ export function backendFor(i: Inputs, ctx: ActionContext): TrainingBackend {
       env: ctx.env,
       pollMs: i['poll-interval'],
     },
+    ray: i['ray-address']
+      ? {
+          ...rayOptions({ ...i, 'ray-address': i['ray-address'] }, (line) => ctx.log.info(line)),
+          pollIntervalMs: i['poll-interval'],
+        }
+      : undefined,
     log: ctx.log,
   });
 }

@@ -1,11 +1,13 @@
 import { ActionError } from '@mlops-actions/kit';
 import type { TrainingBackend } from './backend';
 import { KubernetesBackend, type KubernetesBackendOptions } from './kubernetes';
+import { RayBackend, type RayOptions } from './ray';
 
 export type BackendKind = 'kubernetes' | 'ray';
 
 export interface BackendOptions {
   kubernetes?: KubernetesBackendOptions;
+  ray?: RayOptions;
   log?: { info(line: string): void; warning(line: string): void };
 }
 
@@ -16,6 +18,7 @@ export function createBackend(kind: BackendKind, options: BackendOptions): Train
       if (!options.kubernetes) throw new ActionError('backend kubernetes: no Kubernetes options given');
       return new KubernetesBackend(options.kubernetes, options.log);
     case 'ray':
-      throw new ActionError("Input 'backend': ray is not available in this build; use local or kubernetes");
+      if (!options.ray) throw new ActionError('backend ray: no Ray options given');
+      return new RayBackend(options.ray);
   }
 }
