@@ -1,12 +1,12 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 932:
+/***/ 50932:
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(424);
-/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6488);
+/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(99994);
+/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(19802);
 
 
 await (0,_mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)(_main__WEBPACK_IMPORTED_MODULE_1__/* ["default"] */ .Ay);
@@ -16,7 +16,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6488:
+/***/ 19802:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28,7 +28,7 @@ __nccwpck_require__.d(__webpack_exports__, {
 // UNUSED EXPORTS: inputs, outputs
 
 // EXTERNAL MODULE: ./packages/kit/src/index.ts + 110 modules
-var src = __nccwpck_require__(424);
+var src = __nccwpck_require__(99994);
 ;// CONCATENATED MODULE: ./packages/rollout/src/alerts.ts
 
 const MATCHER = /^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*$/;
@@ -932,17 +932,17 @@ function sum(values) {
 
 function abortableSleep(ms, signal) {
     return new Promise((resolve, reject) => {
-        if (signal.aborted)
+        if (signal?.aborted)
             return reject(signal.reason);
         const timer = setTimeout(() => {
-            signal.removeEventListener('abort', onAbort);
+            signal?.removeEventListener('abort', onAbort);
             resolve();
         }, ms);
         const onAbort = () => {
             clearTimeout(timer);
-            reject(signal.reason);
+            reject(signal?.reason);
         };
-        signal.addEventListener('abort', onAbort, { once: true });
+        signal?.addEventListener('abort', onAbort, { once: true });
     });
 }
 /** Steps from `10%, 25%, 50%, 100%`, or from step-weight/max-weight; 100 is appended when missing. */
@@ -1737,7 +1737,7 @@ class ArgoRolloutsRouter {
 }
 
 // EXTERNAL MODULE: external "node:child_process"
-var external_node_child_process_ = __nccwpck_require__(1421);
+var external_node_child_process_ = __nccwpck_require__(31421);
 ;// CONCATENATED MODULE: ./packages/rollout/src/routers/command.ts
 
 
@@ -1796,18 +1796,658 @@ class CommandRouter {
     }
 }
 
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(38815);
 // EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_ = __nccwpck_require__(73024);
 // EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
+var external_node_os_ = __nccwpck_require__(48161);
 // EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
-;// CONCATENATED MODULE: ./packages/rollout/src/routers/kubernetes.ts
+var external_node_path_ = __nccwpck_require__(76760);
+;// CONCATENATED MODULE: ./packages/compute/src/kubeconfig.ts
 
 
 
 
 const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+/**
+ * Loads credentials as kubectl finds them: the given file, KUBECONFIG, ~/.kube/config, then the pod's
+ * service account. @kubernetes/client-node is imported here only, when a Kubernetes path is taken.
+ */
+async function kubeconfig_loadKubeConfig(options) {
+    const k8s = await Promise.all(/* import() */[__nccwpck_require__.e(824), __nccwpck_require__.e(959)]).then(__nccwpck_require__.bind(__nccwpck_require__, 6959));
+    const kc = new k8s.KubeConfig();
+    const input = options.input ?? 'kubeconfig';
+    const env = options.env ?? process.env;
+    const home = env.HOME || (0,external_node_os_.homedir)();
+    const fromEnv = env.KUBECONFIG?.split(':').find((f) => f && (0,external_node_fs_.existsSync)(f));
+    if (options.kubeconfig) {
+        if (!(0,external_node_fs_.existsSync)(options.kubeconfig)) {
+            throw new src/* InputError */.dz(input, `no file at ${options.kubeconfig}; give the path of a kubeconfig file, or leave it empty to use KUBECONFIG, ~/.kube/config or the in-cluster service account`);
+        }
+        kc.loadFromFile(options.kubeconfig);
+    }
+    else if (fromEnv) {
+        kc.loadFromFile(fromEnv);
+    }
+    else if ((0,external_node_fs_.existsSync)((0,external_node_path_.join)(home, '.kube', 'config'))) {
+        kc.loadFromFile((0,external_node_path_.join)(home, '.kube', 'config'));
+    }
+    else if (env.KUBERNETES_SERVICE_HOST && (0,external_node_fs_.existsSync)(SERVICE_ACCOUNT_TOKEN)) {
+        kc.loadFromCluster();
+    }
+    else {
+        throw new src/* InputError */.dz(input, 'no Kubernetes credentials: not set, no KUBECONFIG, no ~/.kube/config and not running in a cluster; give the path of a kubeconfig file (e.g. written by azure/k8s-set-context or aws eks update-kubeconfig)');
+    }
+    if (options.context)
+        kc.setCurrentContext(options.context);
+    if (!kc.getCurrentCluster()) {
+        throw new src/* InputError */.dz(input, `the kubeconfig has no cluster for context '${kc.getCurrentContext()}'`);
+    }
+    return { kc, k8s };
+}
+
+;// CONCATENATED MODULE: ./packages/compute/src/kubernetes.ts
+
+
+
+const KINDS = {
+    job: {
+        group: 'batch',
+        version: 'v1',
+        plural: 'jobs',
+        kind: 'Job',
+        podLabel: 'batch.kubernetes.io/job-name',
+        describe: 'batch/v1 Job',
+    },
+    pytorchjob: {
+        group: 'kubeflow.org',
+        version: 'v1',
+        plural: 'pytorchjobs',
+        kind: 'PyTorchJob',
+        podLabel: 'training.kubeflow.org/job-name',
+        describe: 'Kubeflow PyTorchJob (kubeflow.org/v1)',
+    },
+    trainjob: {
+        group: 'trainer.kubeflow.org',
+        version: 'v1alpha1',
+        plural: 'trainjobs',
+        kind: 'TrainJob',
+        podLabel: 'jobset.sigs.k8s.io/jobset-name',
+        describe: 'Kubeflow Trainer TrainJob (trainer.kubeflow.org/v1alpha1)',
+    },
+};
+/** Pod waiting reasons that never resolve by waiting: report them at once rather than hang until the timeout. */
+const FATAL_WAITING = new Set([
+    'ErrImagePull',
+    'ImagePullBackOff',
+    'InvalidImageName',
+    'ErrImageNeverPull',
+    'CreateContainerConfigError',
+    'CreateContainerError',
+]);
+/** Checks `2`, `500m`, `16Gi`-style quantities and a whole GPU count; throws the problem in one line. */
+function parseResources(text) {
+    const resources = {};
+    const quantity = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
+    for (const [key, value] of Object.entries(text)) {
+        if (key === 'cpu' || key === 'memory') {
+            if (!quantity.test(value))
+                throw new Error(`${key}: '${value}' is not a Kubernetes quantity; expected e.g. cpu: 4, cpu: 500m, memory: 16Gi`);
+            resources[key] = value;
+        }
+        else if (key === 'gpu' || key === 'nvidia.com/gpu') {
+            if (!/^[0-9]+$/.test(value))
+                throw new Error(`${key}: '${value}' is not a whole number of GPUs; expected e.g. gpu: 2`);
+            resources.gpu = Number(value);
+        }
+        else {
+            throw new Error(`unknown resource '${key}'; accepted: cpu, memory, gpu (nvidia.com/gpu)`);
+        }
+    }
+    return resources;
+}
+function isObject(value) {
+    return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+/**
+ * Merges an override into a pod template as kubectl's strategic merge does for the fields one overrides
+ * there: objects key by key, lists of named items (containers, env, volumes) by name, other lists replaced.
+ */
+function mergeTemplate(base, override) {
+    if (isObject(base) && isObject(override)) {
+        const result = { ...base };
+        for (const [key, value] of Object.entries(override))
+            result[key] = mergeTemplate(base[key], value);
+        return result;
+    }
+    if (Array.isArray(base) && Array.isArray(override) && override.every((o) => isObject(o) && 'name' in o)) {
+        const result = [...base];
+        for (const item of override) {
+            const index = result.findIndex((b) => isObject(b) && b.name === item.name);
+            if (index >= 0)
+                result[index] = mergeTemplate(result[index], item);
+            else
+                result.push(item);
+        }
+        return result;
+    }
+    return override === undefined ? base : override;
+}
+function parsePodTemplate(text) {
+    if (!text.trim())
+        return undefined;
+    let value;
+    try {
+        value = parseYaml(text);
+    }
+    catch (error) {
+        throw new Error(`not valid YAML: ${error.message.split('\n')[0]}`);
+    }
+    if (!isObject(value))
+        throw new Error('expected a pod template object (metadata:, spec: …) as YAML');
+    return value;
+}
+function resourceRequirements(r) {
+    const limits = {};
+    const requests = {};
+    if (r.cpu)
+        requests.cpu = r.cpu;
+    if (r.memory) {
+        requests.memory = r.memory;
+        limits.memory = r.memory;
+    }
+    if (r.gpu)
+        limits['nvidia.com/gpu'] = String(r.gpu);
+    if (!Object.keys(limits).length && !Object.keys(requests).length)
+        return undefined;
+    return {
+        ...(Object.keys(limits).length ? { limits } : {}),
+        ...(Object.keys(requests).length ? { requests } : {}),
+    };
+}
+function envList(env) {
+    return Object.entries(env).map(([name, value]) => ({ name, value }));
+}
+/** The pod template every kind's replicas use: one container, never restarted (a retry would log twice into the run). */
+function podTemplate(o, spec, container) {
+    const resources = resourceRequirements(o.resources);
+    const template = {
+        metadata: { labels: { ...spec.labels } },
+        spec: {
+            restartPolicy: 'Never',
+            ...(o.serviceAccount ? { serviceAccountName: o.serviceAccount } : {}),
+            ...(Object.keys(o.nodeSelector).length ? { nodeSelector: o.nodeSelector } : {}),
+            ...(o.tolerations.length ? { tolerations: o.tolerations } : {}),
+            containers: [
+                {
+                    name: container,
+                    image: o.image,
+                    command: spec.command,
+                    env: envList(spec.env),
+                    ...(resources ? { resources } : {}),
+                },
+            ],
+        },
+    };
+    return o.podTemplate ? mergeTemplate(template, o.podTemplate) : template;
+}
+/** The object submitted for each kind. */
+function buildJobObject(o, spec) {
+    const info = KINDS[o.kind];
+    const metadata = { name: spec.name, namespace: o.namespace, labels: { ...spec.labels } };
+    const deadline = spec.timeoutMs > 0 ? Math.ceil(spec.timeoutMs / 1000) : undefined;
+    const apiVersion = `${info.group}/${info.version}`;
+    if (o.kind === 'job') {
+        const indexed = o.nodes > 1;
+        return {
+            apiVersion,
+            kind: info.kind,
+            metadata,
+            spec: {
+                backoffLimit: 0,
+                ...(indexed ? { completions: o.nodes, parallelism: o.nodes, completionMode: 'Indexed' } : {}),
+                ...(deadline ? { activeDeadlineSeconds: deadline } : {}),
+                template: podTemplate(o, spec, 'train'),
+            },
+        };
+    }
+    if (o.kind === 'pytorchjob') {
+        const replica = (replicas) => ({
+            replicas,
+            restartPolicy: 'Never',
+            template: podTemplate(o, spec, 'pytorch'),
+        });
+        return {
+            apiVersion,
+            kind: info.kind,
+            metadata,
+            spec: {
+                runPolicy: { backoffLimit: 0, ...(deadline ? { activeDeadlineSeconds: deadline } : {}) },
+                pytorchReplicaSpecs: {
+                    Master: replica(1),
+                    ...(o.nodes > 1 ? { Worker: replica(o.nodes - 1) } : {}),
+                },
+            },
+        };
+    }
+    const resources = resourceRequirements(o.resources);
+    const template = podTemplate(o, spec, 'node');
+    const podSpec = template.spec;
+    const override = { targetJobs: [{ name: 'node' }] };
+    for (const key of ['serviceAccountName', 'nodeSelector', 'tolerations', 'volumes', 'affinity'])
+        if (podSpec[key] !== undefined)
+            override[key] = podSpec[key];
+    return {
+        apiVersion,
+        kind: info.kind,
+        metadata,
+        spec: {
+            runtimeRef: { name: o.runtime, apiGroup: info.group, kind: 'ClusterTrainingRuntime' },
+            labels: { ...spec.labels },
+            trainer: {
+                image: o.image,
+                command: spec.command,
+                env: envList(spec.env),
+                numNodes: o.nodes,
+                ...(resources ? { resourcesPerNode: resources } : {}),
+            },
+            ...(Object.keys(override).length > 1 ? { podSpecOverrides: [override] } : {}),
+        },
+    };
+}
+function apiFailure(error) {
+    const e = error;
+    let body = e.body;
+    if (typeof body === 'string') {
+        try {
+            body = JSON.parse(body);
+        }
+        catch {
+            // Not a Status object: keep the text.
+        }
+    }
+    const message = isObject(body) && 'message' in body ? String(body.message) : (e.message ?? String(error)).split('\n')[0];
+    const retryAfter = Number(e.headers?.['retry-after']);
+    return {
+        code: typeof e.code === 'number' ? e.code : undefined,
+        message,
+        retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+    };
+}
+function kubernetes_transient(f) {
+    return f.code === undefined || f.code === 429 || f.code >= 500;
+}
+function kubernetes_sleep(ms, signal) {
+    return new Promise((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        signal?.addEventListener('abort', () => {
+            clearTimeout(timer);
+            resolve();
+        }, { once: true });
+    });
+}
+/** RFC 3339 timestamps with nanoseconds, normalised so that string order is time order. */
+function timestampKey(ts) {
+    const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$/.exec(ts);
+    if (!m)
+        return ts;
+    return `${m[1]}.${(m[2] ?? '').padEnd(9, '0')}`;
+}
+function podView(pod) {
+    const metadata = pod.metadata;
+    const status = (pod.status ?? {});
+    const spec = (pod.spec ?? {});
+    const first = status.containerStatuses?.[0];
+    const state = (first?.state ?? {});
+    return {
+        name: metadata.name,
+        phase: status.phase ?? 'Pending',
+        container: spec.containers?.[0]?.name,
+        waiting: state.waiting?.reason
+            ? { reason: state.waiting.reason, message: state.waiting.message }
+            : undefined,
+        terminated: state.terminated,
+    };
+}
+/** The job's own verdict from its conditions: Complete/Succeeded, or Failed with the controller's reason. */
+function jobVerdict(object) {
+    const conditions = (object.status?.conditions ?? []);
+    for (const c of conditions) {
+        if (c.status !== 'True')
+            continue;
+        if (c.type === 'Complete' || c.type === 'Succeeded')
+            return { done: 'succeeded' };
+        if (c.type === 'Failed')
+            return { done: 'failed', reason: [c.reason, c.message].filter(Boolean).join(': ') || 'Failed' };
+    }
+    return undefined;
+}
+const VERBS = {
+    submit: 'create',
+    read: 'get',
+    delete: 'delete',
+    'list pods': 'list',
+};
+/** Kubernetes Jobs and Kubeflow training jobs through the API server, with kubectl's credentials. */
+class kubernetes_KubernetesBackend {
+    o;
+    log;
+    kind = 'kubernetes';
+    info;
+    api;
+    constructor(o, log = {
+        info: () => { },
+        warning: () => { },
+    }) {
+        this.o = o;
+        this.log = log;
+        this.info = KINDS[o.kind];
+    }
+    describe() {
+        return `Kubernetes ${this.info.describe} in namespace ${this.o.namespace}${this.o.nodes > 1 ? ` on ${this.o.nodes} nodes` : ''}`;
+    }
+    connect() {
+        return (async () => {
+            const { kc, k8s } = await loadKubeConfig(this.o);
+            return {
+                kc,
+                custom: kc.makeApiClient(k8s.CustomObjectsApi),
+                core: kc.makeApiClient(k8s.CoreV1Api),
+            };
+        })();
+    }
+    client() {
+        this.api ??= this.connect();
+        return this.api;
+    }
+    /** One API call with retries on 429/5xx/network errors (Retry-After honoured), errors in one line. */
+    async call(what, resource, work, signal) {
+        const attempts = 8;
+        for (let attempt = 1;; attempt++) {
+            try {
+                return await work();
+            }
+            catch (error) {
+                if (error instanceof ActionError)
+                    throw error;
+                const f = apiFailure(error);
+                if (f.code === 403) {
+                    const who = /User "([^"]+)"/.exec(f.message)?.[1];
+                    throw new ActionError(`Kubernetes refused to ${VERBS[what]} ${resource} in namespace ${this.o.namespace} (403 Forbidden${who ? ` for ${who}` : ''}): grant '${VERBS[what]}' on ${resource} in ${this.o.namespace} to these credentials${this.o.serviceAccount ? ` (the pods run as service account ${this.o.serviceAccount})` : ''}, or choose another namespace; the API said: ${f.message}`);
+                }
+                if (!kubernetes_transient(f) || attempt >= attempts || signal?.aborted) {
+                    throw new ActionError(`Kubernetes: ${what} ${resource} in namespace ${this.o.namespace} failed${f.code ? ` (${f.code})` : ''}${attempt > 1 ? ` after ${attempt} attempts` : ''}: ${f.message}`);
+                }
+                const delay = f.retryAfterMs ?? Math.min(8000, 250 * 2 ** (attempt - 1));
+                this.log.info(`Kubernetes: ${what} ${resource} answered ${f.code ?? 'a network error'} (${f.message}); retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${attempts}).`);
+                await kubernetes_sleep(delay, signal);
+            }
+        }
+    }
+    get resource() {
+        return `${this.info.plural}.${this.info.group}`;
+    }
+    async submit(spec, signal) {
+        const { custom } = await this.client();
+        const body = buildJobObject(this.o, spec);
+        await this.call('submit', this.resource, () => custom.createNamespacedCustomObject({
+            group: this.info.group,
+            version: this.info.version,
+            namespace: this.o.namespace,
+            plural: this.info.plural,
+            body,
+        }), signal);
+        return {
+            backend: this.kind,
+            id: `${this.o.namespace}/${this.o.kind}/${spec.name}`,
+            describe: `kubectl -n ${this.o.namespace} describe ${this.info.plural}.${this.info.group} ${spec.name}`,
+        };
+    }
+    async read(name, signal) {
+        const { custom } = await this.client();
+        return this.call('read', this.resource, () => custom.getNamespacedCustomObject({
+            group: this.info.group,
+            version: this.info.version,
+            namespace: this.o.namespace,
+            plural: this.info.plural,
+            name,
+        }), signal);
+    }
+    async pods(name, signal) {
+        const { core } = await this.client();
+        const list = await this.call('list pods', 'pods', () => core.listNamespacedPod({
+            namespace: this.o.namespace,
+            labelSelector: `${this.info.podLabel}=${name}`,
+        }), signal);
+        return (list.items ?? []);
+    }
+    async cancel(job, signal) {
+        const name = job.id.split('/').pop();
+        const { custom } = await this.client();
+        try {
+            await this.call('delete', this.resource, () => custom.deleteNamespacedCustomObject({
+                group: this.info.group,
+                version: this.info.version,
+                namespace: this.o.namespace,
+                plural: this.info.plural,
+                name,
+                // Foreground: the job object goes only once its pods are gone, so nothing keeps a GPU.
+                propagationPolicy: 'Foreground',
+            }), signal);
+        }
+        catch (error) {
+            if (/\(404\)/.test(error.message))
+                return;
+            throw error;
+        }
+    }
+    async follow(job, spec, options) {
+        const name = job.id.split('/').pop();
+        const poll = this.o.pollMs ?? 2000;
+        const deadline = spec.timeoutMs > 0 ? Date.now() + spec.timeoutMs : Number.POSITIVE_INFINITY;
+        const tails = new Map();
+        const followers = new Map();
+        const stop = new AbortController();
+        const phases = new Map();
+        let jobPhase = '';
+        const end = async (outcome, cancel) => {
+            if (cancel)
+                await this.cancel(job).catch((e) => this.log.warning(`Could not delete ${job.id}: ${e.message}`));
+            // Let the streams deliver what the ended pods wrote last, then stop them.
+            await Promise.race([Promise.all(followers.values()), kubernetes_sleep(cancel ? 0 : 5000)]);
+            stop.abort();
+            await Promise.all(followers.values());
+            return outcome;
+        };
+        const tailOf = (pod) => (pod ? tails.get(pod) : [...tails.values()].pop()) ?? [];
+        for (;;) {
+            if (options.signal?.aborted)
+                return end({ status: 'cancelled', reason: 'cancelled', tail: tailOf() }, true);
+            if (Date.now() > deadline)
+                return end({
+                    status: 'timed-out',
+                    reason: `no result after ${Math.round(spec.timeoutMs / 1000)} s`,
+                    tail: tailOf(),
+                }, true);
+            const object = await this.read(name, options.signal).catch((error) => {
+                if (options.signal?.aborted)
+                    return undefined;
+                throw error;
+            });
+            if (!object)
+                continue;
+            const pods = (await this.pods(name, options.signal).catch(() => [])).map(podView);
+            for (const pod of pods) {
+                const phase = pod.waiting ? `${pod.phase} (${pod.waiting.reason})` : pod.phase;
+                if (phases.get(pod.name) !== phase) {
+                    options.onPhase(`pod ${pod.name}: ${phase}`);
+                    phases.set(pod.name, phase);
+                }
+                if (pod.waiting && FATAL_WAITING.has(pod.waiting.reason)) {
+                    return end({
+                        status: 'failed',
+                        reason: `${pod.waiting.reason}: ${pod.waiting.message ?? `pod ${pod.name} cannot start its container`}`,
+                        tail: tailOf(pod.name),
+                    }, true);
+                }
+                if ((pod.phase === 'Running' || pod.phase === 'Succeeded' || pod.phase === 'Failed') &&
+                    pod.container &&
+                    !followers.has(pod.name)) {
+                    const tail = [];
+                    tails.set(pod.name, tail);
+                    followers.set(pod.name, this.followLogs(pod.name, pod.container, tail, options, stop.signal));
+                }
+            }
+            const verdict = jobVerdict(object);
+            const nextPhase = verdict
+                ? verdict.done
+                : pods.some((p) => p.phase === 'Running')
+                    ? 'Running'
+                    : 'Pending';
+            if (nextPhase !== jobPhase) {
+                options.onPhase(`${this.info.kind} ${name}: ${nextPhase}`);
+                jobPhase = nextPhase;
+            }
+            if (verdict?.done === 'succeeded') {
+                const outcome = await end({ status: 'succeeded', tail: [] }, false);
+                return { ...outcome, tail: tailOf() };
+            }
+            if (verdict?.done === 'failed') {
+                await end({ status: 'failed', tail: [] }, false);
+                const failing = pods.find((p) => p.terminated && p.terminated.exitCode !== 0) ??
+                    pods.find((p) => p.phase === 'Failed');
+                const t = failing?.terminated;
+                return {
+                    status: 'failed',
+                    reason: [
+                        verdict.reason,
+                        failing
+                            ? `pod ${failing.name}${t?.reason ? ` ${t.reason}` : ''}${t?.message ? `: ${t.message}` : ''}`
+                            : undefined,
+                    ]
+                        .filter(Boolean)
+                        .join('; '),
+                    exitCode: t?.exitCode,
+                    tail: tailOf(failing?.name).slice(-50),
+                };
+            }
+            await kubernetes_sleep(poll, options.signal);
+        }
+    }
+    /**
+     * Follows one pod's log (`follow=true&timestamps=true`); when the stream drops while the pod still runs,
+     * reconnects with `sinceTime` and skips the lines already shown (sinceTime has second precision).
+     */
+    async followLogs(pod, container, tail, options, stop) {
+        const { kc } = await this.client();
+        let last = '';
+        let sinceTime;
+        for (let attempt = 0; !stop.aborted; attempt++) {
+            const ended = await this.streamOnce(kc, pod, container, sinceTime, stop, (ts, text) => {
+                const key = timestampKey(ts);
+                if (last && key <= last)
+                    return;
+                last = key;
+                sinceTime = `${ts.slice(0, 19)}Z`;
+                tail.push(text);
+                if (tail.length > 200)
+                    tail.shift();
+                options.onLine(`[${pod}] ${text}`);
+            }).catch((error) => {
+                this.log.info(`[${pod}] log stream: ${error.message}`);
+                return false;
+            });
+            if (stop.aborted)
+                return;
+            const current = await this.podPhase(pod);
+            if (ended && (current === 'Succeeded' || current === 'Failed' || current === undefined))
+                return;
+            if (current === 'Succeeded' || current === 'Failed' || current === undefined) {
+                // One last read for what the pod wrote before the stream dropped.
+                continue;
+            }
+            this.log.info(`[${pod}] the log stream dropped; reconnecting${sinceTime ? ` from ${sinceTime}` : ''}.`);
+            await kubernetes_sleep(Math.min(5000, 250 * 2 ** Math.min(attempt, 4)), stop);
+        }
+    }
+    async podPhase(pod) {
+        const { core } = await this.client();
+        try {
+            const p = (await core.readNamespacedPod({ name: pod, namespace: this.o.namespace }));
+            return podView(p).phase;
+        }
+        catch {
+            return undefined;
+        }
+    }
+    /** Resolves true when the server closed the stream cleanly, false when it dropped. */
+    async streamOnce(kc, pod, container, sinceTime, stop, onLine) {
+        const cluster = kc.getCurrentCluster();
+        const url = new URL(`${cluster.server}/api/v1/namespaces/${this.o.namespace}/pods/${pod}/log`);
+        url.searchParams.set('container', container);
+        url.searchParams.set('follow', 'true');
+        url.searchParams.set('timestamps', 'true');
+        if (sinceTime)
+            url.searchParams.set('sinceTime', sinceTime);
+        const options = { method: 'GET' };
+        await kc.applyToHTTPSOptions(options);
+        const transport = url.protocol === 'https:' ? await Promise.resolve(/* import() */).then(__nccwpck_require__.t.bind(__nccwpck_require__, 44708, 23)) : await Promise.resolve(/* import() */).then(__nccwpck_require__.t.bind(__nccwpck_require__, 37067, 23));
+        return new Promise((resolve, reject) => {
+            const req = transport.request(url, { ...options, signal: stop }, (res) => {
+                if (res.statusCode !== 200) {
+                    res.resume();
+                    reject(new Error(`HTTP ${res.statusCode}`));
+                    return;
+                }
+                let partial = '';
+                let clean = false;
+                res.setEncoding('utf8');
+                res.on('data', (chunk) => {
+                    const lines = (partial + chunk).split('\n');
+                    partial = lines.pop() ?? '';
+                    for (const line of lines) {
+                        const space = line.indexOf(' ');
+                        if (space > 0)
+                            onLine(line.slice(0, space), line.slice(space + 1).replace(/\r$/, ''));
+                    }
+                });
+                res.on('end', () => {
+                    clean = res.complete;
+                });
+                res.on('close', () => resolve(clean));
+                res.on('error', () => resolve(false));
+            });
+            req.on('error', (error) => (stop.aborted ? resolve(false) : reject(error)));
+            req.end();
+        });
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/compute/src/factory.ts
+
+
+/** The remote backend train-and-log hands the training to; `local` never gets here. */
+function createBackend(kind, options) {
+    switch (kind) {
+        case 'kubernetes':
+            if (!options.kubernetes)
+                throw new ActionError('backend kubernetes: no Kubernetes options given');
+            return new KubernetesBackend(options.kubernetes, options.log);
+        case 'ray':
+            throw new ActionError("Input 'backend': ray is not available in this build; use local or kubernetes");
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/compute/src/index.ts
+
+
+
+
+
+;// CONCATENATED MODULE: ./packages/rollout/src/routers/kubernetes.ts
+
+
 /** A Status body's message (the API server's error shape), or the exception's own text. */
 function statusMessage(error) {
     const e = error;
@@ -1825,6 +2465,15 @@ function statusMessage(error) {
         : (e.message ?? String(error));
     return { code: typeof e.code === 'number' ? e.code : undefined, message };
 }
+/** A failed Kubernetes API call; `code` is the HTTP status (409 Conflict is worth a fresh read and a retry). */
+class KubeApiError extends src/* ActionError */.lZ {
+    code;
+    name = 'KubeApiError';
+    constructor(message, code) {
+        super(message);
+        this.code = code;
+    }
+}
 /** The few calls the routers make, through @kubernetes/client-node (loaded only when a Kubernetes router is used). */
 class KubeClient {
     o;
@@ -1834,35 +2483,8 @@ class KubeClient {
     }
     load() {
         this.api ??= (async () => {
-            const k8s = await __nccwpck_require__.e(/* import() */ 959).then(__nccwpck_require__.bind(__nccwpck_require__, 6959));
-            const kc = new k8s.KubeConfig();
-            const env = this.o.env ?? process.env;
-            const home = env.HOME || (0,external_node_os_.homedir)();
-            const fromEnv = env.KUBECONFIG?.split(':').find((f) => f && (0,external_node_fs_.existsSync)(f));
-            if (this.o.kubeconfig) {
-                if (!(0,external_node_fs_.existsSync)(this.o.kubeconfig)) {
-                    throw new src/* InputError */.dz('kubeconfig', `no file at ${this.o.kubeconfig}; give the path of a kubeconfig file, or leave it empty to use KUBECONFIG, ~/.kube/config or the in-cluster service account`);
-                }
-                kc.loadFromFile(this.o.kubeconfig);
-            }
-            else if (fromEnv) {
-                kc.loadFromFile(fromEnv);
-            }
-            else if ((0,external_node_fs_.existsSync)((0,external_node_path_.join)(home, '.kube', 'config'))) {
-                kc.loadFromFile((0,external_node_path_.join)(home, '.kube', 'config'));
-            }
-            else if (env.KUBERNETES_SERVICE_HOST && (0,external_node_fs_.existsSync)(SERVICE_ACCOUNT_TOKEN)) {
-                kc.loadFromCluster();
-            }
-            else {
-                throw new src/* InputError */.dz('kubeconfig', 'no Kubernetes credentials: not set, no KUBECONFIG, no ~/.kube/config and not running in a cluster; give the path of a kubeconfig file (e.g. written by azure/k8s-set-context or aws eks update-kubeconfig)');
-            }
-            if (this.o.context)
-                kc.setCurrentContext(this.o.context);
-            if (!kc.getCurrentCluster()) {
-                throw new src/* InputError */.dz('kubeconfig', `the kubeconfig has no cluster for context '${kc.getCurrentContext()}'`);
-            }
-            return { custom: kc.makeApiClient(k8s.CustomObjectsApi), k8s };
+            const { kc, k8s } = await kubeconfig_loadKubeConfig(this.o);
+            return { custom: kc.makeApiClient(k8s.CustomObjectsApi), core: kc.makeApiClient(k8s.CoreV1Api), k8s };
         })();
         return this.api;
     }
@@ -1874,7 +2496,7 @@ class KubeClient {
             if (error instanceof src/* ActionError */.lZ)
                 throw error;
             const { code, message } = statusMessage(error);
-            throw new src/* ActionError */.lZ(`Kubernetes: ${what} ${ref.kind} ${this.o.namespace}/${ref.name} failed${code ? ` (${code})` : ''}: ${message}`);
+            throw new KubeApiError(`Kubernetes: ${what} ${ref.kind} ${this.o.namespace}/${ref.name} failed${code ? ` (${code})` : ''}: ${message}`, code);
         }
     }
     async get(ref) {
@@ -1885,6 +2507,37 @@ class KubeClient {
             namespace: this.o.namespace,
             plural: ref.plural,
             name: ref.name,
+        }));
+    }
+    /** A core (`/api/v1`) Service, such as the one in front of a stable and a canary Deployment. */
+    async getService(name) {
+        const { core } = await this.load();
+        return this.call('get', { kind: 'Service', name }, async () => {
+            const service = await core.readNamespacedService({ name, namespace: this.o.namespace });
+            return service;
+        });
+    }
+    /** The `scale` subresource (an autoscaling/v1 Scale). */
+    async getScale(ref) {
+        const { custom } = await this.load();
+        return this.call('get scale of', ref, () => custom.getNamespacedCustomObjectScale({
+            group: ref.group,
+            version: ref.version,
+            namespace: this.o.namespace,
+            plural: ref.plural,
+            name: ref.name,
+        }));
+    }
+    /** Replaces the Scale; with its metadata.resourceVersion the server refuses a stale write with 409. */
+    async replaceScale(ref, scale) {
+        const { custom } = await this.load();
+        return this.call('scale', ref, () => custom.replaceNamespacedCustomObjectScale({
+            group: ref.group,
+            version: ref.version,
+            namespace: this.o.namespace,
+            plural: ref.plural,
+            name: ref.name,
+            body: scale,
         }));
     }
     async list(ref, labelSelector) {
@@ -2088,14 +2741,627 @@ class KServeRouter {
     }
 }
 
-;// CONCATENATED MODULE: external "node:util"
-const external_node_util_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
+;// CONCATENATED MODULE: ./packages/rollout/src/routers/deployment.ts
+
+
+
+/** The stable Deployment's replicas before the first change, kept on it so a later job (post, abort) restores them. */
+const STABLE_REPLICAS_ANNOTATION = 'canary-deploy.mlops-actions/stable-replicas';
+/** in-place: the observation phase the rollout reached, read back on resume. */
+const PHASE_ANNOTATION = 'canary-deploy.mlops-actions/weight';
+const REVISION = 'deployment.kubernetes.io/revision';
+const DEPLOYMENTS = { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' };
+const REPLICASETS = { group: 'apps', version: 'v1', plural: 'replicasets', kind: 'ReplicaSet' };
+/**
+ * Stable and canary pod counts for a canary share of `weight`% when stable normally runs `total` pods.
+ * Stable keeps the pods its own share needs (ceil of (100 − weight)% of total) so it is never starved;
+ * the canary gets the count, at least 1, whose share of all pods is closest to the weight.
+ */
+function replicaSplit(weight, total) {
+    if (weight <= 0)
+        return { stable: total, canary: 0, share: 0 };
+    if (weight >= 100)
+        return { stable: 0, canary: total, share: 100 };
+    const stable = Math.max(1, Math.ceil(((100 - weight) * total) / 100 - 1e-9));
+    const ideal = (weight * stable) / (100 - weight);
+    const error = (c) => Math.abs((100 * c) / (stable + c) - weight);
+    const low = Math.max(1, Math.floor(ideal));
+    const canary = error(low + 1) < error(low) ? low + 1 : low;
+    return { stable, canary, share: (100 * canary) / (stable + canary) };
+}
+/** What `kubectl rollout status` says of a Deployment: done, still waiting (and why), or failed. */
+function rolloutStatus(deployment) {
+    const name = `${deployment.metadata?.namespace}/${deployment.metadata?.name}`;
+    const spec = (deployment.spec ?? {});
+    const status = (deployment.status ?? {});
+    if ((deployment.metadata?.generation ?? 0) > (status.observedGeneration ?? 0))
+        return { done: false, message: 'waiting for the deployment spec update to be observed' };
+    const progressing = status.conditions?.find((c) => c.type === 'Progressing');
+    if (progressing?.reason === 'ProgressDeadlineExceeded')
+        return {
+            done: false,
+            failed: true,
+            message: `Deployment ${name} exceeded its progress deadline (ProgressDeadlineExceeded)${progressing.message ? `: ${progressing.message.replace(/\.$/, '')}` : ''}; its new pods did not become available (kubectl -n ${deployment.metadata?.namespace} describe deployment ${deployment.metadata?.name})`,
+        };
+    const want = spec.replicas ?? 1;
+    const updated = status.updatedReplicas ?? 0;
+    if (updated < want)
+        return { done: false, message: `${updated} of ${want} new replicas updated` };
+    if ((status.replicas ?? 0) > updated)
+        return { done: false, message: `${(status.replicas ?? 0) - updated} old replicas pending termination` };
+    const available = status.availableReplicas ?? 0;
+    if (available < updated)
+        return { done: false, message: `${available} of ${updated} updated replicas available` };
+    return { done: true, message: 'successfully rolled out' };
+}
+const matches = (selector, labels) => Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+const labelText = (labels) => Object.entries(labels ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+/**
+ * Plain Kubernetes Deployments, no mesh: in replicas mode a Service selects the pods of a stable and a
+ * canary Deployment, so each gets traffic in proportion to its ready pods; a weight becomes pod counts
+ * through the `scale` subresource. In in-place mode one Deployment takes the new image and rolls back
+ * as `kubectl rollout undo` does.
+ */
+class DeploymentRouter {
+    o;
+    kind = 'deployment';
+    checked = false;
+    constructor(o) {
+        this.o = o;
+    }
+    ref(name) {
+        return { ...DEPLOYMENTS, name };
+    }
+    get ns() {
+        return this.o.client.o.namespace;
+    }
+    describe() {
+        return this.o.mode === 'in-place'
+            ? `Deployment ${this.ns}/${this.o.stable} (in place)`
+            : `Deployments ${this.ns}/${this.o.stable} / ${this.o.canary} behind Service ${this.o.service}`;
+    }
+    async read(name, input) {
+        try {
+            return await this.o.client.get(this.ref(name));
+        }
+        catch (error) {
+            if (error instanceof KubeApiError && error.code === 404)
+                throw new src/* InputError */.dz(input, `Deployment ${this.ns}/${name} not found; give the name of an existing Deployment in namespace ${this.ns}`);
+            throw error;
+        }
+    }
+    /** Once per run: both Deployments exist, the Service selects both and neither Deployment adopts the other's pods. */
+    async inspect() {
+        const stable = await this.read(this.o.stable, 'resource');
+        const canary = await this.read(this.o.canary, 'canary-deployment');
+        if (this.checked)
+            return { stable, canary };
+        let service;
+        try {
+            service = await this.o.client.getService(this.o.service);
+        }
+        catch (error) {
+            if (error instanceof KubeApiError && error.code === 404)
+                throw new src/* InputError */.dz('service', `Service ${this.ns}/${this.o.service} not found; give the Service in front of both Deployments`);
+            throw error;
+        }
+        const selector = (service.spec?.selector ?? {});
+        const labels = (d) => d.spec.template?.metadata?.labels;
+        const missed = [stable, canary].filter((d) => !matches(selector, labels(d)));
+        if (missed.length > 0) {
+            throw new src/* InputError */.dz('service', `Service ${this.ns}/${this.o.service} selects ${labelText(selector) || 'nothing'}, which does not match the pods of ${missed
+                .map((d) => `Deployment ${d.metadata?.name} (${labelText(labels(d))})`)
+                .join(' and ')}; give both pod templates the Service's labels (e.g. app=…) and keep what differs (e.g. track=stable|canary) out of the Service selector`);
+        }
+        for (const [owner, other] of [
+            [stable, canary],
+            [canary, stable],
+        ]) {
+            const own = owner.spec.selector?.matchLabels ?? {};
+            if (matches(own, labels(other)))
+                throw new src/* InputError */.dz('canary-deployment', `the selector of Deployment ${owner.metadata?.name} (${labelText(own)}) also matches the pods of ${other.metadata?.name}; give each Deployment a label the other lacks (e.g. track=stable|canary)`);
+        }
+        this.checked = true;
+        return { stable, canary };
+    }
+    /** Pods of both tracks together: the replicas input, else what stable had before this rollout began. */
+    total(stable) {
+        const recorded = stable.metadata?.annotations?.[STABLE_REPLICAS_ANNOTATION];
+        const total = this.o.replicas ??
+            (recorded !== undefined ? Number(recorded) : (stable.spec.replicas ?? 1));
+        if (!(total > 0))
+            throw new src/* InputError */.dz('resource', `Deployment ${this.ns}/${this.o.stable} has 0 replicas, so no pod count gives the canary a share; scale it up or give replicas (the pods of both tracks together)`);
+        return total;
+    }
+    /** A merge patch of the Deployment's annotations with its resourceVersion, so a concurrent writer causes 409, not a lost update. */
+    async annotate(name, annotations) {
+        await this.retryConflicts(name, async () => {
+            const current = await this.o.client.get(this.ref(name));
+            await this.o.client.patch(this.ref(name), {
+                metadata: { resourceVersion: current.metadata?.resourceVersion, annotations },
+            });
+        });
+    }
+    async retryConflicts(name, work) {
+        for (let attempt = 1;; attempt++) {
+            try {
+                return await work();
+            }
+            catch (error) {
+                if (!(error instanceof KubeApiError && error.code === 409) || attempt >= 5)
+                    throw error;
+                this.o.log?.(`Deployment ${this.ns}/${name} changed under us (409 Conflict): reading it again (attempt ${attempt + 1} of 5)`);
+                await abortableSleep(100 * 2 ** attempt);
+            }
+        }
+    }
+    /** Sets spec.replicas through the scale subresource, guarded by the Scale's resourceVersion. */
+    async scale(name, replicas) {
+        await this.retryConflicts(name, async () => {
+            const scale = await this.o.client.getScale(this.ref(name));
+            if (scale.spec?.replicas === replicas)
+                return;
+            await this.o.client.replaceScale(this.ref(name), {
+                apiVersion: 'autoscaling/v1',
+                kind: 'Scale',
+                metadata: { name, namespace: this.ns, resourceVersion: scale.metadata?.resourceVersion },
+                spec: { replicas },
+            });
+        });
+    }
+    /** Polls like `kubectl rollout status` until done, failed (ProgressDeadlineExceeded) or timeout. */
+    async waitRollout(name, signal) {
+        const timeoutMs = this.o.timeoutMs ?? 300_000;
+        const deadline = Date.now() + timeoutMs;
+        let last = '';
+        for (;;) {
+            const status = rolloutStatus(await this.o.client.get(this.ref(name)));
+            if (status.done)
+                return;
+            if (status.failed)
+                throw new src/* ActionError */.lZ(status.message);
+            if (status.message !== last)
+                this.o.log?.(`Deployment ${this.ns}/${name}: ${status.message}`);
+            last = status.message;
+            if (Date.now() > deadline)
+                throw new src/* ActionError */.lZ(`Deployment ${this.ns}/${name} did not finish rolling out within ${Math.round(timeoutMs / 1000)} s (rollout-timeout): ${status.message}`);
+            await abortableSleep(this.o.pollMs ?? 1000, signal);
+        }
+    }
+    async setWeight(weight, signal) {
+        if (this.o.mode === 'in-place')
+            return this.setPhase(weight, signal);
+        if (weight >= 100)
+            return this.promote(signal);
+        const { stable } = await this.inspect();
+        const total = this.total(stable);
+        if (weight <= 0)
+            return this.restore(total, signal);
+        if (stable.metadata?.annotations?.[STABLE_REPLICAS_ANNOTATION] === undefined)
+            await this.annotate(this.o.stable, { [STABLE_REPLICAS_ANNOTATION]: String(total) });
+        const split = replicaSplit(weight, total);
+        const share = `${weight}% asked, ${split.canary} of ${split.stable + split.canary} pods = ${round(split.share)}%`;
+        if (Math.abs(split.share - weight) >= 0.5)
+            this.o.warn?.(`${share}: the canary's effective share differs from the step (${total} stable pods allow no closer split; set replicas for finer steps)`);
+        else
+            this.o.log?.(share);
+        // The growing side first, so serving capacity never dips during the change.
+        await this.scale(this.o.canary, split.canary);
+        await this.waitRollout(this.o.canary, signal);
+        await this.scale(this.o.stable, split.stable);
+        await this.waitRollout(this.o.stable, signal);
+    }
+    /** Stable back to its count before the rollout, then the canary to 0, and the record removed. */
+    async restore(total, signal) {
+        await this.scale(this.o.stable, total);
+        await this.waitRollout(this.o.stable, signal);
+        await this.scale(this.o.canary, 0);
+        await this.waitRollout(this.o.canary, signal);
+        await this.annotate(this.o.stable, { [STABLE_REPLICAS_ANNOTATION]: null });
+    }
+    async current() {
+        if (this.o.mode === 'in-place') {
+            const d = await this.read(this.o.stable, 'resource');
+            const phase = d.metadata?.annotations?.[PHASE_ANNOTATION];
+            return phase !== undefined && this.containerOf(d).image === this.o.image ? Number(phase) : undefined;
+        }
+        const { stable, canary } = await this.inspect();
+        const s = stable.spec.replicas ?? 1;
+        const c = canary.spec.replicas ?? 1;
+        return s + c > 0 ? (100 * c) / (s + c) : undefined;
+    }
+    async rollback(signal) {
+        if (this.o.mode === 'in-place')
+            return this.undo(signal);
+        const { stable } = await this.inspect();
+        await this.restore(this.total(stable), signal);
+    }
+    async promote(signal) {
+        if (this.o.mode === 'in-place')
+            return this.setPhase(100, signal);
+        const { stable, canary } = await this.inspect();
+        const total = this.total(stable);
+        if (this.o.promoteBy === 'scale') {
+            await this.scale(this.o.canary, total);
+            await this.waitRollout(this.o.canary, signal);
+            await this.scale(this.o.stable, 0);
+            await this.waitRollout(this.o.stable, signal);
+        }
+        else {
+            const image = this.containerOf(canary).image;
+            await this.setImage(stable, image);
+            await this.scale(this.o.stable, total);
+            await this.waitRollout(this.o.stable, signal);
+            await this.scale(this.o.canary, 0);
+            await this.waitRollout(this.o.canary, signal);
+            this.o.log?.(`Deployment ${this.ns}/${this.o.stable} now runs ${image} on ${total} pods; the canary is at 0`);
+        }
+        await this.annotate(this.o.stable, { [STABLE_REPLICAS_ANNOTATION]: null });
+    }
+    containerOf(deployment) {
+        const containers = deployment.spec.template?.spec?.containers ?? [];
+        const index = this.o.container ? containers.findIndex((c) => c.name === this.o.container) : 0;
+        if (index < 0 || !containers[index])
+            throw new src/* InputError */.dz('container', `Deployment ${deployment.metadata?.name} has no container '${this.o.container ?? '(first)'}'; containers: ${containers.map((c) => c.name).join(', ')}`);
+        return { ...containers[index], index };
+    }
+    /** A JSON Patch that tests the container's name and replaces only its image. */
+    async setImage(deployment, image) {
+        const container = this.containerOf(deployment);
+        if (container.image === image)
+            return;
+        const path = `/spec/template/spec/containers/${container.index}`;
+        const ops = [
+            { op: 'test', path: `${path}/name`, value: container.name },
+            { op: 'replace', path: `${path}/image`, value: image },
+        ];
+        await this.o.client.patch(this.ref(deployment.metadata.name), ops);
+    }
+    /** in-place: the first phase rolls the image out; every phase is then a watch of the fully updated Deployment. */
+    async setPhase(weight, signal) {
+        if (weight <= 0)
+            return this.undo(signal);
+        const deployment = await this.read(this.o.stable, 'resource');
+        if (this.containerOf(deployment).image !== this.o.image) {
+            this.o.log?.(`in-place: Deployment ${this.ns}/${this.o.stable} rolls every pod to ${this.o.image} with its own rolling update; each step (${weight}% first) is a watch of the metrics before the next, not a traffic share`);
+            await this.setImage(deployment, this.o.image);
+        }
+        await this.waitRollout(this.o.stable, signal);
+        await this.annotate(this.o.stable, { [PHASE_ANNOTATION]: weight >= 100 ? null : String(weight) });
+    }
+    /**
+     * `kubectl rollout undo`: the Deployment's ReplicaSet with the highest revision below the current one
+     * gives back its pod template (without the pod-template-hash label the controller adds). Nothing to do
+     * when the Deployment does not run the new image: the rollout never reached it.
+     */
+    async undo(signal) {
+        const deployment = await this.read(this.o.stable, 'resource');
+        if (this.containerOf(deployment).image !== this.o.image) {
+            this.o.log?.(`Deployment ${this.ns}/${this.o.stable} does not run ${this.o.image}: nothing to undo`);
+            return;
+        }
+        const spec = deployment.spec;
+        if (spec.paused)
+            throw new src/* ActionError */.lZ(`Deployment ${this.ns}/${this.o.stable} is paused, and a paused Deployment cannot be rolled back; resume it (kubectl rollout resume) and abort again`);
+        const current = Number(deployment.metadata?.annotations?.[REVISION] ?? 0);
+        const owned = (await this.o.client.list(REPLICASETS, labelText(spec.selector?.matchLabels))).filter((rs) => (rs.metadata?.ownerReferences ?? []).some((o) => o.controller && o.uid === deployment.metadata?.uid));
+        const revision = (rs) => Number(rs.metadata?.annotations?.[REVISION] ?? 0);
+        const previous = owned
+            .filter((rs) => revision(rs) < current)
+            .sort((a, b) => revision(b) - revision(a))[0];
+        if (!previous)
+            throw new src/* ActionError */.lZ(`Deployment ${this.ns}/${this.o.stable} has no ReplicaSet of a revision before ${current} to roll back to (revisionHistoryLimit 0, or the first rollout)`);
+        const template = structuredClone(previous.spec.template);
+        if (template.metadata?.labels)
+            delete template.metadata.labels['pod-template-hash'];
+        this.o.log?.(`Rolling Deployment ${this.ns}/${this.o.stable} back to revision ${revision(previous)} (ReplicaSet ${previous.metadata?.name}, ${this.containerOf({ spec: { template } }).image})`);
+        const annotations = { ...deployment.metadata?.annotations };
+        delete annotations[PHASE_ANNOTATION];
+        await this.o.client.patch(this.ref(this.o.stable), [
+            { op: 'test', path: '/metadata/resourceVersion', value: deployment.metadata?.resourceVersion },
+            { op: 'replace', path: '/spec/template', value: template },
+            { op: 'replace', path: '/metadata/annotations', value: annotations },
+        ]);
+        await this.waitRollout(this.o.stable, signal);
+    }
+}
+const round = (value) => Math.round(value * 10) / 10;
+
+;// CONCATENATED MODULE: ./packages/rollout/src/routers/flags.ts
+
+/**
+ * The canary's share as integer weights out of `total` (LaunchDarkly: 100000, Unleash variants and
+ * flagd here: 1000), the two summing to `total` exactly as both services require.
+ */
+function splitWeights(weight, total) {
+    const canary = Math.min(total, Math.max(0, Math.round((weight * total) / 100)));
+    return { stable: total - canary, canary };
+}
+/** The canary's share in percent from the integer weights a service stores. */
+function percentOf(canary, total) {
+    return total > 0 ? Number(((canary * 100) / total).toFixed(3)) : 0;
+}
+/**
+ * Turns the HTTP errors a user can fix into one line naming the input to change; the token itself never
+ * appears (the kit's HttpError carries the redacted URL and the server's message only).
+ */
+function flagApiError(service, error, what) {
+    if (!(error instanceof src/* HttpError */.j$))
+        return error;
+    const said = serverMessage(error);
+    if (error.status === 401)
+        return new src/* ActionError */.lZ(`flag-api-token: ${service} refused the token (401${said}); give a valid API token for ${service}`);
+    if (error.status === 403)
+        return new src/* ActionError */.lZ(`flag-api-token: ${service} denied ${what} (403${said}); give a token allowed to change flags in this project and environment`);
+    if (error.status === 404)
+        return new src/* ActionError */.lZ(`${service}: ${what} was not found (404${said}); check flag-key, flag-project and flag-environment`);
+    return error;
+}
+function serverMessage(error) {
+    const body = error.json;
+    const code = body?.code ?? body?.name;
+    if (typeof body?.message !== 'string')
+        return '';
+    return `: ${(0,src/* oneLine */.TN)(typeof code === 'string' ? `${code}: ${body.message}` : body.message)}`;
+}
+
+;// CONCATENATED MODULE: ./packages/rollout/src/routers/flagd.ts
+
+
+
+/** fractional weights are relative integers; out of 1000 gives tenths of a percent. */
+const TOTAL = 1000;
+/**
+ * The flag at a canary share: at either end the default variant alone, in between a `fractional`
+ * targeting rule with `[variant, weight]` pairs (flagd buckets on the flag key and targetingKey).
+ */
+function flagdFlagAt(flag, stable, canary, weight) {
+    const { targeting: _replaced, ...rest } = flag;
+    if (weight <= 0)
+        return { ...rest, state: 'ENABLED', defaultVariant: stable };
+    if (weight >= 100)
+        return { ...rest, state: 'ENABLED', defaultVariant: canary };
+    const split = splitWeights(weight, TOTAL);
+    return {
+        ...rest,
+        state: 'ENABLED',
+        defaultVariant: stable,
+        targeting: {
+            fractional: [
+                [stable, split.stable],
+                [canary, split.canary],
+            ],
+        },
+    };
+}
+/** The canary's share a flag serves, when its targeting is one this router understands. */
+function flagdCanaryShare(flag, canary) {
+    if (flag.state === 'DISABLED')
+        return 0;
+    const fractional = flag.targeting?.fractional;
+    if (Array.isArray(fractional)) {
+        const pairs = fractional.filter((p) => Array.isArray(p) && typeof p[0] === 'string' && typeof p[1] === 'number');
+        const total = pairs.reduce((sum, [, w]) => sum + w, 0);
+        return percentOf(pairs.find(([v]) => v === canary)?.[1] ?? 0, total);
+    }
+    if (flag.targeting && Object.keys(flag.targeting).length > 0)
+        return undefined;
+    return flag.defaultVariant === canary ? 100 : 0;
+}
+/**
+ * flagd / OpenFeature: rewrites one flag of a flag definition file atomically (the rest of the file is
+ * kept) so its default variant or a `fractional` rule gives the canary its share; flagd picks the file
+ * up by itself. The router owns the flag's targeting: rules a person wrote there are replaced.
+ */
+class FlagdRouter {
+    o;
+    kind = 'flagd';
+    constructor(o) {
+        this.o = o;
+        if (o.stableVariation === o.canaryVariation)
+            throw new src/* ActionError */.lZ(`canary-variation: '${o.canaryVariation}' is also the stable variation; give two different variant keys`);
+    }
+    describe() {
+        return `flagd flag '${this.o.flag}' in ${this.o.file}`;
+    }
+    load() {
+        if (!(0,external_node_fs_.existsSync)(this.o.file))
+            throw new src/* ActionError */.lZ(`flag-file: ${this.o.file} does not exist; give the flagd flag definition file`);
+        let doc;
+        try {
+            doc = JSON.parse((0,external_node_fs_.readFileSync)(this.o.file, 'utf8'));
+        }
+        catch (error) {
+            throw new src/* ActionError */.lZ(`flag-file: ${this.o.file} is not JSON (${(0,src/* errorMessage */.gJ)(error)})`);
+        }
+        const flags = doc?.flags;
+        const list = Array.isArray(flags) ? flags : undefined;
+        const index = list ? list.findIndex((f) => f.key === this.o.flag) : -1;
+        const flag = list ? list[index] : flags?.[this.o.flag];
+        if (!flag) {
+            throw new src/* ActionError */.lZ(`flag-key: ${this.o.file} has no flag '${this.o.flag}'; its flags are ${(list ? list.map((f) => String(f.key)) : Object.keys(flags ?? {})).join(', ') || 'none'}`);
+        }
+        for (const [input, name] of [
+            ['stable-variation', this.o.stableVariation],
+            ['canary-variation', this.o.canaryVariation],
+        ]) {
+            if (!flag.variants || !(name in flag.variants))
+                throw new src/* ActionError */.lZ(`${input}: flag '${this.o.flag}' in ${this.o.file} has no variant '${name}'; its variants are ${Object.keys(flag.variants ?? {}).join(', ')}`);
+        }
+        const put = (next) => {
+            if (list)
+                list[index] = next;
+            else
+                flags[this.o.flag] = next;
+        };
+        return { doc, flag, put };
+    }
+    async setWeight(weight, signal) {
+        const { doc, flag, put } = this.load();
+        put(flagdFlagAt(flag, this.o.stableVariation, this.o.canaryVariation, weight));
+        const text = `${JSON.stringify(doc, null, 2)}\n`;
+        (0,src/* writeFileAtomic */.Zf)(this.o.file, text);
+        if ((0,external_node_fs_.readFileSync)(this.o.file, 'utf8') !== text)
+            throw new src/* ActionError */.lZ(`could not write ${this.o.file}: read back different content`);
+        await this.o.sync?.setWeight(weight, signal);
+        this.o.log?.(`flagd ${this.o.flag}: canary ${weight}%, stable ${100 - weight}% in ${this.o.file}`);
+    }
+    async current() {
+        return flagdCanaryShare(this.load().flag, this.o.canaryVariation);
+    }
+    rollback(signal) {
+        return this.setWeight(0, signal);
+    }
+    promote(signal) {
+        return this.setWeight(100, signal);
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/rollout/src/routers/launchdarkly.ts
+
+
+const LAUNCHDARKLY_URL = 'https://app.launchdarkly.com';
+/** LaunchDarkly's semantic patch media type: a list of named instructions instead of a JSON Patch. */
+const SEMANTIC_PATCH = 'application/json; domain-model=launchdarkly.semanticpatch';
+/** rolloutWeights are in thousandths of a percent: 100000 is everyone. */
+const launchdarkly_TOTAL = 100_000;
+/**
+ * LaunchDarkly answers 429 with `X-Ratelimit-Reset`, the epoch milliseconds when the window reopens
+ * (and `Retry-After` for IP limits, which the kit reads first).
+ */
+function launchDarklyRetryDelay(response, now = Date.now()) {
+    const reset = Number(response.headers.get('x-ratelimit-reset'));
+    return Number.isFinite(reset) && reset > 0 ? Math.max(reset - now, 0) : undefined;
+}
+/** The HTTP client options for LaunchDarkly: the token header, 409 conflicts retried, its reset header read. */
+function launchDarklyHttpOptions(url, token) {
+    return {
+        name: `LaunchDarkly at ${url}`,
+        baseUrl: url,
+        headers: token ? { authorization: token } : undefined,
+        retryStatuses: [409],
+        retryDelay: (response) => launchDarklyRetryDelay(response),
+    };
+}
+/** The variation a name designates: its name, or for unnamed variations (booleans) its value as text. */
+function findVariation(flag, wanted) {
+    const byName = flag.variations.findIndex((v) => v.name === wanted);
+    if (byName >= 0)
+        return byName;
+    return flag.variations.findIndex((v) => JSON.stringify(v.value) === wanted || v.value === wanted);
+}
+/** The semantic patch that sets the default rule (fallthrough) to the canary share. */
+function launchDarklyPatch(environment, stableId, canaryId, weight) {
+    const instruction = { kind: 'updateFallthroughVariationOrRollout' };
+    // At either end a fixed variation is what a person would set, and what LaunchDarkly's UI shows plainly.
+    if (weight <= 0)
+        instruction.variationId = stableId;
+    else if (weight >= 100)
+        instruction.variationId = canaryId;
+    else {
+        const split = splitWeights(weight, launchdarkly_TOTAL);
+        instruction.rolloutWeights = { [stableId]: split.stable, [canaryId]: split.canary };
+    }
+    return {
+        environmentKey: environment,
+        comment: `canary-deploy: canary ${weight}%, stable ${100 - weight}%`,
+        instructions: [instruction],
+    };
+}
+/** The canary's share served by a flag's default rule, from its representation. */
+function launchDarklyCanaryShare(fallthrough, canaryIndex) {
+    if (fallthrough?.rollout) {
+        const served = fallthrough.rollout.variations.find((v) => v.variation === canaryIndex);
+        return percentOf(served?.weight ?? 0, launchdarkly_TOTAL);
+    }
+    return fallthrough?.variation === canaryIndex ? 100 : 0;
+}
+/**
+ * LaunchDarkly: sets the flag's default rule in one environment to a percentage rollout between the
+ * stable and canary variations with a semantic patch, and reads the rule back to check it took. Targets
+ * and custom rules stay as they are: people they match keep what they get.
+ */
+class LaunchDarklyRouter {
+    o;
+    kind = 'launchdarkly';
+    constructor(o) {
+        this.o = o;
+    }
+    get path() {
+        return `api/v2/flags/${encodeURIComponent(this.o.project)}/${encodeURIComponent(this.o.flag)}`;
+    }
+    get what() {
+        return `flag '${this.o.flag}' in project '${this.o.project}'`;
+    }
+    describe() {
+        return `LaunchDarkly ${this.what}, environment '${this.o.environment}'`;
+    }
+    async call(run) {
+        try {
+            return await run();
+        }
+        catch (error) {
+            throw flagApiError('LaunchDarkly', error, this.what);
+        }
+    }
+    async read(signal) {
+        const flag = await this.call(() => this.o.http.json('GET', this.path, { query: { env: this.o.environment }, signal }));
+        if (!flag.environments?.[this.o.environment]) {
+            throw new src/* ActionError */.lZ(`flag-environment: LaunchDarkly ${this.what} has no environment '${this.o.environment}'; give an environment key of the project`);
+        }
+        return flag;
+    }
+    variations(flag) {
+        const stable = findVariation(flag, this.o.stableVariation);
+        const canary = findVariation(flag, this.o.canaryVariation);
+        const known = flag.variations.map((v) => v.name ?? JSON.stringify(v.value)).join(', ');
+        if (stable < 0)
+            throw new src/* ActionError */.lZ(`stable-variation: LaunchDarkly ${this.what} has no variation '${this.o.stableVariation}'; its variations are ${known}`);
+        if (canary < 0 || canary === stable)
+            throw new src/* ActionError */.lZ(`canary-variation: LaunchDarkly ${this.what} has no variation '${this.o.canaryVariation}' other than the stable one; its variations are ${known}`);
+        return { stable, canary };
+    }
+    async setWeight(weight, signal) {
+        const flag = await this.read(signal);
+        const { stable, canary } = this.variations(flag);
+        if (weight > 0 && flag.environments[this.o.environment].on === false) {
+            throw new src/* ActionError */.lZ(`LaunchDarkly ${this.what} is off in '${this.o.environment}', so everyone gets its off variation; turn targeting on (serving the stable variation) before the canary`);
+        }
+        const body = launchDarklyPatch(this.o.environment, flag.variations[stable]._id, flag.variations[canary]._id, weight);
+        await this.call(() => this.o.http.json('PATCH', this.path, {
+            body: JSON.stringify(body),
+            headers: { 'content-type': SEMANTIC_PATCH },
+            signal,
+        }));
+        const now = launchDarklyCanaryShare((await this.read(signal)).environments[this.o.environment].fallthrough, canary);
+        if (Math.abs(now - weight) > 0.001) {
+            throw new src/* ActionError */.lZ(`LaunchDarkly ${this.what} serves the canary to ${now}% after the change to ${weight}% (someone else changed the default rule?)`);
+        }
+        this.o.log?.(`LaunchDarkly ${this.o.flag}: canary ${weight}%, stable ${100 - weight}%`);
+    }
+    async current(signal) {
+        const flag = await this.read(signal);
+        const { canary } = this.variations(flag);
+        return launchDarklyCanaryShare(flag.environments[this.o.environment].fallthrough, canary);
+    }
+    rollback(signal) {
+        return this.setWeight(0, signal);
+    }
+    promote(signal) {
+        return this.setWeight(100, signal);
+    }
+}
+
+// EXTERNAL MODULE: external "node:util"
+var external_node_util_ = __nccwpck_require__(57975);
 ;// CONCATENATED MODULE: ./packages/rollout/src/routers/nginx.ts
 
 
 
 
-const exec = (0,external_node_util_namespaceObject.promisify)(external_node_child_process_.execFile);
+const exec = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
 const MARKER = /^# canary-weight=([\d.]+)$/m;
 const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?)$/;
 // A socket path as nginx reads it in `server unix:…;`: nothing that ends the directive or opens a block.
@@ -2208,6 +3474,146 @@ class NginxRouter {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/rollout/src/routers/unleash.ts
+
+
+/** Strategy variant weights are out of 1000. */
+const unleash_TOTAL = 1000;
+/** The title of a strategy this router had to create, so a person sees where it came from. */
+const UNLEASH_STRATEGY_TITLE = 'canary-deploy';
+/**
+ * The flexibleRollout strategy for a canary share, keeping what a person set on the strategy
+ * (constraints, segments, stickiness, group, title, order) and changing only the split.
+ */
+function unleashStrategy(existing, flag, weight, variants) {
+    const parameters = existing?.parameters ?? {};
+    const stickiness = parameters.stickiness || 'default';
+    const strategy = {
+        name: 'flexibleRollout',
+        title: existing ? (existing.title ?? null) : UNLEASH_STRATEGY_TITLE,
+        disabled: false,
+        constraints: existing?.constraints ?? [],
+        parameters: {
+            ...parameters,
+            // The rollout parameter is a whole percentage; variants give tenths of a percent.
+            rollout: variants ? '100' : String(Math.round(weight)),
+            stickiness,
+            groupId: parameters.groupId || flag,
+        },
+        segments: existing?.segments ?? [],
+    };
+    if (existing?.sortOrder !== undefined)
+        strategy.sortOrder = existing.sortOrder;
+    if (variants) {
+        const split = splitWeights(weight, unleash_TOTAL);
+        const keep = (name) => existing?.variants?.find((v) => v.name === name);
+        const variant = (name, w) => ({
+            ...keep(name),
+            name,
+            weight: w,
+            weightType: 'fix',
+            stickiness,
+        });
+        strategy.variants = [variant(variants.stable, split.stable), variant(variants.canary, split.canary)];
+    }
+    else if (existing?.variants) {
+        strategy.variants = existing.variants;
+    }
+    return strategy;
+}
+/** The canary's share a strategy serves. */
+function unleashCanaryShare(strategy, enabled, variants) {
+    if (!strategy || !enabled)
+        return 0;
+    const rollout = Number(strategy.parameters?.rollout ?? 0);
+    if (!variants)
+        return rollout;
+    const all = strategy.variants ?? [];
+    const total = all.reduce((sum, v) => sum + v.weight, 0);
+    const canary = all.find((v) => v.name === variants.canary)?.weight ?? 0;
+    return Number(((rollout * percentOf(canary, total)) / 100).toFixed(3));
+}
+/**
+ * Unleash: owns the first active flexibleRollout (gradual rollout) strategy of the flag in one
+ * environment, creating it when there is none, and sets its rollout percentage (or its stable and
+ * canary variants) through the admin API, then reads the strategy back.
+ */
+class UnleashRouter {
+    o;
+    kind = 'unleash';
+    constructor(o) {
+        this.o = o;
+        if (o.variants && o.variants.stable === o.variants.canary)
+            throw new src/* ActionError */.lZ(`canary-variation: '${o.variants.canary}' is also the stable variation; give two different variant names`);
+    }
+    get feature() {
+        return `api/admin/projects/${encodeURIComponent(this.o.project)}/features/${encodeURIComponent(this.o.flag)}`;
+    }
+    get strategies() {
+        return `${this.feature}/environments/${encodeURIComponent(this.o.environment)}/strategies`;
+    }
+    get what() {
+        return `feature flag '${this.o.flag}' in project '${this.o.project}'`;
+    }
+    describe() {
+        return `Unleash ${this.what}, environment '${this.o.environment}'`;
+    }
+    async call(run) {
+        try {
+            return await run();
+        }
+        catch (error) {
+            throw flagApiError('Unleash', error, this.what);
+        }
+    }
+    /** Whether the flag is on in the environment, and the strategy this router owns there. */
+    async read(signal) {
+        const feature = await this.call(() => this.o.http.json('GET', this.feature, { signal }));
+        const env = feature.environments?.find((e) => e.name === this.o.environment);
+        if (!env) {
+            const known = (feature.environments ?? []).map((e) => e.name).join(', ') || 'none';
+            throw new src/* ActionError */.lZ(`flag-environment: Unleash ${this.what} has no environment '${this.o.environment}'; its environments are ${known}`);
+        }
+        const strategies = await this.call(() => this.o.http.json('GET', this.strategies, { signal }));
+        return {
+            enabled: env.enabled,
+            strategy: strategies.find((s) => s.name === 'flexibleRollout' && s.disabled !== true),
+        };
+    }
+    async setWeight(weight, signal) {
+        const { enabled, strategy } = await this.read(signal);
+        const body = unleashStrategy(strategy, this.o.flag, weight, this.o.variants);
+        if (!this.o.variants && Number(body.parameters.rollout) !== weight)
+            this.o.log?.(`Unleash rollout percentages are whole numbers: ${weight}% is set as ${body.parameters.rollout}%`);
+        await this.call(() => strategy?.id
+            ? this.o.http.json('PUT', `${this.strategies}/${encodeURIComponent(strategy.id)}`, {
+                json: body,
+                signal,
+            })
+            : this.o.http.json('POST', this.strategies, { json: body, signal }));
+        if (!enabled && weight > 0) {
+            await this.call(() => this.o.http.request('POST', `${this.feature}/environments/${encodeURIComponent(this.o.environment)}/on`, { signal }));
+        }
+        const after = await this.read(signal);
+        const now = unleashCanaryShare(after.strategy, after.enabled, this.o.variants);
+        const expected = unleashCanaryShare(body, enabled || weight > 0, this.o.variants);
+        if (Math.abs(now - expected) > 0.001) {
+            throw new src/* ActionError */.lZ(`Unleash ${this.what} serves the canary to ${now}% after the change to ${expected}% (someone else changed the strategy?)`);
+        }
+        this.o.log?.(`Unleash ${this.o.flag}: canary ${now}%, stable ${100 - now}%`);
+    }
+    async current(signal) {
+        const { enabled, strategy } = await this.read(signal);
+        return unleashCanaryShare(strategy, enabled, this.o.variants);
+    }
+    rollback(signal) {
+        return this.setWeight(0, signal);
+    }
+    promote(signal) {
+        return this.setWeight(100, signal);
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/rollout/src/index.ts
 
 
@@ -2223,10 +3629,149 @@ class NginxRouter {
 
 
 
+
+
+
+
+
+;// CONCATENATED MODULE: ./actions/canary-deploy/src/flags.ts
+
+
+/** The routers that move a feature flag's percentage rollout instead of network traffic. */
+const FLAG_ROUTERS = ['launchdarkly', 'unleash', 'flagd'];
+const flagInputs = {
+    'flag-key': src.z.string()
+        .min(1)
+        .optional()
+        .describe('launchdarkly, unleash, flagd: the flag key (Unleash: the feature flag name)'),
+    'flag-project': src.z.string()
+        .min(1)
+        .default('default')
+        .describe('launchdarkly: project key; unleash: project id'),
+    'flag-environment': src.z.string()
+        .min(1)
+        .optional()
+        .describe('launchdarkly: environment key; unleash: environment name'),
+    'stable-variation': src.z.string()
+        .min(1)
+        .optional()
+        .describe('launchdarkly: the stable variation (name, or value such as false); flagd: its variant key; unleash: a strategy variant, or empty to roll out "flag on"'),
+    'canary-variation': src.z.string()
+        .min(1)
+        .optional()
+        .describe('launchdarkly, flagd, unleash with variants: the canary variation, as for stable-variation'),
+    'flag-api-url': src.z.string()
+        .url()
+        .optional()
+        .describe(`launchdarkly: API base URL (default ${LAUNCHDARKLY_URL}); unleash: your Unleash URL`),
+    'flag-api-token': src/* input */.hF
+        .secret(src.z.string().min(1).optional())
+        .describe('launchdarkly: API access token (writer role); unleash: admin or personal access token, sent as Authorization'),
+    'flag-file': src.z.string()
+        .min(1)
+        .optional()
+        .describe('flagd: the flag definition JSON file flagd watches, in the workspace'),
+    'allow-flag-file-outside-workspace': src/* input */.hF
+        .boolean()
+        .prefault('false')
+        .describe('flagd: allow a flag-file outside the workspace (a file flagd reads on a self-hosted runner)'),
+    'flag-sync-command': src.z.string()
+        .min(1)
+        .optional()
+        .describe('flagd: shell command run after each write of flag-file, given the weight as $1 and FLAG_FILE (kubectl apply a ConfigMap, git push)'),
+};
+function isFlagRouter(router) {
+    return FLAG_ROUTERS.includes(router);
+}
+/** The inputs each flag router needs, as issues on the inputs that are missing. */
+function checkFlagInputs(i, need) {
+    if (!isFlagRouter(i.router))
+        return;
+    const why = `with router ${i.router}`;
+    need('flag-key', why);
+    if (i.router === 'launchdarkly' || i.router === 'unleash') {
+        need('flag-environment', why);
+        need('flag-api-token', why);
+    }
+    if (i.router === 'unleash') {
+        need('flag-api-url', why);
+        if (i['stable-variation'] !== undefined || i['canary-variation'] !== undefined) {
+            need('stable-variation', 'with router unleash and canary-variation');
+            need('canary-variation', 'with router unleash and stable-variation');
+        }
+    }
+    else {
+        need('stable-variation', why);
+        need('canary-variation', why);
+    }
+    if (i.router === 'flagd')
+        need('flag-file', why);
+}
+/** The router for a flag service, once checkFlagInputs passed. */
+function makeFlagRouter(i, ctx) {
+    const log = (line) => ctx.log.info(line);
+    const token = i['flag-api-token'];
+    switch (i.router) {
+        case 'launchdarkly': {
+            const url = i['flag-api-url'] ?? LAUNCHDARKLY_URL;
+            return new LaunchDarklyRouter({
+                http: ctx.http(launchDarklyHttpOptions(url, token)),
+                project: i['flag-project'],
+                environment: i['flag-environment'],
+                flag: i['flag-key'],
+                stableVariation: i['stable-variation'],
+                canaryVariation: i['canary-variation'],
+                log,
+            });
+        }
+        case 'unleash': {
+            const url = i['flag-api-url'];
+            return new UnleashRouter({
+                http: ctx.http({ name: `Unleash at ${url}`, baseUrl: url, headers: { authorization: token } }),
+                project: i['flag-project'],
+                environment: i['flag-environment'],
+                flag: i['flag-key'],
+                variants: i['stable-variation'] && i['canary-variation']
+                    ? { stable: i['stable-variation'], canary: i['canary-variation'] }
+                    : undefined,
+                log,
+            });
+        }
+        case 'flagd': {
+            const file = ctx.path(i['flag-file'], {
+                input: 'flag-file',
+                allowOutside: i['allow-flag-file-outside-workspace'],
+                optOut: 'allow-flag-file-outside-workspace',
+            });
+            const command = i['flag-sync-command'];
+            return new FlagdRouter({
+                file,
+                flag: i['flag-key'],
+                stableVariation: i['stable-variation'],
+                canaryVariation: i['canary-variation'],
+                sync: command
+                    ? new CommandRouter({ command, cwd: ctx.workspace, env: { ...ctx.env, FLAG_FILE: file }, log })
+                    : undefined,
+                log,
+            });
+        }
+    }
+}
+
 ;// CONCATENATED MODULE: ./actions/canary-deploy/src/main.ts
 
 
-const ROUTERS = ['nginx', 'gateway-api', 'istio', 'kserve', 'argo-rollouts', 'command'];
+
+const ROUTERS = [
+    'nginx',
+    'gateway-api',
+    'istio',
+    'kserve',
+    'argo-rollouts',
+    'deployment',
+    'command',
+    ...FLAG_ROUTERS,
+];
 const metricSchema = src.z.object({
     name: src.z.string().min(1),
     class: src.z["enum"](['technical', 'business']).optional(),
@@ -2407,15 +3952,36 @@ const inputs = src.z.object({
     namespace: src.z.string().default('default').describe('Kubernetes: namespace of the resource'),
     resource: src.z.string()
         .optional()
-        .describe('Kubernetes: name of the HTTPRoute, VirtualService, InferenceService or Rollout'),
+        .describe('Kubernetes: name of the HTTPRoute, VirtualService, InferenceService or Rollout; deployment: the stable Deployment (in-place: the Deployment to update)'),
     'stable-backend': src.z.string()
         .optional()
         .describe('gateway-api: stable backendRef name; istio: stable subset (or host)'),
     'canary-backend': src.z.string()
         .optional()
         .describe('gateway-api: canary backendRef name; istio: canary subset (or host)'),
-    image: src.z.string().optional().describe('argo-rollouts: the new image to roll out'),
-    container: src.z.string().optional().describe('argo-rollouts: container to update (default: the first)'),
+    image: src.z.string().optional().describe('argo-rollouts, deployment in-place: the new image to roll out'),
+    container: src.z.string()
+        .optional()
+        .describe('argo-rollouts, deployment: container whose image changes (default: the first)'),
+    'deployment-mode': src.z["enum"](['replicas', 'in-place'])
+        .default('replicas')
+        .describe('deployment: replicas splits traffic by the pod counts of a stable and a canary Deployment behind one Service; in-place updates the image of one Deployment (its own rolling update), steps are then pauses watching the metrics and a rollback is rollout undo'),
+    'canary-deployment': src.z.string().optional().describe('deployment (replicas): the canary Deployment'),
+    service: src.z.string()
+        .optional()
+        .describe('deployment (replicas): the Service whose selector picks the pods of both Deployments'),
+    replicas: src/* input */.hF
+        .integer()
+        .optional()
+        .describe("deployment (replicas): pods of both tracks together (default: the stable Deployment's replicas before the rollout)"),
+    'promote-by': src.z["enum"](['image', 'scale'])
+        .default('image')
+        .describe("deployment (replicas): image gives stable the canary's image and all pods, then the canary 0 (stable stays the long-lived Deployment); scale gives the canary all pods and stable 0"),
+    'rollout-timeout': src/* input */.hF
+        .duration()
+        .prefault('5m')
+        .describe('deployment: how long to wait for each rollout status before failing'),
+    ...flagInputs,
     comment: src/* input */.hF
         .boolean()
         .prefault('false')
@@ -2440,12 +4006,21 @@ const inputs = src.z.object({
     }
     if (i.router === 'command')
         need('command', 'with router command');
-    if (['gateway-api', 'istio', 'kserve', 'argo-rollouts'].includes(i.router))
+    if (['gateway-api', 'istio', 'kserve', 'argo-rollouts', 'deployment'].includes(i.router))
         need('resource', `with router ${i.router}`);
+    if (i.router === 'deployment' && i['deployment-mode'] === 'replicas') {
+        need('canary-deployment', 'with router deployment (deployment-mode replicas)');
+        need('service', 'with router deployment (deployment-mode replicas)');
+    }
+    if (i.router === 'deployment' && i['deployment-mode'] === 'in-place')
+        need('image', 'with router deployment (deployment-mode in-place)');
+    if (i.replicas !== undefined && i.replicas < 1)
+        ctx.addIssue({ code: 'custom', path: ['replicas'], message: 'expected at least 1' });
     if (i.router === 'gateway-api' || i.router === 'istio') {
         need('stable-backend', `with router ${i.router}`);
         need('canary-backend', `with router ${i.router}`);
     }
+    checkFlagInputs(i, need);
     if (i.action === 'start' || i.action === 'resume')
         need('prometheus-url', `to analyse the canary (action ${i.action})`);
     const steps = planSteps(i.steps, i['step-weight'], i['max-weight']);
@@ -2555,6 +4130,25 @@ function makeRouter(i, ctx) {
                 image: i.image,
                 container: i.container,
                 log,
+            });
+        case 'launchdarkly':
+        case 'unleash':
+        case 'flagd':
+            return makeFlagRouter(i, ctx);
+        case 'deployment':
+            return new DeploymentRouter({
+                client: kube(),
+                mode: i['deployment-mode'],
+                stable: i.resource,
+                canary: i['canary-deployment'],
+                service: i.service,
+                replicas: i.replicas,
+                image: i.image,
+                container: i.container,
+                promoteBy: i['promote-by'],
+                timeoutMs: i['rollout-timeout'],
+                log,
+                warn: (line) => ctx.log.warning(line),
             });
     }
 }
@@ -2760,7 +4354,7 @@ async function rollout(i, ctx, router, annotate) {
 /* harmony default export */ const main = ((0,src/* defineAction */.QP)({
     id: 'canary-deploy',
     name: 'Canary deploy',
-    description: 'Shifts traffic to a new model version in steps (nginx, Gateway API, Istio, KServe, Argo Rollouts or a command), judges each window from Prometheus against stable, and rolls back by itself.',
+    description: 'Shifts traffic to a new model version in steps (nginx, Gateway API, Istio, KServe, Argo Rollouts, plain Deployments, LaunchDarkly, Unleash, flagd or a command), judges each window from Prometheus against stable, and rolls back by itself.',
     branding: { icon: 'git-branch', color: 'orange' },
     inputs,
     outputs,
@@ -2768,6 +4362,7 @@ async function rollout(i, ctx, router, annotate) {
         ctx.mask(i['prometheus-token']);
         ctx.mask(i['prometheus-password']);
         ctx.mask(i['grafana-token']);
+        ctx.mask(i['flag-api-token']);
         const router = makeRouter(i, ctx);
         const annotate = annotator(i, ctx);
         return i.action === 'start' || i.action === 'resume'
@@ -2792,7 +4387,7 @@ async function rollout(i, ctx, router, annotate) {
 
 /***/ }),
 
-/***/ 424:
+/***/ 99994:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -2812,7 +4407,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   z: () => (/* reexport */ external_namespaceObject)
 });
 
-// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, NetworkError, OUTPUTS_LIMIT_BYTES, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, confinePath, describeField, describeFields, fitComment, formatBytes, formatDuration, globToRegExp, inputVariable, isInside, isUrlLike, limitOutputs, logValue, mapPool, neutraliseLine, neutraliseText, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, realPathOf, redact, redactUrl, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, upsertStickyComment, urlSecrets
+// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, NetworkError, OUTPUTS_LIMIT_BYTES, Progress, SUMMARY_LIMIT_BYTES, Summary, artifactServiceAvailable, commentMarker, confinePath, describeField, describeFields, fitComment, formatBytes, formatDuration, globToRegExp, inputVariable, isInside, isUrlLike, limitOutputs, logValue, mapPool, neutraliseLine, neutraliseText, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, realPathOf, redact, redactUrl, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, uniqueArtifactName, uploadArtifact, upsertStickyComment, urlSecrets
 
 // NAMESPACE OBJECT: ./node_modules/zod/v4/core/util.js
 var util_namespaceObject = {};
@@ -24114,13 +25709,37 @@ function coerce_date(params) {
 
 
 // EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_ = __nccwpck_require__(73024);
 // EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
+var external_node_os_ = __nccwpck_require__(48161);
 // EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
-;// CONCATENATED MODULE: external "node:crypto"
-const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
+var external_node_path_ = __nccwpck_require__(76760);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(77598);
+;// CONCATENATED MODULE: ./packages/kit/src/artifact.ts
+
+/** Whether the runner gives this step GitHub's artifact service (it does on GitHub-hosted and self-hosted runners). */
+function artifactServiceAvailable(env) {
+    return Boolean(env.ACTIONS_RUNTIME_TOKEN && env.ACTIONS_RESULTS_URL);
+}
+/**
+ * Uploads files as a workflow artifact through GitHub's artifact service (the client reads the
+ * runner's ACTIONS_RUNTIME_TOKEN and ACTIONS_RESULTS_URL); loaded only when something is uploaded.
+ */
+async function uploadArtifact(name, files, root) {
+    const { DefaultArtifactClient } = await Promise.all(/* import() */[__nccwpck_require__.e(824), __nccwpck_require__.e(609)]).then(__nccwpck_require__.bind(__nccwpck_require__, 93609));
+    const result = await new DefaultArtifactClient().uploadArtifact(name, files, root, {});
+    return { name, id: result.id, size: result.size };
+}
+/**
+ * An artifact name unique within the workflow run: names must be, and one step may run in several jobs
+ * of a matrix. Only characters the artifact service accepts.
+ */
+function uniqueArtifactName(prefix, env) {
+    const parts = [prefix, env.GITHUB_JOB, (0,external_node_crypto_.randomBytes)(3).toString('hex')].filter(Boolean);
+    return parts.join('-').replace(/["':<>|*?\\/\r\n]/g, '_');
+}
+
 ;// CONCATENATED MODULE: ./packages/kit/src/log.ts
 /**
  * The log is a command channel: the runner acts on any stdout line that starts (after blanks) with
@@ -24268,7 +25887,7 @@ function fileCommand(variable, name, value) {
     const file = process.env[variable];
     if (!file)
         return false;
-    const delimiter = `ghadelimiter_${(0,external_node_crypto_namespaceObject.randomUUID)()}`;
+    const delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
     if (name.includes(delimiter) || value.includes(delimiter))
         throw new Error(`${name}: value contains the delimiter`);
     (0,external_node_fs_.appendFileSync)(file, `${name}<<${delimiter}${external_node_os_.EOL}${value}${external_node_os_.EOL}${delimiter}${external_node_os_.EOL}`, 'utf8');
@@ -24485,8 +26104,9 @@ class HttpClient {
             clearTimeout(timer);
             if (response.ok || options.accept?.includes(response.status))
                 return response;
-            if (isRetryableStatus(response.status) && attempt < retries) {
-                const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
+            const retryable = isRetryableStatus(response.status) || this.options.retryStatuses?.includes(response.status);
+            if (retryable && attempt < retries) {
+                const retryAfter = parseRetryAfter(response.headers.get('retry-after')) ?? this.options.retryDelay?.(response);
                 const delay = retryAfter !== undefined ? Math.min(retryAfter, 120_000) : jittered;
                 await response.body?.cancel().catch(() => undefined);
                 this.options.log?.(`${label} answered ${response.status}; retry ${attempt + 1}/${retries} in ${Math.round(delay)} ms`);
@@ -24654,7 +26274,7 @@ async function upsertStickyComment(options) {
 /** Writes a file atomically: a temporary sibling renamed over the target, so readers never see half a file. */
 function writeFileAtomic(path, data) {
     (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(path), { recursive: true });
-    const temp = `${path}.${(0,external_node_crypto_namespaceObject.randomBytes)(6).toString('hex')}.tmp`;
+    const temp = `${path}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`;
     try {
         (0,external_node_fs_.writeFileSync)(temp, data);
         (0,external_node_fs_.renameSync)(temp, path);
@@ -24760,7 +26380,7 @@ function readGithubContext(env = process.env) {
 }
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
+var dist = __nccwpck_require__(38815);
 ;// CONCATENATED MODULE: ./packages/kit/src/parse.ts
 /**
  * Parsers for the string forms that workflow authors write in `with:`. Each throws a plain Error whose
@@ -24968,13 +26588,14 @@ function cost(name, value) {
  * not fit, the largest output is replaced by a pointer to `file` (where the caller writes the whole
  * result) and `json` is rebuilt with the same pointer in its place.
  */
-function limitOutputs(result, file, limitBytes = OUTPUTS_LIMIT_BYTES) {
+function limitOutputs(result, file, limitBytes = OUTPUTS_LIMIT_BYTES, artifact) {
     const strings = Object.fromEntries(Object.entries(result).map(([k, v]) => [k, stringify(v)]));
     const trimmed = [];
     const pointer = (name) => ({
         truncated: true,
         bytes: Buffer.byteLength(strings[name]),
         file,
+        ...(artifact ? { artifact } : {}),
     });
     const build = () => {
         const json = JSON.stringify(Object.fromEntries(Object.entries(result).map(([k, v]) => [k, trimmed.includes(k) ? pointer(k) : v])));
@@ -24991,7 +26612,10 @@ function limitOutputs(result, file, limitBytes = OUTPUTS_LIMIT_BYTES) {
             .filter((k) => !trimmed.includes(k))
             .sort((a, b) => Buffer.byteLength(strings[b]) - Buffer.byteLength(strings[a]))[0];
         if (largest === undefined) {
-            values = { ...values, json: JSON.stringify({ truncated: true, file }) };
+            values = {
+                ...values,
+                json: JSON.stringify({ truncated: true, file, ...(artifact ? { artifact } : {}) }),
+            };
             break;
         }
         trimmed.push(largest);
@@ -25176,6 +26800,7 @@ class Summary {
 
 
 
+
 /** How long a cancelled step may take to wind down (the runner sends SIGTERM 7.5 s after SIGINT). */
 const CANCEL_GRACE_MS = 5000;
 function defineAction(definition) {
@@ -25300,22 +26925,33 @@ function reportFailure(error, env) {
 }
 /**
  * Writes every output and the `json` output within GitHub's per-job limit: when they would exceed it,
- * the whole result goes to a file under RUNNER_TEMP and the largest outputs point to it instead.
+ * the whole result goes to a file under RUNNER_TEMP, uploaded as a workflow artifact where the runner
+ * has the artifact service (RUNNER_TEMP is gone after the job), and the largest outputs point to both.
  */
-function writeOutputs(definition, result, tempDir) {
+async function writeOutputs(definition, result, tempDir, env) {
     const parsed = definition.outputs.safeParse(result);
     if (!parsed.success) {
         throw new Error(`${definition.id} produced outputs that do not match its schema: ${prettifyError(parsed.error)}`);
     }
     const values = parsed.data;
-    let file;
     const limited = limitOutputs(values, '\0', OUTPUTS_LIMIT_BYTES);
     let written = limited.values;
     if (limited.trimmed.length > 0) {
-        file = (0,external_node_path_.join)(tempDir(), 'outputs.json');
+        const dir = tempDir();
+        const file = (0,external_node_path_.join)(dir, 'outputs.json');
         writeFileAtomic(file, redact(JSON.stringify(values, null, 2)));
-        written = limitOutputs(values, file, OUTPUTS_LIMIT_BYTES).values;
-        runner.warning(`The outputs of ${definition.id} exceed GitHub's 1 MB limit: ${limited.trimmed.map((k) => `'${k}'`).join(', ')} ${limited.trimmed.length === 1 ? 'was' : 'were'} replaced by a pointer to the full result in ${file}`);
+        let artifact;
+        if (artifactServiceAvailable(env)) {
+            try {
+                artifact = (await uploadArtifact(uniqueArtifactName(`${definition.id}-outputs`, env), [file], dir))
+                    .name;
+            }
+            catch (error) {
+                runner.warning(`Could not upload ${file} as a workflow artifact: ${oneLine(redact(String(error)))}`);
+            }
+        }
+        written = limitOutputs(values, file, OUTPUTS_LIMIT_BYTES, artifact).values;
+        runner.warning(`The outputs of ${definition.id} exceed GitHub's 1 MB limit: ${limited.trimmed.map((k) => `'${k}'`).join(', ')} ${limited.trimmed.length === 1 ? 'was' : 'were'} replaced by a pointer to the full result in ${file}${artifact ? ` (workflow artifact '${artifact}')` : ''}`);
     }
     for (const [key, value] of Object.entries(written))
         runner.setOutput(key, redact(value));
@@ -25363,7 +26999,7 @@ async function runAction(definition, env = process.env) {
                 runner.saveState('isPost', 'true');
             const inputs = readInputs(definition.inputs, env);
             const result = await Promise.race([definition.run(inputs, ctx), cancelled]);
-            writeOutputs(definition, result, () => ctx.tempDir);
+            await writeOutputs(definition, result, () => ctx.tempDir, env);
             const failure = ctx.failure();
             if (failure)
                 runner.setFailed(oneLine(redact(failure)));
@@ -25408,163 +27044,332 @@ async function runAction(definition, env = process.env) {
 
 
 
+
 /***/ }),
 
-/***/ 181:
+/***/ 42613:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("assert");
+
+/***/ }),
+
+/***/ 20181:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("buffer");
 
 /***/ }),
 
-/***/ 6982:
+/***/ 35317:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
+
+/***/ }),
+
+/***/ 49140:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("constants");
+
+/***/ }),
+
+/***/ 76982:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
 
 /***/ }),
 
-/***/ 2250:
+/***/ 72250:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("dns");
 
 /***/ }),
 
-/***/ 4434:
+/***/ 24434:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("events");
 
 /***/ }),
 
-/***/ 9896:
+/***/ 79896:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
 
 /***/ }),
 
-/***/ 8611:
+/***/ 91943:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs/promises");
+
+/***/ }),
+
+/***/ 58611:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("http");
 
 /***/ }),
 
-/***/ 5692:
+/***/ 65692:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("https");
 
 /***/ }),
 
-/***/ 9278:
+/***/ 69278:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("net");
 
 /***/ }),
 
-/***/ 1421:
+/***/ 34589:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:assert");
+
+/***/ }),
+
+/***/ 16698:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:async_hooks");
+
+/***/ }),
+
+/***/ 4573:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:buffer");
+
+/***/ }),
+
+/***/ 31421:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 
 /***/ }),
 
-/***/ 3024:
+/***/ 37540:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:console");
+
+/***/ }),
+
+/***/ 77598:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
+
+/***/ }),
+
+/***/ 53053:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:diagnostics_channel");
+
+/***/ }),
+
+/***/ 40610:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns");
+
+/***/ }),
+
+/***/ 78474:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
+
+/***/ }),
+
+/***/ 73024:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 
 /***/ }),
 
-/***/ 7067:
+/***/ 51455:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+
+/***/ }),
+
+/***/ 37067:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http");
 
 /***/ }),
 
-/***/ 4708:
+/***/ 32467:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2");
+
+/***/ }),
+
+/***/ 44708:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
 
 /***/ }),
 
-/***/ 7030:
+/***/ 98995:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
+
+/***/ }),
+
+/***/ 77030:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
 
 /***/ }),
 
-/***/ 8161:
+/***/ 48161:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 
 /***/ }),
 
-/***/ 6760:
+/***/ 76760:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 
 /***/ }),
 
-/***/ 1792:
+/***/ 643:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:perf_hooks");
+
+/***/ }),
+
+/***/ 1708:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:process");
+
+/***/ }),
+
+/***/ 41792:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:querystring");
 
 /***/ }),
 
-/***/ 481:
+/***/ 80481:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:readline");
 
 /***/ }),
 
-/***/ 7075:
+/***/ 57075:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
 
 /***/ }),
 
-/***/ 857:
+/***/ 46193:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
+
+/***/ }),
+
+/***/ 41692:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:tls");
+
+/***/ }),
+
+/***/ 73136:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
+
+/***/ }),
+
+/***/ 57975:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
+
+/***/ }),
+
+/***/ 73429:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util/types");
+
+/***/ }),
+
+/***/ 75919:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
+
+/***/ }),
+
+/***/ 38522:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
+
+/***/ }),
+
+/***/ 70857:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 
 /***/ }),
 
-/***/ 6928:
+/***/ 16928:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
 
 /***/ }),
 
-/***/ 8551:
+/***/ 932:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("process");
 
 /***/ }),
 
-/***/ 4876:
+/***/ 24876:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("punycode");
 
 /***/ }),
 
-/***/ 3480:
+/***/ 83480:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("querystring");
@@ -25578,67 +27383,74 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("stream");
 
 /***/ }),
 
-/***/ 3193:
+/***/ 13193:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("string_decoder");
 
 /***/ }),
 
-/***/ 4756:
+/***/ 53557:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
+
+/***/ }),
+
+/***/ 64756:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tls");
 
 /***/ }),
 
-/***/ 2018:
+/***/ 52018:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tty");
 
 /***/ }),
 
-/***/ 7016:
+/***/ 87016:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("url");
 
 /***/ }),
 
-/***/ 9023:
+/***/ 39023:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 
 /***/ }),
 
-/***/ 9154:
+/***/ 69154:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("vm");
 
 /***/ }),
 
-/***/ 3106:
+/***/ 43106:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 
 /***/ }),
 
-/***/ 7349:
+/***/ 57349:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveBlockMap = __nccwpck_require__(7103);
-var resolveBlockSeq = __nccwpck_require__(334);
-var resolveFlowCollection = __nccwpck_require__(3142);
+var identity = __nccwpck_require__(41127);
+var Scalar = __nccwpck_require__(63301);
+var YAMLMap = __nccwpck_require__(84454);
+var YAMLSeq = __nccwpck_require__(92223);
+var resolveBlockMap = __nccwpck_require__(87103);
+var resolveBlockSeq = __nccwpck_require__(90334);
+var resolveFlowCollection = __nccwpck_require__(13142);
 
 function resolveCollection(CN, ctx, token, onError, tagName, tag) {
     const coll = token.type === 'block-map'
@@ -25724,15 +27536,15 @@ exports.composeCollection = composeCollection;
 
 /***/ }),
 
-/***/ 3683:
+/***/ 23683:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var Document = __nccwpck_require__(3021);
-var composeNode = __nccwpck_require__(5937);
-var resolveEnd = __nccwpck_require__(7788);
-var resolveProps = __nccwpck_require__(4631);
+var composeNode = __nccwpck_require__(45937);
+var resolveEnd = __nccwpck_require__(17788);
+var resolveProps = __nccwpck_require__(34631);
 
 function composeDoc(options, directives, { offset, start, value, end }, onError) {
     const opts = Object.assign({ _directives: directives }, options);
@@ -25776,17 +27588,17 @@ exports.composeDoc = composeDoc;
 
 /***/ }),
 
-/***/ 5937:
+/***/ 45937:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var composeCollection = __nccwpck_require__(7349);
+var identity = __nccwpck_require__(41127);
+var composeCollection = __nccwpck_require__(57349);
 var composeScalar = __nccwpck_require__(5413);
-var resolveEnd = __nccwpck_require__(7788);
-var utilEmptyScalarPosition = __nccwpck_require__(2599);
+var resolveEnd = __nccwpck_require__(17788);
+var utilEmptyScalarPosition = __nccwpck_require__(22599);
 
 const CN = { composeNode, composeEmptyNode };
 function composeNode(ctx, token, props, onError) {
@@ -25900,10 +27712,10 @@ exports.composeNode = composeNode;
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var resolveBlockScalar = __nccwpck_require__(8913);
-var resolveFlowScalar = __nccwpck_require__(6842);
+var identity = __nccwpck_require__(41127);
+var Scalar = __nccwpck_require__(63301);
+var resolveBlockScalar = __nccwpck_require__(48913);
+var resolveFlowScalar = __nccwpck_require__(76842);
 
 function composeScalar(ctx, token, tagToken, onError) {
     const { value, type, comment, range } = token.type === 'block-scalar'
@@ -25990,18 +27802,18 @@ exports.composeScalar = composeScalar;
 
 /***/ }),
 
-/***/ 9984:
+/***/ 89984:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var node_process = __nccwpck_require__(8551);
-var directives = __nccwpck_require__(1342);
+var node_process = __nccwpck_require__(932);
+var directives = __nccwpck_require__(61342);
 var Document = __nccwpck_require__(3021);
-var errors = __nccwpck_require__(1464);
-var identity = __nccwpck_require__(1127);
-var composeDoc = __nccwpck_require__(3683);
-var resolveEnd = __nccwpck_require__(7788);
+var errors = __nccwpck_require__(91464);
+var identity = __nccwpck_require__(41127);
+var composeDoc = __nccwpck_require__(23683);
+var resolveEnd = __nccwpck_require__(17788);
 
 function getErrorPos(src) {
     if (typeof src === 'number')
@@ -26221,17 +28033,17 @@ exports.Composer = Composer;
 
 /***/ }),
 
-/***/ 7103:
+/***/ 87103:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
-var resolveProps = __nccwpck_require__(4631);
+var Pair = __nccwpck_require__(57165);
+var YAMLMap = __nccwpck_require__(84454);
+var resolveProps = __nccwpck_require__(34631);
 var utilContainsNewline = __nccwpck_require__(9499);
-var utilFlowIndentCheck = __nccwpck_require__(4051);
-var utilMapIncludes = __nccwpck_require__(1187);
+var utilFlowIndentCheck = __nccwpck_require__(74051);
+var utilMapIncludes = __nccwpck_require__(81187);
 
 const startColMsg = 'All mapping items must start at the same column';
 function resolveBlockMap({ composeNode, composeEmptyNode }, ctx, bm, onError, tag) {
@@ -26345,12 +28157,12 @@ exports.resolveBlockMap = resolveBlockMap;
 
 /***/ }),
 
-/***/ 8913:
+/***/ 48913:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(63301);
 
 function resolveBlockScalar(ctx, scalar, onError) {
     const start = scalar.offset;
@@ -26552,14 +28364,14 @@ exports.resolveBlockScalar = resolveBlockScalar;
 
 /***/ }),
 
-/***/ 334:
+/***/ 90334:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveProps = __nccwpck_require__(4631);
-var utilFlowIndentCheck = __nccwpck_require__(4051);
+var YAMLSeq = __nccwpck_require__(92223);
+var resolveProps = __nccwpck_require__(34631);
+var utilFlowIndentCheck = __nccwpck_require__(74051);
 
 function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
     const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
@@ -26610,7 +28422,7 @@ exports.resolveBlockSeq = resolveBlockSeq;
 
 /***/ }),
 
-/***/ 7788:
+/***/ 17788:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -26656,19 +28468,19 @@ exports.resolveEnd = resolveEnd;
 
 /***/ }),
 
-/***/ 3142:
+/***/ 13142:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveEnd = __nccwpck_require__(7788);
-var resolveProps = __nccwpck_require__(4631);
+var identity = __nccwpck_require__(41127);
+var Pair = __nccwpck_require__(57165);
+var YAMLMap = __nccwpck_require__(84454);
+var YAMLSeq = __nccwpck_require__(92223);
+var resolveEnd = __nccwpck_require__(17788);
+var resolveProps = __nccwpck_require__(34631);
 var utilContainsNewline = __nccwpck_require__(9499);
-var utilMapIncludes = __nccwpck_require__(1187);
+var utilMapIncludes = __nccwpck_require__(81187);
 
 const blockMsg = 'Block collections are not allowed within flow collections';
 const isBlock = (token) => token && (token.type === 'block-map' || token.type === 'block-seq');
@@ -26872,13 +28684,13 @@ exports.resolveFlowCollection = resolveFlowCollection;
 
 /***/ }),
 
-/***/ 6842:
+/***/ 76842:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var resolveEnd = __nccwpck_require__(7788);
+var Scalar = __nccwpck_require__(63301);
+var resolveEnd = __nccwpck_require__(17788);
 
 function resolveFlowScalar(scalar, strict, onError) {
     const { offset, type, source, end } = scalar;
@@ -27107,7 +28919,7 @@ exports.resolveFlowScalar = resolveFlowScalar;
 
 /***/ }),
 
-/***/ 4631:
+/***/ 34631:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -27305,7 +29117,7 @@ exports.containsNewline = containsNewline;
 
 /***/ }),
 
-/***/ 2599:
+/***/ 22599:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -27340,7 +29152,7 @@ exports.emptyScalarPosition = emptyScalarPosition;
 
 /***/ }),
 
-/***/ 4051:
+/***/ 74051:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -27364,12 +29176,12 @@ exports.flowIndentCheck = flowIndentCheck;
 
 /***/ }),
 
-/***/ 1187:
+/***/ 81187:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(41127);
 
 function mapIncludes(ctx, items, search) {
     const { uniqueKeys } = ctx.options;
@@ -27392,16 +29204,16 @@ exports.mapIncludes = mapIncludes;
 
 
 var Alias = __nccwpck_require__(4065);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var toJS = __nccwpck_require__(4043);
-var Schema = __nccwpck_require__(5840);
+var Collection = __nccwpck_require__(40101);
+var identity = __nccwpck_require__(41127);
+var Pair = __nccwpck_require__(57165);
+var toJS = __nccwpck_require__(74043);
+var Schema = __nccwpck_require__(45840);
 var stringifyDocument = __nccwpck_require__(6829);
-var anchors = __nccwpck_require__(1596);
-var applyReviver = __nccwpck_require__(3661);
-var createNode = __nccwpck_require__(2404);
-var directives = __nccwpck_require__(1342);
+var anchors = __nccwpck_require__(71596);
+var applyReviver = __nccwpck_require__(83661);
+var createNode = __nccwpck_require__(42404);
+var directives = __nccwpck_require__(61342);
 
 class Document {
     constructor(value, replacer, options) {
@@ -27730,13 +29542,13 @@ exports.Document = Document;
 
 /***/ }),
 
-/***/ 1596:
+/***/ 71596:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var visit = __nccwpck_require__(204);
+var identity = __nccwpck_require__(41127);
+var visit = __nccwpck_require__(10204);
 
 /**
  * Verify that the input string is a valid anchor.
@@ -27813,7 +29625,7 @@ exports.findNewAnchor = findNewAnchor;
 
 /***/ }),
 
-/***/ 3661:
+/***/ 83661:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -27877,14 +29689,14 @@ exports.applyReviver = applyReviver;
 
 /***/ }),
 
-/***/ 2404:
+/***/ 42404:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
+var identity = __nccwpck_require__(41127);
+var Scalar = __nccwpck_require__(63301);
 
 const defaultTagPrefix = 'tag:yaml.org,2002:';
 function findTagObject(value, tagName, tags) {
@@ -27974,13 +29786,13 @@ exports.createNode = createNode;
 
 /***/ }),
 
-/***/ 1342:
+/***/ 61342:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var visit = __nccwpck_require__(204);
+var identity = __nccwpck_require__(41127);
+var visit = __nccwpck_require__(10204);
 
 const escapeChars = {
     '!': '%21',
@@ -28159,7 +29971,7 @@ exports.Directives = Directives;
 
 /***/ }),
 
-/***/ 1464:
+/***/ 91464:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -28228,28 +30040,28 @@ exports.prettifyError = prettifyError;
 
 /***/ }),
 
-/***/ 8815:
+/***/ 38815:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-var composer = __nccwpck_require__(9984);
+var composer = __nccwpck_require__(89984);
 var Document = __nccwpck_require__(3021);
-var Schema = __nccwpck_require__(5840);
-var errors = __nccwpck_require__(1464);
+var Schema = __nccwpck_require__(45840);
+var errors = __nccwpck_require__(91464);
 var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
+var identity = __nccwpck_require__(41127);
+var Pair = __nccwpck_require__(57165);
+var Scalar = __nccwpck_require__(63301);
+var YAMLMap = __nccwpck_require__(84454);
+var YAMLSeq = __nccwpck_require__(92223);
 var cst = __nccwpck_require__(3461);
-var lexer = __nccwpck_require__(361);
-var lineCounter = __nccwpck_require__(6628);
+var lexer = __nccwpck_require__(40361);
+var lineCounter = __nccwpck_require__(66628);
 var parser = __nccwpck_require__(3456);
-var publicApi = __nccwpck_require__(4047);
-var visit = __nccwpck_require__(204);
+var publicApi = __nccwpck_require__(84047);
+var visit = __nccwpck_require__(10204);
 
 
 
@@ -28286,12 +30098,12 @@ __webpack_unused_export__ = visit.visitAsync;
 
 /***/ }),
 
-/***/ 7249:
+/***/ 57249:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var node_process = __nccwpck_require__(8551);
+var node_process = __nccwpck_require__(932);
 
 function debug(logLevel, ...messages) {
     if (logLevel === 'debug')
@@ -28317,11 +30129,11 @@ exports.warn = warn;
 
 
 
-var anchors = __nccwpck_require__(1596);
-var visit = __nccwpck_require__(204);
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(4043);
+var anchors = __nccwpck_require__(71596);
+var visit = __nccwpck_require__(10204);
+var identity = __nccwpck_require__(41127);
+var Node = __nccwpck_require__(66673);
+var toJS = __nccwpck_require__(74043);
 
 class Alias extends Node.NodeBase {
     constructor(source) {
@@ -28439,14 +30251,14 @@ exports.Alias = Alias;
 
 /***/ }),
 
-/***/ 101:
+/***/ 40101:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
+var createNode = __nccwpck_require__(42404);
+var identity = __nccwpck_require__(41127);
+var Node = __nccwpck_require__(66673);
 
 function collectionFromPath(schema, path, value) {
     let v = value;
@@ -28597,14 +30409,14 @@ exports.isEmptyPath = isEmptyPath;
 
 /***/ }),
 
-/***/ 6673:
+/***/ 66673:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var applyReviver = __nccwpck_require__(3661);
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(4043);
+var applyReviver = __nccwpck_require__(83661);
+var identity = __nccwpck_require__(41127);
+var toJS = __nccwpck_require__(74043);
 
 class NodeBase {
     constructor(type) {
@@ -28644,15 +30456,15 @@ exports.NodeBase = NodeBase;
 
 /***/ }),
 
-/***/ 7165:
+/***/ 57165:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var stringifyPair = __nccwpck_require__(9748);
-var addPairToJSMap = __nccwpck_require__(7104);
-var identity = __nccwpck_require__(1127);
+var createNode = __nccwpck_require__(42404);
+var stringifyPair = __nccwpck_require__(59748);
+var addPairToJSMap = __nccwpck_require__(97104);
+var identity = __nccwpck_require__(41127);
 
 function createPair(key, value, ctx) {
     const k = createNode.createNode(key, undefined, ctx);
@@ -28690,14 +30502,14 @@ exports.createPair = createPair;
 
 /***/ }),
 
-/***/ 3301:
+/***/ 63301:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(4043);
+var identity = __nccwpck_require__(41127);
+var Node = __nccwpck_require__(66673);
+var toJS = __nccwpck_require__(74043);
 
 const isScalarValue = (value) => !value || (typeof value !== 'function' && typeof value !== 'object');
 class Scalar extends Node.NodeBase {
@@ -28724,17 +30536,17 @@ exports.isScalarValue = isScalarValue;
 
 /***/ }),
 
-/***/ 4454:
+/***/ 84454:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyCollection = __nccwpck_require__(1212);
-var addPairToJSMap = __nccwpck_require__(7104);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
+var stringifyCollection = __nccwpck_require__(61212);
+var addPairToJSMap = __nccwpck_require__(97104);
+var Collection = __nccwpck_require__(40101);
+var identity = __nccwpck_require__(41127);
+var Pair = __nccwpck_require__(57165);
+var Scalar = __nccwpck_require__(63301);
 
 function findPair(items, key) {
     const k = identity.isScalar(key) ? key.value : key;
@@ -28878,17 +30690,17 @@ exports.findPair = findPair;
 
 /***/ }),
 
-/***/ 2223:
+/***/ 92223:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var stringifyCollection = __nccwpck_require__(1212);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var toJS = __nccwpck_require__(4043);
+var createNode = __nccwpck_require__(42404);
+var stringifyCollection = __nccwpck_require__(61212);
+var Collection = __nccwpck_require__(40101);
+var identity = __nccwpck_require__(41127);
+var Scalar = __nccwpck_require__(63301);
+var toJS = __nccwpck_require__(74043);
 
 class YAMLSeq extends Collection.Collection {
     static get tagName() {
@@ -29000,16 +30812,16 @@ exports.YAMLSeq = YAMLSeq;
 
 /***/ }),
 
-/***/ 7104:
+/***/ 97104:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var log = __nccwpck_require__(7249);
-var merge = __nccwpck_require__(452);
+var log = __nccwpck_require__(57249);
+var merge = __nccwpck_require__(90452);
 var stringify = __nccwpck_require__(2148);
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(4043);
+var identity = __nccwpck_require__(41127);
+var toJS = __nccwpck_require__(74043);
 
 function addPairToJSMap(ctx, map, { key, value }) {
     if (identity.isNode(key) && key.addToJSMap)
@@ -29072,7 +30884,7 @@ exports.addPairToJSMap = addPairToJSMap;
 
 /***/ }),
 
-/***/ 1127:
+/***/ 41127:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -29132,12 +30944,12 @@ exports.isSeq = isSeq;
 
 /***/ }),
 
-/***/ 4043:
+/***/ 74043:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(41127);
 
 /**
  * Recursively convert any node or its contents to native JavaScript
@@ -29178,15 +30990,15 @@ exports.toJS = toJS;
 
 /***/ }),
 
-/***/ 110:
+/***/ 60110:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var resolveBlockScalar = __nccwpck_require__(8913);
-var resolveFlowScalar = __nccwpck_require__(6842);
-var errors = __nccwpck_require__(1464);
-var stringifyString = __nccwpck_require__(3069);
+var resolveBlockScalar = __nccwpck_require__(48913);
+var resolveFlowScalar = __nccwpck_require__(76842);
+var errors = __nccwpck_require__(91464);
+var stringifyString = __nccwpck_require__(83069);
 
 function resolveAsScalar(token, strict = true, onError) {
     if (token) {
@@ -29403,7 +31215,7 @@ exports.setScalarValue = setScalarValue;
 
 /***/ }),
 
-/***/ 1733:
+/***/ 91733:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -29473,7 +31285,7 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 7715:
+/***/ 97715:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -29584,9 +31396,9 @@ exports.visit = visit;
 
 
 
-var cstScalar = __nccwpck_require__(110);
-var cstStringify = __nccwpck_require__(1733);
-var cstVisit = __nccwpck_require__(7715);
+var cstScalar = __nccwpck_require__(60110);
+var cstStringify = __nccwpck_require__(91733);
+var cstVisit = __nccwpck_require__(97715);
 
 /** The byte order mark */
 const BOM = '\u{FEFF}';
@@ -29698,7 +31510,7 @@ exports.tokenType = tokenType;
 
 /***/ }),
 
-/***/ 361:
+/***/ 40361:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -30428,7 +32240,7 @@ exports.Lexer = Lexer;
 
 /***/ }),
 
-/***/ 6628:
+/***/ 66628:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -30481,9 +32293,9 @@ exports.LineCounter = LineCounter;
 
 
 
-var node_process = __nccwpck_require__(8551);
+var node_process = __nccwpck_require__(932);
 var cst = __nccwpck_require__(3461);
-var lexer = __nccwpck_require__(361);
+var lexer = __nccwpck_require__(40361);
 
 function includesToken(list, type) {
     for (let i = 0; i < list.length; ++i)
@@ -31463,17 +33275,17 @@ exports.Parser = Parser;
 
 /***/ }),
 
-/***/ 4047:
+/***/ 84047:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var composer = __nccwpck_require__(9984);
+var composer = __nccwpck_require__(89984);
 var Document = __nccwpck_require__(3021);
-var errors = __nccwpck_require__(1464);
-var log = __nccwpck_require__(7249);
-var identity = __nccwpck_require__(1127);
-var lineCounter = __nccwpck_require__(6628);
+var errors = __nccwpck_require__(91464);
+var log = __nccwpck_require__(57249);
+var identity = __nccwpck_require__(41127);
+var lineCounter = __nccwpck_require__(66628);
 var parser = __nccwpck_require__(3456);
 
 function parseOptions(options) {
@@ -31577,16 +33389,16 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 5840:
+/***/ 45840:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var map = __nccwpck_require__(7451);
+var identity = __nccwpck_require__(41127);
+var map = __nccwpck_require__(47451);
 var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var tags = __nccwpck_require__(18);
+var string = __nccwpck_require__(66464);
+var tags = __nccwpck_require__(90018);
 
 const sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 class Schema {
@@ -31623,13 +33435,13 @@ exports.Schema = Schema;
 
 /***/ }),
 
-/***/ 7451:
+/***/ 47451:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var YAMLMap = __nccwpck_require__(4454);
+var identity = __nccwpck_require__(41127);
+var YAMLMap = __nccwpck_require__(84454);
 
 const map = {
     collection: 'map',
@@ -31649,12 +33461,12 @@ exports.map = map;
 
 /***/ }),
 
-/***/ 3632:
+/***/ 73632:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(63301);
 
 const nullTag = {
     identify: value => value == null,
@@ -31678,8 +33490,8 @@ exports.nullTag = nullTag;
 
 
 
-var identity = __nccwpck_require__(1127);
-var YAMLSeq = __nccwpck_require__(2223);
+var identity = __nccwpck_require__(41127);
+var YAMLSeq = __nccwpck_require__(92223);
 
 const seq = {
     collection: 'seq',
@@ -31699,12 +33511,12 @@ exports.seq = seq;
 
 /***/ }),
 
-/***/ 6464:
+/***/ 66464:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyString = __nccwpck_require__(3069);
+var stringifyString = __nccwpck_require__(83069);
 
 const string = {
     identify: value => typeof value === 'string',
@@ -31722,12 +33534,12 @@ exports.string = string;
 
 /***/ }),
 
-/***/ 3959:
+/***/ 73959:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(63301);
 
 const boolTag = {
     identify: value => typeof value === 'boolean',
@@ -31750,13 +33562,13 @@ exports.boolTag = boolTag;
 
 /***/ }),
 
-/***/ 8405:
+/***/ 38405:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var stringifyNumber = __nccwpck_require__(8689);
+var Scalar = __nccwpck_require__(63301);
+var stringifyNumber = __nccwpck_require__(28689);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -31804,12 +33616,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 9874:
+/***/ 59874:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(28689);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 const intResolve = (str, offset, radix, { intAsBigInt }) => (intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix));
@@ -31853,18 +33665,18 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 896:
+/***/ 70896:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
+var map = __nccwpck_require__(47451);
+var _null = __nccwpck_require__(73632);
 var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var bool = __nccwpck_require__(3959);
-var float = __nccwpck_require__(8405);
-var int = __nccwpck_require__(9874);
+var string = __nccwpck_require__(66464);
+var bool = __nccwpck_require__(73959);
+var float = __nccwpck_require__(38405);
+var int = __nccwpck_require__(59874);
 
 const schema = [
     map.map,
@@ -31885,13 +33697,13 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 3559:
+/***/ 33559:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var map = __nccwpck_require__(7451);
+var Scalar = __nccwpck_require__(63301);
+var map = __nccwpck_require__(47451);
 var seq = __nccwpck_require__(1706);
 
 function intIdentify(value) {
@@ -31956,27 +33768,27 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 18:
+/***/ 90018:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
+var map = __nccwpck_require__(47451);
+var _null = __nccwpck_require__(73632);
 var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var bool = __nccwpck_require__(3959);
-var float = __nccwpck_require__(8405);
-var int = __nccwpck_require__(9874);
-var schema = __nccwpck_require__(896);
-var schema$1 = __nccwpck_require__(3559);
-var binary = __nccwpck_require__(6083);
-var merge = __nccwpck_require__(452);
-var omap = __nccwpck_require__(303);
-var pairs = __nccwpck_require__(8385);
-var schema$2 = __nccwpck_require__(5913);
-var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(6752);
+var string = __nccwpck_require__(66464);
+var bool = __nccwpck_require__(73959);
+var float = __nccwpck_require__(38405);
+var int = __nccwpck_require__(59874);
+var schema = __nccwpck_require__(70896);
+var schema$1 = __nccwpck_require__(33559);
+var binary = __nccwpck_require__(56083);
+var merge = __nccwpck_require__(90452);
+var omap = __nccwpck_require__(50303);
+var pairs = __nccwpck_require__(18385);
+var schema$2 = __nccwpck_require__(35913);
+var set = __nccwpck_require__(81528);
+var timestamp = __nccwpck_require__(46752);
 
 const schemas = new Map([
     ['core', schema.schema],
@@ -32062,14 +33874,14 @@ exports.getTags = getTags;
 
 /***/ }),
 
-/***/ 6083:
+/***/ 56083:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var node_buffer = __nccwpck_require__(181);
-var Scalar = __nccwpck_require__(3301);
-var stringifyString = __nccwpck_require__(3069);
+var node_buffer = __nccwpck_require__(20181);
+var Scalar = __nccwpck_require__(63301);
+var stringifyString = __nccwpck_require__(83069);
 
 const binary = {
     identify: value => value instanceof Uint8Array, // Buffer inherits from Uint8Array
@@ -32139,12 +33951,12 @@ exports.binary = binary;
 
 /***/ }),
 
-/***/ 8398:
+/***/ 88398:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(63301);
 
 function boolStringify({ value, source }, ctx) {
     const boolObj = value ? trueTag : falseTag;
@@ -32175,13 +33987,13 @@ exports.trueTag = trueTag;
 
 /***/ }),
 
-/***/ 5782:
+/***/ 35782:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var stringifyNumber = __nccwpck_require__(8689);
+var Scalar = __nccwpck_require__(63301);
+var stringifyNumber = __nccwpck_require__(28689);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -32232,12 +34044,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 873:
+/***/ 10873:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(28689);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 function intResolve(str, offset, radix, { intAsBigInt }) {
@@ -32315,13 +34127,13 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 452:
+/***/ 90452:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
+var identity = __nccwpck_require__(41127);
+var Scalar = __nccwpck_require__(63301);
 
 // If the value associated with a merge key is a single mapping node, each of
 // its key/value pairs is inserted into the current mapping, unless the key
@@ -32393,16 +34205,16 @@ exports.merge = merge;
 
 /***/ }),
 
-/***/ 303:
+/***/ 50303:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(4043);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var pairs = __nccwpck_require__(8385);
+var identity = __nccwpck_require__(41127);
+var toJS = __nccwpck_require__(74043);
+var YAMLMap = __nccwpck_require__(84454);
+var YAMLSeq = __nccwpck_require__(92223);
+var pairs = __nccwpck_require__(18385);
 
 class YAMLOMap extends YAMLSeq.YAMLSeq {
     constructor() {
@@ -32477,15 +34289,15 @@ exports.omap = omap;
 
 /***/ }),
 
-/***/ 8385:
+/***/ 18385:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
-var YAMLSeq = __nccwpck_require__(2223);
+var identity = __nccwpck_require__(41127);
+var Pair = __nccwpck_require__(57165);
+var Scalar = __nccwpck_require__(63301);
+var YAMLSeq = __nccwpck_require__(92223);
 
 function resolvePairs(seq, onError) {
     if (identity.isSeq(seq)) {
@@ -32566,24 +34378,24 @@ exports.resolvePairs = resolvePairs;
 
 /***/ }),
 
-/***/ 5913:
+/***/ 35913:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
+var map = __nccwpck_require__(47451);
+var _null = __nccwpck_require__(73632);
 var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var binary = __nccwpck_require__(6083);
-var bool = __nccwpck_require__(8398);
-var float = __nccwpck_require__(5782);
-var int = __nccwpck_require__(873);
-var merge = __nccwpck_require__(452);
-var omap = __nccwpck_require__(303);
-var pairs = __nccwpck_require__(8385);
-var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(6752);
+var string = __nccwpck_require__(66464);
+var binary = __nccwpck_require__(56083);
+var bool = __nccwpck_require__(88398);
+var float = __nccwpck_require__(35782);
+var int = __nccwpck_require__(10873);
+var merge = __nccwpck_require__(90452);
+var omap = __nccwpck_require__(50303);
+var pairs = __nccwpck_require__(18385);
+var set = __nccwpck_require__(81528);
+var timestamp = __nccwpck_require__(46752);
 
 const schema = [
     map.map,
@@ -32614,14 +34426,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 1528:
+/***/ 81528:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
+var identity = __nccwpck_require__(41127);
+var Pair = __nccwpck_require__(57165);
+var YAMLMap = __nccwpck_require__(84454);
 
 class YAMLSet extends YAMLMap.YAMLMap {
     constructor(schema) {
@@ -32717,12 +34529,12 @@ exports.set = set;
 
 /***/ }),
 
-/***/ 6752:
+/***/ 46752:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(28689);
 
 /** Internal types handle bigint as number, because TS can't figure it out. */
 function parseSexagesimal(str, asBigInt) {
@@ -32829,7 +34641,7 @@ exports.timestamp = timestamp;
 
 /***/ }),
 
-/***/ 4475:
+/***/ 34475:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -32992,10 +34804,10 @@ exports.foldFlowLines = foldFlowLines;
 
 
 
-var anchors = __nccwpck_require__(1596);
-var identity = __nccwpck_require__(1127);
-var stringifyComment = __nccwpck_require__(9799);
-var stringifyString = __nccwpck_require__(3069);
+var anchors = __nccwpck_require__(71596);
+var identity = __nccwpck_require__(41127);
+var stringifyComment = __nccwpck_require__(59799);
+var stringifyString = __nccwpck_require__(83069);
 
 function createStringifyContext(doc, options) {
     const opt = Object.assign({
@@ -33126,14 +34938,14 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 1212:
+/***/ 61212:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(41127);
 var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var stringifyComment = __nccwpck_require__(59799);
 
 function stringifyCollection(collection, ctx, options) {
     const flow = ctx.inFlow ?? collection.flow;
@@ -33288,7 +35100,7 @@ exports.stringifyCollection = stringifyCollection;
 
 /***/ }),
 
-/***/ 9799:
+/***/ 59799:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -33324,9 +35136,9 @@ exports.stringifyComment = stringifyComment;
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(41127);
 var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var stringifyComment = __nccwpck_require__(59799);
 
 function stringifyDocument(doc, options) {
     const lines = [];
@@ -33413,7 +35225,7 @@ exports.stringifyDocument = stringifyDocument;
 
 /***/ }),
 
-/***/ 8689:
+/***/ 28689:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -33447,15 +35259,15 @@ exports.stringifyNumber = stringifyNumber;
 
 /***/ }),
 
-/***/ 9748:
+/***/ 59748:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
+var identity = __nccwpck_require__(41127);
+var Scalar = __nccwpck_require__(63301);
 var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var stringifyComment = __nccwpck_require__(59799);
 
 function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
     const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -33606,13 +35418,13 @@ exports.stringifyPair = stringifyPair;
 
 /***/ }),
 
-/***/ 3069:
+/***/ 83069:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var foldFlowLines = __nccwpck_require__(4475);
+var Scalar = __nccwpck_require__(63301);
+var foldFlowLines = __nccwpck_require__(34475);
 
 const getFoldOptions = (ctx, isBlock) => ({
     indentAtStart: isBlock ? ctx.indent.length : ctx.indentAtStart,
@@ -33951,12 +35763,12 @@ exports.stringifyString = stringifyString;
 
 /***/ }),
 
-/***/ 204:
+/***/ 10204:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(41127);
 
 const BREAK = Symbol('break visit');
 const SKIP = Symbol('skip children');
@@ -34208,8 +36020,8 @@ exports.visitAsync = visitAsync;
 /******/ 	}
 /******/ 	// Create a new module (and put it into the cache)
 /******/ 	var module = __webpack_module_cache__[moduleId] = {
-/******/ 		// no module.id needed
-/******/ 		// no module.loaded needed
+/******/ 		id: moduleId,
+/******/ 		loaded: false,
 /******/ 		exports: {}
 /******/ 	};
 /******/ 
@@ -34221,6 +36033,9 @@ exports.visitAsync = visitAsync;
 /******/ 	} finally {
 /******/ 		if(threw) delete __webpack_module_cache__[moduleId];
 /******/ 	}
+/******/ 
+/******/ 	// Flag the module as loaded
+/******/ 	module.loaded = true;
 /******/ 
 /******/ 	// Return the exports of the module
 /******/ 	return module.exports;
@@ -34302,6 +36117,36 @@ exports.visitAsync = visitAsync;
 /******/ 	};
 /******/ })();
 /******/ 
+/******/ /* webpack/runtime/create fake namespace object */
+/******/ (() => {
+/******/ 	var getProto = Object.getPrototypeOf ? (obj) => (Object.getPrototypeOf(obj)) : (obj) => (obj.__proto__);
+/******/ 	var leafPrototypes;
+/******/ 	// create a fake namespace object
+/******/ 	// mode & 1: value is a module id, require it
+/******/ 	// mode & 2: merge all properties of value into the ns
+/******/ 	// mode & 4: return value when already ns object
+/******/ 	// mode & 16: return value when it's Promise-like
+/******/ 	// mode & 8|1: behave like require
+/******/ 	__nccwpck_require__.t = function(value, mode) {
+/******/ 		if(mode & 1) value = this(value);
+/******/ 		if(mode & 8) return value;
+/******/ 		if(typeof value === 'object' && value) {
+/******/ 			if((mode & 4) && value.__esModule) return value;
+/******/ 			if((mode & 16) && typeof value.then === 'function') return value;
+/******/ 		}
+/******/ 		var ns = Object.create(null);
+/******/ 		__nccwpck_require__.r(ns);
+/******/ 		var def = {};
+/******/ 		leafPrototypes = leafPrototypes || [null, getProto({}), getProto([]), getProto(getProto)];
+/******/ 		for(var current = mode & 2 && value; typeof current == 'object' && !~leafPrototypes.indexOf(current); current = getProto(current)) {
+/******/ 			Object.getOwnPropertyNames(current).forEach((key) => (def[key] = () => (value[key])));
+/******/ 		}
+/******/ 		def['default'] = () => (value);
+/******/ 		__nccwpck_require__.d(ns, def);
+/******/ 		return ns;
+/******/ 	};
+/******/ })();
+/******/ 
 /******/ /* webpack/runtime/define property getters */
 /******/ (() => {
 /******/ 	// define getter functions for harmony exports
@@ -34349,6 +36194,15 @@ exports.visitAsync = visitAsync;
 /******/ 			Object.defineProperty(exports, Symbol.toStringTag, { value: 'Module' });
 /******/ 		}
 /******/ 		Object.defineProperty(exports, '__esModule', { value: true });
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/node module decorator */
+/******/ (() => {
+/******/ 	__nccwpck_require__.nmd = (module) => {
+/******/ 		module.paths = [];
+/******/ 		if (!module.children) module.children = [];
+/******/ 		return module;
 /******/ 	};
 /******/ })();
 /******/ 
@@ -34420,6 +36274,6 @@ exports.visitAsync = visitAsync;
 /******/ // startup
 /******/ // Load entry module and return exports
 /******/ // This entry module used 'module' so it can't be inlined
-/******/ var __webpack_exports__ = __nccwpck_require__(932);
+/******/ var __webpack_exports__ = __nccwpck_require__(50932);
 /******/ __webpack_exports__ = await __webpack_exports__;
 /******/ 

@@ -2249,7 +2249,7 @@ Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.Glob = void 0;
 const minimatch_1 = __webpack_require__(91409);
 const node_url_1 = __webpack_require__(73136);
-const path_scurry_1 = __webpack_require__(16577);
+const path_scurry_1 = __webpack_require__(38958);
 const pattern_js_1 = __webpack_require__(47813);
 const walker_js_1 = __webpack_require__(11157);
 // if no process global, just call it linux.
@@ -8265,7 +8265,7 @@ exports.Minipass = Minipass;
 
 /***/ }),
 
-/***/ 16577:
+/***/ 38958:
 /***/ (function(__unused_webpack_module, exports, __webpack_require__) {
 
 

@@ -12,7 +12,7 @@ __webpack_require__.r(__webpack_exports__);
 /* harmony export */ });
 /* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(48161);
 /* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__webpack_require__.n(node_os__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(70495);
+/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(68916);
 
 
 /** `azure://container/prefix` → container and key prefix. */
@@ -26,7 +26,7 @@ function parseContainerUrl(url) {
  * AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_ACCOUNT (+ AZURE_STORAGE_KEY / AZURE_STORAGE_SAS_TOKEN).
  */
 async function azureRemote(remote, options) {
-    const { BlobServiceClient, StorageSharedKeyCredential } = await Promise.all(/* import() */[__webpack_require__.e(669), __webpack_require__.e(941), __webpack_require__.e(747)]).then(__webpack_require__.bind(__webpack_require__, 43747));
+    const { BlobServiceClient, StorageSharedKeyCredential } = await Promise.all(/* import() */[__webpack_require__.e(171), __webpack_require__.e(941), __webpack_require__.e(747)]).then(__webpack_require__.bind(__webpack_require__, 43747));
     const o = remote.options;
     const env = options.env;
     const { container, prefix } = parseContainerUrl(remote.url);

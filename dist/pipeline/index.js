@@ -5,8 +5,8 @@ import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(70495);
-/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(32282);
+/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(68916);
+/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(98403);
 
 
 await (0,_mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)(_main__WEBPACK_IMPORTED_MODULE_1__/* ["default"] */ .A);
@@ -16,7 +16,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 32282:
+/***/ 98403:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -29,12 +29,779 @@ __nccwpck_require__.d(__webpack_exports__, {
 var external_node_fs_ = __nccwpck_require__(73024);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(76760);
-// EXTERNAL MODULE: ./packages/kit/src/index.ts + 110 modules
-var src = __nccwpck_require__(70495);
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(57075);
+// EXTERNAL MODULE: ./packages/kit/src/index.ts + 111 modules
+var src = __nccwpck_require__(68916);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(77598);
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(57075);
+;// CONCATENATED MODULE: external "node:stream/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(73136);
+;// CONCATENATED MODULE: ./packages/mlflow/src/batch.ts
+
+/** log-batch limits of the MLflow server (mlflow/utils/validation.py): exceeding one fails the whole batch. */
+const LIMITS = {
+    metrics: 1000,
+    params: 100,
+    tags: 100,
+    entities: 1000,
+    /** Request body size. */
+    bytes: 1024 * 1024,
+    keyLength: 250,
+    paramValueLength: 6000,
+    tagValueLength: 5000,
+};
+const KEY_PATTERN = /^[/\w.\- ]+$/;
+/** Validates a param/tag/metric key as the server does, so the error comes before any request. */
+function validateKey(kind, key) {
+    if (typeof key !== 'string' || key.length === 0)
+        throw new src/* ActionError */.lZ(`MLflow ${kind} key is empty`);
+    if (key.length > LIMITS.keyLength) {
+        throw new src/* ActionError */.lZ(`MLflow ${kind} key '${key.slice(0, 40)}…' has ${key.length} characters; the server accepts at most ${LIMITS.keyLength}`);
+    }
+    if (!KEY_PATTERN.test(key) ||
+        key.split('/').some((part) => part === '..' || part === '.') ||
+        key.startsWith('/')) {
+        throw new src/* ActionError */.lZ(`MLflow ${kind} key '${key}' is not accepted: keys may only contain letters, digits, _ - . / and spaces (no '..' or leading '/')`);
+    }
+}
+/** MLflow turns non-finite numbers sent as JSON numbers into garbage: send them as protobuf-JSON strings. */
+function wireValue(value) {
+    if (Number.isNaN(value))
+        return 'NaN';
+    if (value === Number.POSITIVE_INFINITY)
+        return 'Infinity';
+    if (value === Number.NEGATIVE_INFINITY)
+        return '-Infinity';
+    return value;
+}
+/** Reads a metric value from the server: "NaN" strings and ±DBL_MAX (how the server stores ±Infinity). */
+function readWireValue(value) {
+    if (value === 'NaN')
+        return Number.NaN;
+    if (value === 'Infinity' || value === Number.MAX_VALUE)
+        return Number.POSITIVE_INFINITY;
+    if (value === '-Infinity' || value === -Number.MAX_VALUE)
+        return Number.NEGATIVE_INFINITY;
+    return typeof value === 'number' ? value : Number(value);
+}
+/** Checks everything the server would reject or silently alter; returns tags cut to the server's limit. */
+function validateBatch(input) {
+    const seen = new Map();
+    for (const p of input.params ?? []) {
+        validateKey('param', p.key);
+        const value = String(p.value);
+        if (value.length > LIMITS.paramValueLength) {
+            throw new src/* ActionError */.lZ(`MLflow param '${p.key}' is ${value.length} characters long; the server keeps only ${LIMITS.paramValueLength} and would truncate it silently: shorten it or log it as an artifact`);
+        }
+        const before = seen.get(p.key);
+        if (before !== undefined && before !== value) {
+            throw new src/* ActionError */.lZ(`MLflow param '${p.key}' is given twice with different values ('${before}', '${value}')`);
+        }
+        seen.set(p.key, value);
+    }
+    const params = [...seen.entries()].map(([key, value]) => ({ key, value }));
+    const tags = (input.tags ?? []).map((t) => {
+        validateKey('tag', t.key);
+        const value = String(t.value);
+        return {
+            key: t.key,
+            value: value.length > LIMITS.tagValueLength ? `${value.slice(0, LIMITS.tagValueLength - 1)}…` : value,
+        };
+    });
+    const metrics = (input.metrics ?? []).map((m) => {
+        validateKey('metric', m.key);
+        if (typeof m.value !== 'number')
+            throw new src/* ActionError */.lZ(`MLflow metric '${m.key}' has a value that is not a number: ${String(m.value)}`);
+        if (!Number.isSafeInteger(m.timestamp))
+            throw new src/* ActionError */.lZ(`MLflow metric '${m.key}' has an invalid timestamp ${m.timestamp}`);
+        if (!Number.isSafeInteger(m.step))
+            throw new src/* ActionError */.lZ(`MLflow metric '${m.key}' has a step that is not an integer: ${m.step}`);
+        return { key: m.key, value: wireValue(m.value), timestamp: m.timestamp, step: m.step };
+    });
+    return { metrics, params, tags };
+}
+const sizeOf = (item) => Buffer.byteLength(JSON.stringify(item)) + 1;
+/**
+ * Splits validated entities into as few log-batch requests as the limits allow: each request takes up to
+ * 100 params and 100 tags and fills the rest (up to 1000 entities and 1 MB) with metrics.
+ */
+function planBatches(input, runId = 'x'.repeat(32)) {
+    const batches = [];
+    const overhead = Buffer.byteLength(JSON.stringify({ run_id: runId, metrics: [], params: [], tags: [] }));
+    let p = 0;
+    let t = 0;
+    let m = 0;
+    while (p < input.params.length || t < input.tags.length || m < input.metrics.length) {
+        const batch = { metrics: [], params: [], tags: [] };
+        let bytes = overhead;
+        let count = 0;
+        const take = (list, index, into, limit) => {
+            let i = index;
+            while (i < list.length && into.length < limit && count < LIMITS.entities) {
+                const size = sizeOf(list[i]);
+                if (bytes + size > LIMITS.bytes && count > 0)
+                    break;
+                into.push(list[i]);
+                bytes += size;
+                count++;
+                i++;
+            }
+            return i;
+        };
+        p = take(input.params, p, batch.params, LIMITS.params);
+        t = take(input.tags, t, batch.tags, LIMITS.tags);
+        m = take(input.metrics, m, batch.metrics, LIMITS.metrics);
+        batches.push(batch);
+    }
+    return batches;
+}
+/** The fewest log-batch requests the limits allow for these counts (ignoring the size limit). */
+function minimumBatches(metrics, params, tags) {
+    return Math.max(Math.ceil(metrics / LIMITS.metrics), Math.ceil(params / LIMITS.params), Math.ceil(tags / LIMITS.tags), Math.ceil((metrics + params + tags) / LIMITS.entities), metrics + params + tags > 0 ? 1 : 0);
+}
+
+;// CONCATENATED MODULE: ./packages/mlflow/src/client.ts
+
+
+const API = 'api/2.0/mlflow/';
+const ARTIFACTS = 'api/2.0/mlflow-artifacts/artifacts/';
+const UNITY_CATALOG = 'api/2.1/unity-catalog/models/';
+/** Unity Catalog model names are three-level: `catalog.schema.model`. */
+function isUnityCatalogName(name) {
+    return /^[^.\s]+\.[^.\s]+\.[^.\s]+$/.test(name);
+}
+function mlflowErrorCode(error) {
+    if (!(error instanceof src/* HttpError */.j$))
+        return undefined;
+    return error.json?.error_code;
+}
+function encodePath(path) {
+    return path
+        .split('/')
+        .filter((p) => p.length > 0)
+        .map(encodeURIComponent)
+        .join('/');
+}
+/**
+ * The MLflow REST API as train-and-log and register-model need it. JSON bodies are always sent with
+ * `Content-Type: application/json` (the server rejects anything else), GET parameters go in the query
+ * and DELETE parameters in a JSON body.
+ */
+class MlflowClient {
+    http;
+    connection;
+    requestCount = 0;
+    constructor(options) {
+        this.connection = options.connection;
+        this.http =
+            options.http ??
+                new src/* HttpClient */.Qq({
+                    name: `MLflow at ${options.connection.displayUri}`,
+                    baseUrl: options.connection.baseUrl,
+                    headers: options.connection.headers,
+                    log: options.log,
+                });
+    }
+    async call(method, endpoint, body, prefix = API) {
+        this.requestCount++;
+        try {
+            if (method === 'GET') {
+                return await this.http.json(method, prefix + endpoint, {
+                    query: body,
+                });
+            }
+            return await this.http.json(method, prefix + endpoint, { json: body ?? {} });
+        }
+        catch (error) {
+            throw this.explain(error);
+        }
+    }
+    /** Adds what to do about auth failures; the server's 401/403 bodies are plain text without secrets. */
+    explain(error) {
+        if (error instanceof src/* HttpError */.j$ && (error.status === 401 || error.status === 403)) {
+            const what = error.status === 401
+                ? `not authenticated (${this.connection.auth === 'none' ? 'no credentials were given' : `the ${this.connection.auth} credentials were refused`}); set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN`
+                : 'permission denied: the user may not do this in this experiment or model';
+            return new src/* HttpError */.j$(`MLflow at ${this.connection.displayUri} answered ${error.status}: ${what} (${error.url})`, error.status, error.url, error.body);
+        }
+        return error;
+    }
+    async getExperimentByName(name) {
+        try {
+            const res = await this.call('GET', 'experiments/get-by-name', {
+                experiment_name: name,
+            });
+            return res.experiment;
+        }
+        catch (error) {
+            if (mlflowErrorCode(error) === 'RESOURCE_DOES_NOT_EXIST')
+                return undefined;
+            throw error;
+        }
+    }
+    async createExperiment(name, tags = []) {
+        const res = await this.call('POST', 'experiments/create', { name, tags });
+        return String(res.experiment_id);
+    }
+    /** Get-or-create that survives a concurrent job creating the same experiment (400 RESOURCE_ALREADY_EXISTS). */
+    async getOrCreateExperiment(name) {
+        const existing = await this.getExperimentByName(name);
+        if (existing) {
+            if (existing.lifecycle_stage === 'deleted') {
+                throw new src/* ActionError */.lZ(`MLflow experiment '${name}' is deleted; restore it or choose another experiment-name`);
+            }
+            return existing;
+        }
+        try {
+            const id = await this.createExperiment(name);
+            return { experiment_id: id, name };
+        }
+        catch (error) {
+            if (mlflowErrorCode(error) !== 'RESOURCE_ALREADY_EXISTS')
+                throw error;
+            const raced = await this.getExperimentByName(name);
+            if (!raced)
+                throw error;
+            return raced;
+        }
+    }
+    async createRun(options) {
+        const tags = (options.tags ?? []).filter((t) => t.key !== 'mlflow.runName');
+        if (options.runName)
+            tags.push({ key: 'mlflow.runName', value: options.runName });
+        const { tags: checked } = validateBatch({ tags });
+        const res = await this.call('POST', 'runs/create', {
+            experiment_id: options.experimentId,
+            run_name: options.runName,
+            start_time: options.startTime,
+            user_id: options.userId,
+            tags: checked,
+        });
+        return res.run;
+    }
+    async getRun(runId) {
+        const res = await this.call('GET', 'runs/get', { run_id: runId });
+        const run = res.run;
+        run.data ??= {};
+        run.data.metrics = (run.data.metrics ?? []).map((m) => ({ ...m, value: readWireValue(m.value) }));
+        return run;
+    }
+    async updateRun(runId, status, endTime) {
+        const res = await this.call('POST', 'runs/update', {
+            run_id: runId,
+            status,
+            end_time: endTime,
+        });
+        return res.run_info;
+    }
+    async getMetricHistory(runId, key) {
+        const res = await this.call('GET', 'metrics/get-history', {
+            run_id: runId,
+            metric_key: key,
+        });
+        return (res.metrics ?? []).map((m) => ({ ...m, value: readWireValue(m.value), step: m.step ?? 0 }));
+    }
+    /** Logs any number of metrics, params and tags in as few requests as the server's limits allow. */
+    async logBatch(runId, input) {
+        const checked = validateBatch(input);
+        const batches = planBatches(checked, runId);
+        for (const batch of batches) {
+            await this.call('POST', 'runs/log-batch', { run_id: runId, ...batch });
+        }
+        return batches.length;
+    }
+    /**
+     * Entries directly under `path` of a run's artifacts (run-relative paths), every page (`next_page_token`,
+     * which Databricks sends and OSS servers omit); empty when the path is missing.
+     */
+    async listArtifacts(runId, path) {
+        const entries = [];
+        let pageToken;
+        do {
+            const res = await this.call('GET', 'artifacts/list', { run_id: runId, path, page_token: pageToken });
+            entries.push(...(res.files ?? []));
+            pageToken = res.next_page_token || undefined;
+        } while (pageToken);
+        return entries;
+    }
+    /** Entries directly under `path` of the artifact proxy (`mlflow-artifacts:/<path>`); paths are base names. */
+    async listProxyArtifacts(path) {
+        const res = await this.call('GET', '', { path: path.replace(/^\/+|\/+$/g, '') }, ARTIFACTS.slice(0, -1));
+        return res.files ?? [];
+    }
+    /** GET of one file through the artifact proxy; the caller reads (and verifies) the body. */
+    async openProxyArtifact(path, signal) {
+        this.requestCount++;
+        try {
+            return await this.http.request('GET', ARTIFACTS + encodePath(path), { signal, timeoutMs: 120_000 });
+        }
+        catch (error) {
+            throw this.explain(error);
+        }
+    }
+    /** PUT through the artifact proxy: `mlflow-artifacts:/<exp>/<run>/artifacts` + the relative path. */
+    async uploadArtifact(artifactUri, file, open) {
+        const root = artifactRoot(artifactUri);
+        this.requestCount++;
+        try {
+            await this.http.request('PUT', ARTIFACTS + encodePath(`${root}/${file.artifactPath}`), {
+                body: open,
+                headers: { 'content-type': 'application/octet-stream', 'content-length': String(file.size) },
+                timeoutMs: 120_000,
+            });
+        }
+        catch (error) {
+            throw this.explain(error);
+        }
+    }
+    /** GET through the artifact proxy (list first: MLflow answers a missing file with 500, which is retried). */
+    async downloadArtifact(artifactUri, artifactPath) {
+        const root = artifactRoot(artifactUri);
+        this.requestCount++;
+        try {
+            const res = await this.http.request('GET', ARTIFACTS + encodePath(`${root}/${artifactPath}`), {
+                timeoutMs: 120_000,
+            });
+            return Buffer.from(await res.arrayBuffer());
+        }
+        catch (error) {
+            throw this.explain(error);
+        }
+    }
+    // ---------- model registry ----------
+    async getRegisteredModel(name) {
+        try {
+            const res = await this.call('GET', 'registered-models/get', {
+                name,
+            });
+            return res.registered_model;
+        }
+        catch (error) {
+            if (mlflowErrorCode(error) === 'RESOURCE_DOES_NOT_EXIST')
+                return undefined;
+            throw error;
+        }
+    }
+    /** Get-or-create that survives a concurrent job creating the same model (400 RESOURCE_ALREADY_EXISTS). */
+    async getOrCreateRegisteredModel(name, options = {}) {
+        const existing = await this.getRegisteredModel(name);
+        if (existing)
+            return { model: existing, created: false };
+        try {
+            const res = await this.call('POST', 'registered-models/create', {
+                name,
+                description: options.description,
+                tags: options.tags ?? [],
+            });
+            return { model: res.registered_model, created: true };
+        }
+        catch (error) {
+            if (mlflowErrorCode(error) !== 'RESOURCE_ALREADY_EXISTS')
+                throw error;
+            const raced = await this.getRegisteredModel(name);
+            if (!raced)
+                throw error;
+            return { model: raced, created: false };
+        }
+    }
+    async setRegisteredModelTag(name, key, value) {
+        await this.call('POST', 'registered-models/set-tag', { name, key, value });
+    }
+    async createModelVersion(options) {
+        const { tags } = validateBatch({ tags: options.tags ?? [] });
+        const res = await this.call('POST', 'model-versions/create', {
+            name: options.name,
+            source: options.source,
+            run_id: options.runId,
+            run_link: options.runLink,
+            description: options.description,
+            tags,
+        });
+        return res.model_version;
+    }
+    async getModelVersion(name, version) {
+        try {
+            const res = await this.call('GET', 'model-versions/get', {
+                name,
+                version,
+            });
+            return res.model_version;
+        }
+        catch (error) {
+            if (mlflowErrorCode(error) === 'RESOURCE_DOES_NOT_EXIST')
+                return undefined;
+            throw error;
+        }
+    }
+    /** Where the version's files are stored (`model-versions/get-download-uri`), as the server resolves it. */
+    async getModelVersionDownloadUri(name, version) {
+        const res = await this.call('GET', 'model-versions/get-download-uri', {
+            name,
+            version,
+        });
+        return res.artifact_uri ?? '';
+    }
+    async setModelVersionTag(name, version, key, value) {
+        validateKey('tag', key);
+        await this.call('POST', 'model-versions/set-tag', { name, version, key, value });
+    }
+    /**
+     * Every page of `model-versions/search` (GET; `filter` such as `name='m' AND run_id='…'`). The server
+     * never includes aliases here.
+     */
+    async *searchModelVersions(filter, options = {}) {
+        let pageToken;
+        do {
+            const res = await this.call('GET', 'model-versions/search', {
+                filter,
+                max_results: options.pageSize ?? 200,
+                order_by: options.orderBy,
+                page_token: pageToken,
+            });
+            yield* res.model_versions ?? [];
+            pageToken = res.next_page_token || undefined;
+        } while (pageToken);
+    }
+    async transitionModelVersionStage(name, version, stage, archiveExistingVersions) {
+        const res = await this.call('POST', 'model-versions/transition-stage', {
+            name,
+            version,
+            stage,
+            archive_existing_versions: archiveExistingVersions,
+        });
+        return res.model_version;
+    }
+    async getModelVersionByAlias(name, alias) {
+        try {
+            if (isUnityCatalogName(name)) {
+                const res = await this.call('GET', `${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`, { include_aliases: 'true' }, UNITY_CATALOG);
+                return {
+                    name: res.model_name,
+                    version: String(res.version),
+                    run_id: res.run_id,
+                    source: res.source,
+                    status: res.status,
+                    description: res.comment,
+                    aliases: (res.aliases ?? []).map((a) => a.alias_name),
+                };
+            }
+            const res = await this.call('GET', 'registered-models/alias', {
+                name,
+                alias,
+            });
+            return res.model_version;
+        }
+        catch (error) {
+            // The server answers a missing alias (even of a missing model) with 400 INVALID_PARAMETER_VALUE.
+            if (error instanceof src/* HttpError */.j$ &&
+                (error.status === 404 || (error.status === 400 && /alias .* not found/i.test(error.body)))) {
+                return undefined;
+            }
+            throw error;
+        }
+    }
+    /** Sets or moves an alias (the server moves an existing alias silently). */
+    async setModelAlias(name, alias, version) {
+        if (isUnityCatalogName(name)) {
+            await this.call('PUT', `${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`, { version_num: Number(version) }, UNITY_CATALOG);
+            return;
+        }
+        await this.call('POST', 'registered-models/alias', { name, alias, version });
+    }
+    /** Idempotent: deleting a missing alias succeeds. */
+    async deleteModelAlias(name, alias) {
+        if (isUnityCatalogName(name)) {
+            try {
+                await this.call('DELETE', `${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`, undefined, UNITY_CATALOG);
+            }
+            catch (error) {
+                if (!(error instanceof src/* HttpError */.j$ && error.status === 404))
+                    throw error;
+            }
+            return;
+        }
+        await this.call('DELETE', 'registered-models/alias', { name, alias });
+    }
+}
+/** The proxy path of a run's artifact root; only `mlflow-artifacts:` roots can be written through REST. */
+function artifactRoot(artifactUri) {
+    const match = /^mlflow-artifacts:(?:\/\/[^/]*)?\/?(.*)$/.exec(artifactUri);
+    if (!match) {
+        throw new src/* ActionError */.lZ(`The run's artifact location '${artifactUri}' is not served by the MLflow artifact proxy; start the server with --serve-artifacts (the default since MLflow 2.0) or use a local tracking-uri`);
+    }
+    return match[1].replace(/\/$/, '');
+}
+
+;// CONCATENATED MODULE: ./packages/mlflow/src/artifacts.ts
+
+
+
+
+
+
+
+
+function parseModelsUri(uri) {
+    const match = /^models:\/(?!\/)([^/@]+)(?:\/(\d+)|@([\w-]+))\/?$/.exec(uri);
+    if (!match)
+        return undefined;
+    return match[2] ? { name: match[1], version: match[2] } : { name: match[1], alias: match[3] };
+}
+const DIRECT_STORES = {
+    s3: 'S3',
+    gs: 'Google Cloud Storage',
+    wasbs: 'Azure Blob Storage',
+    wasb: 'Azure Blob Storage',
+    abfss: 'Azure Data Lake',
+    hdfs: 'HDFS',
+    dbfs: 'DBFS',
+    'uc-volumes': 'Unity Catalog volumes',
+};
+function direct(uri) {
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1]?.toLowerCase() ?? '';
+    const store = DIRECT_STORES[scheme] ?? `'${scheme}:'`;
+    return new src/* ActionError */.lZ(`The model's files are at '${uri}' on ${store}, which this action does not read directly; start the MLflow server with --serve-artifacts (artifacts under mlflow-artifacts:/) or download the model and give model-path`);
+}
+function localDir(uri) {
+    if (uri.startsWith('file:'))
+        return (0,external_node_url_.fileURLToPath)(uri.startsWith('file://') ? uri : `file://${uri.slice(5)}`);
+    if (uri.startsWith('/'))
+        return uri;
+    return undefined;
+}
+/**
+ * Resolves a model version's storage URI as MLflow's artifact repositories do: `mlflow-artifacts:/…` through
+ * the proxy, `runs:/<run>/<path>` through the run's artifact root, `models:/…` through the version it names
+ * (a registered model whose source is another version), and `file:` or absolute paths locally.
+ */
+async function locateArtifacts(client, uri, depth = 0) {
+    if (uri.startsWith('mlflow-artifacts:'))
+        return { kind: 'proxy', path: artifactRoot(uri), display: uri };
+    const dir = localDir(uri);
+    if (dir)
+        return { kind: 'local', dir, display: uri };
+    const run = /^runs:\/([^/]+)\/?(.*)$/.exec(uri);
+    if (run) {
+        const [, runId, path] = run;
+        const { info } = await client.getRun(runId);
+        const root = info.artifact_uri;
+        if (root.startsWith('mlflow-artifacts:'))
+            return { kind: 'run', runId, path: path.replace(/\/+$/, ''), root: artifactRoot(root), display: uri };
+        const rootDir = localDir(root);
+        if (rootDir)
+            return { kind: 'local', dir: (0,external_node_path_.join)(rootDir, path), display: uri };
+        throw direct(`${root.replace(/\/$/, '')}/${path}`);
+    }
+    const models = parseModelsUri(uri);
+    if (models) {
+        if (depth >= 3)
+            throw new src/* ActionError */.lZ(`'${uri}' leads through more than 3 models:/ sources; give model-path`);
+        const version = await resolveModelVersion(client, models);
+        if (!version)
+            throw new src/* ActionError */.lZ(`The model source '${uri}' names a version that does not exist`);
+        return locateArtifacts(client, await downloadUri(client, version), depth + 1);
+    }
+    if (/^[a-z][a-z0-9+.-]*:/i.test(uri))
+        throw direct(uri);
+    throw new src/* ActionError */.lZ(`The model's source '${uri}' is not a URI this action reads: expected mlflow-artifacts:/…, runs:/…, models:/…, file:/… or an absolute path`);
+}
+/** The version a `models:/` URI names, or undefined when the model, version or alias does not exist. */
+async function resolveModelVersion(client, ref) {
+    if (ref.alias)
+        return client.getModelVersionByAlias(ref.name, ref.alias);
+    return client.getModelVersion(ref.name, ref.version);
+}
+/** The server's resolved storage location of a version; its `source` when the server gives none. */
+async function downloadUri(client, version) {
+    const uri = await client.getModelVersionDownloadUri(version.name, String(version.version));
+    const found = uri || version.source;
+    if (!found)
+        throw new src/* ActionError */.lZ(`MLflow gives neither a download URI nor a source for ${version.name} version ${version.version}`);
+    return found;
+}
+function safeRelative(path, display) {
+    const normal = external_node_path_.posix.normalize(path);
+    if (normal.startsWith('..') || external_node_path_.posix.isAbsolute(normal))
+        throw new src/* ActionError */.lZ(`The artifact listing of '${display}' names a path outside the model: '${path}'`);
+    return normal;
+}
+async function planRemote(client, location) {
+    const root = location.kind === 'run' ? `${location.root}/${location.path}` : location.path;
+    const list = (dir) => {
+        const under = [location.path, dir].filter(Boolean).join('/');
+        return location.kind === 'run'
+            ? client.listArtifacts(location.runId, under)
+            : client.listProxyArtifacts(under);
+    };
+    const files = [];
+    const walk = async (dir) => {
+        for (const entry of await list(dir)) {
+            // artifacts/list answers run-relative paths, the proxy listing answers base names.
+            const rel = safeRelative([dir, external_node_path_.posix.basename(entry.path)].filter(Boolean).join('/'), location.display);
+            if (entry.is_dir)
+                await walk(rel);
+            else
+                files.push({
+                    source: `${root.replace(/\/+$/, '')}/${rel}`,
+                    target: rel,
+                    size: Number(entry.file_size ?? 0),
+                });
+        }
+    };
+    await walk('');
+    return files;
+}
+function planLocal(location) {
+    let entries;
+    try {
+        if ((0,external_node_fs_.statSync)(location.dir).isFile())
+            return [
+                { source: location.dir, target: external_node_path_.posix.basename(location.dir), size: (0,external_node_fs_.statSync)(location.dir).size },
+            ];
+        entries = (0,external_node_fs_.readdirSync)(location.dir, { recursive: true });
+    }
+    catch {
+        throw new src/* ActionError */.lZ(`The model's files at '${location.display}' (${location.dir}) are not readable from this runner; the tracking server's artifact root must be a folder on this machine, or serve artifacts with --serve-artifacts`);
+    }
+    return entries
+        .map((e) => (0,external_node_path_.join)(location.dir, e))
+        .filter((f) => (0,external_node_fs_.statSync)(f).isFile())
+        .sort()
+        .map((f) => ({
+        source: f,
+        target: (0,external_node_path_.relative)(location.dir, f).split(external_node_path_.sep).join('/'),
+        size: (0,external_node_fs_.statSync)(f).size,
+    }));
+}
+/**
+ * Downloads every file under a location into `target`, streamed to disk, each written to a temporary
+ * sibling and renamed once its byte count matches the listing's `file_size` (retried when it does not).
+ */
+async function downloadArtifacts(client, location, target, options = {}) {
+    const plan = location.kind === 'local' ? planLocal(location) : await planRemote(client, location);
+    if (!plan.length)
+        throw new src/* ActionError */.lZ(`'${location.display}' holds no files`);
+    const total = plan.reduce((sum, f) => sum + f.size, 0);
+    options.onPlan?.(plan.length, total);
+    const attempts = options.attempts ?? 3;
+    const open = async (file) => {
+        if (location.kind === 'local')
+            return (0,external_node_fs_.createReadStream)(file.source);
+        const response = await client.openProxyArtifact(file.source, options.signal);
+        if (!response.body)
+            return external_node_stream_.Readable.from([]);
+        return external_node_stream_.Readable.fromWeb(response.body);
+    };
+    await (0,src/* mapPool */.Pk)(plan, options.concurrency ?? 4, async (file) => {
+        const dest = (0,external_node_path_.join)(target, file.target);
+        (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(dest), { recursive: true });
+        for (let attempt = 1;; attempt++) {
+            const temp = `${dest}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`;
+            let received = 0;
+            let failure;
+            try {
+                await (0,promises_namespaceObject.pipeline)(await open(file), new external_node_stream_.Transform({
+                    transform(chunk, _encoding, done) {
+                        received += chunk.byteLength;
+                        options.onBytes?.(chunk.byteLength);
+                        done(null, chunk);
+                    },
+                }), (0,external_node_fs_.createWriteStream)(temp));
+                if (received !== file.size)
+                    failure = `received ${received} bytes, the listing says ${file.size}`;
+            }
+            catch (error) {
+                (0,external_node_fs_.rmSync)(temp, { force: true });
+                // HttpClient already retried the request itself; what is left to retry is a body cut off midway.
+                if (error instanceof src/* ActionError */.lZ)
+                    throw error;
+                failure = error.message;
+            }
+            if (!failure) {
+                (0,external_node_fs_.renameSync)(temp, dest);
+                options.onFile?.();
+                return;
+            }
+            (0,external_node_fs_.rmSync)(temp, { force: true });
+            if (attempt >= attempts)
+                throw new src/* ActionError */.lZ(`Downloading '${file.target}' of '${location.display}' failed ${attempts} times: ${failure}`);
+            options.log?.(`'${file.target}': ${failure}; attempt ${attempt + 1}/${attempts}`);
+        }
+    });
+    return { files: plan.length, bytes: total };
+}
+
+;// CONCATENATED MODULE: ./packages/mlflow/src/connection.ts
+
+function isMlflowUri(uri) {
+    return /^https?:\/\//i.test(uri) || /^databricks(:\/\/.*)?$/i.test(uri);
+}
+/**
+ * Resolves a tracking URI and credentials the way MLflow's Python client does: basic auth when both
+ * MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD are set, otherwise a bearer MLFLOW_TRACKING_TOKEN;
+ * `databricks` uses DATABRICKS_HOST and DATABRICKS_TOKEN. Credentials in the URI's user-info count as basic.
+ */
+function resolveConnection(uri, env, token) {
+    let base;
+    let username = env.MLFLOW_TRACKING_USERNAME || undefined;
+    let password = env.MLFLOW_TRACKING_PASSWORD || undefined;
+    let bearer = token || env.MLFLOW_TRACKING_TOKEN || undefined;
+    if (/^databricks(:\/\/.*)?$/i.test(uri)) {
+        const host = env.DATABRICKS_HOST;
+        if (!host)
+            throw new src/* ActionError */.lZ("tracking-uri 'databricks' needs the DATABRICKS_HOST environment variable (and DATABRICKS_TOKEN)");
+        base = new URL(/^https?:\/\//.test(host) ? host : `https://${host}`);
+        bearer = token || env.DATABRICKS_TOKEN || undefined;
+        username = undefined;
+        password = undefined;
+        if (!bearer)
+            throw new src/* ActionError */.lZ("tracking-uri 'databricks' needs the DATABRICKS_TOKEN environment variable");
+    }
+    else {
+        try {
+            base = new URL(uri);
+        }
+        catch {
+            throw new src/* ActionError */.lZ(`tracking-uri '${uri}' is not a URL; use http(s)://host[:port][/path], 'databricks' or a local path`);
+        }
+        if (base.username || base.password) {
+            username = decodeURIComponent(base.username);
+            password = decodeURIComponent(base.password);
+            base.username = '';
+            base.password = '';
+        }
+    }
+    base.search = '';
+    base.hash = '';
+    if (!base.pathname.endsWith('/'))
+        base.pathname += '/';
+    const headers = { 'user-agent': 'mlops-actions' };
+    const secrets = [];
+    let auth = 'none';
+    if (username && password) {
+        headers.authorization = (0,src/* basicAuth */.tB)(username, password);
+        secrets.push(password, headers.authorization.slice('Basic '.length));
+        auth = 'basic';
+    }
+    else if (bearer) {
+        headers.authorization = `Bearer ${bearer}`;
+        secrets.push(bearer);
+        auth = 'bearer';
+    }
+    const displayUri = /^databricks/i.test(uri) ? 'databricks' : base.toString().replace(/\/$/, '');
+    return { baseUrl: base.toString(), displayUri, headers, secrets, auth };
+}
+
+;// CONCATENATED MODULE: ./packages/mlflow/src/index.ts
+
+
+
+
+
+
 ;// CONCATENATED MODULE: ./packages/oci/src/media.ts
 
 const MediaType = {
@@ -220,8 +987,6 @@ async function copyBlob(from, fromRepository, to, toRepository, descriptor, onPr
     });
 }
 
-;// CONCATENATED MODULE: external "node:stream/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(38522);
 ;// CONCATENATED MODULE: ./packages/oci/src/layer.ts
@@ -365,46 +1130,88 @@ async function* tarStream(entries, mtime) {
     yield Buffer.alloc(1024);
 }
 /**
- * Writes a reproducible gzip'd tar layer in one streaming pass: fixed owner (0:0), mtime and modes, no
- * gzip name or time, and both the diffID (sha256 of the tar) and the blob digest computed on the way.
+ * Streams a reproducible tar layer (gzip'd unless `gzip: false`) into `sink` in one pass: fixed owner
+ * (0:0), mtime and modes, no gzip name or time. The sink hashes the bytes it stores (the blob digest); the
+ * tar itself is hashed here only when compressed, since an uncompressed layer's diffID is its digest.
  */
-async function buildLayer(entries, options) {
+async function streamLayer(entries, options, sink) {
     const mtime = options.mtime ?? 0;
-    const tarHash = (0,external_node_crypto_.createHash)('sha256');
-    const blobHash = (0,external_node_crypto_.createHash)('sha256');
-    let tarSize = 0;
-    let blobSize = 0;
     const gzip = options.gzip ?? true;
-    await (0,promises_namespaceObject.pipeline)(external_node_stream_.Readable.from(tarStream(entries, mtime)), async function* (chunks) {
-        for await (const chunk of chunks) {
-            tarHash.update(chunk);
-            tarSize += chunk.byteLength;
-            options.onProgress?.(chunk.byteLength);
-            yield chunk;
-        }
-    }, gzip ? (0,external_node_zlib_.createGzip)({ level: options.level ?? 1 }) : new external_node_stream_.PassThrough(), async function* (chunks) {
-        for await (const raw of chunks) {
-            let chunk = raw;
-            // The gzip header's OS byte (offset 9) is where zlib was built; 255 ("unknown") keeps digests equal across platforms.
-            if (gzip && blobSize <= 9 && blobSize + chunk.byteLength > 9) {
-                chunk = Buffer.from(chunk);
-                chunk[9 - blobSize] = 255;
+    let tarHash = (0,external_node_crypto_.createHash)('sha256');
+    let tarSize = 0;
+    const open = () => {
+        tarHash = (0,external_node_crypto_.createHash)('sha256');
+        tarSize = 0;
+        let blobSize = 0;
+        const tar = external_node_stream_.Readable.from(tarStream(entries, mtime));
+        const counted = async function* (chunks) {
+            for await (const chunk of chunks) {
+                if (gzip)
+                    tarHash.update(chunk);
+                tarSize += chunk.byteLength;
+                options.onProgress?.(chunk.byteLength);
+                yield chunk;
             }
-            blobHash.update(chunk);
-            blobSize += chunk.byteLength;
-            yield chunk;
-        }
-    }, (0,external_node_fs_.createWriteStream)(options.output), { signal: options.signal });
+        };
+        // The gzip header's OS byte (offset 9) is where zlib was built; 255 ("unknown") keeps digests equal across platforms.
+        const portable = async function* (chunks) {
+            for await (const raw of chunks) {
+                let chunk = raw;
+                if (blobSize <= 9 && blobSize + chunk.byteLength > 9) {
+                    chunk = Buffer.from(chunk);
+                    chunk[9 - blobSize] = 255;
+                }
+                blobSize += chunk.byteLength;
+                yield chunk;
+            }
+        };
+        const out = new external_node_stream_.PassThrough({ highWaterMark: 1024 * 1024 });
+        const done = gzip
+            ? (0,promises_namespaceObject.pipeline)(tar, counted, (0,external_node_zlib_.createGzip)({ level: options.level ?? 1 }), portable, out, {
+                signal: options.signal,
+            })
+            : (0,promises_namespaceObject.pipeline)(tar, counted, out, { signal: options.signal });
+        done.catch((error) => out.destroy(error));
+        return out;
+    };
+    const stored = await sink(open);
+    if (!gzip && stored.size !== tarSize)
+        throw new src/* ActionError */.lZ(`The layer sink stored ${stored.size} bytes of a ${tarSize}-byte tar`);
     return {
         descriptor: {
-            mediaType: MediaType.ociLayerGzip,
-            digest: `sha256:${blobHash.digest('hex')}`,
-            size: blobSize,
+            mediaType: gzip ? MediaType.ociLayerGzip : MediaType.ociLayer,
+            digest: stored.digest,
+            size: stored.size,
         },
-        diffId: `sha256:${tarHash.digest('hex')}`,
+        diffId: gzip ? `sha256:${tarHash.digest('hex')}` : stored.digest,
         uncompressedSize: tarSize,
         files: entries.filter((e) => e.type === 'file').length,
     };
+}
+/** Writes `stream` to `path` (atomically: a temporary file renamed at the end), hashing it on the way. */
+async function writeHashed(stream, path, options = {}) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    let size = 0;
+    const temp = `${path}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`;
+    try {
+        await (0,promises_namespaceObject.pipeline)(stream, async function* (chunks) {
+            for await (const chunk of chunks) {
+                hash.update(chunk);
+                size += chunk.byteLength;
+                options.onProgress?.(chunk.byteLength);
+                yield chunk;
+            }
+        }, (0,external_node_fs_.createWriteStream)(temp), { signal: options.signal });
+        (0,external_node_fs_.renameSync)(temp, path);
+    }
+    finally {
+        (0,external_node_fs_.rmSync)(temp, { force: true });
+    }
+    return { digest: `sha256:${hash.digest('hex')}`, size };
+}
+/** A reproducible layer written to `options.output` (see `streamLayer`). */
+function buildLayer(entries, options) {
+    return streamLayer(entries, options, (open) => writeHashed(open(), options.output, { signal: options.signal }));
 }
 
 ;// CONCATENATED MODULE: ./packages/oci/src/reference.ts
@@ -487,6 +1294,7 @@ function isLoopback(registry) {
 }
 
 ;// CONCATENATED MODULE: ./packages/oci/src/registry.ts
+
 
 
 
@@ -688,19 +1496,28 @@ class RegistryClient {
             if (await this.mountBlob(repository, descriptor.digest, options.mountFrom))
                 return 'mounted';
         }
+        await this.retryUpload(`${descriptor.digest}`, repository, options.signal, () => this.upload(repository, descriptor, source, options));
+        return 'uploaded';
+    }
+    async pushStream(repository, open, options = {}) {
+        const stored = await this.retryUpload('a streamed blob', repository, options.signal, () => this.uploadStream(repository, open, options));
+        return { ...stored, outcome: 'uploaded' };
+    }
+    /** Runs a whole upload again, in a new session, when it was cut off by the network or a 5xx. */
+    async retryUpload(what, repository, signal, upload) {
         const attempts = this.options.uploadAttempts ?? 3;
         for (let attempt = 1;; attempt++) {
             try {
-                await this.upload(repository, descriptor, source, options);
-                return 'uploaded';
+                return await upload();
             }
             catch (error) {
                 const transient = error instanceof src/* NetworkError */.Dr ||
                     (error instanceof src/* HttpError */.j$ && error.status >= 500) ||
                     error.name === 'TypeError';
-                if (!transient || attempt >= attempts || options.signal?.aborted)
+                if (!transient || attempt >= attempts || signal?.aborted)
                     throw error;
-                this.options.log?.(`upload of ${descriptor.digest} to ${this.name}/${repository} was cut off (${error.message}); starting again (${attempt + 1}/${attempts})`);
+                this.options.log?.(`upload of ${what} to ${this.name}/${repository} was cut off (${error.message}); starting again (${attempt + 1}/${attempts})`);
+                await new Promise((r) => setTimeout(r, 250 * 2 ** (attempt - 1)));
             }
         }
     }
@@ -718,7 +1535,7 @@ class RegistryClient {
     async upload(repository, descriptor, source, options) {
         const what = `${repository}@${descriptor.digest}`;
         const chunkSize = options.chunkSize ?? this.chunkSize;
-        let location = await this.startUpload(repository, what);
+        const location = await this.startUpload(repository, what);
         const finish = (url) => {
             const u = new URL(url);
             u.searchParams.set('digest', descriptor.digest);
@@ -736,8 +1553,41 @@ class RegistryClient {
             options.onProgress?.(bytes.byteLength);
             return;
         }
+        const sent = await this.patchChunks(repository, location, chunks(source, chunkSize), what, options);
+        if (sent.size !== descriptor.size)
+            throw new src/* ActionError */.lZ(`Blob ${descriptor.digest} had ${sent.size} bytes, expected ${descriptor.size}`);
+        await this.finishUpload(repository, sent.location, descriptor.digest, what, options.signal);
+    }
+    /** A chunked upload of bytes whose digest is computed on the way and given in the closing PUT. */
+    async uploadStream(repository, open, options) {
+        const what = `${repository} (streamed blob)`;
+        const location = await this.startUpload(repository, what);
+        const hash = (0,external_node_crypto_.createHash)('sha256');
+        const stream = open();
+        try {
+            const hashed = async function* (parts) {
+                for await (const part of parts) {
+                    hash.update(part);
+                    yield part;
+                }
+            };
+            const sent = await this.patchChunks(repository, location, hashed(chunks(() => stream, options.chunkSize ?? this.chunkSize)), what, options);
+            const digest = `sha256:${hash.digest('hex')}`;
+            await this.finishUpload(repository, sent.location, digest, `${repository}@${digest}`, options.signal);
+            return { digest, size: sent.size };
+        }
+        finally {
+            stream.destroy();
+        }
+    }
+    /**
+     * PATCHes the chunks in order (`Content-Range` from the spec's chunked upload). The next chunk is read
+     * while the current one is sent, so packing and uploading overlap, with two chunks in memory at most.
+     */
+    async patchChunks(repository, start, parts, what, options) {
+        let location = start;
         let offset = 0;
-        for await (const chunk of chunks(source, chunkSize)) {
+        for await (const chunk of readAhead(parts)) {
             const response = await this.call('PATCH', location, push(repository), what, {
                 headers: {
                     'content-type': 'application/octet-stream',
@@ -754,11 +1604,14 @@ class RegistryClient {
             if (next)
                 location = this.resolveLocation(next);
         }
-        if (offset !== descriptor.size)
-            throw new src/* ActionError */.lZ(`Blob ${descriptor.digest} had ${offset} bytes, expected ${descriptor.size}`);
-        const response = await this.call('PUT', finish(location), push(repository), what, {
+        return { location, size: offset };
+    }
+    async finishUpload(repository, location, digest, what, signal) {
+        const url = new URL(location);
+        url.searchParams.set('digest', digest);
+        const response = await this.call('PUT', url.toString(), push(repository), what, {
             retry: false,
-            signal: options.signal,
+            signal,
         });
         await response.body?.cancel();
     }
@@ -780,6 +1633,22 @@ class RegistryClient {
             url = next ? this.resolveLocation(next[1]) : undefined;
         }
         return [...tags].sort();
+    }
+    /**
+     * `DELETE /v2/<name>/manifests/<tag>` (distribution spec v1.1, where the registry supports it). Never
+     * falls back to deleting by digest: that would take every tag of the manifest, the version's with it.
+     * distribution 2.8 refuses both ways: 405 UNSUPPORTED with deletes disabled, 400 DIGEST_INVALID with
+     * them enabled (it deletes manifests by digest only).
+     */
+    async deleteTag(repository, tag) {
+        const response = await this.call('DELETE', this.url(repository, `manifests/${tag}`), push(repository), `${repository}:${tag}`, { accept: [400, 404, 405] });
+        const text = await response.text().catch(() => '');
+        if (response.status === 202 || response.status === 200)
+            return true;
+        const code = /"code"\s*:\s*"([A-Z_]+)"/.exec(text)?.[1];
+        if (response.status === 404)
+            return false;
+        throw new src/* ActionError */.lZ(`Registry ${this.name} cannot delete tags (DELETE ${repository}:${tag} answered ${response.status}${code ? ` ${code}` : ''}): move the tag instead`);
     }
     async referrersApi(repository, digest) {
         const response = await this.call('GET', this.url(repository, `referrers/${digest}`), pull(repository), `${repository} referrers`, {
@@ -822,6 +1691,28 @@ function parseManifest(bytes, reference, contentType, where) {
 }
 function isIndexMediaType(mediaType) {
     return INDEX_MEDIA_TYPES.includes(mediaType);
+}
+/**
+ * Iterates `source` one item ahead: the next item is being produced while the caller works on the
+ * current one. A failure of that early read surfaces on the next step, never as an unhandled rejection.
+ */
+async function* readAhead(source) {
+    const iterator = source[Symbol.asyncIterator]();
+    let next = iterator.next();
+    next.catch(() => undefined);
+    try {
+        for (;;) {
+            const item = await next;
+            if (item.done)
+                return;
+            next = iterator.next();
+            next.catch(() => undefined);
+            yield item.value;
+        }
+    }
+    finally {
+        await next.then(() => iterator.return?.(), () => undefined);
+    }
 }
 async function readAll(stream) {
     const parts = [];
@@ -971,28 +1862,34 @@ class LayoutStore {
             (await this.mountBlob(repository, descriptor.digest, options.mountFrom)))
             return 'mounted';
         (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(target), { recursive: true });
-        const temp = `${target}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`;
-        const hash = (0,external_node_crypto_.createHash)('sha256');
-        let size = 0;
+        const pending = `${target}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.pending`;
         try {
             const input = source instanceof Uint8Array ? external_node_stream_.Readable.from([Buffer.from(source)]) : source();
-            await (0,promises_namespaceObject.pipeline)(input, async function* (chunks) {
-                for await (const chunk of chunks) {
-                    hash.update(chunk);
-                    size += chunk.byteLength;
-                    options.onProgress?.(chunk.byteLength);
-                    yield chunk;
-                }
-            }, (0,external_node_fs_.createWriteStream)(temp));
-            const digest = `sha256:${hash.digest('hex')}`;
-            if (digest !== descriptor.digest || size !== descriptor.size)
-                throw new src/* ActionError */.lZ(`Blob for ${descriptor.digest} (${descriptor.size} bytes) had digest ${digest} and ${size} bytes`);
-            (0,external_node_fs_.renameSync)(temp, target);
+            const stored = await writeHashed(input, pending, { onProgress: options.onProgress });
+            if (stored.digest !== descriptor.digest || stored.size !== descriptor.size)
+                throw new src/* ActionError */.lZ(`Blob for ${descriptor.digest} (${descriptor.size} bytes) had digest ${stored.digest} and ${stored.size} bytes`);
+            (0,external_node_fs_.renameSync)(pending, target);
         }
         finally {
-            (0,external_node_fs_.rmSync)(temp, { force: true });
+            (0,external_node_fs_.rmSync)(pending, { force: true });
         }
         return 'uploaded';
+    }
+    async pushStream(repository, open, options = {}) {
+        this.init(repository);
+        // The digest is known only at the end: write under a temporary name in the layout, then rename.
+        const pending = (0,external_node_path_.join)(this.dir(repository), 'blobs', 'sha256', `upload-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+        try {
+            const stored = await writeHashed(open(), pending, options);
+            const target = this.blobPath(repository, stored.digest);
+            if ((0,external_node_fs_.existsSync)(target))
+                return { ...stored, outcome: 'exists' };
+            (0,external_node_fs_.renameSync)(pending, target);
+            return { ...stored, outcome: 'uploaded' };
+        }
+        finally {
+            (0,external_node_fs_.rmSync)(pending, { force: true });
+        }
     }
     async mountBlob(repository, digest, from) {
         const source = this.blobPath(from, digest);
@@ -1016,6 +1913,14 @@ class LayoutStore {
     async listTags(repository) {
         const tags = this.readIndex(repository).manifests.flatMap((m) => m.annotations?.[REF_NAME] ?? []);
         return [...new Set(tags)].sort();
+    }
+    async deleteTag(repository, tag) {
+        const index = this.readIndex(repository);
+        const kept = index.manifests.filter((m) => m.annotations?.[REF_NAME] !== tag);
+        if (kept.length === index.manifests.length)
+            return false;
+        this.writeIndex(repository, { ...index, manifests: kept });
+        return true;
     }
     /** A layout has no referrers API: referrers live under the `sha256-<hex>` tag schema. */
     async referrersApi() {
@@ -1452,6 +2357,1265 @@ function summarizeVerdicts(rows) {
 
 
 
+;// CONCATENATED MODULE: ./packages/store/src/files.ts
+
+
+
+/** Every regular file under `dir`, as upload entries under `prefix` (sorted, symlinks skipped). */
+function listFiles(dir, prefix) {
+    const out = [];
+    const walk = (current) => {
+        for (const entry of (0,external_node_fs_.readdirSync)(current, { withFileTypes: true }).sort((a, b) => a.name < b.name ? -1 : 1)) {
+            const full = (0,external_node_path_.join)(current, entry.name);
+            if (entry.isDirectory())
+                walk(full);
+            else if (entry.isFile()) {
+                const rel = (0,external_node_path_.relative)(dir, full).split(external_node_path_.sep).join('/');
+                out.push({
+                    localPath: full,
+                    artifactPath: prefix ? `${prefix}/${rel}` : rel,
+                    size: (0,external_node_fs_.statSync)(full).size,
+                });
+            }
+        }
+    };
+    walk(dir);
+    return out;
+}
+/** Files under `root` matching any of the globs (relative to root), skipping .git and node_modules. */
+function findFiles(root, globs, skipDirs = ['.git', 'node_modules']) {
+    const patterns = globs.map(src/* globToRegExp */.tL);
+    const out = [];
+    const walk = (current) => {
+        let entries;
+        try {
+            entries = (0,external_node_fs_.readdirSync)(current, { withFileTypes: true });
+        }
+        catch {
+            return;
+        }
+        for (const entry of entries) {
+            const full = (0,external_node_path_.join)(current, entry.name);
+            const rel = (0,external_node_path_.relative)(root, full).split(external_node_path_.sep).join('/');
+            if (entry.isDirectory()) {
+                if (!skipDirs.includes(entry.name))
+                    walk(full);
+            }
+            else if (entry.isFile() && patterns.some((p) => p.test(rel)))
+                out.push(rel);
+        }
+    };
+    walk(root);
+    return out.sort();
+}
+
+;// CONCATENATED MODULE: ./packages/store/src/oci-registry.ts
+
+
+
+
+/** CNCF ModelPack (model-spec v1) media types. */
+const ModelPack = {
+    manifest: 'application/vnd.cncf.model.manifest.v1+json',
+    config: 'application/vnd.cncf.model.config.v1+json',
+    weightTar: 'application/vnd.cncf.model.weight.v1.tar',
+    weightTarGzip: 'application/vnd.cncf.model.weight.v1.tar+gzip',
+    filepath: 'org.cncf.model.filepath',
+};
+/** Our records about a version, pushed as OCI 1.1 referrers of its manifest. */
+const RecordType = {
+    history: 'application/vnd.mlops.promotion.v1+json',
+    tag: 'application/vnd.mlops.version-tag.v1+json',
+};
+const A = {
+    runId: 'org.mlops.run-id',
+    source: 'org.mlops.source',
+    version: 'org.mlops.version',
+    record: 'org.mlops.record',
+    created: 'org.opencontainers.image.created',
+    title: 'org.opencontainers.image.title',
+    description: 'org.opencontainers.image.description',
+    tagPrefix: 'org.mlops.tag.',
+};
+const VERSION_TAG = /^v(\d+)$/;
+const LAYER_FORMATS = ['tar', 'tar+gzip'];
+/**
+ * Models as CNCF ModelPack artifacts in an OCI registry or image layout: versions are immutable tags `v1`,
+ * `v2`, … (found by listing the tags, pushing the next one and re-reading it to detect a lost race),
+ * aliases are movable tags, and the history and version tags are referrers of the version's manifest.
+ */
+class OciModelRegistry {
+    options;
+    kind;
+    uri;
+    store;
+    constructor(options) {
+        this.options = options;
+        this.kind = options.kind;
+        this.uri = options.uri;
+        this.store = options.store;
+    }
+    repository(name) {
+        if (!/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/.test(name))
+            throw new src/* ActionError */.lZ(`model-name '${name}' is not an OCI repository name: use lowercase letters, digits and separators . _ -`);
+        return this.options.namespace ? `${this.options.namespace}/${name}` : name;
+    }
+    validateAlias(alias) {
+        if (!isValidTag(alias))
+            throw new src/* ActionError */.lZ(`alias '${alias}' is not a valid OCI tag (letters, digits, _ . -, at most 128, not starting with . or -)`);
+        if (VERSION_TAG.test(alias) || /^sha256-/.test(alias))
+            throw new src/* ActionError */.lZ(`alias '${alias}' is reserved in an OCI model registry (v<number> tags are versions, sha256-… tags hold referrers)`);
+    }
+    async ensureModel(name) {
+        return { created: !(await this.modelExists(name)) };
+    }
+    async modelExists(name) {
+        return (await this.versionTags(name)).length > 0;
+    }
+    async versionTags(name) {
+        const tags = await this.store.listTags(this.repository(name));
+        return tags
+            .flatMap((t) => (VERSION_TAG.test(t) ? [Number(VERSION_TAG.exec(t)[1])] : []))
+            .sort((a, b) => a - b);
+    }
+    async info(name, tag) {
+        const repository = this.repository(name);
+        const fetched = await this.store.getManifest(repository, tag);
+        if (!fetched)
+            return undefined;
+        const manifest = fetched.manifest;
+        const a = manifest.annotations ?? {};
+        const version = a[A.version] ?? VERSION_TAG.exec(tag)?.[1] ?? '';
+        const tags = Object.fromEntries(Object.entries(a)
+            .filter(([k]) => k.startsWith(A.tagPrefix))
+            .map(([k, v]) => [k.slice(A.tagPrefix.length), v]));
+        return {
+            name,
+            version,
+            runId: a[A.runId] || undefined,
+            source: a[A.source] ?? '',
+            status: 'READY',
+            aliases: VERSION_TAG.test(tag) ? [] : [tag],
+            tags,
+            description: a[A.description],
+            uri: this.options.reference(repository, fetched.descriptor.digest, `v${version}`),
+            digest: fetched.descriptor.digest,
+        };
+    }
+    async registerVersion(options) {
+        const repository = this.repository(options.name);
+        if (options.runId) {
+            const existing = await this.searchVersions(options.name, { runId: options.runId });
+            if (existing[0])
+                return { version: existing[0], created: false };
+        }
+        if (!(0,external_node_fs_.existsSync)(options.source) || !(0,external_node_fs_.statSync)(options.source).isDirectory())
+            throw new src/* ActionError */.lZ(`model-uri '${options.source}' is not a model directory: the ${this.kind === 'local' ? 'local' : 'OCI'} registry packs a directory (train-and-log's model-uri with the local tracking store)`);
+        const dirName = (0,external_node_path_.basename)(options.source);
+        const entries = listTree(options.source, dirName);
+        const gzip = this.options.layerFormat === 'tar+gzip';
+        const total = entries.reduce((sum, e) => sum + e.size, 0);
+        this.options.log?.(`Packing and pushing the model layer (${total} bytes in ${entries.filter((e) => e.type === 'file').length} files, ${gzip ? 'tar+gzip' : 'tar'}) to ${this.uri}`);
+        const layer = await streamLayer(entries, { mtime: sourceDateEpoch(), gzip }, (open) => this.store.pushStream(repository, open));
+        const layerDescriptor = {
+            ...layer.descriptor,
+            mediaType: gzip ? ModelPack.weightTarGzip : ModelPack.weightTar,
+            annotations: { [ModelPack.filepath]: dirName },
+        };
+        const created = new Date().toISOString();
+        const config = encodeJson(modelPackConfig(options.name, created, options.runId, layer.diffId, options.description));
+        const configDescriptor = describe(ModelPack.config, config);
+        await this.store.pushBlob(repository, configDescriptor, config);
+        const version = await this.tagNextVersion(repository, (n) => ({
+            schemaVersion: 2,
+            mediaType: MediaType.ociManifest,
+            artifactType: ModelPack.manifest,
+            config: configDescriptor,
+            layers: [layerDescriptor],
+            annotations: {
+                [A.created]: created,
+                [A.title]: options.name,
+                [A.version]: String(n),
+                [A.source]: options.source,
+                ...(options.runId ? { [A.runId]: options.runId } : {}),
+                ...(options.description ? { [A.description]: options.description } : {}),
+                ...Object.fromEntries(Object.entries(options.tags ?? {}).map(([k, v]) => [`${A.tagPrefix}${k}`, v])),
+            },
+        }));
+        const info = await this.info(options.name, `v${version}`);
+        if (!info)
+            throw new src/* ActionError */.lZ(`${this.uri}: version v${version} of ${options.name} vanished right after it was pushed`);
+        return { version: info, created: true };
+    }
+    /** Registries have no conditional tag write: take the next free number, push, re-read, retry when lost. */
+    async tagNextVersion(repository, manifestFor) {
+        const attempts = this.options.raceAttempts ?? 5;
+        for (let attempt = 0; attempt < attempts; attempt++) {
+            const tags = await this.store.listTags(repository);
+            const taken = tags.flatMap((t) => (VERSION_TAG.test(t) ? [Number(VERSION_TAG.exec(t)[1])] : []));
+            const n = Math.max(0, ...taken) + 1;
+            if (await this.store.resolve(repository, `v${n}`))
+                continue;
+            const bytes = encodeJson(manifestFor(n));
+            const pushed = await this.store.putManifest(repository, bytes, MediaType.ociManifest, `v${n}`);
+            const now = await this.store.resolve(repository, `v${n}`);
+            if (now?.digest === pushed.digest) {
+                // A run that checked the tag before our push may still overwrite it: look again once its push has landed.
+                await new Promise((r) => setTimeout(r, this.options.settleMs ?? 300));
+                const settled = await this.store.resolve(repository, `v${n}`);
+                if (settled?.digest === pushed.digest)
+                    return n;
+            }
+            this.options.log?.(`v${n} of ${repository} was taken by another run at the same moment; trying the next number`);
+        }
+        throw new src/* ActionError */.lZ(`${this.uri}: could not claim a version tag for ${repository} after ${attempts} attempts (other runs kept taking them)`);
+    }
+    async waitReady(name, version, _options) {
+        const found = await this.getVersion(name, version);
+        if (!found)
+            throw new src/* ActionError */.lZ(`${this.uri}: ${name} has no version ${version}`);
+        return found;
+    }
+    getVersion(name, version) {
+        return this.info(name, `v${version}`);
+    }
+    async getAlias(name, alias) {
+        const found = await this.info(name, alias);
+        return found ? { ...found, aliases: [alias] } : undefined;
+    }
+    async setAlias(name, alias, version) {
+        this.validateAlias(alias);
+        const repository = this.repository(name);
+        const fetched = await this.store.getManifest(repository, `v${version}`);
+        if (!fetched)
+            throw new src/* ActionError */.lZ(`${this.uri}: ${name} has no version ${version}`);
+        await this.store.putManifest(repository, fetched.bytes, fetched.descriptor.mediaType, alias);
+    }
+    /** Deletes the alias tag only (the version keeps its own tag); deleting a missing alias is a no-op. */
+    async deleteAlias(name, alias) {
+        this.validateAlias(alias);
+        try {
+            await this.store.deleteTag(this.repository(name), alias);
+        }
+        catch (error) {
+            if (error instanceof src/* ActionError */.lZ)
+                throw new src/* ActionError */.lZ(`${this.uri}: alias '${alias}' of ${name} cannot be deleted: ${error.message}`);
+            throw error;
+        }
+    }
+    async searchVersions(name, options = {}) {
+        const found = [];
+        for (const n of await this.versionTags(name)) {
+            const info = await this.info(name, `v${n}`);
+            if (info && (!options.runId || info.runId === options.runId))
+                found.push(info);
+        }
+        return found;
+    }
+    /** Manifests are immutable: a tag added later is a referrer of the version. */
+    async setVersionTag(name, version, key, value) {
+        await this.record(name, version, RecordType.tag, JSON.stringify({ key, value }));
+    }
+    async appendHistory(name, entry) {
+        await this.record(name, entry.to, RecordType.history, JSON.stringify(entry));
+    }
+    async record(name, version, artifactType, value) {
+        const repository = this.repository(name);
+        const subject = await this.store.resolve(repository, `v${version}`);
+        if (!subject)
+            throw new src/* ActionError */.lZ(`${this.uri}: ${name} has no version ${version}`);
+        const empty = describe(MediaType.ociEmpty, EMPTY_JSON);
+        await this.store.pushBlob(repository, empty, EMPTY_JSON);
+        await pushReferrer(this.store, repository, {
+            schemaVersion: 2,
+            mediaType: MediaType.ociManifest,
+            artifactType,
+            config: empty,
+            layers: [empty],
+            subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+            annotations: { [A.record]: value, [A.created]: new Date().toISOString() },
+        });
+    }
+    async readHistory(name) {
+        const repository = this.repository(name);
+        const entries = [];
+        for (const n of await this.versionTags(name)) {
+            const subject = await this.store.resolve(repository, `v${n}`);
+            if (!subject)
+                continue;
+            for (const d of await listReferrers(this.store, repository, subject.digest, RecordType.history)) {
+                const text = d.annotations?.[A.record];
+                if (!text)
+                    continue;
+                try {
+                    entries.push(JSON.parse(text));
+                }
+                catch {
+                    this.options.log?.(`Skipping an unreadable history record ${d.digest} of ${repository}`);
+                }
+            }
+        }
+        return entries.sort((a, b) => a.time.localeCompare(b.time));
+    }
+}
+/** The ModelPack config (schema: modelpack/model-spec `config-schema.json`, no extra fields allowed). */
+function modelPackConfig(name, createdAt, runId, diffId, description) {
+    return {
+        descriptor: {
+            name,
+            createdAt,
+            ...(runId ? { revision: runId } : {}),
+            ...(description ? { description } : {}),
+        },
+        config: {},
+        modelfs: { type: 'layers', diffIds: [diffId] },
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/store/src/local.ts
+
+
+
+
+
+
+function encode(value) {
+    if (Number.isNaN(value))
+        return 'NaN';
+    if (value === Number.POSITIVE_INFINITY)
+        return 'Infinity';
+    if (value === Number.NEGATIVE_INFINITY)
+        return '-Infinity';
+    return value;
+}
+function decode(value) {
+    return typeof value === 'number' ? value : Number(value);
+}
+/**
+ * The embedded store: run records as JSON under a directory (default `.mlops`), artifacts copied beside
+ * them. Every write is atomic. The directory is what gets uploaded as a workflow artifact.
+ */
+class LocalStore {
+    uri;
+    kind = 'local';
+    root;
+    constructor(root, uri = root) {
+        this.uri = uri;
+        this.root = (0,external_node_path_.resolve)(root);
+    }
+    runFile(runId) {
+        if (!/^[0-9a-f]{32}$/.test(runId))
+            throw new src/* ActionError */.lZ(`'${runId}' is not a run id of the local store (32 hex digits)`);
+        return (0,external_node_path_.join)(this.root, 'runs', runId, 'run.json');
+    }
+    read(runId) {
+        const file = this.runFile(runId);
+        if (!(0,external_node_fs_.existsSync)(file))
+            throw new src/* ActionError */.lZ(`Run ${runId} is not in the local store at ${this.uri}`);
+        return JSON.parse((0,external_node_fs_.readFileSync)(file, 'utf8'));
+    }
+    write(record) {
+        (0,src/* writeFileAtomic */.Zf)(this.runFile(record.run_id), `${JSON.stringify(record, null, 2)}\n`);
+    }
+    experimentId(name) {
+        const file = (0,external_node_path_.join)(this.root, 'experiments.json');
+        const map = (0,external_node_fs_.existsSync)(file) ? JSON.parse((0,external_node_fs_.readFileSync)(file, 'utf8')) : {};
+        if (!map[name]) {
+            map[name] = String(Object.keys(map).length + 1);
+            (0,src/* writeFileAtomic */.Zf)(file, `${JSON.stringify(map, null, 2)}\n`);
+        }
+        return map[name];
+    }
+    async startRun(options) {
+        const runId = (0,external_node_crypto_.randomBytes)(16).toString('hex');
+        const experimentId = this.experimentId(options.experimentName);
+        const artifactUri = (0,external_node_path_.join)(this.root, 'runs', runId, 'artifacts');
+        (0,external_node_fs_.mkdirSync)(artifactUri, { recursive: true });
+        this.write({
+            format: 'mlops-run/v1',
+            run_id: runId,
+            experiment_id: experimentId,
+            experiment_name: options.experimentName,
+            run_name: options.runName,
+            status: 'RUNNING',
+            start_time: options.startTime,
+            params: {},
+            tags: { ...options.tags, 'mlflow.runName': options.runName },
+            metrics: {},
+            artifact_uri: artifactUri,
+        });
+        return { runId, experimentId, runName: options.runName, artifactUri };
+    }
+    async log(run, entities) {
+        const record = this.read(run.runId);
+        for (const [key, value] of Object.entries(entities.params ?? {})) {
+            if (key in record.params && record.params[key] !== value) {
+                throw new src/* ActionError */.lZ(`Param '${key}' was already logged with the value '${record.params[key]}'; params cannot change within a run`);
+            }
+            record.params[key] = value;
+        }
+        Object.assign(record.tags, entities.tags ?? {});
+        const lines = [];
+        for (const m of entities.metrics ?? []) {
+            const point = { value: encode(m.value), step: m.step, timestamp: m.timestamp };
+            const latest = record.metrics[m.key]?.at(-1);
+            if (!latest || m.step >= latest.step)
+                record.metrics[m.key] = [point];
+            lines.push(`${JSON.stringify({ key: m.key, ...point })}\n`);
+        }
+        if (lines.length > 0)
+            (0,external_node_fs_.appendFileSync)(this.historyFile(run.runId), lines.join(''));
+        this.write(record);
+    }
+    /** Every metric point of a run, appended as it is logged: one JSON object per line (`key`, `value`, `step`, `timestamp`). */
+    historyFile(runId) {
+        return (0,external_node_path_.join)((0,external_node_path_.dirname)(this.runFile(runId)), 'metrics.jsonl');
+    }
+    async uploadArtifacts(run, files, options = {}) {
+        await (0,src/* mapPool */.Pk)(files, options.parallel ?? 8, async (file) => {
+            const target = (0,external_node_path_.join)(run.artifactUri, ...file.artifactPath.split('/'));
+            if (!target.startsWith(run.artifactUri))
+                throw new src/* ActionError */.lZ(`Artifact path '${file.artifactPath}' leaves the run's directory`);
+            (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(target), { recursive: true });
+            const temp = `${target}.${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.tmp`;
+            (0,external_node_fs_.copyFileSync)(file.localPath, temp);
+            const { renameSync } = await Promise.resolve(/* import() */).then(__nccwpck_require__.t.bind(__nccwpck_require__, 73024, 23));
+            renameSync(temp, target);
+            options.onFile?.(file);
+        });
+    }
+    async finish(run, status, endTime) {
+        const record = this.read(run.runId);
+        record.status = status;
+        record.end_time = endTime;
+        this.write(record);
+    }
+    modelUri(run, artifactPath) {
+        return (0,external_node_path_.join)(run.artifactUri, ...artifactPath.split('/'));
+    }
+    async getRunMetrics(runId) {
+        const record = this.read(runId);
+        const metrics = {};
+        for (const [key, points] of Object.entries(record.metrics)) {
+            const latest = [...points].sort((a, b) => a.step - b.step || a.timestamp - b.timestamp).pop();
+            if (latest)
+                metrics[key] = decode(latest.value);
+        }
+        return { runId, metrics, label: `run ${runId} (local store)` };
+    }
+    /** The local registry register-model keeps beside the runs (`<root>/registry`, an OCI image layout). */
+    registry() {
+        const root = (0,external_node_path_.join)(this.root, 'registry');
+        return new OciModelRegistry({
+            kind: 'local',
+            store: new LayoutStore(root),
+            namespace: '',
+            uri: `${this.uri.replace(/\/$/, '')}/registry`,
+            reference: (repository, _digest, tag) => `oci:${(0,external_node_path_.join)(root, repository)}:${tag}`,
+        });
+    }
+    async getAliasedRun(name, alias) {
+        const registry = this.registry();
+        const version = (0,external_node_fs_.existsSync)((0,external_node_path_.join)(this.root, 'registry'))
+            ? await registry.getAlias(name, alias)
+            : undefined;
+        if (!version)
+            throw new src/* ActionError */.lZ(`baseline 'models:/${name}@${alias}': the local registry ${registry.uri} has no model ${name} with alias '${alias}' (register-model creates it)`);
+        if (!version.runId)
+            throw new src/* ActionError */.lZ(`baseline 'models:/${name}@${alias}': version ${version.version} is not linked to a run`);
+        const baseline = await this.getRunMetrics(version.runId);
+        return {
+            ...baseline,
+            label: `models:/${name}@${alias} (version ${version.version}, run ${version.runId})`,
+        };
+    }
+}
+
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(38815);
+;// CONCATENATED MODULE: ./packages/store/src/metrics.ts
+
+
+
+
+const STEP_COLUMNS = ['step', 'epoch', 'iteration', 'iter', 'global_step'];
+const IGNORED_COLUMNS = ['timestamp', 'time', 'wall_time', 'date'];
+function fail(file, line, column, problem) {
+    const where = line ? ` line ${line}${column ? `, column ${column}` : ''}` : '';
+    throw new src/* ActionError */.lZ(`Metrics file '${file}'${where}: ${problem}`);
+}
+/** Numbers as Python, YAML and pandas write them, including NaN and the infinities. */
+function parseNumberText(text) {
+    const t = text.trim();
+    if (t === '')
+        return undefined;
+    if (/^[+-]?(nan|\.nan)$/i.test(t))
+        return Number.NaN;
+    if (/^\+?(inf|infinity|\.inf)$/i.test(t))
+        return Number.POSITIVE_INFINITY;
+    if (/^-(inf|infinity|\.inf)$/i.test(t))
+        return Number.NEGATIVE_INFINITY;
+    if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t))
+        return undefined;
+    return Number(t);
+}
+/** JSON as Python's json module writes it: bare NaN, Infinity and -Infinity are allowed. Errors give line/column. */
+function parseJsonWithNaN(text, file) {
+    let i = 0;
+    const position = (at) => {
+        const before = text.slice(0, at);
+        const line = before.split('\n').length;
+        return { line, column: at - before.lastIndexOf('\n') };
+    };
+    const error = (problem) => {
+        const { line, column } = position(Math.min(i, text.length));
+        fail(file, line, column, `not valid JSON: ${problem}`);
+    };
+    const ws = () => {
+        while (i < text.length && /[\s\uFEFF]/.test(text[i]))
+            i++;
+    };
+    const value = () => {
+        ws();
+        const c = text[i];
+        if (c === undefined)
+            return error('unexpected end of file');
+        if (c === '{') {
+            i++;
+            const obj = {};
+            ws();
+            if (text[i] === '}') {
+                i++;
+                return obj;
+            }
+            for (;;) {
+                ws();
+                if (text[i] !== '"')
+                    error(`expected a quoted key, found ${JSON.stringify(text[i] ?? 'end of file')}`);
+                const key = value();
+                ws();
+                if (text[i] !== ':')
+                    error(`expected ':' after key "${key}"`);
+                i++;
+                obj[key] = value();
+                ws();
+                if (text[i] === ',') {
+                    i++;
+                    continue;
+                }
+                if (text[i] === '}') {
+                    i++;
+                    return obj;
+                }
+                error(`expected ',' or '}', found ${JSON.stringify(text[i] ?? 'end of file')}`);
+            }
+        }
+        if (c === '[') {
+            i++;
+            const arr = [];
+            ws();
+            if (text[i] === ']') {
+                i++;
+                return arr;
+            }
+            for (;;) {
+                arr.push(value());
+                ws();
+                if (text[i] === ',') {
+                    i++;
+                    continue;
+                }
+                if (text[i] === ']') {
+                    i++;
+                    return arr;
+                }
+                error(`expected ',' or ']', found ${JSON.stringify(text[i] ?? 'end of file')}`);
+            }
+        }
+        if (c === '"') {
+            const start = i;
+            i++;
+            while (i < text.length && text[i] !== '"' && text[i] !== '\n')
+                i += text[i] === '\\' ? 2 : 1;
+            if (text[i] !== '"')
+                error('unterminated string');
+            i++;
+            try {
+                return JSON.parse(text.slice(start, i));
+            }
+            catch {
+                i = start;
+                return error('invalid string escape');
+            }
+        }
+        for (const [word, result] of [
+            ['true', true],
+            ['false', false],
+            ['null', null],
+            ['NaN', Number.NaN],
+            ['Infinity', Number.POSITIVE_INFINITY],
+            ['-Infinity', Number.NEGATIVE_INFINITY],
+        ]) {
+            if (text.startsWith(word, i)) {
+                i += word.length;
+                return result;
+            }
+        }
+        const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
+        if (!m)
+            return error(`unexpected ${JSON.stringify(c)}`);
+        i += m[0].length;
+        return Number(m[0]);
+    };
+    const result = value();
+    ws();
+    if (i < text.length)
+        error(`unexpected ${JSON.stringify(text[i])} after the value`);
+    return result;
+}
+/**
+ * Flattens nested metrics the way DVC shows them (`{"train": {"acc": 1}}` → `train.acc`). Lists of numbers
+ * become a history with steps 0…n−1; strings that spell a number (including "NaN") count; other values
+ * (text, booleans, null) are skipped and reported.
+ */
+function flattenMetrics(value, result, skipped, prefix = '') {
+    if (typeof value === 'number') {
+        if (prefix)
+            result.latest[prefix] = value;
+        return;
+    }
+    if (typeof value === 'string') {
+        const parsed = parseNumberText(value);
+        if (parsed !== undefined && prefix)
+            result.latest[prefix] = parsed;
+        else
+            skipped.push(prefix || '(root)');
+        return;
+    }
+    if (Array.isArray(value)) {
+        const numbers = value.map((v) => typeof v === 'number' ? v : typeof v === 'string' ? parseNumberText(v) : undefined);
+        if (prefix && numbers.length > 0 && numbers.every((n) => n !== undefined)) {
+            result.history[prefix] = numbers.map((v, step) => ({ step, value: v }));
+            result.latest[prefix] = numbers[numbers.length - 1];
+            return;
+        }
+        value.forEach((v, index) => {
+            flattenMetrics(v, result, skipped, prefix ? `${prefix}.${index}` : String(index));
+        });
+        return;
+    }
+    if (value && typeof value === 'object') {
+        for (const [key, v] of Object.entries(value))
+            flattenMetrics(v, result, skipped, prefix ? `${prefix}.${key}` : key);
+        return;
+    }
+    if (prefix)
+        skipped.push(prefix);
+}
+/** Points kept per metric in a result's `history` (charts, outputs); the run itself gets every point. */
+const MAX_HISTORY_POINTS = 500;
+/**
+ * An evenly spaced sample of a stream of points, at most `limit` long: when it fills up, every other
+ * point is dropped and the spacing doubles, so memory stays bounded whatever the length of the history.
+ */
+class HistorySample {
+    limit;
+    points = [];
+    stride = 1;
+    seen = 0;
+    constructor(limit = MAX_HISTORY_POINTS) {
+        this.limit = limit;
+    }
+    add(point) {
+        if (this.seen++ % this.stride !== 0)
+            return;
+        this.points.push(point);
+        if (this.points.length > this.limit) {
+            this.points = this.points.filter((_, index) => index % 2 === 0);
+            this.stride *= 2;
+        }
+    }
+    /** The sample in step order (a stable sort: equal steps keep the order they were written in). */
+    sorted() {
+        return [...this.points].sort((a, b) => a.step - b.step);
+    }
+}
+/**
+ * Parses a CSV/TSV metric history one line at a time, so a file of any length is read in bounded
+ * memory: a header naming the metrics (and optionally a step column), then one row per step. Keeps the
+ * latest value of each metric (the one at the highest step; on equal steps the last written) and a
+ * bounded sample of its history.
+ */
+class DelimitedMetrics {
+    file;
+    delimiter;
+    header;
+    stepIndex = -1;
+    headerLine = 0;
+    rows = 0;
+    latest = new Map();
+    samples = new Map();
+    constructor(file, delimiter) {
+        this.file = file;
+        this.delimiter = delimiter;
+    }
+    split(line) {
+        return line.split(this.delimiter).map((cell) => cell.trim().replace(/^"(.*)"$/, '$1'));
+    }
+    /** Feeds line `lineNumber` (1-based, without its line break); returns the points of a data row. */
+    line(text, lineNumber) {
+        if (text.trim() === '')
+            return [];
+        const cells = this.split(text);
+        if (!this.header) {
+            this.header = cells;
+            this.headerLine = lineNumber;
+            this.stepIndex = cells.findIndex((h) => STEP_COLUMNS.includes(h.toLowerCase()));
+            return [];
+        }
+        const header = this.header;
+        if (cells.length !== header.length) {
+            fail(this.file, lineNumber, undefined, `expected ${header.length} ${this.delimiter === '\t' ? 'tab' : 'comma'}-separated values as in the header, found ${cells.length}`);
+        }
+        let step = this.rows;
+        if (this.stepIndex >= 0) {
+            const parsed = parseNumberText(cells[this.stepIndex]);
+            if (parsed === undefined || !Number.isInteger(parsed)) {
+                fail(this.file, lineNumber, undefined, `the ${header[this.stepIndex]} column must hold whole numbers, found ${JSON.stringify(cells[this.stepIndex])}`);
+            }
+            step = parsed;
+        }
+        const points = [];
+        header.forEach((key, column) => {
+            if (column === this.stepIndex || IGNORED_COLUMNS.includes(key.toLowerCase()))
+                return;
+            const cell = cells[column];
+            if (cell === '')
+                return;
+            const value = parseNumberText(cell);
+            if (value === undefined)
+                fail(this.file, lineNumber, undefined, `column '${key}' holds ${JSON.stringify(cell)}, which is not a number`);
+            points.push({ key, step, value });
+            const latest = this.latest.get(key);
+            if (!latest || step >= latest.step)
+                this.latest.set(key, { step, value });
+            let sample = this.samples.get(key);
+            if (!sample) {
+                sample = new HistorySample();
+                this.samples.set(key, sample);
+            }
+            sample.add({ step, value });
+        });
+        this.rows++;
+        return points;
+    }
+    /** The result once every line was fed; fails on a file with no header or no rows. */
+    finish() {
+        if (!this.header)
+            fail(this.file, undefined, undefined, 'the file is empty; expected a header row and at least one row of values');
+        if (this.rows === 0)
+            fail(this.file, this.headerLine, undefined, 'there is a header but no rows of values');
+        const result = { latest: {}, history: {} };
+        for (const [key, point] of this.latest)
+            result.latest[key] = point.value;
+        for (const [key, sample] of this.samples)
+            result.history[key] = sample.sorted();
+        return result;
+    }
+}
+function parseDelimited(text, file, delimiter) {
+    const parser = new DelimitedMetrics(file, delimiter);
+    text.split(/\r?\n/).forEach((line, index) => {
+        parser.line(line, index + 1);
+    });
+    return parser.finish();
+}
+/** Reads one metrics file by extension: .json, .yaml/.yml, .csv, .tsv. */
+function parseMetricsText(text, path, display = path) {
+    const file = display;
+    const ext = (0,external_node_path_.extname)(path).toLowerCase();
+    const skipped = [];
+    if (ext === '.csv' || ext === '.tsv') {
+        return { result: parseDelimited(text, file, ext === '.tsv' ? '\t' : ','), skipped };
+    }
+    let data;
+    if (ext === '.yaml' || ext === '.yml') {
+        const lineCounter = new dist/* LineCounter */.HN();
+        const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter });
+        const first = doc.errors[0];
+        if (first) {
+            const pos = lineCounter.linePos(first.pos[0]);
+            fail(file, pos.line, pos.col, `not valid YAML: ${first.message.split('\n')[0]}`);
+        }
+        data = doc.toJS();
+    }
+    else if (ext === '.json' || ext === '') {
+        data = parseJsonWithNaN(text, file);
+    }
+    else {
+        fail(file, undefined, undefined, `unsupported extension '${ext}'; metrics files may be .json, .yaml, .yml, .csv or .tsv`);
+    }
+    if (data === null || typeof data !== 'object') {
+        fail(file, 1, undefined, 'expected an object of metric names to values (nested objects allowed, as DVC writes them)');
+    }
+    const result = { latest: {}, history: {} };
+    flattenMetrics(data, result, skipped);
+    return { result, skipped };
+}
+/** Fails with what to check when a metrics file cannot be read. */
+function metricsFileError(display, error) {
+    const code = error.code;
+    fail(display, undefined, undefined, code === 'ENOENT'
+        ? 'not found after the training finished; did it write the file (check working-directory)?'
+        : `cannot be read (${code})`);
+}
+/** The text of a metrics file. */
+function readMetricsText(file) {
+    try {
+        return (0,external_node_fs_.readFileSync)(file.path, 'utf8');
+    }
+    catch (error) {
+        metricsFileError(file.display, error);
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/store/src/metric-stream.ts
+
+
+
+
+/** Lines of a text file with their 1-based numbers, read in chunks so memory does not grow with the file. */
+async function* readLines(path, onRead) {
+    const stream = (0,external_node_fs_.createReadStream)(path, { highWaterMark: 1024 * 1024 });
+    let rest = '';
+    let lineNumber = 0;
+    const decoder = new TextDecoder('utf-8');
+    for await (const chunk of stream) {
+        onRead?.(chunk.length);
+        const text = rest + decoder.decode(chunk, { stream: true });
+        const lines = text.split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines)
+            yield [line.endsWith('\r') ? line.slice(0, -1) : line, ++lineNumber];
+    }
+    rest += decoder.decode();
+    if (rest)
+        yield [rest.endsWith('\r') ? rest.slice(0, -1) : rest, ++lineNumber];
+}
+/** Hands points to `log` in batches, with a bounded number of batches in flight. */
+class Batcher {
+    log;
+    options;
+    batch = [];
+    inFlight = new Set();
+    failure;
+    logged = 0;
+    constructor(log, options) {
+        this.log = log;
+        this.options = options;
+    }
+    async add(points) {
+        for (const point of points) {
+            this.batch.push(point);
+            if (this.batch.length >= this.options.batchSize)
+                await this.flush();
+        }
+    }
+    rethrow() {
+        if (this.failure)
+            throw this.failure.error;
+        this.options.signal?.throwIfAborted();
+    }
+    async flush() {
+        this.rethrow();
+        if (this.batch.length === 0)
+            return;
+        const points = this.batch;
+        this.batch = [];
+        while (this.inFlight.size >= this.options.concurrency)
+            await Promise.race(this.inFlight);
+        this.rethrow();
+        const pending = this.log(points).then(() => {
+            this.logged += points.length;
+            this.options.onLogged?.(points.length);
+        }, (error) => {
+            this.failure ??= { error };
+        });
+        const tracked = pending.finally(() => this.inFlight.delete(tracked));
+        this.inFlight.add(tracked);
+    }
+    async close() {
+        await this.flush();
+        await Promise.all(this.inFlight);
+        this.rethrow();
+    }
+}
+/** A CSV/TSV history, streamed: each row's points go to the batcher as the file is read. */
+async function streamDelimited(file, batcher, options) {
+    const parser = new DelimitedMetrics(file.display, (0,external_node_path_.extname)(file.path).toLowerCase() === '.tsv' ? '\t' : ',');
+    try {
+        for await (const [line, lineNumber] of readLines(file.path, options.onRead))
+            await batcher.add(parser.line(line, lineNumber));
+    }
+    catch (error) {
+        if (error instanceof src/* ActionError */.lZ || !error.code)
+            throw error;
+        metricsFileError(file.display, error);
+    }
+    return parser.finish();
+}
+/** A JSON/YAML metrics file: small by nature, so it is parsed whole; a list becomes steps 0…n−1. */
+async function readStructured(file, batcher, options) {
+    const text = readMetricsText(file);
+    options.onRead?.((0,external_node_fs_.statSync)(file.path).size);
+    const { result, skipped } = parseMetricsText(text, file.path, file.display);
+    if (skipped.length)
+        options.warn?.(`Metrics file '${file.display}': skipped values that are not numbers: ${skipped.slice(0, 10).join(', ')}`);
+    for (const [key, value] of Object.entries(result.latest)) {
+        const history = result.history[key];
+        await batcher.add(history?.length ? history.map((p) => ({ key, ...p })) : [{ key, step: 0, value }]);
+    }
+    return result;
+}
+/**
+ * Reads metrics files and logs every point they hold through `log`, streaming CSV/TSV histories so
+ * that memory stays bounded whatever their length. Returns the latest value of each metric (later files
+ * win on a name clash) and a bounded sample of each history, for the report.
+ */
+async function logMetricsFiles(files, log, options = {}) {
+    const batcher = new Batcher(log, { batchSize: 1000, concurrency: 1, ...options });
+    const merged = { latest: {}, history: {} };
+    for (const file of files) {
+        const ext = (0,external_node_path_.extname)(file.path).toLowerCase();
+        const result = ext === '.csv' || ext === '.tsv'
+            ? await streamDelimited(file, batcher, options)
+            : await readStructured(file, batcher, options);
+        for (const [name, value] of Object.entries(result.latest)) {
+            if (name in merged.latest)
+                options.warn?.(`Metric '${name}' appears in more than one metrics file; using '${file.display}'`);
+            merged.latest[name] = value;
+        }
+        Object.assign(merged.history, result.history);
+    }
+    await batcher.close();
+    return { ...merged, points: batcher.logged };
+}
+
+;// CONCATENATED MODULE: ./packages/store/src/registry.ts
+
+/** The version that an alias pointed at before its latest move, for a rollback. */
+function previousFromHistory(history, alias, current) {
+    for (let i = history.length - 1; i >= 0; i--) {
+        const entry = history[i];
+        if (entry.alias !== alias || entry.to !== current)
+            continue;
+        return entry.from;
+    }
+    return undefined;
+}
+async function waitUntilReady(read, options, describe) {
+    const deadline = Date.now() + options.timeoutMs;
+    let interval = options.intervalMs ?? 1000;
+    for (;;) {
+        const version = await read();
+        if (!version)
+            throw new src/* ActionError */.lZ(`${describe} does not exist`);
+        if (version.status === 'READY' || version.status === '')
+            return version;
+        if (version.status === 'FAILED_REGISTRATION')
+            throw new src/* ActionError */.lZ(`${describe} failed to register (status FAILED_REGISTRATION)`);
+        if (Date.now() + interval > deadline)
+            throw new src/* ActionError */.lZ(`${describe} is still ${version.status} after ${Math.round(options.timeoutMs / 1000)}s; raise wait-timeout or check the registry`);
+        await new Promise((resolve, reject) => {
+            const timer = setTimeout(resolve, interval);
+            options.signal?.addEventListener('abort', () => {
+                clearTimeout(timer);
+                reject(new src/* ActionError */.lZ(`${describe}: cancelled while waiting for READY`));
+            }, { once: true });
+        });
+        interval = Math.min(interval * 2, 10_000);
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/store/src/mlflow-registry.ts
+
+
+
+
+/** Registered-model tags holding the history, one entry per tag so appends never rewrite each other. */
+const HISTORY_PREFIX = 'mlops.history.';
+/** MLflow 2.x keeps registry tag values up to 5000 characters. */
+const TAG_VALUE_LIMIT = 5000;
+function filterValue(value) {
+    return value.includes("'") ? `"${value}"` : `'${value}'`;
+}
+function toInfo(v) {
+    return {
+        name: v.name,
+        version: String(v.version),
+        runId: v.run_id || undefined,
+        source: v.source ?? '',
+        status: v.status ?? 'READY',
+        aliases: v.aliases ?? [],
+        tags: Object.fromEntries((v.tags ?? []).map((t) => [t.key, t.value])),
+        description: v.description || undefined,
+        stage: v.current_stage,
+        uri: `models:/${v.name}/${v.version}`,
+    };
+}
+/** The MLflow Model Registry (also Databricks, with Unity Catalog `catalog.schema.model` names). */
+class MlflowRegistry {
+    kind = 'mlflow';
+    uri;
+    client;
+    constructor(connection, options = {}) {
+        this.uri = connection.displayUri;
+        this.client = options.client ?? new MlflowClient({ connection, log: options.log });
+    }
+    validateAlias(alias) {
+        if (!/^[\w-]{1,255}$/.test(alias))
+            throw new src/* ActionError */.lZ(`alias '${alias}' is not accepted by the MLflow registry: use 1-255 letters, digits, '_' or '-'`);
+        if (alias.toLowerCase() === 'latest' || /^v\d+$/i.test(alias))
+            throw new src/* ActionError */.lZ(`alias '${alias}' is reserved by the MLflow registry ('latest' and 'v<number>' name versions); choose another alias`);
+    }
+    async ensureModel(name, options = {}) {
+        const { created } = await this.client.getOrCreateRegisteredModel(name, {
+            description: options.description,
+            tags: Object.entries(options.tags ?? {}).map(([key, value]) => ({ key, value })),
+        });
+        return { created };
+    }
+    async modelExists(name) {
+        return (await this.client.getRegisteredModel(name)) !== undefined;
+    }
+    async registerVersion(options) {
+        if (options.runId) {
+            const existing = await this.searchVersions(options.name, { runId: options.runId });
+            const same = existing
+                .filter((v) => v.source === options.source)
+                .sort((a, b) => Number(a.version) - Number(b.version))[0];
+            if (same)
+                return { version: same, created: false };
+        }
+        const created = await this.client.createModelVersion({
+            name: options.name,
+            source: options.source,
+            runId: options.runId,
+            runLink: options.runLink,
+            description: options.description,
+            tags: Object.entries(options.tags ?? {}).map(([key, value]) => ({ key, value })),
+        });
+        return { version: toInfo(created), created: true };
+    }
+    waitReady(name, version, options) {
+        return waitUntilReady(() => this.getVersion(name, version), options, `model ${name} version ${version} on ${this.uri}`);
+    }
+    async getVersion(name, version) {
+        const found = await this.client.getModelVersion(name, version);
+        return found ? toInfo(found) : undefined;
+    }
+    async getAlias(name, alias) {
+        const found = await this.client.getModelVersionByAlias(name, alias);
+        return found ? toInfo(found) : undefined;
+    }
+    async setAlias(name, alias, version) {
+        this.validateAlias(alias);
+        try {
+            await this.client.setModelAlias(name, alias, version);
+        }
+        catch (error) {
+            if (error instanceof src/* HttpError */.j$ &&
+                error.status === 400 &&
+                mlflowErrorCode(error) === 'INVALID_PARAMETER_VALUE')
+                throw new src/* ActionError */.lZ(`MLflow at ${this.uri} refused alias '${alias}' for ${name} version ${version}: ${error.json?.message ?? error.body}`);
+            throw error;
+        }
+    }
+    async deleteAlias(name, alias) {
+        await this.client.deleteModelAlias(name, alias);
+    }
+    async searchVersions(name, options = {}) {
+        let filter = `name=${filterValue(name)}`;
+        if (options.runId)
+            filter += ` AND run_id=${filterValue(options.runId)}`;
+        const versions = [];
+        for await (const v of this.client.searchModelVersions(filter, { pageSize: options.pageSize })) {
+            versions.push(toInfo(v));
+        }
+        return versions;
+    }
+    async setVersionTag(name, version, key, value) {
+        await this.client.setModelVersionTag(name, version, key, value);
+    }
+    async appendHistory(name, entry) {
+        const stamp = String(Date.parse(entry.time) || Date.now()).padStart(15, '0');
+        const key = `${HISTORY_PREFIX}${stamp}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}`;
+        let value = JSON.stringify(entry);
+        if (value.length > TAG_VALUE_LIMIT) {
+            const over = value.length - TAG_VALUE_LIMIT + 1;
+            value = JSON.stringify({
+                ...entry,
+                reason: `${entry.reason.slice(0, Math.max(0, entry.reason.length - over - 1))}…`,
+            });
+        }
+        await this.client.setRegisteredModelTag(name, key, value);
+    }
+    async readHistory(name) {
+        const model = await this.client.getRegisteredModel(name);
+        return (model?.tags ?? [])
+            .filter((t) => t.key.startsWith(HISTORY_PREFIX))
+            .sort((a, b) => a.key.localeCompare(b.key))
+            .flatMap((t) => {
+            try {
+                return [JSON.parse(t.value)];
+            }
+            catch {
+                return [];
+            }
+        });
+    }
+    async transitionStage(name, version, stage, archiveExisting) {
+        if (isUnityCatalogName(name))
+            throw new src/* ActionError */.lZ(`use-stages: Unity Catalog models (${name}) have no stages; promote with aliases instead`);
+        return toInfo(await this.client.transitionModelVersionStage(name, version, stage, archiveExisting));
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/store/src/mlflow-store.ts
+
+
+
+
+/** Runs recorded on an MLflow tracking server (or Databricks), artifacts through the artifact proxy. */
+class MlflowStore {
+    kind = 'mlflow';
+    uri;
+    client;
+    warn;
+    constructor(connection, options = {}) {
+        this.uri = connection.displayUri;
+        this.warn = options.warn ?? options.log ?? (() => { });
+        this.client = options.client ?? new MlflowClient({ connection, log: options.log });
+    }
+    get requests() {
+        return this.client.requestCount;
+    }
+    async startRun(options) {
+        const experiment = await this.client.getOrCreateExperiment(options.experimentName);
+        const run = await this.client.createRun({
+            experimentId: experiment.experiment_id,
+            runName: options.runName,
+            startTime: options.startTime,
+            tags: Object.entries(options.tags).map(([key, value]) => ({ key, value })),
+        });
+        return {
+            runId: run.info.run_id,
+            experimentId: run.info.experiment_id,
+            runName: run.info.run_name ?? options.runName,
+            artifactUri: run.info.artifact_uri,
+        };
+    }
+    async log(run, entities) {
+        await this.client.logBatch(run.runId, {
+            params: Object.entries(entities.params ?? {}).map(([key, value]) => ({ key, value })),
+            tags: Object.entries(entities.tags ?? {}).map(([key, value]) => ({ key, value })),
+            metrics: entities.metrics ?? [],
+        });
+    }
+    async uploadArtifacts(run, files, options = {}) {
+        if (!/^mlflow-artifacts:/.test(run.artifactUri)) {
+            // Databricks (dbfs:/) and servers started with --no-serve-artifacts cannot take uploads over REST.
+            this.warn(`Not uploading ${files.length} artifact(s): the run's artifact location ${run.artifactUri} is not served by the MLflow artifact proxy`);
+            return;
+        }
+        await (0,src/* mapPool */.Pk)(files, options.parallel ?? 8, async (file) => {
+            await this.client.uploadArtifact(run.artifactUri, file, () => external_node_stream_.Readable.toWeb((0,external_node_fs_.createReadStream)(file.localPath)));
+            options.onFile?.(file);
+        });
+    }
+    async finish(run, status, endTime) {
+        await this.client.updateRun(run.runId, status, endTime);
+    }
+    modelUri(run, artifactPath) {
+        return `runs:/${run.runId}/${artifactPath}`;
+    }
+    async getRunMetrics(runId) {
+        const run = await this.client.getRun(runId);
+        const metrics = {};
+        for (const m of run.data.metrics ?? [])
+            metrics[m.key] = m.value;
+        return { runId, metrics, label: `run ${runId}` };
+    }
+    async getAliasedRun(name, alias) {
+        const version = await this.client.getModelVersionByAlias(name, alias);
+        if (!version)
+            throw new src/* ActionError */.lZ(`baseline 'models:/${name}@${alias}': the model has no alias '${alias}' on ${this.uri}`);
+        const runId = version.run_id || /^runs:\/([0-9a-f]+)\//.exec(version.source ?? '')?.[1];
+        if (!runId)
+            throw new src/* ActionError */.lZ(`baseline 'models:/${name}@${alias}': version ${version.version} is not linked to a run`);
+        const baseline = await this.getRunMetrics(runId);
+        return { ...baseline, label: `models:/${name}@${alias} (version ${version.version}, run ${runId})` };
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/store/src/params.ts
+
+
+
+
+
+
+/** Flattens a params document (`params.yaml` as DVC uses it) to dotted keys with string values. */
+function flattenParams(value, prefix = '', out = {}) {
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+        for (const [key, v] of Object.entries(value))
+            flattenParams(v, prefix ? `${prefix}.${key}` : key, out);
+    }
+    else if (prefix) {
+        out[prefix] = typeof value === 'string' ? value : JSON.stringify(value ?? null);
+    }
+    return out;
+}
+function readParamsFile(path, display) {
+    if (!(0,external_node_fs_.existsSync)(path))
+        throw new src/* ActionError */.lZ(`params-file '${display}' does not exist`);
+    const text = (0,external_node_fs_.readFileSync)(path, 'utf8');
+    const ext = (0,external_node_path_.extname)(path).toLowerCase();
+    let data;
+    try {
+        data = ext === '.json' ? parseJsonWithNaN(text, display) : (0,dist/* parse */.qg)(text);
+    }
+    catch (error) {
+        if (error instanceof src/* ActionError */.lZ)
+            throw error;
+        throw new src/* ActionError */.lZ(`params-file '${display}' is not valid YAML: ${error.message.split('\n')[0]}`);
+    }
+    if (data === null || data === undefined)
+        return {};
+    if (typeof data !== 'object' || Array.isArray(data))
+        throw new src/* ActionError */.lZ(`params-file '${display}' must hold a mapping of names to values`);
+    return flattenParams(data);
+}
+/** sha256 over the params sorted by key, so the same params give the same digest wherever they came from. */
+function paramsDigest(params) {
+    const canonical = JSON.stringify(Object.keys(params)
+        .sort()
+        .map((k) => [k, params[k]]));
+    return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(canonical).digest('hex')}`;
+}
+
+;// CONCATENATED MODULE: ./packages/store/src/index.ts
+
+
+
+
+
+
+
+
+
+
+
 ;// CONCATENATED MODULE: ./actions/build-model-image/src/build.ts
 
 
@@ -1473,21 +3637,35 @@ async function readBase(store, ref, platforms) {
         throw new src/* InputError */.dz('base-image', `'${formatReference(ref)}' does not exist on ${ref.registry}`);
     return read;
 }
-/** Packs the model folder into one reproducible layer at `modelDir` inside the image. */
-async function packModel(modelPath, modelDir, tempDir, mtime, level, ctx) {
+/**
+ * Packs the model folder into one reproducible layer at `modelDir` inside the image, streamed straight
+ * into `into` (the target registry while pushing): compressing and uploading overlap and no layer file
+ * is written.
+ */
+async function packModel(modelPath, modelDir, into, mtime, level, ctx) {
     const entries = listTree(modelPath, modelDir);
     const totalBytes = entries.reduce((sum, e) => sum + e.size, 0);
     const progress = ctx.progress({ label: 'model layer', totalBytes, unit: 'bytes' });
-    const file = (0,external_node_path_.join)(tempDir, 'model-layer.tar.gz');
-    const layer = await buildLayer(entries, {
-        output: file,
+    let outcome = 'uploaded';
+    let packed = 0;
+    const layer = await streamLayer(entries, {
         mtime,
         level,
         signal: ctx.signal,
-        onProgress: (n) => progress.tick(0, n),
+        onProgress: (n) => {
+            // A retried upload packs the layer again from the start; progress only counts new ground.
+            packed += n;
+            if (packed > progress.totals.bytes)
+                progress.tick(0, packed - progress.totals.bytes);
+        },
+    }, async (open) => {
+        packed = 0;
+        const stored = await into.store.pushStream(into.repository, open, { signal: ctx.signal });
+        outcome = stored.outcome;
+        return stored;
     });
     progress.done();
-    return { layer, file };
+    return { layer, store: into.store, repository: into.repository, outcome };
 }
 /** Every platform of the base gets the same model layer, a merged config and the annotations. */
 function assemble(base, layer, options) {
@@ -1536,10 +3714,10 @@ async function publish(target, base, built, model, tags, ctx) {
             progress.tick(1);
         }
         if (!done.has(model.layer.descriptor.digest)) {
-            const outcome = await target.store.pushBlob(target.repository, model.layer.descriptor, () => (0,external_node_fs_.createReadStream)(model.file), {
-                onProgress: (n) => progress.tick(0, n),
-                signal: ctx.signal,
-            });
+            const streamedHere = model.store === target.store && model.repository === target.repository;
+            const outcome = streamedHere
+                ? model.outcome
+                : await copyBlob(model.store, model.repository, target.store, target.repository, model.layer.descriptor, (n) => progress.tick(0, n));
             done.set(model.layer.descriptor.digest, outcome);
             rows.push({
                 platform: 'all',
@@ -1662,6 +3840,7 @@ async function dockerBuild(options) {
 
 
 
+
 const model_exec = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
 /** The ModelPack annotation naming a layer's path inside the model (CNCF model-spec). */
 const MODEL_FILEPATH = 'org.cncf.model.filepath';
@@ -1697,7 +3876,7 @@ function modelStore(uri, workspace, credentials, log) {
     // register-model writes a local layout's uri with skopeo's transport name in front: oci:<dir>:<tag>.
     const layoutUri = uri.replace(/^oci:(?!\/\/)/, '');
     if (/^[a-z][a-z0-9+.-]*:\//.test(layoutUri))
-        throw new src/* InputError */.dz('model-uri', `'${uri}' is not supported here; accepted: oci://registry/repository@sha256:… (or :tag), or a local OCI layout [oci:]<folder>:<tag> / [oci:]<folder>@sha256:…; for an MLflow models:/ uri download the model and give model-path`);
+        throw new src/* InputError */.dz('model-uri', `'${uri}' is not supported here; accepted: oci://registry/repository@sha256:… (or :tag), or a local OCI layout [oci:]<folder>:<tag> / [oci:]<folder>@sha256:…; or models:/<name>/<version> / models:/<name>@<alias> on MLflow`);
     const match = /^(.*?)(?:@(sha256:[a-f0-9]{64})|:([A-Za-z0-9_][A-Za-z0-9._-]{0,127}))$/.exec(layoutUri);
     if (!match)
         throw new src/* InputError */.dz('model-uri', `'${uri}' names no tag or digest; expected <layout-folder>:<tag> or <layout-folder>@sha256:…`);
@@ -1751,6 +3930,48 @@ async function fetchModelArtifact(opened, target, onProgress) {
         : `${display.replace(/[:@][^/]*$/, '')}@${fetched.descriptor.digest}`;
     return { path: target, artifact: { store, repository, descriptor: fetched.descriptor, manifest, uri } };
 }
+/**
+ * Resolves `models:/<name>/<version>` or `models:/<name>@<alias>` in the MLflow Model Registry and downloads
+ * the version's files (from the server's download URI) into `target`.
+ */
+async function fetchMlflowModel(uri, ref, registry, artifacts, target, ctx) {
+    const found = ref.alias
+        ? await registry.getAlias(ref.name, ref.alias)
+        : await registry.getVersion(ref.name, ref.version);
+    if (!found)
+        throw new src/* InputError */.dz('model-uri', `'${uri}' does not exist on MLflow at ${registry.uri}: ${ref.alias ? `model '${ref.name}' has no alias '${ref.alias}'` : `model '${ref.name}' has no version ${ref.version}`}`);
+    if (found.status && found.status !== 'READY')
+        throw new src/* InputError */.dz('model-uri', `'${uri}' is version ${found.version}, whose status is ${found.status}, not READY`);
+    const source = await downloadUri(registry.client, {
+        name: found.name,
+        version: found.version,
+        source: found.source,
+    });
+    ctx.log.info(`${uri} is version ${found.version} of ${found.name}; its files are at ${source}`);
+    const location = await locateArtifacts(artifacts, source);
+    let progress;
+    const done = await downloadArtifacts(artifacts, location, target, {
+        onPlan: (files, bytes) => {
+            progress = ctx.progress({ label: `download ${uri}`, total: files, totalBytes: bytes, unit: 'files' });
+        },
+        onBytes: (bytes) => progress?.tick(0, bytes),
+        onFile: () => progress?.tick(1),
+        log: (line) => ctx.log.warning(line),
+        signal: ctx.signal,
+    });
+    progress?.done();
+    ctx.log.info(`Downloaded ${done.files} file(s) of ${found.name} version ${found.version}`);
+    return {
+        path: target,
+        registered: {
+            registry,
+            name: found.name,
+            version: found.version,
+            runId: found.runId,
+            uri: `models:/${found.name}/${found.version}`,
+        },
+    };
+}
 
 ;// CONCATENATED MODULE: ./actions/build-model-image/src/provenance.ts
 const SLSA_PROVENANCE = 'https://slsa.dev/provenance/v1';
@@ -1792,7 +4013,7 @@ async function attestOnGithub(statement, ctx) {
         return { attested: false, reason: 'no id-token (add permissions: id-token: write, attestations: write)' };
     if (!ctx.github.token)
         return { attested: false, reason: 'no GITHUB_TOKEN to store the attestation' };
-    const { attest } = await Promise.all(/* import() */[__nccwpck_require__.e(669), __nccwpck_require__.e(119), __nccwpck_require__.e(955), __nccwpck_require__.e(351), __nccwpck_require__.e(838), __nccwpck_require__.e(29), __nccwpck_require__.e(56), __nccwpck_require__.e(88), __nccwpck_require__.e(842)]).then(__nccwpck_require__.bind(__nccwpck_require__, 49842));
+    const { attest } = await Promise.all(/* import() */[__nccwpck_require__.e(171), __nccwpck_require__.e(119), __nccwpck_require__.e(955), __nccwpck_require__.e(351), __nccwpck_require__.e(56), __nccwpck_require__.e(838), __nccwpck_require__.e(29), __nccwpck_require__.e(357), __nccwpck_require__.e(88), __nccwpck_require__.e(842)]).then(__nccwpck_require__.bind(__nccwpck_require__, 49842));
     const result = await attest({
         subjects: statement.subject,
         predicateType: statement.predicateType,
@@ -1817,14 +4038,28 @@ async function attestOnGithub(statement, ctx) {
 
 
 
+
+
 const jsonArgs = src/* input */.hF.json(src.z.array(src.z.string())).optional();
 const inputs = src.z.object({
     'model-uri': src.z.string()
         .optional()
-        .describe("The model as register-model's `model-uri`: `oci://registry/repository@sha256:…` (a ModelPack artifact) or a local OCI layout `[oci:]<folder>:<tag>` / `[oci:]<folder>@sha256:…`. Give this or model-path"),
+        .describe("The model as register-model's `model-uri`: `models:/<name>/<version>` or `models:/<name>@<alias>` on MLflow (with tracking-uri), `oci://registry/repository@sha256:…` (a ModelPack artifact) or a local OCI layout `[oci:]<folder>:<tag>` / `[oci:]<folder>@sha256:…`. Give this or model-path"),
     'model-path': src.z.string()
         .optional()
         .describe('A model folder (or file) in the workspace. Give this or model-uri'),
+    'tracking-uri': src.z.string()
+        .optional()
+        .describe('The MLflow server (http(s)://…, `databricks`) for a models:/ model-uri; default: MLFLOW_TRACKING_URI'),
+    'tracking-token': src/* input */.hF
+        .secret(src.z.string().optional())
+        .describe('Bearer token for the MLflow server; defaults to MLFLOW_TRACKING_TOKEN (or basic auth from MLFLOW_TRACKING_USERNAME/PASSWORD)'),
+    'model-registry-uri': src.z.string()
+        .optional()
+        .describe("The MLflow Model Registry server when it is not tracking-uri (register-model's `registry-uri`)"),
+    'model-registry-token': src/* input */.hF
+        .secret(src.z.string().optional())
+        .describe('Bearer token for a model-registry-uri on another server than tracking-uri'),
     'model-name': src.z.string()
         .optional()
         .describe("The model's name, for tags and the mlops.model.name annotation"),
@@ -1877,6 +4112,12 @@ const inputs = src.z.object({
     'registry-password': src/* input */.hF
         .secret(src.z.string().optional())
         .describe("Password or token for the target registry, e.g. the workflow's GITHUB_TOKEN for GHCR (with packages: write)"),
+    'base-username': src.z.string()
+        .optional()
+        .describe("User for the base image's registry; default on ghcr.io: github.actor. Without base-password: the target's credentials when the base is on the same registry, else anonymous"),
+    'base-password': src/* input */.hF
+        .secret(src.z.string().optional())
+        .describe("Password or token for the base image's registry, when it is not the target's"),
     builder: src.z["enum"](['native', 'docker'])
         .default('native')
         .describe('native: assemble the image without a daemon (reproducible); docker: generate a Dockerfile and run docker buildx'),
@@ -1896,6 +4137,12 @@ const inputs = src.z.object({
             code: 'custom',
             path: ['model-uri'],
             message: 'give exactly one of model-uri and model-path',
+        });
+    if (i['base-username'] && !i['base-password'])
+        ctx.addIssue({
+            code: 'custom',
+            path: ['base-password'],
+            message: 'base-username is set, so give base-password (the password or token for the base registry)',
         });
     if (i.push && !i.image)
         ctx.addIssue({
@@ -1935,6 +4182,25 @@ function credentialsFor(i, ctx) {
         return { username, password: i['registry-password'] };
     };
 }
+/**
+ * The base image's credentials and the input a 401 should name: base-password when given, else the
+ * target's when the base is on the target's registry, else none (a public base).
+ */
+function baseCredentials(i, registry, target, actor) {
+    if (i['base-password'])
+        return {
+            credentials: {
+                username: i['base-username'] ?? (registry === 'ghcr.io' ? actor : ''),
+                password: i['base-password'],
+            },
+            input: 'base-password',
+            separate: true,
+        };
+    const shared = target(registry);
+    return shared
+        ? { credentials: shared, input: 'registry-password', separate: false }
+        : { input: 'base-password', separate: false };
+}
 function defaultTags(i, ctx) {
     if (i.tags.length)
         return i.tags;
@@ -1951,16 +4217,59 @@ function defaultTags(i, ctx) {
         tags.push(`sha-${ctx.github.sha.slice(0, 7)}`);
     return tags.length ? tags : ['latest'];
 }
+/** The MLflow registry (and the tracking server holding the artifacts) behind a models:/ model-uri. */
+function openMlflow(i, ctx) {
+    const given = i['tracking-uri'] ?? ctx.env.MLFLOW_TRACKING_URI;
+    // A local tracking store (register-model's default) has no server to read artifacts from.
+    const tracking = given && isMlflowUri(given) ? given : undefined;
+    const registryUri = i['model-registry-uri'] ?? tracking;
+    if (!registryUri || !isMlflowUri(registryUri))
+        throw new src/* InputError */.dz(registryUri ? 'model-registry-uri' : 'tracking-uri', `model-uri '${i['model-uri']}' is in an MLflow registry, so give tracking-uri (http(s)://… or databricks; got '${given ?? ''}') or model-registry-uri, or set MLFLOW_TRACKING_URI`);
+    const connect = (uri, token) => {
+        const connection = resolveConnection(uri, ctx.env, token);
+        for (const secret of connection.secrets)
+            ctx.mask(secret);
+        return connection;
+    };
+    const log = (l) => ctx.log.debug(l);
+    const sameServer = !tracking || registryUri === tracking;
+    const registry = new MlflowRegistry(connect(registryUri, i['model-registry-token'] ?? (sameServer ? i['tracking-token'] : undefined)), { log });
+    const artifacts = sameServer || !tracking
+        ? registry.client
+        : new MlflowClient({ connection: connect(tracking, i['tracking-token']), log });
+    return { registry, artifacts };
+}
 async function resolveModel(i, ctx, creds) {
     if (i['model-path'])
         return localModel(ctx.workspace, i['model-path']);
-    const opened = modelStore(i['model-uri'], ctx.workspace, creds, (l) => ctx.log.info(l));
+    const uri = i['model-uri'];
+    const target = (0,external_node_path_.join)(ctx.tempDir, 'model');
+    if (uri.startsWith('models:')) {
+        const ref = parseModelsUri(uri);
+        if (!ref)
+            throw new src/* InputError */.dz('model-uri', `'${uri}' is not a models:/ URI this action reads; accepted: models:/<name>/<version> or models:/<name>@<alias>`);
+        const { registry, artifacts } = openMlflow(i, ctx);
+        return ctx.log.group(`Model ${uri}`, () => fetchMlflowModel(uri, ref, registry, artifacts, target, ctx));
+    }
+    const opened = modelStore(uri, ctx.workspace, creds, (l) => ctx.log.info(l));
     const progress = ctx.progress({ label: 'model download', unit: 'bytes' });
-    const model = await fetchModelArtifact(opened, (0,external_node_path_.join)(ctx.tempDir, 'model'), (n) => progress.tick(0, n));
+    const model = await fetchModelArtifact(opened, target, (n) => progress.tick(0, n));
     progress.done();
     if (i.digest && model.artifact && model.artifact.descriptor.digest !== i.digest)
         throw new src/* InputError */.dz('digest', `'${i['model-uri']}' resolves to ${model.artifact.descriptor.digest}, not ${i.digest}`);
     return model;
+}
+/** Name, version and run of a registered MLflow version fill the inputs left empty (tags, annotations). */
+function withRegistered(i, model) {
+    const r = model.registered;
+    if (!r)
+        return i;
+    return {
+        ...i,
+        'model-name': i['model-name'] ?? r.name,
+        version: i.version ?? r.version,
+        'run-id': i['run-id'] ?? r.runId,
+    };
 }
 function lineage(i, ctx, base, baseDigest, modelUri, created) {
     const g = ctx.github;
@@ -1980,7 +4289,7 @@ function lineage(i, ctx, base, baseDigest, modelUri, created) {
     };
     return { ...annotations, ...i.annotations };
 }
-function summary(rows, image, tags, platforms, provenance) {
+function summary(rows, image, tags, platforms, provenance, recorded) {
     const described = (o) => ({ exists: 'skipped (already there)', mounted: 'mounted', uploaded: 'uploaded' })[o];
     return [
         '### build-model-image',
@@ -1996,7 +4305,48 @@ function summary(rows, image, tags, platforms, provenance) {
         ]), ['left', 'left', 'left', 'right', 'left']),
         '',
         provenance ? `Provenance: ${provenance}` : 'Provenance: not written (attest: false)',
+        ...(recorded ? ['', recorded] : []),
     ].join('\n');
+}
+function parsePlatforms(i) {
+    return i.platforms.map((p) => {
+        try {
+            return parsePlatform(p);
+        }
+        catch (error) {
+            throw new src/* InputError */.dz('platforms', error.message);
+        }
+    });
+}
+/** The target repository, checked before any download so a bad `image` fails at once. */
+function targetOf(i) {
+    const target = i.image ? parseReference(i.image) : undefined;
+    if (target && (target.tag || target.digest))
+        throw new src/* InputError */.dz('image', `'${i.image}' has a tag or digest; give the repository only and put tags in 'tags'`);
+    return target;
+}
+function openBase(i, ctx, creds) {
+    const baseRef = parseReference(i['base-image']);
+    const auth = baseCredentials(i, baseRef.registry, creds, ctx.github.actor);
+    const baseStore = new RegistryClient({
+        registry: baseRef.registry,
+        credentials: auth.credentials,
+        credentialInput: auth.input,
+        log: (l) => ctx.log.info(l),
+    });
+    return { baseRef, baseStore, separate: auth.separate };
+}
+/** Signs the statement on GitHub when it can, else writes it next to the output; says where it went. */
+async function writeProvenance(statement, pushed, outputPath, ctx) {
+    const attested = pushed ? await attestOnGithub(statement, ctx) : { attested: false, reason: 'not pushed' };
+    if (attested.attested)
+        return attested.url ?? 'attested';
+    const file = outputPath
+        ? `${outputPath.replace(/\/+$/, '')}.provenance.json`
+        : (0,external_node_path_.join)(ctx.workspace, 'build-model-image.provenance.json');
+    (0,src/* writeFileAtomic */.Zf)(file, `${JSON.stringify(statement, null, 2)}\n`);
+    ctx.log.info(`Provenance written to ${file} (${attested.reason})`);
+    return file;
 }
 /* harmony default export */ const main = ((0,src/* defineAction */.QP)({
     id: 'build-model-image',
@@ -2005,28 +4355,17 @@ function summary(rows, image, tags, platforms, provenance) {
     branding: { icon: 'package', color: 'purple' },
     inputs,
     outputs,
-    async run(i, ctx) {
-        const creds = credentialsFor(i, ctx);
-        const baseRef = parseReference(i['base-image']);
-        const platforms = i.platforms.map((p) => {
-            try {
-                return parsePlatform(p);
-            }
-            catch (error) {
-                throw new src/* InputError */.dz('platforms', error.message);
-            }
-        });
+    async run(given, ctx) {
+        const platforms = parsePlatforms(given);
+        const target = targetOf(given);
+        const creds = credentialsFor(given, ctx);
+        const model = await resolveModel(given, ctx, creds);
+        const i = withRegistered(given, model);
         const epoch = sourceDateEpoch(ctx.env);
         const created = new Date(epoch * 1000).toISOString().replace('.000Z', 'Z');
         const tags = defaultTags(i, ctx);
-        const model = await resolveModel(i, ctx, creds);
-        const modelUri = model.artifact?.uri ?? i['model-uri'] ?? i['model-path'];
-        const baseStore = new RegistryClient({
-            registry: baseRef.registry,
-            credentials: creds(baseRef.registry),
-            credentialInput: 'registry-password',
-            log: (l) => ctx.log.info(l),
-        });
+        const modelUri = model.artifact?.uri ?? model.registered?.uri ?? i['model-uri'] ?? i['model-path'];
+        const { baseRef, baseStore, separate } = openBase(i, ctx, creds);
         const base = await ctx.log.group(`Base image ${formatReference(baseRef)}`, () => readBase(baseStore, baseRef, platforms));
         const platformNames = base.images.map((b) => formatPlatform(b.platform));
         const annotations = lineage(i, ctx, baseRef, base.descriptor.digest, modelUri, created);
@@ -2039,9 +4378,6 @@ function summary(rows, image, tags, platforms, provenance) {
             ports: i.port,
             labels: { ...annotations, ...i.labels },
         };
-        const target = i.image ? parseReference(i.image) : undefined;
-        if (target && (target.tag || target.digest))
-            throw new src/* InputError */.dz('image', `'${i.image}' has a tag or digest; give the repository only and put tags in 'tags'`);
         if (i.builder === 'docker') {
             const digest = await dockerBuild({
                 context: (0,external_node_path_.join)(ctx.tempDir, 'docker'),
@@ -2062,25 +4398,31 @@ function summary(rows, image, tags, platforms, provenance) {
                 provenance: '',
             };
         }
-        const packed = await ctx.log.group('Model layer', () => packModel(model.path, i['model-dir'], ctx.tempDir, epoch, i['compression-level'], ctx));
-        const built = assemble(base, packed.layer, {
-            created,
-            createdBy: `build-model-image: COPY model ${i['model-dir']}`,
-            changes,
-            annotations,
-        });
         const baseSource = { store: baseStore, repository: baseRef.repository };
-        let rows = [];
-        let descriptor;
-        if (i.push && target) {
-            const targetStore = target.registry === baseRef.registry
+        const targetStore = i.push && target
+            ? target.registry === baseRef.registry && !separate
                 ? baseStore
                 : new RegistryClient({
                     registry: target.registry,
                     credentials: creds(target.registry),
                     credentialInput: 'registry-password',
                     log: (l) => ctx.log.info(l),
-                });
+                })
+            : undefined;
+        // Pushing streams the layer into the target as it is packed; an output-only build stages it on disk.
+        const layerInto = targetStore && target
+            ? { store: targetStore, repository: target.repository }
+            : { store: new LayoutStore((0,external_node_path_.join)(ctx.tempDir, 'model-layer')), repository: '' };
+        const packed = await ctx.log.group('Model layer', () => packModel(model.path, i['model-dir'], layerInto, epoch, i['compression-level'], ctx));
+        const built = assemble(base, packed.layer, {
+            created,
+            createdBy: `build-model-image: COPY model ${i['model-dir']}`,
+            changes,
+            annotations,
+        });
+        let rows = [];
+        let descriptor;
+        if (targetStore && target) {
             const pushed = await ctx.log.group(`Push ${formatReference(target)}`, () => publish({ store: targetStore, repository: target.repository }, baseSource, built, packed, tags, ctx));
             rows = pushed.rows;
             descriptor = pushed.descriptor;
@@ -2097,12 +4439,17 @@ function summary(rows, image, tags, platforms, provenance) {
         const image = `${repository}@${digest}`;
         if (model.artifact)
             await recordOnModel(model, repository, descriptor, ctx);
-        let provenance = '';
-        if (i.attest) {
-            const statement = provenanceStatement({
+        const recorded = model.registered
+            ? await recordOnVersion(model.registered, target && i.push ? image : undefined, ctx)
+            : '';
+        const provenance = i.attest
+            ? await writeProvenance(provenanceStatement({
                 repository,
                 digest,
-                base: { name: formatReference({ ...baseRef, digest: undefined }), digest: base.descriptor.digest },
+                base: {
+                    name: formatReference({ ...baseRef, digest: undefined }),
+                    digest: base.descriptor.digest,
+                },
                 model: { uri: modelUri, digest: model.artifact?.descriptor.digest },
                 externalParameters: {
                     'base-image': i['base-image'],
@@ -2112,22 +4459,9 @@ function summary(rows, image, tags, platforms, provenance) {
                     'model-uri': modelUri,
                 },
                 github: ctx.github,
-            });
-            const attested = i.push
-                ? await attestOnGithub(statement, ctx)
-                : { attested: false, reason: 'not pushed' };
-            if (attested.attested)
-                provenance = attested.url ?? 'attested';
-            else {
-                const file = outputPath
-                    ? `${outputPath.replace(/\/+$/, '')}.provenance.json`
-                    : (0,external_node_path_.join)(ctx.workspace, 'build-model-image.provenance.json');
-                (0,src/* writeFileAtomic */.Zf)(file, `${JSON.stringify(statement, null, 2)}\n`);
-                provenance = file;
-                ctx.log.info(`Provenance written to ${file} (${attested.reason})`);
-            }
-        }
-        ctx.summary.add(summary(rows, image, tags, platformNames, provenance));
+            }), i.push, outputPath, ctx)
+            : '';
+        ctx.summary.add(summary(rows, image, tags, platformNames, provenance, recorded));
         ctx.log.info(`build-model-image: ${image} (${platformNames.join(', ')}), model layer ${(0,src/* formatBytes */.z3)(packed.layer.descriptor.size)}`);
         return {
             image,
@@ -2160,6 +4494,18 @@ async function recordOnModel(model, image, descriptor, ctx) {
         annotations: { 'mlops.image': `${image}@${descriptor.digest}`, 'mlops.image.digest': descriptor.digest },
     });
     ctx.log.info(`Recorded the image on the model as referrer ${referrer.digest}`);
+}
+/** Tags the MLflow model version with the pushed image, so the registry leads to what serves it. */
+async function recordOnVersion(version, image, ctx) {
+    if (!image) {
+        ctx.log.info(`Not pushed, so ${version.uri} is not tagged with an image`);
+        return '';
+    }
+    const digest = image.slice(image.lastIndexOf('@') + 1);
+    await version.registry.setVersionTag(version.name, version.version, 'mlops.image', image);
+    await version.registry.setVersionTag(version.name, version.version, 'mlops.image.digest', digest);
+    ctx.log.info(`Tagged ${version.uri} with mlops.image=${image}`);
+    return `Model version ${inlineCode(version.uri)} on MLflow at ${version.registry.uri} tagged ${inlineCode('mlops.image')} = ${inlineCode(image)}`;
 }
 
 ;// CONCATENATED MODULE: ./packages/dvc/src/config.ts
@@ -2266,8 +4612,6 @@ function readConfig(dvcDir) {
     return { defaultRemote, remotes, cacheDir, cacheTypes: parseCacheTypes(merged.cache?.type) };
 }
 
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(38815);
 ;// CONCATENATED MODULE: ./packages/dvc/src/pipeline.ts
 
 
@@ -3722,7 +6066,7 @@ function cacheKey(objectIds, os = process.env.RUNNER_OS ?? process.platform) {
 }
 /** @actions/cache is heavy: loaded only when caching is on and the runner offers the service. */
 async function loadCache(log) {
-    const cache = await Promise.all(/* import() */[__nccwpck_require__.e(669), __nccwpck_require__.e(119), __nccwpck_require__.e(955), __nccwpck_require__.e(941), __nccwpck_require__.e(838), __nccwpck_require__.e(420), __nccwpck_require__.e(88), __nccwpck_require__.e(91)]).then(__nccwpck_require__.bind(__nccwpck_require__, 18091));
+    const cache = await Promise.all(/* import() */[__nccwpck_require__.e(171), __nccwpck_require__.e(119), __nccwpck_require__.e(955), __nccwpck_require__.e(941), __nccwpck_require__.e(838), __nccwpck_require__.e(420), __nccwpck_require__.e(88), __nccwpck_require__.e(91)]).then(__nccwpck_require__.bind(__nccwpck_require__, 18091));
     if (!cache.isFeatureAvailable()) {
         log.info('Actions cache service not available here (no ACTIONS_CACHE_URL / ACTIONS_RESULTS_URL): skipping the cache');
         return undefined;
@@ -3908,1589 +6252,6 @@ async function runDvcCli(i, repo, ctx) {
         };
     },
 }));
-
-;// CONCATENATED MODULE: ./packages/mlflow/src/batch.ts
-
-/** log-batch limits of the MLflow server (mlflow/utils/validation.py): exceeding one fails the whole batch. */
-const LIMITS = {
-    metrics: 1000,
-    params: 100,
-    tags: 100,
-    entities: 1000,
-    /** Request body size. */
-    bytes: 1024 * 1024,
-    keyLength: 250,
-    paramValueLength: 6000,
-    tagValueLength: 5000,
-};
-const KEY_PATTERN = /^[/\w.\- ]+$/;
-/** Validates a param/tag/metric key as the server does, so the error comes before any request. */
-function validateKey(kind, key) {
-    if (typeof key !== 'string' || key.length === 0)
-        throw new src/* ActionError */.lZ(`MLflow ${kind} key is empty`);
-    if (key.length > LIMITS.keyLength) {
-        throw new src/* ActionError */.lZ(`MLflow ${kind} key '${key.slice(0, 40)}…' has ${key.length} characters; the server accepts at most ${LIMITS.keyLength}`);
-    }
-    if (!KEY_PATTERN.test(key) ||
-        key.split('/').some((part) => part === '..' || part === '.') ||
-        key.startsWith('/')) {
-        throw new src/* ActionError */.lZ(`MLflow ${kind} key '${key}' is not accepted: keys may only contain letters, digits, _ - . / and spaces (no '..' or leading '/')`);
-    }
-}
-/** MLflow turns non-finite numbers sent as JSON numbers into garbage: send them as protobuf-JSON strings. */
-function wireValue(value) {
-    if (Number.isNaN(value))
-        return 'NaN';
-    if (value === Number.POSITIVE_INFINITY)
-        return 'Infinity';
-    if (value === Number.NEGATIVE_INFINITY)
-        return '-Infinity';
-    return value;
-}
-/** Reads a metric value from the server: "NaN" strings and ±DBL_MAX (how the server stores ±Infinity). */
-function readWireValue(value) {
-    if (value === 'NaN')
-        return Number.NaN;
-    if (value === 'Infinity' || value === Number.MAX_VALUE)
-        return Number.POSITIVE_INFINITY;
-    if (value === '-Infinity' || value === -Number.MAX_VALUE)
-        return Number.NEGATIVE_INFINITY;
-    return typeof value === 'number' ? value : Number(value);
-}
-/** Checks everything the server would reject or silently alter; returns tags cut to the server's limit. */
-function validateBatch(input) {
-    const seen = new Map();
-    for (const p of input.params ?? []) {
-        validateKey('param', p.key);
-        const value = String(p.value);
-        if (value.length > LIMITS.paramValueLength) {
-            throw new src/* ActionError */.lZ(`MLflow param '${p.key}' is ${value.length} characters long; the server keeps only ${LIMITS.paramValueLength} and would truncate it silently: shorten it or log it as an artifact`);
-        }
-        const before = seen.get(p.key);
-        if (before !== undefined && before !== value) {
-            throw new src/* ActionError */.lZ(`MLflow param '${p.key}' is given twice with different values ('${before}', '${value}')`);
-        }
-        seen.set(p.key, value);
-    }
-    const params = [...seen.entries()].map(([key, value]) => ({ key, value }));
-    const tags = (input.tags ?? []).map((t) => {
-        validateKey('tag', t.key);
-        const value = String(t.value);
-        return {
-            key: t.key,
-            value: value.length > LIMITS.tagValueLength ? `${value.slice(0, LIMITS.tagValueLength - 1)}…` : value,
-        };
-    });
-    const metrics = (input.metrics ?? []).map((m) => {
-        validateKey('metric', m.key);
-        if (typeof m.value !== 'number')
-            throw new src/* ActionError */.lZ(`MLflow metric '${m.key}' has a value that is not a number: ${String(m.value)}`);
-        if (!Number.isSafeInteger(m.timestamp))
-            throw new src/* ActionError */.lZ(`MLflow metric '${m.key}' has an invalid timestamp ${m.timestamp}`);
-        if (!Number.isSafeInteger(m.step))
-            throw new src/* ActionError */.lZ(`MLflow metric '${m.key}' has a step that is not an integer: ${m.step}`);
-        return { key: m.key, value: wireValue(m.value), timestamp: m.timestamp, step: m.step };
-    });
-    return { metrics, params, tags };
-}
-const sizeOf = (item) => Buffer.byteLength(JSON.stringify(item)) + 1;
-/**
- * Splits validated entities into as few log-batch requests as the limits allow: each request takes up to
- * 100 params and 100 tags and fills the rest (up to 1000 entities and 1 MB) with metrics.
- */
-function planBatches(input, runId = 'x'.repeat(32)) {
-    const batches = [];
-    const overhead = Buffer.byteLength(JSON.stringify({ run_id: runId, metrics: [], params: [], tags: [] }));
-    let p = 0;
-    let t = 0;
-    let m = 0;
-    while (p < input.params.length || t < input.tags.length || m < input.metrics.length) {
-        const batch = { metrics: [], params: [], tags: [] };
-        let bytes = overhead;
-        let count = 0;
-        const take = (list, index, into, limit) => {
-            let i = index;
-            while (i < list.length && into.length < limit && count < LIMITS.entities) {
-                const size = sizeOf(list[i]);
-                if (bytes + size > LIMITS.bytes && count > 0)
-                    break;
-                into.push(list[i]);
-                bytes += size;
-                count++;
-                i++;
-            }
-            return i;
-        };
-        p = take(input.params, p, batch.params, LIMITS.params);
-        t = take(input.tags, t, batch.tags, LIMITS.tags);
-        m = take(input.metrics, m, batch.metrics, LIMITS.metrics);
-        batches.push(batch);
-    }
-    return batches;
-}
-/** The fewest log-batch requests the limits allow for these counts (ignoring the size limit). */
-function minimumBatches(metrics, params, tags) {
-    return Math.max(Math.ceil(metrics / LIMITS.metrics), Math.ceil(params / LIMITS.params), Math.ceil(tags / LIMITS.tags), Math.ceil((metrics + params + tags) / LIMITS.entities), metrics + params + tags > 0 ? 1 : 0);
-}
-
-;// CONCATENATED MODULE: ./packages/mlflow/src/client.ts
-
-
-const API = 'api/2.0/mlflow/';
-const ARTIFACTS = 'api/2.0/mlflow-artifacts/artifacts/';
-const UNITY_CATALOG = 'api/2.1/unity-catalog/models/';
-/** Unity Catalog model names are three-level: `catalog.schema.model`. */
-function isUnityCatalogName(name) {
-    return /^[^.\s]+\.[^.\s]+\.[^.\s]+$/.test(name);
-}
-function mlflowErrorCode(error) {
-    if (!(error instanceof src/* HttpError */.j$))
-        return undefined;
-    return error.json?.error_code;
-}
-function encodePath(path) {
-    return path
-        .split('/')
-        .filter((p) => p.length > 0)
-        .map(encodeURIComponent)
-        .join('/');
-}
-/**
- * The MLflow REST API as train-and-log and register-model need it. JSON bodies are always sent with
- * `Content-Type: application/json` (the server rejects anything else), GET parameters go in the query
- * and DELETE parameters in a JSON body.
- */
-class MlflowClient {
-    http;
-    connection;
-    requestCount = 0;
-    constructor(options) {
-        this.connection = options.connection;
-        this.http =
-            options.http ??
-                new src/* HttpClient */.Qq({
-                    name: `MLflow at ${options.connection.displayUri}`,
-                    baseUrl: options.connection.baseUrl,
-                    headers: options.connection.headers,
-                    log: options.log,
-                });
-    }
-    async call(method, endpoint, body, prefix = API) {
-        this.requestCount++;
-        try {
-            if (method === 'GET') {
-                return await this.http.json(method, prefix + endpoint, {
-                    query: body,
-                });
-            }
-            return await this.http.json(method, prefix + endpoint, { json: body ?? {} });
-        }
-        catch (error) {
-            throw this.explain(error);
-        }
-    }
-    /** Adds what to do about auth failures; the server's 401/403 bodies are plain text without secrets. */
-    explain(error) {
-        if (error instanceof src/* HttpError */.j$ && (error.status === 401 || error.status === 403)) {
-            const what = error.status === 401
-                ? `not authenticated (${this.connection.auth === 'none' ? 'no credentials were given' : `the ${this.connection.auth} credentials were refused`}); set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN`
-                : 'permission denied: the user may not do this in this experiment or model';
-            return new src/* HttpError */.j$(`MLflow at ${this.connection.displayUri} answered ${error.status}: ${what} (${error.url})`, error.status, error.url, error.body);
-        }
-        return error;
-    }
-    async getExperimentByName(name) {
-        try {
-            const res = await this.call('GET', 'experiments/get-by-name', {
-                experiment_name: name,
-            });
-            return res.experiment;
-        }
-        catch (error) {
-            if (mlflowErrorCode(error) === 'RESOURCE_DOES_NOT_EXIST')
-                return undefined;
-            throw error;
-        }
-    }
-    async createExperiment(name, tags = []) {
-        const res = await this.call('POST', 'experiments/create', { name, tags });
-        return String(res.experiment_id);
-    }
-    /** Get-or-create that survives a concurrent job creating the same experiment (400 RESOURCE_ALREADY_EXISTS). */
-    async getOrCreateExperiment(name) {
-        const existing = await this.getExperimentByName(name);
-        if (existing) {
-            if (existing.lifecycle_stage === 'deleted') {
-                throw new src/* ActionError */.lZ(`MLflow experiment '${name}' is deleted; restore it or choose another experiment-name`);
-            }
-            return existing;
-        }
-        try {
-            const id = await this.createExperiment(name);
-            return { experiment_id: id, name };
-        }
-        catch (error) {
-            if (mlflowErrorCode(error) !== 'RESOURCE_ALREADY_EXISTS')
-                throw error;
-            const raced = await this.getExperimentByName(name);
-            if (!raced)
-                throw error;
-            return raced;
-        }
-    }
-    async createRun(options) {
-        const tags = (options.tags ?? []).filter((t) => t.key !== 'mlflow.runName');
-        if (options.runName)
-            tags.push({ key: 'mlflow.runName', value: options.runName });
-        const { tags: checked } = validateBatch({ tags });
-        const res = await this.call('POST', 'runs/create', {
-            experiment_id: options.experimentId,
-            run_name: options.runName,
-            start_time: options.startTime,
-            user_id: options.userId,
-            tags: checked,
-        });
-        return res.run;
-    }
-    async getRun(runId) {
-        const res = await this.call('GET', 'runs/get', { run_id: runId });
-        const run = res.run;
-        run.data ??= {};
-        run.data.metrics = (run.data.metrics ?? []).map((m) => ({ ...m, value: readWireValue(m.value) }));
-        return run;
-    }
-    async updateRun(runId, status, endTime) {
-        const res = await this.call('POST', 'runs/update', {
-            run_id: runId,
-            status,
-            end_time: endTime,
-        });
-        return res.run_info;
-    }
-    async getMetricHistory(runId, key) {
-        const res = await this.call('GET', 'metrics/get-history', {
-            run_id: runId,
-            metric_key: key,
-        });
-        return (res.metrics ?? []).map((m) => ({ ...m, value: readWireValue(m.value), step: m.step ?? 0 }));
-    }
-    /** Logs any number of metrics, params and tags in as few requests as the server's limits allow. */
-    async logBatch(runId, input) {
-        const checked = validateBatch(input);
-        const batches = planBatches(checked, runId);
-        for (const batch of batches) {
-            await this.call('POST', 'runs/log-batch', { run_id: runId, ...batch });
-        }
-        return batches.length;
-    }
-    /** Entries directly under `path` of a run's artifacts (run-relative paths); empty when the path is missing. */
-    async listArtifacts(runId, path) {
-        const res = await this.call('GET', 'artifacts/list', {
-            run_id: runId,
-            path,
-        });
-        return res.files ?? [];
-    }
-    /** PUT through the artifact proxy: `mlflow-artifacts:/<exp>/<run>/artifacts` + the relative path. */
-    async uploadArtifact(artifactUri, file, open) {
-        const root = artifactRoot(artifactUri);
-        this.requestCount++;
-        try {
-            await this.http.request('PUT', ARTIFACTS + encodePath(`${root}/${file.artifactPath}`), {
-                body: open,
-                headers: { 'content-type': 'application/octet-stream', 'content-length': String(file.size) },
-                timeoutMs: 120_000,
-            });
-        }
-        catch (error) {
-            throw this.explain(error);
-        }
-    }
-    // ---------- model registry ----------
-    async getRegisteredModel(name) {
-        try {
-            const res = await this.call('GET', 'registered-models/get', {
-                name,
-            });
-            return res.registered_model;
-        }
-        catch (error) {
-            if (mlflowErrorCode(error) === 'RESOURCE_DOES_NOT_EXIST')
-                return undefined;
-            throw error;
-        }
-    }
-    /** Get-or-create that survives a concurrent job creating the same model (400 RESOURCE_ALREADY_EXISTS). */
-    async getOrCreateRegisteredModel(name, options = {}) {
-        const existing = await this.getRegisteredModel(name);
-        if (existing)
-            return { model: existing, created: false };
-        try {
-            const res = await this.call('POST', 'registered-models/create', {
-                name,
-                description: options.description,
-                tags: options.tags ?? [],
-            });
-            return { model: res.registered_model, created: true };
-        }
-        catch (error) {
-            if (mlflowErrorCode(error) !== 'RESOURCE_ALREADY_EXISTS')
-                throw error;
-            const raced = await this.getRegisteredModel(name);
-            if (!raced)
-                throw error;
-            return { model: raced, created: false };
-        }
-    }
-    async setRegisteredModelTag(name, key, value) {
-        await this.call('POST', 'registered-models/set-tag', { name, key, value });
-    }
-    async createModelVersion(options) {
-        const { tags } = validateBatch({ tags: options.tags ?? [] });
-        const res = await this.call('POST', 'model-versions/create', {
-            name: options.name,
-            source: options.source,
-            run_id: options.runId,
-            run_link: options.runLink,
-            description: options.description,
-            tags,
-        });
-        return res.model_version;
-    }
-    async getModelVersion(name, version) {
-        try {
-            const res = await this.call('GET', 'model-versions/get', {
-                name,
-                version,
-            });
-            return res.model_version;
-        }
-        catch (error) {
-            if (mlflowErrorCode(error) === 'RESOURCE_DOES_NOT_EXIST')
-                return undefined;
-            throw error;
-        }
-    }
-    async setModelVersionTag(name, version, key, value) {
-        validateKey('tag', key);
-        await this.call('POST', 'model-versions/set-tag', { name, version, key, value });
-    }
-    /**
-     * Every page of `model-versions/search` (GET; `filter` such as `name='m' AND run_id='…'`). The server
-     * never includes aliases here.
-     */
-    async *searchModelVersions(filter, options = {}) {
-        let pageToken;
-        do {
-            const res = await this.call('GET', 'model-versions/search', {
-                filter,
-                max_results: options.pageSize ?? 200,
-                order_by: options.orderBy,
-                page_token: pageToken,
-            });
-            yield* res.model_versions ?? [];
-            pageToken = res.next_page_token || undefined;
-        } while (pageToken);
-    }
-    async transitionModelVersionStage(name, version, stage, archiveExistingVersions) {
-        const res = await this.call('POST', 'model-versions/transition-stage', {
-            name,
-            version,
-            stage,
-            archive_existing_versions: archiveExistingVersions,
-        });
-        return res.model_version;
-    }
-    async getModelVersionByAlias(name, alias) {
-        try {
-            if (isUnityCatalogName(name)) {
-                const res = await this.call('GET', `${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`, { include_aliases: 'true' }, UNITY_CATALOG);
-                return {
-                    name: res.model_name,
-                    version: String(res.version),
-                    run_id: res.run_id,
-                    source: res.source,
-                    status: res.status,
-                    description: res.comment,
-                    aliases: (res.aliases ?? []).map((a) => a.alias_name),
-                };
-            }
-            const res = await this.call('GET', 'registered-models/alias', {
-                name,
-                alias,
-            });
-            return res.model_version;
-        }
-        catch (error) {
-            // The server answers a missing alias (even of a missing model) with 400 INVALID_PARAMETER_VALUE.
-            if (error instanceof src/* HttpError */.j$ &&
-                (error.status === 404 || (error.status === 400 && /alias .* not found/i.test(error.body)))) {
-                return undefined;
-            }
-            throw error;
-        }
-    }
-    /** Sets or moves an alias (the server moves an existing alias silently). */
-    async setModelAlias(name, alias, version) {
-        if (isUnityCatalogName(name)) {
-            await this.call('PUT', `${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`, { version_num: Number(version) }, UNITY_CATALOG);
-            return;
-        }
-        await this.call('POST', 'registered-models/alias', { name, alias, version });
-    }
-    /** Idempotent: deleting a missing alias succeeds. */
-    async deleteModelAlias(name, alias) {
-        if (isUnityCatalogName(name)) {
-            try {
-                await this.call('DELETE', `${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`, undefined, UNITY_CATALOG);
-            }
-            catch (error) {
-                if (!(error instanceof src/* HttpError */.j$ && error.status === 404))
-                    throw error;
-            }
-            return;
-        }
-        await this.call('DELETE', 'registered-models/alias', { name, alias });
-    }
-}
-/** The proxy path of a run's artifact root; only `mlflow-artifacts:` roots can be written through REST. */
-function artifactRoot(artifactUri) {
-    const match = /^mlflow-artifacts:(?:\/\/[^/]*)?\/?(.*)$/.exec(artifactUri);
-    if (!match) {
-        throw new src/* ActionError */.lZ(`The run's artifact location '${artifactUri}' is not served by the MLflow artifact proxy; start the server with --serve-artifacts (the default since MLflow 2.0) or use a local tracking-uri`);
-    }
-    return match[1].replace(/\/$/, '');
-}
-
-;// CONCATENATED MODULE: ./packages/mlflow/src/connection.ts
-
-function isMlflowUri(uri) {
-    return /^https?:\/\//i.test(uri) || /^databricks(:\/\/.*)?$/i.test(uri);
-}
-/**
- * Resolves a tracking URI and credentials the way MLflow's Python client does: basic auth when both
- * MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD are set, otherwise a bearer MLFLOW_TRACKING_TOKEN;
- * `databricks` uses DATABRICKS_HOST and DATABRICKS_TOKEN. Credentials in the URI's user-info count as basic.
- */
-function resolveConnection(uri, env, token) {
-    let base;
-    let username = env.MLFLOW_TRACKING_USERNAME || undefined;
-    let password = env.MLFLOW_TRACKING_PASSWORD || undefined;
-    let bearer = token || env.MLFLOW_TRACKING_TOKEN || undefined;
-    if (/^databricks(:\/\/.*)?$/i.test(uri)) {
-        const host = env.DATABRICKS_HOST;
-        if (!host)
-            throw new src/* ActionError */.lZ("tracking-uri 'databricks' needs the DATABRICKS_HOST environment variable (and DATABRICKS_TOKEN)");
-        base = new URL(/^https?:\/\//.test(host) ? host : `https://${host}`);
-        bearer = token || env.DATABRICKS_TOKEN || undefined;
-        username = undefined;
-        password = undefined;
-        if (!bearer)
-            throw new src/* ActionError */.lZ("tracking-uri 'databricks' needs the DATABRICKS_TOKEN environment variable");
-    }
-    else {
-        try {
-            base = new URL(uri);
-        }
-        catch {
-            throw new src/* ActionError */.lZ(`tracking-uri '${uri}' is not a URL; use http(s)://host[:port][/path], 'databricks' or a local path`);
-        }
-        if (base.username || base.password) {
-            username = decodeURIComponent(base.username);
-            password = decodeURIComponent(base.password);
-            base.username = '';
-            base.password = '';
-        }
-    }
-    base.search = '';
-    base.hash = '';
-    if (!base.pathname.endsWith('/'))
-        base.pathname += '/';
-    const headers = { 'user-agent': 'mlops-actions' };
-    const secrets = [];
-    let auth = 'none';
-    if (username && password) {
-        headers.authorization = (0,src/* basicAuth */.tB)(username, password);
-        secrets.push(password, headers.authorization.slice('Basic '.length));
-        auth = 'basic';
-    }
-    else if (bearer) {
-        headers.authorization = `Bearer ${bearer}`;
-        secrets.push(bearer);
-        auth = 'bearer';
-    }
-    const displayUri = /^databricks/i.test(uri) ? 'databricks' : base.toString().replace(/\/$/, '');
-    return { baseUrl: base.toString(), displayUri, headers, secrets, auth };
-}
-
-;// CONCATENATED MODULE: ./packages/mlflow/src/index.ts
-
-
-
-
-
-;// CONCATENATED MODULE: ./packages/store/src/files.ts
-
-
-
-/** Every regular file under `dir`, as upload entries under `prefix` (sorted, symlinks skipped). */
-function listFiles(dir, prefix) {
-    const out = [];
-    const walk = (current) => {
-        for (const entry of (0,external_node_fs_.readdirSync)(current, { withFileTypes: true }).sort((a, b) => a.name < b.name ? -1 : 1)) {
-            const full = (0,external_node_path_.join)(current, entry.name);
-            if (entry.isDirectory())
-                walk(full);
-            else if (entry.isFile()) {
-                const rel = (0,external_node_path_.relative)(dir, full).split(external_node_path_.sep).join('/');
-                out.push({
-                    localPath: full,
-                    artifactPath: prefix ? `${prefix}/${rel}` : rel,
-                    size: (0,external_node_fs_.statSync)(full).size,
-                });
-            }
-        }
-    };
-    walk(dir);
-    return out;
-}
-/** Files under `root` matching any of the globs (relative to root), skipping .git and node_modules. */
-function findFiles(root, globs, skipDirs = ['.git', 'node_modules']) {
-    const patterns = globs.map(src/* globToRegExp */.tL);
-    const out = [];
-    const walk = (current) => {
-        let entries;
-        try {
-            entries = (0,external_node_fs_.readdirSync)(current, { withFileTypes: true });
-        }
-        catch {
-            return;
-        }
-        for (const entry of entries) {
-            const full = (0,external_node_path_.join)(current, entry.name);
-            const rel = (0,external_node_path_.relative)(root, full).split(external_node_path_.sep).join('/');
-            if (entry.isDirectory()) {
-                if (!skipDirs.includes(entry.name))
-                    walk(full);
-            }
-            else if (entry.isFile() && patterns.some((p) => p.test(rel)))
-                out.push(rel);
-        }
-    };
-    walk(root);
-    return out.sort();
-}
-
-;// CONCATENATED MODULE: ./packages/store/src/oci-registry.ts
-
-
-
-
-
-/** CNCF ModelPack (model-spec v1) media types. */
-const ModelPack = {
-    manifest: 'application/vnd.cncf.model.manifest.v1+json',
-    config: 'application/vnd.cncf.model.config.v1+json',
-    weightTarGzip: 'application/vnd.cncf.model.weight.v1.tar+gzip',
-    filepath: 'org.cncf.model.filepath',
-};
-/** Our records about a version, pushed as OCI 1.1 referrers of its manifest. */
-const RecordType = {
-    history: 'application/vnd.mlops.promotion.v1+json',
-    tag: 'application/vnd.mlops.version-tag.v1+json',
-};
-const A = {
-    runId: 'org.mlops.run-id',
-    source: 'org.mlops.source',
-    version: 'org.mlops.version',
-    record: 'org.mlops.record',
-    created: 'org.opencontainers.image.created',
-    title: 'org.opencontainers.image.title',
-    description: 'org.opencontainers.image.description',
-    tagPrefix: 'org.mlops.tag.',
-};
-const VERSION_TAG = /^v(\d+)$/;
-/**
- * Models as CNCF ModelPack artifacts in an OCI registry or image layout: versions are immutable tags `v1`,
- * `v2`, … (found by listing the tags, pushing the next one and re-reading it to detect a lost race),
- * aliases are movable tags, and the history and version tags are referrers of the version's manifest.
- */
-class OciModelRegistry {
-    options;
-    kind;
-    uri;
-    store;
-    constructor(options) {
-        this.options = options;
-        this.kind = options.kind;
-        this.uri = options.uri;
-        this.store = options.store;
-    }
-    repository(name) {
-        if (!/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/.test(name))
-            throw new src/* ActionError */.lZ(`model-name '${name}' is not an OCI repository name: use lowercase letters, digits and separators . _ -`);
-        return this.options.namespace ? `${this.options.namespace}/${name}` : name;
-    }
-    validateAlias(alias) {
-        if (!isValidTag(alias))
-            throw new src/* ActionError */.lZ(`alias '${alias}' is not a valid OCI tag (letters, digits, _ . -, at most 128, not starting with . or -)`);
-        if (VERSION_TAG.test(alias) || /^sha256-/.test(alias))
-            throw new src/* ActionError */.lZ(`alias '${alias}' is reserved in an OCI model registry (v<number> tags are versions, sha256-… tags hold referrers)`);
-    }
-    async ensureModel(name) {
-        return { created: !(await this.modelExists(name)) };
-    }
-    async modelExists(name) {
-        return (await this.versionTags(name)).length > 0;
-    }
-    async versionTags(name) {
-        const tags = await this.store.listTags(this.repository(name));
-        return tags
-            .flatMap((t) => (VERSION_TAG.test(t) ? [Number(VERSION_TAG.exec(t)[1])] : []))
-            .sort((a, b) => a - b);
-    }
-    async info(name, tag) {
-        const repository = this.repository(name);
-        const fetched = await this.store.getManifest(repository, tag);
-        if (!fetched)
-            return undefined;
-        const manifest = fetched.manifest;
-        const a = manifest.annotations ?? {};
-        const version = a[A.version] ?? VERSION_TAG.exec(tag)?.[1] ?? '';
-        const tags = Object.fromEntries(Object.entries(a)
-            .filter(([k]) => k.startsWith(A.tagPrefix))
-            .map(([k, v]) => [k.slice(A.tagPrefix.length), v]));
-        return {
-            name,
-            version,
-            runId: a[A.runId] || undefined,
-            source: a[A.source] ?? '',
-            status: 'READY',
-            aliases: VERSION_TAG.test(tag) ? [] : [tag],
-            tags,
-            description: a[A.description],
-            uri: this.options.reference(repository, fetched.descriptor.digest, `v${version}`),
-            digest: fetched.descriptor.digest,
-        };
-    }
-    async registerVersion(options) {
-        const repository = this.repository(options.name);
-        if (options.runId) {
-            const existing = await this.searchVersions(options.name, { runId: options.runId });
-            if (existing[0])
-                return { version: existing[0], created: false };
-        }
-        if (!(0,external_node_fs_.existsSync)(options.source) || !(0,external_node_fs_.statSync)(options.source).isDirectory())
-            throw new src/* ActionError */.lZ(`model-uri '${options.source}' is not a model directory: the ${this.kind === 'local' ? 'local' : 'OCI'} registry packs a directory (train-and-log's model-uri with the local tracking store)`);
-        const scratch = (0,external_node_fs_.mkdtempSync)((0,external_node_path_.join)((0,external_node_os_.tmpdir)(), 'modelpack-'));
-        try {
-            const dirName = (0,external_node_path_.basename)(options.source);
-            const layer = await buildLayer(listTree(options.source, dirName), {
-                output: (0,external_node_path_.join)(scratch, 'layer.tar.gz'),
-                mtime: sourceDateEpoch(),
-            });
-            const layerDescriptor = {
-                ...layer.descriptor,
-                mediaType: ModelPack.weightTarGzip,
-                annotations: { [ModelPack.filepath]: dirName },
-            };
-            const created = new Date().toISOString();
-            const config = encodeJson(modelPackConfig(options.name, created, options.runId, layer.diffId, options.description));
-            const configDescriptor = describe(ModelPack.config, config);
-            this.options.log?.(`Pushing the model layer (${layer.descriptor.size} bytes, ${layer.files} files) to ${this.uri}`);
-            await this.store.pushBlob(repository, layerDescriptor, () => (0,external_node_fs_.createReadStream)((0,external_node_path_.join)(scratch, 'layer.tar.gz')));
-            await this.store.pushBlob(repository, configDescriptor, config);
-            const version = await this.tagNextVersion(repository, (n) => ({
-                schemaVersion: 2,
-                mediaType: MediaType.ociManifest,
-                artifactType: ModelPack.manifest,
-                config: configDescriptor,
-                layers: [layerDescriptor],
-                annotations: {
-                    [A.created]: created,
-                    [A.title]: options.name,
-                    [A.version]: String(n),
-                    [A.source]: options.source,
-                    ...(options.runId ? { [A.runId]: options.runId } : {}),
-                    ...(options.description ? { [A.description]: options.description } : {}),
-                    ...Object.fromEntries(Object.entries(options.tags ?? {}).map(([k, v]) => [`${A.tagPrefix}${k}`, v])),
-                },
-            }));
-            const info = await this.info(options.name, `v${version}`);
-            if (!info)
-                throw new src/* ActionError */.lZ(`${this.uri}: version v${version} of ${options.name} vanished right after it was pushed`);
-            return { version: info, created: true };
-        }
-        finally {
-            (0,external_node_fs_.rmSync)(scratch, { recursive: true, force: true });
-        }
-    }
-    /** Registries have no conditional tag write: take the next free number, push, re-read, retry when lost. */
-    async tagNextVersion(repository, manifestFor) {
-        const attempts = this.options.raceAttempts ?? 5;
-        for (let attempt = 0; attempt < attempts; attempt++) {
-            const tags = await this.store.listTags(repository);
-            const taken = tags.flatMap((t) => (VERSION_TAG.test(t) ? [Number(VERSION_TAG.exec(t)[1])] : []));
-            const n = Math.max(0, ...taken) + 1;
-            if (await this.store.resolve(repository, `v${n}`))
-                continue;
-            const bytes = encodeJson(manifestFor(n));
-            const pushed = await this.store.putManifest(repository, bytes, MediaType.ociManifest, `v${n}`);
-            const now = await this.store.resolve(repository, `v${n}`);
-            if (now?.digest === pushed.digest) {
-                // A run that checked the tag before our push may still overwrite it: look again once its push has landed.
-                await new Promise((r) => setTimeout(r, this.options.settleMs ?? 300));
-                const settled = await this.store.resolve(repository, `v${n}`);
-                if (settled?.digest === pushed.digest)
-                    return n;
-            }
-            this.options.log?.(`v${n} of ${repository} was taken by another run at the same moment; trying the next number`);
-        }
-        throw new src/* ActionError */.lZ(`${this.uri}: could not claim a version tag for ${repository} after ${attempts} attempts (other runs kept taking them)`);
-    }
-    async waitReady(name, version, _options) {
-        const found = await this.getVersion(name, version);
-        if (!found)
-            throw new src/* ActionError */.lZ(`${this.uri}: ${name} has no version ${version}`);
-        return found;
-    }
-    getVersion(name, version) {
-        return this.info(name, `v${version}`);
-    }
-    async getAlias(name, alias) {
-        const found = await this.info(name, alias);
-        return found ? { ...found, aliases: [alias] } : undefined;
-    }
-    async setAlias(name, alias, version) {
-        this.validateAlias(alias);
-        const repository = this.repository(name);
-        const fetched = await this.store.getManifest(repository, `v${version}`);
-        if (!fetched)
-            throw new src/* ActionError */.lZ(`${this.uri}: ${name} has no version ${version}`);
-        await this.store.putManifest(repository, fetched.bytes, fetched.descriptor.mediaType, alias);
-    }
-    async deleteAlias(name, alias) {
-        throw new src/* ActionError */.lZ(`${this.uri}: alias '${alias}' of ${name} cannot be deleted: the distribution spec deletes manifests, not tags; move the alias instead`);
-    }
-    async searchVersions(name, options = {}) {
-        const found = [];
-        for (const n of await this.versionTags(name)) {
-            const info = await this.info(name, `v${n}`);
-            if (info && (!options.runId || info.runId === options.runId))
-                found.push(info);
-        }
-        return found;
-    }
-    /** Manifests are immutable: a tag added later is a referrer of the version. */
-    async setVersionTag(name, version, key, value) {
-        await this.record(name, version, RecordType.tag, JSON.stringify({ key, value }));
-    }
-    async appendHistory(name, entry) {
-        await this.record(name, entry.to, RecordType.history, JSON.stringify(entry));
-    }
-    async record(name, version, artifactType, value) {
-        const repository = this.repository(name);
-        const subject = await this.store.resolve(repository, `v${version}`);
-        if (!subject)
-            throw new src/* ActionError */.lZ(`${this.uri}: ${name} has no version ${version}`);
-        const empty = describe(MediaType.ociEmpty, EMPTY_JSON);
-        await this.store.pushBlob(repository, empty, EMPTY_JSON);
-        await pushReferrer(this.store, repository, {
-            schemaVersion: 2,
-            mediaType: MediaType.ociManifest,
-            artifactType,
-            config: empty,
-            layers: [empty],
-            subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
-            annotations: { [A.record]: value, [A.created]: new Date().toISOString() },
-        });
-    }
-    async readHistory(name) {
-        const repository = this.repository(name);
-        const entries = [];
-        for (const n of await this.versionTags(name)) {
-            const subject = await this.store.resolve(repository, `v${n}`);
-            if (!subject)
-                continue;
-            for (const d of await listReferrers(this.store, repository, subject.digest, RecordType.history)) {
-                const text = d.annotations?.[A.record];
-                if (!text)
-                    continue;
-                try {
-                    entries.push(JSON.parse(text));
-                }
-                catch {
-                    this.options.log?.(`Skipping an unreadable history record ${d.digest} of ${repository}`);
-                }
-            }
-        }
-        return entries.sort((a, b) => a.time.localeCompare(b.time));
-    }
-}
-/** The ModelPack config (schema: modelpack/model-spec `config-schema.json`, no extra fields allowed). */
-function modelPackConfig(name, createdAt, runId, diffId, description) {
-    return {
-        descriptor: {
-            name,
-            createdAt,
-            ...(runId ? { revision: runId } : {}),
-            ...(description ? { description } : {}),
-        },
-        config: {},
-        modelfs: { type: 'layers', diffIds: [diffId] },
-    };
-}
-
-;// CONCATENATED MODULE: ./packages/store/src/local.ts
-
-
-
-
-
-
-function encode(value) {
-    if (Number.isNaN(value))
-        return 'NaN';
-    if (value === Number.POSITIVE_INFINITY)
-        return 'Infinity';
-    if (value === Number.NEGATIVE_INFINITY)
-        return '-Infinity';
-    return value;
-}
-function decode(value) {
-    return typeof value === 'number' ? value : Number(value);
-}
-/**
- * The embedded store: run records as JSON under a directory (default `.mlops`), artifacts copied beside
- * them. Every write is atomic. The directory is what gets uploaded as a workflow artifact.
- */
-class LocalStore {
-    uri;
-    kind = 'local';
-    root;
-    constructor(root, uri = root) {
-        this.uri = uri;
-        this.root = (0,external_node_path_.resolve)(root);
-    }
-    runFile(runId) {
-        if (!/^[0-9a-f]{32}$/.test(runId))
-            throw new src/* ActionError */.lZ(`'${runId}' is not a run id of the local store (32 hex digits)`);
-        return (0,external_node_path_.join)(this.root, 'runs', runId, 'run.json');
-    }
-    read(runId) {
-        const file = this.runFile(runId);
-        if (!(0,external_node_fs_.existsSync)(file))
-            throw new src/* ActionError */.lZ(`Run ${runId} is not in the local store at ${this.uri}`);
-        return JSON.parse((0,external_node_fs_.readFileSync)(file, 'utf8'));
-    }
-    write(record) {
-        (0,src/* writeFileAtomic */.Zf)(this.runFile(record.run_id), `${JSON.stringify(record, null, 2)}\n`);
-    }
-    experimentId(name) {
-        const file = (0,external_node_path_.join)(this.root, 'experiments.json');
-        const map = (0,external_node_fs_.existsSync)(file) ? JSON.parse((0,external_node_fs_.readFileSync)(file, 'utf8')) : {};
-        if (!map[name]) {
-            map[name] = String(Object.keys(map).length + 1);
-            (0,src/* writeFileAtomic */.Zf)(file, `${JSON.stringify(map, null, 2)}\n`);
-        }
-        return map[name];
-    }
-    async startRun(options) {
-        const runId = (0,external_node_crypto_.randomBytes)(16).toString('hex');
-        const experimentId = this.experimentId(options.experimentName);
-        const artifactUri = (0,external_node_path_.join)(this.root, 'runs', runId, 'artifacts');
-        (0,external_node_fs_.mkdirSync)(artifactUri, { recursive: true });
-        this.write({
-            format: 'mlops-run/v1',
-            run_id: runId,
-            experiment_id: experimentId,
-            experiment_name: options.experimentName,
-            run_name: options.runName,
-            status: 'RUNNING',
-            start_time: options.startTime,
-            params: {},
-            tags: { ...options.tags, 'mlflow.runName': options.runName },
-            metrics: {},
-            artifact_uri: artifactUri,
-        });
-        return { runId, experimentId, runName: options.runName, artifactUri };
-    }
-    async log(run, entities) {
-        const record = this.read(run.runId);
-        for (const [key, value] of Object.entries(entities.params ?? {})) {
-            if (key in record.params && record.params[key] !== value) {
-                throw new src/* ActionError */.lZ(`Param '${key}' was already logged with the value '${record.params[key]}'; params cannot change within a run`);
-            }
-            record.params[key] = value;
-        }
-        Object.assign(record.tags, entities.tags ?? {});
-        for (const m of entities.metrics ?? []) {
-            const points = record.metrics[m.key] ?? [];
-            points.push({ value: encode(m.value), step: m.step, timestamp: m.timestamp });
-            record.metrics[m.key] = points;
-        }
-        this.write(record);
-    }
-    async uploadArtifacts(run, files, options = {}) {
-        await (0,src/* mapPool */.Pk)(files, options.parallel ?? 8, async (file) => {
-            const target = (0,external_node_path_.join)(run.artifactUri, ...file.artifactPath.split('/'));
-            if (!target.startsWith(run.artifactUri))
-                throw new src/* ActionError */.lZ(`Artifact path '${file.artifactPath}' leaves the run's directory`);
-            (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(target), { recursive: true });
-            const temp = `${target}.${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.tmp`;
-            (0,external_node_fs_.copyFileSync)(file.localPath, temp);
-            const { renameSync } = await Promise.resolve(/* import() */).then(__nccwpck_require__.t.bind(__nccwpck_require__, 73024, 23));
-            renameSync(temp, target);
-            options.onFile?.(file);
-        });
-    }
-    async finish(run, status, endTime) {
-        const record = this.read(run.runId);
-        record.status = status;
-        record.end_time = endTime;
-        this.write(record);
-    }
-    modelUri(run, artifactPath) {
-        return (0,external_node_path_.join)(run.artifactUri, ...artifactPath.split('/'));
-    }
-    async getRunMetrics(runId) {
-        const record = this.read(runId);
-        const metrics = {};
-        for (const [key, points] of Object.entries(record.metrics)) {
-            const latest = [...points].sort((a, b) => a.step - b.step || a.timestamp - b.timestamp).pop();
-            if (latest)
-                metrics[key] = decode(latest.value);
-        }
-        return { runId, metrics, label: `run ${runId} (local store)` };
-    }
-    /** The local registry register-model keeps beside the runs (`<root>/registry`, an OCI image layout). */
-    registry() {
-        const root = (0,external_node_path_.join)(this.root, 'registry');
-        return new OciModelRegistry({
-            kind: 'local',
-            store: new LayoutStore(root),
-            namespace: '',
-            uri: `${this.uri.replace(/\/$/, '')}/registry`,
-            reference: (repository, _digest, tag) => `oci:${(0,external_node_path_.join)(root, repository)}:${tag}`,
-        });
-    }
-    async getAliasedRun(name, alias) {
-        const registry = this.registry();
-        const version = (0,external_node_fs_.existsSync)((0,external_node_path_.join)(this.root, 'registry'))
-            ? await registry.getAlias(name, alias)
-            : undefined;
-        if (!version)
-            throw new src/* ActionError */.lZ(`baseline 'models:/${name}@${alias}': the local registry ${registry.uri} has no model ${name} with alias '${alias}' (register-model creates it)`);
-        if (!version.runId)
-            throw new src/* ActionError */.lZ(`baseline 'models:/${name}@${alias}': version ${version.version} is not linked to a run`);
-        const baseline = await this.getRunMetrics(version.runId);
-        return {
-            ...baseline,
-            label: `models:/${name}@${alias} (version ${version.version}, run ${version.runId})`,
-        };
-    }
-}
-
-;// CONCATENATED MODULE: ./packages/store/src/metrics.ts
-
-
-
-
-const STEP_COLUMNS = ['step', 'epoch', 'iteration', 'iter', 'global_step'];
-const IGNORED_COLUMNS = ['timestamp', 'time', 'wall_time', 'date'];
-function fail(file, line, column, problem) {
-    const where = line ? ` line ${line}${column ? `, column ${column}` : ''}` : '';
-    throw new src/* ActionError */.lZ(`Metrics file '${file}'${where}: ${problem}`);
-}
-/** Numbers as Python, YAML and pandas write them, including NaN and the infinities. */
-function parseNumberText(text) {
-    const t = text.trim();
-    if (t === '')
-        return undefined;
-    if (/^[+-]?(nan|\.nan)$/i.test(t))
-        return Number.NaN;
-    if (/^\+?(inf|infinity|\.inf)$/i.test(t))
-        return Number.POSITIVE_INFINITY;
-    if (/^-(inf|infinity|\.inf)$/i.test(t))
-        return Number.NEGATIVE_INFINITY;
-    if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t))
-        return undefined;
-    return Number(t);
-}
-/** JSON as Python's json module writes it: bare NaN, Infinity and -Infinity are allowed. Errors give line/column. */
-function parseJsonWithNaN(text, file) {
-    let i = 0;
-    const position = (at) => {
-        const before = text.slice(0, at);
-        const line = before.split('\n').length;
-        return { line, column: at - before.lastIndexOf('\n') };
-    };
-    const error = (problem) => {
-        const { line, column } = position(Math.min(i, text.length));
-        fail(file, line, column, `not valid JSON: ${problem}`);
-    };
-    const ws = () => {
-        while (i < text.length && /[\s\uFEFF]/.test(text[i]))
-            i++;
-    };
-    const value = () => {
-        ws();
-        const c = text[i];
-        if (c === undefined)
-            return error('unexpected end of file');
-        if (c === '{') {
-            i++;
-            const obj = {};
-            ws();
-            if (text[i] === '}') {
-                i++;
-                return obj;
-            }
-            for (;;) {
-                ws();
-                if (text[i] !== '"')
-                    error(`expected a quoted key, found ${JSON.stringify(text[i] ?? 'end of file')}`);
-                const key = value();
-                ws();
-                if (text[i] !== ':')
-                    error(`expected ':' after key "${key}"`);
-                i++;
-                obj[key] = value();
-                ws();
-                if (text[i] === ',') {
-                    i++;
-                    continue;
-                }
-                if (text[i] === '}') {
-                    i++;
-                    return obj;
-                }
-                error(`expected ',' or '}', found ${JSON.stringify(text[i] ?? 'end of file')}`);
-            }
-        }
-        if (c === '[') {
-            i++;
-            const arr = [];
-            ws();
-            if (text[i] === ']') {
-                i++;
-                return arr;
-            }
-            for (;;) {
-                arr.push(value());
-                ws();
-                if (text[i] === ',') {
-                    i++;
-                    continue;
-                }
-                if (text[i] === ']') {
-                    i++;
-                    return arr;
-                }
-                error(`expected ',' or ']', found ${JSON.stringify(text[i] ?? 'end of file')}`);
-            }
-        }
-        if (c === '"') {
-            const start = i;
-            i++;
-            while (i < text.length && text[i] !== '"' && text[i] !== '\n')
-                i += text[i] === '\\' ? 2 : 1;
-            if (text[i] !== '"')
-                error('unterminated string');
-            i++;
-            try {
-                return JSON.parse(text.slice(start, i));
-            }
-            catch {
-                i = start;
-                return error('invalid string escape');
-            }
-        }
-        for (const [word, result] of [
-            ['true', true],
-            ['false', false],
-            ['null', null],
-            ['NaN', Number.NaN],
-            ['Infinity', Number.POSITIVE_INFINITY],
-            ['-Infinity', Number.NEGATIVE_INFINITY],
-        ]) {
-            if (text.startsWith(word, i)) {
-                i += word.length;
-                return result;
-            }
-        }
-        const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
-        if (!m)
-            return error(`unexpected ${JSON.stringify(c)}`);
-        i += m[0].length;
-        return Number(m[0]);
-    };
-    const result = value();
-    ws();
-    if (i < text.length)
-        error(`unexpected ${JSON.stringify(text[i])} after the value`);
-    return result;
-}
-/**
- * Flattens nested metrics the way DVC shows them (`{"train": {"acc": 1}}` → `train.acc`). Lists of numbers
- * become a history with steps 0…n−1; strings that spell a number (including "NaN") count; other values
- * (text, booleans, null) are skipped and reported.
- */
-function flattenMetrics(value, result, skipped, prefix = '') {
-    if (typeof value === 'number') {
-        if (prefix)
-            result.latest[prefix] = value;
-        return;
-    }
-    if (typeof value === 'string') {
-        const parsed = parseNumberText(value);
-        if (parsed !== undefined && prefix)
-            result.latest[prefix] = parsed;
-        else
-            skipped.push(prefix || '(root)');
-        return;
-    }
-    if (Array.isArray(value)) {
-        const numbers = value.map((v) => typeof v === 'number' ? v : typeof v === 'string' ? parseNumberText(v) : undefined);
-        if (prefix && numbers.length > 0 && numbers.every((n) => n !== undefined)) {
-            result.history[prefix] = numbers.map((v, step) => ({ step, value: v }));
-            result.latest[prefix] = numbers[numbers.length - 1];
-            return;
-        }
-        value.forEach((v, index) => {
-            flattenMetrics(v, result, skipped, prefix ? `${prefix}.${index}` : String(index));
-        });
-        return;
-    }
-    if (value && typeof value === 'object') {
-        for (const [key, v] of Object.entries(value))
-            flattenMetrics(v, result, skipped, prefix ? `${prefix}.${key}` : key);
-        return;
-    }
-    if (prefix)
-        skipped.push(prefix);
-}
-function parseDelimited(text, file, delimiter) {
-    const lines = text.split(/\r?\n/);
-    const split = (line) => line.split(delimiter).map((cell) => cell.trim().replace(/^"(.*)"$/, '$1'));
-    const headerIndex = lines.findIndex((l) => l.trim() !== '');
-    if (headerIndex < 0)
-        fail(file, undefined, undefined, 'the file is empty; expected a header row and at least one row of values');
-    const header = split(lines[headerIndex]);
-    const stepIndex = header.findIndex((h) => STEP_COLUMNS.includes(h.toLowerCase()));
-    const result = { latest: {}, history: {} };
-    let rowCount = 0;
-    for (let n = headerIndex + 1; n < lines.length; n++) {
-        const line = lines[n];
-        if (line.trim() === '')
-            continue;
-        const cells = split(line);
-        if (cells.length !== header.length) {
-            fail(file, n + 1, undefined, `expected ${header.length} ${delimiter === '\t' ? 'tab' : 'comma'}-separated values as in the header, found ${cells.length}`);
-        }
-        let step = rowCount;
-        if (stepIndex >= 0) {
-            const parsed = parseNumberText(cells[stepIndex]);
-            if (parsed === undefined || !Number.isInteger(parsed)) {
-                fail(file, n + 1, undefined, `the ${header[stepIndex]} column must hold whole numbers, found ${JSON.stringify(cells[stepIndex])}`);
-            }
-            step = parsed;
-        }
-        header.forEach((name, column) => {
-            if (column === stepIndex || IGNORED_COLUMNS.includes(name.toLowerCase()))
-                return;
-            const cell = cells[column];
-            if (cell === '')
-                return;
-            const value = parseNumberText(cell);
-            if (value === undefined)
-                fail(file, n + 1, undefined, `column '${name}' holds ${JSON.stringify(cell)}, which is not a number`);
-            const points = result.history[name] ?? [];
-            points.push({ step, value });
-            result.history[name] = points;
-        });
-        rowCount++;
-    }
-    if (rowCount === 0)
-        fail(file, headerIndex + 1, undefined, 'there is a header but no rows of values');
-    for (const [name, points] of Object.entries(result.history)) {
-        points.sort((a, b) => a.step - b.step);
-        result.latest[name] = points[points.length - 1].value;
-    }
-    return result;
-}
-/** Reads one metrics file by extension: .json, .yaml/.yml, .csv, .tsv. */
-function parseMetricsText(text, path, display = path) {
-    const file = display;
-    const ext = (0,external_node_path_.extname)(path).toLowerCase();
-    const skipped = [];
-    if (ext === '.csv' || ext === '.tsv') {
-        return { result: parseDelimited(text, file, ext === '.tsv' ? '\t' : ','), skipped };
-    }
-    let data;
-    if (ext === '.yaml' || ext === '.yml') {
-        const lineCounter = new dist/* LineCounter */.HN();
-        const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter });
-        const first = doc.errors[0];
-        if (first) {
-            const pos = lineCounter.linePos(first.pos[0]);
-            fail(file, pos.line, pos.col, `not valid YAML: ${first.message.split('\n')[0]}`);
-        }
-        data = doc.toJS();
-    }
-    else if (ext === '.json' || ext === '') {
-        data = parseJsonWithNaN(text, file);
-    }
-    else {
-        fail(file, undefined, undefined, `unsupported extension '${ext}'; metrics files may be .json, .yaml, .yml, .csv or .tsv`);
-    }
-    if (data === null || typeof data !== 'object') {
-        fail(file, 1, undefined, 'expected an object of metric names to values (nested objects allowed, as DVC writes them)');
-    }
-    const result = { latest: {}, history: {} };
-    flattenMetrics(data, result, skipped);
-    return { result, skipped };
-}
-/** Reads and merges metrics files (later files win on a name clash); `display` names them in errors. */
-function readMetricsFiles(files, warn = () => { }) {
-    const merged = { latest: {}, history: {} };
-    for (const file of files) {
-        let text;
-        try {
-            text = (0,external_node_fs_.readFileSync)(file.path, 'utf8');
-        }
-        catch (error) {
-            const code = error.code;
-            fail(file.display, undefined, undefined, code === 'ENOENT'
-                ? 'not found after the training finished; did it write the file (check working-directory)?'
-                : `cannot be read (${code})`);
-        }
-        const { result, skipped } = parseMetricsText(text, file.display);
-        if (skipped.length)
-            warn(`Metrics file '${file.display}': skipped values that are not numbers: ${skipped.slice(0, 10).join(', ')}`);
-        for (const [name, value] of Object.entries(result.latest)) {
-            if (name in merged.latest)
-                warn(`Metric '${name}' appears in more than one metrics file; using '${file.display}'`);
-            merged.latest[name] = value;
-        }
-        Object.assign(merged.history, result.history);
-    }
-    return merged;
-}
-
-;// CONCATENATED MODULE: ./packages/store/src/registry.ts
-
-/** The version that an alias pointed at before its latest move, for a rollback. */
-function previousFromHistory(history, alias, current) {
-    for (let i = history.length - 1; i >= 0; i--) {
-        const entry = history[i];
-        if (entry.alias !== alias || entry.to !== current)
-            continue;
-        return entry.from;
-    }
-    return undefined;
-}
-async function waitUntilReady(read, options, describe) {
-    const deadline = Date.now() + options.timeoutMs;
-    let interval = options.intervalMs ?? 1000;
-    for (;;) {
-        const version = await read();
-        if (!version)
-            throw new src/* ActionError */.lZ(`${describe} does not exist`);
-        if (version.status === 'READY' || version.status === '')
-            return version;
-        if (version.status === 'FAILED_REGISTRATION')
-            throw new src/* ActionError */.lZ(`${describe} failed to register (status FAILED_REGISTRATION)`);
-        if (Date.now() + interval > deadline)
-            throw new src/* ActionError */.lZ(`${describe} is still ${version.status} after ${Math.round(options.timeoutMs / 1000)}s; raise wait-timeout or check the registry`);
-        await new Promise((resolve, reject) => {
-            const timer = setTimeout(resolve, interval);
-            options.signal?.addEventListener('abort', () => {
-                clearTimeout(timer);
-                reject(new src/* ActionError */.lZ(`${describe}: cancelled while waiting for READY`));
-            }, { once: true });
-        });
-        interval = Math.min(interval * 2, 10_000);
-    }
-}
-
-;// CONCATENATED MODULE: ./packages/store/src/mlflow-registry.ts
-
-
-
-
-/** Registered-model tags holding the history, one entry per tag so appends never rewrite each other. */
-const HISTORY_PREFIX = 'mlops.history.';
-/** MLflow 2.x keeps registry tag values up to 5000 characters. */
-const TAG_VALUE_LIMIT = 5000;
-function filterValue(value) {
-    return value.includes("'") ? `"${value}"` : `'${value}'`;
-}
-function toInfo(v) {
-    return {
-        name: v.name,
-        version: String(v.version),
-        runId: v.run_id || undefined,
-        source: v.source ?? '',
-        status: v.status ?? 'READY',
-        aliases: v.aliases ?? [],
-        tags: Object.fromEntries((v.tags ?? []).map((t) => [t.key, t.value])),
-        description: v.description || undefined,
-        stage: v.current_stage,
-        uri: `models:/${v.name}/${v.version}`,
-    };
-}
-/** The MLflow Model Registry (also Databricks, with Unity Catalog `catalog.schema.model` names). */
-class MlflowRegistry {
-    kind = 'mlflow';
-    uri;
-    client;
-    constructor(connection, options = {}) {
-        this.uri = connection.displayUri;
-        this.client = options.client ?? new MlflowClient({ connection, log: options.log });
-    }
-    validateAlias(alias) {
-        if (!/^[\w-]{1,255}$/.test(alias))
-            throw new src/* ActionError */.lZ(`alias '${alias}' is not accepted by the MLflow registry: use 1-255 letters, digits, '_' or '-'`);
-        if (alias.toLowerCase() === 'latest' || /^v\d+$/i.test(alias))
-            throw new src/* ActionError */.lZ(`alias '${alias}' is reserved by the MLflow registry ('latest' and 'v<number>' name versions); choose another alias`);
-    }
-    async ensureModel(name, options = {}) {
-        const { created } = await this.client.getOrCreateRegisteredModel(name, {
-            description: options.description,
-            tags: Object.entries(options.tags ?? {}).map(([key, value]) => ({ key, value })),
-        });
-        return { created };
-    }
-    async modelExists(name) {
-        return (await this.client.getRegisteredModel(name)) !== undefined;
-    }
-    async registerVersion(options) {
-        if (options.runId) {
-            const existing = await this.searchVersions(options.name, { runId: options.runId });
-            const same = existing
-                .filter((v) => v.source === options.source)
-                .sort((a, b) => Number(a.version) - Number(b.version))[0];
-            if (same)
-                return { version: same, created: false };
-        }
-        const created = await this.client.createModelVersion({
-            name: options.name,
-            source: options.source,
-            runId: options.runId,
-            runLink: options.runLink,
-            description: options.description,
-            tags: Object.entries(options.tags ?? {}).map(([key, value]) => ({ key, value })),
-        });
-        return { version: toInfo(created), created: true };
-    }
-    waitReady(name, version, options) {
-        return waitUntilReady(() => this.getVersion(name, version), options, `model ${name} version ${version} on ${this.uri}`);
-    }
-    async getVersion(name, version) {
-        const found = await this.client.getModelVersion(name, version);
-        return found ? toInfo(found) : undefined;
-    }
-    async getAlias(name, alias) {
-        const found = await this.client.getModelVersionByAlias(name, alias);
-        return found ? toInfo(found) : undefined;
-    }
-    async setAlias(name, alias, version) {
-        this.validateAlias(alias);
-        try {
-            await this.client.setModelAlias(name, alias, version);
-        }
-        catch (error) {
-            if (error instanceof src/* HttpError */.j$ &&
-                error.status === 400 &&
-                mlflowErrorCode(error) === 'INVALID_PARAMETER_VALUE')
-                throw new src/* ActionError */.lZ(`MLflow at ${this.uri} refused alias '${alias}' for ${name} version ${version}: ${error.json?.message ?? error.body}`);
-            throw error;
-        }
-    }
-    async deleteAlias(name, alias) {
-        await this.client.deleteModelAlias(name, alias);
-    }
-    async searchVersions(name, options = {}) {
-        let filter = `name=${filterValue(name)}`;
-        if (options.runId)
-            filter += ` AND run_id=${filterValue(options.runId)}`;
-        const versions = [];
-        for await (const v of this.client.searchModelVersions(filter, { pageSize: options.pageSize })) {
-            versions.push(toInfo(v));
-        }
-        return versions;
-    }
-    async setVersionTag(name, version, key, value) {
-        await this.client.setModelVersionTag(name, version, key, value);
-    }
-    async appendHistory(name, entry) {
-        const stamp = String(Date.parse(entry.time) || Date.now()).padStart(15, '0');
-        const key = `${HISTORY_PREFIX}${stamp}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}`;
-        let value = JSON.stringify(entry);
-        if (value.length > TAG_VALUE_LIMIT) {
-            const over = value.length - TAG_VALUE_LIMIT + 1;
-            value = JSON.stringify({
-                ...entry,
-                reason: `${entry.reason.slice(0, Math.max(0, entry.reason.length - over - 1))}…`,
-            });
-        }
-        await this.client.setRegisteredModelTag(name, key, value);
-    }
-    async readHistory(name) {
-        const model = await this.client.getRegisteredModel(name);
-        return (model?.tags ?? [])
-            .filter((t) => t.key.startsWith(HISTORY_PREFIX))
-            .sort((a, b) => a.key.localeCompare(b.key))
-            .flatMap((t) => {
-            try {
-                return [JSON.parse(t.value)];
-            }
-            catch {
-                return [];
-            }
-        });
-    }
-    async transitionStage(name, version, stage, archiveExisting) {
-        if (isUnityCatalogName(name))
-            throw new src/* ActionError */.lZ(`use-stages: Unity Catalog models (${name}) have no stages; promote with aliases instead`);
-        return toInfo(await this.client.transitionModelVersionStage(name, version, stage, archiveExisting));
-    }
-}
-
-;// CONCATENATED MODULE: ./packages/store/src/mlflow-store.ts
-
-
-
-
-/** Runs recorded on an MLflow tracking server (or Databricks), artifacts through the artifact proxy. */
-class MlflowStore {
-    kind = 'mlflow';
-    uri;
-    client;
-    warn;
-    constructor(connection, options = {}) {
-        this.uri = connection.displayUri;
-        this.warn = options.warn ?? options.log ?? (() => { });
-        this.client = options.client ?? new MlflowClient({ connection, log: options.log });
-    }
-    get requests() {
-        return this.client.requestCount;
-    }
-    async startRun(options) {
-        const experiment = await this.client.getOrCreateExperiment(options.experimentName);
-        const run = await this.client.createRun({
-            experimentId: experiment.experiment_id,
-            runName: options.runName,
-            startTime: options.startTime,
-            tags: Object.entries(options.tags).map(([key, value]) => ({ key, value })),
-        });
-        return {
-            runId: run.info.run_id,
-            experimentId: run.info.experiment_id,
-            runName: run.info.run_name ?? options.runName,
-            artifactUri: run.info.artifact_uri,
-        };
-    }
-    async log(run, entities) {
-        await this.client.logBatch(run.runId, {
-            params: Object.entries(entities.params ?? {}).map(([key, value]) => ({ key, value })),
-            tags: Object.entries(entities.tags ?? {}).map(([key, value]) => ({ key, value })),
-            metrics: entities.metrics ?? [],
-        });
-    }
-    async uploadArtifacts(run, files, options = {}) {
-        if (!/^mlflow-artifacts:/.test(run.artifactUri)) {
-            // Databricks (dbfs:/) and servers started with --no-serve-artifacts cannot take uploads over REST.
-            this.warn(`Not uploading ${files.length} artifact(s): the run's artifact location ${run.artifactUri} is not served by the MLflow artifact proxy`);
-            return;
-        }
-        await (0,src/* mapPool */.Pk)(files, options.parallel ?? 8, async (file) => {
-            await this.client.uploadArtifact(run.artifactUri, file, () => external_node_stream_.Readable.toWeb((0,external_node_fs_.createReadStream)(file.localPath)));
-            options.onFile?.(file);
-        });
-    }
-    async finish(run, status, endTime) {
-        await this.client.updateRun(run.runId, status, endTime);
-    }
-    modelUri(run, artifactPath) {
-        return `runs:/${run.runId}/${artifactPath}`;
-    }
-    async getRunMetrics(runId) {
-        const run = await this.client.getRun(runId);
-        const metrics = {};
-        for (const m of run.data.metrics ?? [])
-            metrics[m.key] = m.value;
-        return { runId, metrics, label: `run ${runId}` };
-    }
-    async getAliasedRun(name, alias) {
-        const version = await this.client.getModelVersionByAlias(name, alias);
-        if (!version)
-            throw new src/* ActionError */.lZ(`baseline 'models:/${name}@${alias}': the model has no alias '${alias}' on ${this.uri}`);
-        const runId = version.run_id || /^runs:\/([0-9a-f]+)\//.exec(version.source ?? '')?.[1];
-        if (!runId)
-            throw new src/* ActionError */.lZ(`baseline 'models:/${name}@${alias}': version ${version.version} is not linked to a run`);
-        const baseline = await this.getRunMetrics(runId);
-        return { ...baseline, label: `models:/${name}@${alias} (version ${version.version}, run ${runId})` };
-    }
-}
-
-;// CONCATENATED MODULE: ./packages/store/src/params.ts
-
-
-
-
-
-
-/** Flattens a params document (`params.yaml` as DVC uses it) to dotted keys with string values. */
-function flattenParams(value, prefix = '', out = {}) {
-    if (value && typeof value === 'object' && !Array.isArray(value)) {
-        for (const [key, v] of Object.entries(value))
-            flattenParams(v, prefix ? `${prefix}.${key}` : key, out);
-    }
-    else if (prefix) {
-        out[prefix] = typeof value === 'string' ? value : JSON.stringify(value ?? null);
-    }
-    return out;
-}
-function readParamsFile(path, display) {
-    if (!(0,external_node_fs_.existsSync)(path))
-        throw new src/* ActionError */.lZ(`params-file '${display}' does not exist`);
-    const text = (0,external_node_fs_.readFileSync)(path, 'utf8');
-    const ext = (0,external_node_path_.extname)(path).toLowerCase();
-    let data;
-    try {
-        data = ext === '.json' ? parseJsonWithNaN(text, display) : (0,dist/* parse */.qg)(text);
-    }
-    catch (error) {
-        if (error instanceof src/* ActionError */.lZ)
-            throw error;
-        throw new src/* ActionError */.lZ(`params-file '${display}' is not valid YAML: ${error.message.split('\n')[0]}`);
-    }
-    if (data === null || data === undefined)
-        return {};
-    if (typeof data !== 'object' || Array.isArray(data))
-        throw new src/* ActionError */.lZ(`params-file '${display}' must hold a mapping of names to values`);
-    return flattenParams(data);
-}
-/** sha256 over the params sorted by key, so the same params give the same digest wherever they came from. */
-function paramsDigest(params) {
-    const canonical = JSON.stringify(Object.keys(params)
-        .sort()
-        .map((k) => [k, params[k]]));
-    return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(canonical).digest('hex')}`;
-}
-
-;// CONCATENATED MODULE: ./packages/store/src/index.ts
-
-
-
-
-
-
-
-
-
 
 ;// CONCATENATED MODULE: ./actions/register-model/src/deployment.ts
 /**
@@ -5880,6 +6641,9 @@ const src_main_inputs = src.z.object({
     'registry-token': src/* input */.hF
         .secret(src.z.string().optional())
         .describe('Bearer token for an MLflow registry on another server than the tracking store'),
+    'layer-format': src.z["enum"](LAYER_FORMATS)
+        .default('tar')
+        .describe('ModelPack weight layer on the OCI and local registries: `tar` (default; weights barely compress, so packing runs at disk speed) or `tar+gzip`'),
     description: src.z.string().optional().describe('Description of the new version'),
     tags: src/* input */.hF.keyValues().prefault('').describe('Extra tags on the new version, as KEY=value lines'),
     gates: src/* input */.hF
@@ -6016,11 +6780,12 @@ function openRegistry(i, ctx) {
                 registry,
                 credentials,
                 credentialInput: 'registry-password',
-                log: (l) => ctx.log.debug(l),
+                log: (l) => ctx.log.info(l),
             }),
             namespace: namespace.replace(/\/$/, ''),
             uri: `oci://${registry}${namespace ? `/${namespace}` : ''}`,
             reference: (repository, digest) => `oci://${registry}/${repository}@${digest}`,
+            layerFormat: i['layer-format'],
             log: (l) => ctx.log.info(l),
         });
     }
@@ -6035,10 +6800,11 @@ function openRegistry(i, ctx) {
         namespace: '',
         uri: dir,
         reference: (repository, _digest, tag) => `oci:${(0,external_node_path_.join)(root, repository)}:${tag}`,
+        layerFormat: i['layer-format'],
         log: (l) => ctx.log.info(l),
     });
 }
-function targetOf(i, registry, alias) {
+function main_targetOf(i, registry, alias) {
     const name = i['model-name'];
     if (!i['use-stages'])
         return aliasTarget(registry, name, alias);
@@ -6159,7 +6925,7 @@ async function registerOrPromote(i, ctx, registry) {
     const name = i['model-name'];
     const tracking = i.action === 'rollback' ? undefined : openTracking(i, ctx);
     const alias = i['promote-to'];
-    const target = alias ? targetOf(i, registry, alias) : undefined;
+    const target = alias ? main_targetOf(i, registry, alias) : undefined;
     // Read before anything slow, so a move by another run in the meantime is seen as a lost race.
     const before = target ? (await target.current())?.version : undefined;
     const history = target ? await registry.readHistory(name) : [];
@@ -6255,6 +7021,713 @@ async function registerOrPromote(i, ctx, registry) {
     outputs: src_main_outputs,
     run,
 }));
+
+;// CONCATENATED MODULE: ./packages/compute/src/kubeconfig.ts
+
+
+
+
+const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+/**
+ * Loads credentials as kubectl finds them: the given file, KUBECONFIG, ~/.kube/config, then the pod's
+ * service account. @kubernetes/client-node is imported here only, when a Kubernetes path is taken.
+ */
+async function loadKubeConfig(options) {
+    const k8s = await Promise.all(/* import() */[__nccwpck_require__.e(171), __nccwpck_require__.e(56), __nccwpck_require__.e(352), __nccwpck_require__.e(357), __nccwpck_require__.e(118), __nccwpck_require__.e(959)]).then(__nccwpck_require__.bind(__nccwpck_require__, 6959));
+    const kc = new k8s.KubeConfig();
+    const input = options.input ?? 'kubeconfig';
+    const env = options.env ?? process.env;
+    const home = env.HOME || (0,external_node_os_.homedir)();
+    const fromEnv = env.KUBECONFIG?.split(':').find((f) => f && (0,external_node_fs_.existsSync)(f));
+    if (options.kubeconfig) {
+        if (!(0,external_node_fs_.existsSync)(options.kubeconfig)) {
+            throw new src/* InputError */.dz(input, `no file at ${options.kubeconfig}; give the path of a kubeconfig file, or leave it empty to use KUBECONFIG, ~/.kube/config or the in-cluster service account`);
+        }
+        kc.loadFromFile(options.kubeconfig);
+    }
+    else if (fromEnv) {
+        kc.loadFromFile(fromEnv);
+    }
+    else if ((0,external_node_fs_.existsSync)((0,external_node_path_.join)(home, '.kube', 'config'))) {
+        kc.loadFromFile((0,external_node_path_.join)(home, '.kube', 'config'));
+    }
+    else if (env.KUBERNETES_SERVICE_HOST && (0,external_node_fs_.existsSync)(SERVICE_ACCOUNT_TOKEN)) {
+        kc.loadFromCluster();
+    }
+    else {
+        throw new src/* InputError */.dz(input, 'no Kubernetes credentials: not set, no KUBECONFIG, no ~/.kube/config and not running in a cluster; give the path of a kubeconfig file (e.g. written by azure/k8s-set-context or aws eks update-kubeconfig)');
+    }
+    if (options.context)
+        kc.setCurrentContext(options.context);
+    if (!kc.getCurrentCluster()) {
+        throw new src/* InputError */.dz(input, `the kubeconfig has no cluster for context '${kc.getCurrentContext()}'`);
+    }
+    return { kc, k8s };
+}
+
+;// CONCATENATED MODULE: ./packages/compute/src/kubernetes.ts
+
+
+
+const KINDS = {
+    job: {
+        group: 'batch',
+        version: 'v1',
+        plural: 'jobs',
+        kind: 'Job',
+        podLabel: 'batch.kubernetes.io/job-name',
+        describe: 'batch/v1 Job',
+    },
+    pytorchjob: {
+        group: 'kubeflow.org',
+        version: 'v1',
+        plural: 'pytorchjobs',
+        kind: 'PyTorchJob',
+        podLabel: 'training.kubeflow.org/job-name',
+        describe: 'Kubeflow PyTorchJob (kubeflow.org/v1)',
+    },
+    trainjob: {
+        group: 'trainer.kubeflow.org',
+        version: 'v1alpha1',
+        plural: 'trainjobs',
+        kind: 'TrainJob',
+        podLabel: 'jobset.sigs.k8s.io/jobset-name',
+        describe: 'Kubeflow Trainer TrainJob (trainer.kubeflow.org/v1alpha1)',
+    },
+};
+/** Pod waiting reasons that never resolve by waiting: report them at once rather than hang until the timeout. */
+const FATAL_WAITING = new Set([
+    'ErrImagePull',
+    'ImagePullBackOff',
+    'InvalidImageName',
+    'ErrImageNeverPull',
+    'CreateContainerConfigError',
+    'CreateContainerError',
+]);
+/** Checks `2`, `500m`, `16Gi`-style quantities and a whole GPU count; throws the problem in one line. */
+function parseResources(text) {
+    const resources = {};
+    const quantity = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
+    for (const [key, value] of Object.entries(text)) {
+        if (key === 'cpu' || key === 'memory') {
+            if (!quantity.test(value))
+                throw new Error(`${key}: '${value}' is not a Kubernetes quantity; expected e.g. cpu: 4, cpu: 500m, memory: 16Gi`);
+            resources[key] = value;
+        }
+        else if (key === 'gpu' || key === 'nvidia.com/gpu') {
+            if (!/^[0-9]+$/.test(value))
+                throw new Error(`${key}: '${value}' is not a whole number of GPUs; expected e.g. gpu: 2`);
+            resources.gpu = Number(value);
+        }
+        else {
+            throw new Error(`unknown resource '${key}'; accepted: cpu, memory, gpu (nvidia.com/gpu)`);
+        }
+    }
+    return resources;
+}
+function isObject(value) {
+    return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+/**
+ * Merges an override into a pod template as kubectl's strategic merge does for the fields one overrides
+ * there: objects key by key, lists of named items (containers, env, volumes) by name, other lists replaced.
+ */
+function mergeTemplate(base, override) {
+    if (isObject(base) && isObject(override)) {
+        const result = { ...base };
+        for (const [key, value] of Object.entries(override))
+            result[key] = mergeTemplate(base[key], value);
+        return result;
+    }
+    if (Array.isArray(base) && Array.isArray(override) && override.every((o) => isObject(o) && 'name' in o)) {
+        const result = [...base];
+        for (const item of override) {
+            const index = result.findIndex((b) => isObject(b) && b.name === item.name);
+            if (index >= 0)
+                result[index] = mergeTemplate(result[index], item);
+            else
+                result.push(item);
+        }
+        return result;
+    }
+    return override === undefined ? base : override;
+}
+function parsePodTemplate(text) {
+    if (!text.trim())
+        return undefined;
+    let value;
+    try {
+        value = (0,dist/* parse */.qg)(text);
+    }
+    catch (error) {
+        throw new Error(`not valid YAML: ${error.message.split('\n')[0]}`);
+    }
+    if (!isObject(value))
+        throw new Error('expected a pod template object (metadata:, spec: …) as YAML');
+    return value;
+}
+function resourceRequirements(r) {
+    const limits = {};
+    const requests = {};
+    if (r.cpu)
+        requests.cpu = r.cpu;
+    if (r.memory) {
+        requests.memory = r.memory;
+        limits.memory = r.memory;
+    }
+    if (r.gpu)
+        limits['nvidia.com/gpu'] = String(r.gpu);
+    if (!Object.keys(limits).length && !Object.keys(requests).length)
+        return undefined;
+    return {
+        ...(Object.keys(limits).length ? { limits } : {}),
+        ...(Object.keys(requests).length ? { requests } : {}),
+    };
+}
+function envList(env) {
+    return Object.entries(env).map(([name, value]) => ({ name, value }));
+}
+/** The pod template every kind's replicas use: one container, never restarted (a retry would log twice into the run). */
+function podTemplate(o, spec, container) {
+    const resources = resourceRequirements(o.resources);
+    const template = {
+        metadata: { labels: { ...spec.labels } },
+        spec: {
+            restartPolicy: 'Never',
+            ...(o.serviceAccount ? { serviceAccountName: o.serviceAccount } : {}),
+            ...(Object.keys(o.nodeSelector).length ? { nodeSelector: o.nodeSelector } : {}),
+            ...(o.tolerations.length ? { tolerations: o.tolerations } : {}),
+            containers: [
+                {
+                    name: container,
+                    image: o.image,
+                    command: spec.command,
+                    env: envList(spec.env),
+                    ...(resources ? { resources } : {}),
+                },
+            ],
+        },
+    };
+    return o.podTemplate ? mergeTemplate(template, o.podTemplate) : template;
+}
+/** The object submitted for each kind. */
+function buildJobObject(o, spec) {
+    const info = KINDS[o.kind];
+    const metadata = { name: spec.name, namespace: o.namespace, labels: { ...spec.labels } };
+    const deadline = spec.timeoutMs > 0 ? Math.ceil(spec.timeoutMs / 1000) : undefined;
+    const apiVersion = `${info.group}/${info.version}`;
+    if (o.kind === 'job') {
+        const indexed = o.nodes > 1;
+        return {
+            apiVersion,
+            kind: info.kind,
+            metadata,
+            spec: {
+                backoffLimit: 0,
+                ...(indexed ? { completions: o.nodes, parallelism: o.nodes, completionMode: 'Indexed' } : {}),
+                ...(deadline ? { activeDeadlineSeconds: deadline } : {}),
+                template: podTemplate(o, spec, 'train'),
+            },
+        };
+    }
+    if (o.kind === 'pytorchjob') {
+        const replica = (replicas) => ({
+            replicas,
+            restartPolicy: 'Never',
+            template: podTemplate(o, spec, 'pytorch'),
+        });
+        return {
+            apiVersion,
+            kind: info.kind,
+            metadata,
+            spec: {
+                runPolicy: { backoffLimit: 0, ...(deadline ? { activeDeadlineSeconds: deadline } : {}) },
+                pytorchReplicaSpecs: {
+                    Master: replica(1),
+                    ...(o.nodes > 1 ? { Worker: replica(o.nodes - 1) } : {}),
+                },
+            },
+        };
+    }
+    const resources = resourceRequirements(o.resources);
+    const template = podTemplate(o, spec, 'node');
+    const podSpec = template.spec;
+    const override = { targetJobs: [{ name: 'node' }] };
+    for (const key of ['serviceAccountName', 'nodeSelector', 'tolerations', 'volumes', 'affinity'])
+        if (podSpec[key] !== undefined)
+            override[key] = podSpec[key];
+    return {
+        apiVersion,
+        kind: info.kind,
+        metadata,
+        spec: {
+            runtimeRef: { name: o.runtime, apiGroup: info.group, kind: 'ClusterTrainingRuntime' },
+            labels: { ...spec.labels },
+            trainer: {
+                image: o.image,
+                command: spec.command,
+                env: envList(spec.env),
+                numNodes: o.nodes,
+                ...(resources ? { resourcesPerNode: resources } : {}),
+            },
+            ...(Object.keys(override).length > 1 ? { podSpecOverrides: [override] } : {}),
+        },
+    };
+}
+function apiFailure(error) {
+    const e = error;
+    let body = e.body;
+    if (typeof body === 'string') {
+        try {
+            body = JSON.parse(body);
+        }
+        catch {
+            // Not a Status object: keep the text.
+        }
+    }
+    const message = isObject(body) && 'message' in body ? String(body.message) : (e.message ?? String(error)).split('\n')[0];
+    const retryAfter = Number(e.headers?.['retry-after']);
+    return {
+        code: typeof e.code === 'number' ? e.code : undefined,
+        message,
+        retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+    };
+}
+function kubernetes_transient(f) {
+    return f.code === undefined || f.code === 429 || f.code >= 500;
+}
+function sleep(ms, signal) {
+    return new Promise((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        signal?.addEventListener('abort', () => {
+            clearTimeout(timer);
+            resolve();
+        }, { once: true });
+    });
+}
+/** RFC 3339 timestamps with nanoseconds, normalised so that string order is time order. */
+function timestampKey(ts) {
+    const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$/.exec(ts);
+    if (!m)
+        return ts;
+    return `${m[1]}.${(m[2] ?? '').padEnd(9, '0')}`;
+}
+function podView(pod) {
+    const metadata = pod.metadata;
+    const status = (pod.status ?? {});
+    const spec = (pod.spec ?? {});
+    const first = status.containerStatuses?.[0];
+    const state = (first?.state ?? {});
+    return {
+        name: metadata.name,
+        phase: status.phase ?? 'Pending',
+        container: spec.containers?.[0]?.name,
+        waiting: state.waiting?.reason
+            ? { reason: state.waiting.reason, message: state.waiting.message }
+            : undefined,
+        terminated: state.terminated,
+    };
+}
+/** The job's own verdict from its conditions: Complete/Succeeded, or Failed with the controller's reason. */
+function jobVerdict(object) {
+    const conditions = (object.status?.conditions ?? []);
+    for (const c of conditions) {
+        if (c.status !== 'True')
+            continue;
+        if (c.type === 'Complete' || c.type === 'Succeeded')
+            return { done: 'succeeded' };
+        if (c.type === 'Failed')
+            return { done: 'failed', reason: [c.reason, c.message].filter(Boolean).join(': ') || 'Failed' };
+    }
+    return undefined;
+}
+const VERBS = {
+    submit: 'create',
+    read: 'get',
+    delete: 'delete',
+    'list pods': 'list',
+};
+/** Kubernetes Jobs and Kubeflow training jobs through the API server, with kubectl's credentials. */
+class KubernetesBackend {
+    o;
+    log;
+    kind = 'kubernetes';
+    info;
+    api;
+    constructor(o, log = {
+        info: () => { },
+        warning: () => { },
+    }) {
+        this.o = o;
+        this.log = log;
+        this.info = KINDS[o.kind];
+    }
+    describe() {
+        return `Kubernetes ${this.info.describe} in namespace ${this.o.namespace}${this.o.nodes > 1 ? ` on ${this.o.nodes} nodes` : ''}`;
+    }
+    connect() {
+        return (async () => {
+            const { kc, k8s } = await loadKubeConfig(this.o);
+            return {
+                kc,
+                custom: kc.makeApiClient(k8s.CustomObjectsApi),
+                core: kc.makeApiClient(k8s.CoreV1Api),
+            };
+        })();
+    }
+    client() {
+        this.api ??= this.connect();
+        return this.api;
+    }
+    /** One API call with retries on 429/5xx/network errors (Retry-After honoured), errors in one line. */
+    async call(what, resource, work, signal) {
+        const attempts = 8;
+        for (let attempt = 1;; attempt++) {
+            try {
+                return await work();
+            }
+            catch (error) {
+                if (error instanceof src/* ActionError */.lZ)
+                    throw error;
+                const f = apiFailure(error);
+                if (f.code === 403) {
+                    const who = /User "([^"]+)"/.exec(f.message)?.[1];
+                    throw new src/* ActionError */.lZ(`Kubernetes refused to ${VERBS[what]} ${resource} in namespace ${this.o.namespace} (403 Forbidden${who ? ` for ${who}` : ''}): grant '${VERBS[what]}' on ${resource} in ${this.o.namespace} to these credentials${this.o.serviceAccount ? ` (the pods run as service account ${this.o.serviceAccount})` : ''}, or choose another namespace; the API said: ${f.message}`);
+                }
+                if (!kubernetes_transient(f) || attempt >= attempts || signal?.aborted) {
+                    throw new src/* ActionError */.lZ(`Kubernetes: ${what} ${resource} in namespace ${this.o.namespace} failed${f.code ? ` (${f.code})` : ''}${attempt > 1 ? ` after ${attempt} attempts` : ''}: ${f.message}`);
+                }
+                const delay = f.retryAfterMs ?? Math.min(8000, 250 * 2 ** (attempt - 1));
+                this.log.info(`Kubernetes: ${what} ${resource} answered ${f.code ?? 'a network error'} (${f.message}); retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${attempts}).`);
+                await sleep(delay, signal);
+            }
+        }
+    }
+    get resource() {
+        return `${this.info.plural}.${this.info.group}`;
+    }
+    async submit(spec, signal) {
+        const { custom } = await this.client();
+        const body = buildJobObject(this.o, spec);
+        await this.call('submit', this.resource, () => custom.createNamespacedCustomObject({
+            group: this.info.group,
+            version: this.info.version,
+            namespace: this.o.namespace,
+            plural: this.info.plural,
+            body,
+        }), signal);
+        return {
+            backend: this.kind,
+            id: `${this.o.namespace}/${this.o.kind}/${spec.name}`,
+            describe: `kubectl -n ${this.o.namespace} describe ${this.info.plural}.${this.info.group} ${spec.name}`,
+        };
+    }
+    async read(name, signal) {
+        const { custom } = await this.client();
+        return this.call('read', this.resource, () => custom.getNamespacedCustomObject({
+            group: this.info.group,
+            version: this.info.version,
+            namespace: this.o.namespace,
+            plural: this.info.plural,
+            name,
+        }), signal);
+    }
+    async pods(name, signal) {
+        const { core } = await this.client();
+        const list = await this.call('list pods', 'pods', () => core.listNamespacedPod({
+            namespace: this.o.namespace,
+            labelSelector: `${this.info.podLabel}=${name}`,
+        }), signal);
+        return (list.items ?? []);
+    }
+    async cancel(job, signal) {
+        const name = job.id.split('/').pop();
+        const { custom } = await this.client();
+        try {
+            await this.call('delete', this.resource, () => custom.deleteNamespacedCustomObject({
+                group: this.info.group,
+                version: this.info.version,
+                namespace: this.o.namespace,
+                plural: this.info.plural,
+                name,
+                // Foreground: the job object goes only once its pods are gone, so nothing keeps a GPU.
+                propagationPolicy: 'Foreground',
+            }), signal);
+        }
+        catch (error) {
+            if (/\(404\)/.test(error.message))
+                return;
+            throw error;
+        }
+    }
+    async follow(job, spec, options) {
+        const name = job.id.split('/').pop();
+        const poll = this.o.pollMs ?? 2000;
+        const deadline = spec.timeoutMs > 0 ? Date.now() + spec.timeoutMs : Number.POSITIVE_INFINITY;
+        const tails = new Map();
+        const followers = new Map();
+        const stop = new AbortController();
+        const phases = new Map();
+        let jobPhase = '';
+        const end = async (outcome, cancel) => {
+            if (cancel)
+                await this.cancel(job).catch((e) => this.log.warning(`Could not delete ${job.id}: ${e.message}`));
+            // Let the streams deliver what the ended pods wrote last, then stop them.
+            await Promise.race([Promise.all(followers.values()), sleep(cancel ? 0 : 5000)]);
+            stop.abort();
+            await Promise.all(followers.values());
+            return outcome;
+        };
+        const tailOf = (pod) => (pod ? tails.get(pod) : [...tails.values()].pop()) ?? [];
+        for (;;) {
+            if (options.signal?.aborted)
+                return end({ status: 'cancelled', reason: 'cancelled', tail: tailOf() }, true);
+            if (Date.now() > deadline)
+                return end({
+                    status: 'timed-out',
+                    reason: `no result after ${Math.round(spec.timeoutMs / 1000)} s`,
+                    tail: tailOf(),
+                }, true);
+            const object = await this.read(name, options.signal).catch((error) => {
+                if (options.signal?.aborted)
+                    return undefined;
+                throw error;
+            });
+            if (!object)
+                continue;
+            const pods = (await this.pods(name, options.signal).catch(() => [])).map(podView);
+            for (const pod of pods) {
+                const phase = pod.waiting ? `${pod.phase} (${pod.waiting.reason})` : pod.phase;
+                if (phases.get(pod.name) !== phase) {
+                    options.onPhase(`pod ${pod.name}: ${phase}`);
+                    phases.set(pod.name, phase);
+                }
+                if (pod.waiting && FATAL_WAITING.has(pod.waiting.reason)) {
+                    return end({
+                        status: 'failed',
+                        reason: `${pod.waiting.reason}: ${pod.waiting.message ?? `pod ${pod.name} cannot start its container`}`,
+                        tail: tailOf(pod.name),
+                    }, true);
+                }
+                if ((pod.phase === 'Running' || pod.phase === 'Succeeded' || pod.phase === 'Failed') &&
+                    pod.container &&
+                    !followers.has(pod.name)) {
+                    const tail = [];
+                    tails.set(pod.name, tail);
+                    followers.set(pod.name, this.followLogs(pod.name, pod.container, tail, options, stop.signal));
+                }
+            }
+            const verdict = jobVerdict(object);
+            const nextPhase = verdict
+                ? verdict.done
+                : pods.some((p) => p.phase === 'Running')
+                    ? 'Running'
+                    : 'Pending';
+            if (nextPhase !== jobPhase) {
+                options.onPhase(`${this.info.kind} ${name}: ${nextPhase}`);
+                jobPhase = nextPhase;
+            }
+            if (verdict?.done === 'succeeded') {
+                const outcome = await end({ status: 'succeeded', tail: [] }, false);
+                return { ...outcome, tail: tailOf() };
+            }
+            if (verdict?.done === 'failed') {
+                await end({ status: 'failed', tail: [] }, false);
+                const failing = pods.find((p) => p.terminated && p.terminated.exitCode !== 0) ??
+                    pods.find((p) => p.phase === 'Failed');
+                const t = failing?.terminated;
+                return {
+                    status: 'failed',
+                    reason: [
+                        verdict.reason,
+                        failing
+                            ? `pod ${failing.name}${t?.reason ? ` ${t.reason}` : ''}${t?.message ? `: ${t.message}` : ''}`
+                            : undefined,
+                    ]
+                        .filter(Boolean)
+                        .join('; '),
+                    exitCode: t?.exitCode,
+                    tail: tailOf(failing?.name).slice(-50),
+                };
+            }
+            await sleep(poll, options.signal);
+        }
+    }
+    /**
+     * Follows one pod's log (`follow=true&timestamps=true`); when the stream drops while the pod still runs,
+     * reconnects with `sinceTime` and skips the lines already shown (sinceTime has second precision).
+     */
+    async followLogs(pod, container, tail, options, stop) {
+        const { kc } = await this.client();
+        let last = '';
+        let sinceTime;
+        for (let attempt = 0; !stop.aborted; attempt++) {
+            const ended = await this.streamOnce(kc, pod, container, sinceTime, stop, (ts, text) => {
+                const key = timestampKey(ts);
+                if (last && key <= last)
+                    return;
+                last = key;
+                sinceTime = `${ts.slice(0, 19)}Z`;
+                tail.push(text);
+                if (tail.length > 200)
+                    tail.shift();
+                options.onLine(`[${pod}] ${text}`);
+            }).catch((error) => {
+                this.log.info(`[${pod}] log stream: ${error.message}`);
+                return false;
+            });
+            if (stop.aborted)
+                return;
+            const current = await this.podPhase(pod);
+            if (ended && (current === 'Succeeded' || current === 'Failed' || current === undefined))
+                return;
+            if (current === 'Succeeded' || current === 'Failed' || current === undefined) {
+                // One last read for what the pod wrote before the stream dropped.
+                continue;
+            }
+            this.log.info(`[${pod}] the log stream dropped; reconnecting${sinceTime ? ` from ${sinceTime}` : ''}.`);
+            await sleep(Math.min(5000, 250 * 2 ** Math.min(attempt, 4)), stop);
+        }
+    }
+    async podPhase(pod) {
+        const { core } = await this.client();
+        try {
+            const p = (await core.readNamespacedPod({ name: pod, namespace: this.o.namespace }));
+            return podView(p).phase;
+        }
+        catch {
+            return undefined;
+        }
+    }
+    /** Resolves true when the server closed the stream cleanly, false when it dropped. */
+    async streamOnce(kc, pod, container, sinceTime, stop, onLine) {
+        const cluster = kc.getCurrentCluster();
+        const url = new URL(`${cluster.server}/api/v1/namespaces/${this.o.namespace}/pods/${pod}/log`);
+        url.searchParams.set('container', container);
+        url.searchParams.set('follow', 'true');
+        url.searchParams.set('timestamps', 'true');
+        if (sinceTime)
+            url.searchParams.set('sinceTime', sinceTime);
+        const options = { method: 'GET' };
+        await kc.applyToHTTPSOptions(options);
+        const transport = url.protocol === 'https:' ? await Promise.resolve(/* import() */).then(__nccwpck_require__.t.bind(__nccwpck_require__, 44708, 23)) : await Promise.resolve(/* import() */).then(__nccwpck_require__.t.bind(__nccwpck_require__, 37067, 23));
+        return new Promise((resolve, reject) => {
+            const req = transport.request(url, { ...options, signal: stop }, (res) => {
+                if (res.statusCode !== 200) {
+                    res.resume();
+                    reject(new Error(`HTTP ${res.statusCode}`));
+                    return;
+                }
+                let partial = '';
+                let clean = false;
+                res.setEncoding('utf8');
+                res.on('data', (chunk) => {
+                    const lines = (partial + chunk).split('\n');
+                    partial = lines.pop() ?? '';
+                    for (const line of lines) {
+                        const space = line.indexOf(' ');
+                        if (space > 0)
+                            onLine(line.slice(0, space), line.slice(space + 1).replace(/\r$/, ''));
+                    }
+                });
+                res.on('end', () => {
+                    clean = res.complete;
+                });
+                res.on('close', () => resolve(clean));
+                res.on('error', () => resolve(false));
+            });
+            req.on('error', (error) => (stop.aborted ? resolve(false) : reject(error)));
+            req.end();
+        });
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/compute/src/factory.ts
+
+
+/** The remote backend train-and-log hands the training to; `local` never gets here. */
+function createBackend(kind, options) {
+    switch (kind) {
+        case 'kubernetes':
+            if (!options.kubernetes)
+                throw new src/* ActionError */.lZ('backend kubernetes: no Kubernetes options given');
+            return new KubernetesBackend(options.kubernetes, options.log);
+        case 'ray':
+            throw new src/* ActionError */.lZ("Input 'backend': ray is not available in this build; use local or kubernetes");
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/compute/src/index.ts
+
+
+
+
+
+;// CONCATENATED MODULE: ./actions/train-and-log/src/artifacts.ts
+
+
+
+/** The model, extra artifacts, metrics files, executed notebook and log; returns the model URI ('' without a model). */
+async function uploadRunArtifacts(i, ctx, store, run, paths, training) {
+    const uploads = [];
+    let modelUri = '';
+    // The training may have replaced the model path by a link since the inputs were checked.
+    const modelPath = ctx.path(i['model-path'], { input: 'model-path', base: paths.workDir });
+    if ((0,external_node_fs_.existsSync)(modelPath)) {
+        if ((0,external_node_fs_.statSync)(modelPath).isDirectory())
+            uploads.push(...listFiles(modelPath, 'model'));
+        else
+            uploads.push({
+                localPath: modelPath,
+                artifactPath: `model/${(0,external_node_path_.basename)(modelPath)}`,
+                size: (0,external_node_fs_.statSync)(modelPath).size,
+            });
+        modelUri = store.modelUri(run, 'model');
+    }
+    else {
+        ctx.log.warning(`No model at '${i['model-path']}' after the training; model-uri is empty`);
+    }
+    for (const rel of i.artifacts.length
+        ? findFiles(paths.workDir, i.artifacts, ['.git', 'node_modules', '.mlops'])
+        : []) {
+        const full = ctx.path(rel, { input: 'artifacts', base: paths.workDir });
+        uploads.push({ localPath: full, artifactPath: rel.split(external_node_path_.sep).join('/'), size: (0,external_node_fs_.statSync)(full).size });
+    }
+    for (const f of paths.metricsFiles) {
+        uploads.push({
+            localPath: f.path,
+            artifactPath: `metrics/${(0,external_node_path_.basename)(f.display)}`,
+            size: (0,external_node_fs_.statSync)(f.path).size,
+        });
+    }
+    uploads.push(...trainingOutputs(training));
+    const totalBytes = uploads.reduce((s, f) => s + f.size, 0);
+    const progress = ctx.progress({ label: 'Artifacts', total: uploads.length, totalBytes, unit: 'files' });
+    await store.uploadArtifacts(run, uploads, {
+        parallel: i['upload-parallelism'],
+        onFile: (f) => progress.tick(1, f.size),
+        signal: ctx.signal,
+    });
+    progress.done();
+    return modelUri;
+}
+/** The executed notebook and the full training log, when there are. */
+function trainingOutputs(training) {
+    const files = [];
+    if (training.executedNotebook)
+        files.push({
+            localPath: training.executedNotebook,
+            artifactPath: `notebook/${(0,external_node_path_.basename)(training.executedNotebook)}`,
+            size: (0,external_node_fs_.statSync)(training.executedNotebook).size,
+        });
+    if ((0,external_node_fs_.existsSync)(training.logFile))
+        files.push({
+            localPath: training.logFile,
+            artifactPath: 'logs/train.log',
+            size: (0,external_node_fs_.statSync)(training.logFile).size,
+        });
+    return files;
+}
 
 ;// CONCATENATED MODULE: ./actions/train-and-log/src/baseline.ts
 
@@ -6518,6 +7991,399 @@ async function captureEnvironment(workDir, env, python) {
     return result;
 }
 
+;// CONCATENATED MODULE: ./actions/train-and-log/src/report.ts
+
+const MAX_CHARTS = 6;
+function buildReport(r) {
+    const parts = [];
+    const icon = r.status === 'FINISHED' ? '✅' : '❌';
+    parts.push(`### ${icon} Training run ${inlineCode(r.runName)} ${r.status === 'FINISHED' ? 'finished' : 'failed'}`);
+    parts.push(table(['Run', 'Experiment', 'Tracking', 'Model', 'Params digest'], [
+        [
+            inlineCode(r.runId),
+            inlineCode(r.experimentId),
+            escapeMarkdown(r.trackingUri),
+            r.modelUri ? inlineCode(r.modelUri) : '—',
+            inlineCode(r.paramsDigest.slice(0, 19)),
+        ],
+    ]));
+    if (r.error)
+        parts.push(`**Error:** ${escapeMarkdown(r.error)}`);
+    if (r.cellError)
+        parts.push(`**Failing notebook cell:**\n\n${codeBlock(r.cellError, 'python')}`);
+    if (r.logTail?.length)
+        parts.push(details('Last lines of the training output', codeBlock(r.logTail.join('\n'))));
+    let diff = [];
+    if (Object.keys(r.metrics).length > 0) {
+        if (r.baseline) {
+            diff = diffMetrics(r.baseline.metrics, r.metrics, {
+                higherIsBetter: r.higherIsBetter,
+                lowerIsBetter: r.lowerIsBetter,
+            });
+            parts.push(`#### Metrics against ${escapeMarkdown(r.baseline.label)}\n\n${summarizeVerdicts(diff)}\n\n${renderDiffTable(diff)}`);
+        }
+        else {
+            parts.push(`#### Metrics${r.baselineNote ? ` (${escapeMarkdown(r.baselineNote)})` : ''}\n\n${table(['Metric', 'Value'], Object.entries(r.metrics).map(([k, v]) => [escapeMarkdown(k), formatNumber(v)]), ['left', 'right'])}`);
+        }
+    }
+    const histories = Object.entries(r.history).filter(([, points]) => points.length > 1);
+    for (const [name, points] of histories.slice(0, MAX_CHARTS)) {
+        const chart = lineChart([{ name, points: points.map((p) => ({ x: p.step, y: p.value })) }], {
+            title: name,
+            xLabel: 'step',
+        });
+        if (chart)
+            parts.push(chart);
+    }
+    if (histories.length > MAX_CHARTS)
+        parts.push(`_${histories.length - MAX_CHARTS} more metric histories are in the run._`);
+    const params = Object.entries(r.params);
+    if (params.length > 0) {
+        parts.push(details(`Params (${params.length})`, table(['Param', 'Value'], params.map(([k, v]) => [
+            escapeMarkdown(k),
+            escapeMarkdown(v.length > 200 ? `${v.slice(0, 200)}…` : v),
+        ]))));
+    }
+    return { markdown: parts.join('\n\n'), diff };
+}
+
+;// CONCATENATED MODULE: ./actions/train-and-log/src/tracking.ts
+
+
+
+
+
+function openStore(i, ctx) {
+    const uri = i['tracking-uri'];
+    if (!isMlflowUri(uri))
+        return new LocalStore((0,external_node_path_.resolve)(ctx.workspace, uri), uri);
+    const connection = resolveConnection(uri, ctx.env, i['tracking-token']);
+    for (const secret of connection.secrets)
+        ctx.mask(secret);
+    return new MlflowStore(connection, {
+        log: (line) => ctx.log.info(line),
+        warn: (line) => ctx.log.warning(line),
+    });
+}
+/** Lineage tags (source, commit, workflow run, data hash, params digest, environment) and the run's names. */
+function runIdentity(i, ctx, options) {
+    const gh = ctx.github;
+    const tags = {
+        'mlflow.source.type': 'JOB',
+        'mlflow.source.name': options.source,
+        'mlops.command': options.command,
+        'mlops.params.digest': options.digest,
+        'mlops.seed': String(i.seed),
+    };
+    if (options.backend)
+        tags['mlops.backend'] = options.backend;
+    if (gh.sha)
+        tags['mlflow.source.git.commit'] = gh.sha;
+    if (gh.ref)
+        tags['mlflow.source.git.branch'] = gh.ref.replace(/^refs\/heads\//, '');
+    if (gh.repository)
+        tags['mlops.repository'] = gh.repository;
+    if (gh.ref)
+        tags['mlops.ref'] = gh.ref;
+    if (gh.runUrl)
+        tags['mlops.workflow-run-url'] = gh.runUrl;
+    if (gh.actor)
+        tags['mlflow.user'] = gh.actor;
+    if (i['data-hash'])
+        tags['mlops.data-hash'] = i['data-hash'];
+    const pr = pullRequest(ctx);
+    if (pr?.number)
+        tags['mlops.pull-request'] = String(pr.number);
+    if (options.environment.python)
+        tags['mlops.env.python'] = options.environment.python;
+    tags['mlops.env.lockfiles'] =
+        Object.entries(options.environment.lockfiles)
+            .map(([p, d]) => `${p}=${d.slice(7, 19)}`)
+            .join(',') || 'none';
+    const experimentName = i['experiment-name'] || gh.repository.split('/')[1] || 'Default';
+    const runName = i['run-name'] ||
+        (gh.workflow && gh.runId ? `${gh.workflow}-${gh.runId}-${gh.runAttempt}` : `run-${Date.now()}`);
+    return { experimentName, runName, tags };
+}
+function pullRequest(ctx) {
+    return ctx.github.event.pull_request;
+}
+/** Starts the run; with tracking-required: false an unreachable server falls back to the local store. */
+async function startRun(i, ctx, store, identity) {
+    const options = { ...identity, startTime: Date.now() };
+    let run;
+    try {
+        run = await ctx.log.group(`Starting a run on ${store.uri}`, () => store.startRun(options));
+    }
+    catch (error) {
+        // A remote job cannot log into the local store, so only a local training falls back to it.
+        if (store.kind === 'mlflow' &&
+            !i['tracking-required'] &&
+            i.backend === 'local' &&
+            error instanceof src/* NetworkError */.Dr) {
+            ctx.log.warning(`The tracking server ${store.uri} could not be reached (${(0,src/* errorMessage */.gJ)(error)}); recording the run in the local store .mlops instead (tracking-required: false).`);
+            store = new LocalStore((0,external_node_path_.resolve)(ctx.workspace, '.mlops'), '.mlops');
+            run = await store.startRun(options);
+        }
+        else if (store.kind === 'mlflow' && error instanceof src/* NetworkError */.Dr) {
+            throw new src/* ActionError */.lZ(`${(0,src/* errorMessage */.gJ)(error)}; check tracking-uri, or set tracking-required: false to record the run in the local store when the server is down`);
+        }
+        else
+            throw error;
+    }
+    ctx.log.info(`Run ${run.runId} in experiment ${run.experimentId} (${store.uri}).`);
+    return { store, run };
+}
+/** Params and the captured environment (environment.json, pip-freeze.txt), logged before the training. */
+async function logEnvironment(ctx, store, run, options) {
+    const { environment } = options;
+    const envDir = (0,external_node_path_.join)(ctx.tempDir, 'environment');
+    (0,external_node_fs_.mkdirSync)(envDir, { recursive: true });
+    (0,external_node_fs_.writeFileSync)((0,external_node_path_.join)(envDir, 'environment.json'), `${JSON.stringify({
+        ...environment,
+        pipFreeze: undefined,
+        seed: options.seed,
+        command: options.command,
+        paramsDigest: options.digest,
+    }, null, 2)}\n`);
+    if (environment.pipFreeze)
+        (0,external_node_fs_.writeFileSync)((0,external_node_path_.join)(envDir, 'pip-freeze.txt'), environment.pipFreeze);
+    await store.log(run, { params: options.params });
+    await store.uploadArtifacts(run, listFiles(envDir, 'environment'));
+}
+async function uploadLocalStore(store, run, name, ctx) {
+    if (!(0,src/* artifactServiceAvailable */.Z2)(ctx.env)) {
+        ctx.log.info(`Local store kept at ${store.root}; not uploading it as a workflow artifact (no ACTIONS_RUNTIME_TOKEN: not on a GitHub runner).`);
+        return;
+    }
+    const files = [
+        (0,external_node_path_.join)(store.root, 'experiments.json'),
+        ...listFiles((0,external_node_path_.join)(store.root, 'runs', run.runId), '').map((f) => f.localPath),
+    ].filter((f) => (0,external_node_fs_.existsSync)(f));
+    const result = await (0,src/* uploadArtifact */.mz)(name, files, store.root);
+    ctx.log.info(`Uploaded the local store as workflow artifact '${name}' (${files.length} files, id ${result.id ?? '?'}).`);
+}
+
+;// CONCATENATED MODULE: ./actions/train-and-log/src/finish.ts
+
+
+
+
+
+
+
+
+async function keepLocalStore(i, ctx, r) {
+    if (!(r.store instanceof LocalStore))
+        return;
+    await uploadLocalStore(r.store, r.run, i['artifact-name'] || `mlops-run-${r.run.runId}`, ctx).catch((error) => ctx.log.warning(`Could not upload the local store as a workflow artifact: ${(0,src/* errorMessage */.gJ)(error)}`));
+}
+/** Uploads the log tail, marks the run FAILED (KILLED when cancelled), writes the summary and throws. */
+async function finishFailed(i, ctx, r, training, metrics, message) {
+    const tailFile = (0,external_node_path_.join)((0,external_node_path_.dirname)(training.logFile), 'log-tail.txt');
+    (0,external_node_fs_.writeFileSync)(tailFile, `${training.tail.join('\n')}\n`);
+    const status = training.cancelled ? 'KILLED' : 'FAILED';
+    try {
+        await r.store.uploadArtifacts(r.run, [
+            { localPath: tailFile, artifactPath: 'logs/log-tail.txt', size: (0,external_node_fs_.statSync)(tailFile).size },
+            ...trainingOutputs(training),
+        ], { parallel: i['upload-parallelism'] });
+        await r.store.finish(r.run, status, Date.now());
+    }
+    catch (error) {
+        ctx.log.warning(`Could not mark run ${r.run.runId} as ${status}: ${(0,src/* errorMessage */.gJ)(error)}`);
+    }
+    const { markdown } = buildReport({
+        status: 'FAILED',
+        runName: r.run.runName,
+        runId: r.run.runId,
+        experimentId: r.run.experimentId,
+        trackingUri: r.store.uri,
+        modelUri: '',
+        paramsDigest: r.digest,
+        params: r.params,
+        metrics: metrics.latest,
+        history: metrics.history,
+        higherIsBetter: i['higher-is-better'],
+        lowerIsBetter: i['lower-is-better'],
+        error: message,
+        cellError: training.cellError,
+        logTail: training.cellError ? undefined : training.tail.slice(-40),
+    });
+    ctx.summary.add(markdown);
+    await keepLocalStore(i, ctx, r);
+    const cell = training.cellError
+        ? ` (failing cell: ${training.cellError
+            .split('\n')
+            .find((l) => /Error|Exception/.test(l))
+            ?.trim()
+            .slice(0, 200) ?? 'see the job summary'})`
+        : '';
+    throw new src/* ActionError */.lZ(`${message}; run ${r.run.runId} marked ${status} on ${r.store.uri}${cell}`);
+}
+/** The baseline to diff against; a baseline that cannot be loaded is a note in the report, not a failure. */
+async function baselineFor(i, ctx, store, paths) {
+    try {
+        const baseline = await loadBaseline(parseBaseline(i.baseline), {
+            store,
+            workspace: paths.workspace,
+            workDir: paths.workDir,
+            metricsFiles: paths.metricsFiles.map((f) => f.display),
+            prBaseSha: pullRequest(ctx)?.base?.sha,
+            log: (line) => ctx.log.info(line),
+        });
+        if (baseline)
+            return { baseline };
+        return { note: i.baseline === 'none' ? 'no baseline' : 'no baseline outside a pull request' };
+    }
+    catch (error) {
+        const note = `baseline unavailable: ${(0,src/* errorMessage */.gJ)(error)}`;
+        ctx.log.warning(note);
+        return { note };
+    }
+}
+/** The metric diff against the baseline: job summary, sticky PR comment, and the local store kept. */
+async function publishReport(i, ctx, r, paths, metrics, modelUri) {
+    const { baseline, note } = await baselineFor(i, ctx, r.store, paths);
+    const { markdown } = buildReport({
+        status: 'FINISHED',
+        runName: r.run.runName,
+        runId: r.run.runId,
+        experimentId: r.run.experimentId,
+        trackingUri: r.store.uri,
+        modelUri,
+        paramsDigest: r.digest,
+        params: r.params,
+        metrics: metrics.latest,
+        history: metrics.history,
+        baseline,
+        baselineNote: note,
+        higherIsBetter: i['higher-is-better'],
+        lowerIsBetter: i['lower-is-better'],
+    });
+    // The summary first: a comment is a side effect that may fall back to it or fail (kit warns).
+    ctx.summary.add(markdown);
+    if (i.comment && ctx.github.issueNumber)
+        await ctx.comment('metrics', markdown, { token: i['github-token'] });
+    await keepLocalStore(i, ctx, r);
+}
+
+;// CONCATENATED MODULE: ./actions/train-and-log/src/metrics.ts
+
+
+/** log-batch requests in flight at once against MLflow; the local store rewrites its record per call. */
+const MLFLOW_CONCURRENCY = 4;
+/** Every point of a metrics result: the history where the file had steps, else the value at step 0. */
+function metricPoints(metrics, timestamp) {
+    const points = [];
+    for (const [key, value] of Object.entries(metrics.latest)) {
+        const history = metrics.history[key];
+        if (history?.length)
+            for (const p of history)
+                points.push({ key, value: p.value, step: p.step, timestamp });
+        else
+            points.push({ key, value, step: 0, timestamp });
+    }
+    return points;
+}
+function warnNonFinite(ctx, metrics) {
+    const nonFinite = Object.entries(metrics.latest).filter(([, v]) => !Number.isFinite(v));
+    if (nonFinite.length)
+        ctx.log.warning(`Metrics that are not finite numbers: ${nonFinite.map(([k, v]) => `${k}=${v}`).join(', ')} (logged as such)`);
+}
+/**
+ * Logs every point of the metrics files the training wrote on the runner, streaming long CSV/TSV
+ * histories in bounded memory with progress in the log; returns the latest values and a sample of each
+ * history.
+ */
+async function logRunMetrics(store, run, files, ctx) {
+    const totalBytes = files.reduce((sum, f) => {
+        try {
+            return sum + (0,external_node_fs_.statSync)(f.path).size;
+        }
+        catch {
+            return sum;
+        }
+    }, 0);
+    const progress = ctx.progress({ label: 'Logging metrics', totalBytes, unit: 'points' });
+    const timestamp = Date.now();
+    const result = await logMetricsFiles(files, (points) => store.log(run, { metrics: points.map((p) => ({ ...p, timestamp })) }), {
+        concurrency: store.kind === 'mlflow' ? MLFLOW_CONCURRENCY : 1,
+        warn: (line) => ctx.log.warning(line),
+        onRead: (bytes) => progress.tick(0, bytes),
+        onLogged: (points) => progress.tick(points),
+        signal: ctx.signal,
+    });
+    if (result.points > 0)
+        progress.done();
+    const metrics = { latest: result.latest, history: result.history };
+    warnNonFinite(ctx, metrics);
+    return metrics;
+}
+
+;// CONCATENATED MODULE: ./actions/train-and-log/src/prepare.ts
+
+
+
+
+function resolvePaths(i, ctx) {
+    const workspace = (0,external_node_path_.resolve)(ctx.workspace);
+    const workDir = ctx.path(i['working-directory'], { input: 'working-directory' });
+    if (!(0,external_node_fs_.existsSync)(workDir) || !(0,external_node_fs_.statSync)(workDir).isDirectory()) {
+        throw new src/* ActionError */.lZ(`Input 'working-directory': '${i['working-directory']}' is not a directory in the workspace`);
+    }
+    const inWorkDir = (value, input) => ctx.path(value, { input, base: workDir });
+    const notebook = i.notebook ? inWorkDir(i.notebook, 'notebook') : undefined;
+    if (notebook && !(0,external_node_fs_.existsSync)(notebook))
+        throw new src/* ActionError */.lZ(`Input 'notebook': '${i.notebook}' does not exist (looked in ${workDir})`);
+    const listed = i['metrics-files'].length === 1 && i['metrics-files'][0] === 'none' ? [] : i['metrics-files'];
+    return {
+        workspace,
+        workDir,
+        notebook,
+        paramsFile: inWorkDir(i['params-file'], 'params-file'),
+        metricsFiles: listed.map((f) => ({ path: inWorkDir(f, 'metrics-files'), display: f })),
+        modelPath: inWorkDir(i['model-path'], 'model-path'),
+    };
+}
+/** Params: the params file, then the params input on top; recorded before the training starts. */
+function readParams(i, paths) {
+    const params = {};
+    if ((0,external_node_fs_.existsSync)(paths.paramsFile))
+        Object.assign(params, readParamsFile(paths.paramsFile, i['params-file']));
+    Object.assign(params, i.params);
+    params.seed ??= String(i.seed);
+    return params;
+}
+/**
+ * Linux refuses to start a process whose single environment variable exceeds 128 KiB (E2BIG), which a
+ * few thousand params reach: the params always go in a file named by MLOPS_PARAMS_FILE, and inline in
+ * MLOPS_PARAMS only while they are small.
+ */
+const INLINE_PARAMS_LIMIT_BYTES = 32 * 1024;
+function childEnvironment(i, ctx, params) {
+    const json = JSON.stringify(params);
+    const paramsFile = (0,external_node_path_.join)(ctx.tempDir, 'params.json');
+    (0,src/* writeFileAtomic */.Zf)(paramsFile, json);
+    const env = {
+        ...ctx.env,
+        ...i.env,
+        PYTHONHASHSEED: String(i.seed),
+        MLOPS_SEED: String(i.seed),
+        MLOPS_PARAMS_FILE: paramsFile,
+    };
+    if (Buffer.byteLength(json) <= INLINE_PARAMS_LIMIT_BYTES)
+        env.MLOPS_PARAMS = json;
+    else {
+        delete env.MLOPS_PARAMS;
+        ctx.log.info(`The params take ${Buffer.byteLength(json)} bytes: passed in ${paramsFile} (MLOPS_PARAMS_FILE) only, as one environment variable may not exceed 128 KiB.`);
+    }
+    for (const key of Object.keys(env))
+        if (key.startsWith('INPUT_'))
+            delete env[key];
+    return env;
+}
+
 ;// CONCATENATED MODULE: ./actions/train-and-log/src/notebook.ts
 
 
@@ -6671,63 +8537,271 @@ function notebookErrors(notebook) {
     return out;
 }
 
-;// CONCATENATED MODULE: ./actions/train-and-log/src/report.ts
+;// CONCATENATED MODULE: ./actions/train-and-log/src/train-local.ts
 
-const MAX_CHARTS = 6;
-function buildReport(r) {
-    const parts = [];
-    const icon = r.status === 'FINISHED' ? '✅' : '❌';
-    parts.push(`### ${icon} Training run ${inlineCode(r.runName)} ${r.status === 'FINISHED' ? 'finished' : 'failed'}`);
-    parts.push(table(['Run', 'Experiment', 'Tracking', 'Model', 'Params digest'], [
-        [
-            inlineCode(r.runId),
-            inlineCode(r.experimentId),
-            escapeMarkdown(r.trackingUri),
-            r.modelUri ? inlineCode(r.modelUri) : '—',
-            inlineCode(r.paramsDigest.slice(0, 19)),
-        ],
-    ]));
-    if (r.error)
-        parts.push(`**Error:** ${escapeMarkdown(r.error)}`);
-    if (r.cellError)
-        parts.push(`**Failing notebook cell:**\n\n${codeBlock(r.cellError, 'python')}`);
-    if (r.logTail?.length)
-        parts.push(details('Last lines of the training output', codeBlock(r.logTail.join('\n'))));
-    let diff = [];
-    if (Object.keys(r.metrics).length > 0) {
-        if (r.baseline) {
-            diff = diffMetrics(r.baseline.metrics, r.metrics, {
-                higherIsBetter: r.higherIsBetter,
-                lowerIsBetter: r.lowerIsBetter,
-            });
-            parts.push(`#### Metrics against ${escapeMarkdown(r.baseline.label)}\n\n${summarizeVerdicts(diff)}\n\n${renderDiffTable(diff)}`);
+
+
+
+
+function planTraining(i, paths, env) {
+    const runner = paths.notebook ? findNotebookRunner(env.PATH) : undefined;
+    if (paths.notebook && !runner) {
+        throw new src/* ActionError */.lZ('Cannot execute the notebook: neither papermill nor jupyter nbconvert is installed (pip install nbconvert ipykernel, or apt-get install jupyter-nbconvert python3-ipykernel)');
+    }
+    const python = runner
+        ? (findOnPath('python3', (0,external_node_path_.dirname)(runner.command)) ?? 'python3')
+        : (findOnPath('python3', env.PATH) ?? 'python3');
+    const notebook = paths.notebook ? (0,external_node_path_.relative)(paths.workspace, paths.notebook) : undefined;
+    return {
+        command: notebook ? `${runner.kind} ${notebook}` : i.run,
+        source: notebook ?? 'run',
+        python,
+        runner,
+    };
+}
+function logFilePath(ctx) {
+    const logDir = (0,external_node_path_.join)(ctx.tempDir, 'logs');
+    (0,external_node_fs_.mkdirSync)(logDir, { recursive: true });
+    return (0,external_node_path_.join)(logDir, 'train.log');
+}
+/** Runs the notebook (parameters injected) or the command on the runner, in its own process group. */
+async function trainLocally(i, ctx, paths, plan, env) {
+    const logFile = logFilePath(ctx);
+    const outcome = { tail: [], logFile };
+    const started = Date.now();
+    try {
+        const execOptions = {
+            cwd: paths.workDir,
+            env,
+            timeoutMs: i.timeout,
+            signal: ctx.signal,
+            logFile,
+            onLine: (line) => ctx.log.info(line),
+        };
+        let result;
+        if (paths.notebook) {
+            const executed = await executeNotebook(i, ctx, paths.notebook, paths, plan.runner, execOptions);
+            result = executed.result;
+            outcome.executedNotebook = executed.executedNotebook;
+            outcome.cellError = executed.cellError;
         }
         else {
-            parts.push(`#### Metrics${r.baselineNote ? ` (${escapeMarkdown(r.baselineNote)})` : ''}\n\n${table(['Metric', 'Value'], Object.entries(r.metrics).map(([k, v]) => [escapeMarkdown(k), formatNumber(v)]), ['left', 'right'])}`);
+            const bash = (0,external_node_fs_.existsSync)('/bin/bash');
+            result = await ctx.log.group(`Running: ${i.run}`, () => execute(bash ? '/bin/bash' : '/bin/sh', bash ? ['-e', '-o', 'pipefail', '-c', i.run] : ['-e', '-c', i.run], execOptions));
         }
+        outcome.tail = result.tail;
+        if (result.timedOut)
+            outcome.failure = `The training was stopped after the timeout of ${i.timeout / 1000} s`;
+        else if (result.cancelled) {
+            outcome.failure = 'The training was cancelled';
+            outcome.cancelled = true;
+        }
+        else if (result.exitCode !== 0)
+            outcome.failure = `The training ${paths.notebook ? 'notebook' : 'command'} failed with ${result.signal ? `signal ${result.signal}` : `exit code ${result.exitCode}`}`;
     }
-    const histories = Object.entries(r.history).filter(([, points]) => points.length > 1);
-    for (const [name, points] of histories.slice(0, MAX_CHARTS)) {
-        const chart = lineChart([{ name, points: points.map((p) => ({ x: p.step, y: p.value })) }], {
-            title: name,
-            xLabel: 'step',
+    catch (error) {
+        outcome.failure = `The training could not be started: ${(0,src/* errorMessage */.gJ)(error)}`;
+    }
+    ctx.log.info(`Training ${outcome.failure ? 'failed' : 'finished'} in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+    return outcome;
+}
+async function executeNotebook(i, ctx, notebookPath, paths, runner, execOptions) {
+    const nb = JSON.parse((0,external_node_fs_.readFileSync)(notebookPath, 'utf8'));
+    const injected = { seed: i.seed };
+    for (const [k, v] of Object.entries(i.params)) {
+        if (isPythonIdentifier(k))
+            injected[k] = v;
+        else
+            ctx.log.warning(`Param '${k}' is not a Python identifier, so it is logged but not injected into the notebook`);
+    }
+    const inputCopy = (0,external_node_path_.join)(paths.workDir, `.${(0,external_node_path_.basename)(notebookPath, '.ipynb')}.mlops-input.ipynb`);
+    (0,external_node_fs_.writeFileSync)(inputCopy, JSON.stringify(injectParameters(nb, injected), null, 1));
+    const outDir = (0,external_node_path_.join)(ctx.tempDir, 'notebook');
+    (0,external_node_fs_.mkdirSync)(outDir, { recursive: true });
+    let executedNotebook = (0,external_node_path_.join)(outDir, (0,external_node_path_.basename)(notebookPath));
+    let result;
+    try {
+        result = await ctx.log.group(`Executing ${(0,external_node_path_.relative)(paths.workspace, notebookPath)} with ${runner.kind}`, () => execute(runner.command, runner.args(inputCopy, outDir, (0,external_node_path_.basename)(notebookPath), paths.workDir), execOptions));
+    }
+    finally {
+        (0,external_node_fs_.rmSync)(inputCopy, { force: true });
+    }
+    let cellError;
+    if ((0,external_node_fs_.existsSync)(executedNotebook)) {
+        const errors = notebookErrors(JSON.parse((0,external_node_fs_.readFileSync)(executedNotebook, 'utf8')));
+        if (errors.length)
+            cellError = errors[0];
+    }
+    else
+        executedNotebook = undefined;
+    if (result.exitCode !== 0)
+        cellError ??= extractCellError(result.stderr);
+    return { result, executedNotebook, cellError };
+}
+
+;// CONCATENATED MODULE: ./actions/train-and-log/src/train-remote.ts
+
+
+
+
+
+
+
+
+const JOB_STATE = 'remote-job';
+function backendFor(i, ctx) {
+    return createBackend(i.backend, {
+        kubernetes: {
+            kind: i['kubernetes-kind'],
+            namespace: i.namespace,
+            image: i.image ?? '',
+            resources: parseResources(i.resources),
+            nodeSelector: i['node-selector'],
+            tolerations: i.tolerations,
+            serviceAccount: i['service-account'],
+            nodes: i.nodes,
+            podTemplate: parsePodTemplate(i['pod-template']),
+            runtime: i['trainjob-runtime'],
+            // As canary-deploy: kubeconfigs written by setup actions live in RUNNER_TEMP, outside the workspace.
+            kubeconfig: i.kubeconfig ? (0,external_node_path_.resolve)(ctx.workspace, i.kubeconfig) : undefined,
+            context: i['kube-context'],
+            env: ctx.env,
+            pollMs: i['poll-interval'],
+        },
+        log: ctx.log,
+    });
+}
+/** The command the remote process runs: `command`, else the `run` command, else the notebook executed by nbconvert. */
+function remoteCommand(i) {
+    if (i.command)
+        return i.command;
+    if (i.run)
+        return i.run;
+    return `jupyter nbconvert --to notebook --execute --output ${(0,external_node_path_.basename)(i.notebook, '.ipynb')}.executed.ipynb ${i.notebook}`;
+}
+/** Run ids are hex: a DNS-1123 name of at most 63 characters. */
+function jobName(run) {
+    return `mlops-train-${run.runId
+        .toLowerCase()
+        .replace(/[^a-z0-9]/g, '')
+        .slice(0, 32)}`;
+}
+function remoteSpec(i, ctx, store, run, params) {
+    const json = JSON.stringify(params);
+    const env = {
+        ...i.env,
+        MLFLOW_TRACKING_URI: store.uri,
+        MLFLOW_RUN_ID: run.runId,
+        MLFLOW_EXPERIMENT_ID: run.experimentId,
+        PYTHONHASHSEED: String(i.seed),
+        MLOPS_SEED: String(i.seed),
+    };
+    if (Buffer.byteLength(json) <= INLINE_PARAMS_LIMIT_BYTES)
+        env.MLOPS_PARAMS = json;
+    if (i['data-hash'])
+        env.MLOPS_DATA_HASH = i['data-hash'];
+    const labels = {
+        'app.kubernetes.io/managed-by': 'mlops-actions',
+        'mlops-actions/run-id': run.runId,
+    };
+    if (ctx.github.sha)
+        labels['mlops-actions/commit'] = ctx.github.sha;
+    return {
+        name: jobName(run),
+        command: ['/bin/sh', '-c', remoteCommand(i)],
+        env,
+        workingDirectory: ctx.path(i['working-directory'], { input: 'working-directory' }),
+        labels,
+        timeoutMs: i.timeout,
+    };
+}
+/** Submits the job, saves it for the post step, streams its logs into the step log and train.log. */
+async function trainRemotely(i, ctx, backend, spec, run) {
+    const logFile = logFilePath(ctx);
+    const log = (0,external_node_fs_.createWriteStream)(logFile);
+    const started = Date.now();
+    const result = { tail: [], logFile };
+    try {
+        const job = await ctx.log.group(`Submitting to ${backend.describe()}`, () => backend.submit(spec, ctx.signal));
+        ctx.state.save(JOB_STATE, { job, runId: run.runId, finished: false });
+        ctx.log.info(`Submitted ${job.id} (${job.describe}).`);
+        const outcome = await backend.follow(job, spec, {
+            onLine: (line) => {
+                log.write(`${line}\n`);
+                ctx.log.info(line);
+            },
+            onPhase: (phase) => ctx.log.info(`▶ ${phase}`),
+            signal: ctx.signal,
         });
-        if (chart)
-            parts.push(chart);
+        ctx.state.save(JOB_STATE, { job, runId: run.runId, finished: true });
+        result.tail = outcome.tail;
+        if (outcome.status === 'cancelled') {
+            result.cancelled = true;
+            result.failure = `The training was cancelled; ${job.id} was deleted`;
+        }
+        else if (outcome.status === 'timed-out')
+            result.failure = `The training was stopped after the timeout of ${i.timeout / 1000} s (${job.id} deleted)`;
+        else if (outcome.status === 'failed')
+            result.failure = `The training job ${job.id} failed${outcome.exitCode !== undefined ? ` with exit code ${outcome.exitCode}` : ''}: ${outcome.reason ?? 'no reason given'}`;
     }
-    if (histories.length > MAX_CHARTS)
-        parts.push(`_${histories.length - MAX_CHARTS} more metric histories are in the run._`);
-    const params = Object.entries(r.params);
-    if (params.length > 0) {
-        parts.push(details(`Params (${params.length})`, table(['Param', 'Value'], params.map(([k, v]) => [
-            escapeMarkdown(k),
-            escapeMarkdown(v.length > 200 ? `${v.slice(0, 200)}…` : v),
-        ]))));
+    catch (error) {
+        result.failure = `The training job could not run: ${(0,src/* errorMessage */.gJ)(error)}`;
     }
-    return { markdown: parts.join('\n\n'), diff };
+    finally {
+        await new Promise((resolve) => log.end(resolve));
+    }
+    ctx.log.info(`Training ${result.failure ? 'failed' : 'finished'} in ${((Date.now() - started) / 1000).toFixed(1)} s on ${backend.kind}.`);
+    return result;
+}
+/**
+ * What the remote process recorded: the run's metrics with their history (runs/get, metrics/get-history)
+ * and the metrics files it logged as run artifacts under metrics/; file values the run lacks are logged.
+ */
+async function collectRemoteMetrics(ctx, store, run, metricsFiles) {
+    const client = store.client;
+    const metrics = { latest: {}, history: {} };
+    const recorded = await client.getRun(run.runId);
+    for (const m of recorded.data.metrics ?? []) {
+        const history = await client.getMetricHistory(run.runId, m.key);
+        // One point is a value, not a history, as for a metrics file without steps.
+        if (history.length > 1)
+            metrics.history[m.key] = history
+                .map((p) => ({ step: p.step ?? 0, value: p.value }))
+                .sort((a, b) => a.step - b.step);
+        metrics.latest[m.key] = m.value;
+    }
+    const listed = new Set((await client.listArtifacts(run.runId, 'metrics')).map((f) => f.path));
+    const fromFiles = { latest: {}, history: {} };
+    for (const file of metricsFiles) {
+        const path = `metrics/${(0,external_node_path_.basename)(file.display)}`;
+        if (!listed.has(path))
+            continue;
+        const text = (await client.downloadArtifact(run.artifactUri, path)).toString('utf8');
+        const { result } = parseMetricsText(text, file.display);
+        Object.assign(fromFiles.latest, result.latest);
+        Object.assign(fromFiles.history, result.history);
+    }
+    const missing = { latest: {}, history: {} };
+    for (const [key, value] of Object.entries(fromFiles.latest)) {
+        if (key in metrics.latest)
+            continue;
+        missing.latest[key] = value;
+        if (fromFiles.history[key])
+            missing.history[key] = fromFiles.history[key];
+    }
+    if (Object.keys(missing.latest).length)
+        await store.log(run, { metrics: metricPoints(missing, Date.now()) });
+    Object.assign(metrics.latest, missing.latest);
+    Object.assign(metrics.history, missing.history);
+    warnNonFinite(ctx, metrics);
+    const hasModel = (await client.listArtifacts(run.runId, 'model')).length > 0;
+    return { metrics, hasModel };
 }
 
 ;// CONCATENATED MODULE: ./actions/train-and-log/src/main.ts
+
+
+
 
 
 
@@ -6816,8 +8890,83 @@ const train_and_log_src_main_inputs = src.z.object({
     'artifact-name': src.z.string()
         .optional()
         .describe('Name of the workflow artifact holding the local store; defaults to mlops-run-<run id>'),
+    backend: src.z["enum"](['local', 'kubernetes', 'ray'])
+        .default('local')
+        .describe('Where the training runs: local (this runner), kubernetes (a Job or Kubeflow training job) or ray (Ray Jobs); remote backends need an MLflow tracking-uri'),
+    command: src.z.string()
+        .optional()
+        .describe('Remote backends: the command the training container runs (sh -c); defaults to `run`, or the notebook executed by jupyter nbconvert'),
+    image: src.z.string()
+        .optional()
+        .describe('Kubernetes: the training image (required with backend: kubernetes)'),
+    'kubernetes-kind': src.z["enum"](['job', 'trainjob', 'pytorchjob'])
+        .default('job')
+        .describe('Kubernetes: job (batch/v1 Job, Indexed for several nodes), trainjob (Kubeflow Trainer trainer.kubeflow.org/v1alpha1) or pytorchjob (Kubeflow training operator kubeflow.org/v1)'),
+    namespace: src.z.string().default('default').describe('Kubernetes: namespace the job runs in'),
+    resources: src/* input */.hF
+        .keyValues()
+        .prefault('')
+        .describe('Kubernetes: per node, as lines cpu: 8, memory: 32Gi, gpu: 1 (nvidia.com/gpu)'),
+    'node-selector': src/* input */.hF
+        .keyValues()
+        .prefault('')
+        .describe('Kubernetes: node labels the pods must match, as KEY=value lines (e.g. the GPU node pool)'),
+    tolerations: src/* input */.hF
+        .json(src.z.array(src.z.object({
+        key: src.z.string().optional(),
+        operator: src.z["enum"](['Exists', 'Equal']).optional(),
+        value: src.z.string().optional(),
+        effect: src.z["enum"](['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+        tolerationSeconds: src.z.number().int().optional(),
+    })))
+        .prefault('[]')
+        .describe('Kubernetes: pod tolerations as a JSON list (e.g. [{"key":"nvidia.com/gpu","operator":"Exists","effect":"NoSchedule"}])'),
+    'service-account': src.z.string().optional().describe('Kubernetes: service account the training pods run as'),
+    nodes: src/* input */.hF.integer().prefault('1').describe('Kubernetes: number of nodes (pods) that train together'),
+    'pod-template': src.z.string()
+        .default('')
+        .describe('Kubernetes: a pod template as YAML merged over the generated one (containers and volumes merged by name), for anything the other inputs do not cover'),
+    'trainjob-runtime': src.z.string()
+        .default('torch-distributed')
+        .describe('Kubernetes trainjob: the ClusterTrainingRuntime the TrainJob refers to'),
+    kubeconfig: src.z.string()
+        .optional()
+        .describe('Kubernetes: kubeconfig path; default KUBECONFIG, ~/.kube/config, then in-cluster'),
+    'kube-context': src.z.string().optional().describe('Kubernetes: context to use'),
+    'poll-interval': src/* input */.hF
+        .duration()
+        .prefault('2s')
+        .describe('Remote backends: how often the job status is read'),
 })
     .superRefine((value, ctx) => {
+    if (value.backend !== 'local' && !isMlflowUri(value['tracking-uri'])) {
+        ctx.addIssue({
+            code: 'custom',
+            path: ['tracking-uri'],
+            message: `backend ${value.backend} trains on another machine, which cannot write into the embedded store '${value['tracking-uri']}'; give the MLflow server both can reach (http(s)://… or databricks)`,
+        });
+    }
+    if (value.backend === 'kubernetes' && !value.image) {
+        ctx.addIssue({
+            code: 'custom',
+            path: ['image'],
+            message: 'backend kubernetes needs the training image (e.g. the image output of build-model-image)',
+        });
+    }
+    if (value.nodes < 1 || value.nodes > 1000) {
+        ctx.addIssue({ code: 'custom', path: ['nodes'], message: 'expected a whole number from 1 to 1000' });
+    }
+    for (const [name, check] of [
+        ['resources', () => parseResources(value.resources)],
+        ['pod-template', () => parsePodTemplate(value['pod-template'])],
+    ]) {
+        try {
+            check();
+        }
+        catch (error) {
+            ctx.addIssue({ code: 'custom', path: [name], message: error.message });
+        }
+    }
     if (!value.notebook && !value.run) {
         ctx.addIssue({
             code: 'custom',
@@ -6875,90 +9024,6 @@ function wire(value) {
         return '-Infinity';
     return value;
 }
-function resolvePaths(i, ctx) {
-    const workspace = (0,external_node_path_.resolve)(ctx.workspace);
-    const workDir = ctx.path(i['working-directory'], { input: 'working-directory' });
-    if (!(0,external_node_fs_.existsSync)(workDir) || !(0,external_node_fs_.statSync)(workDir).isDirectory()) {
-        throw new src/* ActionError */.lZ(`Input 'working-directory': '${i['working-directory']}' is not a directory in the workspace`);
-    }
-    const inWorkDir = (value, input) => ctx.path(value, { input, base: workDir });
-    const notebook = i.notebook ? inWorkDir(i.notebook, 'notebook') : undefined;
-    if (notebook && !(0,external_node_fs_.existsSync)(notebook))
-        throw new src/* ActionError */.lZ(`Input 'notebook': '${i.notebook}' does not exist (looked in ${workDir})`);
-    const listed = i['metrics-files'].length === 1 && i['metrics-files'][0] === 'none' ? [] : i['metrics-files'];
-    return {
-        workspace,
-        workDir,
-        notebook,
-        paramsFile: inWorkDir(i['params-file'], 'params-file'),
-        metricsFiles: listed.map((f) => ({ path: inWorkDir(f, 'metrics-files'), display: f })),
-        modelPath: inWorkDir(i['model-path'], 'model-path'),
-    };
-}
-/** Params: the params file, then the params input on top; recorded before the training starts. */
-function readParams(i, paths) {
-    const params = {};
-    if ((0,external_node_fs_.existsSync)(paths.paramsFile))
-        Object.assign(params, readParamsFile(paths.paramsFile, i['params-file']));
-    Object.assign(params, i.params);
-    params.seed ??= String(i.seed);
-    return params;
-}
-/**
- * Linux refuses to start a process whose single environment variable exceeds 128 KiB (E2BIG), which a
- * few thousand params reach: the params always go in a file named by MLOPS_PARAMS_FILE, and inline in
- * MLOPS_PARAMS only while they are small.
- */
-const INLINE_PARAMS_LIMIT_BYTES = 32 * 1024;
-function childEnvironment(i, ctx, params) {
-    const json = JSON.stringify(params);
-    const paramsFile = (0,external_node_path_.join)(ctx.tempDir, 'params.json');
-    (0,src/* writeFileAtomic */.Zf)(paramsFile, json);
-    const env = {
-        ...ctx.env,
-        ...i.env,
-        PYTHONHASHSEED: String(i.seed),
-        MLOPS_SEED: String(i.seed),
-        MLOPS_PARAMS_FILE: paramsFile,
-    };
-    if (Buffer.byteLength(json) <= INLINE_PARAMS_LIMIT_BYTES)
-        env.MLOPS_PARAMS = json;
-    else {
-        delete env.MLOPS_PARAMS;
-        ctx.log.info(`The params take ${Buffer.byteLength(json)} bytes: passed in ${paramsFile} (MLOPS_PARAMS_FILE) only, as one environment variable may not exceed 128 KiB.`);
-    }
-    for (const key of Object.keys(env))
-        if (key.startsWith('INPUT_'))
-            delete env[key];
-    return env;
-}
-async function openStore(i, ctx, workDir) {
-    const uri = i['tracking-uri'];
-    if (!isMlflowUri(uri))
-        return new LocalStore((0,external_node_path_.resolve)(ctx.workspace, uri), uri);
-    const connection = resolveConnection(uri, ctx.env, i['tracking-token']);
-    for (const secret of connection.secrets)
-        ctx.mask(secret);
-    void workDir;
-    return new MlflowStore(connection, {
-        log: (line) => ctx.log.info(line),
-        warn: (line) => ctx.log.warning(line),
-    });
-}
-async function uploadLocalStore(store, run, name, ctx) {
-    if (!ctx.env.ACTIONS_RUNTIME_TOKEN) {
-        ctx.log.info(`Local store kept at ${store.root}; not uploading it as a workflow artifact (no ACTIONS_RUNTIME_TOKEN: not on a GitHub runner).`);
-        return;
-    }
-    const files = [
-        (0,external_node_path_.join)(store.root, 'experiments.json'),
-        ...listFiles((0,external_node_path_.join)(store.root, 'runs', run.runId), '').map((f) => f.localPath),
-    ].filter((f) => (0,external_node_fs_.existsSync)(f));
-    const { DefaultArtifactClient } = await Promise.all(/* import() */[__nccwpck_require__.e(669), __nccwpck_require__.e(119), __nccwpck_require__.e(955), __nccwpck_require__.e(941), __nccwpck_require__.e(351), __nccwpck_require__.e(838), __nccwpck_require__.e(747), __nccwpck_require__.e(29), __nccwpck_require__.e(420), __nccwpck_require__.e(754), __nccwpck_require__.e(683)]).then(__nccwpck_require__.bind(__nccwpck_require__, 60683));
-    const client = new DefaultArtifactClient();
-    const result = await client.uploadArtifact(name, files, store.root, { retentionDays: undefined });
-    ctx.log.info(`Uploaded the local store as workflow artifact '${name}' (${files.length} files, id ${result.id ?? '?'}).`);
-}
 /* harmony default export */ const train_and_log_src_main = ((0,src/* defineAction */.QP)({
     id: 'train-and-log',
     name: 'Train and log',
@@ -6968,305 +9033,47 @@ async function uploadLocalStore(store, run, name, ctx) {
     outputs: train_and_log_src_main_outputs,
     async run(i, ctx) {
         const paths = resolvePaths(i, ctx);
-        const { workspace, workDir } = paths;
-        const notebookPath = paths.notebook;
-        const metricsFiles = paths.metricsFiles;
         const params = readParams(i, paths);
         const digest = paramsDigest(params);
-        const childEnv = childEnvironment(i, ctx, params);
-        const runner = notebookPath ? findNotebookRunner(childEnv.PATH) : undefined;
-        if (notebookPath && !runner) {
-            throw new src/* ActionError */.lZ('Cannot execute the notebook: neither papermill nor jupyter nbconvert is installed (pip install nbconvert ipykernel, or apt-get install jupyter-nbconvert python3-ipykernel)');
-        }
-        const python = runner
-            ? (findOnPath('python3', (0,external_node_path_.dirname)(runner.command)) ?? 'python3')
-            : (findOnPath('python3', childEnv.PATH) ?? 'python3');
-        let store = await openStore(i, ctx, workDir);
-        const gh = ctx.github;
-        const command = notebookPath ? `${runner.kind} ${(0,external_node_path_.relative)(workspace, notebookPath)}` : i.run;
-        const tags = {
-            'mlflow.source.type': 'JOB',
-            'mlflow.source.name': notebookPath ? (0,external_node_path_.relative)(workspace, notebookPath) : 'run',
-            'mlops.command': command,
-            'mlops.params.digest': digest,
-            'mlops.seed': String(i.seed),
-        };
-        if (gh.sha)
-            tags['mlflow.source.git.commit'] = gh.sha;
-        if (gh.ref)
-            tags['mlflow.source.git.branch'] = gh.ref.replace(/^refs\/heads\//, '');
-        if (gh.repository)
-            tags['mlops.repository'] = gh.repository;
-        if (gh.ref)
-            tags['mlops.ref'] = gh.ref;
-        if (gh.runUrl)
-            tags['mlops.workflow-run-url'] = gh.runUrl;
-        if (gh.actor)
-            tags['mlflow.user'] = gh.actor;
-        if (i['data-hash'])
-            tags['mlops.data-hash'] = i['data-hash'];
-        const pr = gh.event.pull_request;
-        if (pr?.number)
-            tags['mlops.pull-request'] = String(pr.number);
-        const experimentName = i['experiment-name'] || gh.repository.split('/')[1] || 'Default';
-        const runName = i['run-name'] ||
-            (gh.workflow && gh.runId ? `${gh.workflow}-${gh.runId}-${gh.runAttempt}` : `run-${Date.now()}`);
-        const environment = await captureEnvironment(workDir, childEnv, python);
-        if (environment.python)
-            tags['mlops.env.python'] = environment.python;
-        tags['mlops.env.lockfiles'] =
-            Object.entries(environment.lockfiles)
-                .map(([p, d]) => `${p}=${d.slice(7, 19)}`)
-                .join(',') || 'none';
-        let run;
-        try {
-            run = await ctx.log.group(`Starting a run on ${store.uri}`, () => store.startRun({ experimentName, runName, startTime: Date.now(), tags }));
-        }
-        catch (error) {
-            if (store.kind === 'mlflow' && !i['tracking-required'] && error instanceof src/* NetworkError */.Dr) {
-                ctx.log.warning(`The tracking server ${store.uri} could not be reached (${(0,src/* errorMessage */.gJ)(error)}); recording the run in the local store .mlops instead (tracking-required: false).`);
-                store = new LocalStore((0,external_node_path_.resolve)(workspace, '.mlops'), '.mlops');
-                run = await store.startRun({ experimentName, runName, startTime: Date.now(), tags });
-            }
-            else if (store.kind === 'mlflow' && error instanceof src/* NetworkError */.Dr) {
-                throw new src/* ActionError */.lZ(`${(0,src/* errorMessage */.gJ)(error)}; check tracking-uri, or set tracking-required: false to record the run in the local store when the server is down`);
-            }
-            else
-                throw error;
-        }
-        ctx.log.info(`Run ${run.runId} in experiment ${run.experimentId} (${store.uri}).`);
-        const envDir = (0,external_node_path_.join)(ctx.tempDir, 'environment');
-        (0,external_node_fs_.mkdirSync)(envDir, { recursive: true });
-        (0,external_node_fs_.writeFileSync)((0,external_node_path_.join)(envDir, 'environment.json'), `${JSON.stringify({ ...environment, pipFreeze: undefined, seed: i.seed, command, paramsDigest: digest }, null, 2)}\n`);
-        if (environment.pipFreeze)
-            (0,external_node_fs_.writeFileSync)((0,external_node_path_.join)(envDir, 'pip-freeze.txt'), environment.pipFreeze);
-        await store.log(run, { params });
-        await store.uploadArtifacts(run, listFiles(envDir, 'environment'));
-        const logDir = (0,external_node_path_.join)(ctx.tempDir, 'logs');
-        (0,external_node_fs_.mkdirSync)(logDir, { recursive: true });
-        const logFile = (0,external_node_path_.join)(logDir, 'train.log');
-        let failure;
-        let cellError;
-        let tail = [];
-        let executedNotebook;
-        const started = Date.now();
-        try {
-            let result;
-            const timeoutMs = i.timeout;
-            const execOptions = {
-                cwd: workDir,
-                env: childEnv,
-                timeoutMs,
-                signal: ctx.signal,
-                logFile,
-                onLine: (line) => ctx.log.info(line),
-            };
-            if (notebookPath) {
-                const nb = JSON.parse((0,external_node_fs_.readFileSync)(notebookPath, 'utf8'));
-                const injected = { seed: i.seed };
-                for (const [k, v] of Object.entries(i.params)) {
-                    if (isPythonIdentifier(k))
-                        injected[k] = v;
-                    else
-                        ctx.log.warning(`Param '${k}' is not a Python identifier, so it is logged but not injected into the notebook`);
-                }
-                const inputCopy = (0,external_node_path_.join)(workDir, `.${(0,external_node_path_.basename)(notebookPath, '.ipynb')}.mlops-input.ipynb`);
-                (0,external_node_fs_.writeFileSync)(inputCopy, JSON.stringify(injectParameters(nb, injected), null, 1));
-                const outDir = (0,external_node_path_.join)(ctx.tempDir, 'notebook');
-                (0,external_node_fs_.mkdirSync)(outDir, { recursive: true });
-                executedNotebook = (0,external_node_path_.join)(outDir, (0,external_node_path_.basename)(notebookPath));
-                try {
-                    result = await ctx.log.group(`Executing ${(0,external_node_path_.relative)(workspace, notebookPath)} with ${runner.kind}`, () => execute(runner.command, runner.args(inputCopy, outDir, (0,external_node_path_.basename)(notebookPath), workDir), execOptions));
-                }
-                finally {
-                    (0,external_node_fs_.rmSync)(inputCopy, { force: true });
-                }
-                if ((0,external_node_fs_.existsSync)(executedNotebook)) {
-                    const errors = notebookErrors(JSON.parse((0,external_node_fs_.readFileSync)(executedNotebook, 'utf8')));
-                    if (errors.length)
-                        cellError = errors[0];
-                }
-                else
-                    executedNotebook = undefined;
-                if (result.exitCode !== 0)
-                    cellError ??= extractCellError(result.stderr);
-            }
-            else {
-                result = await ctx.log.group(`Running: ${i.run}`, () => execute((0,external_node_fs_.existsSync)('/bin/bash') ? '/bin/bash' : '/bin/sh', (0,external_node_fs_.existsSync)('/bin/bash') ? ['-e', '-o', 'pipefail', '-c', i.run] : ['-e', '-c', i.run], execOptions));
-            }
-            tail = result.tail;
-            if (result.timedOut)
-                failure = `The training was stopped after the timeout of ${i.timeout / 1000} s`;
-            else if (result.cancelled)
-                failure = 'The training was cancelled';
-            else if (result.exitCode !== 0)
-                failure = `The training ${notebookPath ? 'notebook' : 'command'} failed with ${result.signal ? `signal ${result.signal}` : `exit code ${result.exitCode}`}`;
-        }
-        catch (error) {
-            failure = `The training could not be started: ${(0,src/* errorMessage */.gJ)(error)}`;
-        }
-        ctx.log.info(`Training ${failure ? 'failed' : 'finished'} in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+        const env = childEnvironment(i, ctx, params);
+        const remote = i.backend === 'local' ? undefined : backendFor(i, ctx);
+        const plan = remote ? undefined : planTraining(i, paths, env);
+        const command = plan?.command ?? remoteCommand(i);
+        const environment = await captureEnvironment(paths.workDir, env, plan?.python ?? 'python3');
+        const identity = runIdentity(i, ctx, {
+            command,
+            source: plan?.source ?? (i.notebook ? i.notebook : 'run'),
+            digest,
+            environment,
+            backend: remote ? remote.describe() : undefined,
+        });
+        const { store, run } = await startRun(i, ctx, openStore(i, ctx), identity);
+        const recorded = { store, run, params, digest };
+        await logEnvironment(ctx, store, run, { environment, params, seed: i.seed, command, digest });
+        const training = remote
+            ? await trainRemotely(i, ctx, remote, remoteSpec(i, ctx, store, run, params), run)
+            : await trainLocally(i, ctx, paths, plan, env);
         let metrics = { latest: {}, history: {} };
-        let modelUri = '';
-        const finishFailed = async (message) => {
-            const tailFile = (0,external_node_path_.join)(logDir, 'log-tail.txt');
-            (0,external_node_fs_.writeFileSync)(tailFile, `${tail.join('\n')}\n`);
-            const files = [
-                { localPath: tailFile, artifactPath: 'logs/log-tail.txt', size: (0,external_node_fs_.statSync)(tailFile).size },
-            ];
-            if ((0,external_node_fs_.existsSync)(logFile))
-                files.push({ localPath: logFile, artifactPath: 'logs/train.log', size: (0,external_node_fs_.statSync)(logFile).size });
-            if (executedNotebook)
-                files.push({
-                    localPath: executedNotebook,
-                    artifactPath: `notebook/${(0,external_node_path_.basename)(executedNotebook)}`,
-                    size: (0,external_node_fs_.statSync)(executedNotebook).size,
-                });
-            try {
-                await store.uploadArtifacts(run, files, { parallel: i['upload-parallelism'] });
-                await store.finish(run, 'FAILED', Date.now());
-            }
-            catch (error) {
-                ctx.log.warning(`Could not mark run ${run.runId} as FAILED: ${(0,src/* errorMessage */.gJ)(error)}`);
-            }
-            const { markdown } = buildReport({
-                status: 'FAILED',
-                runName: run.runName,
-                runId: run.runId,
-                experimentId: run.experimentId,
-                trackingUri: store.uri,
-                modelUri: '',
-                paramsDigest: digest,
-                params,
-                metrics: metrics.latest,
-                history: metrics.history,
-                higherIsBetter: i['higher-is-better'],
-                lowerIsBetter: i['lower-is-better'],
-                error: message,
-                cellError,
-                logTail: cellError ? undefined : tail.slice(-40),
-            });
-            ctx.summary.add(markdown);
-            if (store instanceof LocalStore)
-                await uploadLocalStore(store, run, i['artifact-name'] || `mlops-run-${run.runId}`, ctx).catch((e) => ctx.log.warning((0,src/* errorMessage */.gJ)(e)));
-            throw new src/* ActionError */.lZ(`${message}; run ${run.runId} marked FAILED on ${store.uri}${cellError
-                ? ` (failing cell: ${cellError
-                    .split('\n')
-                    .find((l) => /Error|Exception/.test(l))
-                    ?.trim()
-                    .slice(0, 200) ?? 'see the job summary'})`
-                : ''}`);
-        };
-        if (failure)
-            return finishFailed(failure);
+        if (training.failure)
+            return finishFailed(i, ctx, recorded, training, metrics, training.failure);
+        let modelUri;
         try {
-            metrics = readMetricsFiles(metricsFiles, (line) => ctx.log.warning(line));
-            const now = Date.now();
-            const points = [];
-            for (const [key, value] of Object.entries(metrics.latest)) {
-                const history = metrics.history[key];
-                if (history?.length)
-                    for (const p of history)
-                        points.push({ key, value: p.value, step: p.step, timestamp: now });
-                else
-                    points.push({ key, value, step: 0, timestamp: now });
-            }
-            const nonFinite = Object.entries(metrics.latest).filter(([, v]) => !Number.isFinite(v));
-            if (nonFinite.length)
-                ctx.log.warning(`Metrics that are not finite numbers: ${nonFinite.map(([k, v]) => `${k}=${v}`).join(', ')} (logged as such)`);
-            await store.log(run, { metrics: points });
-            const uploads = [];
-            // The training may have replaced the model path by a link since the inputs were checked.
-            const modelPath = ctx.path(i['model-path'], { input: 'model-path', base: workDir });
-            if ((0,external_node_fs_.existsSync)(modelPath)) {
-                if ((0,external_node_fs_.statSync)(modelPath).isDirectory())
-                    uploads.push(...listFiles(modelPath, 'model'));
-                else
-                    uploads.push({
-                        localPath: modelPath,
-                        artifactPath: `model/${(0,external_node_path_.basename)(modelPath)}`,
-                        size: (0,external_node_fs_.statSync)(modelPath).size,
-                    });
-                modelUri = store.modelUri(run, 'model');
+            if (remote) {
+                const collected = await collectRemoteMetrics(ctx, store, run, paths.metricsFiles);
+                metrics = collected.metrics;
+                modelUri = collected.hasModel ? store.modelUri(run, 'model') : '';
+                await store.uploadArtifacts(run, trainingOutputs(training), { signal: ctx.signal });
             }
             else {
-                ctx.log.warning(`No model at '${i['model-path']}' after the training; model-uri is empty`);
+                metrics = await logRunMetrics(store, run, paths.metricsFiles, ctx);
+                modelUri = await uploadRunArtifacts(i, ctx, store, run, paths, training);
             }
-            for (const rel of i.artifacts.length
-                ? findFiles(workDir, i.artifacts, ['.git', 'node_modules', '.mlops'])
-                : []) {
-                const full = ctx.path(rel, { input: 'artifacts', base: workDir });
-                uploads.push({ localPath: full, artifactPath: rel.split(external_node_path_.sep).join('/'), size: (0,external_node_fs_.statSync)(full).size });
-            }
-            for (const f of metricsFiles) {
-                uploads.push({
-                    localPath: f.path,
-                    artifactPath: `metrics/${(0,external_node_path_.basename)(f.display)}`,
-                    size: (0,external_node_fs_.statSync)(f.path).size,
-                });
-            }
-            if (executedNotebook)
-                uploads.push({
-                    localPath: executedNotebook,
-                    artifactPath: `notebook/${(0,external_node_path_.basename)(executedNotebook)}`,
-                    size: (0,external_node_fs_.statSync)(executedNotebook).size,
-                });
-            if ((0,external_node_fs_.existsSync)(logFile))
-                uploads.push({ localPath: logFile, artifactPath: 'logs/train.log', size: (0,external_node_fs_.statSync)(logFile).size });
-            const totalBytes = uploads.reduce((s, f) => s + f.size, 0);
-            const progress = ctx.progress({ label: 'Artifacts', total: uploads.length, totalBytes, unit: 'files' });
-            await store.uploadArtifacts(run, uploads, {
-                parallel: i['upload-parallelism'],
-                onFile: (f) => progress.tick(1, f.size),
-                signal: ctx.signal,
-            });
-            progress.done();
             await store.finish(run, 'FINISHED', Date.now());
         }
         catch (error) {
-            return finishFailed((0,src/* errorMessage */.gJ)(error));
+            return finishFailed(i, ctx, recorded, training, metrics, (0,src/* errorMessage */.gJ)(error));
         }
-        let baseline;
-        let baselineNote;
-        try {
-            baseline = await loadBaseline(parseBaseline(i.baseline), {
-                store,
-                workspace,
-                workDir,
-                metricsFiles: metricsFiles.map((f) => f.display),
-                prBaseSha: pr?.base?.sha,
-                log: (line) => ctx.log.info(line),
-            });
-            if (!baseline)
-                baselineNote = i.baseline === 'none' ? 'no baseline' : 'no baseline outside a pull request';
-        }
-        catch (error) {
-            baselineNote = `baseline unavailable: ${(0,src/* errorMessage */.gJ)(error)}`;
-            ctx.log.warning(baselineNote);
-        }
-        const { markdown } = buildReport({
-            status: 'FINISHED',
-            runName: run.runName,
-            runId: run.runId,
-            experimentId: run.experimentId,
-            trackingUri: store.uri,
-            modelUri,
-            paramsDigest: digest,
-            params,
-            metrics: metrics.latest,
-            history: metrics.history,
-            baseline,
-            baselineNote,
-            higherIsBetter: i['higher-is-better'],
-            lowerIsBetter: i['lower-is-better'],
-        });
-        // The summary first: a comment is a side effect that may fall back to it or fail (kit warns).
-        ctx.summary.add(markdown);
-        if (i.comment && gh.issueNumber)
-            await ctx.comment('metrics', markdown, { token: i['github-token'] });
-        if (store instanceof LocalStore) {
-            await uploadLocalStore(store, run, i['artifact-name'] || `mlops-run-${run.runId}`, ctx).catch((error) => ctx.log.warning(`Could not upload the local store as a workflow artifact: ${(0,src/* errorMessage */.gJ)(error)}`));
-        }
+        await publishReport(i, ctx, recorded, paths, metrics, modelUri);
         return {
             'run-id': run.runId,
             'experiment-id': run.experimentId,
@@ -7278,6 +9085,22 @@ async function uploadLocalStore(store, run, name, ctx) {
             'params-digest': digest,
             status: 'FINISHED',
         };
+    },
+    /** A remote job the main step did not see to its end (cancelled, crashed) is deleted: no GPU pods left behind. */
+    async post(i, ctx) {
+        const saved = ctx.state.get(JOB_STATE);
+        if (!saved || saved.finished)
+            return;
+        await backendFor(i, ctx).cancel(saved.job);
+        ctx.log.info(`Deleted ${saved.job.id}: the main step ended before the job did.`);
+        try {
+            await openStore(i, ctx).finish({ runId: saved.runId }, 'KILLED', Date.now());
+            ctx.log.info(`Run ${saved.runId} marked KILLED.`);
+        }
+        catch (error) {
+            ctx.log.warning(`Could not mark run ${saved.runId} KILLED: ${(0,src/* errorMessage */.gJ)(error)}`);
+        }
+        ctx.summary.add(`### Train and log: training job deleted\n\nThe step stopped while ${saved.job.id} was running; the post step deleted it and marked run ${saved.runId} KILLED.`);
     },
 }));
 
@@ -7493,6 +9316,18 @@ const steps = [
             digest: output('register-model', 'digest'),
             'run-id': output('train-and-log', 'run-id'),
             'data-hash': output('dvc-pull', 'data-hash'),
+            // A models:/ model-uri is read back from the MLflow server register-model wrote it to.
+            'tracking-uri': output('train-and-log', 'tracking-uri'),
+            'tracking-token': {
+                from: 'train-tracking-token',
+                describe: 'train-tracking-token',
+                pick: (_results, inputs) => inputs['train-tracking-token'],
+            },
+            'model-registry-uri': {
+                from: 'registry-uri',
+                describe: 'registry-uri',
+                pick: (_results, inputs) => inputs['registry-uri'],
+            },
         },
     },
 ];
@@ -7506,7 +9341,7 @@ const steps = [
 
 /***/ }),
 
-/***/ 70495:
+/***/ 68916:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -7517,6 +9352,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   j$: () => (/* reexport */ HttpError),
   dz: () => (/* reexport */ InputError),
   Dr: () => (/* reexport */ NetworkError),
+  Z2: () => (/* reexport */ artifactServiceAvailable),
   tB: () => (/* reexport */ basicAuth),
   ey: () => (/* reexport */ confinePath),
   QP: () => (/* reexport */ defineAction),
@@ -7530,11 +9366,12 @@ __nccwpck_require__.d(__webpack_exports__, {
   dN: () => (/* reexport */ realPathOf),
   BO: () => (/* reexport */ redactUrl),
   Cs: () => (/* reexport */ runAction),
+  mz: () => (/* reexport */ uploadArtifact),
   Zf: () => (/* reexport */ writeFileAtomic),
   z: () => (/* reexport */ external_namespaceObject)
 });
 
-// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, OUTPUTS_LIMIT_BYTES, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, describeField, describeFields, fitComment, formatDuration, inputVariable, isUrlLike, limitOutputs, logValue, neutraliseLine, neutraliseText, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, redact, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, upsertStickyComment, urlSecrets
+// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, OUTPUTS_LIMIT_BYTES, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, describeField, describeFields, fitComment, formatDuration, inputVariable, isUrlLike, limitOutputs, logValue, neutraliseLine, neutraliseText, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, redact, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, uniqueArtifactName, upsertStickyComment, urlSecrets
 
 // NAMESPACE OBJECT: ./node_modules/zod/v4/core/util.js
 var util_namespaceObject = {};
@@ -28843,6 +30680,30 @@ var external_node_os_ = __nccwpck_require__(48161);
 var external_node_path_ = __nccwpck_require__(76760);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(77598);
+;// CONCATENATED MODULE: ./packages/kit/src/artifact.ts
+
+/** Whether the runner gives this step GitHub's artifact service (it does on GitHub-hosted and self-hosted runners). */
+function artifactServiceAvailable(env) {
+    return Boolean(env.ACTIONS_RUNTIME_TOKEN && env.ACTIONS_RESULTS_URL);
+}
+/**
+ * Uploads files as a workflow artifact through GitHub's artifact service (the client reads the
+ * runner's ACTIONS_RUNTIME_TOKEN and ACTIONS_RESULTS_URL); loaded only when something is uploaded.
+ */
+async function uploadArtifact(name, files, root) {
+    const { DefaultArtifactClient } = await Promise.all(/* import() */[__nccwpck_require__.e(171), __nccwpck_require__.e(119), __nccwpck_require__.e(955), __nccwpck_require__.e(941), __nccwpck_require__.e(351), __nccwpck_require__.e(838), __nccwpck_require__.e(747), __nccwpck_require__.e(29), __nccwpck_require__.e(420), __nccwpck_require__.e(118), __nccwpck_require__.e(754), __nccwpck_require__.e(683)]).then(__nccwpck_require__.bind(__nccwpck_require__, 60683));
+    const result = await new DefaultArtifactClient().uploadArtifact(name, files, root, {});
+    return { name, id: result.id, size: result.size };
+}
+/**
+ * An artifact name unique within the workflow run: names must be, and one step may run in several jobs
+ * of a matrix. Only characters the artifact service accepts.
+ */
+function uniqueArtifactName(prefix, env) {
+    const parts = [prefix, env.GITHUB_JOB, (0,external_node_crypto_.randomBytes)(3).toString('hex')].filter(Boolean);
+    return parts.join('-').replace(/["':<>|*?\\/\r\n]/g, '_');
+}
+
 ;// CONCATENATED MODULE: ./packages/kit/src/log.ts
 /**
  * The log is a command channel: the runner acts on any stdout line that starts (after blanks) with
@@ -29207,8 +31068,9 @@ class HttpClient {
             clearTimeout(timer);
             if (response.ok || options.accept?.includes(response.status))
                 return response;
-            if (isRetryableStatus(response.status) && attempt < retries) {
-                const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
+            const retryable = isRetryableStatus(response.status) || this.options.retryStatuses?.includes(response.status);
+            if (retryable && attempt < retries) {
+                const retryAfter = parseRetryAfter(response.headers.get('retry-after')) ?? this.options.retryDelay?.(response);
                 const delay = retryAfter !== undefined ? Math.min(retryAfter, 120_000) : jittered;
                 await response.body?.cancel().catch(() => undefined);
                 this.options.log?.(`${label} answered ${response.status}; retry ${attempt + 1}/${retries} in ${Math.round(delay)} ms`);
@@ -29690,13 +31552,14 @@ function cost(name, value) {
  * not fit, the largest output is replaced by a pointer to `file` (where the caller writes the whole
  * result) and `json` is rebuilt with the same pointer in its place.
  */
-function limitOutputs(result, file, limitBytes = OUTPUTS_LIMIT_BYTES) {
+function limitOutputs(result, file, limitBytes = OUTPUTS_LIMIT_BYTES, artifact) {
     const strings = Object.fromEntries(Object.entries(result).map(([k, v]) => [k, stringify(v)]));
     const trimmed = [];
     const pointer = (name) => ({
         truncated: true,
         bytes: Buffer.byteLength(strings[name]),
         file,
+        ...(artifact ? { artifact } : {}),
     });
     const build = () => {
         const json = JSON.stringify(Object.fromEntries(Object.entries(result).map(([k, v]) => [k, trimmed.includes(k) ? pointer(k) : v])));
@@ -29713,7 +31576,10 @@ function limitOutputs(result, file, limitBytes = OUTPUTS_LIMIT_BYTES) {
             .filter((k) => !trimmed.includes(k))
             .sort((a, b) => Buffer.byteLength(strings[b]) - Buffer.byteLength(strings[a]))[0];
         if (largest === undefined) {
-            values = { ...values, json: JSON.stringify({ truncated: true, file }) };
+            values = {
+                ...values,
+                json: JSON.stringify({ truncated: true, file, ...(artifact ? { artifact } : {}) }),
+            };
             break;
         }
         trimmed.push(largest);
@@ -29898,6 +31764,7 @@ class Summary {
 
 
 
+
 /** How long a cancelled step may take to wind down (the runner sends SIGTERM 7.5 s after SIGINT). */
 const CANCEL_GRACE_MS = 5000;
 function defineAction(definition) {
@@ -30022,22 +31889,33 @@ function reportFailure(error, env) {
 }
 /**
  * Writes every output and the `json` output within GitHub's per-job limit: when they would exceed it,
- * the whole result goes to a file under RUNNER_TEMP and the largest outputs point to it instead.
+ * the whole result goes to a file under RUNNER_TEMP, uploaded as a workflow artifact where the runner
+ * has the artifact service (RUNNER_TEMP is gone after the job), and the largest outputs point to both.
  */
-function writeOutputs(definition, result, tempDir) {
+async function writeOutputs(definition, result, tempDir, env) {
     const parsed = definition.outputs.safeParse(result);
     if (!parsed.success) {
         throw new Error(`${definition.id} produced outputs that do not match its schema: ${prettifyError(parsed.error)}`);
     }
     const values = parsed.data;
-    let file;
     const limited = limitOutputs(values, '\0', OUTPUTS_LIMIT_BYTES);
     let written = limited.values;
     if (limited.trimmed.length > 0) {
-        file = (0,external_node_path_.join)(tempDir(), 'outputs.json');
+        const dir = tempDir();
+        const file = (0,external_node_path_.join)(dir, 'outputs.json');
         writeFileAtomic(file, redact(JSON.stringify(values, null, 2)));
-        written = limitOutputs(values, file, OUTPUTS_LIMIT_BYTES).values;
-        runner.warning(`The outputs of ${definition.id} exceed GitHub's 1 MB limit: ${limited.trimmed.map((k) => `'${k}'`).join(', ')} ${limited.trimmed.length === 1 ? 'was' : 'were'} replaced by a pointer to the full result in ${file}`);
+        let artifact;
+        if (artifactServiceAvailable(env)) {
+            try {
+                artifact = (await uploadArtifact(uniqueArtifactName(`${definition.id}-outputs`, env), [file], dir))
+                    .name;
+            }
+            catch (error) {
+                runner.warning(`Could not upload ${file} as a workflow artifact: ${oneLine(redact(String(error)))}`);
+            }
+        }
+        written = limitOutputs(values, file, OUTPUTS_LIMIT_BYTES, artifact).values;
+        runner.warning(`The outputs of ${definition.id} exceed GitHub's 1 MB limit: ${limited.trimmed.map((k) => `'${k}'`).join(', ')} ${limited.trimmed.length === 1 ? 'was' : 'were'} replaced by a pointer to the full result in ${file}${artifact ? ` (workflow artifact '${artifact}')` : ''}`);
     }
     for (const [key, value] of Object.entries(written))
         runner.setOutput(key, redact(value));
@@ -30085,7 +31963,7 @@ async function runAction(definition, env = process.env) {
                 runner.saveState('isPost', 'true');
             const inputs = readInputs(definition.inputs, env);
             const result = await Promise.race([definition.run(inputs, ctx), cancelled]);
-            writeOutputs(definition, result, () => ctx.tempDir);
+            await writeOutputs(definition, result, () => ctx.tempDir, env);
             const failure = ctx.failure();
             if (failure)
                 runner.setFailed(oneLine(redact(failure)));
@@ -30137,6 +32015,7 @@ async function mapPool(items, limit, work) {
 }
 
 ;// CONCATENATED MODULE: ./packages/kit/src/index.ts
+
 
 
 
@@ -30396,6 +32275,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:queryst
 
 /***/ }),
 
+/***/ 80481:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:readline");
+
+/***/ }),
+
 /***/ 57075:
 /***/ ((module) => {
 
@@ -30540,6 +32426,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("url");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
+
+/***/ }),
+
+/***/ 69154:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("vm");
 
 /***/ }),
 

@@ -6,7 +6,7 @@ import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(68916);
-/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(47212);
+/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(56397);
 
 
 await (0,_mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)(_main__WEBPACK_IMPORTED_MODULE_1__/* ["default"] */ .Ay);
@@ -16,7 +16,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 47212:
+/***/ 56397:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -27,12 +27,665 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // UNUSED EXPORTS: inputs, outputs
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(73024);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(76760);
 // EXTERNAL MODULE: ./packages/kit/src/index.ts + 111 modules
 var src = __nccwpck_require__(68916);
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(38815);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(73024);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(48161);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(76760);
+;// CONCATENATED MODULE: ./packages/compute/src/kubeconfig.ts
+
+
+
+
+const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+/**
+ * Loads credentials as kubectl finds them: the given file, KUBECONFIG, ~/.kube/config, then the pod's
+ * service account. @kubernetes/client-node is imported here only, when a Kubernetes path is taken.
+ */
+async function loadKubeConfig(options) {
+    const k8s = await Promise.all(/* import() */[__nccwpck_require__.e(824), __nccwpck_require__.e(959)]).then(__nccwpck_require__.bind(__nccwpck_require__, 6959));
+    const kc = new k8s.KubeConfig();
+    const input = options.input ?? 'kubeconfig';
+    const env = options.env ?? process.env;
+    const home = env.HOME || (0,external_node_os_.homedir)();
+    const fromEnv = env.KUBECONFIG?.split(':').find((f) => f && (0,external_node_fs_.existsSync)(f));
+    if (options.kubeconfig) {
+        if (!(0,external_node_fs_.existsSync)(options.kubeconfig)) {
+            throw new src/* InputError */.dz(input, `no file at ${options.kubeconfig}; give the path of a kubeconfig file, or leave it empty to use KUBECONFIG, ~/.kube/config or the in-cluster service account`);
+        }
+        kc.loadFromFile(options.kubeconfig);
+    }
+    else if (fromEnv) {
+        kc.loadFromFile(fromEnv);
+    }
+    else if ((0,external_node_fs_.existsSync)((0,external_node_path_.join)(home, '.kube', 'config'))) {
+        kc.loadFromFile((0,external_node_path_.join)(home, '.kube', 'config'));
+    }
+    else if (env.KUBERNETES_SERVICE_HOST && (0,external_node_fs_.existsSync)(SERVICE_ACCOUNT_TOKEN)) {
+        kc.loadFromCluster();
+    }
+    else {
+        throw new src/* InputError */.dz(input, 'no Kubernetes credentials: not set, no KUBECONFIG, no ~/.kube/config and not running in a cluster; give the path of a kubeconfig file (e.g. written by azure/k8s-set-context or aws eks update-kubeconfig)');
+    }
+    if (options.context)
+        kc.setCurrentContext(options.context);
+    if (!kc.getCurrentCluster()) {
+        throw new src/* InputError */.dz(input, `the kubeconfig has no cluster for context '${kc.getCurrentContext()}'`);
+    }
+    return { kc, k8s };
+}
+
+;// CONCATENATED MODULE: ./packages/compute/src/kubernetes.ts
+
+
+
+const KINDS = {
+    job: {
+        group: 'batch',
+        version: 'v1',
+        plural: 'jobs',
+        kind: 'Job',
+        podLabel: 'batch.kubernetes.io/job-name',
+        describe: 'batch/v1 Job',
+    },
+    pytorchjob: {
+        group: 'kubeflow.org',
+        version: 'v1',
+        plural: 'pytorchjobs',
+        kind: 'PyTorchJob',
+        podLabel: 'training.kubeflow.org/job-name',
+        describe: 'Kubeflow PyTorchJob (kubeflow.org/v1)',
+    },
+    trainjob: {
+        group: 'trainer.kubeflow.org',
+        version: 'v1alpha1',
+        plural: 'trainjobs',
+        kind: 'TrainJob',
+        podLabel: 'jobset.sigs.k8s.io/jobset-name',
+        describe: 'Kubeflow Trainer TrainJob (trainer.kubeflow.org/v1alpha1)',
+    },
+};
+/** Pod waiting reasons that never resolve by waiting: report them at once rather than hang until the timeout. */
+const FATAL_WAITING = new Set([
+    'ErrImagePull',
+    'ImagePullBackOff',
+    'InvalidImageName',
+    'ErrImageNeverPull',
+    'CreateContainerConfigError',
+    'CreateContainerError',
+]);
+/** Checks `2`, `500m`, `16Gi`-style quantities and a whole GPU count; throws the problem in one line. */
+function parseResources(text) {
+    const resources = {};
+    const quantity = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
+    for (const [key, value] of Object.entries(text)) {
+        if (key === 'cpu' || key === 'memory') {
+            if (!quantity.test(value))
+                throw new Error(`${key}: '${value}' is not a Kubernetes quantity; expected e.g. cpu: 4, cpu: 500m, memory: 16Gi`);
+            resources[key] = value;
+        }
+        else if (key === 'gpu' || key === 'nvidia.com/gpu') {
+            if (!/^[0-9]+$/.test(value))
+                throw new Error(`${key}: '${value}' is not a whole number of GPUs; expected e.g. gpu: 2`);
+            resources.gpu = Number(value);
+        }
+        else {
+            throw new Error(`unknown resource '${key}'; accepted: cpu, memory, gpu (nvidia.com/gpu)`);
+        }
+    }
+    return resources;
+}
+function isObject(value) {
+    return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+/**
+ * Merges an override into a pod template as kubectl's strategic merge does for the fields one overrides
+ * there: objects key by key, lists of named items (containers, env, volumes) by name, other lists replaced.
+ */
+function mergeTemplate(base, override) {
+    if (isObject(base) && isObject(override)) {
+        const result = { ...base };
+        for (const [key, value] of Object.entries(override))
+            result[key] = mergeTemplate(base[key], value);
+        return result;
+    }
+    if (Array.isArray(base) && Array.isArray(override) && override.every((o) => isObject(o) && 'name' in o)) {
+        const result = [...base];
+        for (const item of override) {
+            const index = result.findIndex((b) => isObject(b) && b.name === item.name);
+            if (index >= 0)
+                result[index] = mergeTemplate(result[index], item);
+            else
+                result.push(item);
+        }
+        return result;
+    }
+    return override === undefined ? base : override;
+}
+function parsePodTemplate(text) {
+    if (!text.trim())
+        return undefined;
+    let value;
+    try {
+        value = (0,dist/* parse */.qg)(text);
+    }
+    catch (error) {
+        throw new Error(`not valid YAML: ${error.message.split('\n')[0]}`);
+    }
+    if (!isObject(value))
+        throw new Error('expected a pod template object (metadata:, spec: …) as YAML');
+    return value;
+}
+function resourceRequirements(r) {
+    const limits = {};
+    const requests = {};
+    if (r.cpu)
+        requests.cpu = r.cpu;
+    if (r.memory) {
+        requests.memory = r.memory;
+        limits.memory = r.memory;
+    }
+    if (r.gpu)
+        limits['nvidia.com/gpu'] = String(r.gpu);
+    if (!Object.keys(limits).length && !Object.keys(requests).length)
+        return undefined;
+    return {
+        ...(Object.keys(limits).length ? { limits } : {}),
+        ...(Object.keys(requests).length ? { requests } : {}),
+    };
+}
+function envList(env) {
+    return Object.entries(env).map(([name, value]) => ({ name, value }));
+}
+/** The pod template every kind's replicas use: one container, never restarted (a retry would log twice into the run). */
+function podTemplate(o, spec, container) {
+    const resources = resourceRequirements(o.resources);
+    const template = {
+        metadata: { labels: { ...spec.labels } },
+        spec: {
+            restartPolicy: 'Never',
+            ...(o.serviceAccount ? { serviceAccountName: o.serviceAccount } : {}),
+            ...(Object.keys(o.nodeSelector).length ? { nodeSelector: o.nodeSelector } : {}),
+            ...(o.tolerations.length ? { tolerations: o.tolerations } : {}),
+            containers: [
+                {
+                    name: container,
+                    image: o.image,
+                    command: spec.command,
+                    env: envList(spec.env),
+                    ...(resources ? { resources } : {}),
+                },
+            ],
+        },
+    };
+    return o.podTemplate ? mergeTemplate(template, o.podTemplate) : template;
+}
+/** The object submitted for each kind. */
+function buildJobObject(o, spec) {
+    const info = KINDS[o.kind];
+    const metadata = { name: spec.name, namespace: o.namespace, labels: { ...spec.labels } };
+    const deadline = spec.timeoutMs > 0 ? Math.ceil(spec.timeoutMs / 1000) : undefined;
+    const apiVersion = `${info.group}/${info.version}`;
+    if (o.kind === 'job') {
+        const indexed = o.nodes > 1;
+        return {
+            apiVersion,
+            kind: info.kind,
+            metadata,
+            spec: {
+                backoffLimit: 0,
+                ...(indexed ? { completions: o.nodes, parallelism: o.nodes, completionMode: 'Indexed' } : {}),
+                ...(deadline ? { activeDeadlineSeconds: deadline } : {}),
+                template: podTemplate(o, spec, 'train'),
+            },
+        };
+    }
+    if (o.kind === 'pytorchjob') {
+        const replica = (replicas) => ({
+            replicas,
+            restartPolicy: 'Never',
+            template: podTemplate(o, spec, 'pytorch'),
+        });
+        return {
+            apiVersion,
+            kind: info.kind,
+            metadata,
+            spec: {
+                runPolicy: { backoffLimit: 0, ...(deadline ? { activeDeadlineSeconds: deadline } : {}) },
+                pytorchReplicaSpecs: {
+                    Master: replica(1),
+                    ...(o.nodes > 1 ? { Worker: replica(o.nodes - 1) } : {}),
+                },
+            },
+        };
+    }
+    const resources = resourceRequirements(o.resources);
+    const template = podTemplate(o, spec, 'node');
+    const podSpec = template.spec;
+    const override = { targetJobs: [{ name: 'node' }] };
+    for (const key of ['serviceAccountName', 'nodeSelector', 'tolerations', 'volumes', 'affinity'])
+        if (podSpec[key] !== undefined)
+            override[key] = podSpec[key];
+    return {
+        apiVersion,
+        kind: info.kind,
+        metadata,
+        spec: {
+            runtimeRef: { name: o.runtime, apiGroup: info.group, kind: 'ClusterTrainingRuntime' },
+            labels: { ...spec.labels },
+            trainer: {
+                image: o.image,
+                command: spec.command,
+                env: envList(spec.env),
+                numNodes: o.nodes,
+                ...(resources ? { resourcesPerNode: resources } : {}),
+            },
+            ...(Object.keys(override).length > 1 ? { podSpecOverrides: [override] } : {}),
+        },
+    };
+}
+function apiFailure(error) {
+    const e = error;
+    let body = e.body;
+    if (typeof body === 'string') {
+        try {
+            body = JSON.parse(body);
+        }
+        catch {
+            // Not a Status object: keep the text.
+        }
+    }
+    const message = isObject(body) && 'message' in body ? String(body.message) : (e.message ?? String(error)).split('\n')[0];
+    const retryAfter = Number(e.headers?.['retry-after']);
+    return {
+        code: typeof e.code === 'number' ? e.code : undefined,
+        message,
+        retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+    };
+}
+function kubernetes_transient(f) {
+    return f.code === undefined || f.code === 429 || f.code >= 500;
+}
+function sleep(ms, signal) {
+    return new Promise((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        signal?.addEventListener('abort', () => {
+            clearTimeout(timer);
+            resolve();
+        }, { once: true });
+    });
+}
+/** RFC 3339 timestamps with nanoseconds, normalised so that string order is time order. */
+function timestampKey(ts) {
+    const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$/.exec(ts);
+    if (!m)
+        return ts;
+    return `${m[1]}.${(m[2] ?? '').padEnd(9, '0')}`;
+}
+function podView(pod) {
+    const metadata = pod.metadata;
+    const status = (pod.status ?? {});
+    const spec = (pod.spec ?? {});
+    const first = status.containerStatuses?.[0];
+    const state = (first?.state ?? {});
+    return {
+        name: metadata.name,
+        phase: status.phase ?? 'Pending',
+        container: spec.containers?.[0]?.name,
+        waiting: state.waiting?.reason
+            ? { reason: state.waiting.reason, message: state.waiting.message }
+            : undefined,
+        terminated: state.terminated,
+    };
+}
+/** The job's own verdict from its conditions: Complete/Succeeded, or Failed with the controller's reason. */
+function jobVerdict(object) {
+    const conditions = (object.status?.conditions ?? []);
+    for (const c of conditions) {
+        if (c.status !== 'True')
+            continue;
+        if (c.type === 'Complete' || c.type === 'Succeeded')
+            return { done: 'succeeded' };
+        if (c.type === 'Failed')
+            return { done: 'failed', reason: [c.reason, c.message].filter(Boolean).join(': ') || 'Failed' };
+    }
+    return undefined;
+}
+const VERBS = {
+    submit: 'create',
+    read: 'get',
+    delete: 'delete',
+    'list pods': 'list',
+};
+/** Kubernetes Jobs and Kubeflow training jobs through the API server, with kubectl's credentials. */
+class KubernetesBackend {
+    o;
+    log;
+    kind = 'kubernetes';
+    info;
+    api;
+    constructor(o, log = {
+        info: () => { },
+        warning: () => { },
+    }) {
+        this.o = o;
+        this.log = log;
+        this.info = KINDS[o.kind];
+    }
+    describe() {
+        return `Kubernetes ${this.info.describe} in namespace ${this.o.namespace}${this.o.nodes > 1 ? ` on ${this.o.nodes} nodes` : ''}`;
+    }
+    connect() {
+        return (async () => {
+            const { kc, k8s } = await loadKubeConfig(this.o);
+            return {
+                kc,
+                custom: kc.makeApiClient(k8s.CustomObjectsApi),
+                core: kc.makeApiClient(k8s.CoreV1Api),
+            };
+        })();
+    }
+    client() {
+        this.api ??= this.connect();
+        return this.api;
+    }
+    /** One API call with retries on 429/5xx/network errors (Retry-After honoured), errors in one line. */
+    async call(what, resource, work, signal) {
+        const attempts = 8;
+        for (let attempt = 1;; attempt++) {
+            try {
+                return await work();
+            }
+            catch (error) {
+                if (error instanceof src/* ActionError */.lZ)
+                    throw error;
+                const f = apiFailure(error);
+                if (f.code === 403) {
+                    const who = /User "([^"]+)"/.exec(f.message)?.[1];
+                    throw new src/* ActionError */.lZ(`Kubernetes refused to ${VERBS[what]} ${resource} in namespace ${this.o.namespace} (403 Forbidden${who ? ` for ${who}` : ''}): grant '${VERBS[what]}' on ${resource} in ${this.o.namespace} to these credentials${this.o.serviceAccount ? ` (the pods run as service account ${this.o.serviceAccount})` : ''}, or choose another namespace; the API said: ${f.message}`);
+                }
+                if (!kubernetes_transient(f) || attempt >= attempts || signal?.aborted) {
+                    throw new src/* ActionError */.lZ(`Kubernetes: ${what} ${resource} in namespace ${this.o.namespace} failed${f.code ? ` (${f.code})` : ''}${attempt > 1 ? ` after ${attempt} attempts` : ''}: ${f.message}`);
+                }
+                const delay = f.retryAfterMs ?? Math.min(8000, 250 * 2 ** (attempt - 1));
+                this.log.info(`Kubernetes: ${what} ${resource} answered ${f.code ?? 'a network error'} (${f.message}); retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${attempts}).`);
+                await sleep(delay, signal);
+            }
+        }
+    }
+    get resource() {
+        return `${this.info.plural}.${this.info.group}`;
+    }
+    async submit(spec, signal) {
+        const { custom } = await this.client();
+        const body = buildJobObject(this.o, spec);
+        await this.call('submit', this.resource, () => custom.createNamespacedCustomObject({
+            group: this.info.group,
+            version: this.info.version,
+            namespace: this.o.namespace,
+            plural: this.info.plural,
+            body,
+        }), signal);
+        return {
+            backend: this.kind,
+            id: `${this.o.namespace}/${this.o.kind}/${spec.name}`,
+            describe: `kubectl -n ${this.o.namespace} describe ${this.info.plural}.${this.info.group} ${spec.name}`,
+        };
+    }
+    async read(name, signal) {
+        const { custom } = await this.client();
+        return this.call('read', this.resource, () => custom.getNamespacedCustomObject({
+            group: this.info.group,
+            version: this.info.version,
+            namespace: this.o.namespace,
+            plural: this.info.plural,
+            name,
+        }), signal);
+    }
+    async pods(name, signal) {
+        const { core } = await this.client();
+        const list = await this.call('list pods', 'pods', () => core.listNamespacedPod({
+            namespace: this.o.namespace,
+            labelSelector: `${this.info.podLabel}=${name}`,
+        }), signal);
+        return (list.items ?? []);
+    }
+    async cancel(job, signal) {
+        const name = job.id.split('/').pop();
+        const { custom } = await this.client();
+        try {
+            await this.call('delete', this.resource, () => custom.deleteNamespacedCustomObject({
+                group: this.info.group,
+                version: this.info.version,
+                namespace: this.o.namespace,
+                plural: this.info.plural,
+                name,
+                // Foreground: the job object goes only once its pods are gone, so nothing keeps a GPU.
+                propagationPolicy: 'Foreground',
+            }), signal);
+        }
+        catch (error) {
+            if (/\(404\)/.test(error.message))
+                return;
+            throw error;
+        }
+    }
+    async follow(job, spec, options) {
+        const name = job.id.split('/').pop();
+        const poll = this.o.pollMs ?? 2000;
+        const deadline = spec.timeoutMs > 0 ? Date.now() + spec.timeoutMs : Number.POSITIVE_INFINITY;
+        const tails = new Map();
+        const followers = new Map();
+        const stop = new AbortController();
+        const phases = new Map();
+        let jobPhase = '';
+        const end = async (outcome, cancel) => {
+            if (cancel)
+                await this.cancel(job).catch((e) => this.log.warning(`Could not delete ${job.id}: ${e.message}`));
+            // Let the streams deliver what the ended pods wrote last, then stop them.
+            await Promise.race([Promise.all(followers.values()), sleep(cancel ? 0 : 5000)]);
+            stop.abort();
+            await Promise.all(followers.values());
+            return outcome;
+        };
+        const tailOf = (pod) => (pod ? tails.get(pod) : [...tails.values()].pop()) ?? [];
+        for (;;) {
+            if (options.signal?.aborted)
+                return end({ status: 'cancelled', reason: 'cancelled', tail: tailOf() }, true);
+            if (Date.now() > deadline)
+                return end({
+                    status: 'timed-out',
+                    reason: `no result after ${Math.round(spec.timeoutMs / 1000)} s`,
+                    tail: tailOf(),
+                }, true);
+            const object = await this.read(name, options.signal).catch((error) => {
+                if (options.signal?.aborted)
+                    return undefined;
+                throw error;
+            });
+            if (!object)
+                continue;
+            const pods = (await this.pods(name, options.signal).catch(() => [])).map(podView);
+            for (const pod of pods) {
+                const phase = pod.waiting ? `${pod.phase} (${pod.waiting.reason})` : pod.phase;
+                if (phases.get(pod.name) !== phase) {
+                    options.onPhase(`pod ${pod.name}: ${phase}`);
+                    phases.set(pod.name, phase);
+                }
+                if (pod.waiting && FATAL_WAITING.has(pod.waiting.reason)) {
+                    return end({
+                        status: 'failed',
+                        reason: `${pod.waiting.reason}: ${pod.waiting.message ?? `pod ${pod.name} cannot start its container`}`,
+                        tail: tailOf(pod.name),
+                    }, true);
+                }
+                if ((pod.phase === 'Running' || pod.phase === 'Succeeded' || pod.phase === 'Failed') &&
+                    pod.container &&
+                    !followers.has(pod.name)) {
+                    const tail = [];
+                    tails.set(pod.name, tail);
+                    followers.set(pod.name, this.followLogs(pod.name, pod.container, tail, options, stop.signal));
+                }
+            }
+            const verdict = jobVerdict(object);
+            const nextPhase = verdict
+                ? verdict.done
+                : pods.some((p) => p.phase === 'Running')
+                    ? 'Running'
+                    : 'Pending';
+            if (nextPhase !== jobPhase) {
+                options.onPhase(`${this.info.kind} ${name}: ${nextPhase}`);
+                jobPhase = nextPhase;
+            }
+            if (verdict?.done === 'succeeded') {
+                const outcome = await end({ status: 'succeeded', tail: [] }, false);
+                return { ...outcome, tail: tailOf() };
+            }
+            if (verdict?.done === 'failed') {
+                await end({ status: 'failed', tail: [] }, false);
+                const failing = pods.find((p) => p.terminated && p.terminated.exitCode !== 0) ??
+                    pods.find((p) => p.phase === 'Failed');
+                const t = failing?.terminated;
+                return {
+                    status: 'failed',
+                    reason: [
+                        verdict.reason,
+                        failing
+                            ? `pod ${failing.name}${t?.reason ? ` ${t.reason}` : ''}${t?.message ? `: ${t.message}` : ''}`
+                            : undefined,
+                    ]
+                        .filter(Boolean)
+                        .join('; '),
+                    exitCode: t?.exitCode,
+                    tail: tailOf(failing?.name).slice(-50),
+                };
+            }
+            await sleep(poll, options.signal);
+        }
+    }
+    /**
+     * Follows one pod's log (`follow=true&timestamps=true`); when the stream drops while the pod still runs,
+     * reconnects with `sinceTime` and skips the lines already shown (sinceTime has second precision).
+     */
+    async followLogs(pod, container, tail, options, stop) {
+        const { kc } = await this.client();
+        let last = '';
+        let sinceTime;
+        for (let attempt = 0; !stop.aborted; attempt++) {
+            const ended = await this.streamOnce(kc, pod, container, sinceTime, stop, (ts, text) => {
+                const key = timestampKey(ts);
+                if (last && key <= last)
+                    return;
+                last = key;
+                sinceTime = `${ts.slice(0, 19)}Z`;
+                tail.push(text);
+                if (tail.length > 200)
+                    tail.shift();
+                options.onLine(`[${pod}] ${text}`);
+            }).catch((error) => {
+                this.log.info(`[${pod}] log stream: ${error.message}`);
+                return false;
+            });
+            if (stop.aborted)
+                return;
+            const current = await this.podPhase(pod);
+            if (ended && (current === 'Succeeded' || current === 'Failed' || current === undefined))
+                return;
+            if (current === 'Succeeded' || current === 'Failed' || current === undefined) {
+                // One last read for what the pod wrote before the stream dropped.
+                continue;
+            }
+            this.log.info(`[${pod}] the log stream dropped; reconnecting${sinceTime ? ` from ${sinceTime}` : ''}.`);
+            await sleep(Math.min(5000, 250 * 2 ** Math.min(attempt, 4)), stop);
+        }
+    }
+    async podPhase(pod) {
+        const { core } = await this.client();
+        try {
+            const p = (await core.readNamespacedPod({ name: pod, namespace: this.o.namespace }));
+            return podView(p).phase;
+        }
+        catch {
+            return undefined;
+        }
+    }
+    /** Resolves true when the server closed the stream cleanly, false when it dropped. */
+    async streamOnce(kc, pod, container, sinceTime, stop, onLine) {
+        const cluster = kc.getCurrentCluster();
+        const url = new URL(`${cluster.server}/api/v1/namespaces/${this.o.namespace}/pods/${pod}/log`);
+        url.searchParams.set('container', container);
+        url.searchParams.set('follow', 'true');
+        url.searchParams.set('timestamps', 'true');
+        if (sinceTime)
+            url.searchParams.set('sinceTime', sinceTime);
+        const options = { method: 'GET' };
+        await kc.applyToHTTPSOptions(options);
+        const transport = url.protocol === 'https:' ? await Promise.resolve(/* import() */).then(__nccwpck_require__.t.bind(__nccwpck_require__, 44708, 23)) : await Promise.resolve(/* import() */).then(__nccwpck_require__.t.bind(__nccwpck_require__, 37067, 23));
+        return new Promise((resolve, reject) => {
+            const req = transport.request(url, { ...options, signal: stop }, (res) => {
+                if (res.statusCode !== 200) {
+                    res.resume();
+                    reject(new Error(`HTTP ${res.statusCode}`));
+                    return;
+                }
+                let partial = '';
+                let clean = false;
+                res.setEncoding('utf8');
+                res.on('data', (chunk) => {
+                    const lines = (partial + chunk).split('\n');
+                    partial = lines.pop() ?? '';
+                    for (const line of lines) {
+                        const space = line.indexOf(' ');
+                        if (space > 0)
+                            onLine(line.slice(0, space), line.slice(space + 1).replace(/\r$/, ''));
+                    }
+                });
+                res.on('end', () => {
+                    clean = res.complete;
+                });
+                res.on('close', () => resolve(clean));
+                res.on('error', () => resolve(false));
+            });
+            req.on('error', (error) => (stop.aborted ? resolve(false) : reject(error)));
+            req.end();
+        });
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/compute/src/factory.ts
+
+
+/** The remote backend train-and-log hands the training to; `local` never gets here. */
+function createBackend(kind, options) {
+    switch (kind) {
+        case 'kubernetes':
+            if (!options.kubernetes)
+                throw new src/* ActionError */.lZ('backend kubernetes: no Kubernetes options given');
+            return new KubernetesBackend(options.kubernetes, options.log);
+        case 'ray':
+            throw new src/* ActionError */.lZ("Input 'backend': ray is not available in this build; use local or kubernetes");
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/compute/src/index.ts
+
+
+
+
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(77598);
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(57075);
+;// CONCATENATED MODULE: external "node:stream/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(73136);
 ;// CONCATENATED MODULE: ./packages/mlflow/src/batch.ts
 
 /** log-batch limits of the MLflow server (mlflow/utils/validation.py): exceeding one fails the whole batch. */
@@ -307,17 +960,38 @@ class client_MlflowClient {
         }
         return batches.length;
     }
-    /** Entries directly under `path` of a run's artifacts (run-relative paths); empty when the path is missing. */
+    /**
+     * Entries directly under `path` of a run's artifacts (run-relative paths), every page (`next_page_token`,
+     * which Databricks sends and OSS servers omit); empty when the path is missing.
+     */
     async listArtifacts(runId, path) {
-        const res = await this.call('GET', 'artifacts/list', {
-            run_id: runId,
-            path,
-        });
+        const entries = [];
+        let pageToken;
+        do {
+            const res = await this.call('GET', 'artifacts/list', { run_id: runId, path, page_token: pageToken });
+            entries.push(...(res.files ?? []));
+            pageToken = res.next_page_token || undefined;
+        } while (pageToken);
+        return entries;
+    }
+    /** Entries directly under `path` of the artifact proxy (`mlflow-artifacts:/<path>`); paths are base names. */
+    async listProxyArtifacts(path) {
+        const res = await this.call('GET', '', { path: path.replace(/^\/+|\/+$/g, '') }, ARTIFACTS.slice(0, -1));
         return res.files ?? [];
+    }
+    /** GET of one file through the artifact proxy; the caller reads (and verifies) the body. */
+    async openProxyArtifact(path, signal) {
+        this.requestCount++;
+        try {
+            return await this.http.request('GET', ARTIFACTS + encodePath(path), { signal, timeoutMs: 120_000 });
+        }
+        catch (error) {
+            throw this.explain(error);
+        }
     }
     /** PUT through the artifact proxy: `mlflow-artifacts:/<exp>/<run>/artifacts` + the relative path. */
     async uploadArtifact(artifactUri, file, open) {
-        const root = artifactRoot(artifactUri);
+        const root = client_artifactRoot(artifactUri);
         this.requestCount++;
         try {
             await this.http.request('PUT', ARTIFACTS + encodePath(`${root}/${file.artifactPath}`), {
@@ -325,6 +999,20 @@ class client_MlflowClient {
                 headers: { 'content-type': 'application/octet-stream', 'content-length': String(file.size) },
                 timeoutMs: 120_000,
             });
+        }
+        catch (error) {
+            throw this.explain(error);
+        }
+    }
+    /** GET through the artifact proxy (list first: MLflow answers a missing file with 500, which is retried). */
+    async downloadArtifact(artifactUri, artifactPath) {
+        const root = client_artifactRoot(artifactUri);
+        this.requestCount++;
+        try {
+            const res = await this.http.request('GET', ARTIFACTS + encodePath(`${root}/${artifactPath}`), {
+                timeoutMs: 120_000,
+            });
+            return Buffer.from(await res.arrayBuffer());
         }
         catch (error) {
             throw this.explain(error);
@@ -394,6 +1082,14 @@ class client_MlflowClient {
                 return undefined;
             throw error;
         }
+    }
+    /** Where the version's files are stored (`model-versions/get-download-uri`), as the server resolves it. */
+    async getModelVersionDownloadUri(name, version) {
+        const res = await this.call('GET', 'model-versions/get-download-uri', {
+            name,
+            version,
+        });
+        return res.artifact_uri ?? '';
     }
     async setModelVersionTag(name, version, key, value) {
         validateKey('tag', key);
@@ -478,12 +1174,211 @@ class client_MlflowClient {
     }
 }
 /** The proxy path of a run's artifact root; only `mlflow-artifacts:` roots can be written through REST. */
-function artifactRoot(artifactUri) {
+function client_artifactRoot(artifactUri) {
     const match = /^mlflow-artifacts:(?:\/\/[^/]*)?\/?(.*)$/.exec(artifactUri);
     if (!match) {
         throw new src/* ActionError */.lZ(`The run's artifact location '${artifactUri}' is not served by the MLflow artifact proxy; start the server with --serve-artifacts (the default since MLflow 2.0) or use a local tracking-uri`);
     }
     return match[1].replace(/\/$/, '');
+}
+
+;// CONCATENATED MODULE: ./packages/mlflow/src/artifacts.ts
+
+
+
+
+
+
+
+
+function parseModelsUri(uri) {
+    const match = /^models:\/(?!\/)([^/@]+)(?:\/(\d+)|@([\w-]+))\/?$/.exec(uri);
+    if (!match)
+        return undefined;
+    return match[2] ? { name: match[1], version: match[2] } : { name: match[1], alias: match[3] };
+}
+const DIRECT_STORES = {
+    s3: 'S3',
+    gs: 'Google Cloud Storage',
+    wasbs: 'Azure Blob Storage',
+    wasb: 'Azure Blob Storage',
+    abfss: 'Azure Data Lake',
+    hdfs: 'HDFS',
+    dbfs: 'DBFS',
+    'uc-volumes': 'Unity Catalog volumes',
+};
+function direct(uri) {
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1]?.toLowerCase() ?? '';
+    const store = DIRECT_STORES[scheme] ?? `'${scheme}:'`;
+    return new ActionError(`The model's files are at '${uri}' on ${store}, which this action does not read directly; start the MLflow server with --serve-artifacts (artifacts under mlflow-artifacts:/) or download the model and give model-path`);
+}
+function localDir(uri) {
+    if (uri.startsWith('file:'))
+        return fileURLToPath(uri.startsWith('file://') ? uri : `file://${uri.slice(5)}`);
+    if (uri.startsWith('/'))
+        return uri;
+    return undefined;
+}
+/**
+ * Resolves a model version's storage URI as MLflow's artifact repositories do: `mlflow-artifacts:/…` through
+ * the proxy, `runs:/<run>/<path>` through the run's artifact root, `models:/…` through the version it names
+ * (a registered model whose source is another version), and `file:` or absolute paths locally.
+ */
+async function locateArtifacts(client, uri, depth = 0) {
+    if (uri.startsWith('mlflow-artifacts:'))
+        return { kind: 'proxy', path: artifactRoot(uri), display: uri };
+    const dir = localDir(uri);
+    if (dir)
+        return { kind: 'local', dir, display: uri };
+    const run = /^runs:\/([^/]+)\/?(.*)$/.exec(uri);
+    if (run) {
+        const [, runId, path] = run;
+        const { info } = await client.getRun(runId);
+        const root = info.artifact_uri;
+        if (root.startsWith('mlflow-artifacts:'))
+            return { kind: 'run', runId, path: path.replace(/\/+$/, ''), root: artifactRoot(root), display: uri };
+        const rootDir = localDir(root);
+        if (rootDir)
+            return { kind: 'local', dir: join(rootDir, path), display: uri };
+        throw direct(`${root.replace(/\/$/, '')}/${path}`);
+    }
+    const models = parseModelsUri(uri);
+    if (models) {
+        if (depth >= 3)
+            throw new ActionError(`'${uri}' leads through more than 3 models:/ sources; give model-path`);
+        const version = await resolveModelVersion(client, models);
+        if (!version)
+            throw new ActionError(`The model source '${uri}' names a version that does not exist`);
+        return locateArtifacts(client, await downloadUri(client, version), depth + 1);
+    }
+    if (/^[a-z][a-z0-9+.-]*:/i.test(uri))
+        throw direct(uri);
+    throw new ActionError(`The model's source '${uri}' is not a URI this action reads: expected mlflow-artifacts:/…, runs:/…, models:/…, file:/… or an absolute path`);
+}
+/** The version a `models:/` URI names, or undefined when the model, version or alias does not exist. */
+async function resolveModelVersion(client, ref) {
+    if (ref.alias)
+        return client.getModelVersionByAlias(ref.name, ref.alias);
+    return client.getModelVersion(ref.name, ref.version);
+}
+/** The server's resolved storage location of a version; its `source` when the server gives none. */
+async function downloadUri(client, version) {
+    const uri = await client.getModelVersionDownloadUri(version.name, String(version.version));
+    const found = uri || version.source;
+    if (!found)
+        throw new ActionError(`MLflow gives neither a download URI nor a source for ${version.name} version ${version.version}`);
+    return found;
+}
+function safeRelative(path, display) {
+    const normal = posix.normalize(path);
+    if (normal.startsWith('..') || posix.isAbsolute(normal))
+        throw new ActionError(`The artifact listing of '${display}' names a path outside the model: '${path}'`);
+    return normal;
+}
+async function planRemote(client, location) {
+    const root = location.kind === 'run' ? `${location.root}/${location.path}` : location.path;
+    const list = (dir) => {
+        const under = [location.path, dir].filter(Boolean).join('/');
+        return location.kind === 'run'
+            ? client.listArtifacts(location.runId, under)
+            : client.listProxyArtifacts(under);
+    };
+    const files = [];
+    const walk = async (dir) => {
+        for (const entry of await list(dir)) {
+            // artifacts/list answers run-relative paths, the proxy listing answers base names.
+            const rel = safeRelative([dir, posix.basename(entry.path)].filter(Boolean).join('/'), location.display);
+            if (entry.is_dir)
+                await walk(rel);
+            else
+                files.push({
+                    source: `${root.replace(/\/+$/, '')}/${rel}`,
+                    target: rel,
+                    size: Number(entry.file_size ?? 0),
+                });
+        }
+    };
+    await walk('');
+    return files;
+}
+function planLocal(location) {
+    let entries;
+    try {
+        if (statSync(location.dir).isFile())
+            return [
+                { source: location.dir, target: posix.basename(location.dir), size: statSync(location.dir).size },
+            ];
+        entries = readdirSync(location.dir, { recursive: true });
+    }
+    catch {
+        throw new ActionError(`The model's files at '${location.display}' (${location.dir}) are not readable from this runner; the tracking server's artifact root must be a folder on this machine, or serve artifacts with --serve-artifacts`);
+    }
+    return entries
+        .map((e) => join(location.dir, e))
+        .filter((f) => statSync(f).isFile())
+        .sort()
+        .map((f) => ({
+        source: f,
+        target: relative(location.dir, f).split(sep).join('/'),
+        size: statSync(f).size,
+    }));
+}
+/**
+ * Downloads every file under a location into `target`, streamed to disk, each written to a temporary
+ * sibling and renamed once its byte count matches the listing's `file_size` (retried when it does not).
+ */
+async function downloadArtifacts(client, location, target, options = {}) {
+    const plan = location.kind === 'local' ? planLocal(location) : await planRemote(client, location);
+    if (!plan.length)
+        throw new ActionError(`'${location.display}' holds no files`);
+    const total = plan.reduce((sum, f) => sum + f.size, 0);
+    options.onPlan?.(plan.length, total);
+    const attempts = options.attempts ?? 3;
+    const open = async (file) => {
+        if (location.kind === 'local')
+            return createReadStream(file.source);
+        const response = await client.openProxyArtifact(file.source, options.signal);
+        if (!response.body)
+            return Readable.from([]);
+        return Readable.fromWeb(response.body);
+    };
+    await mapPool(plan, options.concurrency ?? 4, async (file) => {
+        const dest = join(target, file.target);
+        mkdirSync(dirname(dest), { recursive: true });
+        for (let attempt = 1;; attempt++) {
+            const temp = `${dest}.${randomBytes(6).toString('hex')}.tmp`;
+            let received = 0;
+            let failure;
+            try {
+                await pipeline(await open(file), new Transform({
+                    transform(chunk, _encoding, done) {
+                        received += chunk.byteLength;
+                        options.onBytes?.(chunk.byteLength);
+                        done(null, chunk);
+                    },
+                }), createWriteStream(temp));
+                if (received !== file.size)
+                    failure = `received ${received} bytes, the listing says ${file.size}`;
+            }
+            catch (error) {
+                rmSync(temp, { force: true });
+                // HttpClient already retried the request itself; what is left to retry is a body cut off midway.
+                if (error instanceof ActionError)
+                    throw error;
+                failure = error.message;
+            }
+            if (!failure) {
+                renameSync(temp, dest);
+                options.onFile?.();
+                return;
+            }
+            rmSync(temp, { force: true });
+            if (attempt >= attempts)
+                throw new ActionError(`Downloading '${file.target}' of '${location.display}' failed ${attempts} times: ${failure}`);
+            options.log?.(`'${file.target}': ${failure}; attempt ${attempt + 1}/${attempts}`);
+        }
+    });
+    return { files: plan.length, bytes: total };
 }
 
 ;// CONCATENATED MODULE: ./packages/mlflow/src/connection.ts
@@ -553,6 +1448,7 @@ function resolveConnection(uri, env, token) {
 
 
 
+
 ;// CONCATENATED MODULE: ./packages/store/src/files.ts
 
 
@@ -605,10 +1501,6 @@ function findFiles(root, globs, skipDirs = ['.git', 'node_modules']) {
     return out.sort();
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(77598);
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(57075);
 ;// CONCATENATED MODULE: ./packages/oci/src/media.ts
 
 const media_MediaType = {
@@ -794,8 +1686,6 @@ async function copyBlob(from, fromRepository, to, toRepository, descriptor, onPr
     });
 }
 
-;// CONCATENATED MODULE: external "node:stream/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(38522);
 ;// CONCATENATED MODULE: ./packages/oci/src/layer.ts
@@ -939,46 +1829,88 @@ async function* tarStream(entries, mtime) {
     yield Buffer.alloc(1024);
 }
 /**
- * Writes a reproducible gzip'd tar layer in one streaming pass: fixed owner (0:0), mtime and modes, no
- * gzip name or time, and both the diffID (sha256 of the tar) and the blob digest computed on the way.
+ * Streams a reproducible tar layer (gzip'd unless `gzip: false`) into `sink` in one pass: fixed owner
+ * (0:0), mtime and modes, no gzip name or time. The sink hashes the bytes it stores (the blob digest); the
+ * tar itself is hashed here only when compressed, since an uncompressed layer's diffID is its digest.
  */
-async function buildLayer(entries, options) {
+async function streamLayer(entries, options, sink) {
     const mtime = options.mtime ?? 0;
-    const tarHash = (0,external_node_crypto_.createHash)('sha256');
-    const blobHash = (0,external_node_crypto_.createHash)('sha256');
-    let tarSize = 0;
-    let blobSize = 0;
     const gzip = options.gzip ?? true;
-    await (0,promises_namespaceObject.pipeline)(external_node_stream_.Readable.from(tarStream(entries, mtime)), async function* (chunks) {
-        for await (const chunk of chunks) {
-            tarHash.update(chunk);
-            tarSize += chunk.byteLength;
-            options.onProgress?.(chunk.byteLength);
-            yield chunk;
-        }
-    }, gzip ? (0,external_node_zlib_.createGzip)({ level: options.level ?? 1 }) : new external_node_stream_.PassThrough(), async function* (chunks) {
-        for await (const raw of chunks) {
-            let chunk = raw;
-            // The gzip header's OS byte (offset 9) is where zlib was built; 255 ("unknown") keeps digests equal across platforms.
-            if (gzip && blobSize <= 9 && blobSize + chunk.byteLength > 9) {
-                chunk = Buffer.from(chunk);
-                chunk[9 - blobSize] = 255;
+    let tarHash = (0,external_node_crypto_.createHash)('sha256');
+    let tarSize = 0;
+    const open = () => {
+        tarHash = (0,external_node_crypto_.createHash)('sha256');
+        tarSize = 0;
+        let blobSize = 0;
+        const tar = external_node_stream_.Readable.from(tarStream(entries, mtime));
+        const counted = async function* (chunks) {
+            for await (const chunk of chunks) {
+                if (gzip)
+                    tarHash.update(chunk);
+                tarSize += chunk.byteLength;
+                options.onProgress?.(chunk.byteLength);
+                yield chunk;
             }
-            blobHash.update(chunk);
-            blobSize += chunk.byteLength;
-            yield chunk;
-        }
-    }, (0,external_node_fs_.createWriteStream)(options.output), { signal: options.signal });
+        };
+        // The gzip header's OS byte (offset 9) is where zlib was built; 255 ("unknown") keeps digests equal across platforms.
+        const portable = async function* (chunks) {
+            for await (const raw of chunks) {
+                let chunk = raw;
+                if (blobSize <= 9 && blobSize + chunk.byteLength > 9) {
+                    chunk = Buffer.from(chunk);
+                    chunk[9 - blobSize] = 255;
+                }
+                blobSize += chunk.byteLength;
+                yield chunk;
+            }
+        };
+        const out = new external_node_stream_.PassThrough({ highWaterMark: 1024 * 1024 });
+        const done = gzip
+            ? (0,promises_namespaceObject.pipeline)(tar, counted, (0,external_node_zlib_.createGzip)({ level: options.level ?? 1 }), portable, out, {
+                signal: options.signal,
+            })
+            : (0,promises_namespaceObject.pipeline)(tar, counted, out, { signal: options.signal });
+        done.catch((error) => out.destroy(error));
+        return out;
+    };
+    const stored = await sink(open);
+    if (!gzip && stored.size !== tarSize)
+        throw new src/* ActionError */.lZ(`The layer sink stored ${stored.size} bytes of a ${tarSize}-byte tar`);
     return {
         descriptor: {
-            mediaType: media_MediaType.ociLayerGzip,
-            digest: `sha256:${blobHash.digest('hex')}`,
-            size: blobSize,
+            mediaType: gzip ? media_MediaType.ociLayerGzip : media_MediaType.ociLayer,
+            digest: stored.digest,
+            size: stored.size,
         },
-        diffId: `sha256:${tarHash.digest('hex')}`,
+        diffId: gzip ? `sha256:${tarHash.digest('hex')}` : stored.digest,
         uncompressedSize: tarSize,
         files: entries.filter((e) => e.type === 'file').length,
     };
+}
+/** Writes `stream` to `path` (atomically: a temporary file renamed at the end), hashing it on the way. */
+async function writeHashed(stream, path, options = {}) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    let size = 0;
+    const temp = `${path}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`;
+    try {
+        await (0,promises_namespaceObject.pipeline)(stream, async function* (chunks) {
+            for await (const chunk of chunks) {
+                hash.update(chunk);
+                size += chunk.byteLength;
+                options.onProgress?.(chunk.byteLength);
+                yield chunk;
+            }
+        }, (0,external_node_fs_.createWriteStream)(temp), { signal: options.signal });
+        (0,external_node_fs_.renameSync)(temp, path);
+    }
+    finally {
+        (0,external_node_fs_.rmSync)(temp, { force: true });
+    }
+    return { digest: `sha256:${hash.digest('hex')}`, size };
+}
+/** A reproducible layer written to `options.output` (see `streamLayer`). */
+function buildLayer(entries, options) {
+    return streamLayer(entries, options, (open) => writeHashed(open(), options.output, { signal: options.signal }));
 }
 
 ;// CONCATENATED MODULE: ./packages/oci/src/reference.ts
@@ -1061,6 +1993,7 @@ function reference_isLoopback(registry) {
 }
 
 ;// CONCATENATED MODULE: ./packages/oci/src/registry.ts
+
 
 
 
@@ -1262,19 +2195,28 @@ class RegistryClient {
             if (await this.mountBlob(repository, descriptor.digest, options.mountFrom))
                 return 'mounted';
         }
+        await this.retryUpload(`${descriptor.digest}`, repository, options.signal, () => this.upload(repository, descriptor, source, options));
+        return 'uploaded';
+    }
+    async pushStream(repository, open, options = {}) {
+        const stored = await this.retryUpload('a streamed blob', repository, options.signal, () => this.uploadStream(repository, open, options));
+        return { ...stored, outcome: 'uploaded' };
+    }
+    /** Runs a whole upload again, in a new session, when it was cut off by the network or a 5xx. */
+    async retryUpload(what, repository, signal, upload) {
         const attempts = this.options.uploadAttempts ?? 3;
         for (let attempt = 1;; attempt++) {
             try {
-                await this.upload(repository, descriptor, source, options);
-                return 'uploaded';
+                return await upload();
             }
             catch (error) {
                 const transient = error instanceof NetworkError ||
                     (error instanceof HttpError && error.status >= 500) ||
                     error.name === 'TypeError';
-                if (!transient || attempt >= attempts || options.signal?.aborted)
+                if (!transient || attempt >= attempts || signal?.aborted)
                     throw error;
-                this.options.log?.(`upload of ${descriptor.digest} to ${this.name}/${repository} was cut off (${error.message}); starting again (${attempt + 1}/${attempts})`);
+                this.options.log?.(`upload of ${what} to ${this.name}/${repository} was cut off (${error.message}); starting again (${attempt + 1}/${attempts})`);
+                await new Promise((r) => setTimeout(r, 250 * 2 ** (attempt - 1)));
             }
         }
     }
@@ -1292,7 +2234,7 @@ class RegistryClient {
     async upload(repository, descriptor, source, options) {
         const what = `${repository}@${descriptor.digest}`;
         const chunkSize = options.chunkSize ?? this.chunkSize;
-        let location = await this.startUpload(repository, what);
+        const location = await this.startUpload(repository, what);
         const finish = (url) => {
             const u = new URL(url);
             u.searchParams.set('digest', descriptor.digest);
@@ -1310,8 +2252,41 @@ class RegistryClient {
             options.onProgress?.(bytes.byteLength);
             return;
         }
+        const sent = await this.patchChunks(repository, location, chunks(source, chunkSize), what, options);
+        if (sent.size !== descriptor.size)
+            throw new ActionError(`Blob ${descriptor.digest} had ${sent.size} bytes, expected ${descriptor.size}`);
+        await this.finishUpload(repository, sent.location, descriptor.digest, what, options.signal);
+    }
+    /** A chunked upload of bytes whose digest is computed on the way and given in the closing PUT. */
+    async uploadStream(repository, open, options) {
+        const what = `${repository} (streamed blob)`;
+        const location = await this.startUpload(repository, what);
+        const hash = createHash('sha256');
+        const stream = open();
+        try {
+            const hashed = async function* (parts) {
+                for await (const part of parts) {
+                    hash.update(part);
+                    yield part;
+                }
+            };
+            const sent = await this.patchChunks(repository, location, hashed(chunks(() => stream, options.chunkSize ?? this.chunkSize)), what, options);
+            const digest = `sha256:${hash.digest('hex')}`;
+            await this.finishUpload(repository, sent.location, digest, `${repository}@${digest}`, options.signal);
+            return { digest, size: sent.size };
+        }
+        finally {
+            stream.destroy();
+        }
+    }
+    /**
+     * PATCHes the chunks in order (`Content-Range` from the spec's chunked upload). The next chunk is read
+     * while the current one is sent, so packing and uploading overlap, with two chunks in memory at most.
+     */
+    async patchChunks(repository, start, parts, what, options) {
+        let location = start;
         let offset = 0;
-        for await (const chunk of chunks(source, chunkSize)) {
+        for await (const chunk of readAhead(parts)) {
             const response = await this.call('PATCH', location, push(repository), what, {
                 headers: {
                     'content-type': 'application/octet-stream',
@@ -1328,11 +2303,14 @@ class RegistryClient {
             if (next)
                 location = this.resolveLocation(next);
         }
-        if (offset !== descriptor.size)
-            throw new ActionError(`Blob ${descriptor.digest} had ${offset} bytes, expected ${descriptor.size}`);
-        const response = await this.call('PUT', finish(location), push(repository), what, {
+        return { location, size: offset };
+    }
+    async finishUpload(repository, location, digest, what, signal) {
+        const url = new URL(location);
+        url.searchParams.set('digest', digest);
+        const response = await this.call('PUT', url.toString(), push(repository), what, {
             retry: false,
-            signal: options.signal,
+            signal,
         });
         await response.body?.cancel();
     }
@@ -1354,6 +2332,22 @@ class RegistryClient {
             url = next ? this.resolveLocation(next[1]) : undefined;
         }
         return [...tags].sort();
+    }
+    /**
+     * `DELETE /v2/<name>/manifests/<tag>` (distribution spec v1.1, where the registry supports it). Never
+     * falls back to deleting by digest: that would take every tag of the manifest, the version's with it.
+     * distribution 2.8 refuses both ways: 405 UNSUPPORTED with deletes disabled, 400 DIGEST_INVALID with
+     * them enabled (it deletes manifests by digest only).
+     */
+    async deleteTag(repository, tag) {
+        const response = await this.call('DELETE', this.url(repository, `manifests/${tag}`), push(repository), `${repository}:${tag}`, { accept: [400, 404, 405] });
+        const text = await response.text().catch(() => '');
+        if (response.status === 202 || response.status === 200)
+            return true;
+        const code = /"code"\s*:\s*"([A-Z_]+)"/.exec(text)?.[1];
+        if (response.status === 404)
+            return false;
+        throw new ActionError(`Registry ${this.name} cannot delete tags (DELETE ${repository}:${tag} answered ${response.status}${code ? ` ${code}` : ''}): move the tag instead`);
     }
     async referrersApi(repository, digest) {
         const response = await this.call('GET', this.url(repository, `referrers/${digest}`), pull(repository), `${repository} referrers`, {
@@ -1396,6 +2390,28 @@ function parseManifest(bytes, reference, contentType, where) {
 }
 function isIndexMediaType(mediaType) {
     return INDEX_MEDIA_TYPES.includes(mediaType);
+}
+/**
+ * Iterates `source` one item ahead: the next item is being produced while the caller works on the
+ * current one. A failure of that early read surfaces on the next step, never as an unhandled rejection.
+ */
+async function* readAhead(source) {
+    const iterator = source[Symbol.asyncIterator]();
+    let next = iterator.next();
+    next.catch(() => undefined);
+    try {
+        for (;;) {
+            const item = await next;
+            if (item.done)
+                return;
+            next = iterator.next();
+            next.catch(() => undefined);
+            yield item.value;
+        }
+    }
+    finally {
+        await next.then(() => iterator.return?.(), () => undefined);
+    }
 }
 async function readAll(stream) {
     const parts = [];
@@ -1545,28 +2561,34 @@ class LayoutStore {
             (await this.mountBlob(repository, descriptor.digest, options.mountFrom)))
             return 'mounted';
         (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(target), { recursive: true });
-        const temp = `${target}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`;
-        const hash = (0,external_node_crypto_.createHash)('sha256');
-        let size = 0;
+        const pending = `${target}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.pending`;
         try {
             const input = source instanceof Uint8Array ? external_node_stream_.Readable.from([Buffer.from(source)]) : source();
-            await (0,promises_namespaceObject.pipeline)(input, async function* (chunks) {
-                for await (const chunk of chunks) {
-                    hash.update(chunk);
-                    size += chunk.byteLength;
-                    options.onProgress?.(chunk.byteLength);
-                    yield chunk;
-                }
-            }, (0,external_node_fs_.createWriteStream)(temp));
-            const digest = `sha256:${hash.digest('hex')}`;
-            if (digest !== descriptor.digest || size !== descriptor.size)
-                throw new src/* ActionError */.lZ(`Blob for ${descriptor.digest} (${descriptor.size} bytes) had digest ${digest} and ${size} bytes`);
-            (0,external_node_fs_.renameSync)(temp, target);
+            const stored = await writeHashed(input, pending, { onProgress: options.onProgress });
+            if (stored.digest !== descriptor.digest || stored.size !== descriptor.size)
+                throw new src/* ActionError */.lZ(`Blob for ${descriptor.digest} (${descriptor.size} bytes) had digest ${stored.digest} and ${stored.size} bytes`);
+            (0,external_node_fs_.renameSync)(pending, target);
         }
         finally {
-            (0,external_node_fs_.rmSync)(temp, { force: true });
+            (0,external_node_fs_.rmSync)(pending, { force: true });
         }
         return 'uploaded';
+    }
+    async pushStream(repository, open, options = {}) {
+        this.init(repository);
+        // The digest is known only at the end: write under a temporary name in the layout, then rename.
+        const pending = (0,external_node_path_.join)(this.dir(repository), 'blobs', 'sha256', `upload-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+        try {
+            const stored = await writeHashed(open(), pending, options);
+            const target = this.blobPath(repository, stored.digest);
+            if ((0,external_node_fs_.existsSync)(target))
+                return { ...stored, outcome: 'exists' };
+            (0,external_node_fs_.renameSync)(pending, target);
+            return { ...stored, outcome: 'uploaded' };
+        }
+        finally {
+            (0,external_node_fs_.rmSync)(pending, { force: true });
+        }
     }
     async mountBlob(repository, digest, from) {
         const source = this.blobPath(from, digest);
@@ -1590,6 +2612,14 @@ class LayoutStore {
     async listTags(repository) {
         const tags = this.readIndex(repository).manifests.flatMap((m) => m.annotations?.[REF_NAME] ?? []);
         return [...new Set(tags)].sort();
+    }
+    async deleteTag(repository, tag) {
+        const index = this.readIndex(repository);
+        const kept = index.manifests.filter((m) => m.annotations?.[REF_NAME] !== tag);
+        if (kept.length === index.manifests.length)
+            return false;
+        this.writeIndex(repository, { ...index, manifests: kept });
+        return true;
     }
     /** A layout has no referrers API: referrers live under the `sha256-<hex>` tag schema. */
     async referrersApi() {
@@ -1650,10 +2680,7 @@ async function pushReferrer(store, repository, manifest) {
 
 
 
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(48161);
 ;// CONCATENATED MODULE: ./packages/store/src/oci-registry.ts
-
 
 
 
@@ -1662,6 +2689,7 @@ var external_node_os_ = __nccwpck_require__(48161);
 const ModelPack = {
     manifest: 'application/vnd.cncf.model.manifest.v1+json',
     config: 'application/vnd.cncf.model.config.v1+json',
+    weightTar: 'application/vnd.cncf.model.weight.v1.tar',
     weightTarGzip: 'application/vnd.cncf.model.weight.v1.tar+gzip',
     filepath: 'org.cncf.model.filepath',
 };
@@ -1681,6 +2709,7 @@ const A = {
     tagPrefix: 'org.mlops.tag.',
 };
 const VERSION_TAG = /^v(\d+)$/;
+const LAYER_FORMATS = (/* unused pure expression or super */ null && (['tar', 'tar+gzip']));
 /**
  * Models as CNCF ModelPack artifacts in an OCI registry or image layout: versions are immutable tags `v1`,
  * `v2`, … (found by listing the tags, pushing the next one and re-reading it to detect a lost race),
@@ -1753,48 +2782,41 @@ class OciModelRegistry {
         }
         if (!(0,external_node_fs_.existsSync)(options.source) || !(0,external_node_fs_.statSync)(options.source).isDirectory())
             throw new src/* ActionError */.lZ(`model-uri '${options.source}' is not a model directory: the ${this.kind === 'local' ? 'local' : 'OCI'} registry packs a directory (train-and-log's model-uri with the local tracking store)`);
-        const scratch = (0,external_node_fs_.mkdtempSync)((0,external_node_path_.join)((0,external_node_os_.tmpdir)(), 'modelpack-'));
-        try {
-            const dirName = (0,external_node_path_.basename)(options.source);
-            const layer = await buildLayer(listTree(options.source, dirName), {
-                output: (0,external_node_path_.join)(scratch, 'layer.tar.gz'),
-                mtime: sourceDateEpoch(),
-            });
-            const layerDescriptor = {
-                ...layer.descriptor,
-                mediaType: ModelPack.weightTarGzip,
-                annotations: { [ModelPack.filepath]: dirName },
-            };
-            const created = new Date().toISOString();
-            const config = encodeJson(modelPackConfig(options.name, created, options.runId, layer.diffId, options.description));
-            const configDescriptor = describe(ModelPack.config, config);
-            this.options.log?.(`Pushing the model layer (${layer.descriptor.size} bytes, ${layer.files} files) to ${this.uri}`);
-            await this.store.pushBlob(repository, layerDescriptor, () => (0,external_node_fs_.createReadStream)((0,external_node_path_.join)(scratch, 'layer.tar.gz')));
-            await this.store.pushBlob(repository, configDescriptor, config);
-            const version = await this.tagNextVersion(repository, (n) => ({
-                schemaVersion: 2,
-                mediaType: media_MediaType.ociManifest,
-                artifactType: ModelPack.manifest,
-                config: configDescriptor,
-                layers: [layerDescriptor],
-                annotations: {
-                    [A.created]: created,
-                    [A.title]: options.name,
-                    [A.version]: String(n),
-                    [A.source]: options.source,
-                    ...(options.runId ? { [A.runId]: options.runId } : {}),
-                    ...(options.description ? { [A.description]: options.description } : {}),
-                    ...Object.fromEntries(Object.entries(options.tags ?? {}).map(([k, v]) => [`${A.tagPrefix}${k}`, v])),
-                },
-            }));
-            const info = await this.info(options.name, `v${version}`);
-            if (!info)
-                throw new src/* ActionError */.lZ(`${this.uri}: version v${version} of ${options.name} vanished right after it was pushed`);
-            return { version: info, created: true };
-        }
-        finally {
-            (0,external_node_fs_.rmSync)(scratch, { recursive: true, force: true });
-        }
+        const dirName = (0,external_node_path_.basename)(options.source);
+        const entries = listTree(options.source, dirName);
+        const gzip = this.options.layerFormat === 'tar+gzip';
+        const total = entries.reduce((sum, e) => sum + e.size, 0);
+        this.options.log?.(`Packing and pushing the model layer (${total} bytes in ${entries.filter((e) => e.type === 'file').length} files, ${gzip ? 'tar+gzip' : 'tar'}) to ${this.uri}`);
+        const layer = await streamLayer(entries, { mtime: sourceDateEpoch(), gzip }, (open) => this.store.pushStream(repository, open));
+        const layerDescriptor = {
+            ...layer.descriptor,
+            mediaType: gzip ? ModelPack.weightTarGzip : ModelPack.weightTar,
+            annotations: { [ModelPack.filepath]: dirName },
+        };
+        const created = new Date().toISOString();
+        const config = encodeJson(modelPackConfig(options.name, created, options.runId, layer.diffId, options.description));
+        const configDescriptor = describe(ModelPack.config, config);
+        await this.store.pushBlob(repository, configDescriptor, config);
+        const version = await this.tagNextVersion(repository, (n) => ({
+            schemaVersion: 2,
+            mediaType: media_MediaType.ociManifest,
+            artifactType: ModelPack.manifest,
+            config: configDescriptor,
+            layers: [layerDescriptor],
+            annotations: {
+                [A.created]: created,
+                [A.title]: options.name,
+                [A.version]: String(n),
+                [A.source]: options.source,
+                ...(options.runId ? { [A.runId]: options.runId } : {}),
+                ...(options.description ? { [A.description]: options.description } : {}),
+                ...Object.fromEntries(Object.entries(options.tags ?? {}).map(([k, v]) => [`${A.tagPrefix}${k}`, v])),
+            },
+        }));
+        const info = await this.info(options.name, `v${version}`);
+        if (!info)
+            throw new src/* ActionError */.lZ(`${this.uri}: version v${version} of ${options.name} vanished right after it was pushed`);
+        return { version: info, created: true };
     }
     /** Registries have no conditional tag write: take the next free number, push, re-read, retry when lost. */
     async tagNextVersion(repository, manifestFor) {
@@ -1840,8 +2862,17 @@ class OciModelRegistry {
             throw new src/* ActionError */.lZ(`${this.uri}: ${name} has no version ${version}`);
         await this.store.putManifest(repository, fetched.bytes, fetched.descriptor.mediaType, alias);
     }
+    /** Deletes the alias tag only (the version keeps its own tag); deleting a missing alias is a no-op. */
     async deleteAlias(name, alias) {
-        throw new src/* ActionError */.lZ(`${this.uri}: alias '${alias}' of ${name} cannot be deleted: the distribution spec deletes manifests, not tags; move the alias instead`);
+        this.validateAlias(alias);
+        try {
+            await this.store.deleteTag(this.repository(name), alias);
+        }
+        catch (error) {
+            if (error instanceof src/* ActionError */.lZ)
+                throw new src/* ActionError */.lZ(`${this.uri}: alias '${alias}' of ${name} cannot be deleted: ${error.message}`);
+            throw error;
+        }
     }
     async searchVersions(name, options = {}) {
         const found = [];
@@ -2071,8 +3102,6 @@ class LocalStore {
     }
 }
 
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(38815);
 ;// CONCATENATED MODULE: ./packages/store/src/metrics.ts
 
 
@@ -2856,8 +3885,74 @@ function paramsDigest(params) {
 
 
 
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./actions/train-and-log/src/artifacts.ts
+
+
+
+/** The model, extra artifacts, metrics files, executed notebook and log; returns the model URI ('' without a model). */
+async function uploadRunArtifacts(i, ctx, store, run, paths, training) {
+    const uploads = [];
+    let modelUri = '';
+    // The training may have replaced the model path by a link since the inputs were checked.
+    const modelPath = ctx.path(i['model-path'], { input: 'model-path', base: paths.workDir });
+    if ((0,external_node_fs_.existsSync)(modelPath)) {
+        if ((0,external_node_fs_.statSync)(modelPath).isDirectory())
+            uploads.push(...listFiles(modelPath, 'model'));
+        else
+            uploads.push({
+                localPath: modelPath,
+                artifactPath: `model/${(0,external_node_path_.basename)(modelPath)}`,
+                size: (0,external_node_fs_.statSync)(modelPath).size,
+            });
+        modelUri = store.modelUri(run, 'model');
+    }
+    else {
+        ctx.log.warning(`No model at '${i['model-path']}' after the training; model-uri is empty`);
+    }
+    for (const rel of i.artifacts.length
+        ? findFiles(paths.workDir, i.artifacts, ['.git', 'node_modules', '.mlops'])
+        : []) {
+        const full = ctx.path(rel, { input: 'artifacts', base: paths.workDir });
+        uploads.push({ localPath: full, artifactPath: rel.split(external_node_path_.sep).join('/'), size: (0,external_node_fs_.statSync)(full).size });
+    }
+    for (const f of paths.metricsFiles) {
+        uploads.push({
+            localPath: f.path,
+            artifactPath: `metrics/${(0,external_node_path_.basename)(f.display)}`,
+            size: (0,external_node_fs_.statSync)(f.path).size,
+        });
+    }
+    uploads.push(...trainingOutputs(training));
+    const totalBytes = uploads.reduce((s, f) => s + f.size, 0);
+    const progress = ctx.progress({ label: 'Artifacts', total: uploads.length, totalBytes, unit: 'files' });
+    await store.uploadArtifacts(run, uploads, {
+        parallel: i['upload-parallelism'],
+        onFile: (f) => progress.tick(1, f.size),
+        signal: ctx.signal,
+    });
+    progress.done();
+    return modelUri;
+}
+/** The executed notebook and the full training log, when there are. */
+function trainingOutputs(training) {
+    const files = [];
+    if (training.executedNotebook)
+        files.push({
+            localPath: training.executedNotebook,
+            artifactPath: `notebook/${(0,external_node_path_.basename)(training.executedNotebook)}`,
+            size: (0,external_node_fs_.statSync)(training.executedNotebook).size,
+        });
+    if ((0,external_node_fs_.existsSync)(training.logFile))
+        files.push({
+            localPath: training.logFile,
+            artifactPath: 'logs/train.log',
+            size: (0,external_node_fs_.statSync)(training.logFile).size,
+        });
+    return files;
+}
+
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(31421);
 // EXTERNAL MODULE: external "node:util"
 var external_node_util_ = __nccwpck_require__(57975);
 ;// CONCATENATED MODULE: ./actions/train-and-log/src/baseline.ts
@@ -2866,7 +3961,7 @@ var external_node_util_ = __nccwpck_require__(57975);
 
 
 
-const run = (0,external_node_util_.promisify)(external_node_child_process_namespaceObject.execFile);
+const run = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
 /** `pr-base` (default), `git:<rev>`, a run id (`run:<id>` or 32 hex digits), `models:/<name>@<alias>`, `none`. */
 function parseBaseline(text) {
     const value = text.trim();
@@ -2961,7 +4056,7 @@ async function loadBaseline(spec, options) {
  */
 function execute(command, args, options) {
     return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(command, args, {
+        const child = (0,external_node_child_process_.spawn)(command, args, {
             cwd: options.cwd,
             env: options.env,
             stdio: ['ignore', 'pipe', 'pipe'],
@@ -3045,7 +4140,7 @@ function capture(command, args, options) {
         let out = '';
         let child;
         try {
-            child = (0,external_node_child_process_namespaceObject.spawn)(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+            child = (0,external_node_child_process_.spawn)(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
         }
         catch {
             resolve(undefined);
@@ -3120,194 +4215,6 @@ async function captureEnvironment(workDir, env, python) {
         });
     }
     return result;
-}
-
-;// CONCATENATED MODULE: ./actions/train-and-log/src/metrics.ts
-
-
-/** log-batch requests in flight at once against MLflow; the local store rewrites its record per call. */
-const MLFLOW_CONCURRENCY = 4;
-/**
- * Logs every point of the training's metrics files to the run, streaming long CSV/TSV histories in
- * bounded memory with progress in the log; returns the latest values and a sample of each history.
- */
-async function logRunMetrics(store, run, files, ctx) {
-    const totalBytes = files.reduce((sum, f) => {
-        try {
-            return sum + (0,external_node_fs_.statSync)(f.path).size;
-        }
-        catch {
-            return sum;
-        }
-    }, 0);
-    const progress = ctx.progress({ label: 'Logging metrics', totalBytes, unit: 'points' });
-    const timestamp = Date.now();
-    const result = await logMetricsFiles(files, (points) => store.log(run, { metrics: points.map((p) => ({ ...p, timestamp })) }), {
-        concurrency: store.kind === 'mlflow' ? MLFLOW_CONCURRENCY : 1,
-        warn: (line) => ctx.log.warning(line),
-        onRead: (bytes) => progress.tick(0, bytes),
-        onLogged: (points) => progress.tick(points),
-        signal: ctx.signal,
-    });
-    if (result.points > 0)
-        progress.done();
-    const nonFinite = Object.entries(result.latest).filter(([, v]) => !Number.isFinite(v));
-    if (nonFinite.length)
-        ctx.log.warning(`Metrics that are not finite numbers: ${nonFinite.map(([k, v]) => `${k}=${v}`).join(', ')} (logged as such)`);
-    return { latest: result.latest, history: result.history };
-}
-
-;// CONCATENATED MODULE: ./actions/train-and-log/src/notebook.ts
-
-
-
-/** A Python literal for a parameter: numbers and booleans typed as papermill infers them, text quoted. */
-function pythonLiteral(value) {
-    if (typeof value === 'number')
-        return Number.isFinite(value) ? String(value) : `float(${JSON.stringify(String(value).toLowerCase())})`;
-    if (typeof value === 'boolean')
-        return value ? 'True' : 'False';
-    if (value === null || value === undefined)
-        return 'None';
-    const text = String(value);
-    if (/^-?\d+$/.test(text))
-        return text;
-    if (/^-?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$/.test(text))
-        return text;
-    if (/^(true|True)$/.test(text))
-        return 'True';
-    if (/^(false|False)$/.test(text))
-        return 'False';
-    if (/^(none|None|null)$/.test(text))
-        return 'None';
-    return JSON.stringify(text);
-}
-function isPythonIdentifier(name) {
-    return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name);
-}
-/**
- * Injects parameters as papermill does: a new code cell tagged `injected-parameters` right after the cell
- * tagged `parameters` (or first, when there is none), so the values override the notebook's defaults.
- * Any earlier injected cell is replaced.
- */
-function injectParameters(notebook, parameters) {
-    const cells = notebook.cells.filter((c) => !c.metadata?.tags?.includes('injected-parameters'));
-    const lines = ['# Parameters', ...Object.entries(parameters).map(([k, v]) => `${k} = ${pythonLiteral(v)}`)];
-    const injected = {
-        cell_type: 'code',
-        execution_count: null,
-        metadata: { tags: ['injected-parameters'] },
-        outputs: [],
-        source: lines.map((line, i) => (i < lines.length - 1 ? `${line}\n` : line)),
-    };
-    if ((notebook.nbformat ?? 4) >= 4 && (notebook.nbformat_minor ?? 0) >= 5)
-        injected.id = 'injected-parameters';
-    const index = cells.findIndex((c) => c.metadata?.tags?.includes('parameters'));
-    cells.splice(index + 1, 0, injected);
-    return { ...notebook, cells };
-}
-function executable(path) {
-    try {
-        (0,external_node_fs_.accessSync)(path, external_node_fs_.constants.X_OK);
-        return true;
-    }
-    catch {
-        return false;
-    }
-}
-/** nbconvert's arguments to execute a notebook in place of papermill, with no cell timeout (the step has one). */
-function nbconvertArgs(input, outputDir, outputName) {
-    return [
-        '--execute',
-        '--to',
-        'notebook',
-        '--ExecutePreprocessor.timeout=-1',
-        '--output-dir',
-        outputDir,
-        '--output',
-        outputName,
-        input,
-    ];
-}
-function findOnPath(name, pathVar, extra = []) {
-    for (const dir of [...(pathVar ?? '').split(external_node_path_.delimiter), ...extra]) {
-        if (dir && executable((0,external_node_path_.join)(dir, name)))
-            return (0,external_node_path_.join)(dir, name);
-    }
-    return undefined;
-}
-/**
- * papermill when it is on PATH; otherwise `jupyter nbconvert` from the first directory holding both
- * `jupyter` and `jupyter-nbconvert` (PATH, then /usr/bin where Debian installs them); otherwise
- * `python3 -m nbconvert` with a Python that can import nbconvert and ipykernel.
- */
-function findNotebookRunner(pathVar) {
-    const papermill = findOnPath('papermill', pathVar);
-    if (papermill) {
-        return {
-            kind: 'papermill',
-            command: papermill,
-            args: (input, outputDir, outputName, cwd) => [
-                input,
-                (0,external_node_path_.join)(outputDir, outputName),
-                '--cwd',
-                cwd,
-                '--log-output',
-            ],
-        };
-    }
-    for (const dir of [...(pathVar ?? '').split(external_node_path_.delimiter), '/usr/bin']) {
-        if (dir && executable((0,external_node_path_.join)(dir, 'jupyter')) && executable((0,external_node_path_.join)(dir, 'jupyter-nbconvert'))) {
-            return {
-                kind: 'nbconvert',
-                command: (0,external_node_path_.join)(dir, 'jupyter'),
-                args: (input, outputDir, outputName) => ['nbconvert', ...nbconvertArgs(input, outputDir, outputName)],
-            };
-        }
-    }
-    // No jupyter-nbconvert script (Debian ships it separately): run the module with a Python that has it.
-    for (const python of [findOnPath('python3', pathVar), '/usr/bin/python3']) {
-        if (!python || !executable(python))
-            continue;
-        if ((0,external_node_child_process_namespaceObject.spawnSync)(python, ['-c', 'import nbconvert, ipykernel'], { stdio: 'ignore', timeout: 30_000 })
-            .status !== 0)
-            continue;
-        return {
-            kind: 'nbconvert',
-            command: python,
-            args: (input, outputDir, outputName) => [
-                '-m',
-                'nbconvert',
-                ...nbconvertArgs(input, outputDir, outputName),
-            ],
-        };
-    }
-    return undefined;
-}
-const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*[A-Za-z]`, 'g');
-/** The failing cell and its traceback from nbconvert's or papermill's error output. */
-function extractCellError(output) {
-    const text = output.replace(ANSI, '');
-    const markers = ['An error occurred while executing the following cell:', 'Exception encountered at'];
-    for (const marker of markers) {
-        const at = text.lastIndexOf(marker);
-        if (at >= 0)
-            return text.slice(at).trim().slice(0, 4000);
-    }
-    return undefined;
-}
-/** The error outputs of an executed notebook (papermill writes one even when a cell fails). */
-function notebookErrors(notebook) {
-    const out = [];
-    for (const cell of notebook.cells) {
-        for (const o of (cell.outputs ?? [])) {
-            if (o.output_type === 'error') {
-                const source = Array.isArray(cell.source) ? cell.source.join('') : cell.source;
-                out.push(`${source}\n\n${(o.traceback ?? [`${o.ename}: ${o.evalue}`]).join('\n').replace(ANSI, '')}`);
-            }
-        }
-    }
-    return out;
 }
 
 ;// CONCATENATED MODULE: ./packages/report/src/chart.ts
@@ -3742,7 +4649,760 @@ function buildReport(r) {
     return { markdown: parts.join('\n\n'), diff };
 }
 
+;// CONCATENATED MODULE: ./actions/train-and-log/src/tracking.ts
+
+
+
+
+
+function openStore(i, ctx) {
+    const uri = i['tracking-uri'];
+    if (!isMlflowUri(uri))
+        return new LocalStore((0,external_node_path_.resolve)(ctx.workspace, uri), uri);
+    const connection = resolveConnection(uri, ctx.env, i['tracking-token']);
+    for (const secret of connection.secrets)
+        ctx.mask(secret);
+    return new MlflowStore(connection, {
+        log: (line) => ctx.log.info(line),
+        warn: (line) => ctx.log.warning(line),
+    });
+}
+/** Lineage tags (source, commit, workflow run, data hash, params digest, environment) and the run's names. */
+function runIdentity(i, ctx, options) {
+    const gh = ctx.github;
+    const tags = {
+        'mlflow.source.type': 'JOB',
+        'mlflow.source.name': options.source,
+        'mlops.command': options.command,
+        'mlops.params.digest': options.digest,
+        'mlops.seed': String(i.seed),
+    };
+    if (options.backend)
+        tags['mlops.backend'] = options.backend;
+    if (gh.sha)
+        tags['mlflow.source.git.commit'] = gh.sha;
+    if (gh.ref)
+        tags['mlflow.source.git.branch'] = gh.ref.replace(/^refs\/heads\//, '');
+    if (gh.repository)
+        tags['mlops.repository'] = gh.repository;
+    if (gh.ref)
+        tags['mlops.ref'] = gh.ref;
+    if (gh.runUrl)
+        tags['mlops.workflow-run-url'] = gh.runUrl;
+    if (gh.actor)
+        tags['mlflow.user'] = gh.actor;
+    if (i['data-hash'])
+        tags['mlops.data-hash'] = i['data-hash'];
+    const pr = pullRequest(ctx);
+    if (pr?.number)
+        tags['mlops.pull-request'] = String(pr.number);
+    if (options.environment.python)
+        tags['mlops.env.python'] = options.environment.python;
+    tags['mlops.env.lockfiles'] =
+        Object.entries(options.environment.lockfiles)
+            .map(([p, d]) => `${p}=${d.slice(7, 19)}`)
+            .join(',') || 'none';
+    const experimentName = i['experiment-name'] || gh.repository.split('/')[1] || 'Default';
+    const runName = i['run-name'] ||
+        (gh.workflow && gh.runId ? `${gh.workflow}-${gh.runId}-${gh.runAttempt}` : `run-${Date.now()}`);
+    return { experimentName, runName, tags };
+}
+function pullRequest(ctx) {
+    return ctx.github.event.pull_request;
+}
+/** Starts the run; with tracking-required: false an unreachable server falls back to the local store. */
+async function startRun(i, ctx, store, identity) {
+    const options = { ...identity, startTime: Date.now() };
+    let run;
+    try {
+        run = await ctx.log.group(`Starting a run on ${store.uri}`, () => store.startRun(options));
+    }
+    catch (error) {
+        // A remote job cannot log into the local store, so only a local training falls back to it.
+        if (store.kind === 'mlflow' &&
+            !i['tracking-required'] &&
+            i.backend === 'local' &&
+            error instanceof src/* NetworkError */.Dr) {
+            ctx.log.warning(`The tracking server ${store.uri} could not be reached (${(0,src/* errorMessage */.gJ)(error)}); recording the run in the local store .mlops instead (tracking-required: false).`);
+            store = new LocalStore((0,external_node_path_.resolve)(ctx.workspace, '.mlops'), '.mlops');
+            run = await store.startRun(options);
+        }
+        else if (store.kind === 'mlflow' && error instanceof src/* NetworkError */.Dr) {
+            throw new src/* ActionError */.lZ(`${(0,src/* errorMessage */.gJ)(error)}; check tracking-uri, or set tracking-required: false to record the run in the local store when the server is down`);
+        }
+        else
+            throw error;
+    }
+    ctx.log.info(`Run ${run.runId} in experiment ${run.experimentId} (${store.uri}).`);
+    return { store, run };
+}
+/** Params and the captured environment (environment.json, pip-freeze.txt), logged before the training. */
+async function logEnvironment(ctx, store, run, options) {
+    const { environment } = options;
+    const envDir = (0,external_node_path_.join)(ctx.tempDir, 'environment');
+    (0,external_node_fs_.mkdirSync)(envDir, { recursive: true });
+    (0,external_node_fs_.writeFileSync)((0,external_node_path_.join)(envDir, 'environment.json'), `${JSON.stringify({
+        ...environment,
+        pipFreeze: undefined,
+        seed: options.seed,
+        command: options.command,
+        paramsDigest: options.digest,
+    }, null, 2)}\n`);
+    if (environment.pipFreeze)
+        (0,external_node_fs_.writeFileSync)((0,external_node_path_.join)(envDir, 'pip-freeze.txt'), environment.pipFreeze);
+    await store.log(run, { params: options.params });
+    await store.uploadArtifacts(run, listFiles(envDir, 'environment'));
+}
+async function uploadLocalStore(store, run, name, ctx) {
+    if (!(0,src/* artifactServiceAvailable */.Z2)(ctx.env)) {
+        ctx.log.info(`Local store kept at ${store.root}; not uploading it as a workflow artifact (no ACTIONS_RUNTIME_TOKEN: not on a GitHub runner).`);
+        return;
+    }
+    const files = [
+        (0,external_node_path_.join)(store.root, 'experiments.json'),
+        ...listFiles((0,external_node_path_.join)(store.root, 'runs', run.runId), '').map((f) => f.localPath),
+    ].filter((f) => (0,external_node_fs_.existsSync)(f));
+    const result = await (0,src/* uploadArtifact */.mz)(name, files, store.root);
+    ctx.log.info(`Uploaded the local store as workflow artifact '${name}' (${files.length} files, id ${result.id ?? '?'}).`);
+}
+
+;// CONCATENATED MODULE: ./actions/train-and-log/src/finish.ts
+
+
+
+
+
+
+
+
+async function keepLocalStore(i, ctx, r) {
+    if (!(r.store instanceof LocalStore))
+        return;
+    await uploadLocalStore(r.store, r.run, i['artifact-name'] || `mlops-run-${r.run.runId}`, ctx).catch((error) => ctx.log.warning(`Could not upload the local store as a workflow artifact: ${(0,src/* errorMessage */.gJ)(error)}`));
+}
+/** Uploads the log tail, marks the run FAILED (KILLED when cancelled), writes the summary and throws. */
+async function finishFailed(i, ctx, r, training, metrics, message) {
+    const tailFile = (0,external_node_path_.join)((0,external_node_path_.dirname)(training.logFile), 'log-tail.txt');
+    (0,external_node_fs_.writeFileSync)(tailFile, `${training.tail.join('\n')}\n`);
+    const status = training.cancelled ? 'KILLED' : 'FAILED';
+    try {
+        await r.store.uploadArtifacts(r.run, [
+            { localPath: tailFile, artifactPath: 'logs/log-tail.txt', size: (0,external_node_fs_.statSync)(tailFile).size },
+            ...trainingOutputs(training),
+        ], { parallel: i['upload-parallelism'] });
+        await r.store.finish(r.run, status, Date.now());
+    }
+    catch (error) {
+        ctx.log.warning(`Could not mark run ${r.run.runId} as ${status}: ${(0,src/* errorMessage */.gJ)(error)}`);
+    }
+    const { markdown } = buildReport({
+        status: 'FAILED',
+        runName: r.run.runName,
+        runId: r.run.runId,
+        experimentId: r.run.experimentId,
+        trackingUri: r.store.uri,
+        modelUri: '',
+        paramsDigest: r.digest,
+        params: r.params,
+        metrics: metrics.latest,
+        history: metrics.history,
+        higherIsBetter: i['higher-is-better'],
+        lowerIsBetter: i['lower-is-better'],
+        error: message,
+        cellError: training.cellError,
+        logTail: training.cellError ? undefined : training.tail.slice(-40),
+    });
+    ctx.summary.add(markdown);
+    await keepLocalStore(i, ctx, r);
+    const cell = training.cellError
+        ? ` (failing cell: ${training.cellError
+            .split('\n')
+            .find((l) => /Error|Exception/.test(l))
+            ?.trim()
+            .slice(0, 200) ?? 'see the job summary'})`
+        : '';
+    throw new src/* ActionError */.lZ(`${message}; run ${r.run.runId} marked ${status} on ${r.store.uri}${cell}`);
+}
+/** The baseline to diff against; a baseline that cannot be loaded is a note in the report, not a failure. */
+async function baselineFor(i, ctx, store, paths) {
+    try {
+        const baseline = await loadBaseline(parseBaseline(i.baseline), {
+            store,
+            workspace: paths.workspace,
+            workDir: paths.workDir,
+            metricsFiles: paths.metricsFiles.map((f) => f.display),
+            prBaseSha: pullRequest(ctx)?.base?.sha,
+            log: (line) => ctx.log.info(line),
+        });
+        if (baseline)
+            return { baseline };
+        return { note: i.baseline === 'none' ? 'no baseline' : 'no baseline outside a pull request' };
+    }
+    catch (error) {
+        const note = `baseline unavailable: ${(0,src/* errorMessage */.gJ)(error)}`;
+        ctx.log.warning(note);
+        return { note };
+    }
+}
+/** The metric diff against the baseline: job summary, sticky PR comment, and the local store kept. */
+async function publishReport(i, ctx, r, paths, metrics, modelUri) {
+    const { baseline, note } = await baselineFor(i, ctx, r.store, paths);
+    const { markdown } = buildReport({
+        status: 'FINISHED',
+        runName: r.run.runName,
+        runId: r.run.runId,
+        experimentId: r.run.experimentId,
+        trackingUri: r.store.uri,
+        modelUri,
+        paramsDigest: r.digest,
+        params: r.params,
+        metrics: metrics.latest,
+        history: metrics.history,
+        baseline,
+        baselineNote: note,
+        higherIsBetter: i['higher-is-better'],
+        lowerIsBetter: i['lower-is-better'],
+    });
+    // The summary first: a comment is a side effect that may fall back to it or fail (kit warns).
+    ctx.summary.add(markdown);
+    if (i.comment && ctx.github.issueNumber)
+        await ctx.comment('metrics', markdown, { token: i['github-token'] });
+    await keepLocalStore(i, ctx, r);
+}
+
+;// CONCATENATED MODULE: ./actions/train-and-log/src/metrics.ts
+
+
+/** log-batch requests in flight at once against MLflow; the local store rewrites its record per call. */
+const MLFLOW_CONCURRENCY = 4;
+/** Every point of a metrics result: the history where the file had steps, else the value at step 0. */
+function metricPoints(metrics, timestamp) {
+    const points = [];
+    for (const [key, value] of Object.entries(metrics.latest)) {
+        const history = metrics.history[key];
+        if (history?.length)
+            for (const p of history)
+                points.push({ key, value: p.value, step: p.step, timestamp });
+        else
+            points.push({ key, value, step: 0, timestamp });
+    }
+    return points;
+}
+function warnNonFinite(ctx, metrics) {
+    const nonFinite = Object.entries(metrics.latest).filter(([, v]) => !Number.isFinite(v));
+    if (nonFinite.length)
+        ctx.log.warning(`Metrics that are not finite numbers: ${nonFinite.map(([k, v]) => `${k}=${v}`).join(', ')} (logged as such)`);
+}
+/**
+ * Logs every point of the metrics files the training wrote on the runner, streaming long CSV/TSV
+ * histories in bounded memory with progress in the log; returns the latest values and a sample of each
+ * history.
+ */
+async function logRunMetrics(store, run, files, ctx) {
+    const totalBytes = files.reduce((sum, f) => {
+        try {
+            return sum + (0,external_node_fs_.statSync)(f.path).size;
+        }
+        catch {
+            return sum;
+        }
+    }, 0);
+    const progress = ctx.progress({ label: 'Logging metrics', totalBytes, unit: 'points' });
+    const timestamp = Date.now();
+    const result = await logMetricsFiles(files, (points) => store.log(run, { metrics: points.map((p) => ({ ...p, timestamp })) }), {
+        concurrency: store.kind === 'mlflow' ? MLFLOW_CONCURRENCY : 1,
+        warn: (line) => ctx.log.warning(line),
+        onRead: (bytes) => progress.tick(0, bytes),
+        onLogged: (points) => progress.tick(points),
+        signal: ctx.signal,
+    });
+    if (result.points > 0)
+        progress.done();
+    const metrics = { latest: result.latest, history: result.history };
+    warnNonFinite(ctx, metrics);
+    return metrics;
+}
+
+;// CONCATENATED MODULE: ./actions/train-and-log/src/prepare.ts
+
+
+
+
+function resolvePaths(i, ctx) {
+    const workspace = (0,external_node_path_.resolve)(ctx.workspace);
+    const workDir = ctx.path(i['working-directory'], { input: 'working-directory' });
+    if (!(0,external_node_fs_.existsSync)(workDir) || !(0,external_node_fs_.statSync)(workDir).isDirectory()) {
+        throw new src/* ActionError */.lZ(`Input 'working-directory': '${i['working-directory']}' is not a directory in the workspace`);
+    }
+    const inWorkDir = (value, input) => ctx.path(value, { input, base: workDir });
+    const notebook = i.notebook ? inWorkDir(i.notebook, 'notebook') : undefined;
+    if (notebook && !(0,external_node_fs_.existsSync)(notebook))
+        throw new src/* ActionError */.lZ(`Input 'notebook': '${i.notebook}' does not exist (looked in ${workDir})`);
+    const listed = i['metrics-files'].length === 1 && i['metrics-files'][0] === 'none' ? [] : i['metrics-files'];
+    return {
+        workspace,
+        workDir,
+        notebook,
+        paramsFile: inWorkDir(i['params-file'], 'params-file'),
+        metricsFiles: listed.map((f) => ({ path: inWorkDir(f, 'metrics-files'), display: f })),
+        modelPath: inWorkDir(i['model-path'], 'model-path'),
+    };
+}
+/** Params: the params file, then the params input on top; recorded before the training starts. */
+function readParams(i, paths) {
+    const params = {};
+    if ((0,external_node_fs_.existsSync)(paths.paramsFile))
+        Object.assign(params, readParamsFile(paths.paramsFile, i['params-file']));
+    Object.assign(params, i.params);
+    params.seed ??= String(i.seed);
+    return params;
+}
+/**
+ * Linux refuses to start a process whose single environment variable exceeds 128 KiB (E2BIG), which a
+ * few thousand params reach: the params always go in a file named by MLOPS_PARAMS_FILE, and inline in
+ * MLOPS_PARAMS only while they are small.
+ */
+const INLINE_PARAMS_LIMIT_BYTES = 32 * 1024;
+function childEnvironment(i, ctx, params) {
+    const json = JSON.stringify(params);
+    const paramsFile = (0,external_node_path_.join)(ctx.tempDir, 'params.json');
+    (0,src/* writeFileAtomic */.Zf)(paramsFile, json);
+    const env = {
+        ...ctx.env,
+        ...i.env,
+        PYTHONHASHSEED: String(i.seed),
+        MLOPS_SEED: String(i.seed),
+        MLOPS_PARAMS_FILE: paramsFile,
+    };
+    if (Buffer.byteLength(json) <= INLINE_PARAMS_LIMIT_BYTES)
+        env.MLOPS_PARAMS = json;
+    else {
+        delete env.MLOPS_PARAMS;
+        ctx.log.info(`The params take ${Buffer.byteLength(json)} bytes: passed in ${paramsFile} (MLOPS_PARAMS_FILE) only, as one environment variable may not exceed 128 KiB.`);
+    }
+    for (const key of Object.keys(env))
+        if (key.startsWith('INPUT_'))
+            delete env[key];
+    return env;
+}
+
+;// CONCATENATED MODULE: ./actions/train-and-log/src/notebook.ts
+
+
+
+/** A Python literal for a parameter: numbers and booleans typed as papermill infers them, text quoted. */
+function pythonLiteral(value) {
+    if (typeof value === 'number')
+        return Number.isFinite(value) ? String(value) : `float(${JSON.stringify(String(value).toLowerCase())})`;
+    if (typeof value === 'boolean')
+        return value ? 'True' : 'False';
+    if (value === null || value === undefined)
+        return 'None';
+    const text = String(value);
+    if (/^-?\d+$/.test(text))
+        return text;
+    if (/^-?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$/.test(text))
+        return text;
+    if (/^(true|True)$/.test(text))
+        return 'True';
+    if (/^(false|False)$/.test(text))
+        return 'False';
+    if (/^(none|None|null)$/.test(text))
+        return 'None';
+    return JSON.stringify(text);
+}
+function isPythonIdentifier(name) {
+    return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name);
+}
+/**
+ * Injects parameters as papermill does: a new code cell tagged `injected-parameters` right after the cell
+ * tagged `parameters` (or first, when there is none), so the values override the notebook's defaults.
+ * Any earlier injected cell is replaced.
+ */
+function injectParameters(notebook, parameters) {
+    const cells = notebook.cells.filter((c) => !c.metadata?.tags?.includes('injected-parameters'));
+    const lines = ['# Parameters', ...Object.entries(parameters).map(([k, v]) => `${k} = ${pythonLiteral(v)}`)];
+    const injected = {
+        cell_type: 'code',
+        execution_count: null,
+        metadata: { tags: ['injected-parameters'] },
+        outputs: [],
+        source: lines.map((line, i) => (i < lines.length - 1 ? `${line}\n` : line)),
+    };
+    if ((notebook.nbformat ?? 4) >= 4 && (notebook.nbformat_minor ?? 0) >= 5)
+        injected.id = 'injected-parameters';
+    const index = cells.findIndex((c) => c.metadata?.tags?.includes('parameters'));
+    cells.splice(index + 1, 0, injected);
+    return { ...notebook, cells };
+}
+function executable(path) {
+    try {
+        (0,external_node_fs_.accessSync)(path, external_node_fs_.constants.X_OK);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+/** nbconvert's arguments to execute a notebook in place of papermill, with no cell timeout (the step has one). */
+function nbconvertArgs(input, outputDir, outputName) {
+    return [
+        '--execute',
+        '--to',
+        'notebook',
+        '--ExecutePreprocessor.timeout=-1',
+        '--output-dir',
+        outputDir,
+        '--output',
+        outputName,
+        input,
+    ];
+}
+function findOnPath(name, pathVar, extra = []) {
+    for (const dir of [...(pathVar ?? '').split(external_node_path_.delimiter), ...extra]) {
+        if (dir && executable((0,external_node_path_.join)(dir, name)))
+            return (0,external_node_path_.join)(dir, name);
+    }
+    return undefined;
+}
+/**
+ * papermill when it is on PATH; otherwise `jupyter nbconvert` from the first directory holding both
+ * `jupyter` and `jupyter-nbconvert` (PATH, then /usr/bin where Debian installs them); otherwise
+ * `python3 -m nbconvert` with a Python that can import nbconvert and ipykernel.
+ */
+function findNotebookRunner(pathVar) {
+    const papermill = findOnPath('papermill', pathVar);
+    if (papermill) {
+        return {
+            kind: 'papermill',
+            command: papermill,
+            args: (input, outputDir, outputName, cwd) => [
+                input,
+                (0,external_node_path_.join)(outputDir, outputName),
+                '--cwd',
+                cwd,
+                '--log-output',
+            ],
+        };
+    }
+    for (const dir of [...(pathVar ?? '').split(external_node_path_.delimiter), '/usr/bin']) {
+        if (dir && executable((0,external_node_path_.join)(dir, 'jupyter')) && executable((0,external_node_path_.join)(dir, 'jupyter-nbconvert'))) {
+            return {
+                kind: 'nbconvert',
+                command: (0,external_node_path_.join)(dir, 'jupyter'),
+                args: (input, outputDir, outputName) => ['nbconvert', ...nbconvertArgs(input, outputDir, outputName)],
+            };
+        }
+    }
+    // No jupyter-nbconvert script (Debian ships it separately): run the module with a Python that has it.
+    for (const python of [findOnPath('python3', pathVar), '/usr/bin/python3']) {
+        if (!python || !executable(python))
+            continue;
+        if ((0,external_node_child_process_.spawnSync)(python, ['-c', 'import nbconvert, ipykernel'], { stdio: 'ignore', timeout: 30_000 })
+            .status !== 0)
+            continue;
+        return {
+            kind: 'nbconvert',
+            command: python,
+            args: (input, outputDir, outputName) => [
+                '-m',
+                'nbconvert',
+                ...nbconvertArgs(input, outputDir, outputName),
+            ],
+        };
+    }
+    return undefined;
+}
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*[A-Za-z]`, 'g');
+/** The failing cell and its traceback from nbconvert's or papermill's error output. */
+function extractCellError(output) {
+    const text = output.replace(ANSI, '');
+    const markers = ['An error occurred while executing the following cell:', 'Exception encountered at'];
+    for (const marker of markers) {
+        const at = text.lastIndexOf(marker);
+        if (at >= 0)
+            return text.slice(at).trim().slice(0, 4000);
+    }
+    return undefined;
+}
+/** The error outputs of an executed notebook (papermill writes one even when a cell fails). */
+function notebookErrors(notebook) {
+    const out = [];
+    for (const cell of notebook.cells) {
+        for (const o of (cell.outputs ?? [])) {
+            if (o.output_type === 'error') {
+                const source = Array.isArray(cell.source) ? cell.source.join('') : cell.source;
+                out.push(`${source}\n\n${(o.traceback ?? [`${o.ename}: ${o.evalue}`]).join('\n').replace(ANSI, '')}`);
+            }
+        }
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./actions/train-and-log/src/train-local.ts
+
+
+
+
+
+function planTraining(i, paths, env) {
+    const runner = paths.notebook ? findNotebookRunner(env.PATH) : undefined;
+    if (paths.notebook && !runner) {
+        throw new src/* ActionError */.lZ('Cannot execute the notebook: neither papermill nor jupyter nbconvert is installed (pip install nbconvert ipykernel, or apt-get install jupyter-nbconvert python3-ipykernel)');
+    }
+    const python = runner
+        ? (findOnPath('python3', (0,external_node_path_.dirname)(runner.command)) ?? 'python3')
+        : (findOnPath('python3', env.PATH) ?? 'python3');
+    const notebook = paths.notebook ? (0,external_node_path_.relative)(paths.workspace, paths.notebook) : undefined;
+    return {
+        command: notebook ? `${runner.kind} ${notebook}` : i.run,
+        source: notebook ?? 'run',
+        python,
+        runner,
+    };
+}
+function logFilePath(ctx) {
+    const logDir = (0,external_node_path_.join)(ctx.tempDir, 'logs');
+    (0,external_node_fs_.mkdirSync)(logDir, { recursive: true });
+    return (0,external_node_path_.join)(logDir, 'train.log');
+}
+/** Runs the notebook (parameters injected) or the command on the runner, in its own process group. */
+async function trainLocally(i, ctx, paths, plan, env) {
+    const logFile = logFilePath(ctx);
+    const outcome = { tail: [], logFile };
+    const started = Date.now();
+    try {
+        const execOptions = {
+            cwd: paths.workDir,
+            env,
+            timeoutMs: i.timeout,
+            signal: ctx.signal,
+            logFile,
+            onLine: (line) => ctx.log.info(line),
+        };
+        let result;
+        if (paths.notebook) {
+            const executed = await executeNotebook(i, ctx, paths.notebook, paths, plan.runner, execOptions);
+            result = executed.result;
+            outcome.executedNotebook = executed.executedNotebook;
+            outcome.cellError = executed.cellError;
+        }
+        else {
+            const bash = (0,external_node_fs_.existsSync)('/bin/bash');
+            result = await ctx.log.group(`Running: ${i.run}`, () => execute(bash ? '/bin/bash' : '/bin/sh', bash ? ['-e', '-o', 'pipefail', '-c', i.run] : ['-e', '-c', i.run], execOptions));
+        }
+        outcome.tail = result.tail;
+        if (result.timedOut)
+            outcome.failure = `The training was stopped after the timeout of ${i.timeout / 1000} s`;
+        else if (result.cancelled) {
+            outcome.failure = 'The training was cancelled';
+            outcome.cancelled = true;
+        }
+        else if (result.exitCode !== 0)
+            outcome.failure = `The training ${paths.notebook ? 'notebook' : 'command'} failed with ${result.signal ? `signal ${result.signal}` : `exit code ${result.exitCode}`}`;
+    }
+    catch (error) {
+        outcome.failure = `The training could not be started: ${(0,src/* errorMessage */.gJ)(error)}`;
+    }
+    ctx.log.info(`Training ${outcome.failure ? 'failed' : 'finished'} in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+    return outcome;
+}
+async function executeNotebook(i, ctx, notebookPath, paths, runner, execOptions) {
+    const nb = JSON.parse((0,external_node_fs_.readFileSync)(notebookPath, 'utf8'));
+    const injected = { seed: i.seed };
+    for (const [k, v] of Object.entries(i.params)) {
+        if (isPythonIdentifier(k))
+            injected[k] = v;
+        else
+            ctx.log.warning(`Param '${k}' is not a Python identifier, so it is logged but not injected into the notebook`);
+    }
+    const inputCopy = (0,external_node_path_.join)(paths.workDir, `.${(0,external_node_path_.basename)(notebookPath, '.ipynb')}.mlops-input.ipynb`);
+    (0,external_node_fs_.writeFileSync)(inputCopy, JSON.stringify(injectParameters(nb, injected), null, 1));
+    const outDir = (0,external_node_path_.join)(ctx.tempDir, 'notebook');
+    (0,external_node_fs_.mkdirSync)(outDir, { recursive: true });
+    let executedNotebook = (0,external_node_path_.join)(outDir, (0,external_node_path_.basename)(notebookPath));
+    let result;
+    try {
+        result = await ctx.log.group(`Executing ${(0,external_node_path_.relative)(paths.workspace, notebookPath)} with ${runner.kind}`, () => execute(runner.command, runner.args(inputCopy, outDir, (0,external_node_path_.basename)(notebookPath), paths.workDir), execOptions));
+    }
+    finally {
+        (0,external_node_fs_.rmSync)(inputCopy, { force: true });
+    }
+    let cellError;
+    if ((0,external_node_fs_.existsSync)(executedNotebook)) {
+        const errors = notebookErrors(JSON.parse((0,external_node_fs_.readFileSync)(executedNotebook, 'utf8')));
+        if (errors.length)
+            cellError = errors[0];
+    }
+    else
+        executedNotebook = undefined;
+    if (result.exitCode !== 0)
+        cellError ??= extractCellError(result.stderr);
+    return { result, executedNotebook, cellError };
+}
+
+;// CONCATENATED MODULE: ./actions/train-and-log/src/train-remote.ts
+
+
+
+
+
+
+
+
+const JOB_STATE = 'remote-job';
+function backendFor(i, ctx) {
+    return createBackend(i.backend, {
+        kubernetes: {
+            kind: i['kubernetes-kind'],
+            namespace: i.namespace,
+            image: i.image ?? '',
+            resources: parseResources(i.resources),
+            nodeSelector: i['node-selector'],
+            tolerations: i.tolerations,
+            serviceAccount: i['service-account'],
+            nodes: i.nodes,
+            podTemplate: parsePodTemplate(i['pod-template']),
+            runtime: i['trainjob-runtime'],
+            // As canary-deploy: kubeconfigs written by setup actions live in RUNNER_TEMP, outside the workspace.
+            kubeconfig: i.kubeconfig ? (0,external_node_path_.resolve)(ctx.workspace, i.kubeconfig) : undefined,
+            context: i['kube-context'],
+            env: ctx.env,
+            pollMs: i['poll-interval'],
+        },
+        log: ctx.log,
+    });
+}
+/** The command the remote process runs: `command`, else the `run` command, else the notebook executed by nbconvert. */
+function remoteCommand(i) {
+    if (i.command)
+        return i.command;
+    if (i.run)
+        return i.run;
+    return `jupyter nbconvert --to notebook --execute --output ${(0,external_node_path_.basename)(i.notebook, '.ipynb')}.executed.ipynb ${i.notebook}`;
+}
+/** Run ids are hex: a DNS-1123 name of at most 63 characters. */
+function jobName(run) {
+    return `mlops-train-${run.runId
+        .toLowerCase()
+        .replace(/[^a-z0-9]/g, '')
+        .slice(0, 32)}`;
+}
+function remoteSpec(i, ctx, store, run, params) {
+    const json = JSON.stringify(params);
+    const env = {
+        ...i.env,
+        MLFLOW_TRACKING_URI: store.uri,
+        MLFLOW_RUN_ID: run.runId,
+        MLFLOW_EXPERIMENT_ID: run.experimentId,
+        PYTHONHASHSEED: String(i.seed),
+        MLOPS_SEED: String(i.seed),
+    };
+    if (Buffer.byteLength(json) <= INLINE_PARAMS_LIMIT_BYTES)
+        env.MLOPS_PARAMS = json;
+    if (i['data-hash'])
+        env.MLOPS_DATA_HASH = i['data-hash'];
+    const labels = {
+        'app.kubernetes.io/managed-by': 'mlops-actions',
+        'mlops-actions/run-id': run.runId,
+    };
+    if (ctx.github.sha)
+        labels['mlops-actions/commit'] = ctx.github.sha;
+    return {
+        name: jobName(run),
+        command: ['/bin/sh', '-c', remoteCommand(i)],
+        env,
+        workingDirectory: ctx.path(i['working-directory'], { input: 'working-directory' }),
+        labels,
+        timeoutMs: i.timeout,
+    };
+}
+/** Submits the job, saves it for the post step, streams its logs into the step log and train.log. */
+async function trainRemotely(i, ctx, backend, spec, run) {
+    const logFile = logFilePath(ctx);
+    const log = (0,external_node_fs_.createWriteStream)(logFile);
+    const started = Date.now();
+    const result = { tail: [], logFile };
+    try {
+        const job = await ctx.log.group(`Submitting to ${backend.describe()}`, () => backend.submit(spec, ctx.signal));
+        ctx.state.save(JOB_STATE, { job, runId: run.runId, finished: false });
+        ctx.log.info(`Submitted ${job.id} (${job.describe}).`);
+        const outcome = await backend.follow(job, spec, {
+            onLine: (line) => {
+                log.write(`${line}\n`);
+                ctx.log.info(line);
+            },
+            onPhase: (phase) => ctx.log.info(`▶ ${phase}`),
+            signal: ctx.signal,
+        });
+        ctx.state.save(JOB_STATE, { job, runId: run.runId, finished: true });
+        result.tail = outcome.tail;
+        if (outcome.status === 'cancelled') {
+            result.cancelled = true;
+            result.failure = `The training was cancelled; ${job.id} was deleted`;
+        }
+        else if (outcome.status === 'timed-out')
+            result.failure = `The training was stopped after the timeout of ${i.timeout / 1000} s (${job.id} deleted)`;
+        else if (outcome.status === 'failed')
+            result.failure = `The training job ${job.id} failed${outcome.exitCode !== undefined ? ` with exit code ${outcome.exitCode}` : ''}: ${outcome.reason ?? 'no reason given'}`;
+    }
+    catch (error) {
+        result.failure = `The training job could not run: ${(0,src/* errorMessage */.gJ)(error)}`;
+    }
+    finally {
+        await new Promise((resolve) => log.end(resolve));
+    }
+    ctx.log.info(`Training ${result.failure ? 'failed' : 'finished'} in ${((Date.now() - started) / 1000).toFixed(1)} s on ${backend.kind}.`);
+    return result;
+}
+/**
+ * What the remote process recorded: the run's metrics with their history (runs/get, metrics/get-history)
+ * and the metrics files it logged as run artifacts under metrics/; file values the run lacks are logged.
+ */
+async function collectRemoteMetrics(ctx, store, run, metricsFiles) {
+    const client = store.client;
+    const metrics = { latest: {}, history: {} };
+    const recorded = await client.getRun(run.runId);
+    for (const m of recorded.data.metrics ?? []) {
+        const history = await client.getMetricHistory(run.runId, m.key);
+        // One point is a value, not a history, as for a metrics file without steps.
+        if (history.length > 1)
+            metrics.history[m.key] = history
+                .map((p) => ({ step: p.step ?? 0, value: p.value }))
+                .sort((a, b) => a.step - b.step);
+        metrics.latest[m.key] = m.value;
+    }
+    const listed = new Set((await client.listArtifacts(run.runId, 'metrics')).map((f) => f.path));
+    const fromFiles = { latest: {}, history: {} };
+    for (const file of metricsFiles) {
+        const path = `metrics/${(0,external_node_path_.basename)(file.display)}`;
+        if (!listed.has(path))
+            continue;
+        const text = (await client.downloadArtifact(run.artifactUri, path)).toString('utf8');
+        const { result } = parseMetricsText(text, file.display);
+        Object.assign(fromFiles.latest, result.latest);
+        Object.assign(fromFiles.history, result.history);
+    }
+    const missing = { latest: {}, history: {} };
+    for (const [key, value] of Object.entries(fromFiles.latest)) {
+        if (key in metrics.latest)
+            continue;
+        missing.latest[key] = value;
+        if (fromFiles.history[key])
+            missing.history[key] = fromFiles.history[key];
+    }
+    if (Object.keys(missing.latest).length)
+        await store.log(run, { metrics: metricPoints(missing, Date.now()) });
+    Object.assign(metrics.latest, missing.latest);
+    Object.assign(metrics.history, missing.history);
+    warnNonFinite(ctx, metrics);
+    const hasModel = (await client.listArtifacts(run.runId, 'model')).length > 0;
+    return { metrics, hasModel };
+}
+
 ;// CONCATENATED MODULE: ./actions/train-and-log/src/main.ts
+
+
 
 
 
@@ -3832,8 +5492,83 @@ const inputs = src.z.object({
     'artifact-name': src.z.string()
         .optional()
         .describe('Name of the workflow artifact holding the local store; defaults to mlops-run-<run id>'),
+    backend: src.z["enum"](['local', 'kubernetes', 'ray'])
+        .default('local')
+        .describe('Where the training runs: local (this runner), kubernetes (a Job or Kubeflow training job) or ray (Ray Jobs); remote backends need an MLflow tracking-uri'),
+    command: src.z.string()
+        .optional()
+        .describe('Remote backends: the command the training container runs (sh -c); defaults to `run`, or the notebook executed by jupyter nbconvert'),
+    image: src.z.string()
+        .optional()
+        .describe('Kubernetes: the training image (required with backend: kubernetes)'),
+    'kubernetes-kind': src.z["enum"](['job', 'trainjob', 'pytorchjob'])
+        .default('job')
+        .describe('Kubernetes: job (batch/v1 Job, Indexed for several nodes), trainjob (Kubeflow Trainer trainer.kubeflow.org/v1alpha1) or pytorchjob (Kubeflow training operator kubeflow.org/v1)'),
+    namespace: src.z.string().default('default').describe('Kubernetes: namespace the job runs in'),
+    resources: src/* input */.hF
+        .keyValues()
+        .prefault('')
+        .describe('Kubernetes: per node, as lines cpu: 8, memory: 32Gi, gpu: 1 (nvidia.com/gpu)'),
+    'node-selector': src/* input */.hF
+        .keyValues()
+        .prefault('')
+        .describe('Kubernetes: node labels the pods must match, as KEY=value lines (e.g. the GPU node pool)'),
+    tolerations: src/* input */.hF
+        .json(src.z.array(src.z.object({
+        key: src.z.string().optional(),
+        operator: src.z["enum"](['Exists', 'Equal']).optional(),
+        value: src.z.string().optional(),
+        effect: src.z["enum"](['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+        tolerationSeconds: src.z.number().int().optional(),
+    })))
+        .prefault('[]')
+        .describe('Kubernetes: pod tolerations as a JSON list (e.g. [{"key":"nvidia.com/gpu","operator":"Exists","effect":"NoSchedule"}])'),
+    'service-account': src.z.string().optional().describe('Kubernetes: service account the training pods run as'),
+    nodes: src/* input */.hF.integer().prefault('1').describe('Kubernetes: number of nodes (pods) that train together'),
+    'pod-template': src.z.string()
+        .default('')
+        .describe('Kubernetes: a pod template as YAML merged over the generated one (containers and volumes merged by name), for anything the other inputs do not cover'),
+    'trainjob-runtime': src.z.string()
+        .default('torch-distributed')
+        .describe('Kubernetes trainjob: the ClusterTrainingRuntime the TrainJob refers to'),
+    kubeconfig: src.z.string()
+        .optional()
+        .describe('Kubernetes: kubeconfig path; default KUBECONFIG, ~/.kube/config, then in-cluster'),
+    'kube-context': src.z.string().optional().describe('Kubernetes: context to use'),
+    'poll-interval': src/* input */.hF
+        .duration()
+        .prefault('2s')
+        .describe('Remote backends: how often the job status is read'),
 })
     .superRefine((value, ctx) => {
+    if (value.backend !== 'local' && !isMlflowUri(value['tracking-uri'])) {
+        ctx.addIssue({
+            code: 'custom',
+            path: ['tracking-uri'],
+            message: `backend ${value.backend} trains on another machine, which cannot write into the embedded store '${value['tracking-uri']}'; give the MLflow server both can reach (http(s)://… or databricks)`,
+        });
+    }
+    if (value.backend === 'kubernetes' && !value.image) {
+        ctx.addIssue({
+            code: 'custom',
+            path: ['image'],
+            message: 'backend kubernetes needs the training image (e.g. the image output of build-model-image)',
+        });
+    }
+    if (value.nodes < 1 || value.nodes > 1000) {
+        ctx.addIssue({ code: 'custom', path: ['nodes'], message: 'expected a whole number from 1 to 1000' });
+    }
+    for (const [name, check] of [
+        ['resources', () => parseResources(value.resources)],
+        ['pod-template', () => parsePodTemplate(value['pod-template'])],
+    ]) {
+        try {
+            check();
+        }
+        catch (error) {
+            ctx.addIssue({ code: 'custom', path: [name], message: error.message });
+        }
+    }
     if (!value.notebook && !value.run) {
         ctx.addIssue({
             code: 'custom',
@@ -3891,88 +5626,6 @@ function wire(value) {
         return '-Infinity';
     return value;
 }
-function resolvePaths(i, ctx) {
-    const workspace = (0,external_node_path_.resolve)(ctx.workspace);
-    const workDir = ctx.path(i['working-directory'], { input: 'working-directory' });
-    if (!(0,external_node_fs_.existsSync)(workDir) || !(0,external_node_fs_.statSync)(workDir).isDirectory()) {
-        throw new src/* ActionError */.lZ(`Input 'working-directory': '${i['working-directory']}' is not a directory in the workspace`);
-    }
-    const inWorkDir = (value, input) => ctx.path(value, { input, base: workDir });
-    const notebook = i.notebook ? inWorkDir(i.notebook, 'notebook') : undefined;
-    if (notebook && !(0,external_node_fs_.existsSync)(notebook))
-        throw new src/* ActionError */.lZ(`Input 'notebook': '${i.notebook}' does not exist (looked in ${workDir})`);
-    const listed = i['metrics-files'].length === 1 && i['metrics-files'][0] === 'none' ? [] : i['metrics-files'];
-    return {
-        workspace,
-        workDir,
-        notebook,
-        paramsFile: inWorkDir(i['params-file'], 'params-file'),
-        metricsFiles: listed.map((f) => ({ path: inWorkDir(f, 'metrics-files'), display: f })),
-        modelPath: inWorkDir(i['model-path'], 'model-path'),
-    };
-}
-/** Params: the params file, then the params input on top; recorded before the training starts. */
-function readParams(i, paths) {
-    const params = {};
-    if ((0,external_node_fs_.existsSync)(paths.paramsFile))
-        Object.assign(params, readParamsFile(paths.paramsFile, i['params-file']));
-    Object.assign(params, i.params);
-    params.seed ??= String(i.seed);
-    return params;
-}
-/**
- * Linux refuses to start a process whose single environment variable exceeds 128 KiB (E2BIG), which a
- * few thousand params reach: the params always go in a file named by MLOPS_PARAMS_FILE, and inline in
- * MLOPS_PARAMS only while they are small.
- */
-const INLINE_PARAMS_LIMIT_BYTES = 32 * 1024;
-function childEnvironment(i, ctx, params) {
-    const json = JSON.stringify(params);
-    const paramsFile = (0,external_node_path_.join)(ctx.tempDir, 'params.json');
-    (0,src/* writeFileAtomic */.Zf)(paramsFile, json);
-    const env = {
-        ...ctx.env,
-        ...i.env,
-        PYTHONHASHSEED: String(i.seed),
-        MLOPS_SEED: String(i.seed),
-        MLOPS_PARAMS_FILE: paramsFile,
-    };
-    if (Buffer.byteLength(json) <= INLINE_PARAMS_LIMIT_BYTES)
-        env.MLOPS_PARAMS = json;
-    else {
-        delete env.MLOPS_PARAMS;
-        ctx.log.info(`The params take ${Buffer.byteLength(json)} bytes: passed in ${paramsFile} (MLOPS_PARAMS_FILE) only, as one environment variable may not exceed 128 KiB.`);
-    }
-    for (const key of Object.keys(env))
-        if (key.startsWith('INPUT_'))
-            delete env[key];
-    return env;
-}
-async function openStore(i, ctx, workDir) {
-    const uri = i['tracking-uri'];
-    if (!isMlflowUri(uri))
-        return new LocalStore((0,external_node_path_.resolve)(ctx.workspace, uri), uri);
-    const connection = resolveConnection(uri, ctx.env, i['tracking-token']);
-    for (const secret of connection.secrets)
-        ctx.mask(secret);
-    void workDir;
-    return new MlflowStore(connection, {
-        log: (line) => ctx.log.info(line),
-        warn: (line) => ctx.log.warning(line),
-    });
-}
-async function uploadLocalStore(store, run, name, ctx) {
-    if (!(0,src/* artifactServiceAvailable */.Z2)(ctx.env)) {
-        ctx.log.info(`Local store kept at ${store.root}; not uploading it as a workflow artifact (no ACTIONS_RUNTIME_TOKEN: not on a GitHub runner).`);
-        return;
-    }
-    const files = [
-        (0,external_node_path_.join)(store.root, 'experiments.json'),
-        ...listFiles((0,external_node_path_.join)(store.root, 'runs', run.runId), '').map((f) => f.localPath),
-    ].filter((f) => (0,external_node_fs_.existsSync)(f));
-    const result = await (0,src/* uploadArtifact */.mz)(name, files, store.root);
-    ctx.log.info(`Uploaded the local store as workflow artifact '${name}' (${files.length} files, id ${result.id ?? '?'}).`);
-}
 /* harmony default export */ const main = ((0,src/* defineAction */.QP)({
     id: 'train-and-log',
     name: 'Train and log',
@@ -3982,291 +5635,47 @@ async function uploadLocalStore(store, run, name, ctx) {
     outputs,
     async run(i, ctx) {
         const paths = resolvePaths(i, ctx);
-        const { workspace, workDir } = paths;
-        const notebookPath = paths.notebook;
-        const metricsFiles = paths.metricsFiles;
         const params = readParams(i, paths);
         const digest = paramsDigest(params);
-        const childEnv = childEnvironment(i, ctx, params);
-        const runner = notebookPath ? findNotebookRunner(childEnv.PATH) : undefined;
-        if (notebookPath && !runner) {
-            throw new src/* ActionError */.lZ('Cannot execute the notebook: neither papermill nor jupyter nbconvert is installed (pip install nbconvert ipykernel, or apt-get install jupyter-nbconvert python3-ipykernel)');
-        }
-        const python = runner
-            ? (findOnPath('python3', (0,external_node_path_.dirname)(runner.command)) ?? 'python3')
-            : (findOnPath('python3', childEnv.PATH) ?? 'python3');
-        let store = await openStore(i, ctx, workDir);
-        const gh = ctx.github;
-        const command = notebookPath ? `${runner.kind} ${(0,external_node_path_.relative)(workspace, notebookPath)}` : i.run;
-        const tags = {
-            'mlflow.source.type': 'JOB',
-            'mlflow.source.name': notebookPath ? (0,external_node_path_.relative)(workspace, notebookPath) : 'run',
-            'mlops.command': command,
-            'mlops.params.digest': digest,
-            'mlops.seed': String(i.seed),
-        };
-        if (gh.sha)
-            tags['mlflow.source.git.commit'] = gh.sha;
-        if (gh.ref)
-            tags['mlflow.source.git.branch'] = gh.ref.replace(/^refs\/heads\//, '');
-        if (gh.repository)
-            tags['mlops.repository'] = gh.repository;
-        if (gh.ref)
-            tags['mlops.ref'] = gh.ref;
-        if (gh.runUrl)
-            tags['mlops.workflow-run-url'] = gh.runUrl;
-        if (gh.actor)
-            tags['mlflow.user'] = gh.actor;
-        if (i['data-hash'])
-            tags['mlops.data-hash'] = i['data-hash'];
-        const pr = gh.event.pull_request;
-        if (pr?.number)
-            tags['mlops.pull-request'] = String(pr.number);
-        const experimentName = i['experiment-name'] || gh.repository.split('/')[1] || 'Default';
-        const runName = i['run-name'] ||
-            (gh.workflow && gh.runId ? `${gh.workflow}-${gh.runId}-${gh.runAttempt}` : `run-${Date.now()}`);
-        const environment = await captureEnvironment(workDir, childEnv, python);
-        if (environment.python)
-            tags['mlops.env.python'] = environment.python;
-        tags['mlops.env.lockfiles'] =
-            Object.entries(environment.lockfiles)
-                .map(([p, d]) => `${p}=${d.slice(7, 19)}`)
-                .join(',') || 'none';
-        let run;
-        try {
-            run = await ctx.log.group(`Starting a run on ${store.uri}`, () => store.startRun({ experimentName, runName, startTime: Date.now(), tags }));
-        }
-        catch (error) {
-            if (store.kind === 'mlflow' && !i['tracking-required'] && error instanceof src/* NetworkError */.Dr) {
-                ctx.log.warning(`The tracking server ${store.uri} could not be reached (${(0,src/* errorMessage */.gJ)(error)}); recording the run in the local store .mlops instead (tracking-required: false).`);
-                store = new LocalStore((0,external_node_path_.resolve)(workspace, '.mlops'), '.mlops');
-                run = await store.startRun({ experimentName, runName, startTime: Date.now(), tags });
-            }
-            else if (store.kind === 'mlflow' && error instanceof src/* NetworkError */.Dr) {
-                throw new src/* ActionError */.lZ(`${(0,src/* errorMessage */.gJ)(error)}; check tracking-uri, or set tracking-required: false to record the run in the local store when the server is down`);
-            }
-            else
-                throw error;
-        }
-        ctx.log.info(`Run ${run.runId} in experiment ${run.experimentId} (${store.uri}).`);
-        const envDir = (0,external_node_path_.join)(ctx.tempDir, 'environment');
-        (0,external_node_fs_.mkdirSync)(envDir, { recursive: true });
-        (0,external_node_fs_.writeFileSync)((0,external_node_path_.join)(envDir, 'environment.json'), `${JSON.stringify({ ...environment, pipFreeze: undefined, seed: i.seed, command, paramsDigest: digest }, null, 2)}\n`);
-        if (environment.pipFreeze)
-            (0,external_node_fs_.writeFileSync)((0,external_node_path_.join)(envDir, 'pip-freeze.txt'), environment.pipFreeze);
-        await store.log(run, { params });
-        await store.uploadArtifacts(run, listFiles(envDir, 'environment'));
-        const logDir = (0,external_node_path_.join)(ctx.tempDir, 'logs');
-        (0,external_node_fs_.mkdirSync)(logDir, { recursive: true });
-        const logFile = (0,external_node_path_.join)(logDir, 'train.log');
-        let failure;
-        let cellError;
-        let tail = [];
-        let executedNotebook;
-        const started = Date.now();
-        try {
-            let result;
-            const timeoutMs = i.timeout;
-            const execOptions = {
-                cwd: workDir,
-                env: childEnv,
-                timeoutMs,
-                signal: ctx.signal,
-                logFile,
-                onLine: (line) => ctx.log.info(line),
-            };
-            if (notebookPath) {
-                const nb = JSON.parse((0,external_node_fs_.readFileSync)(notebookPath, 'utf8'));
-                const injected = { seed: i.seed };
-                for (const [k, v] of Object.entries(i.params)) {
-                    if (isPythonIdentifier(k))
-                        injected[k] = v;
-                    else
-                        ctx.log.warning(`Param '${k}' is not a Python identifier, so it is logged but not injected into the notebook`);
-                }
-                const inputCopy = (0,external_node_path_.join)(workDir, `.${(0,external_node_path_.basename)(notebookPath, '.ipynb')}.mlops-input.ipynb`);
-                (0,external_node_fs_.writeFileSync)(inputCopy, JSON.stringify(injectParameters(nb, injected), null, 1));
-                const outDir = (0,external_node_path_.join)(ctx.tempDir, 'notebook');
-                (0,external_node_fs_.mkdirSync)(outDir, { recursive: true });
-                executedNotebook = (0,external_node_path_.join)(outDir, (0,external_node_path_.basename)(notebookPath));
-                try {
-                    result = await ctx.log.group(`Executing ${(0,external_node_path_.relative)(workspace, notebookPath)} with ${runner.kind}`, () => execute(runner.command, runner.args(inputCopy, outDir, (0,external_node_path_.basename)(notebookPath), workDir), execOptions));
-                }
-                finally {
-                    (0,external_node_fs_.rmSync)(inputCopy, { force: true });
-                }
-                if ((0,external_node_fs_.existsSync)(executedNotebook)) {
-                    const errors = notebookErrors(JSON.parse((0,external_node_fs_.readFileSync)(executedNotebook, 'utf8')));
-                    if (errors.length)
-                        cellError = errors[0];
-                }
-                else
-                    executedNotebook = undefined;
-                if (result.exitCode !== 0)
-                    cellError ??= extractCellError(result.stderr);
-            }
-            else {
-                result = await ctx.log.group(`Running: ${i.run}`, () => execute((0,external_node_fs_.existsSync)('/bin/bash') ? '/bin/bash' : '/bin/sh', (0,external_node_fs_.existsSync)('/bin/bash') ? ['-e', '-o', 'pipefail', '-c', i.run] : ['-e', '-c', i.run], execOptions));
-            }
-            tail = result.tail;
-            if (result.timedOut)
-                failure = `The training was stopped after the timeout of ${i.timeout / 1000} s`;
-            else if (result.cancelled)
-                failure = 'The training was cancelled';
-            else if (result.exitCode !== 0)
-                failure = `The training ${notebookPath ? 'notebook' : 'command'} failed with ${result.signal ? `signal ${result.signal}` : `exit code ${result.exitCode}`}`;
-        }
-        catch (error) {
-            failure = `The training could not be started: ${(0,src/* errorMessage */.gJ)(error)}`;
-        }
-        ctx.log.info(`Training ${failure ? 'failed' : 'finished'} in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+        const env = childEnvironment(i, ctx, params);
+        const remote = i.backend === 'local' ? undefined : backendFor(i, ctx);
+        const plan = remote ? undefined : planTraining(i, paths, env);
+        const command = plan?.command ?? remoteCommand(i);
+        const environment = await captureEnvironment(paths.workDir, env, plan?.python ?? 'python3');
+        const identity = runIdentity(i, ctx, {
+            command,
+            source: plan?.source ?? (i.notebook ? i.notebook : 'run'),
+            digest,
+            environment,
+            backend: remote ? remote.describe() : undefined,
+        });
+        const { store, run } = await startRun(i, ctx, openStore(i, ctx), identity);
+        const recorded = { store, run, params, digest };
+        await logEnvironment(ctx, store, run, { environment, params, seed: i.seed, command, digest });
+        const training = remote
+            ? await trainRemotely(i, ctx, remote, remoteSpec(i, ctx, store, run, params), run)
+            : await trainLocally(i, ctx, paths, plan, env);
         let metrics = { latest: {}, history: {} };
-        let modelUri = '';
-        const finishFailed = async (message) => {
-            const tailFile = (0,external_node_path_.join)(logDir, 'log-tail.txt');
-            (0,external_node_fs_.writeFileSync)(tailFile, `${tail.join('\n')}\n`);
-            const files = [
-                { localPath: tailFile, artifactPath: 'logs/log-tail.txt', size: (0,external_node_fs_.statSync)(tailFile).size },
-            ];
-            if ((0,external_node_fs_.existsSync)(logFile))
-                files.push({ localPath: logFile, artifactPath: 'logs/train.log', size: (0,external_node_fs_.statSync)(logFile).size });
-            if (executedNotebook)
-                files.push({
-                    localPath: executedNotebook,
-                    artifactPath: `notebook/${(0,external_node_path_.basename)(executedNotebook)}`,
-                    size: (0,external_node_fs_.statSync)(executedNotebook).size,
-                });
-            try {
-                await store.uploadArtifacts(run, files, { parallel: i['upload-parallelism'] });
-                await store.finish(run, 'FAILED', Date.now());
-            }
-            catch (error) {
-                ctx.log.warning(`Could not mark run ${run.runId} as FAILED: ${(0,src/* errorMessage */.gJ)(error)}`);
-            }
-            const { markdown } = buildReport({
-                status: 'FAILED',
-                runName: run.runName,
-                runId: run.runId,
-                experimentId: run.experimentId,
-                trackingUri: store.uri,
-                modelUri: '',
-                paramsDigest: digest,
-                params,
-                metrics: metrics.latest,
-                history: metrics.history,
-                higherIsBetter: i['higher-is-better'],
-                lowerIsBetter: i['lower-is-better'],
-                error: message,
-                cellError,
-                logTail: cellError ? undefined : tail.slice(-40),
-            });
-            ctx.summary.add(markdown);
-            if (store instanceof LocalStore)
-                await uploadLocalStore(store, run, i['artifact-name'] || `mlops-run-${run.runId}`, ctx).catch((e) => ctx.log.warning((0,src/* errorMessage */.gJ)(e)));
-            throw new src/* ActionError */.lZ(`${message}; run ${run.runId} marked FAILED on ${store.uri}${cellError
-                ? ` (failing cell: ${cellError
-                    .split('\n')
-                    .find((l) => /Error|Exception/.test(l))
-                    ?.trim()
-                    .slice(0, 200) ?? 'see the job summary'})`
-                : ''}`);
-        };
-        if (failure)
-            return finishFailed(failure);
+        if (training.failure)
+            return finishFailed(i, ctx, recorded, training, metrics, training.failure);
+        let modelUri;
         try {
-            metrics = await logRunMetrics(store, run, metricsFiles, ctx);
-            const uploads = [];
-            // The training may have replaced the model path by a link since the inputs were checked.
-            const modelPath = ctx.path(i['model-path'], { input: 'model-path', base: workDir });
-            if ((0,external_node_fs_.existsSync)(modelPath)) {
-                if ((0,external_node_fs_.statSync)(modelPath).isDirectory())
-                    uploads.push(...listFiles(modelPath, 'model'));
-                else
-                    uploads.push({
-                        localPath: modelPath,
-                        artifactPath: `model/${(0,external_node_path_.basename)(modelPath)}`,
-                        size: (0,external_node_fs_.statSync)(modelPath).size,
-                    });
-                modelUri = store.modelUri(run, 'model');
+            if (remote) {
+                const collected = await collectRemoteMetrics(ctx, store, run, paths.metricsFiles);
+                metrics = collected.metrics;
+                modelUri = collected.hasModel ? store.modelUri(run, 'model') : '';
+                await store.uploadArtifacts(run, trainingOutputs(training), { signal: ctx.signal });
             }
             else {
-                ctx.log.warning(`No model at '${i['model-path']}' after the training; model-uri is empty`);
+                metrics = await logRunMetrics(store, run, paths.metricsFiles, ctx);
+                modelUri = await uploadRunArtifacts(i, ctx, store, run, paths, training);
             }
-            for (const rel of i.artifacts.length
-                ? findFiles(workDir, i.artifacts, ['.git', 'node_modules', '.mlops'])
-                : []) {
-                const full = ctx.path(rel, { input: 'artifacts', base: workDir });
-                uploads.push({ localPath: full, artifactPath: rel.split(external_node_path_.sep).join('/'), size: (0,external_node_fs_.statSync)(full).size });
-            }
-            for (const f of metricsFiles) {
-                uploads.push({
-                    localPath: f.path,
-                    artifactPath: `metrics/${(0,external_node_path_.basename)(f.display)}`,
-                    size: (0,external_node_fs_.statSync)(f.path).size,
-                });
-            }
-            if (executedNotebook)
-                uploads.push({
-                    localPath: executedNotebook,
-                    artifactPath: `notebook/${(0,external_node_path_.basename)(executedNotebook)}`,
-                    size: (0,external_node_fs_.statSync)(executedNotebook).size,
-                });
-            if ((0,external_node_fs_.existsSync)(logFile))
-                uploads.push({ localPath: logFile, artifactPath: 'logs/train.log', size: (0,external_node_fs_.statSync)(logFile).size });
-            const totalBytes = uploads.reduce((s, f) => s + f.size, 0);
-            const progress = ctx.progress({ label: 'Artifacts', total: uploads.length, totalBytes, unit: 'files' });
-            await store.uploadArtifacts(run, uploads, {
-                parallel: i['upload-parallelism'],
-                onFile: (f) => progress.tick(1, f.size),
-                signal: ctx.signal,
-            });
-            progress.done();
             await store.finish(run, 'FINISHED', Date.now());
         }
         catch (error) {
-            return finishFailed((0,src/* errorMessage */.gJ)(error));
+            return finishFailed(i, ctx, recorded, training, metrics, (0,src/* errorMessage */.gJ)(error));
         }
-        let baseline;
-        let baselineNote;
-        try {
-            baseline = await loadBaseline(parseBaseline(i.baseline), {
-                store,
-                workspace,
-                workDir,
-                metricsFiles: metricsFiles.map((f) => f.display),
-                prBaseSha: pr?.base?.sha,
-                log: (line) => ctx.log.info(line),
-            });
-            if (!baseline)
-                baselineNote = i.baseline === 'none' ? 'no baseline' : 'no baseline outside a pull request';
-        }
-        catch (error) {
-            baselineNote = `baseline unavailable: ${(0,src/* errorMessage */.gJ)(error)}`;
-            ctx.log.warning(baselineNote);
-        }
-        const { markdown } = buildReport({
-            status: 'FINISHED',
-            runName: run.runName,
-            runId: run.runId,
-            experimentId: run.experimentId,
-            trackingUri: store.uri,
-            modelUri,
-            paramsDigest: digest,
-            params,
-            metrics: metrics.latest,
-            history: metrics.history,
-            baseline,
-            baselineNote,
-            higherIsBetter: i['higher-is-better'],
-            lowerIsBetter: i['lower-is-better'],
-        });
-        // The summary first: a comment is a side effect that may fall back to it or fail (kit warns).
-        ctx.summary.add(markdown);
-        if (i.comment && gh.issueNumber)
-            await ctx.comment('metrics', markdown, { token: i['github-token'] });
-        if (store instanceof LocalStore) {
-            await uploadLocalStore(store, run, i['artifact-name'] || `mlops-run-${run.runId}`, ctx).catch((error) => ctx.log.warning(`Could not upload the local store as a workflow artifact: ${(0,src/* errorMessage */.gJ)(error)}`));
-        }
+        await publishReport(i, ctx, recorded, paths, metrics, modelUri);
         return {
             'run-id': run.runId,
             'experiment-id': run.experimentId,
@@ -4278,6 +5687,22 @@ async function uploadLocalStore(store, run, name, ctx) {
             'params-digest': digest,
             status: 'FINISHED',
         };
+    },
+    /** A remote job the main step did not see to its end (cancelled, crashed) is deleted: no GPU pods left behind. */
+    async post(i, ctx) {
+        const saved = ctx.state.get(JOB_STATE);
+        if (!saved || saved.finished)
+            return;
+        await backendFor(i, ctx).cancel(saved.job);
+        ctx.log.info(`Deleted ${saved.job.id}: the main step ended before the job did.`);
+        try {
+            await openStore(i, ctx).finish({ runId: saved.runId }, 'KILLED', Date.now());
+            ctx.log.info(`Run ${saved.runId} marked KILLED.`);
+        }
+        catch (error) {
+            ctx.log.warning(`Could not mark run ${saved.runId} KILLED: ${(0,src/* errorMessage */.gJ)(error)}`);
+        }
+        ctx.summary.add(`### Train and log: training job deleted\n\nThe step stopped while ${saved.job.id} was running; the post step deleted it and marked run ${saved.runId} KILLED.`);
     },
 }));
 
@@ -4293,6 +5718,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   lZ: () => (/* reexport */ ActionError),
   Qq: () => (/* reexport */ HttpClient),
   j$: () => (/* reexport */ HttpError),
+  dz: () => (/* reexport */ InputError),
   Dr: () => (/* reexport */ NetworkError),
   Z2: () => (/* reexport */ artifactServiceAvailable),
   tB: () => (/* reexport */ basicAuth),
@@ -4307,7 +5733,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   z: () => (/* reexport */ external_namespaceObject)
 });
 
-// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, InputError, OUTPUTS_LIMIT_BYTES, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, confinePath, describeField, describeFields, fitComment, formatBytes, formatDuration, inputVariable, isInside, isUrlLike, limitOutputs, logValue, neutraliseLine, neutraliseText, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, realPathOf, redact, redactUrl, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, uniqueArtifactName, upsertStickyComment, urlSecrets
+// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, OUTPUTS_LIMIT_BYTES, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, confinePath, describeField, describeFields, fitComment, formatBytes, formatDuration, inputVariable, isInside, isUrlLike, limitOutputs, logValue, neutraliseLine, neutraliseText, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, realPathOf, redact, redactUrl, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, uniqueArtifactName, upsertStickyComment, urlSecrets
 
 // NAMESPACE OBJECT: ./node_modules/zod/v4/core/util.js
 var util_namespaceObject = {};
@@ -25627,7 +27053,7 @@ function artifactServiceAvailable(env) {
  * runner's ACTIONS_RUNTIME_TOKEN and ACTIONS_RESULTS_URL); loaded only when something is uploaded.
  */
 async function uploadArtifact(name, files, root) {
-    const { DefaultArtifactClient } = await __nccwpck_require__.e(/* import() */ 609).then(__nccwpck_require__.bind(__nccwpck_require__, 93609));
+    const { DefaultArtifactClient } = await Promise.all(/* import() */[__nccwpck_require__.e(824), __nccwpck_require__.e(609)]).then(__nccwpck_require__.bind(__nccwpck_require__, 93609));
     const result = await new DefaultArtifactClient().uploadArtifact(name, files, root, {});
     return { name, id: result.id, size: result.size };
 }
@@ -26004,8 +27430,9 @@ class HttpClient {
             clearTimeout(timer);
             if (response.ok || options.accept?.includes(response.status))
                 return response;
-            if (isRetryableStatus(response.status) && attempt < retries) {
-                const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
+            const retryable = isRetryableStatus(response.status) || this.options.retryStatuses?.includes(response.status);
+            if (retryable && attempt < retries) {
+                const retryAfter = parseRetryAfter(response.headers.get('retry-after')) ?? this.options.retryDelay?.(response);
                 const delay = retryAfter !== undefined ? Math.min(retryAfter, 120_000) : jittered;
                 await response.body?.cancel().catch(() => undefined);
                 this.options.log?.(`${label} answered ${response.status}; retry ${attempt + 1}/${retries} in ${Math.round(delay)} ms`);
@@ -27007,6 +28434,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
 
 /***/ }),
 
+/***/ 72250:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("dns");
+
+/***/ }),
+
 /***/ 24434:
 /***/ ((module) => {
 
@@ -27067,6 +28501,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:async_h
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:buffer");
+
+/***/ }),
+
+/***/ 31421:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 
 /***/ }),
 
@@ -27189,6 +28630,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:queryst
 
 /***/ }),
 
+/***/ 80481:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:readline");
+
+/***/ }),
+
 /***/ 57075:
 /***/ ((module) => {
 
@@ -27266,6 +28714,20 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("process");
 
 /***/ }),
 
+/***/ 24876:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("punycode");
+
+/***/ }),
+
+/***/ 83480:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("querystring");
+
+/***/ }),
+
 /***/ 2203:
 /***/ ((module) => {
 
@@ -27312,6 +28774,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("url");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
+
+/***/ }),
+
+/***/ 69154:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("vm");
 
 /***/ }),
 
