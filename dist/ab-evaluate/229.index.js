@@ -3,13 +3,6 @@ export const id = 229;
 export const ids = [229];
 export const modules = {
 
-/***/ 74275:
-/***/ ((module, __unused_webpack_exports, __webpack_require__) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)(__webpack_require__.ab + "duckdb.node")
-
-/***/ }),
-
 /***/ 44129:
 /***/ (function(__unused_webpack_module, exports, __webpack_require__) {
 
@@ -5441,7 +5434,7 @@ exports.INTEGER_LITERAL = DuckDBIntegerLiteralType.instance;
 
 /***/ }),
 
-/***/ 25092:
+/***/ 2711:
 /***/ ((__unused_webpack_module, exports, __webpack_require__) => {
 
 
@@ -6399,7 +6392,7 @@ __exportStar(__webpack_require__(94528), exports);
 __exportStar(__webpack_require__(620), exports);
 __exportStar(__webpack_require__(13122), exports);
 __exportStar(__webpack_require__(79737), exports);
-__exportStar(__webpack_require__(25092), exports);
+__exportStar(__webpack_require__(2711), exports);
 __exportStar(__webpack_require__(43473), exports);
 __exportStar(__webpack_require__(18684), exports);
 __exportStar(__webpack_require__(84372), exports);
@@ -7091,7 +7084,7 @@ function timestampSecondsValue(seconds) {
 
 /***/ }),
 
-/***/ 76982:
+/***/ 54601:
 /***/ (function(__unused_webpack_module, exports, __webpack_require__) {
 
 
@@ -7346,7 +7339,7 @@ __exportStar(__webpack_require__(64354), exports);
 __exportStar(__webpack_require__(498), exports);
 __exportStar(__webpack_require__(49989), exports);
 __exportStar(__webpack_require__(10695), exports);
-__exportStar(__webpack_require__(76982), exports);
+__exportStar(__webpack_require__(54601), exports);
 __exportStar(__webpack_require__(4628), exports);
 __exportStar(__webpack_require__(33761), exports);
 __exportStar(__webpack_require__(4299), exports);
@@ -11638,20 +11631,20 @@ const getNativeNodeBinding = (runtimePlatformArch) => {
     switch(runtimePlatformArch) {
         case `linux-x64`:
             return isLinuxMusl()
-                ? __webpack_require__(54322)
-                : __webpack_require__(74275);
+                ? __webpack_require__(89522)
+                : __webpack_require__(21340);
         case 'linux-arm64':
             return isLinuxMusl()
-                ? __webpack_require__(83164)
-                : __webpack_require__(50814);
+                ? __webpack_require__(74696)
+                : __webpack_require__(74101);
         case 'darwin-arm64':
-            return __webpack_require__(91283);
+            return __webpack_require__(31857);
         case 'darwin-x64':
-            return __webpack_require__(29365);
+            return __webpack_require__(78687);
         case 'win32-arm64':
-            return __webpack_require__(64101);
+            return __webpack_require__(6531);
         case 'win32-x64':
-            return __webpack_require__(67163);
+            return __webpack_require__(52261);
         default:
             const [platform, arch] = runtimePlatformArch.split('-');
             try {
@@ -12118,62 +12111,6 @@ const getReport = () => {
 };
 
 module.exports = { isLinux, getReport };
-
-
-/***/ }),
-
-/***/ 91283:
-/***/ ((module) => {
-
-module.exports = eval("require")("@duckdb/node-bindings-darwin-arm64/duckdb.node");
-
-
-/***/ }),
-
-/***/ 29365:
-/***/ ((module) => {
-
-module.exports = eval("require")("@duckdb/node-bindings-darwin-x64/duckdb.node");
-
-
-/***/ }),
-
-/***/ 83164:
-/***/ ((module) => {
-
-module.exports = eval("require")("@duckdb/node-bindings-linux-arm64-musl/duckdb.node");
-
-
-/***/ }),
-
-/***/ 50814:
-/***/ ((module) => {
-
-module.exports = eval("require")("@duckdb/node-bindings-linux-arm64/duckdb.node");
-
-
-/***/ }),
-
-/***/ 54322:
-/***/ ((module) => {
-
-module.exports = eval("require")("@duckdb/node-bindings-linux-x64-musl/duckdb.node");
-
-
-/***/ }),
-
-/***/ 64101:
-/***/ ((module) => {
-
-module.exports = eval("require")("@duckdb/node-bindings-win32-arm64/duckdb.node");
-
-
-/***/ }),
-
-/***/ 67163:
-/***/ ((module) => {
-
-module.exports = eval("require")("@duckdb/node-bindings-win32-x64/duckdb.node");
 
 
 /***/ })

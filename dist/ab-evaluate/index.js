@@ -35183,8 +35183,8 @@ module.exports = toStrTag;
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(13651);
-/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(24197);
+/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(52285);
+/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(34798);
 
 
 await (0,_mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)(_main__WEBPACK_IMPORTED_MODULE_1__/* ["default"] */ .Ay);
@@ -35194,7 +35194,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 24197:
+/***/ 34798:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -35860,8 +35860,8 @@ function sampleRatioMismatch(observed, weights) {
 var external_node_fs_ = __nccwpck_require__(73024);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(76760);
-// EXTERNAL MODULE: ./packages/kit/src/index.ts + 93 modules
-var src = __nccwpck_require__(13651);
+// EXTERNAL MODULE: ./packages/kit/src/index.ts + 92 modules
+var src = __nccwpck_require__(52285);
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(38815);
 // EXTERNAL MODULE: ./node_modules/zod/v4/classic/schemas.js
@@ -36737,6 +36737,345 @@ function missingVariants(e, rows) {
         .join(', ');
     const role = (v) => (v === e.control ? 'control' : 'treatment');
     return `variant ${absent.map((v) => `'${v}' (${role(v)})`).join(' and ')} is not in the data column '${e.variant}'; found: ${found}`;
+}
+
+// EXTERNAL MODULE: external "node:module"
+var external_node_module_ = __nccwpck_require__(98995);
+var external_node_module_default = /*#__PURE__*/__nccwpck_require__.n(external_node_module_);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(48161);
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(73136);
+;// CONCATENATED MODULE: ./node_modules/@duckdb/node-bindings/package.json
+const package_namespaceObject = /*#__PURE__*/JSON.parse('{"wj":{"@duckdb/node-bindings-darwin-arm64":"1.5.6-r.1","@duckdb/node-bindings-linux-arm64":"1.5.6-r.1","@duckdb/node-bindings-darwin-x64":"1.5.6-r.1","@duckdb/node-bindings-linux-arm64-musl":"1.5.6-r.1","@duckdb/node-bindings-linux-x64":"1.5.6-r.1","@duckdb/node-bindings-linux-x64-musl":"1.5.6-r.1","@duckdb/node-bindings-win32-x64":"1.5.6-r.1","@duckdb/node-bindings-win32-arm64":"1.5.6-r.1"}}');
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(77598);
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(38522);
+;// CONCATENATED MODULE: ./packages/experiment/src/npm-package.ts
+
+
+
+
+
+const NPM_REGISTRY = 'https://registry.npmjs.org/';
+/** The registry to fetch from: the input, else npm's own setting (`npm_config_registry`), else npmjs. */
+function npmRegistry(input, env) {
+    const url = input?.trim() || env.npm_config_registry?.trim() || env.NPM_CONFIG_REGISTRY?.trim() || NPM_REGISTRY;
+    return url.endsWith('/') ? url : `${url}/`;
+}
+/** `@scope/name` as the registry's path segment: the slash is escaped, the `@` is not (as npm sends it). */
+function packumentPath(name) {
+    return name.startsWith('@') ? `@${encodeURIComponent(name.slice(1))}` : encodeURIComponent(name);
+}
+/**
+ * Where `@actions/tool-cache` keeps a tool: `<root>/<tool>/<version>/<arch>`, complete once the sibling
+ * `<arch>.complete` marker exists. The same layout lets a runner's cache (and its cleanup) see our tools.
+ */
+function toolCachePath(root, tool, version, arch) {
+    return (0,external_node_path_.join)(root, tool, version, arch);
+}
+function findInToolCache(root, tool, version, arch) {
+    const dir = toolCachePath(root, tool, version, arch);
+    return (0,external_node_fs_.existsSync)(`${dir}.complete`) && (0,external_node_fs_.existsSync)(dir) ? dir : undefined;
+}
+/** The runner's tool cache; outside a runner a folder under the temp directory, so a rerun still hits it. */
+function toolCacheRoot(env, tmp) {
+    return env.RUNNER_TOOL_CACHE || (0,external_node_path_.join)(env.RUNNER_TEMP || tmp, 'tool-cache');
+}
+/**
+ * Checks bytes against a Subresource Integrity string as npm publishes it in `dist.integrity`
+ * (`sha512-<base64>`, possibly several space-separated hashes). Only sha512 is trusted: sha1 is broken.
+ */
+function checkIntegrity(bytes, integrity, what) {
+    const expected = integrity
+        .trim()
+        .split(/\s+/)
+        .filter((h) => h.startsWith('sha512-'))
+        .map((h) => h.slice('sha512-'.length).replace(/\?.*$/, ''));
+    if (expected.length === 0)
+        throw new src/* ActionError */.lZ(`${what}: the registry gives no sha512 integrity (got '${integrity}'), refusing to use it`);
+    const actual = (0,external_node_crypto_.createHash)('sha512').update(bytes).digest('base64');
+    if (!expected.includes(actual))
+        throw new src/* ActionError */.lZ(`${what}: integrity mismatch: the registry says sha512-${expected[0]}, the download is sha512-${actual}`);
+}
+function tarString(block, start, length) {
+    const raw = block.subarray(start, start + length);
+    const end = raw.indexOf(0);
+    return Buffer.from(end === -1 ? raw : raw.subarray(0, end)).toString('utf8');
+}
+function tarNumber(block, start, length) {
+    // GNU base-256 for sizes past 8 GiB: high bit of the first byte set.
+    if ((block[start] & 0x80) !== 0) {
+        let n = block[start] & 0x7f;
+        for (let i = 1; i < length; i++)
+            n = n * 256 + block[start + i];
+        return n;
+    }
+    const text = tarString(block, start, length).trim();
+    return text ? Number.parseInt(text, 8) : 0;
+}
+function paxRecords(data) {
+    const out = {};
+    const text = Buffer.from(data).toString('utf8');
+    let at = 0;
+    while (at < text.length) {
+        const space = text.indexOf(' ', at);
+        const length = Number.parseInt(text.slice(at, space), 10);
+        if (!(length > 0))
+            break;
+        const record = text.slice(space + 1, at + length - 1);
+        const eq = record.indexOf('=');
+        out[record.slice(0, eq)] = record.slice(eq + 1);
+        at += length;
+    }
+    return out;
+}
+/**
+ * Reads a POSIX tar archive (ustar with pax and GNU long-name extensions, as npm and node-tar write
+ * them). Links and devices are refused: a package of plain files needs none, and a link could point
+ * outside the extraction folder.
+ */
+function readTar(tar) {
+    const entries = [];
+    let offset = 0;
+    let pax = {};
+    let longName;
+    while (offset + 512 <= tar.length) {
+        const header = tar.subarray(offset, offset + 512);
+        if (header.every((b) => b === 0))
+            break;
+        let checksum = 0;
+        for (let i = 0; i < 512; i++)
+            checksum += i >= 148 && i < 156 ? 32 : header[i];
+        if (checksum !== tarNumber(header, 148, 8))
+            throw new Error(`corrupt tar header at byte ${offset}`);
+        const size = tarNumber(header, 124, 12);
+        const type = String.fromCharCode(header[156]);
+        const data = tar.subarray(offset + 512, offset + 512 + size);
+        offset += 512 + Math.ceil(size / 512) * 512;
+        if (type === 'x') {
+            pax = paxRecords(data);
+            continue;
+        }
+        if (type === 'L') {
+            longName = tarString(data, 0, data.length);
+            continue;
+        }
+        if (type === 'g')
+            continue;
+        const prefix = tarString(header, 345, 155);
+        const name = tarString(header, 0, 100);
+        const path = pax.path ?? longName ?? (prefix ? `${prefix}/${name}` : name);
+        pax = {};
+        longName = undefined;
+        if (type === '0' || type === '\0' || type === '7') {
+            entries.push({ path, type: 'file', mode: tarNumber(header, 100, 8), data });
+        }
+        else if (type === '5') {
+            entries.push({ path, type: 'directory', mode: tarNumber(header, 100, 8), data });
+        }
+        else {
+            throw new Error(`'${path}' is a link or special file (tar type '${type}'), which a package never needs`);
+        }
+    }
+    return entries;
+}
+/** Extracts an npm tarball (gzip'd tar with every path under `package/`) into `dest`, which must not exist. */
+function extractNpmTarball(tgz, dest) {
+    const entries = readTar((0,external_node_zlib_.gunzipSync)(tgz));
+    (0,external_node_fs_.mkdirSync)(dest, { recursive: true });
+    let files = 0;
+    for (const entry of entries) {
+        // npm strips the first path segment, whatever it is called (`package/` almost always).
+        const relative = (0,external_node_path_.normalize)(entry.path.replace(/^[^/]*\/?/, ''));
+        if (!relative || relative === '.')
+            continue;
+        if (relative.startsWith(`..${external_node_path_.sep}`) || relative === '..' || relative.startsWith(external_node_path_.sep))
+            throw new Error(`'${entry.path}' points outside the package`);
+        const target = (0,external_node_path_.join)(dest, relative);
+        if (entry.type === 'directory') {
+            (0,external_node_fs_.mkdirSync)(target, { recursive: true });
+            continue;
+        }
+        (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(target), { recursive: true });
+        (0,external_node_fs_.writeFileSync)(target, entry.data, { mode: (entry.mode & 0o777) | 0o600 });
+        files++;
+    }
+    return files;
+}
+async function download(url, options) {
+    const response = await options.http.request('GET', url, { signal: options.signal, timeoutMs: 60_000 });
+    const length = Number(response.headers.get('content-length')) || undefined;
+    const progress = options.progress(length);
+    const chunks = [];
+    if (!response.body)
+        throw new src/* ActionError */.lZ(`${options.http.name}: GET ${url} answered without a body`);
+    for await (const chunk of response.body) {
+        chunks.push(chunk);
+        progress.tick(0, chunk.length);
+    }
+    progress.tick(1, 0);
+    progress.done();
+    return Buffer.concat(chunks);
+}
+/**
+ * Puts `name@version` from an npm registry into the tool cache and returns its folder: the packument
+ * gives the tarball and its sha512 integrity, the tarball is checked before anything is extracted, and
+ * the extraction lands in a sibling folder renamed into place, so a cancelled run leaves no half package.
+ */
+async function fetchNpmPackageToToolCache(options) {
+    const { name, version } = options;
+    const what = `${name}@${version} from ${options.registry}`;
+    const packument = await options.http.json('GET', `${options.registry}${packumentPath(name)}`, {
+        headers: { accept: 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8' },
+        signal: options.signal,
+    });
+    const dist = packument.versions?.[version]?.dist;
+    if (!dist?.tarball)
+        throw new src/* ActionError */.lZ(`${what}: the registry has no version ${version} of ${name} (or no tarball for it)`);
+    if (!dist.integrity)
+        throw new src/* ActionError */.lZ(`${what}: the registry gives no integrity for the tarball`);
+    options.log(`Downloading ${name}@${version} (${dist.tarball})`);
+    const tgz = await download(dist.tarball, options);
+    checkIntegrity(tgz, dist.integrity, what);
+    const dir = toolCachePath(options.cacheRoot, options.tool, version, options.arch);
+    const staging = `${dir}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`;
+    try {
+        const files = extractNpmTarball(tgz, staging);
+        // A folder without its marker is what an interrupted @actions/tool-cache leaves: replace it.
+        if (!(0,external_node_fs_.existsSync)(`${dir}.complete`))
+            (0,external_node_fs_.rmSync)(dir, { recursive: true, force: true });
+        try {
+            (0,external_node_fs_.renameSync)(staging, dir);
+        }
+        catch (error) {
+            // Another job on the same runner finished first: its copy is as good as ours.
+            if (!(0,external_node_fs_.existsSync)(`${dir}.complete`))
+                throw error;
+        }
+        (0,src/* writeFileAtomic */.Zf)(`${dir}.complete`, '');
+        options.log(`Cached ${name}@${version} (${files} files, ${(0,src/* formatBytes */.z3)(tgz.length)} compressed) in ${dir}`);
+    }
+    catch (error) {
+        if (error instanceof src/* ActionError */.lZ)
+            throw error;
+        throw new src/* ActionError */.lZ(`${what}: extracting into the tool cache failed: ${error.message}`);
+    }
+    finally {
+        (0,external_node_fs_.rmSync)(staging, { recursive: true, force: true });
+    }
+    return dir;
+}
+/** The version field of a package.json, when the file exists and parses. */
+function packageVersion(dir) {
+    try {
+        return JSON.parse((0,external_node_fs_.readFileSync)((0,external_node_path_.join)(dir, 'package.json'), 'utf8')).version;
+    }
+    catch {
+        return undefined;
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/experiment/src/duckdb-binding.ts
+
+
+
+
+
+
+
+/**
+ * The platform packages of the `@duckdb/node-bindings` the bundle was built with, each at the exact
+ * version that JavaScript expects (its optionalDependencies pin them): read at build time, so the
+ * bundle records what it needs without carrying the 70 MB library of any platform.
+ */
+const DUCKDB_BINDINGS = package_namespaceObject.wj;
+function currentPlatform() {
+    // What detect-libc (and so @duckdb/node-bindings) checks first: glibc reports its version, musl none.
+    const header = process.platform === 'linux'
+        ? process.report?.getReport()
+        : undefined;
+    return {
+        platform: process.platform,
+        arch: process.arch,
+        musl: header ? !header.header?.glibcVersionRuntime : false,
+    };
+}
+/** The binding package `@duckdb/node-bindings` itself would load on this platform, named as it names it. */
+function bindingPackage(p) {
+    const name = `@duckdb/node-bindings-${p.platform}-${p.arch}${p.platform === 'linux' && p.musl ? '-musl' : ''}`;
+    const version = DUCKDB_BINDINGS[name];
+    if (!version) {
+        const supported = Object.keys(DUCKDB_BINDINGS)
+            .map((n) => n.replace('@duckdb/node-bindings-', ''))
+            .sort()
+            .join(', ');
+        throw new src/* ActionError */.lZ(`DuckDB has no native binding for ${p.platform}-${p.arch}${p.musl ? ' (musl)' : ''}: supported platforms are ${supported}; run on one of those, or read the data from PostgreSQL or a warehouse instead`);
+    }
+    return { name, version };
+}
+/** A checkout with `npm ci` (tests, the demo, a self-hosted runner) has the binding next to the code. */
+function findInNodeModules(name, version, from) {
+    for (let dir = from;; dir = (0,external_node_path_.dirname)(dir)) {
+        const candidate = (0,external_node_path_.join)(dir, 'node_modules', ...name.split('/'));
+        if (packageVersion(candidate) === version)
+            return candidate;
+        if ((0,external_node_path_.dirname)(dir) === dir)
+            return undefined;
+    }
+}
+const loader = (external_node_module_default());
+const redirected = new Map();
+/**
+ * Makes `require('<package>/duckdb.node')` — what `@duckdb/node-bindings` runs, left unbundled by
+ * scripts/bundle.ts — load the binding from `dir`. Node's resolver is wrapped for that one request
+ * only; everything else resolves as before.
+ */
+function useBinding(name, dir) {
+    if (redirected.size === 0) {
+        const resolve = loader._resolveFilename;
+        loader._resolveFilename = function (request, ...rest) {
+            return redirected.get(request) ?? resolve.call(this, request, ...rest);
+        };
+    }
+    redirected.set(`${name}/duckdb.node`, (0,external_node_path_.join)(dir, 'duckdb.node'));
+}
+/**
+ * Finds DuckDB's native binding for this runner and points `@duckdb/node-bindings` at it, before the
+ * first import of `@duckdb/node-api`. Order: the runner's tool cache (a previous run fetched it), then a
+ * local node_modules (offline checkouts), then the npm registry into the tool cache.
+ */
+async function provideDuckDbBinding(options) {
+    const platform = options.platform ?? currentPlatform();
+    const { name, version } = bindingPackage(platform);
+    const cacheRoot = toolCacheRoot(options.env, (0,external_node_os_.tmpdir)());
+    const tool = name.replace(/^@/, '').replace('/', '-');
+    const found = (source, dir) => {
+        useBinding(name, dir);
+        options.log(`DuckDB binding ${name}@${version} from the ${source === 'download' ? 'npm registry' : source}: ${dir}`);
+        return { name, version, dir, source };
+    };
+    const cached = findInToolCache(cacheRoot, tool, version, platform.arch);
+    if (cached)
+        return found('tool-cache', cached);
+    const local = findInNodeModules(name, version, options.from ?? (0,external_node_path_.dirname)((0,external_node_url_.fileURLToPath)(import.meta.url)));
+    if (local)
+        return found('node_modules', local);
+    const registry = npmRegistry(options.registry, options.env);
+    const dir = await fetchNpmPackageToToolCache({
+        name,
+        version,
+        registry,
+        cacheRoot,
+        tool,
+        arch: platform.arch,
+        http: options.http({ name: `npm registry at ${(0,src/* redactUrl */.BO)(registry)}` }),
+        progress: (totalBytes) => options.progress(`Downloading ${name}@${version}`, totalBytes),
+        log: options.log,
+        signal: options.signal,
+    });
+    return found('download', dir);
 }
 
 ;// CONCATENATED MODULE: ./packages/report/src/chart.ts
@@ -37708,6 +38047,8 @@ async function openAnyEngine(spec) {
 
 
 
+
+
 ;// CONCATENATED MODULE: ./actions/ab-evaluate/src/main.ts
 
 
@@ -37745,6 +38086,10 @@ const inputs = src.z.object({
         .boolean()
         .prefault('false')
         .describe("Let data files and DuckDB databases lie outside the workspace (a self-hosted runner's shared data directory); by default they must resolve inside it"),
+    'npm-registry': src.z.string()
+        .regex(/^https?:\/\/\S+$/, 'expected the http(s) URL of an npm registry')
+        .optional()
+        .describe("npm registry (or mirror) to fetch DuckDB's native binding from when neither the runner's tool cache nor a local node_modules has it; default: npm_config_registry, else https://registry.npmjs.org. Credentials in the URL (https://user:token@host/) are sent as basic auth"),
     'fail-on-invalid': src/* input */.hF
         .boolean()
         .prefault('false')
@@ -37765,6 +38110,17 @@ function confineDataPaths(data, allowOutside, ctx) {
         if (glob >= 0 && entry.slice(glob).split('/').includes('..'))
             ctx.path(entry.replace(/[*?[{].*$/, '..'), options);
     }
+}
+/** DuckDB's native binding is not in the bundle: fetch (or find) the one for this runner first. */
+async function provideBinding(registry, ctx) {
+    await provideDuckDbBinding({
+        registry,
+        env: ctx.env,
+        http: (options) => ctx.http(options),
+        progress: (label, totalBytes) => ctx.progress({ label, total: 1, totalBytes, unit: 'tarball' }),
+        log: (line) => ctx.log.info(line),
+        signal: ctx.signal,
+    });
 }
 const metricResult = src.z.object({
     name: src.z.string(),
@@ -37865,6 +38221,8 @@ function toOutputs(a, sql) {
             const password = /^[a-z]+:\/\/[^:/@]*:([^@]*)@/i.exec(i.data)?.[1];
             ctx.mask(password ? decodeURIComponent(password) : undefined);
         }
+        if (!warehouse && kind !== 'postgres')
+            await provideBinding(i['npm-registry'], ctx);
         ctx.log.info(`Reading ${where} with one GROUP BY variant query (${experiment.metrics.length} metrics, ${experiment.granularity} rows)`);
         const started = Date.now();
         // One query gives no progress of its own; a heartbeat shows the step is alive on large data.
@@ -37930,7 +38288,7 @@ function toOutputs(a, sql) {
 
 /***/ }),
 
-/***/ 13651:
+/***/ 52285:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -37940,13 +38298,16 @@ __nccwpck_require__.d(__webpack_exports__, {
   Qq: () => (/* reexport */ HttpClient),
   dz: () => (/* reexport */ InputError),
   QP: () => (/* reexport */ defineAction),
+  z3: () => (/* reexport */ formatBytes),
   hF: () => (/* reexport */ inputs_input),
   lo: () => (/* reexport */ parsePercent),
+  BO: () => (/* reexport */ redactUrl),
   Cs: () => (/* reexport */ runAction),
+  Zf: () => (/* reexport */ writeFileAtomic),
   z: () => (/* reexport */ external_namespaceObject)
 });
 
-// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, HttpError, NetworkError, OUTPUTS_LIMIT_BYTES, Progress, SUMMARY_LIMIT_BYTES, Summary, basicAuth, commentMarker, confinePath, describeField, describeFields, errorMessage, fitComment, formatBytes, formatDuration, globToRegExp, inputVariable, isInside, isUrlLike, limitOutputs, logValue, mapPool, neutraliseLine, neutraliseText, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parseRetryAfter, readGithubContext, readInputs, realPathOf, redact, redactUrl, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, upsertStickyComment, urlSecrets, writeFileAtomic
+// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, HttpError, NetworkError, OUTPUTS_LIMIT_BYTES, Progress, SUMMARY_LIMIT_BYTES, Summary, artifactServiceAvailable, basicAuth, commentMarker, confinePath, describeField, describeFields, errorMessage, fitComment, formatDuration, globToRegExp, inputVariable, isInside, isUrlLike, limitOutputs, logValue, mapPool, neutraliseLine, neutraliseText, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parseRetryAfter, readGithubContext, readInputs, realPathOf, redact, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, uniqueArtifactName, uploadArtifact, upsertStickyComment, urlSecrets
 
 // NAMESPACE OBJECT: ./node_modules/zod/v4/locales/index.js
 var locales_namespaceObject = {};
@@ -49416,12 +49777,36 @@ function coerce_date(params) {
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(73024);
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(48161);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(76760);
-;// CONCATENATED MODULE: external "node:crypto"
-const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(77598);
+;// CONCATENATED MODULE: ./packages/kit/src/artifact.ts
+
+/** Whether the runner gives this step GitHub's artifact service (it does on GitHub-hosted and self-hosted runners). */
+function artifactServiceAvailable(env) {
+    return Boolean(env.ACTIONS_RUNTIME_TOKEN && env.ACTIONS_RESULTS_URL);
+}
+/**
+ * Uploads files as a workflow artifact through GitHub's artifact service (the client reads the
+ * runner's ACTIONS_RUNTIME_TOKEN and ACTIONS_RESULTS_URL); loaded only when something is uploaded.
+ */
+async function uploadArtifact(name, files, root) {
+    const { DefaultArtifactClient } = await __nccwpck_require__.e(/* import() */ 609).then(__nccwpck_require__.bind(__nccwpck_require__, 93609));
+    const result = await new DefaultArtifactClient().uploadArtifact(name, files, root, {});
+    return { name, id: result.id, size: result.size };
+}
+/**
+ * An artifact name unique within the workflow run: names must be, and one step may run in several jobs
+ * of a matrix. Only characters the artifact service accepts.
+ */
+function uniqueArtifactName(prefix, env) {
+    const parts = [prefix, env.GITHUB_JOB, (0,external_node_crypto_.randomBytes)(3).toString('hex')].filter(Boolean);
+    return parts.join('-').replace(/["':<>|*?\\/\r\n]/g, '_');
+}
+
 ;// CONCATENATED MODULE: ./packages/kit/src/log.ts
 /**
  * The log is a command channel: the runner acts on any stdout line that starts (after blanks) with
@@ -49562,21 +49947,21 @@ function escapeData(value) {
     return value.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 }
 function issueCommand(command, message) {
-    process.stdout.write(`::${command}::${escapeData(message)}${external_node_os_namespaceObject.EOL}`);
+    process.stdout.write(`::${command}::${escapeData(message)}${external_node_os_.EOL}`);
 }
 /** Appends `name<<delimiter` … `delimiter` to a file command, with a delimiter the value cannot contain. */
 function fileCommand(variable, name, value) {
     const file = process.env[variable];
     if (!file)
         return false;
-    const delimiter = `ghadelimiter_${(0,external_node_crypto_namespaceObject.randomUUID)()}`;
+    const delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
     if (name.includes(delimiter) || value.includes(delimiter))
         throw new Error(`${name}: value contains the delimiter`);
-    (0,external_node_fs_.appendFileSync)(file, `${name}<<${delimiter}${external_node_os_namespaceObject.EOL}${value}${external_node_os_namespaceObject.EOL}${delimiter}${external_node_os_namespaceObject.EOL}`, 'utf8');
+    (0,external_node_fs_.appendFileSync)(file, `${name}<<${delimiter}${external_node_os_.EOL}${value}${external_node_os_.EOL}${delimiter}${external_node_os_.EOL}`, 'utf8');
     return true;
 }
 const runner = {
-    info: (message) => process.stdout.write(`${neutraliseText(message)}${external_node_os_namespaceObject.EOL}`),
+    info: (message) => process.stdout.write(`${neutraliseText(message)}${external_node_os_.EOL}`),
     debug: (message) => issueCommand('debug', message),
     warning: (message) => issueCommand('warning', message),
     error: (message) => issueCommand('error', message),
@@ -49604,7 +49989,7 @@ const runner = {
             return await work();
         }
         finally {
-            process.stdout.write(`::endgroup::${external_node_os_namespaceObject.EOL}`);
+            process.stdout.write(`::endgroup::${external_node_os_.EOL}`);
         }
     },
 };
@@ -49786,8 +50171,9 @@ class HttpClient {
             clearTimeout(timer);
             if (response.ok || options.accept?.includes(response.status))
                 return response;
-            if (isRetryableStatus(response.status) && attempt < retries) {
-                const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
+            const retryable = isRetryableStatus(response.status) || this.options.retryStatuses?.includes(response.status);
+            if (retryable && attempt < retries) {
+                const retryAfter = parseRetryAfter(response.headers.get('retry-after')) ?? this.options.retryDelay?.(response);
                 const delay = retryAfter !== undefined ? Math.min(retryAfter, 120_000) : jittered;
                 await response.body?.cancel().catch(() => undefined);
                 this.options.log?.(`${label} answered ${response.status}; retry ${attempt + 1}/${retries} in ${Math.round(delay)} ms`);
@@ -49955,7 +50341,7 @@ async function upsertStickyComment(options) {
 /** Writes a file atomically: a temporary sibling renamed over the target, so readers never see half a file. */
 function writeFileAtomic(path, data) {
     (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(path), { recursive: true });
-    const temp = `${path}.${(0,external_node_crypto_namespaceObject.randomBytes)(6).toString('hex')}.tmp`;
+    const temp = `${path}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`;
     try {
         (0,external_node_fs_.writeFileSync)(temp, data);
         (0,external_node_fs_.renameSync)(temp, path);
@@ -50269,13 +50655,14 @@ function cost(name, value) {
  * not fit, the largest output is replaced by a pointer to `file` (where the caller writes the whole
  * result) and `json` is rebuilt with the same pointer in its place.
  */
-function limitOutputs(result, file, limitBytes = OUTPUTS_LIMIT_BYTES) {
+function limitOutputs(result, file, limitBytes = OUTPUTS_LIMIT_BYTES, artifact) {
     const strings = Object.fromEntries(Object.entries(result).map(([k, v]) => [k, stringify(v)]));
     const trimmed = [];
     const pointer = (name) => ({
         truncated: true,
         bytes: Buffer.byteLength(strings[name]),
         file,
+        ...(artifact ? { artifact } : {}),
     });
     const build = () => {
         const json = JSON.stringify(Object.fromEntries(Object.entries(result).map(([k, v]) => [k, trimmed.includes(k) ? pointer(k) : v])));
@@ -50292,7 +50679,10 @@ function limitOutputs(result, file, limitBytes = OUTPUTS_LIMIT_BYTES) {
             .filter((k) => !trimmed.includes(k))
             .sort((a, b) => Buffer.byteLength(strings[b]) - Buffer.byteLength(strings[a]))[0];
         if (largest === undefined) {
-            values = { ...values, json: JSON.stringify({ truncated: true, file }) };
+            values = {
+                ...values,
+                json: JSON.stringify({ truncated: true, file, ...(artifact ? { artifact } : {}) }),
+            };
             break;
         }
         trimmed.push(largest);
@@ -50477,6 +50867,7 @@ class Summary {
 
 
 
+
 /** How long a cancelled step may take to wind down (the runner sends SIGTERM 7.5 s after SIGINT). */
 const CANCEL_GRACE_MS = 5000;
 function defineAction(definition) {
@@ -50542,7 +50933,7 @@ function createContext(definition, env = process.env, signal = new AbortControll
         debug: (line) => runner.debug(safeLine(line)),
         group: (title, work) => runner.group(safeLine(title), work),
     };
-    const tempRoot = env.RUNNER_TEMP || (0,external_node_os_namespaceObject.tmpdir)();
+    const tempRoot = env.RUNNER_TEMP || (0,external_node_os_.tmpdir)();
     let tempDir;
     return {
         name: definition.id,
@@ -50601,22 +50992,33 @@ function reportFailure(error, env) {
 }
 /**
  * Writes every output and the `json` output within GitHub's per-job limit: when they would exceed it,
- * the whole result goes to a file under RUNNER_TEMP and the largest outputs point to it instead.
+ * the whole result goes to a file under RUNNER_TEMP, uploaded as a workflow artifact where the runner
+ * has the artifact service (RUNNER_TEMP is gone after the job), and the largest outputs point to both.
  */
-function writeOutputs(definition, result, tempDir) {
+async function writeOutputs(definition, result, tempDir, env) {
     const parsed = definition.outputs.safeParse(result);
     if (!parsed.success) {
         throw new Error(`${definition.id} produced outputs that do not match its schema: ${errors/* prettifyError */.S1(parsed.error)}`);
     }
     const values = parsed.data;
-    let file;
     const limited = limitOutputs(values, '\0', OUTPUTS_LIMIT_BYTES);
     let written = limited.values;
     if (limited.trimmed.length > 0) {
-        file = (0,external_node_path_.join)(tempDir(), 'outputs.json');
+        const dir = tempDir();
+        const file = (0,external_node_path_.join)(dir, 'outputs.json');
         writeFileAtomic(file, redact(JSON.stringify(values, null, 2)));
-        written = limitOutputs(values, file, OUTPUTS_LIMIT_BYTES).values;
-        runner.warning(`The outputs of ${definition.id} exceed GitHub's 1 MB limit: ${limited.trimmed.map((k) => `'${k}'`).join(', ')} ${limited.trimmed.length === 1 ? 'was' : 'were'} replaced by a pointer to the full result in ${file}`);
+        let artifact;
+        if (artifactServiceAvailable(env)) {
+            try {
+                artifact = (await uploadArtifact(uniqueArtifactName(`${definition.id}-outputs`, env), [file], dir))
+                    .name;
+            }
+            catch (error) {
+                runner.warning(`Could not upload ${file} as a workflow artifact: ${oneLine(redact(String(error)))}`);
+            }
+        }
+        written = limitOutputs(values, file, OUTPUTS_LIMIT_BYTES, artifact).values;
+        runner.warning(`The outputs of ${definition.id} exceed GitHub's 1 MB limit: ${limited.trimmed.map((k) => `'${k}'`).join(', ')} ${limited.trimmed.length === 1 ? 'was' : 'were'} replaced by a pointer to the full result in ${file}${artifact ? ` (workflow artifact '${artifact}')` : ''}`);
     }
     for (const [key, value] of Object.entries(written))
         runner.setOutput(key, redact(value));
@@ -50664,7 +51066,7 @@ async function runAction(definition, env = process.env) {
                 runner.saveState('isPost', 'true');
             const inputs = readInputs(definition.inputs, env);
             const result = await Promise.race([definition.run(inputs, ctx), cancelled]);
-            writeOutputs(definition, result, () => ctx.tempDir);
+            await writeOutputs(definition, result, () => ctx.tempDir, env);
             const failure = ctx.failure();
             if (failure)
                 runner.setFailed(oneLine(redact(failure)));
@@ -50709,6 +51111,70 @@ async function runAction(definition, env = process.env) {
 
 
 
+
+/***/ }),
+
+/***/ 31857:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("@duckdb/node-bindings-darwin-arm64/duckdb.node");
+
+/***/ }),
+
+/***/ 78687:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("@duckdb/node-bindings-darwin-x64/duckdb.node");
+
+/***/ }),
+
+/***/ 74696:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("@duckdb/node-bindings-linux-arm64-musl/duckdb.node");
+
+/***/ }),
+
+/***/ 74101:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("@duckdb/node-bindings-linux-arm64/duckdb.node");
+
+/***/ }),
+
+/***/ 89522:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("@duckdb/node-bindings-linux-x64-musl/duckdb.node");
+
+/***/ }),
+
+/***/ 21340:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("@duckdb/node-bindings-linux-x64/duckdb.node");
+
+/***/ }),
+
+/***/ 6531:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("@duckdb/node-bindings-win32-arm64/duckdb.node");
+
+/***/ }),
+
+/***/ 52261:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("@duckdb/node-bindings-win32-x64/duckdb.node");
+
+/***/ }),
+
+/***/ 42613:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("assert");
+
 /***/ }),
 
 /***/ 20181:
@@ -50725,7 +51191,14 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_proces
 
 /***/ }),
 
-/***/ 54601:
+/***/ 49140:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("constants");
+
+/***/ }),
+
+/***/ 76982:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
@@ -50753,10 +51226,87 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
 
 /***/ }),
 
+/***/ 91943:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs/promises");
+
+/***/ }),
+
+/***/ 58611:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("http");
+
+/***/ }),
+
+/***/ 65692:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("https");
+
+/***/ }),
+
 /***/ 69278:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("net");
+
+/***/ }),
+
+/***/ 34589:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:assert");
+
+/***/ }),
+
+/***/ 16698:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:async_hooks");
+
+/***/ }),
+
+/***/ 4573:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:buffer");
+
+/***/ }),
+
+/***/ 37540:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:console");
+
+/***/ }),
+
+/***/ 77598:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
+
+/***/ }),
+
+/***/ 53053:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:diagnostics_channel");
+
+/***/ }),
+
+/***/ 40610:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns");
+
+/***/ }),
+
+/***/ 78474:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
 
 /***/ }),
 
@@ -50767,10 +51317,136 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 
 /***/ }),
 
+/***/ 51455:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+
+/***/ }),
+
+/***/ 37067:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http");
+
+/***/ }),
+
+/***/ 32467:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2");
+
+/***/ }),
+
+/***/ 44708:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
+
+/***/ }),
+
+/***/ 98995:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
+
+/***/ }),
+
+/***/ 77030:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
+
+/***/ }),
+
+/***/ 48161:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+
+/***/ }),
+
 /***/ 76760:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+
+/***/ }),
+
+/***/ 643:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:perf_hooks");
+
+/***/ }),
+
+/***/ 1708:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:process");
+
+/***/ }),
+
+/***/ 41792:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:querystring");
+
+/***/ }),
+
+/***/ 57075:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
+
+/***/ }),
+
+/***/ 46193:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
+
+/***/ }),
+
+/***/ 41692:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:tls");
+
+/***/ }),
+
+/***/ 73136:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
+
+/***/ }),
+
+/***/ 57975:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
+
+/***/ }),
+
+/***/ 73429:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util/types");
+
+/***/ }),
+
+/***/ 75919:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
+
+/***/ }),
+
+/***/ 38522:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
 
 /***/ }),
 
@@ -50809,6 +51485,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("string_decod
 
 /***/ }),
 
+/***/ 53557:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
+
+/***/ }),
+
 /***/ 64756:
 /***/ ((module) => {
 
@@ -50823,6 +51506,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tty");
 
 /***/ }),
 
+/***/ 87016:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("url");
+
+/***/ }),
+
 /***/ 39023:
 /***/ ((module) => {
 
@@ -50834,6 +51524,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util/types");
+
+/***/ }),
+
+/***/ 43106:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 
 /***/ }),
 
@@ -69811,8 +70508,8 @@ module.exports = /*#__PURE__*/JSON.parse('[1,1,2,6,24,120,720,5040,40320,362880,
 /******/ 	}
 /******/ 	// Create a new module (and put it into the cache)
 /******/ 	var module = __webpack_module_cache__[moduleId] = {
-/******/ 		// no module.id needed
-/******/ 		// no module.loaded needed
+/******/ 		id: moduleId,
+/******/ 		loaded: false,
 /******/ 		exports: {}
 /******/ 	};
 /******/ 
@@ -69824,6 +70521,9 @@ module.exports = /*#__PURE__*/JSON.parse('[1,1,2,6,24,120,720,5040,40320,362880,
 /******/ 	} finally {
 /******/ 		if(threw) delete __webpack_module_cache__[moduleId];
 /******/ 	}
+/******/ 
+/******/ 	// Flag the module as loaded
+/******/ 	module.loaded = true;
 /******/ 
 /******/ 	// Return the exports of the module
 /******/ 	return module.exports;
@@ -69994,6 +70694,15 @@ module.exports = /*#__PURE__*/JSON.parse('[1,1,2,6,24,120,720,5040,40320,362880,
 /******/ 			Object.defineProperty(exports, Symbol.toStringTag, { value: 'Module' });
 /******/ 		}
 /******/ 		Object.defineProperty(exports, '__esModule', { value: true });
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/node module decorator */
+/******/ (() => {
+/******/ 	__nccwpck_require__.nmd = (module) => {
+/******/ 		module.paths = [];
+/******/ 		if (!module.children) module.children = [];
+/******/ 		return module;
 /******/ 	};
 /******/ })();
 /******/ 

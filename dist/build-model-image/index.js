@@ -359,6 +359,20 @@ class client_MlflowClient {
             throw this.explain(error);
         }
     }
+    /** GET through the artifact proxy (list first: MLflow answers a missing file with 500, which is retried). */
+    async downloadArtifact(artifactUri, artifactPath) {
+        const root = artifactRoot(artifactUri);
+        this.requestCount++;
+        try {
+            const res = await this.http.request('GET', ARTIFACTS + encodePath(`${root}/${artifactPath}`), {
+                timeoutMs: 120_000,
+            });
+            return Buffer.from(await res.arrayBuffer());
+        }
+        catch (error) {
+            throw this.explain(error);
+        }
+    }
     // ---------- model registry ----------
     async getRegisteredModel(name) {
         try {

@@ -6,7 +6,7 @@ import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(99994);
-/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(19802);
+/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1932);
 
 
 await (0,_mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)(_main__WEBPACK_IMPORTED_MODULE_1__/* ["default"] */ .Ay);
@@ -16,7 +16,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 19802:
+/***/ 1932:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -231,7 +231,7 @@ function matchers(selector) {
     const trimmed = selector.trim();
     return trimmed.startsWith('{') && trimmed.endsWith('}') ? trimmed.slice(1, -1).trim() : trimmed;
 }
-function join(...parts) {
+function prometheus_join(...parts) {
     return parts.filter((p) => p.length > 0).join(', ');
 }
 /** Prometheus range syntax for a window in milliseconds (`90s`, `1500ms`). */
@@ -245,9 +245,9 @@ function builtinQueries(o, selector, windowMs) {
     const err = matchers(o.errorMatchers);
     return {
         requests: `sum(increase(${o.requestMetric}{${m}}[${w}]))`,
-        errors: `sum(increase(${o.requestMetric}{${join(m, err)}}[${w}]))`,
+        errors: `sum(increase(${o.requestMetric}{${prometheus_join(m, err)}}[${w}]))`,
         requestRate: `sum(rate(${o.requestMetric}{${m}}[${w}]))`,
-        errorRate: `sum(rate(${o.requestMetric}{${join(m, err)}}[${w}])) / sum(rate(${o.requestMetric}{${m}}[${w}]))`,
+        errorRate: `sum(rate(${o.requestMetric}{${prometheus_join(m, err)}}[${w}])) / sum(rate(${o.requestMetric}{${m}}[${w}]))`,
         buckets: `sum by (le) (increase(${o.latencyMetric}_bucket{${m}}[${w}]))`,
     };
 }
@@ -2424,7 +2424,499 @@ class kubernetes_KubernetesBackend {
     }
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(77598);
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(38522);
+;// CONCATENATED MODULE: ./packages/compute/src/ray-package.ts
+
+
+
+
+
+/**
+ * Ray's `working_dir` package, computed as `ray._private.runtime_env.packaging` does it so the URI we
+ * upload under is the one Ray itself would give the same directory (and a package Ray already holds is
+ * not sent again): the walk skips what the excludes (gitwildmatch, relative to the working directory)
+ * and every `.gitignore` on the way match; the hash XORs, over every path visited (the root as `.`,
+ * directories by name, files by name and content), the SHA-1 of that path, truncated to the 8 bytes of
+ * Ray's `b"0" * 8` seed. The zip holds the files and empty directories; ours is byte-for-byte
+ * reproducible (sorted entries, fixed times) so the same tree always uploads the same bytes.
+ */
+/** Ray's default `excludes` (`RAY_OVERRIDE_RUNTIME_ENV_DEFAULT_EXCLUDES` overrides them on the Ray side). */
+const ray_package_RAY_DEFAULT_EXCLUDES = (/* unused pure expression or super */ null && (['.git', '.venv', 'venv', '__pycache__']));
+/** The GCS store behind `/api/packages` refuses a package of this size (Ray's max gRPC message). */
+const ray_package_RAY_MAX_PACKAGE_BYTES = (/* unused pure expression or super */ null && (500 * 1024 * 1024));
+const SEED = Buffer.from('00000000', 'latin1');
+/** One gitwildmatch pattern (the `pathspec` flavour Ray uses) as a regular expression over relative paths. */
+function compileRule(line) {
+    let pattern = line.replace(/(?<!\\)\s+$/, '');
+    if (!pattern || pattern.startsWith('#'))
+        return undefined;
+    const negate = pattern.startsWith('!');
+    if (negate)
+        pattern = pattern.slice(1);
+    pattern = pattern.replace(/^\\([#!])/, '$1');
+    const directoryOnly = pattern.endsWith('/');
+    if (directoryOnly)
+        pattern = pattern.replace(/\/+$/, '');
+    if (!pattern)
+        return undefined;
+    const anchored = pattern.includes('/') && !pattern.startsWith('**/');
+    pattern = pattern.replace(/^\//, '');
+    const body = globToRegExp(pattern).source.slice(1, -1);
+    const prefix = anchored ? '' : '(?:.+/)?';
+    // A bare name also matches everything below it; `name/` matches only below it (the path strings
+    // Ray matches never end in a slash, so the directory itself is still visited).
+    const suffix = directoryOnly ? '/.*' : '(?:/.*)?';
+    return { regex: new RegExp(`^${prefix}${body}${suffix}$`), negate };
+}
+function matcher(base, lines) {
+    const rules = lines.map(compileRule).filter((rule) => rule !== undefined);
+    return (absolute) => {
+        const path = relative(base, absolute).split(sep).join('/') || '.';
+        let excluded = false;
+        for (const rule of rules)
+            if (rule.regex.test(path))
+                excluded = !rule.negate;
+        return excluded;
+    };
+}
+function gitignoreOf(directory) {
+    const file = join(directory, '.gitignore');
+    try {
+        if (!statSync(file).isFile())
+            return undefined;
+    }
+    catch {
+        return undefined;
+    }
+    return matcher(directory, readFileSync(file, 'utf8').split(/\r?\n/));
+}
+function isDirectory(path) {
+    try {
+        return statSync(path).isDirectory();
+    }
+    catch {
+        return false;
+    }
+}
+/** Every path Ray would visit, in sorted order, following Ray's `_dir_travel`. */
+function packageEntries(directory, excludes = ray_package_RAY_DEFAULT_EXCLUDES, gitignore = true) {
+    if (!existsSync(directory) || !isDirectory(directory))
+        throw new ActionError(`The Ray working directory ${directory} is not a directory`);
+    const entries = [];
+    const travel = (absolute, matchers) => {
+        const ignore = gitignore ? gitignoreOf(absolute) : undefined;
+        const active = ignore ? [...matchers, ignore] : matchers;
+        if (active.some((match) => match(absolute)))
+            return;
+        const path = relative(directory, absolute).split(sep).join('/') || '.';
+        if (isDirectory(absolute)) {
+            const children = readdirSync(absolute).sort();
+            entries.push({ path, directory: true, empty: children.length === 0, mode: 0o755 });
+            for (const child of children)
+                travel(join(absolute, child), active);
+            return;
+        }
+        let data;
+        let mode = 0o644;
+        try {
+            data = readFileSync(absolute);
+            mode = statSync(absolute).mode & 0o777;
+        }
+        catch {
+            // Ray hashes the name of a file it cannot open and packs nothing for it (a dangling link).
+        }
+        entries.push({ path, directory: false, empty: false, data, mode });
+    };
+    travel(directory, [matcher(directory, excludes)]);
+    return entries;
+}
+/** Ray's `_hash_directory`: XOR of SHA-1(path [+ content]) over the entries, 8 bytes wide, as hex. */
+function hashEntries(entries) {
+    const hash = Buffer.from(SEED);
+    for (const entry of entries) {
+        const sha1 = createHash('sha1').update(entry.path, 'utf8');
+        if (entry.data)
+            sha1.update(entry.data);
+        const digest = sha1.digest();
+        for (let i = 0; i < hash.length; i++)
+            hash[i] = hash[i] ^ digest[i];
+    }
+    return hash.toString('hex');
+}
+/** With `gitignore: false`, `.gitignore` files leave nothing out (Ray's RAY_RUNTIME_ENV_IGNORE_GITIGNORE=1). */
+function ray_package_rayPackage(directory, excludes = ray_package_RAY_DEFAULT_EXCLUDES, gitignore = true) {
+    const entries = packageEntries(directory, excludes, gitignore);
+    const name = `_ray_pkg_${hashEntries(entries)}.zip`;
+    return { uri: `gcs://${name}`, name, entries };
+}
+// DOS date for 1980-01-01 00:00, the earliest a zip can say: a fixed time keeps the bytes reproducible.
+const DOS_TIME = 0;
+const DOS_DATE = (/* unused pure expression or super */ null && ((0 << 9) | (1 << 5) | 1));
+/** The package as a zip, as Ray's `_zip_files` lays it out (files and empty directories), reproducibly. */
+function ray_package_zipPackage(pkg) {
+    const locals = [];
+    const centrals = [];
+    let offset = 0;
+    const packed = pkg.entries.filter((entry) => entry.directory ? entry.empty && entry.path !== '.' : entry.data !== undefined);
+    if (packed.length > 0xffff)
+        throw new ActionError(`The Ray working directory has ${packed.length} files; a package holds at most 65535: add excludes`);
+    for (const entry of packed) {
+        const name = Buffer.from(entry.directory ? `${entry.path}/` : entry.path, 'utf8');
+        const raw = entry.data ?? Buffer.alloc(0);
+        const deflate = !entry.directory && raw.length > 0;
+        const stored = deflate ? deflateRawSync(raw, { level: 6 }) : raw;
+        const crc = crc32(raw);
+        const flags = /[^\x20-\x7e]/.test(entry.path) ? 0x0800 : 0;
+        const method = deflate ? 8 : 0;
+        const local = Buffer.alloc(30);
+        local.writeUInt32LE(0x04034b50, 0);
+        local.writeUInt16LE(20, 4);
+        local.writeUInt16LE(flags, 6);
+        local.writeUInt16LE(method, 8);
+        local.writeUInt16LE(DOS_TIME, 10);
+        local.writeUInt16LE(DOS_DATE, 12);
+        local.writeUInt32LE(crc, 14);
+        local.writeUInt32LE(stored.length, 18);
+        local.writeUInt32LE(raw.length, 22);
+        local.writeUInt16LE(name.length, 26);
+        local.writeUInt16LE(0, 28);
+        locals.push(local, name, stored);
+        const central = Buffer.alloc(46);
+        central.writeUInt32LE(0x02014b50, 0);
+        central.writeUInt16LE((3 << 8) | 20, 4);
+        central.writeUInt16LE(20, 6);
+        central.writeUInt16LE(flags, 8);
+        central.writeUInt16LE(method, 10);
+        central.writeUInt16LE(DOS_TIME, 12);
+        central.writeUInt16LE(DOS_DATE, 14);
+        central.writeUInt32LE(crc, 16);
+        central.writeUInt32LE(stored.length, 20);
+        central.writeUInt32LE(raw.length, 24);
+        central.writeUInt16LE(name.length, 28);
+        const unixMode = entry.directory ? 0o40000 | entry.mode : 0o100000 | entry.mode;
+        central.writeUInt32LE(((unixMode << 16) | (entry.directory ? 0x10 : 0)) >>> 0, 38);
+        central.writeUInt32LE(offset, 42);
+        centrals.push(central, name);
+        offset += local.length + name.length + stored.length;
+    }
+    const directory = Buffer.concat(centrals);
+    const end = Buffer.alloc(22);
+    end.writeUInt32LE(0x06054b50, 0);
+    end.writeUInt16LE(packed.length, 8);
+    end.writeUInt16LE(packed.length, 10);
+    end.writeUInt32LE(directory.length, 12);
+    end.writeUInt32LE(offset, 16);
+    return Buffer.concat([...locals, directory, end]);
+}
+
+;// CONCATENATED MODULE: ./packages/compute/src/ray.ts
+
+
+const TERMINAL = new Set(['STOPPED', 'SUCCEEDED', 'FAILED']);
+/** How long a stop may take before we report it and let the caller go on (Ray waits 3 s, then SIGKILL). */
+const STOP_WAIT_MS = 60_000;
+const HEARTBEAT_MS = (/* unused pure expression or super */ null && (5 * 60_000));
+/** POSIX shell quoting: Ray runs the entrypoint through a shell. */
+function shellJoin(argv) {
+    return argv
+        .map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`))
+        .join(' ');
+}
+/**
+ * Ray's job server answers errors with a Python traceback in text/plain; its last line names the
+ * exception and says what was wrong.
+ */
+function rayErrorLine(body) {
+    const lines = body
+        .split(/\r?\n/)
+        .map((line) => line.trim())
+        .filter(Boolean);
+    return oneLine(lines.at(-1) ?? '').slice(0, 500);
+}
+/** The reason of a failed job in one line: Ray appends the last logs to the message after a colon. */
+function failureReason(details) {
+    const message = (details.message ?? 'Job failed.')
+        .split(/\r?\n/)[0]
+        .replace(/,? last available logs.*$/i, '');
+    return oneLine(details.error_type ? `${details.error_type}: ${message}` : message);
+}
+function exitCodeOf(details) {
+    if (typeof details.driver_exit_code === 'number')
+        return details.driver_exit_code;
+    const match = /exit code (-?\d+)/.exec(details.message ?? '');
+    return match ? Number(match[1]) : undefined;
+}
+function abortable(ms, signal) {
+    return new Promise((resolve) => {
+        if (signal?.aborted)
+            return resolve();
+        const done = () => {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', done);
+            resolve();
+        };
+        const timer = setTimeout(done, ms);
+        signal?.addEventListener('abort', done, { once: true });
+    });
+}
+/**
+ * Splits a growing log into complete lines, each line once: Ray's `/logs` answers the whole driver log
+ * every time, so we remember how far we have printed and keep a trailing partial line for later.
+ */
+class LogCursor {
+    keep;
+    printed = 0;
+    recent = [];
+    constructor(keep) {
+        this.keep = keep;
+    }
+    /** New complete lines of `log`; with `final`, also the last line without its newline. */
+    advance(log, final = false) {
+        if (log.length <= this.printed)
+            return [];
+        const end = final ? log.length : log.lastIndexOf('\n') + 1;
+        if (end <= this.printed)
+            return [];
+        const lines = log
+            .slice(this.printed, end)
+            .replace(/\r?\n$/, '')
+            .split(/\r?\n/);
+        this.printed = end;
+        for (const line of lines) {
+            this.recent.push(line);
+            if (this.recent.length > this.keep)
+                this.recent.shift();
+        }
+        return lines;
+    }
+    get tail() {
+        return [...this.recent];
+    }
+}
+/**
+ * Training on a Ray cluster through the Ray Jobs REST API of its dashboard: the working directory goes
+ * up as a content-addressed `gcs://` package, the job runs the command with the run's environment, and
+ * we follow status and logs by polling (the `/logs/tail` websocket replays the whole log on every
+ * reconnection and often does not pass proxies, so it buys nothing over `/logs` with an offset).
+ */
+class ray_RayBackend {
+    options;
+    kind = 'ray';
+    http;
+    address;
+    /** The address as it may appear in the log: no credentials. */
+    where;
+    constructor(options) {
+        this.options = options;
+        this.address = options.address.replace(/\/+$/, '');
+        this.where = redactUrl(this.address).replace(/\/+$/, '');
+        this.http = new HttpClient({
+            name: `Ray at ${this.where}`,
+            baseUrl: this.address,
+            headers: options.headers,
+            log: options.log,
+            timeoutMs: 30_000,
+            retries: 4,
+            ...options.http,
+        });
+    }
+    describe() {
+        return `Ray job on the cluster at ${this.where}`;
+    }
+    async submit(spec, signal) {
+        await this.checkConnection(signal);
+        const workingDir = await this.uploadWorkingDirectory(spec.workingDirectory, signal);
+        const body = this.submitRequest(spec, workingDir);
+        try {
+            await this.http.request('POST', '/api/jobs/', { json: body, signal });
+        }
+        catch (error) {
+            // A retried POST whose first attempt went through meets its own job: that is ours, not a clash.
+            if (!(error instanceof HttpError) || !/already exists/.test(error.body))
+                throw this.explain(error, 'POST', '/api/jobs/');
+            const existing = await this.details(spec.name, signal);
+            const ours = Object.entries(spec.labels).every(([key, value]) => existing?.metadata?.[key] === value);
+            if (!ours)
+                throw new ActionError(`Ray at ${this.where} already has a job with submission id ${spec.name} that another run submitted`);
+        }
+        return { backend: this.kind, id: spec.name, describe: `${this.where}/#/jobs/${spec.name}` };
+    }
+    async follow(job, spec, options) {
+        const cursor = new LogCursor(this.options.tailLines ?? 30);
+        const deadline = spec.timeoutMs > 0 ? Date.now() + spec.timeoutMs : Infinity;
+        const interval = this.options.pollIntervalMs ?? 2000;
+        let phase;
+        const started = Date.now();
+        let lastHeard = started;
+        const onLine = (line) => {
+            lastHeard = Date.now();
+            options.onLine(line);
+        };
+        for (;;) {
+            const details = await this.details(job.id, options.signal).catch((error) => {
+                if (options.signal?.aborted)
+                    return undefined;
+                throw error;
+            });
+            if (options.signal?.aborted)
+                return this.stopAndReport(job, cursor, options, 'cancelled');
+            if (!details)
+                throw new ActionError(`Ray at ${this.where} no longer knows job ${job.id}`);
+            if (details.status !== phase) {
+                phase = details.status;
+                options.onPhase(phase);
+            }
+            const terminal = TERMINAL.has(details.status);
+            await this.printLogs(job.id, cursor, { ...options, onLine }, terminal);
+            // A job that prints nothing for long still shows it is alive (a pending job waits for a GPU node).
+            if (!terminal && Date.now() - lastHeard >= HEARTBEAT_MS) {
+                lastHeard = Date.now();
+                this.options.log?.(`Ray job ${job.id} is ${details.status} (${formatDuration(Date.now() - started)} so far)`);
+            }
+            if (terminal)
+                return this.outcome(details, cursor);
+            if (Date.now() >= deadline)
+                return this.stopAndReport(job, cursor, options, 'timed-out');
+            await abortable(Math.min(interval, Math.max(deadline - Date.now(), 0)), options.signal);
+        }
+    }
+    async cancel(job, signal) {
+        // 404: the job is gone already; `{"stopped": false}`: it had ended. Either way nothing runs.
+        await this.call('POST', `/api/jobs/${encodeURIComponent(job.id)}/stop`, { accept: [404], signal });
+    }
+    async checkConnection(signal) {
+        try {
+            const version = await this.http.json('GET', '/api/version', {
+                signal,
+                accept: [],
+            });
+            this.options.log?.(`Ray ${version.ray_version ?? '(version unknown)'} at ${this.where}`);
+        }
+        catch (error) {
+            if (error instanceof NetworkError)
+                throw new ActionError(`Input 'ray-address': the Ray dashboard at ${this.where} does not answer (${error.message.replace(/^.*: /, '')}); give the head node's dashboard address, e.g. http://ray-head:8265`);
+            if (error instanceof HttpError && error.status === 404)
+                throw new ActionError(`Input 'ray-address': ${this.where} answered 404 for /api/version, so it is not a Ray dashboard (Ray ≥ 2.0 serves the Jobs API on the dashboard port, 8265 by default)`);
+            throw this.explain(error, 'GET', '/api/version');
+        }
+    }
+    async uploadWorkingDirectory(directory, signal) {
+        const pkg = rayPackage(directory, [...RAY_DEFAULT_EXCLUDES, ...(this.options.excludes ?? [])], !this.options.uploadGitignored);
+        const path = `/api/packages/gcs/${encodeURIComponent(pkg.name)}`;
+        const exists = await this.call('GET', path, { accept: [404], signal });
+        if (exists.status !== 404) {
+            this.options.log?.(`Working directory package ${pkg.uri} is on the cluster already`);
+            return pkg.uri;
+        }
+        const zip = zipPackage(pkg);
+        if (zip.length >= RAY_MAX_PACKAGE_BYTES)
+            throw new ActionError(`The working directory packs to ${formatBytes(zip.length)}, more than Ray's ${formatBytes(RAY_MAX_PACKAGE_BYTES)} package limit; leave data out with the Ray excludes`);
+        const files = pkg.entries.filter((entry) => !entry.directory).length;
+        this.options.log?.(`Uploading working directory as ${pkg.uri} (${files} files, ${formatBytes(zip.length)})`);
+        await this.call('PUT', path, { body: zip, headers: { 'content-type': 'application/zip' }, signal });
+        return pkg.uri;
+    }
+    submitRequest(spec, workingDir) {
+        const extra = this.options.runtimeEnv ?? {};
+        const extraEnv = extra.env_vars ?? {};
+        const request = {
+            entrypoint: shellJoin(spec.command),
+            submission_id: spec.name,
+            runtime_env: { ...extra, working_dir: workingDir, env_vars: { ...extraEnv, ...spec.env } },
+            metadata: { ...spec.labels },
+        };
+        if (this.options.entrypointNumCpus !== undefined)
+            request.entrypoint_num_cpus = this.options.entrypointNumCpus;
+        if (this.options.entrypointNumGpus !== undefined)
+            request.entrypoint_num_gpus = this.options.entrypointNumGpus;
+        if (this.options.entrypointMemory !== undefined)
+            request.entrypoint_memory = this.options.entrypointMemory;
+        if (this.options.entrypointResources)
+            request.entrypoint_resources = this.options.entrypointResources;
+        return request;
+    }
+    async details(id, signal) {
+        const response = await this.call('GET', `/api/jobs/${encodeURIComponent(id)}`, { accept: [404], signal });
+        if (response.status === 404)
+            return undefined;
+        return (await response.json());
+    }
+    async printLogs(id, cursor, options, final) {
+        const response = await this.call('GET', `/api/jobs/${encodeURIComponent(id)}/logs`, {
+            accept: [404],
+            signal: final ? undefined : options.signal,
+        }).catch((error) => {
+            if (options.signal?.aborted)
+                return undefined;
+            throw error;
+        });
+        if (!response || response.status === 404)
+            return;
+        const { logs } = (await response.json());
+        for (const line of cursor.advance(logs ?? '', final))
+            options.onLine(line);
+    }
+    outcome(details, cursor) {
+        if (details.status === 'SUCCEEDED')
+            return { status: 'succeeded', exitCode: 0, tail: cursor.tail };
+        if (details.status === 'STOPPED')
+            return {
+                status: 'cancelled',
+                reason: oneLine(details.message ?? 'Job was stopped.'),
+                tail: cursor.tail,
+            };
+        return {
+            status: 'failed',
+            reason: failureReason(details),
+            exitCode: exitCodeOf(details),
+            tail: cursor.tail,
+        };
+    }
+    /** Stops the job (cancelled step or timeout), waits a bounded time for Ray to say it ended, reports. */
+    async stopAndReport(job, cursor, options, status) {
+        await this.cancel(job);
+        const interval = this.options.pollIntervalMs ?? 2000;
+        const until = Date.now() + STOP_WAIT_MS;
+        let details;
+        for (;;) {
+            details = await this.details(job.id);
+            if (!details || TERMINAL.has(details.status) || Date.now() >= until)
+                break;
+            await abortable(interval);
+        }
+        if (details)
+            options.onPhase(details.status);
+        await this.printLogs(job.id, cursor, { ...options, signal: undefined }, true);
+        const reason = status === 'timed-out'
+            ? `the job ran past the timeout and was stopped (Ray status ${details?.status ?? 'unknown'})`
+            : `the step was cancelled and the job stopped (Ray status ${details?.status ?? 'unknown'})`;
+        return { status, reason, tail: cursor.tail };
+    }
+    async call(method, path, options = {}) {
+        try {
+            return await this.http.request(method, path, options);
+        }
+        catch (error) {
+            throw this.explain(error, method, path);
+        }
+    }
+    /** Ray's traceback bodies shown by their last line; network failures named by the input. */
+    explain(error, method, path) {
+        if (error instanceof HttpError) {
+            const line = rayErrorLine(error.body);
+            return new ActionError(`Ray at ${this.where}: ${method} ${path} answered ${error.status}${line ? `: ${line}` : ''}`);
+        }
+        if (error instanceof NetworkError)
+            return new ActionError(`Input 'ray-address': ${error.message}`);
+        return error;
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/compute/src/factory.ts
+
 
 
 /** The remote backend train-and-log hands the training to; `local` never gets here. */
@@ -2435,11 +2927,15 @@ function createBackend(kind, options) {
                 throw new ActionError('backend kubernetes: no Kubernetes options given');
             return new KubernetesBackend(options.kubernetes, options.log);
         case 'ray':
-            throw new ActionError("Input 'backend': ray is not available in this build; use local or kubernetes");
+            if (!options.ray)
+                throw new ActionError('backend ray: no Ray options given');
+            return new RayBackend(options.ray);
     }
 }
 
 ;// CONCATENATED MODULE: ./packages/compute/src/index.ts
+
+
 
 
 

@@ -5,7 +5,7 @@ import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(70495);
+/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(68916);
 /* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(57784);
 
 
@@ -31,8 +31,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 var external_node_fs_ = __nccwpck_require__(73024);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(76760);
-// EXTERNAL MODULE: ./packages/kit/src/index.ts + 110 modules
-var src = __nccwpck_require__(70495);
+// EXTERNAL MODULE: ./packages/kit/src/index.ts + 111 modules
+var src = __nccwpck_require__(68916);
 ;// CONCATENATED MODULE: ./packages/dvc/src/config.ts
 
 
@@ -236,30 +236,105 @@ function outFlags(stage, wdir) {
     }
     return { cache, remote };
 }
+const noVarsFiles = () => undefined;
+/**
+ * Merges `from` into `into` as DVC's Context.merge_update does: mappings merge key by key, and any other
+ * value already defined is an error (vars never silently override each other).
+ */
+function mergeVars(into, from, source, where) {
+    for (const [key, value] of Object.entries(from)) {
+        const existing = into[key];
+        if (existing === undefined)
+            into[key] = value;
+        else if (isComposite(existing) &&
+            !Array.isArray(existing) &&
+            isComposite(value) &&
+            !Array.isArray(value)) {
+            const merged = { ...existing };
+            mergeVars(merged, value, source, where);
+            into[key] = merged;
+        }
+        else
+            throw new src/* ActionError */.lZ(`${where}: vars: cannot redefine '${key}' from '${source}' as it is already defined`);
+    }
+}
+/**
+ * DVC's `load_from_vars`: `params.yaml` in `dir` when it exists, then each entry of `vars` in order; a string
+ * entry names a file relative to `dir` (`file`, or `file:key1,key2` for some top-level keys only), a mapping
+ * is inline. `dir` is the dvc.yaml's folder for top-level vars and the stage's wdir for a stage's own vars.
+ */
+function loadVars(context, vars, dir, read, where, loaded, withDefault) {
+    if (vars !== undefined && !Array.isArray(vars))
+        throw new src/* ActionError */.lZ(`${where}: 'vars' must be a list of file names and mappings`);
+    const fromFile = (entry, required) => {
+        const [name = '', keysText = ''] = entry.split(/:(.*)/s);
+        const path = external_node_path_.posix.normalize(external_node_path_.posix.join(dir || '.', name));
+        const keys = keysText.split(',').filter(Boolean);
+        const selected = keys.length > 0 ? keys : undefined;
+        // The same whole file named twice (params.yaml is loaded by default) is read once, as DVC allows.
+        if (loaded.has(path) && !selected && !loaded.get(path))
+            return;
+        const data = read(path);
+        if (!data) {
+            if (required)
+                throw new src/* ActionError */.lZ(`${where}: vars: '${path}' does not exist`);
+            return;
+        }
+        let picked = data;
+        if (selected) {
+            picked = {};
+            for (const key of selected) {
+                if (!(key in data))
+                    throw new src/* ActionError */.lZ(`${where}: vars: could not find '${key}' in '${path}'`);
+                picked[key] = data[key];
+            }
+        }
+        mergeVars(context, picked, path, where);
+        loaded.set(path, selected);
+    };
+    if (withDefault)
+        fromFile('params.yaml', false);
+    for (const entry of vars ?? []) {
+        if (typeof entry === 'string') {
+            if (/\$\{/.test(entry))
+                throw new src/* ActionError */.lZ(`${where}: vars: '${entry}': interpolation is not allowed in 'vars'`);
+            fromFile(entry, true);
+        }
+        else if (isComposite(entry) && !Array.isArray(entry))
+            mergeVars(context, entry, 'vars', where);
+        else
+            throw new src/* ActionError */.lZ(`${where}: 'vars' entries must be file names or mappings`);
+    }
+}
 /**
  * The concrete stages of a `dvc.yaml` at `file` (repo-relative), with `foreach`/`matrix` groups expanded
- * into `name@key` stages and `${…}` resolved against `vars` and `params` (the folder's params.yaml), as
- * DVC's parser does for the fields that matter to a pull: `wdir` and the outs' paths and flags.
+ * into `name@key` stages and `${…}` resolved against the vars (params.yaml in the dvc.yaml's folder, the
+ * top-level `vars` and each stage's own `vars`), as DVC's parser does for the fields that matter to a pull:
+ * `wdir` and the outs' paths and flags.
  */
-function expandStages(doc, file, params = {}) {
+function expandStages(doc, file, readVarsFile = noVarsFiles) {
     const result = new Map();
     if (!isComposite(doc))
         return result;
     const top = doc;
     const dir = external_node_path_.posix.dirname(file) === '.' ? '' : external_node_path_.posix.dirname(file);
-    const context = { ...params };
-    for (const entry of Array.isArray(top.vars) ? top.vars : []) {
-        if (isComposite(entry) && !Array.isArray(entry))
-            Object.assign(context, entry);
-    }
+    const context = {};
+    const loaded = new Map();
+    loadVars(context, top.vars, dir, readVarsFile, file, loaded, true);
     const add = (name, template, extra) => {
         const where = `${file}:${name}`;
-        const stage = interpolate(Object.fromEntries(Object.entries(template).filter(([k]) => ['wdir', 'outs', 'metrics', 'plots'].includes(k))), { ...context, ...extra }, where);
-        const rawWdir = typeof stage.wdir === 'string' ? stage.wdir : '.';
+        let stageContext = { ...context, ...extra };
+        const rawWdir = template.wdir === undefined ? '.' : toStr(interpolate(template.wdir, stageContext, where));
         const wdir = external_node_path_.posix.normalize(external_node_path_.posix.join(dir || '.', rawWdir));
         if (wdir === '..' || wdir.startsWith('../') || external_node_path_.posix.isAbsolute(rawWdir))
             throw new src/* ActionError */.lZ(`${where}: wdir '${rawWdir}' is outside the repository`);
         const base = wdir === '.' ? '' : wdir;
+        if (template.vars !== undefined) {
+            // A stage's own vars are read relative to its wdir, after the top-level ones (dvc/parsing resolve_stage).
+            stageContext = structuredClone(stageContext);
+            loadVars(stageContext, template.vars, base, readVarsFile, where, new Map(loaded), false);
+        }
+        const stage = interpolate(Object.fromEntries(Object.entries(template).filter(([k]) => ['outs', 'metrics', 'plots'].includes(k))), stageContext, where);
         result.set(name, { wdir: base, ...outFlags(stage, base) });
     };
     const stages = top.stages;
@@ -382,11 +457,11 @@ function parseDvcFile(text, file) {
     return outs.map((raw) => toOut(raw, dir, file, { importedFrom }));
 }
 /** The concrete stages of a `dvc.yaml`, foreach/matrix groups expanded, with their wdir and out flags. */
-function parseDvcYaml(text, file, params = {}) {
-    return expandStages(parseYamlFile(text, file), file, params);
+function parseDvcYaml(text, file, readVarsFile) {
+    return expandStages(parseYamlFile(text, file), file, readVarsFile);
 }
 /** Parses `dvc.lock` (schema 2.0): every stage's outs, with `cache`/`remote` flags from `dvc.yaml`. */
-function parseDvcLock(text, file, yamlText, params = {}) {
+function parseDvcLock(text, file, yamlText, readVarsFile) {
     const yamlFile = file.replace(/dvc\.lock$/, 'dvc.yaml');
     const doc = parseYamlFile(text, file);
     if (!doc || typeof doc !== 'object')
@@ -396,7 +471,7 @@ function parseDvcLock(text, file, yamlText, params = {}) {
     }
     if (doc.schema === undefined)
         throw new src/* ActionError */.lZ(`${file} has no 'schema: 2.0' (a DVC 1.x lock file); run 'dvc repro' with DVC 2 or later`);
-    const specs = yamlText === undefined ? new Map() : parseDvcYaml(yamlText, yamlFile, params);
+    const specs = yamlText === undefined ? new Map() : parseDvcYaml(yamlText, yamlFile, readVarsFile);
     const dir = external_node_path_.posix.dirname(file) === '.' ? '' : external_node_path_.posix.dirname(file);
     const outs = [];
     for (const [stage, body] of Object.entries(doc.stages ?? {})) {
@@ -790,6 +865,7 @@ class HashState {
 ;// CONCATENATED MODULE: ./packages/dvc/src/targets.ts
 
 
+
 // Python's glob, which DVC uses, has no {a,b} alternatives: braces in a target are literal.
 function isGlob(target) {
     return /[*?[]/.test(target);
@@ -805,37 +881,109 @@ function stageOf(target) {
     return undefined;
 }
 /**
+ * Python's glob.iglob(pattern, recursive=True), which `dvc pull --glob` runs before collecting targets:
+ * paths that exist under `root`, matched one segment at a time; `**` as a whole segment is zero or more
+ * folders; wildcards never match names starting with '.'; braces are literal.
+ */
+function globOnDisk(root, pattern) {
+    const segments = pattern.split('/').filter((s) => s !== '' && s !== '.');
+    const found = new Set();
+    const list = (rel) => {
+        try {
+            return (0,external_node_fs_.readdirSync)((0,external_node_path_.join)(root, rel), { withFileTypes: true });
+        }
+        catch {
+            return [];
+        }
+    };
+    const isDir = (rel, entry) => entry.isDirectory() ||
+        (entry.isSymbolicLink() && (0,external_node_fs_.statSync)((0,external_node_path_.join)(root, rel), { throwIfNoEntry: false })?.isDirectory());
+    // Every folder below `rel` (not hidden), `rel` included: what `**` stands for.
+    const descendants = (rel, files) => {
+        const out = [rel];
+        for (const entry of list(rel)) {
+            if (entry.name.startsWith('.'))
+                continue;
+            const child = rel ? `${rel}/${entry.name}` : entry.name;
+            if (isDir(child, entry))
+                out.push(...descendants(child, files));
+            else if (files)
+                out.push(child);
+        }
+        return out;
+    };
+    const step = (rel, index) => {
+        if (index === segments.length) {
+            if (rel)
+                found.add(rel);
+            return;
+        }
+        const segment = segments[index];
+        const last = index === segments.length - 1;
+        if (segment === '**') {
+            for (const path of descendants(rel, last))
+                step(path, index + 1);
+            return;
+        }
+        if (!/[*?[]/.test(segment)) {
+            const path = rel ? `${rel}/${segment}` : segment;
+            if ((0,external_node_fs_.lstatSync)((0,external_node_path_.join)(root, path), { throwIfNoEntry: false }))
+                step(path, index + 1);
+            return;
+        }
+        const re = (0,src/* globToRegExp */.tL)(segment.replace(/[{}]/g, '[$&]'));
+        for (const entry of list(rel)) {
+            if (entry.name.startsWith('.') && !segment.startsWith('.'))
+                continue;
+            if (!re.test(entry.name))
+                continue;
+            const path = rel ? `${rel}/${entry.name}` : entry.name;
+            if (last || isDir(path, entry))
+                step(path, index + 1);
+        }
+    };
+    step('', 0);
+    return [...found].sort();
+}
+function noMatch(repo, what) {
+    const known = [
+        ...new Set([
+            ...repo.outs.map((o) => o.path),
+            ...repo.dvcFiles,
+            ...repo.outs.flatMap((o) => (o.stage ? [o.stage] : [])),
+        ]),
+    ];
+    return new src/* InputError */.dz('targets', `${what} matches no DVC-tracked output, .dvc file or dvc.lock stage; tracked: ${known.slice(0, 10).join(', ') || 'nothing'}${known.length > 10 ? `, … (${known.length} in all)` : ''}`);
+}
+/**
  * Resolves targets as `dvc pull` does: a `.dvc` file, an out path, a folder holding outs, a path inside a
- * directory out, a `dvc.lock` stage (`train`, `dvc.yaml:train`), a `dvc.yaml`/`dvc.lock` file, or a glob
- * over those. Empty means every out.
+ * directory out, a `dvc.lock` stage (`train`, `dvc.yaml:train`), a `dvc.yaml`/`dvc.lock` file, or a glob.
+ * A glob is expanded as `dvc pull --glob` does: over the files and folders on disk (glob_targets), each
+ * match then collected as a target of its own, so a match that is not tracked fails like any such target;
+ * when the globs match nothing at all, DVC's "Glob [...] has no matches." Empty means every out.
  */
 function resolveTargets(repo, targets) {
     if (targets.length === 0)
         return [{ target: '(all)', items: repo.outs.map((out) => ({ out })) }];
+    const globs = targets.filter((raw) => isGlob(normalizeTarget(raw)));
+    const matches = new Map(globs.map((raw) => [raw, globOnDisk(repo.root, normalizeTarget(raw))]));
+    if (globs.length > 0 && [...matches.values()].every((m) => m.length === 0)) {
+        const listed = globs.map((g) => `'${g}'`).join(', ');
+        throw new src/* InputError */.dz('targets', `Glob [${listed}] has no matches.`);
+    }
     return targets.map((raw) => {
-        const target = normalizeTarget(raw);
-        const items = targets_select(repo, target);
-        if (items.length === 0) {
-            const known = [
-                ...new Set([
-                    ...repo.outs.map((o) => o.path),
-                    ...repo.dvcFiles,
-                    ...repo.outs.flatMap((o) => (o.stage ? [o.stage] : [])),
-                ]),
-            ];
-            throw new src/* InputError */.dz('targets', `'${raw}' matches no DVC-tracked output, .dvc file or dvc.lock stage; tracked: ${known.slice(0, 10).join(', ') || 'nothing'}${known.length > 10 ? `, … (${known.length} in all)` : ''}`);
-        }
+        const paths = matches.get(raw) ?? [normalizeTarget(raw)];
+        const items = paths.flatMap((path) => {
+            const selected = targets_select(repo, path);
+            if (selected.length === 0)
+                throw noMatch(repo, matches.has(raw) ? `'${path}' (from glob '${raw}')` : `'${raw}'`);
+            return selected;
+        });
         return { target: raw, items };
     });
 }
 function targets_select(repo, target) {
     const outs = repo.outs;
-    if (isGlob(target)) {
-        const re = (0,src/* globToRegExp */.tL)(target);
-        return outs
-            .filter((o) => re.test(o.path) || re.test(o.source) || (o.stage !== undefined && re.test(o.stage)))
-            .map((out) => ({ out }));
-    }
     if (target === '.')
         return outs.map((out) => ({ out }));
     if (target.endsWith('.dvc') && repo.dvcFiles.includes(target))
@@ -962,14 +1110,21 @@ const LINK_UNSUPPORTED = new Set([
 const CACHE_MODE = 0o444;
 /**
  * A committed symlink (`data -> /outside`) would make a checkout write outside the repository: every
- * destination is resolved through links before anything is written.
+ * destination folder is resolved through links before anything is written. Folders, not files: a file is
+ * replaced by a rename, which never writes through a link at its own path, and thousands of files share
+ * a few folders (one realpath each instead of one per file).
  */
 function refuseWritesOutside(root, entries) {
     const realRoot = (0,src/* realPathOf */.dN)(root);
+    const checked = new Set();
     for (const entry of entries) {
-        const real = (0,src/* realPathOf */.dN)((0,external_node_path_.join)(realRoot, entry.path));
+        const folder = (0,external_node_path_.dirname)(entry.path);
+        if (checked.has(folder))
+            continue;
+        checked.add(folder);
+        const real = (0,src/* realPathOf */.dN)((0,external_node_path_.join)(realRoot, folder));
         if (!(0,src/* isInside */.FK)(realRoot, real))
-            throw new src/* ActionError */.lZ(`'${entry.path}' resolves through a symbolic link to ${real}, outside the repository ${realRoot}; DVC outs are only written inside it (remove the link)`);
+            throw new src/* ActionError */.lZ(`'${entry.path}' resolves through a symbolic link to ${(0,external_node_path_.join)(real, (0,external_node_path_.basename)(entry.path))}, outside the repository ${realRoot}; DVC outs are only written inside it (remove the link)`);
     }
 }
 class Puller {
@@ -1063,6 +1218,8 @@ class Puller {
     /** One attempt: the object's bytes into `temp` (or memory), hashed as they pass. */
     async receive(store, rel, hasher, temp, mode) {
         // Small local objects are read whole: far fewer round trips through the I/O thread pool.
+        // Writes stay asynchronous: synchronous ones cut CPU time by a third but stall the whole pull whenever
+        // the kernel throttles a writer (README "Speed").
         const whole = store.read ? await store.read(rel) : null;
         if (whole === undefined)
             return { found: false };
@@ -1534,20 +1691,37 @@ async function walk(root, dir, found) {
     }
     await Promise.all(subdirs.map((d) => walk(root, d, found)));
 }
-/** `params.yaml` next to a `dvc.yaml`: DVC's default interpolation context for `${…}` in it. */
-function readDefaultParams(file) {
-    if (!(0,external_node_fs_.existsSync)(file))
-        return {};
-    let doc;
-    try {
-        doc = (0,dist/* parse */.qg)((0,external_node_fs_.readFileSync)(file, 'utf8'));
-    }
-    catch (error) {
-        throw new src/* ActionError */.lZ(`${file} is not valid YAML: ${String(error.message).split('\n')[0]}`);
-    }
-    return doc !== null && typeof doc === 'object' && !Array.isArray(doc)
-        ? doc
-        : {};
+/**
+ * Reads a `vars` file of a dvc.yaml (repo-relative path) by its extension, as DVC's `load_path` does: YAML
+ * and JSON. DVC also reads TOML and Python files, for which no parser is bundled here: those are refused
+ * with a clear error rather than guessed at.
+ */
+function varsFileReader(root) {
+    return (path) => {
+        const file = (0,external_node_path_.join)(root, path);
+        if (!(0,external_node_fs_.existsSync)(file))
+            return undefined;
+        if ((0,external_node_fs_.statSync)(file).isDirectory())
+            throw new src/* ActionError */.lZ(`vars: '${path}' is a directory`);
+        const ext = (0,external_node_path_.extname)(path).toLowerCase();
+        let doc;
+        try {
+            if (ext === '.json')
+                doc = JSON.parse((0,external_node_fs_.readFileSync)(file, 'utf8'));
+            else if (ext === '.yaml' || ext === '.yml')
+                doc = (0,dist/* parse */.qg)((0,external_node_fs_.readFileSync)(file, 'utf8'));
+            else
+                throw new src/* ActionError */.lZ(`vars: '${path}': ${ext === '.toml' || ext === '.py' ? `${ext} vars files are not supported by dvc-pull (it bundles no TOML or Python parser); use a YAML or JSON file` : `unknown file type '${ext || '(none)'}'; DVC reads .yaml, .yml, .json, .toml and .py`}`);
+        }
+        catch (error) {
+            if (error instanceof src/* ActionError */.lZ)
+                throw error;
+            throw new src/* ActionError */.lZ(`vars: '${path}' could not be parsed: ${String(error.message).split('\n')[0]}`);
+        }
+        if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
+            throw new src/* ActionError */.lZ(`vars: expected a mapping in '${path}', got ${Array.isArray(doc) ? 'a list' : String(doc === null ? 'nothing' : typeof doc)}`);
+        return doc;
+    };
 }
 /** Reads a repo's config and every out recorded in its `.dvc` files and `dvc.lock` files. */
 async function openRepo(start) {
@@ -1559,13 +1733,13 @@ async function openRepo(start) {
     found.dvc.sort();
     found.lock.sort();
     const outs = [];
+    const readVars = varsFileReader(root);
     for (const file of found.dvc)
         outs.push(...parseDvcFile((0,external_node_fs_.readFileSync)((0,external_node_path_.join)(root, file), 'utf8'), file));
     for (const file of found.lock) {
         const yamlFile = (0,external_node_path_.join)(root, file.replace(/dvc\.lock$/, 'dvc.yaml'));
         const yamlText = (0,external_node_fs_.existsSync)(yamlFile) ? (0,external_node_fs_.readFileSync)(yamlFile, 'utf8') : undefined;
-        const params = readDefaultParams((0,external_node_path_.join)(yamlFile, '..', 'params.yaml'));
-        outs.push(...parseDvcLock((0,external_node_fs_.readFileSync)((0,external_node_path_.join)(root, file), 'utf8'), file, yamlText, params));
+        outs.push(...parseDvcLock((0,external_node_fs_.readFileSync)((0,external_node_path_.join)(root, file), 'utf8'), file, yamlText, readVars));
     }
     return { root, dvcDir, config, outs, dvcFiles: found.dvc, lockFiles: found.lock };
 }
@@ -1871,10 +2045,15 @@ function cacheKey(objectIds, os = process.env.RUNNER_OS ?? process.platform) {
     const prefix = `dvc-pull-${os}-`;
     return { key: `${prefix}${digest}`, restoreKeys: [prefix] };
 }
-/** @actions/cache is heavy: loaded only when caching is on and the runner offers the service. */
+/**
+ * @actions/cache is heavy (about 0.4 s of CPU to load, more than a small pull itself): loaded only when
+ * caching is on and the runner offers the service. Without either variable its isFeatureAvailable() is
+ * false whatever the service version, so the module is not even loaded to ask.
+ */
 async function loadCache(log) {
-    const cache = await Promise.all(/* import() */[__nccwpck_require__.e(669), __nccwpck_require__.e(941), __nccwpck_require__.e(955), __nccwpck_require__.e(185)]).then(__nccwpck_require__.bind(__nccwpck_require__, 12185));
-    if (!cache.isFeatureAvailable()) {
+    const offered = Boolean(process.env.ACTIONS_CACHE_URL || process.env.ACTIONS_RESULTS_URL);
+    const cache = offered ? await Promise.all(/* import() */[__nccwpck_require__.e(669), __nccwpck_require__.e(941), __nccwpck_require__.e(955), __nccwpck_require__.e(647), __nccwpck_require__.e(91)]).then(__nccwpck_require__.bind(__nccwpck_require__, 18091)) : undefined;
+    if (!cache?.isFeatureAvailable()) {
         log.info('Actions cache service not available here (no ACTIONS_CACHE_URL / ACTIONS_RESULTS_URL): skipping the cache');
         return undefined;
     }
@@ -2063,7 +2242,7 @@ async function runDvcCli(i, repo, ctx) {
 
 /***/ }),
 
-/***/ 70495:
+/***/ 68916:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -2087,7 +2266,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   z: () => (/* reexport */ external_namespaceObject)
 });
 
-// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, HttpError, NetworkError, OUTPUTS_LIMIT_BYTES, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, describeField, describeFields, fitComment, formatDuration, inputVariable, isUrlLike, limitOutputs, logValue, neutraliseLine, neutraliseText, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, redact, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, upsertStickyComment, urlSecrets, writeFileAtomic
+// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, HttpError, NetworkError, OUTPUTS_LIMIT_BYTES, Progress, SUMMARY_LIMIT_BYTES, Summary, artifactServiceAvailable, commentMarker, describeField, describeFields, fitComment, formatDuration, inputVariable, isUrlLike, limitOutputs, logValue, neutraliseLine, neutraliseText, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, redact, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, uniqueArtifactName, uploadArtifact, upsertStickyComment, urlSecrets, writeFileAtomic
 
 // NAMESPACE OBJECT: ./node_modules/zod/v4/core/util.js
 var util_namespaceObject = {};
@@ -23396,6 +23575,30 @@ var external_node_os_ = __nccwpck_require__(48161);
 var external_node_path_ = __nccwpck_require__(76760);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(77598);
+;// CONCATENATED MODULE: ./packages/kit/src/artifact.ts
+
+/** Whether the runner gives this step GitHub's artifact service (it does on GitHub-hosted and self-hosted runners). */
+function artifactServiceAvailable(env) {
+    return Boolean(env.ACTIONS_RUNTIME_TOKEN && env.ACTIONS_RESULTS_URL);
+}
+/**
+ * Uploads files as a workflow artifact through GitHub's artifact service (the client reads the
+ * runner's ACTIONS_RUNTIME_TOKEN and ACTIONS_RESULTS_URL); loaded only when something is uploaded.
+ */
+async function uploadArtifact(name, files, root) {
+    const { DefaultArtifactClient } = await Promise.all(/* import() */[__nccwpck_require__.e(669), __nccwpck_require__.e(941), __nccwpck_require__.e(955), __nccwpck_require__.e(647), __nccwpck_require__.e(747), __nccwpck_require__.e(754), __nccwpck_require__.e(888)]).then(__nccwpck_require__.bind(__nccwpck_require__, 37888));
+    const result = await new DefaultArtifactClient().uploadArtifact(name, files, root, {});
+    return { name, id: result.id, size: result.size };
+}
+/**
+ * An artifact name unique within the workflow run: names must be, and one step may run in several jobs
+ * of a matrix. Only characters the artifact service accepts.
+ */
+function uniqueArtifactName(prefix, env) {
+    const parts = [prefix, env.GITHUB_JOB, (0,external_node_crypto_.randomBytes)(3).toString('hex')].filter(Boolean);
+    return parts.join('-').replace(/["':<>|*?\\/\r\n]/g, '_');
+}
+
 ;// CONCATENATED MODULE: ./packages/kit/src/log.ts
 /**
  * The log is a command channel: the runner acts on any stdout line that starts (after blanks) with
@@ -23760,8 +23963,9 @@ class HttpClient {
             clearTimeout(timer);
             if (response.ok || options.accept?.includes(response.status))
                 return response;
-            if (isRetryableStatus(response.status) && attempt < retries) {
-                const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
+            const retryable = isRetryableStatus(response.status) || this.options.retryStatuses?.includes(response.status);
+            if (retryable && attempt < retries) {
+                const retryAfter = parseRetryAfter(response.headers.get('retry-after')) ?? this.options.retryDelay?.(response);
                 const delay = retryAfter !== undefined ? Math.min(retryAfter, 120_000) : jittered;
                 await response.body?.cancel().catch(() => undefined);
                 this.options.log?.(`${label} answered ${response.status}; retry ${attempt + 1}/${retries} in ${Math.round(delay)} ms`);
@@ -24243,13 +24447,14 @@ function cost(name, value) {
  * not fit, the largest output is replaced by a pointer to `file` (where the caller writes the whole
  * result) and `json` is rebuilt with the same pointer in its place.
  */
-function limitOutputs(result, file, limitBytes = OUTPUTS_LIMIT_BYTES) {
+function limitOutputs(result, file, limitBytes = OUTPUTS_LIMIT_BYTES, artifact) {
     const strings = Object.fromEntries(Object.entries(result).map(([k, v]) => [k, stringify(v)]));
     const trimmed = [];
     const pointer = (name) => ({
         truncated: true,
         bytes: Buffer.byteLength(strings[name]),
         file,
+        ...(artifact ? { artifact } : {}),
     });
     const build = () => {
         const json = JSON.stringify(Object.fromEntries(Object.entries(result).map(([k, v]) => [k, trimmed.includes(k) ? pointer(k) : v])));
@@ -24266,7 +24471,10 @@ function limitOutputs(result, file, limitBytes = OUTPUTS_LIMIT_BYTES) {
             .filter((k) => !trimmed.includes(k))
             .sort((a, b) => Buffer.byteLength(strings[b]) - Buffer.byteLength(strings[a]))[0];
         if (largest === undefined) {
-            values = { ...values, json: JSON.stringify({ truncated: true, file }) };
+            values = {
+                ...values,
+                json: JSON.stringify({ truncated: true, file, ...(artifact ? { artifact } : {}) }),
+            };
             break;
         }
         trimmed.push(largest);
@@ -24451,6 +24659,7 @@ class Summary {
 
 
 
+
 /** How long a cancelled step may take to wind down (the runner sends SIGTERM 7.5 s after SIGINT). */
 const CANCEL_GRACE_MS = 5000;
 function defineAction(definition) {
@@ -24575,22 +24784,33 @@ function reportFailure(error, env) {
 }
 /**
  * Writes every output and the `json` output within GitHub's per-job limit: when they would exceed it,
- * the whole result goes to a file under RUNNER_TEMP and the largest outputs point to it instead.
+ * the whole result goes to a file under RUNNER_TEMP, uploaded as a workflow artifact where the runner
+ * has the artifact service (RUNNER_TEMP is gone after the job), and the largest outputs point to both.
  */
-function writeOutputs(definition, result, tempDir) {
+async function writeOutputs(definition, result, tempDir, env) {
     const parsed = definition.outputs.safeParse(result);
     if (!parsed.success) {
         throw new Error(`${definition.id} produced outputs that do not match its schema: ${prettifyError(parsed.error)}`);
     }
     const values = parsed.data;
-    let file;
     const limited = limitOutputs(values, '\0', OUTPUTS_LIMIT_BYTES);
     let written = limited.values;
     if (limited.trimmed.length > 0) {
-        file = (0,external_node_path_.join)(tempDir(), 'outputs.json');
+        const dir = tempDir();
+        const file = (0,external_node_path_.join)(dir, 'outputs.json');
         writeFileAtomic(file, redact(JSON.stringify(values, null, 2)));
-        written = limitOutputs(values, file, OUTPUTS_LIMIT_BYTES).values;
-        runner.warning(`The outputs of ${definition.id} exceed GitHub's 1 MB limit: ${limited.trimmed.map((k) => `'${k}'`).join(', ')} ${limited.trimmed.length === 1 ? 'was' : 'were'} replaced by a pointer to the full result in ${file}`);
+        let artifact;
+        if (artifactServiceAvailable(env)) {
+            try {
+                artifact = (await uploadArtifact(uniqueArtifactName(`${definition.id}-outputs`, env), [file], dir))
+                    .name;
+            }
+            catch (error) {
+                runner.warning(`Could not upload ${file} as a workflow artifact: ${oneLine(redact(String(error)))}`);
+            }
+        }
+        written = limitOutputs(values, file, OUTPUTS_LIMIT_BYTES, artifact).values;
+        runner.warning(`The outputs of ${definition.id} exceed GitHub's 1 MB limit: ${limited.trimmed.map((k) => `'${k}'`).join(', ')} ${limited.trimmed.length === 1 ? 'was' : 'were'} replaced by a pointer to the full result in ${file}${artifact ? ` (workflow artifact '${artifact}')` : ''}`);
     }
     for (const [key, value] of Object.entries(written))
         runner.setOutput(key, redact(value));
@@ -24638,7 +24858,7 @@ async function runAction(definition, env = process.env) {
                 runner.saveState('isPost', 'true');
             const inputs = readInputs(definition.inputs, env);
             const result = await Promise.race([definition.run(inputs, ctx), cancelled]);
-            writeOutputs(definition, result, () => ctx.tempDir);
+            await writeOutputs(definition, result, () => ctx.tempDir, env);
             const failure = ctx.failure();
             if (failure)
                 runner.setFailed(oneLine(redact(failure)));
@@ -24709,6 +24929,7 @@ async function mapPool(items, limit, work) {
 
 
 
+
 /***/ }),
 
 /***/ 42613:
@@ -24732,6 +24953,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_proces
 
 /***/ }),
 
+/***/ 49140:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("constants");
+
+/***/ }),
+
 /***/ 76982:
 /***/ ((module) => {
 
@@ -24750,6 +24978,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("events");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
+
+/***/ }),
+
+/***/ 91943:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs/promises");
 
 /***/ }),
 
@@ -24925,6 +25160,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:queryst
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
+
+/***/ }),
+
+/***/ 46193:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
 
 /***/ }),
 
@@ -33642,8 +33884,8 @@ exports.visitAsync = visitAsync;
 /******/ 	}
 /******/ 	// Create a new module (and put it into the cache)
 /******/ 	var module = __webpack_module_cache__[moduleId] = {
-/******/ 		// no module.id needed
-/******/ 		// no module.loaded needed
+/******/ 		id: moduleId,
+/******/ 		loaded: false,
 /******/ 		exports: {}
 /******/ 	};
 /******/ 
@@ -33655,6 +33897,9 @@ exports.visitAsync = visitAsync;
 /******/ 	} finally {
 /******/ 		if(threw) delete __webpack_module_cache__[moduleId];
 /******/ 	}
+/******/ 
+/******/ 	// Flag the module as loaded
+/******/ 	module.loaded = true;
 /******/ 
 /******/ 	// Return the exports of the module
 /******/ 	return module.exports;
@@ -33825,6 +34070,15 @@ exports.visitAsync = visitAsync;
 /******/ 			Object.defineProperty(exports, Symbol.toStringTag, { value: 'Module' });
 /******/ 		}
 /******/ 		Object.defineProperty(exports, '__esModule', { value: true });
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/node module decorator */
+/******/ (() => {
+/******/ 	__nccwpck_require__.nmd = (module) => {
+/******/ 		module.paths = [];
+/******/ 		if (!module.children) module.children = [];
+/******/ 		return module;
 /******/ 	};
 /******/ })();
 /******/ 

@@ -6,7 +6,7 @@ import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(68916);
-/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(56397);
+/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(21893);
 
 
 await (0,_mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)(_main__WEBPACK_IMPORTED_MODULE_1__/* ["default"] */ .Ay);
@@ -16,7 +16,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 56397:
+/***/ 21893:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -657,7 +657,499 @@ class KubernetesBackend {
     }
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(77598);
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(38522);
+;// CONCATENATED MODULE: ./packages/compute/src/ray-package.ts
+
+
+
+
+
+/**
+ * Ray's `working_dir` package, computed as `ray._private.runtime_env.packaging` does it so the URI we
+ * upload under is the one Ray itself would give the same directory (and a package Ray already holds is
+ * not sent again): the walk skips what the excludes (gitwildmatch, relative to the working directory)
+ * and every `.gitignore` on the way match; the hash XORs, over every path visited (the root as `.`,
+ * directories by name, files by name and content), the SHA-1 of that path, truncated to the 8 bytes of
+ * Ray's `b"0" * 8` seed. The zip holds the files and empty directories; ours is byte-for-byte
+ * reproducible (sorted entries, fixed times) so the same tree always uploads the same bytes.
+ */
+/** Ray's default `excludes` (`RAY_OVERRIDE_RUNTIME_ENV_DEFAULT_EXCLUDES` overrides them on the Ray side). */
+const RAY_DEFAULT_EXCLUDES = ['.git', '.venv', 'venv', '__pycache__'];
+/** The GCS store behind `/api/packages` refuses a package of this size (Ray's max gRPC message). */
+const RAY_MAX_PACKAGE_BYTES = 500 * 1024 * 1024;
+const SEED = Buffer.from('00000000', 'latin1');
+/** One gitwildmatch pattern (the `pathspec` flavour Ray uses) as a regular expression over relative paths. */
+function compileRule(line) {
+    let pattern = line.replace(/(?<!\\)\s+$/, '');
+    if (!pattern || pattern.startsWith('#'))
+        return undefined;
+    const negate = pattern.startsWith('!');
+    if (negate)
+        pattern = pattern.slice(1);
+    pattern = pattern.replace(/^\\([#!])/, '$1');
+    const directoryOnly = pattern.endsWith('/');
+    if (directoryOnly)
+        pattern = pattern.replace(/\/+$/, '');
+    if (!pattern)
+        return undefined;
+    const anchored = pattern.includes('/') && !pattern.startsWith('**/');
+    pattern = pattern.replace(/^\//, '');
+    const body = (0,src/* globToRegExp */.tL)(pattern).source.slice(1, -1);
+    const prefix = anchored ? '' : '(?:.+/)?';
+    // A bare name also matches everything below it; `name/` matches only below it (the path strings
+    // Ray matches never end in a slash, so the directory itself is still visited).
+    const suffix = directoryOnly ? '/.*' : '(?:/.*)?';
+    return { regex: new RegExp(`^${prefix}${body}${suffix}$`), negate };
+}
+function matcher(base, lines) {
+    const rules = lines.map(compileRule).filter((rule) => rule !== undefined);
+    return (absolute) => {
+        const path = (0,external_node_path_.relative)(base, absolute).split(external_node_path_.sep).join('/') || '.';
+        let excluded = false;
+        for (const rule of rules)
+            if (rule.regex.test(path))
+                excluded = !rule.negate;
+        return excluded;
+    };
+}
+function gitignoreOf(directory) {
+    const file = (0,external_node_path_.join)(directory, '.gitignore');
+    try {
+        if (!(0,external_node_fs_.statSync)(file).isFile())
+            return undefined;
+    }
+    catch {
+        return undefined;
+    }
+    return matcher(directory, (0,external_node_fs_.readFileSync)(file, 'utf8').split(/\r?\n/));
+}
+function isDirectory(path) {
+    try {
+        return (0,external_node_fs_.statSync)(path).isDirectory();
+    }
+    catch {
+        return false;
+    }
+}
+/** Every path Ray would visit, in sorted order, following Ray's `_dir_travel`. */
+function packageEntries(directory, excludes = RAY_DEFAULT_EXCLUDES, gitignore = true) {
+    if (!(0,external_node_fs_.existsSync)(directory) || !isDirectory(directory))
+        throw new src/* ActionError */.lZ(`The Ray working directory ${directory} is not a directory`);
+    const entries = [];
+    const travel = (absolute, matchers) => {
+        const ignore = gitignore ? gitignoreOf(absolute) : undefined;
+        const active = ignore ? [...matchers, ignore] : matchers;
+        if (active.some((match) => match(absolute)))
+            return;
+        const path = (0,external_node_path_.relative)(directory, absolute).split(external_node_path_.sep).join('/') || '.';
+        if (isDirectory(absolute)) {
+            const children = (0,external_node_fs_.readdirSync)(absolute).sort();
+            entries.push({ path, directory: true, empty: children.length === 0, mode: 0o755 });
+            for (const child of children)
+                travel((0,external_node_path_.join)(absolute, child), active);
+            return;
+        }
+        let data;
+        let mode = 0o644;
+        try {
+            data = (0,external_node_fs_.readFileSync)(absolute);
+            mode = (0,external_node_fs_.statSync)(absolute).mode & 0o777;
+        }
+        catch {
+            // Ray hashes the name of a file it cannot open and packs nothing for it (a dangling link).
+        }
+        entries.push({ path, directory: false, empty: false, data, mode });
+    };
+    travel(directory, [matcher(directory, excludes)]);
+    return entries;
+}
+/** Ray's `_hash_directory`: XOR of SHA-1(path [+ content]) over the entries, 8 bytes wide, as hex. */
+function hashEntries(entries) {
+    const hash = Buffer.from(SEED);
+    for (const entry of entries) {
+        const sha1 = (0,external_node_crypto_.createHash)('sha1').update(entry.path, 'utf8');
+        if (entry.data)
+            sha1.update(entry.data);
+        const digest = sha1.digest();
+        for (let i = 0; i < hash.length; i++)
+            hash[i] = hash[i] ^ digest[i];
+    }
+    return hash.toString('hex');
+}
+/** With `gitignore: false`, `.gitignore` files leave nothing out (Ray's RAY_RUNTIME_ENV_IGNORE_GITIGNORE=1). */
+function rayPackage(directory, excludes = RAY_DEFAULT_EXCLUDES, gitignore = true) {
+    const entries = packageEntries(directory, excludes, gitignore);
+    const name = `_ray_pkg_${hashEntries(entries)}.zip`;
+    return { uri: `gcs://${name}`, name, entries };
+}
+// DOS date for 1980-01-01 00:00, the earliest a zip can say: a fixed time keeps the bytes reproducible.
+const DOS_TIME = 0;
+const DOS_DATE = (0 << 9) | (1 << 5) | 1;
+/** The package as a zip, as Ray's `_zip_files` lays it out (files and empty directories), reproducibly. */
+function zipPackage(pkg) {
+    const locals = [];
+    const centrals = [];
+    let offset = 0;
+    const packed = pkg.entries.filter((entry) => entry.directory ? entry.empty && entry.path !== '.' : entry.data !== undefined);
+    if (packed.length > 0xffff)
+        throw new src/* ActionError */.lZ(`The Ray working directory has ${packed.length} files; a package holds at most 65535: add excludes`);
+    for (const entry of packed) {
+        const name = Buffer.from(entry.directory ? `${entry.path}/` : entry.path, 'utf8');
+        const raw = entry.data ?? Buffer.alloc(0);
+        const deflate = !entry.directory && raw.length > 0;
+        const stored = deflate ? (0,external_node_zlib_.deflateRawSync)(raw, { level: 6 }) : raw;
+        const crc = (0,external_node_zlib_.crc32)(raw);
+        const flags = /[^\x20-\x7e]/.test(entry.path) ? 0x0800 : 0;
+        const method = deflate ? 8 : 0;
+        const local = Buffer.alloc(30);
+        local.writeUInt32LE(0x04034b50, 0);
+        local.writeUInt16LE(20, 4);
+        local.writeUInt16LE(flags, 6);
+        local.writeUInt16LE(method, 8);
+        local.writeUInt16LE(DOS_TIME, 10);
+        local.writeUInt16LE(DOS_DATE, 12);
+        local.writeUInt32LE(crc, 14);
+        local.writeUInt32LE(stored.length, 18);
+        local.writeUInt32LE(raw.length, 22);
+        local.writeUInt16LE(name.length, 26);
+        local.writeUInt16LE(0, 28);
+        locals.push(local, name, stored);
+        const central = Buffer.alloc(46);
+        central.writeUInt32LE(0x02014b50, 0);
+        central.writeUInt16LE((3 << 8) | 20, 4);
+        central.writeUInt16LE(20, 6);
+        central.writeUInt16LE(flags, 8);
+        central.writeUInt16LE(method, 10);
+        central.writeUInt16LE(DOS_TIME, 12);
+        central.writeUInt16LE(DOS_DATE, 14);
+        central.writeUInt32LE(crc, 16);
+        central.writeUInt32LE(stored.length, 20);
+        central.writeUInt32LE(raw.length, 24);
+        central.writeUInt16LE(name.length, 28);
+        const unixMode = entry.directory ? 0o40000 | entry.mode : 0o100000 | entry.mode;
+        central.writeUInt32LE(((unixMode << 16) | (entry.directory ? 0x10 : 0)) >>> 0, 38);
+        central.writeUInt32LE(offset, 42);
+        centrals.push(central, name);
+        offset += local.length + name.length + stored.length;
+    }
+    const directory = Buffer.concat(centrals);
+    const end = Buffer.alloc(22);
+    end.writeUInt32LE(0x06054b50, 0);
+    end.writeUInt16LE(packed.length, 8);
+    end.writeUInt16LE(packed.length, 10);
+    end.writeUInt32LE(directory.length, 12);
+    end.writeUInt32LE(offset, 16);
+    return Buffer.concat([...locals, directory, end]);
+}
+
+;// CONCATENATED MODULE: ./packages/compute/src/ray.ts
+
+
+const TERMINAL = new Set(['STOPPED', 'SUCCEEDED', 'FAILED']);
+/** How long a stop may take before we report it and let the caller go on (Ray waits 3 s, then SIGKILL). */
+const STOP_WAIT_MS = 60_000;
+const HEARTBEAT_MS = 5 * 60_000;
+/** POSIX shell quoting: Ray runs the entrypoint through a shell. */
+function shellJoin(argv) {
+    return argv
+        .map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`))
+        .join(' ');
+}
+/**
+ * Ray's job server answers errors with a Python traceback in text/plain; its last line names the
+ * exception and says what was wrong.
+ */
+function rayErrorLine(body) {
+    const lines = body
+        .split(/\r?\n/)
+        .map((line) => line.trim())
+        .filter(Boolean);
+    return (0,src/* oneLine */.TN)(lines.at(-1) ?? '').slice(0, 500);
+}
+/** The reason of a failed job in one line: Ray appends the last logs to the message after a colon. */
+function failureReason(details) {
+    const message = (details.message ?? 'Job failed.')
+        .split(/\r?\n/)[0]
+        .replace(/,? last available logs.*$/i, '');
+    return (0,src/* oneLine */.TN)(details.error_type ? `${details.error_type}: ${message}` : message);
+}
+function exitCodeOf(details) {
+    if (typeof details.driver_exit_code === 'number')
+        return details.driver_exit_code;
+    const match = /exit code (-?\d+)/.exec(details.message ?? '');
+    return match ? Number(match[1]) : undefined;
+}
+function abortable(ms, signal) {
+    return new Promise((resolve) => {
+        if (signal?.aborted)
+            return resolve();
+        const done = () => {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', done);
+            resolve();
+        };
+        const timer = setTimeout(done, ms);
+        signal?.addEventListener('abort', done, { once: true });
+    });
+}
+/**
+ * Splits a growing log into complete lines, each line once: Ray's `/logs` answers the whole driver log
+ * every time, so we remember how far we have printed and keep a trailing partial line for later.
+ */
+class LogCursor {
+    keep;
+    printed = 0;
+    recent = [];
+    constructor(keep) {
+        this.keep = keep;
+    }
+    /** New complete lines of `log`; with `final`, also the last line without its newline. */
+    advance(log, final = false) {
+        if (log.length <= this.printed)
+            return [];
+        const end = final ? log.length : log.lastIndexOf('\n') + 1;
+        if (end <= this.printed)
+            return [];
+        const lines = log
+            .slice(this.printed, end)
+            .replace(/\r?\n$/, '')
+            .split(/\r?\n/);
+        this.printed = end;
+        for (const line of lines) {
+            this.recent.push(line);
+            if (this.recent.length > this.keep)
+                this.recent.shift();
+        }
+        return lines;
+    }
+    get tail() {
+        return [...this.recent];
+    }
+}
+/**
+ * Training on a Ray cluster through the Ray Jobs REST API of its dashboard: the working directory goes
+ * up as a content-addressed `gcs://` package, the job runs the command with the run's environment, and
+ * we follow status and logs by polling (the `/logs/tail` websocket replays the whole log on every
+ * reconnection and often does not pass proxies, so it buys nothing over `/logs` with an offset).
+ */
+class RayBackend {
+    options;
+    kind = 'ray';
+    http;
+    address;
+    /** The address as it may appear in the log: no credentials. */
+    where;
+    constructor(options) {
+        this.options = options;
+        this.address = options.address.replace(/\/+$/, '');
+        this.where = (0,src/* redactUrl */.BO)(this.address).replace(/\/+$/, '');
+        this.http = new src/* HttpClient */.Qq({
+            name: `Ray at ${this.where}`,
+            baseUrl: this.address,
+            headers: options.headers,
+            log: options.log,
+            timeoutMs: 30_000,
+            retries: 4,
+            ...options.http,
+        });
+    }
+    describe() {
+        return `Ray job on the cluster at ${this.where}`;
+    }
+    async submit(spec, signal) {
+        await this.checkConnection(signal);
+        const workingDir = await this.uploadWorkingDirectory(spec.workingDirectory, signal);
+        const body = this.submitRequest(spec, workingDir);
+        try {
+            await this.http.request('POST', '/api/jobs/', { json: body, signal });
+        }
+        catch (error) {
+            // A retried POST whose first attempt went through meets its own job: that is ours, not a clash.
+            if (!(error instanceof src/* HttpError */.j$) || !/already exists/.test(error.body))
+                throw this.explain(error, 'POST', '/api/jobs/');
+            const existing = await this.details(spec.name, signal);
+            const ours = Object.entries(spec.labels).every(([key, value]) => existing?.metadata?.[key] === value);
+            if (!ours)
+                throw new src/* ActionError */.lZ(`Ray at ${this.where} already has a job with submission id ${spec.name} that another run submitted`);
+        }
+        return { backend: this.kind, id: spec.name, describe: `${this.where}/#/jobs/${spec.name}` };
+    }
+    async follow(job, spec, options) {
+        const cursor = new LogCursor(this.options.tailLines ?? 30);
+        const deadline = spec.timeoutMs > 0 ? Date.now() + spec.timeoutMs : Infinity;
+        const interval = this.options.pollIntervalMs ?? 2000;
+        let phase;
+        const started = Date.now();
+        let lastHeard = started;
+        const onLine = (line) => {
+            lastHeard = Date.now();
+            options.onLine(line);
+        };
+        for (;;) {
+            const details = await this.details(job.id, options.signal).catch((error) => {
+                if (options.signal?.aborted)
+                    return undefined;
+                throw error;
+            });
+            if (options.signal?.aborted)
+                return this.stopAndReport(job, cursor, options, 'cancelled');
+            if (!details)
+                throw new src/* ActionError */.lZ(`Ray at ${this.where} no longer knows job ${job.id}`);
+            if (details.status !== phase) {
+                phase = details.status;
+                options.onPhase(phase);
+            }
+            const terminal = TERMINAL.has(details.status);
+            await this.printLogs(job.id, cursor, { ...options, onLine }, terminal);
+            // A job that prints nothing for long still shows it is alive (a pending job waits for a GPU node).
+            if (!terminal && Date.now() - lastHeard >= HEARTBEAT_MS) {
+                lastHeard = Date.now();
+                this.options.log?.(`Ray job ${job.id} is ${details.status} (${(0,src/* formatDuration */.a3)(Date.now() - started)} so far)`);
+            }
+            if (terminal)
+                return this.outcome(details, cursor);
+            if (Date.now() >= deadline)
+                return this.stopAndReport(job, cursor, options, 'timed-out');
+            await abortable(Math.min(interval, Math.max(deadline - Date.now(), 0)), options.signal);
+        }
+    }
+    async cancel(job, signal) {
+        // 404: the job is gone already; `{"stopped": false}`: it had ended. Either way nothing runs.
+        await this.call('POST', `/api/jobs/${encodeURIComponent(job.id)}/stop`, { accept: [404], signal });
+    }
+    async checkConnection(signal) {
+        try {
+            const version = await this.http.json('GET', '/api/version', {
+                signal,
+                accept: [],
+            });
+            this.options.log?.(`Ray ${version.ray_version ?? '(version unknown)'} at ${this.where}`);
+        }
+        catch (error) {
+            if (error instanceof src/* NetworkError */.Dr)
+                throw new src/* ActionError */.lZ(`Input 'ray-address': the Ray dashboard at ${this.where} does not answer (${error.message.replace(/^.*: /, '')}); give the head node's dashboard address, e.g. http://ray-head:8265`);
+            if (error instanceof src/* HttpError */.j$ && error.status === 404)
+                throw new src/* ActionError */.lZ(`Input 'ray-address': ${this.where} answered 404 for /api/version, so it is not a Ray dashboard (Ray ≥ 2.0 serves the Jobs API on the dashboard port, 8265 by default)`);
+            throw this.explain(error, 'GET', '/api/version');
+        }
+    }
+    async uploadWorkingDirectory(directory, signal) {
+        const pkg = rayPackage(directory, [...RAY_DEFAULT_EXCLUDES, ...(this.options.excludes ?? [])], !this.options.uploadGitignored);
+        const path = `/api/packages/gcs/${encodeURIComponent(pkg.name)}`;
+        const exists = await this.call('GET', path, { accept: [404], signal });
+        if (exists.status !== 404) {
+            this.options.log?.(`Working directory package ${pkg.uri} is on the cluster already`);
+            return pkg.uri;
+        }
+        const zip = zipPackage(pkg);
+        if (zip.length >= RAY_MAX_PACKAGE_BYTES)
+            throw new src/* ActionError */.lZ(`The working directory packs to ${(0,src/* formatBytes */.z3)(zip.length)}, more than Ray's ${(0,src/* formatBytes */.z3)(RAY_MAX_PACKAGE_BYTES)} package limit; leave data out with the Ray excludes`);
+        const files = pkg.entries.filter((entry) => !entry.directory).length;
+        this.options.log?.(`Uploading working directory as ${pkg.uri} (${files} files, ${(0,src/* formatBytes */.z3)(zip.length)})`);
+        await this.call('PUT', path, { body: zip, headers: { 'content-type': 'application/zip' }, signal });
+        return pkg.uri;
+    }
+    submitRequest(spec, workingDir) {
+        const extra = this.options.runtimeEnv ?? {};
+        const extraEnv = extra.env_vars ?? {};
+        const request = {
+            entrypoint: shellJoin(spec.command),
+            submission_id: spec.name,
+            runtime_env: { ...extra, working_dir: workingDir, env_vars: { ...extraEnv, ...spec.env } },
+            metadata: { ...spec.labels },
+        };
+        if (this.options.entrypointNumCpus !== undefined)
+            request.entrypoint_num_cpus = this.options.entrypointNumCpus;
+        if (this.options.entrypointNumGpus !== undefined)
+            request.entrypoint_num_gpus = this.options.entrypointNumGpus;
+        if (this.options.entrypointMemory !== undefined)
+            request.entrypoint_memory = this.options.entrypointMemory;
+        if (this.options.entrypointResources)
+            request.entrypoint_resources = this.options.entrypointResources;
+        return request;
+    }
+    async details(id, signal) {
+        const response = await this.call('GET', `/api/jobs/${encodeURIComponent(id)}`, { accept: [404], signal });
+        if (response.status === 404)
+            return undefined;
+        return (await response.json());
+    }
+    async printLogs(id, cursor, options, final) {
+        const response = await this.call('GET', `/api/jobs/${encodeURIComponent(id)}/logs`, {
+            accept: [404],
+            signal: final ? undefined : options.signal,
+        }).catch((error) => {
+            if (options.signal?.aborted)
+                return undefined;
+            throw error;
+        });
+        if (!response || response.status === 404)
+            return;
+        const { logs } = (await response.json());
+        for (const line of cursor.advance(logs ?? '', final))
+            options.onLine(line);
+    }
+    outcome(details, cursor) {
+        if (details.status === 'SUCCEEDED')
+            return { status: 'succeeded', exitCode: 0, tail: cursor.tail };
+        if (details.status === 'STOPPED')
+            return {
+                status: 'cancelled',
+                reason: (0,src/* oneLine */.TN)(details.message ?? 'Job was stopped.'),
+                tail: cursor.tail,
+            };
+        return {
+            status: 'failed',
+            reason: failureReason(details),
+            exitCode: exitCodeOf(details),
+            tail: cursor.tail,
+        };
+    }
+    /** Stops the job (cancelled step or timeout), waits a bounded time for Ray to say it ended, reports. */
+    async stopAndReport(job, cursor, options, status) {
+        await this.cancel(job);
+        const interval = this.options.pollIntervalMs ?? 2000;
+        const until = Date.now() + STOP_WAIT_MS;
+        let details;
+        for (;;) {
+            details = await this.details(job.id);
+            if (!details || TERMINAL.has(details.status) || Date.now() >= until)
+                break;
+            await abortable(interval);
+        }
+        if (details)
+            options.onPhase(details.status);
+        await this.printLogs(job.id, cursor, { ...options, signal: undefined }, true);
+        const reason = status === 'timed-out'
+            ? `the job ran past the timeout and was stopped (Ray status ${details?.status ?? 'unknown'})`
+            : `the step was cancelled and the job stopped (Ray status ${details?.status ?? 'unknown'})`;
+        return { status, reason, tail: cursor.tail };
+    }
+    async call(method, path, options = {}) {
+        try {
+            return await this.http.request(method, path, options);
+        }
+        catch (error) {
+            throw this.explain(error, method, path);
+        }
+    }
+    /** Ray's traceback bodies shown by their last line; network failures named by the input. */
+    explain(error, method, path) {
+        if (error instanceof src/* HttpError */.j$) {
+            const line = rayErrorLine(error.body);
+            return new src/* ActionError */.lZ(`Ray at ${this.where}: ${method} ${path} answered ${error.status}${line ? `: ${line}` : ''}`);
+        }
+        if (error instanceof src/* NetworkError */.Dr)
+            return new src/* ActionError */.lZ(`Input 'ray-address': ${error.message}`);
+        return error;
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/compute/src/factory.ts
+
 
 
 /** The remote backend train-and-log hands the training to; `local` never gets here. */
@@ -668,7 +1160,9 @@ function createBackend(kind, options) {
                 throw new src/* ActionError */.lZ('backend kubernetes: no Kubernetes options given');
             return new KubernetesBackend(options.kubernetes, options.log);
         case 'ray':
-            throw new src/* ActionError */.lZ("Input 'backend': ray is not available in this build; use local or kubernetes");
+            if (!options.ray)
+                throw new src/* ActionError */.lZ('backend ray: no Ray options given');
+            return new RayBackend(options.ray);
     }
 }
 
@@ -678,8 +1172,8 @@ function createBackend(kind, options) {
 
 
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(77598);
+
+
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(57075);
 ;// CONCATENATED MODULE: external "node:stream/promises"
@@ -1686,8 +2180,6 @@ async function copyBlob(from, fromRepository, to, toRepository, descriptor, onPr
     });
 }
 
-// EXTERNAL MODULE: external "node:zlib"
-var external_node_zlib_ = __nccwpck_require__(38522);
 ;// CONCATENATED MODULE: ./packages/oci/src/layer.ts
 
 
@@ -4986,6 +5478,116 @@ function childEnvironment(i, ctx, params) {
     return env;
 }
 
+;// CONCATENATED MODULE: ./actions/train-and-log/src/ray-inputs.ts
+
+/** `4Gi`, `512M`, `2000000000`: bytes, with an SI (k, M, G, T) or binary (Ki, Mi, Gi, Ti) suffix. */
+function parseMemory(raw) {
+    const match = /^(\d+(?:\.\d+)?)\s*([kKMGT]i?)?B?$/.exec(raw.trim());
+    if (!match)
+        throw new Error('expected bytes, optionally with a unit: 4Gi, 512Mi, 8G, 2000000000');
+    const unit = match[2]?.toUpperCase() ?? '';
+    const power = ' KMGT'.indexOf(unit[0] ?? ' ');
+    const base = unit.endsWith('I') ? 1024 : 1000;
+    return Math.round(Number(match[1]) * base ** Math.max(power, 0));
+}
+/** The inputs of `backend: ray`, spread into train-and-log's input schema. */
+const rayInputs = {
+    'ray-address': src.z.string()
+        .optional()
+        .describe('With backend ray: the dashboard of the Ray head node, as `ray job submit --address` takes it (http://ray-head:8265); credentials in it are masked'),
+    'ray-auth-header': src/* input */.hF
+        .secret(src.z.string().optional())
+        .describe('With backend ray, for a cluster behind an authenticating proxy or with Ray token auth: `Bearer <token>` (sent as Authorization) or `<Header-Name>: <value>`'),
+    'ray-entrypoint-cpus': src/* input */.hF
+        .number()
+        .pipe(src.z.number().nonnegative())
+        .optional()
+        .describe('With backend ray: CPUs reserved for the training process (entrypoint_num_cpus)'),
+    'ray-entrypoint-gpus': src/* input */.hF
+        .number()
+        .pipe(src.z.number().nonnegative())
+        .optional()
+        .describe('With backend ray: GPUs reserved for the training process, so it runs on a GPU node (entrypoint_num_gpus)'),
+    'ray-entrypoint-memory': src.z.string()
+        .transform((raw, ctx) => {
+        try {
+            return parseMemory(raw);
+        }
+        catch (error) {
+            ctx.issues.push({ code: 'custom', message: error.message, input: raw });
+            return src.z.NEVER;
+        }
+    })
+        .optional()
+        .describe('With backend ray: memory reserved for the training process (entrypoint_memory), e.g. 16Gi'),
+    'ray-entrypoint-resources': src/* input */.hF
+        .json(src.z.record(src.z.string(), src.z.number().nonnegative()))
+        .optional()
+        .describe('With backend ray: custom resources for the training process as a JSON object, e.g. {"accelerator_type:A100": 1}'),
+    'ray-runtime-env': src/* input */.hF
+        .yaml(src.z.record(src.z.string(), src.z.unknown())
+        .refine((env) => !('working_dir' in env), 'working_dir is the uploaded workspace; leave it out'))
+        .optional()
+        .describe('With backend ray: more runtime_env fields as YAML or JSON (pip, uv, conda, env_vars, config …); the workspace is uploaded as working_dir'),
+    'ray-excludes': src/* input */.hF
+        .list()
+        .prefault('')
+        .describe('With backend ray: gitwildmatch patterns left out of the uploaded workspace, on top of Ray defaults (.git, .venv, venv, __pycache__) and .gitignore files'),
+    'ray-upload-gitignored': src/* input */.hF
+        .boolean()
+        .prefault('false')
+        .describe('With backend ray: also upload files that .gitignore leaves out, such as data pulled by dvc-pull (Ray: RAY_RUNTIME_ENV_IGNORE_GITIGNORE=1)'),
+};
+/** `Bearer x` → Authorization; `Name: value` → that header. */
+function authHeaders(value) {
+    if (!value)
+        return undefined;
+    const named = /^([A-Za-z0-9-]+):\s*(.+)$/.exec(value);
+    return named ? { [named[1]]: named[2] } : { authorization: value };
+}
+/** train-and-log's inputs as the Ray backend's options; call only with `ray-address` set. */
+function rayOptions(inputs, log) {
+    return {
+        address: inputs['ray-address'],
+        headers: authHeaders(inputs['ray-auth-header']),
+        entrypointNumCpus: inputs['ray-entrypoint-cpus'],
+        entrypointNumGpus: inputs['ray-entrypoint-gpus'],
+        entrypointMemory: inputs['ray-entrypoint-memory'],
+        entrypointResources: inputs['ray-entrypoint-resources'],
+        runtimeEnv: inputs['ray-runtime-env'],
+        excludes: inputs['ray-excludes'],
+        uploadGitignored: inputs['ray-upload-gitignored'],
+        log,
+    };
+}
+/** The cross-field rules of the Ray inputs, for train-and-log's `superRefine`. */
+function checkRayInputs(value, ctx) {
+    if (value.backend !== 'ray')
+        return;
+    const address = value['ray-address'];
+    if (!address) {
+        ctx.addIssue({
+            code: 'custom',
+            path: ['ray-address'],
+            message: 'backend ray needs the Ray dashboard address, e.g. http://ray-head:8265',
+        });
+        return;
+    }
+    let url;
+    try {
+        url = new URL(address);
+    }
+    catch {
+        url = undefined;
+    }
+    if (!url || !/^https?:$/.test(url.protocol))
+        ctx.addIssue({
+            code: 'custom',
+            path: ['ray-address'],
+            message: 'expected the http(s) URL of the Ray dashboard, e.g. http://ray-head:8265 (not ray:// or host:port)',
+        });
+}
+
 ;// CONCATENATED MODULE: ./actions/train-and-log/src/notebook.ts
 
 
@@ -5250,6 +5852,7 @@ async function executeNotebook(i, ctx, notebookPath, paths, runner, execOptions)
 
 
 
+
 const JOB_STATE = 'remote-job';
 function backendFor(i, ctx) {
     return createBackend(i.backend, {
@@ -5270,6 +5873,12 @@ function backendFor(i, ctx) {
             env: ctx.env,
             pollMs: i['poll-interval'],
         },
+        ray: i['ray-address']
+            ? {
+                ...rayOptions({ ...i, 'ray-address': i['ray-address'] }, (line) => ctx.log.info(line)),
+                pollIntervalMs: i['poll-interval'],
+            }
+            : undefined,
         log: ctx.log,
     });
 }
@@ -5414,6 +6023,7 @@ async function collectRemoteMetrics(ctx, store, run, metricsFiles) {
 
 
 
+
 const metricValue = src.z.union([src.z.number(), src.z["enum"](['NaN', 'Infinity', '-Infinity'])]);
 const inputs = src.z.object({
     notebook: src.z.string()
@@ -5539,8 +6149,10 @@ const inputs = src.z.object({
         .duration()
         .prefault('2s')
         .describe('Remote backends: how often the job status is read'),
+    ...rayInputs,
 })
     .superRefine((value, ctx) => {
+    checkRayInputs(value, ctx);
     if (value.backend !== 'local' && !isMlflowUri(value['tracking-uri'])) {
         ctx.addIssue({
             code: 'custom',
@@ -5724,16 +6336,20 @@ __nccwpck_require__.d(__webpack_exports__, {
   tB: () => (/* reexport */ basicAuth),
   QP: () => (/* reexport */ defineAction),
   gJ: () => (/* reexport */ errorMessage),
+  z3: () => (/* reexport */ formatBytes),
+  a3: () => (/* reexport */ formatDuration),
   tL: () => (/* reexport */ globToRegExp),
   hF: () => (/* reexport */ inputs_input),
   Pk: () => (/* reexport */ mapPool),
+  TN: () => (/* reexport */ oneLine),
+  BO: () => (/* reexport */ redactUrl),
   Cs: () => (/* reexport */ runAction),
   mz: () => (/* reexport */ uploadArtifact),
   Zf: () => (/* reexport */ writeFileAtomic),
   z: () => (/* reexport */ external_namespaceObject)
 });
 
-// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, OUTPUTS_LIMIT_BYTES, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, confinePath, describeField, describeFields, fitComment, formatBytes, formatDuration, inputVariable, isInside, isUrlLike, limitOutputs, logValue, neutraliseLine, neutraliseText, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, realPathOf, redact, redactUrl, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, uniqueArtifactName, upsertStickyComment, urlSecrets
+// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, OUTPUTS_LIMIT_BYTES, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, confinePath, describeField, describeFields, fitComment, inputVariable, isInside, isUrlLike, limitOutputs, logValue, neutraliseLine, neutraliseText, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, realPathOf, redact, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, uniqueArtifactName, upsertStickyComment, urlSecrets
 
 // NAMESPACE OBJECT: ./node_modules/zod/v4/core/util.js
 var util_namespaceObject = {};
