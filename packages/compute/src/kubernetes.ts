@@ -232,9 +232,11 @@ function checkTrainJobOverride(override: Json): void {
 }
 
 /**
- * A TrainJob as Kubeflow Trainer v2.3 (trainer.kubeflow.org/v1alpha1) defines it: the trainer container
+ * A TrainJob as Kubeflow Trainer v2.3.0 (trainer.kubeflow.org/v1alpha1) defines it: the trainer container
  * through `spec.trainer`, everything else about the pods as a `runtimePatches` entry owned by this action,
- * patching the runtime's `node` replicated job. Older Trainers (≤ v2.1) took `podSpecOverrides` instead.
+ * patching the runtime's `node` replicated job. runtimePatches exist since v2.2.0 (which lacks only
+ * terminationGracePeriodSeconds); v2.0 had `spec.labels`/`podSpecOverrides` and v2.1 `podTemplateOverrides`,
+ * which current Trainers prune.
  */
 function buildTrainJob(
   o: KubernetesBackendOptions,
