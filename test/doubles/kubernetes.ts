@@ -7,6 +7,7 @@ import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { ReplicaSet } from 'kubernetes-models/apps/v1/ReplicaSet';
 import { Scale } from 'kubernetes-models/autoscaling/v1/Scale';
 import { Service } from 'kubernetes-models/v1/Service';
+import { type CrdSchema, kubeflowSchemas } from './crd-schema';
 import { listen, readBody, sendJson } from './http-server';
 
 /**
@@ -29,7 +30,8 @@ import { listen, readBody, sendJson } from './http-server';
  *
  * For training jobs it also takes POST (create, validated, 409 AlreadyExists) and DELETE (the
  * `propagationPolicy` recorded; the job's pods go with it) on any `/apis/` collection (batch/v1 Jobs,
- * Kubeflow TrainJobs and PyTorchJobs), and core `/api/v1` Pods: list by labelSelector, get, and
+ * Kubeflow TrainJobs and PyTorchJobs, checked against their CRD schemas after `validateKubeflow()`; with
+ * `fieldValidation=Strict` a field the schema lacks is 400 BadRequest as on a real server), and core `/api/v1` Pods: list by labelSelector, get, and
  * `pods/<name>/log` with `follow`, `timestamps` and `sinceTime` (second precision, as the kubelet reads it)
  * streaming lines the test writes. Tests drive pod and job status, drop log streams mid-way, refuse calls
  * with 403 (the RBAC message) and answer 429/5xx for a while.
@@ -263,6 +265,7 @@ export class KubernetesApiDouble {
   private clock = Date.parse('2026-12-03T12:00:00Z');
   private nanos = 0;
   readonly validators = new Map<string, Validator>();
+  private readonly crds = new Map<string, CrdSchema>();
   private readonly objects = new Map<string, Stored>();
   private version = 100;
 
@@ -284,6 +287,15 @@ export class KubernetesApiDouble {
     this.validate('apps/v1', 'ReplicaSet', schemaCheck(ReplicaSet as never));
     this.validate('autoscaling/v1', 'Scale', schemaCheck(Scale as never));
     this.validate('v1', 'Service', schemaCheck(Service as never));
+  }
+
+  /** Checks Kubeflow TrainJobs and PyTorchJobs against their CRDs' published schemas, unknown fields included. */
+  validateKubeflow(): void {
+    for (const [key, load] of Object.entries(kubeflowSchemas)) {
+      const crd = load();
+      this.crds.set(key, crd);
+      this.validators.set(key, (object) => crd.check(object));
+    }
   }
 
   put(plural: string, object: Record<string, unknown>): void {
@@ -727,6 +739,15 @@ export class KubernetesApiDouble {
           `the API version in the data (${String(body.apiVersion)}) does not match the expected API version (${group}/${version})`,
         ),
       );
+      return;
+    }
+    const unknown = this.crds.get(`${group}/${version}/${kind}`)?.unknownFields(body) ?? [];
+    if (
+      unknown.length &&
+      new URL(req.url ?? '/', 'http://x').searchParams.get('fieldValidation') === 'Strict'
+    ) {
+      const fields = unknown.map((field) => `unknown field "${field}"`).join(', ');
+      sendJson(res, 400, statusBody(400, 'BadRequest', `strict decoding error: ${fields}`));
       return;
     }
     const problem = this.validators.get(`${group}/${version}/${kind}`)?.(body);

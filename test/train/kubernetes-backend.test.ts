@@ -29,6 +29,7 @@ beforeAll(async () => {
       return (error as Error).message;
     }
   });
+  api.validateKubeflow();
   kubeconfig = join(mkdtempSync(join(tmpdir(), 'kube-')), 'config');
   // The double speaks plain HTTP, which client-node allows only with insecure-skip-tls-verify.
   writeFileSync(
@@ -124,6 +125,85 @@ describe('train-and-log backend: kubernetes (Kubernetes API double, MLflow doubl
     expect(step.summary).toContain('loss');
     expect(step.post?.stdout ?? '').not.toContain('Deleted');
   }, 120_000);
+
+  it('submits a TrainJob the Trainer v1alpha1 schema accepts, pod settings as a runtime patch, and follows it to Complete', async () => {
+    const scenario = (async () => {
+      await until(() => created.length > 0, 'the TrainJob');
+      const name = (created[0]!.metadata as { name: string }).name;
+      const node = pod(
+        name,
+        'Succeeded',
+        { terminated: { exitCode: 0, reason: 'Completed' } },
+        `${name}-node-0-0-abcde`,
+      );
+      node.metadata = { name: `${name}-node-0-0-abcde`, labels: { 'jobset.sigs.k8s.io/jobset-name': name } };
+      api.putPod(NS, node);
+      api.endLog(NS, `${name}-node-0-0-abcde`);
+      api.setStatus('trainer.kubeflow.org', 'v1alpha1', NS, 'trainjobs', name, {
+        conditions: [
+          {
+            type: 'Complete',
+            status: 'True',
+            reason: 'JobSetCompleted',
+            message: 'done',
+            lastTransitionTime: '2026-12-03T12:00:05Z',
+          },
+        ],
+      });
+    })();
+    const step = await runStep({
+      action: 'train-and-log',
+      workspace: emptyWorkspace(),
+      inputs: inputs({
+        'kubernetes-kind': 'trainjob',
+        'service-account': 'trainer',
+        'pod-template': 'spec:\n  imagePullSecrets: [{name: ghcr}]\n',
+      }),
+    });
+    await scenario;
+    expect(step.error, step.stdout.slice(-3000)).toBeUndefined();
+    const job = created[0]! as { spec: Json };
+    expect(api.requests.some((r) => r.startsWith('POST') && r.includes('fieldValidation=Strict'))).toBe(true);
+    const patch = JSON.stringify(job.spec.runtimePatches);
+    expect(patch).toContain('"serviceAccountName":"trainer"');
+    expect(patch).toContain('"nodeSelector":{"cloud.google.com/gke-accelerator":"nvidia-l4"}');
+    expect(patch).toContain('"imagePullSecrets":[{"name":"ghcr"}]');
+    expect((job.spec.trainer as Json).resourcesPerNode).toEqual({
+      limits: { memory: '4Gi', 'nvidia.com/gpu': '1' },
+      requests: { cpu: '2', memory: '4Gi' },
+    });
+  }, 120_000);
+
+  it('the double refuses, as the API server does, a TrainJob field the CRD lacks (Strict) and a wrong type (422)', async () => {
+    const post = (body: Json, query = '') =>
+      fetch(`${api.url}/apis/trainer.kubeflow.org/v1alpha1/namespaces/${NS}/trainjobs${query}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const base = {
+      apiVersion: 'trainer.kubeflow.org/v1alpha1',
+      kind: 'TrainJob',
+      metadata: { name: 'stale', namespace: NS },
+      spec: {
+        runtimeRef: { name: 'torch-distributed' },
+        podSpecOverrides: [{ targetJobs: [{ name: 'node' }] }],
+      },
+    };
+    const strict = await post(base, '?fieldValidation=Strict');
+    expect(strict.status).toBe(400);
+    expect(((await strict.json()) as Json).message).toBe(
+      'strict decoding error: unknown field "spec.podSpecOverrides"',
+    );
+    const wrong = await post({
+      ...base,
+      spec: { runtimeRef: { name: 'torch-distributed' }, trainer: { numNodes: 'two' } },
+    });
+    expect(wrong.status).toBe(422);
+    expect(((await wrong.json()) as Json).message).toBe(
+      'TrainJob.trainer.kubeflow.org "stale" is invalid: spec.trainer.numNodes: must be integer',
+    );
+  });
 
   it('reports the failing pod with its exit code and log tail, and marks the run FAILED', async () => {
     const scenario = (async () => {

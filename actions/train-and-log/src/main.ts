@@ -152,7 +152,7 @@ export const inputs = z
       .enum(['job', 'trainjob', 'pytorchjob'])
       .default('job')
       .describe(
-        'Kubernetes: job (batch/v1 Job, Indexed for several nodes), trainjob (Kubeflow Trainer trainer.kubeflow.org/v1alpha1) or pytorchjob (Kubeflow training operator kubeflow.org/v1)',
+        'Kubernetes: job (batch/v1 Job, Indexed for several nodes), trainjob (Kubeflow Trainer trainer.kubeflow.org/v1alpha1, v2.2 or later: pod settings go in runtimePatches) or pytorchjob (Kubeflow training operator kubeflow.org/v1)',
       ),
     namespace: z.string().default('default').describe('Kubernetes: namespace the job runs in'),
     resources: input
@@ -185,7 +185,7 @@ export const inputs = z
       .string()
       .default('')
       .describe(
-        'Kubernetes: a pod template as YAML merged over the generated one (containers and volumes merged by name), for anything the other inputs do not cover',
+        "Kubernetes: a pod template as YAML merged over the generated one (containers and volumes merged by name), for anything the other inputs do not cover; a trainjob carries only what a Trainer runtime patch takes (labels, annotations, volumes, imagePullSecrets, securityContext, affinity, schedulingGates, containers' env, volumeMounts and securityContext)",
       ),
     'trainjob-runtime': z
       .string()

@@ -1,5 +1,6 @@
 import { Job } from 'kubernetes-models/batch/v1/Job';
 import { describe, expect, it } from 'vitest';
+import { kubeflowSchemas } from '../../../test/doubles/crd-schema';
 import {
   buildJobObject,
   type KubernetesBackendOptions,
@@ -60,7 +61,7 @@ describe('Kubernetes training objects', () => {
     expect(job.spec.pytorchReplicaSpecs.Master!.template.spec.containers[0]!.name).toBe('pytorch');
   });
 
-  it('gives a TrainJob its runtime, numNodes and resourcesPerNode', () => {
+  it('gives a TrainJob its runtime, trainer and a runtime patch for the node pods (Trainer v2.3 shape)', () => {
     const job = buildJobObject({ ...options, kind: 'trainjob', nodes: 2 }, spec) as {
       spec: Record<string, unknown>;
     };
@@ -69,21 +70,54 @@ describe('Kubernetes training objects', () => {
       apiGroup: 'trainer.kubeflow.org',
       kind: 'ClusterTrainingRuntime',
     });
-    expect(job.spec.trainer).toMatchObject({
+    expect(job.spec.trainer).toEqual({
+      image: 'ghcr.io/acme/train:1',
+      command: ['/bin/sh', '-c', 'python train.py'],
+      env: [{ name: 'MLFLOW_RUN_ID', value: 'abc' }],
       numNodes: 2,
       resourcesPerNode: {
         limits: { memory: '16Gi', 'nvidia.com/gpu': '2' },
         requests: { cpu: '4', memory: '16Gi' },
       },
     });
-    expect(job.spec.podSpecOverrides).toEqual([
+    expect(job.spec.activeDeadlineSeconds).toBe(3600);
+    expect(job.spec.runtimePatches).toEqual([
       {
-        targetJobs: [{ name: 'node' }],
-        serviceAccountName: 'trainer',
-        nodeSelector: { pool: 'gpu' },
-        tolerations: options.tolerations,
+        manager: 'mlops-actions',
+        trainingRuntimeSpec: {
+          template: {
+            spec: {
+              replicatedJobs: [
+                {
+                  name: 'node',
+                  template: {
+                    spec: {
+                      template: {
+                        metadata: { labels: { 'mlops-actions/run-id': 'abc' } },
+                        spec: {
+                          serviceAccountName: 'trainer',
+                          nodeSelector: { pool: 'gpu' },
+                          tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
+                        },
+                      },
+                    },
+                  },
+                },
+              ],
+            },
+          },
+        },
       },
     ]);
+  });
+
+  it('refuses pod-template fields a TrainJob cannot carry instead of dropping them', () => {
+    const podTemplate = parsePodTemplate(
+      'spec:\n  hostNetwork: true\n  containers:\n  - name: node\n    ports: [{containerPort: 80}]\n',
+    );
+    expect(() => buildJobObject({ ...options, kind: 'trainjob', podTemplate }, spec)).toThrow(
+      'pod-template: spec.hostNetwork, spec.containers[node].ports cannot be set on a TrainJob',
+    );
   });
 
   it('merges a pod template override: containers and env by name, other fields replaced', () => {
@@ -130,5 +164,69 @@ spec:
       true,
     );
     expect(timestampKey('2026-12-03T12:00:01Z') < timestampKey('2026-12-03T12:00:01.000000001Z')).toBe(true);
+  });
+});
+
+describe('Kubeflow objects against the CRDs published schemas (fixtures, see fixtures/README.md)', () => {
+  const trainJobSchema = kubeflowSchemas['trainer.kubeflow.org/v1alpha1/TrainJob']();
+  const pyTorchJobSchema = kubeflowSchemas['kubeflow.org/v1/PyTorchJob']();
+  const podTemplate = (container: string) =>
+    parsePodTemplate(`
+metadata:
+  annotations: {sidecar.istio.io/inject: "false"}
+spec:
+  containers:
+  - name: ${container}
+    env:
+    - name: MLFLOW_TRACKING_TOKEN
+      valueFrom: {secretKeyRef: {name: mlflow, key: token}}
+    volumeMounts:
+    - {name: data, mountPath: /data}
+  volumes:
+  - name: data
+    persistentVolumeClaim: {claimName: data}
+  imagePullSecrets:
+  - name: ghcr
+`);
+  const full: KubernetesBackendOptions = { ...options, nodes: 3 };
+
+  it('builds a TrainJob the trainer.kubeflow.org/v1alpha1 schema accepts, with no field it would prune', () => {
+    const job = buildJobObject({ ...full, kind: 'trainjob', podTemplate: podTemplate('node') }, spec);
+    expect(trainJobSchema.check(job)).toBeUndefined();
+    expect(trainJobSchema.unknownFields(job)).toEqual([]);
+    const patch = JSON.stringify(job);
+    expect(patch).toContain('"volumeMounts":[{"name":"data","mountPath":"/data"}]');
+    expect(patch).toContain('"imagePullSecrets":[{"name":"ghcr"}]');
+    expect(patch).toContain('"annotations":{"sidecar.istio.io/inject":"false"}');
+    expect((job as { spec: { trainer: { env: unknown[] } } }).spec.trainer.env).toEqual([
+      { name: 'MLFLOW_RUN_ID', value: 'abc' },
+      { name: 'MLFLOW_TRACKING_TOKEN', valueFrom: { secretKeyRef: { name: 'mlflow', key: 'token' } } },
+    ]);
+  });
+
+  it('builds a PyTorchJob the kubeflow.org/v1 schema accepts, with no field it would prune', () => {
+    const job = buildJobObject({ ...full, kind: 'pytorchjob', podTemplate: podTemplate('pytorch') }, spec);
+    expect(pyTorchJobSchema.check(job)).toBeUndefined();
+    expect(pyTorchJobSchema.unknownFields(job)).toEqual([]);
+    expect(JSON.stringify(job)).toContain('"serviceAccountName":"trainer"');
+  });
+
+  it('the schema check fails the shapes the CRDs do not have', () => {
+    const stale = buildJobObject({ ...options, kind: 'trainjob' }, spec) as { spec: Record<string, unknown> };
+    stale.spec.podSpecOverrides = [{ targetJobs: [{ name: 'node' }], nodeSelector: { pool: 'gpu' } }];
+    expect(trainJobSchema.unknownFields(stale)).toEqual(['spec.podSpecOverrides']);
+    const job = buildJobObject({ ...options, kind: 'trainjob' }, spec) as {
+      spec: { trainer: Record<string, unknown> };
+    };
+    job.spec.trainer.numNodes = 'two';
+    expect(trainJobSchema.check(job)).toBe('spec.trainer.numNodes: must be integer');
+    const pytorch = buildJobObject({ ...options, kind: 'pytorchjob' }, spec) as {
+      spec: { pytorchReplicaSpecs: { Master: { template: { spec: { containers: unknown[] } } } } };
+    };
+    const containers = pytorch.spec.pytorchReplicaSpecs.Master.template.spec.containers;
+    containers.push(containers[0]);
+    expect(pyTorchJobSchema.check(pytorch)).toMatch(
+      /^spec\.pytorchReplicaSpecs\.Master\.template\.spec\.containers: Duplicate value/,
+    );
   });
 });
