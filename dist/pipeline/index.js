@@ -7389,6 +7389,113 @@ function podTemplate(o, spec, container) {
     };
     return o.podTemplate ? mergeTemplate(template, o.podTemplate) : template;
 }
+/** Pod-spec fields a Trainer runtime patch may carry (PodSpecPatch); containers are handled apart. */
+const TRAINJOB_POD_FIELDS = [
+    'serviceAccountName',
+    'volumes',
+    'imagePullSecrets',
+    'securityContext',
+    'nodeSelector',
+    'affinity',
+    'tolerations',
+    'schedulingGates',
+    'terminationGracePeriodSeconds',
+];
+/** ContainerPatch fields besides name and env; the `node` container's env can only go through `trainer.env`. */
+const TRAINJOB_CONTAINER_FIELDS = ['volumeMounts', 'securityContext'];
+const TRAINJOB_CONTAINER = 'node';
+const TRAINJOB_PATCH_MANAGER = 'mlops-actions';
+/** Refuses pod-template fields a TrainJob has no place for, rather than have them vanish on the way. */
+function checkTrainJobOverride(override) {
+    const unsupported = [];
+    const metadata = (override.metadata ?? {});
+    for (const key of Object.keys(metadata))
+        if (key !== 'labels' && key !== 'annotations')
+            unsupported.push(`metadata.${key}`);
+    const podSpec = (override.spec ?? {});
+    for (const key of Object.keys(podSpec))
+        if (key !== 'containers' && !TRAINJOB_POD_FIELDS.includes(key))
+            unsupported.push(`spec.${key}`);
+    for (const container of (podSpec.containers ?? [])) {
+        const allowed = new Set(['name', ...TRAINJOB_CONTAINER_FIELDS, 'env']);
+        if (container.name === TRAINJOB_CONTAINER)
+            for (const key of ['image', 'command', 'resources'])
+                allowed.add(key);
+        for (const key of Object.keys(container))
+            if (!allowed.has(key))
+                unsupported.push(`spec.containers[${String(container.name)}].${key}`);
+    }
+    for (const key of Object.keys(override))
+        if (key !== 'metadata' && key !== 'spec')
+            unsupported.push(key);
+    if (unsupported.length)
+        throw new Error(`pod-template: ${unsupported.join(', ')} cannot be set on a TrainJob; its runtime patches take pod labels and annotations, spec.${TRAINJOB_POD_FIELDS.join('/')}, and containers' env, volumeMounts and securityContext`);
+}
+/**
+ * A TrainJob as Kubeflow Trainer v2.3.0 (trainer.kubeflow.org/v1alpha1) defines it: the trainer container
+ * through `spec.trainer`, everything else about the pods as a `runtimePatches` entry owned by this action,
+ * patching the runtime's `node` replicated job. runtimePatches exist since v2.2.0 (which lacks only
+ * terminationGracePeriodSeconds); v2.0 had `spec.labels`/`podSpecOverrides` and v2.1 `podTemplateOverrides`,
+ * which current Trainers prune.
+ */
+function buildTrainJob(o, spec, deadline) {
+    if (o.podTemplate)
+        checkTrainJobOverride(o.podTemplate);
+    const template = podTemplate(o, spec, TRAINJOB_CONTAINER);
+    const podSpec = template.spec;
+    const containers = podSpec.containers;
+    const node = containers.find((c) => c.name === TRAINJOB_CONTAINER);
+    const patch = {};
+    for (const key of TRAINJOB_POD_FIELDS)
+        if (podSpec[key] !== undefined)
+            patch[key] = podSpec[key];
+    const containerPatches = containers
+        .map((c) => {
+        const fields = c.name === TRAINJOB_CONTAINER ? TRAINJOB_CONTAINER_FIELDS : ['env', ...TRAINJOB_CONTAINER_FIELDS];
+        const entry = { name: c.name };
+        for (const key of fields)
+            if (c[key] !== undefined)
+                entry[key] = c[key];
+        return entry;
+    })
+        .filter((entry) => Object.keys(entry).length > 1);
+    if (containerPatches.length)
+        patch.containers = containerPatches;
+    const info = KINDS.trainjob;
+    return {
+        apiVersion: `${info.group}/${info.version}`,
+        kind: info.kind,
+        metadata: { name: spec.name, namespace: o.namespace, labels: { ...spec.labels } },
+        spec: {
+            runtimeRef: { name: o.runtime, apiGroup: info.group, kind: 'ClusterTrainingRuntime' },
+            trainer: {
+                image: node.image,
+                command: node.command,
+                env: node.env,
+                numNodes: o.nodes,
+                ...(node.resources ? { resourcesPerNode: node.resources } : {}),
+            },
+            ...(deadline ? { activeDeadlineSeconds: deadline } : {}),
+            runtimePatches: [
+                {
+                    manager: TRAINJOB_PATCH_MANAGER,
+                    trainingRuntimeSpec: {
+                        template: {
+                            spec: {
+                                replicatedJobs: [
+                                    {
+                                        name: TRAINJOB_CONTAINER,
+                                        template: { spec: { template: { metadata: template.metadata, spec: patch } } },
+                                    },
+                                ],
+                            },
+                        },
+                    },
+                },
+            ],
+        },
+    };
+}
 /** The object submitted for each kind. */
 function buildJobObject(o, spec) {
     const info = KINDS[o.kind];
@@ -7428,30 +7535,7 @@ function buildJobObject(o, spec) {
             },
         };
     }
-    const resources = resourceRequirements(o.resources);
-    const template = podTemplate(o, spec, 'node');
-    const podSpec = template.spec;
-    const override = { targetJobs: [{ name: 'node' }] };
-    for (const key of ['serviceAccountName', 'nodeSelector', 'tolerations', 'volumes', 'affinity'])
-        if (podSpec[key] !== undefined)
-            override[key] = podSpec[key];
-    return {
-        apiVersion,
-        kind: info.kind,
-        metadata,
-        spec: {
-            runtimeRef: { name: o.runtime, apiGroup: info.group, kind: 'ClusterTrainingRuntime' },
-            labels: { ...spec.labels },
-            trainer: {
-                image: o.image,
-                command: spec.command,
-                env: envList(spec.env),
-                numNodes: o.nodes,
-                ...(resources ? { resourcesPerNode: resources } : {}),
-            },
-            ...(Object.keys(override).length > 1 ? { podSpecOverrides: [override] } : {}),
-        },
-    };
+    return buildTrainJob(o, spec, deadline);
 }
 function apiFailure(error) {
     const e = error;
@@ -7594,6 +7678,8 @@ class KubernetesBackend {
             namespace: this.o.namespace,
             plural: this.info.plural,
             body,
+            // A CRD prunes fields its schema lacks; Strict makes a Trainer of another version refuse them instead.
+            fieldValidation: 'Strict',
         }), signal);
         return {
             backend: this.kind,
@@ -9690,7 +9776,7 @@ const train_and_log_src_main_inputs = src.z.object({
         .describe('Kubernetes: the training image (required with backend: kubernetes)'),
     'kubernetes-kind': src.z["enum"](['job', 'trainjob', 'pytorchjob'])
         .default('job')
-        .describe('Kubernetes: job (batch/v1 Job, Indexed for several nodes), trainjob (Kubeflow Trainer trainer.kubeflow.org/v1alpha1) or pytorchjob (Kubeflow training operator kubeflow.org/v1)'),
+        .describe('Kubernetes: job (batch/v1 Job, Indexed for several nodes), trainjob (Kubeflow Trainer trainer.kubeflow.org/v1alpha1, v2.2 or later: pod settings go in runtimePatches) or pytorchjob (Kubeflow training operator kubeflow.org/v1)'),
     namespace: src.z.string().default('default').describe('Kubernetes: namespace the job runs in'),
     resources: src/* input */.hF
         .keyValues()
@@ -9714,7 +9800,7 @@ const train_and_log_src_main_inputs = src.z.object({
     nodes: src/* input */.hF.integer().prefault('1').describe('Kubernetes: number of nodes (pods) that train together'),
     'pod-template': src.z.string()
         .default('')
-        .describe('Kubernetes: a pod template as YAML merged over the generated one (containers and volumes merged by name), for anything the other inputs do not cover'),
+        .describe("Kubernetes: a pod template as YAML merged over the generated one (containers and volumes merged by name), for anything the other inputs do not cover; a trainjob carries only what a Trainer runtime patch takes (labels, annotations, volumes, imagePullSecrets, securityContext, affinity, schedulingGates, containers' env, volumeMounts and securityContext)"),
     'trainjob-runtime': src.z.string()
         .default('torch-distributed')
         .describe('Kubernetes trainjob: the ClusterTrainingRuntime the TrainJob refers to'),
