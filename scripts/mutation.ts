@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { MUTATION_TARGETS } from './mutation-targets';
 
 /**
@@ -9,13 +9,20 @@ import { MUTATION_TARGETS } from './mutation-targets';
  * are in CONTRIBUTING.md. Reports go to reports/mutation/<package>.{html,json}.
  */
 const args = process.argv.slice(2);
-const at = args.indexOf('--concurrency');
-const concurrency = at >= 0 ? Number(args[at + 1]) : 1;
-const names = args.filter((a, i) => !a.startsWith('--') && (at < 0 || i !== at + 1));
+const flagValue = (flag: string) => {
+  const at = args.indexOf(flag);
+  return at >= 0 ? args[at + 1] : undefined;
+};
+const concurrency = Number(flagValue('--concurrency') ?? 1);
+// A subset of one package's files, so work on one file reruns only its mutants; its reports get their own names.
+const only = flagValue('--mutate')?.split(',').filter(Boolean);
+const names = args.filter(
+  (a, i) => !a.startsWith('--') && !['--concurrency', '--mutate'].includes(args[i - 1] ?? ''),
+);
 const unknown = names.filter((n) => !(n in MUTATION_TARGETS));
-if (unknown.length > 0 || !(concurrency >= 1)) {
+if (unknown.length > 0 || !(concurrency >= 1) || (only && names.length !== 1)) {
   console.error(
-    `usage: npm run mutation [-- <package>…] [--concurrency N]; packages: ${Object.keys(MUTATION_TARGETS).join(', ')}`,
+    `usage: npm run mutation [-- <package>…] [--concurrency N] [--mutate <file>[,<file>…] with one package]; packages: ${Object.keys(MUTATION_TARGETS).join(', ')}`,
   );
   process.exit(2);
 }
@@ -54,7 +61,8 @@ mkdirSync(outDir, { recursive: true });
 const rows: string[] = [];
 let failed = false;
 for (const name of names.length > 0 ? names : Object.keys(MUTATION_TARGETS)) {
-  const target = MUTATION_TARGETS[name]!;
+  const target = only ? { ...MUTATION_TARGETS[name]!, mutate: only } : MUTATION_TARGETS[name]!;
+  const report = only ? `${name}.${only.map((f) => basename(f).replace(/\.ts.*$/, '')).join('+')}` : name;
   const config = {
     $schema: './node_modules/@stryker-mutator/core/schema/stryker-schema.json',
     testRunner: 'vitest',
@@ -67,17 +75,17 @@ for (const name of names.length > 0 ? names : Object.keys(MUTATION_TARGETS)) {
     dryRunTimeoutMinutes: 30,
     // The event recorder keeps each mutant's result as it comes, so an interrupted run still shows them.
     reporters: ['clear-text', 'progress', 'html', 'json', 'event-recorder'],
-    eventReporter: { baseDir: join(outDir, `${name}-events`) },
-    htmlReporter: { fileName: join(outDir, `${name}.html`) },
-    jsonReporter: { fileName: join(outDir, `${name}.json`) },
+    eventReporter: { baseDir: join(outDir, `${report}-events`) },
+    htmlReporter: { fileName: join(outDir, `${report}.html`) },
+    jsonReporter: { fileName: join(outDir, `${report}.json`) },
     // Reruns test only the mutants whose code or covering tests changed since the last run.
     incremental: true,
-    incrementalFile: join(outDir, `${name}-incremental.json`),
-    tempDirName: join('.tmp', `stryker-${name}`),
+    incrementalFile: join(outDir, `${report}-incremental.json`),
+    tempDirName: join('.tmp', `stryker-${report}`),
     ignorePatterns: ['dist', 'reports', 'coverage', 'bench/.out', '.tmp'],
     cleanTempDir: true,
   };
-  const configFile = join(outDir, `${name}.stryker.json`);
+  const configFile = join(outDir, `${report}.stryker.json`);
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   console.log(`\n=== mutation testing ${name}: ${target.mutate.join(' ')}`);
   const run = spawnSync('npx', ['stryker', 'run', configFile], {
@@ -90,12 +98,12 @@ for (const name of names.length > 0 ? names : Object.keys(MUTATION_TARGETS)) {
   });
   if (run.status !== 0) {
     failed = true;
-    rows.push(`| ${name} | stryker failed (exit ${run.status}) | | | | |`);
+    rows.push(`| ${report} | stryker failed (exit ${run.status}) | | | | |`);
     continue;
   }
   const s = score(JSON.parse(readFileSync(config.jsonReporter.fileName, 'utf8')) as Report);
   rows.push(
-    `| ${name} | ${s.score.toFixed(1)} % | ${s.killed + s.timeout} | ${s.survived} | ${s.unrun} | ${s.noCoverage} |`,
+    `| ${report} | ${s.score.toFixed(1)} % | ${s.killed + s.timeout} | ${s.survived} | ${s.unrun} | ${s.noCoverage} |`,
   );
 }
 console.log(
