@@ -54,3 +54,34 @@ export async function loadKubeConfig(options: KubeconfigOptions): Promise<{
   }
   return { kc, k8s };
 }
+
+export interface KubeApiFailure {
+  /** The HTTP status; undefined for a network error. */
+  code?: number;
+  /** The Status object's `message`, or the first line of the client's error text. */
+  message: string;
+  retryAfterMs?: number;
+}
+
+/** What a failed @kubernetes/client-node call says: the API server's Status body when there is one. */
+export function kubeApiFailure(error: unknown): KubeApiFailure {
+  const e = error as { code?: number; body?: unknown; message?: string; headers?: Record<string, string> };
+  let body = e.body;
+  if (typeof body === 'string') {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      // Not a Status object: keep the text.
+    }
+  }
+  const message =
+    body !== null && typeof body === 'object' && 'message' in body
+      ? String(body.message)
+      : (e.message ?? String(error)).split('\n')[0]!;
+  const retryAfter = Number(e.headers?.['retry-after']);
+  return {
+    code: typeof e.code === 'number' ? e.code : undefined,
+    message,
+    retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+  };
+}

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { ActionError } from '@mlops-actions/kit';
 import { parse as parseYaml } from 'yaml';
 import type { FollowOptions, JobOutcome, SubmittedJob, TrainingBackend, TrainingJobSpec } from './backend';
-import { type KubeconfigOptions, loadKubeConfig } from './kubeconfig';
+import { type KubeApiFailure, type KubeconfigOptions, kubeApiFailure, loadKubeConfig } from './kubeconfig';
 
 export type KubernetesKind = 'job' | 'trainjob' | 'pytorchjob';
 
@@ -338,33 +338,7 @@ export function buildJobObject(o: KubernetesBackendOptions, spec: TrainingJobSpe
   return buildTrainJob(o, spec, deadline);
 }
 
-interface ApiFailure {
-  code?: number;
-  message: string;
-  retryAfterMs?: number;
-}
-
-function apiFailure(error: unknown): ApiFailure {
-  const e = error as { code?: number; body?: unknown; message?: string; headers?: Record<string, string> };
-  let body = e.body;
-  if (typeof body === 'string') {
-    try {
-      body = JSON.parse(body);
-    } catch {
-      // Not a Status object: keep the text.
-    }
-  }
-  const message =
-    isObject(body) && 'message' in body ? String(body.message) : (e.message ?? String(error)).split('\n')[0]!;
-  const retryAfter = Number(e.headers?.['retry-after']);
-  return {
-    code: typeof e.code === 'number' ? e.code : undefined,
-    message,
-    retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
-  };
-}
-
-function transient(f: ApiFailure): boolean {
+function transient(f: KubeApiFailure): boolean {
   return f.code === undefined || f.code === 429 || f.code >= 500;
 }
 
@@ -493,7 +467,7 @@ export class KubernetesBackend implements TrainingBackend {
         return await work();
       } catch (error) {
         if (error instanceof ActionError) throw error;
-        const f = apiFailure(error);
+        const f = kubeApiFailure(error);
         if (f.code === 403) {
           const who = /User "([^"]+)"/.exec(f.message)?.[1];
           throw new ActionError(

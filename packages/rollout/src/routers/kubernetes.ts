@@ -1,4 +1,4 @@
-import { loadKubeConfig } from '@mlops-actions/compute';
+import { kubeApiFailure, loadKubeConfig } from '@mlops-actions/compute';
 import { ActionError } from '@mlops-actions/kit';
 import type { Router } from './router';
 
@@ -36,24 +36,6 @@ export type KubeObject = Record<string, unknown> & {
   spec?: Record<string, unknown>;
   status?: Record<string, unknown>;
 };
-
-/** A Status body's message (the API server's error shape), or the exception's own text. */
-function statusMessage(error: unknown): { code?: number; message: string } {
-  const e = error as { code?: number; body?: unknown; message?: string };
-  let body = e.body;
-  if (typeof body === 'string') {
-    try {
-      body = JSON.parse(body);
-    } catch {
-      // Not JSON: keep the text.
-    }
-  }
-  const message =
-    body && typeof body === 'object' && 'message' in body
-      ? String((body as { message: unknown }).message)
-      : (e.message ?? String(error));
-  return { code: typeof e.code === 'number' ? e.code : undefined, message };
-}
 
 /** A failed Kubernetes API call; `code` is the HTTP status (409 Conflict is worth a fresh read and a retry). */
 export class KubeApiError extends ActionError {
@@ -93,7 +75,7 @@ export class KubeClient {
       return await work();
     } catch (error) {
       if (error instanceof ActionError) throw error;
-      const { code, message } = statusMessage(error);
+      const { code, message } = kubeApiFailure(error);
       throw new KubeApiError(
         `Kubernetes: ${what} ${ref.kind} ${this.o.namespace}/${ref.name} failed${code ? ` (${code})` : ''}: ${message}`,
         code,
