@@ -35,7 +35,7 @@ describe('sequential non-inferiority: gbstats’ one-sided confidence sequence',
   ];
 
   it.each(cases)(
-    '%s margin, %s is better, margin %d: bound and p-value match gbstats’ halfwidth solved with scipy',
+    '%s margin, %s is better, margin %s: bound and p-value match gbstats’ halfwidth solved with scipy',
     (scale, direction, margin) => {
       const c = sequentialComparison();
       // gbstats' one-sided halfwidth with ρ of 2α, and the α′ at which it equals the distance to the margin.
@@ -82,6 +82,29 @@ print(json.dumps(dict(bound=e - sign*hw(alpha), p=p, distance=distance)))
     expect(results.some((r) => r.nonInferior)).toBe(true);
     expect(results.some((r) => !r.nonInferior && r.pValue === 1)).toBe(true);
     expect(results.some((r) => r.pValue > 0.05 && r.pValue < 1)).toBe(true);
+  });
+
+  it('a harm far beyond the margin has p-value 1, not the small α′ the formula gives for −z, and is proven inferior', () => {
+    const c = compareArms(
+      meanEstimate({ n: 3000, sum: 300 * 3000, sumSquares: 3000 * 300 * 300 + 2999 * 90 * 90 }),
+      meanEstimate({ n: 3100, sum: 320 * 3100, sumSquares: 3100 * 320 * 320 + 3099 * 90 * 90 }),
+      { alpha: 0.05, test: 't', sequential: { tuning: 5000 } },
+    );
+    // Latency up by 20 ms with a standard error of about 2.3 ms, against a margin of 2 ms.
+    const ni = nonInferiority(c, 2, 'decrease', 0.05, { tuning: 5000, n }, 'absolute');
+    expect(ni.pValue).toBe(1);
+    expect(ni.nonInferior).toBe(false);
+    expect(ni.inferior).toBe(true);
+  });
+
+  it('the always-valid comparison reports the statistic effect / se beside its confidence sequence', () => {
+    const c = sequentialComparison();
+    expect(c.sequential).toBe(true);
+    const se = Math.sqrt((90 * 90) / 3000 + (90 * 90) / 3100);
+    expectRel(c.absolute.standardError, se, 1e-9, 'se');
+    expectRel(c.absolute.statistic, (301 - 300) / se, 1e-9, 'statistic');
+    const relSe = Math.sqrt((90 * 90) / 3100 / 300 ** 2 + ((90 * 90) / 3000) * (301 ** 2 / 300 ** 4));
+    expectRel(c.relative.statistic, (301 / 300 - 1) / relSe, 1e-9, 'relative statistic');
   });
 });
 
