@@ -282,8 +282,8 @@ function untestable(
     method: 'none',
     sequential,
     // A mean may itself be what overflowed; an untestable metric shows it only when it is a number.
-    control: { ...a, mean: a.mean !== null && Number.isFinite(a.mean) ? a.mean : null },
-    treatment: { ...b, mean: b.mean !== null && Number.isFinite(b.mean) ? b.mean : null },
+    control: { ...a, mean: Number.isFinite(a.mean) ? a.mean : null },
+    treatment: { ...b, mean: Number.isFinite(b.mean) ? b.mean : null },
     effect: null,
     ci: null,
     pValue: null,
