@@ -48,6 +48,12 @@ describe('canary judge: one metric', () => {
     expect(r.verdict).toBe('fail');
   });
 
+  it('a passing rule does not make up for one that cannot be judged', () => {
+    const r = judgeMetric({ ...latency, max: 1 }, m(0.5, 0.4), opts);
+    expect(r.rules.map((x) => x.verdict)).toEqual(['pass', 'inconclusive']);
+    expect(r.verdict).toBe('inconclusive');
+  });
+
   it('a ratio rule without a canary value is inconclusive, whichever side is missing', () => {
     for (const spec of [
       { name: 'conversion', class: 'business', minRatio: 0.9, higherIsBetter: true },
@@ -249,6 +255,26 @@ describe('canary judge: the window', () => {
     expect(judged.metrics[0]!.canary).toBeNaN();
     expect(judged.metrics[0]!.stable).toBeNaN();
     expect(judged.reason).toBe('inconclusive: error-rate');
+  });
+
+  it('one critical metric among several failures rolls back at once; every inconclusive metric is named', () => {
+    const specs: MetricSpec[] = [
+      { name: 'error-rate', class: 'technical', max: 0.01, critical: true },
+      { name: 'p95-latency', class: 'technical', maxRatio: 1.2 },
+    ];
+    const failed = judgeWindow(
+      specs,
+      new Map([
+        ['error-rate', m(0.05, 0.001)],
+        ['p95-latency', m(0.5, 0.2)],
+      ]),
+      traffic(500, 500),
+      opts,
+    );
+    expect(failed.reason).toBe('failed: technical error-rate, p95-latency');
+    expect(failed.critical).toBe(true);
+    const unsure = judgeWindow(specs, new Map(), traffic(500, 500), opts);
+    expect(unsure.reason).toBe('inconclusive: error-rate, p95-latency');
   });
 
   it('a class without metrics gets no verdict of its own', () => {
