@@ -137,6 +137,7 @@ print(json.dumps(dict(worse=auc, se=se, p=float(norm.sf((auc - 0.5 - 0.05) / se)
         minSamples: 50,
       });
       expect(r.rules[0]!.detail).toMatch(/^P\(canary worse\)=0\.75 ± \S+, p=5\.00e-1, n=50\/50$/);
+      expect(r.rules[0]!.verdict).toBe('pass');
       expect(r.verdict).toBe('pass');
     });
   });
@@ -179,6 +180,7 @@ print(json.dumps(float(norm.sf((a1 - a2 - 0.005) / se))))
         minSamples: 50,
       });
       expect(r.rules[0]!.detail).toMatch(/p=5\.00e-1$/);
+      expect(r.rules[0]!.verdict).toBe('pass');
       expect(r.verdict).toBe('pass');
     });
 
