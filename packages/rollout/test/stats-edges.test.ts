@@ -5,6 +5,7 @@ import {
   exceedsMargin,
   fisherExactGreater,
   histogramQuantile,
+  logGamma,
   mannWhitneyBinned,
   normalCdf,
   twoProportion,
@@ -129,12 +130,25 @@ print(json.dumps(out))
   });
 });
 
+describe('log-gamma near 0', () => {
+  it('keeps scipy.special.gammaln precision as x approaches 0, where Lanczos alone loses digits', () => {
+    const xs = [1e-8, 1e-4, 0.02];
+    const ref = python<number[]>(
+      'import json,sys\nfrom scipy.special import gammaln\nprint(json.dumps([float(gammaln(x)) for x in json.load(sys.stdin)]))',
+      xs,
+    );
+    for (const [i, x] of xs.entries()) expectRel(logGamma(x), ref[i]!, 1e-12, `gammaln(${x})`);
+  });
+});
+
 describe('histogram quantiles and Fisher: boundaries', () => {
   it('a rank equal to a cumulative count lands in that bucket, as Prometheus picks the first bucket with count ≥ rank', () => {
     // 50 of 100 observations ≤ 0.1, none in (0.1, 0.2]: the median is 0.1, not 0.2.
     const bounds = [0.1, 0.2, 0.4, Number.POSITIVE_INFINITY];
     expect(histogramQuantile(0.5, bounds, [50, 50, 100, 100])).toBeCloseTo(0.1, 12);
     expect(histogramQuantile(0.75, bounds, [50, 50, 100, 100])).toBeCloseTo(0.3, 12);
+    // Inside the first bucket the lower bound is 0: rank 25 of the 50 below 0.1 is 0.05.
+    expect(histogramQuantile(0.25, bounds, [50, 90, 100, 100])).toBeCloseTo(0.05, 12);
     expect(histogramQuantile(0.5, [], [])).toBeNaN();
   });
 
