@@ -87,7 +87,8 @@ export interface WindowSamples {
   stableRequests: number;
 }
 
-const fmt = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(4)).toString() : String(v));
+// toPrecision keeps NaN and ±Infinity as they are, so missing values print as such.
+const fmt = (v: number) => Number(v.toPrecision(4)).toString();
 
 function defaultMinEffect(test: StatTest): number {
   return test === 'mann-whitney' ? 0.05 : 0.005;

@@ -5,7 +5,6 @@
 
 /** Standard normal CDF. */
 export function normalCdf(z: number): number {
-  if (Number.isNaN(z)) return Number.NaN;
   return 0.5 * erfc(-z / Math.SQRT2);
 }
 
@@ -18,18 +17,15 @@ export function normalSf(z: number): number {
 export function erfc(x: number): number {
   if (x < 0) return 2 - erfc(-x);
   if (x < 0.5) return 1 - erfSeries(x);
-  // Lentz continued fraction for erfc(x) * exp(x^2) * sqrt(pi).
-  const tiny = 1e-300;
+  // Lentz continued fraction for erfc(x) * exp(x^2) * sqrt(pi). For x ≥ 0.5 every denominator is at least x, so
+  // Lentz's guard against a zero denominator is never needed.
   let f = x;
   let c = x;
   let d = 0;
   for (let n = 1; n < 500; n++) {
     const a = n / 2;
-    d = x + a * d;
-    d = Math.abs(d) < tiny ? tiny : d;
+    d = 1 / (x + a * d);
     c = x + a / c;
-    c = Math.abs(c) < tiny ? tiny : c;
-    d = 1 / d;
     const delta = c * d;
     f *= delta;
     if (Math.abs(delta - 1) < 1e-16) break;
@@ -95,7 +91,6 @@ export function mannWhitneyBinned(
   let tieTerm = 0;
   for (let i = 0; i < first.length; i++) {
     const t = first[i]! + second[i]!;
-    if (t === 0) continue;
     const midRank = below + (t + 1) / 2;
     rankSum1 += first[i]! * midRank;
     tieTerm += t * t * t - t;
