@@ -137,6 +137,7 @@ describe('download, verify, retry over http (nginx and the fault proxy)', () => 
     const error = await failure(pull(await openRepo(repo), { ...quick, targets: ['exhausted.bin'] }));
     proxy.setFault(rel(md5), undefined);
     expect(hits(md5) - before).toBe(4);
+    expect(error.message).not.toMatch(/attempts: undefined$/);
     expect(error.message).toMatch(
       new RegExp(
         `^Could not download 'exhausted\\.bin' \\(object ${md5}\\) from DVC remote 'store' \\(${proxy.url.replace(/\./g, '\\.')}/${rel(md5)}\\) after 4 attempts: \\S`,
@@ -211,6 +212,20 @@ describe('download, verify, retry over http (nginx and the fault proxy)', () => 
     expect(readFileSync(join(repo, 'dir-b/c.txt'))).toEqual(dirB['c.txt']);
     expect(result.objectIds).toContain(`md5:${listingA.md5}.dir`);
     expect(existsSync(join(repo, '.dvc/cache'))).toBe(false);
+  });
+
+  it('without the cache, a manifest download that breaks off or arrives corrupt is fetched again', async () => {
+    const listingA = dvcDirListing(Object.entries(dirA).map(([relpath, d]) => ({ relpath, md5: md5sum(d) })));
+    const manifest = `${rel(listingA.md5)}.dir`;
+    for (const fault of [{ kind: 'reset', times: 1 } as const, { kind: 'corrupt', times: 1 } as const]) {
+      proxy.setFault(manifest, fault);
+      const before = proxy.hits.get(`/${manifest}`) ?? 0;
+      const { repo, result } = await pullVia(proxy.url, ['dir-a'], { fillCache: false });
+      proxy.setFault(manifest, undefined);
+      expect((proxy.hits.get(`/${manifest}`) ?? 0) - before).toBe(2);
+      expect(result.pulled.map((f) => f.path)).toEqual(['dir-a/a.txt', 'dir-a/sub/b.txt']);
+      expect(readFileSync(join(repo, 'dir-a/a.txt'))).toEqual(dirA['a.txt']);
+    }
   });
 
   it('with the cache, keeps each .dir manifest under its name and reads it from there the next time', async () => {

@@ -122,6 +122,7 @@ describe('the workspace is verified, not trusted (local remote)', () => {
       size: data.length,
       downloaded: false,
     });
+    expect(again.pulled.find((f) => f.path === 'set/x.txt')).toMatchObject({ size: 6, downloaded: false });
     const after = statSync(join(built.repo, 'data.txt'));
     expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
   });
@@ -215,6 +216,19 @@ describe('objects that hash to something else (local remote)', () => {
     );
   });
 
+  it('an imported out the remote lacks is listed as imported, not as missing', async () => {
+    const built = buildRepo({ files: { 'own.txt': Buffer.from('own\n') } });
+    const md5 = md5sum('imported bytes\n');
+    writeFileSync(
+      join(built.repo, 'borrowed.txt.dvc'),
+      `md5: 0123456789abcdef0123456789abcdef\nfrozen: true\ndeps:\n- path: data/borrowed.txt\n  repo:\n    url: https://example.com/org/data-registry\n    rev_lock: 0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c\nouts:\n- md5: ${md5}\n  size: 15\n  hash: md5\n  path: borrowed.txt\n`,
+    );
+    const error = await failure(pullRepo(built));
+    expect(error.message).toBe(
+      `1 imported file(s) are not on DVC remote store: borrowed.txt (${md5}, imported from https://example.com/org/data-registry@0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c); DVC pulls 'dvc import' outs from their source repository, which the native engine does not clone: set use-dvc-cli: true, or push them to the remote. The other 1 file(s) were placed`,
+    );
+  });
+
   it('a legacy 2.x text object is verified by its dos2unix md5 and written with its CRLF bytes', async () => {
     const text = Buffer.from('id,name\r\n1,ada\r\n2,grace\r\n');
     const built = buildRepo({ legacy: { 'people.csv': text } });
@@ -251,7 +265,10 @@ describe('where verified downloads are written (local remote)', () => {
         two: { 'a.txt': Buffer.from('two-a\n') },
       },
     });
+    const cwdBefore = readdirSync(process.cwd());
     const result = await pullRepo(built, { fillCache: false });
+    // Manifests go through memory: no temp file anywhere, not even in the working directory.
+    expect(readdirSync(process.cwd())).toEqual(cwdBefore);
     expect(readFileSync(join(built.repo, 'nested/deeper/f.txt'), 'utf8')).toBe('file\n');
     expect(readFileSync(join(built.repo, 'one/a.txt'), 'utf8')).toBe('one-a\n');
     expect(readFileSync(join(built.repo, 'one/sub/b.txt'), 'utf8')).toBe('one-b\n');
