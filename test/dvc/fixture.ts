@@ -2,17 +2,23 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { repoRoot } from '../harness/index';
 
+function ancestors(dir: string): string[] {
+  const parent = dirname(dir);
+  return parent === dir ? [dir] : [dir, ...ancestors(parent)];
+}
+
 /**
- * `shared/` beside the clone, where CI puts the shared fixtures; a git worktree nested one level deeper
- * finds it beside its parent.
+ * MLOPS_SHARED_DIR, else `shared/` beside the clone, where CI puts the shared fixtures; a git worktree
+ * nested deeper, or Stryker's sandbox copy of it under `.tmp/`, finds it beside one of its ancestors.
  */
-export const sharedDir =
-  [resolve(repoRoot, '../shared'), resolve(repoRoot, '../../shared')].find((d) =>
-    existsSync(join(d, 'fixtures')),
-  ) ?? resolve(repoRoot, '../shared');
+export const sharedDir = process.env.MLOPS_SHARED_DIR
+  ? resolve(process.env.MLOPS_SHARED_DIR)
+  : (ancestors(dirname(repoRoot))
+      .map((d) => join(d, 'shared'))
+      .find((d) => existsSync(join(d, 'fixtures'))) ?? resolve(repoRoot, '../shared'));
 export const fixtureArchive = join(sharedDir, 'fixtures', 'dvc', 'dvc-fixture.tar.gz');
 
 export interface ExpectedFile {
