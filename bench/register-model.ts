@@ -32,7 +32,7 @@ function timedWithRss(command: string, args: string[]): { seconds: number; rssMb
   const started = performance.now();
   const result = execFileSync(
     'bash',
-    ['-c', `/usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1`, '_', command, ...args],
+    ['-c', `set -o pipefail; /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1`, '_', command, ...args],
     {
       encoding: 'utf8',
     },
@@ -92,8 +92,10 @@ try {
     'PUT',
     '-H',
     'content-type: application/octet-stream',
-    '--data-binary',
-    `@${tarball}`,
+    '-H',
+    'expect:',
+    '-T',
+    tarball,
     put.toString(),
   ]);
   const remoteRun = await ours(() => remote.registerVersion({ name: 'bench', source: model, runId }));

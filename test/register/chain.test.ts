@@ -107,7 +107,7 @@ describe('train-and-log → register-model through the harness', () => {
     try {
       const job = new Job({ env });
       const train = await job.step('train', 'train-and-log', {
-        // 3 MB of weights in one PATCH: the cut lands 200 KB into the blob.
+        // 3 MB of weights, hashed first, then sent in one monolithic PUT: the cut lands 200 KB into it.
         run: `mkdir -p model && head -c 3000000 /dev/urandom > model/weights.bin && echo '{"test": {"accuracy": 0.9}}' > metrics.json`,
         'experiment-name': 'iris',
       });
@@ -139,7 +139,7 @@ describe('train-and-log → register-model through the harness', () => {
       expect(ok.stdout).toMatch(/cut off \(.*503.*\); starting again \(2\/3\)/);
       expect(ok.stdout).toMatch(/cut off.*starting again \(3\/3\)/);
       expect(ok.outputs).toMatchObject({ version: '1', alias: 'champion' });
-      expect(proxy.log.slice(0, 2)).toEqual(['503 PATCH blob', 'cut PATCH blob']);
+      expect(proxy.log.slice(0, 3)).toEqual(['503 PUT blob', 'cut PUT blob', 'PUT blob 201']);
       const firstManifest = proxy.log.findIndex((e) => e.startsWith('PUT manifest'));
       // The layer's closing PUT and the config's PUT come before any manifest.
       expect(proxy.log.slice(0, firstManifest).filter((e) => e === 'PUT blob 201')).toHaveLength(2);

@@ -90,7 +90,11 @@ export async function packModel(
     },
     async (open) => {
       packed = 0;
-      const stored = await into.store.pushStream(into.repository, open, { signal: ctx.signal });
+      // Hashing first would compress the layer twice: it is hashed while it is sent.
+      const stored = await into.store.pushStream(into.repository, open, {
+        digestFirst: false,
+        signal: ctx.signal,
+      });
       outcome = stored.outcome;
       return stored;
     },

@@ -14,6 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { ActionError } from '@mlops-actions/kit';
 import { type Descriptor, MediaType } from './media';
+import { SourceChangedError } from './store';
 
 export interface LayerEntry {
   /** Path inside the layer, relative, `/`-separated, without a trailing slash. */
@@ -25,6 +26,8 @@ export interface LayerEntry {
   /** Kept only as "executable or not": 0755 or 0644 for files, 0755 for folders. */
   executable: boolean;
   linkname?: string;
+  /** mtime (ms) of the source file when it was listed: a later read that finds another one fails. */
+  modified?: number;
 }
 
 export interface Layer {
@@ -91,6 +94,7 @@ export function listTree(source: string, prefix: string): LayerEntry[] {
         source: abs,
         size: stat.size,
         executable: (stat.mode & 0o111) !== 0,
+        modified: stat.mtimeMs,
       });
     } else if (stat.isSymbolicLink()) {
       entries.push({ path: rel, type: 'symlink', size: 0, executable: true, linkname: readlinkSync(abs) });
@@ -184,6 +188,16 @@ function padding(size: number): Buffer {
   return Buffer.alloc((512 - (size % 512)) % 512);
 }
 
+/** The exact size of the plain tar of `entries` (the uncompressed layer), known before it is read. */
+export function tarSize(entries: LayerEntry[], mtime = 0): number {
+  let size = 1024;
+  for (const entry of entries) {
+    for (const block of entryHeaders(entry, mtime)) size += block.byteLength;
+    if (entry.type === 'file') size += entry.size + padding(entry.size).byteLength;
+  }
+  return size;
+}
+
 async function* tarStream(entries: LayerEntry[], mtime: number): AsyncGenerator<Buffer> {
   for (const entry of entries) {
     yield* entryHeaders(entry, mtime);
@@ -195,8 +209,13 @@ async function* tarStream(entries: LayerEntry[], mtime: number): AsyncGenerator<
       yield chunk as Buffer;
     }
     if (read !== entry.size)
-      throw new ActionError(
-        `'${entry.source}' changed size while the layer was built (${entry.size} → ${read} bytes)`,
+      throw new SourceChangedError(
+        `'${entry.source}' changed size while the layer was read (${entry.size} → ${read} bytes)`,
+      );
+    // A layer may be read more than once (hashed, then uploaded): every read must give the listed bytes.
+    if (entry.modified !== undefined && lstatSync(entry.source).mtimeMs !== entry.modified)
+      throw new SourceChangedError(
+        `'${entry.source}' was modified while the layer was read (its mtime moved after it was listed)`,
       );
     yield padding(entry.size);
   }

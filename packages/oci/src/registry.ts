@@ -19,13 +19,15 @@ import {
   sha256,
 } from './media';
 import { isLoopback, registryApiHost } from './reference';
-import type {
-  BlobSource,
-  FetchedManifest,
-  OciStore,
-  PushBlobOptions,
-  PushOutcome,
-  StreamedBlob,
+import {
+  type BlobSource,
+  type FetchedManifest,
+  type OciStore,
+  type PushBlobOptions,
+  type PushOutcome,
+  type PushStreamOptions,
+  SourceChangedError,
+  type StreamedBlob,
 } from './store';
 
 export interface RegistryCredentials {
@@ -41,7 +43,7 @@ export interface RegistryClientOptions {
   credentialInput?: string;
   /** Plain HTTP; the default for loopback hosts only. */
   insecure?: boolean;
-  /** Bytes per PATCH for chunked uploads; blobs up to this size go in one PUT. */
+  /** Bytes per PATCH for chunked uploads (after a 413, or for a stream hashed on the way). */
   chunkSize?: number;
   /** Attempts of a whole blob upload (a new upload session each) when one is cut off. */
   uploadAttempts?: number;
@@ -71,7 +73,20 @@ export function parseChallenge(header: string): Challenge | undefined {
 
 const DEFAULT_CHUNK = 16 * 1024 * 1024;
 
-/** A client of the OCI distribution spec with the bearer-token and basic auth flows, retries and chunked uploads. */
+/**
+ * Time allowed for an upload request to be answered: the response only comes once the body is sent, so
+ * it grows with the size (at least 512 KB/s, the pace the 30 s for a 16 MB chunk always allowed).
+ */
+function uploadTimeout(bytes: number): number {
+  return 30_000 + Math.ceil(bytes / 512);
+}
+
+/**
+ * A client of the OCI distribution spec with the bearer-token and basic auth flows and retries. Blobs go
+ * up as one monolithic `PUT` (POST, then PUT with the digest): docker-registry 2.8 syncs its upload file
+ * and hash state on every PATCH, so chunks cost it far more than one request. Chunked uploads remain for
+ * registries that refuse a large body (413) and for streams hashed on the way.
+ */
 export class RegistryClient implements OciStore {
   readonly name: string;
   private readonly base: string;
@@ -79,6 +94,8 @@ export class RegistryClient implements OciStore {
   private challenge?: Challenge;
   private readonly tokens = new Map<string, string>();
   private readonly chunkSize: number;
+  /** Set once the registry refused a monolithic body (413): later blobs go up in chunks at once. */
+  private chunkedOnly = false;
 
   constructor(private readonly options: RegistryClientOptions) {
     this.name = options.registry;
@@ -321,15 +338,35 @@ export class RegistryClient implements OciStore {
     return 'uploaded';
   }
 
+  /**
+   * A stream that can be read twice (`open` gives the same bytes each time) is hashed first, without
+   * sending anything: a blob the registry has is not sent again, and the bytes go up in one monolithic
+   * PUT, hashed again on the way and refused if they changed. With `digestFirst: false` it is read once,
+   * sent in chunks and hashed on the way, the digest given in the closing PUT.
+   */
   async pushStream(
     repository: string,
     open: () => Readable,
-    options: Omit<PushBlobOptions, 'mountFrom'> = {},
+    options: PushStreamOptions = {},
   ): Promise<StreamedBlob> {
-    const stored = await this.retryUpload('a streamed blob', repository, options.signal, () =>
-      this.uploadStream(repository, open, options),
+    if (options.digestFirst === false) {
+      const stored = await this.retryUpload('a streamed blob', repository, options.signal, () =>
+        this.uploadStream(repository, open, options),
+      );
+      return { ...stored, outcome: 'uploaded' };
+    }
+    const started = performance.now();
+    const { digest, size } = await digestOf(open(), options.signal);
+    const descriptor = { mediaType: 'application/octet-stream', digest, size };
+    const exists = (await this.hasBlob(repository, digest)) !== undefined;
+    this.options.log?.(
+      `${digest} (${size} bytes) hashed in ${((performance.now() - started) / 1000).toFixed(1)} s; ${exists ? `${this.name}/${repository} has it already, nothing to upload` : `uploading it to ${this.name}/${repository}`}`,
     );
-    return { ...stored, outcome: 'uploaded' };
+    if (exists) return { digest, size, outcome: 'exists' };
+    await this.retryUpload(digest, repository, options.signal, () =>
+      this.upload(repository, descriptor, open, options),
+    );
+    return { digest, size, outcome: 'uploaded' };
   }
 
   /** Runs a whole upload again, in a new session, when it was cut off by the network or a 5xx. */
@@ -372,6 +409,10 @@ export class RegistryClient implements OciStore {
     return this.resolveLocation(location);
   }
 
+  /**
+   * One upload session: the whole blob in one PUT, or in PATCHes once the registry has answered 413 to a
+   * whole body. The bytes are hashed on the way; a source that no longer gives them fails clearly.
+   */
   private async upload(
     repository: string,
     descriptor: Descriptor,
@@ -380,35 +421,79 @@ export class RegistryClient implements OciStore {
   ): Promise<void> {
     const what = `${repository}@${descriptor.digest}`;
     const chunkSize = options.chunkSize ?? this.chunkSize;
+    const chunked = this.chunkedOnly || (options.chunkSize !== undefined && descriptor.size > chunkSize);
+    if (!chunked) {
+      const location = await this.startUpload(repository, what);
+      if (await this.putWhole(repository, location, descriptor, source, what, options)) return;
+      this.chunkedOnly = true;
+      this.options.log?.(
+        `${this.name} refused ${descriptor.size} bytes in one request (413); uploading in ${chunkSize}-byte chunks from now on`,
+      );
+    }
     const location = await this.startUpload(repository, what);
-    const finish = (url: string) => {
-      const u = new URL(url);
-      u.searchParams.set('digest', descriptor.digest);
-      return u.toString();
+    const sent = await this.patchChunks(
+      repository,
+      location,
+      chunks(verified(source, descriptor, what), chunkSize),
+      what,
+      options,
+    );
+    await this.finishUpload(repository, sent.location, descriptor.digest, what, options.signal);
+  }
+
+  /**
+   * The monolithic upload: `PUT <location>?digest=…` with the whole body and its Content-Length. False
+   * when the registry answered 413 (the body is too large for it), so the caller can send chunks instead.
+   */
+  private async putWhole(
+    repository: string,
+    location: string,
+    descriptor: Descriptor,
+    source: BlobSource,
+    what: string,
+    options: PushBlobOptions,
+  ): Promise<boolean> {
+    const url = new URL(location);
+    url.searchParams.set('digest', descriptor.digest);
+    let failure: Error | undefined;
+    const bytes = verified(source, descriptor, what);
+    const body = async function* () {
+      try {
+        for await (const part of bytes) {
+          yield part;
+          options.onProgress?.(part.byteLength);
+        }
+      } catch (error) {
+        failure = error as Error;
+        throw error;
+      }
     };
-    if (descriptor.size <= chunkSize) {
-      const bytes = source instanceof Uint8Array ? source : await readAll(source());
-      const response = await this.call('PUT', finish(location), push(repository), what, {
-        headers: { 'content-type': 'application/octet-stream' },
-        body: bytes,
+    let response: Response;
+    try {
+      response = await this.call('PUT', url.toString(), push(repository), what, {
+        headers: {
+          'content-type': 'application/octet-stream',
+          'content-length': String(descriptor.size),
+        },
+        body: () => ReadableStream.from(body()),
+        accept: [413],
         retry: false,
         signal: options.signal,
+        timeoutMs: uploadTimeout(descriptor.size),
       });
-      await response.body?.cancel();
-      options.onProgress?.(bytes.byteLength);
-      return;
+    } catch (error) {
+      // A source that failed or changed breaks the request; its own error says what happened.
+      throw failure ?? error;
     }
-    const sent = await this.patchChunks(repository, location, chunks(source, chunkSize), what, options);
-    if (sent.size !== descriptor.size)
-      throw new ActionError(`Blob ${descriptor.digest} had ${sent.size} bytes, expected ${descriptor.size}`);
-    await this.finishUpload(repository, sent.location, descriptor.digest, what, options.signal);
+    await response.body?.cancel();
+    return response.status !== 413;
   }
 
   /** A chunked upload of bytes whose digest is computed on the way and given in the closing PUT. */
   private async uploadStream(
     repository: string,
     open: () => Readable,
-    options: Omit<PushBlobOptions, 'mountFrom'>,
+    options: PushStreamOptions,
   ): Promise<{ digest: string; size: number }> {
     const what = `${repository} (streamed blob)`;
     const location = await this.startUpload(repository, what);
@@ -424,7 +509,7 @@ export class RegistryClient implements OciStore {
       const sent = await this.patchChunks(
         repository,
         location,
-        hashed(chunks(() => stream, options.chunkSize ?? this.chunkSize)),
+        hashed(chunks(stream, options.chunkSize ?? this.chunkSize)),
         what,
         options,
       );
@@ -458,6 +543,7 @@ export class RegistryClient implements OciStore {
         body: chunk,
         retry: false,
         signal: options.signal,
+        timeoutMs: uploadTimeout(chunk.byteLength),
       });
       await response.body?.cancel();
       offset += chunk.byteLength;
@@ -608,25 +694,65 @@ export async function* readAhead<T>(source: AsyncIterable<T>): AsyncGenerator<T>
   }
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const part of stream) parts.push(Buffer.from(part as Uint8Array));
-  return Buffer.concat(parts);
+/** The sha256 and size of a stream, read to its end without keeping it. */
+async function digestOf(stream: Readable, signal?: AbortSignal): Promise<{ digest: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  try {
+    for await (const part of stream) {
+      signal?.throwIfAborted();
+      hash.update(part as Uint8Array);
+      size += (part as Uint8Array).byteLength;
+    }
+  } finally {
+    stream.destroy();
+  }
+  return { digest: `sha256:${hash.digest('hex')}`, size };
 }
 
-/** Fixed-size chunks of a source, so memory stays at one chunk whatever the blob size. */
-async function* chunks(source: BlobSource, size: number): AsyncGenerator<Buffer> {
+/**
+ * The bytes of `source`, hashed on the way: more bytes than the descriptor says, or another digest at the
+ * end, fail with a SourceChangedError before the upload can be closed.
+ */
+async function* verified(source: BlobSource, descriptor: Descriptor, what: string): AsyncGenerator<Buffer> {
   if (source instanceof Uint8Array) {
-    for (let i = 0; i < source.byteLength; i += size) yield Buffer.from(source.subarray(i, i + size));
+    yield Buffer.from(source.buffer, source.byteOffset, source.byteLength);
     return;
   }
+  const hash = createHash('sha256');
+  let size = 0;
+  const stream = source();
+  const changed = (detail: string) =>
+    new SourceChangedError(
+      `The bytes of ${what} changed while they were uploaded (${detail}): its source gave other bytes than when it was hashed`,
+    );
+  try {
+    for await (const raw of stream) {
+      const part = raw as Buffer;
+      size += part.byteLength;
+      if (size > descriptor.size) throw changed(`more than the ${descriptor.size} bytes hashed`);
+      hash.update(part);
+      yield part;
+    }
+  } finally {
+    stream.destroy();
+  }
+  const digest = `sha256:${hash.digest('hex')}`;
+  if (size !== descriptor.size || digest !== descriptor.digest)
+    throw changed(
+      `${size} bytes with digest ${digest}, not ${descriptor.size} bytes with ${descriptor.digest}`,
+    );
+}
+
+/** Fixed-size chunks of a byte stream, so memory stays at one chunk whatever the blob size. */
+async function* chunks(source: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Buffer> {
   let buffer = Buffer.allocUnsafe(size);
   let filled = 0;
-  for await (const part of source()) {
-    let data = part as Buffer;
+  for await (const part of source) {
+    let data = part;
     while (data.byteLength > 0) {
       const n = Math.min(size - filled, data.byteLength);
-      data.copy(buffer, filled, 0, n);
+      buffer.set(data.subarray(0, n), filled);
       filled += n;
       data = data.subarray(n);
       if (filled === size) {

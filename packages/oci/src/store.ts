@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { ActionError } from '@mlops-actions/kit';
 import type { Descriptor, Manifest } from './media';
 
 /** Bytes of a blob to push: in memory, or a file/stream that can be opened again for a retry. */
@@ -16,17 +17,32 @@ export type PushOutcome = 'exists' | 'mounted' | 'uploaded';
 export interface StreamedBlob {
   digest: string;
   size: number;
-  /** `exists` when the store already had these bytes (a layout can tell; a registry cannot before the end). */
+  /** `exists` when the store already had these bytes (and none were sent). */
   outcome: PushOutcome;
 }
 
 export interface PushBlobOptions {
   /** A repository on the same registry that has the blob: mount it from there instead of uploading. */
   mountFrom?: string;
-  /** Bytes per PATCH request; 0 or undefined below `chunkThreshold` means one monolithic PUT. */
+  /** Sends a blob larger than this in PATCHes of this many bytes instead of one monolithic PUT. */
   chunkSize?: number;
+  /** Bytes sent so far (counted again from 0 by a retried upload). */
   onProgress?: (bytes: number) => void;
   signal?: AbortSignal;
+}
+
+export interface PushStreamOptions extends Omit<PushBlobOptions, 'mountFrom'> {
+  /**
+   * Read the stream once to hash it before sending anything (default true): a blob the registry has is
+   * not sent, and the rest goes up in one request. false for a stream that costs much to produce twice
+   * (compressed on the fly): it is hashed while it is sent in chunks.
+   */
+  digestFirst?: boolean;
+}
+
+/** A blob's source gave other bytes than before (a file changed between two reads). */
+export class SourceChangedError extends ActionError {
+  override name = 'SourceChangedError';
 }
 
 /**
@@ -56,14 +72,11 @@ export interface OciStore {
   ): Promise<PushOutcome>;
   /**
    * Stores a blob whose digest is known only once its bytes are read (a layer packed on the fly): the
-   * bytes are hashed while they are written or uploaded, and the digest is given at the end. `open` is
-   * called again when an upload is cut off and retried, and must produce the same bytes.
+   * bytes are hashed before or while they are written or uploaded. `open` may be called more than once
+   * (a digest pass, a retried upload) and must produce the same bytes each time; a SourceChangedError
+   * says it did not.
    */
-  pushStream(
-    repository: string,
-    open: () => Readable,
-    options?: Omit<PushBlobOptions, 'mountFrom'>,
-  ): Promise<StreamedBlob>;
+  pushStream(repository: string, open: () => Readable, options?: PushStreamOptions): Promise<StreamedBlob>;
   /** Links a blob from another repository of the same store; false when the store would need the bytes. */
   mountBlob(repository: string, digest: string, from: string): Promise<boolean>;
   listTags(repository: string): Promise<string[]>;

@@ -5,6 +5,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   utimesSync,
   writeFileSync,
@@ -12,7 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildLayer, listTree, sourceDateEpoch } from '../src/layer';
+import { buildLayer, listTree, sourceDateEpoch, tarSize } from '../src/layer';
 
 const dirs: string[] = [];
 function temp(): string {
@@ -93,6 +94,14 @@ describe('deterministic tar layer', () => {
     expect(head[3]).toBe(0);
     expect(head.readUInt32LE(4)).toBe(0);
     expect(head[9]).toBe(255);
+  });
+
+  it('knows the size of the plain tar before packing it (PAX headers and padding included)', async () => {
+    const dir = temp();
+    makeModel(join(dir, 'm'), 1_000_000, 0o022);
+    const entries = listTree(join(dir, 'm'), 'models');
+    await buildLayer(entries, { output: join(dir, 'layer.tar'), gzip: false, mtime: 1_700_000_000 });
+    expect(tarSize(entries, 1_700_000_000)).toBe(statSync(join(dir, 'layer.tar')).size);
   });
 
   it('stamps SOURCE_DATE_EPOCH and refuses a malformed one', async () => {

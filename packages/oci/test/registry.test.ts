@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { createReadStream, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,12 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../test/servers/process';
 import { type Registry, startRegistry } from '../../../test/servers/registry';
 import { startUploadProxy } from '../../../test/servers/upload-proxy';
-import { buildLayer, listTree } from '../src/layer';
+import { buildLayer, listTree, streamLayer } from '../src/layer';
 import { LayoutStore } from '../src/layout';
 import { describe as describeBytes, encodeJson, type ImageManifest, MediaType, sha256 } from '../src/media';
 import { listReferrers, pushReferrer, referrersTag } from '../src/referrers';
 import { RegistryClient } from '../src/registry';
-import type { OciStore } from '../src/store';
+import { type OciStore, SourceChangedError } from '../src/store';
 
 const exec = promisify(execFile);
 const dirs: string[] = [];
@@ -203,7 +203,7 @@ describe('streamed blobs (digest known only at the end)', () => {
     return `sha256:${(await exec('sha256sum', [file])).stdout.split(' ')[0]}`;
   };
 
-  it('uploads in several PATCHes with the digest in the closing PUT, and again whole after a reset mid-stream', async () => {
+  it('with digestFirst: false, uploads in several PATCHes with the digest in the closing PUT, and again whole after a reset mid-stream', async () => {
     const proxy = await startUploadProxy(registry.url);
     try {
       proxy.failNext({ kind: 'reset', afterBytes: 100_000 });
@@ -214,10 +214,14 @@ describe('streamed blobs (digest known only at the end)', () => {
         log: (l) => logs.push(l),
       });
       let opened = 0;
-      const stored = await client.pushStream('stream/app', () => {
-        opened++;
-        return Readable.from([bytes.subarray(0, 1_500_000), bytes.subarray(1_500_000)]);
-      });
+      const stored = await client.pushStream(
+        'stream/app',
+        () => {
+          opened++;
+          return Readable.from([bytes.subarray(0, 1_500_000), bytes.subarray(1_500_000)]);
+        },
+        { digestFirst: false },
+      );
       expect(stored).toEqual({ digest: await expected(), size: 3_000_000, outcome: 'uploaded' });
       expect(opened).toBe(2);
       expect(logs.join('\n')).toMatch(/cut off.*starting again \(2\/3\)/);
@@ -234,6 +238,138 @@ describe('streamed blobs (digest known only at the end)', () => {
     } finally {
       await proxy.stop();
     }
+  });
+
+  const parts = (data: Buffer) => Readable.from([data.subarray(0, 1_000_000), data.subarray(1_000_000)]);
+
+  it('hashes first, then sends the blob in one monolithic PUT; pushed again, nothing is sent', async () => {
+    const proxy = await startUploadProxy(registry.url);
+    try {
+      const logs: string[] = [];
+      const client = new RegistryClient({ registry: proxy.host, log: (l) => logs.push(l) });
+      let opened = 0;
+      let sent = 0;
+      const open = () => {
+        opened++;
+        return parts(bytes);
+      };
+      const stored = await client.pushStream('mono/app', open, { onProgress: (n) => (sent += n) });
+      const digest = await expected();
+      expect(stored).toEqual({ digest, size: 3_000_000, outcome: 'uploaded' });
+      expect(opened).toBe(2);
+      expect(sent).toBe(3_000_000);
+      expect(proxy.log).toEqual(['PUT blob 201']);
+      expect(logs.join('\n')).toContain(`${digest} (3000000 bytes) hashed`);
+
+      const again = await client.pushStream('mono/app', open);
+      expect(again).toEqual({ digest, size: 3_000_000, outcome: 'exists' });
+      expect(opened).toBe(3);
+      expect(proxy.log).toEqual(['PUT blob 201']);
+      const direct = new RegistryClient({ registry: registry.host });
+      expect(sha256(await direct.getBlob('mono/app', digest))).toBe(digest);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('starts a new upload session when the monolithic PUT is reset midway, and the blob lands whole', async () => {
+    const proxy = await startUploadProxy(registry.url);
+    try {
+      proxy.failNext({ kind: 'reset', afterBytes: 100_000 });
+      const logs: string[] = [];
+      const client = new RegistryClient({ registry: proxy.host, log: (l) => logs.push(l) });
+      const stored = await client.pushStream('reset/app', () => parts(bytes));
+      expect(stored.outcome).toBe('uploaded');
+      expect(proxy.log).toEqual(['cut PUT blob', 'PUT blob 201']);
+      expect(logs.join('\n')).toMatch(/upload of sha256:[0-9a-f]{64} .*cut off.*starting again \(2\/3\)/);
+      const direct = new RegistryClient({ registry: registry.host });
+      expect(sha256(await direct.getBlob('reset/app', stored.digest))).toBe(await expected());
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('falls back to chunked PATCHes when the registry answers 413 to the whole body, and stays chunked', async () => {
+    const proxy = await startUploadProxy(registry.url);
+    try {
+      proxy.failNext({ kind: 'status', status: 413 });
+      const logs: string[] = [];
+      const client = new RegistryClient({
+        registry: proxy.host,
+        chunkSize: 1024 * 1024,
+        log: (l) => logs.push(l),
+      });
+      const stored = await client.pushStream('big/app', () => parts(bytes));
+      expect(stored).toEqual({ digest: await expected(), size: 3_000_000, outcome: 'uploaded' });
+      expect(proxy.log).toEqual([
+        '413 PUT blob',
+        'PATCH blob 202',
+        'PATCH blob 202',
+        'PATCH blob 202',
+        'PUT blob 201',
+      ]);
+      expect(logs.join('\n')).toMatch(
+        /refused 3000000 bytes in one request \(413\); uploading in 1048576-byte chunks/,
+      );
+      // The next blob goes up in chunks at once.
+      const other = Buffer.from(bytes).reverse();
+      await client.pushStream('big/app', () => parts(other));
+      expect(proxy.log.slice(5)).toEqual([
+        'PATCH blob 202',
+        'PATCH blob 202',
+        'PATCH blob 202',
+        'PUT blob 201',
+      ]);
+      const direct = new RegistryClient({ registry: registry.host });
+      expect(await direct.hasBlob('big/app', stored.digest)).toBe(3_000_000);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('fails clearly, without retrying or storing anything, when the bytes change between the digest pass and the upload', async () => {
+    const proxy = await startUploadProxy(registry.url);
+    try {
+      const client = new RegistryClient({ registry: proxy.host });
+      const changed = Buffer.from(bytes);
+      changed[2_500_000] = (changed[2_500_000]! + 1) % 256;
+      let opened = 0;
+      const error = await client
+        .pushStream('changed/app', () => parts(opened++ === 0 ? bytes : changed))
+        .catch((e: Error) => e);
+      expect(error).toBeInstanceOf(SourceChangedError);
+      expect((error as Error).message).toMatch(
+        new RegExp(
+          `The bytes of changed/app@${await expected()} changed while they were uploaded \\(3000000 bytes with digest sha256:[0-9a-f]{64}, not`,
+        ),
+      );
+      expect(opened).toBe(2);
+      expect(proxy.log).toEqual([]);
+      const direct = new RegistryClient({ registry: registry.host });
+      expect(await direct.hasBlob('changed/app', await expected())).toBeUndefined();
+      expect(await direct.hasBlob('changed/app', sha256(changed))).toBeUndefined();
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('names the file of a layer that was modified after the digest pass', async () => {
+    const dir = temp();
+    const file = join(dir, 'm', 'weights.bin');
+    mkdirSync(join(dir, 'm'));
+    writeFileSync(file, bytes);
+    const client = new RegistryClient({ registry: registry.host });
+    let opened = 0;
+    const error = await streamLayer(listTree(join(dir, 'm'), 'm'), { gzip: false }, (open) =>
+      client.pushStream('layer/app', () => {
+        if (opened++ === 1) writeFileSync(file, Buffer.from(bytes).reverse());
+        return open();
+      }),
+    ).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(SourceChangedError);
+    expect((error as Error).message).toBe(
+      `'${file}' was modified while the layer was read (its mtime moved after it was listed)`,
+    );
   });
 
   it('lands in a layout under its digest with no temporary file left, and reports a blob it already had', async () => {

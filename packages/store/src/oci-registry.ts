@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { ActionError } from '@mlops-actions/kit';
+import { ActionError, Progress } from '@mlops-actions/kit';
 import {
   type Descriptor,
   describe,
@@ -8,13 +8,16 @@ import {
   encodeJson,
   type ImageManifest,
   isValidTag,
+  type LayerEntry,
   listReferrers,
   listTree,
   MediaType,
   type OciStore,
   pushReferrer,
+  SourceChangedError,
   sourceDateEpoch,
   streamLayer,
+  tarSize,
 } from '@mlops-actions/oci';
 import type { HistoryEntry, ModelRegistry, ModelVersionInfo, RegisterOptions, WaitOptions } from './registry';
 
@@ -164,9 +167,7 @@ export class OciModelRegistry implements ModelRegistry {
     this.options.log?.(
       `Packing and pushing the model layer (${total} bytes in ${entries.filter((e) => e.type === 'file').length} files, ${gzip ? 'tar+gzip' : 'tar'}) to ${this.uri}`,
     );
-    const layer = await streamLayer(entries, { mtime: sourceDateEpoch(), gzip }, (open) =>
-      this.store.pushStream(repository, open),
-    );
+    const layer = await this.pushLayer(repository, entries, gzip, options.source);
     const layerDescriptor: Descriptor = {
       ...layer.descriptor,
       mediaType: gzip ? ModelPack.weightTarGzip : ModelPack.weightTar,
@@ -200,6 +201,40 @@ export class OciModelRegistry implements ModelRegistry {
         `${this.uri}: version v${version} of ${options.name} vanished right after it was pushed`,
       );
     return { version: info, created: true };
+  }
+
+  /**
+   * Streams the model layer into the store: hashed first, then sent in one request unless the store has
+   * it, with progress in the log. The files must not change until it is stored.
+   */
+  private async pushLayer(repository: string, entries: LayerEntry[], gzip: boolean, source: string) {
+    const mtime = sourceDateEpoch();
+    const progress = new Progress({
+      label: `model layer sent to ${this.uri}`,
+      total: 1,
+      totalBytes: gzip ? undefined : tarSize(entries, mtime),
+      unit: 'layer',
+      log: (line) => this.options.log?.(line),
+    });
+    try {
+      // A gzip'd layer would be compressed twice by a digest pass: it is hashed while it is sent instead.
+      // Progress counts bytes sent, so a retried upload counts its bytes again.
+      const layer = await streamLayer(entries, { mtime, gzip }, (open) =>
+        this.store.pushStream(repository, open, {
+          digestFirst: !gzip,
+          onProgress: (n) => progress.tick(0, n),
+        }),
+      );
+      progress.tick(1);
+      progress.done();
+      return layer;
+    } catch (error) {
+      if (error instanceof SourceChangedError)
+        throw new ActionError(
+          `The model files in '${source}' changed while they were pushed to ${this.uri}: ${error.message}. Register the model once nothing writes to it any more`,
+        );
+      throw error;
+    }
   }
 
   /** Registries have no conditional tag write: take the next free number, push, re-read, retry when lost. */

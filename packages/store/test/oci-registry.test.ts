@@ -177,6 +177,45 @@ describe('OciModelRegistry against docker-registry 2.8 (no auth)', () => {
     ]);
   });
 
+  it('hashes the layer before sending it, logs progress, and fails naming the file rewritten between the two reads, with no version tagged', async () => {
+    const dir = modelDir('weights one');
+    const logs: string[] = [];
+    let opened = 0;
+    // A training job still writing the model: the file changes after the digest pass.
+    class Rewriting extends RegistryClient {
+      override pushStream(...[repository, open, options]: Parameters<RegistryClient['pushStream']>) {
+        return super.pushStream(
+          repository,
+          () => {
+            if (opened++ === 1) writeFileSync(join(dir, 'model.pkl'), 'weights two');
+            return open();
+          },
+          options,
+        );
+      }
+    }
+    const models = new OciModelRegistry({
+      kind: 'oci',
+      store: new Rewriting({ registry: registry.host, log: (l) => logs.push(l) }),
+      namespace: 'ml',
+      uri: `oci://${registry.host}/ml`,
+      reference: (repository, digest) => `oci://${registry.host}/${repository}@${digest}`,
+      log: (l) => logs.push(l),
+    });
+    const error = await models
+      .registerVersion({ name: 'rewritten', source: dir, runId: RUN_A })
+      .catch((e: Error) => e);
+    expect((error as Error).message).toBe(
+      `The model files in '${dir}' changed while they were pushed to oci://${registry.host}/ml: '${join(dir, 'model.pkl')}' was modified while the layer was read (its mtime moved after it was listed). Register the model once nothing writes to it any more`,
+    );
+    expect(await new RegistryClient({ registry: registry.host }).listTags('ml/rewritten')).toEqual([]);
+
+    const ok = await models.registerVersion({ name: 'rewritten', source: dir, runId: RUN_B });
+    expect(ok.version.version).toBe('1');
+    expect(logs.join('\n')).toMatch(/sha256:[0-9a-f]{64} \(\d+ bytes\) hashed in [\d.]+ s; uploading it/);
+    expect(logs.join('\n')).toMatch(/model layer sent to oci:\/\/.*\/ml: 1\/1 layer, (\S+ \S+)\/\1, .* in /);
+  });
+
   it('two registrations racing for the same tag both end with their own version, and the loser logs its retry', async () => {
     await remote(registry).registerVersion({ name: 'race', source: modelDir('r0'), runId: '0'.repeat(32) });
     // Both runs list the tags, see v1, and are held until both are about to push v2: a real race on one tag.
