@@ -11,8 +11,12 @@
  * - dvc-pull with a warm .dvc/cache (workspace empty);
  * - dvc-pull with everything already in the workspace (goal: under 1 s);
  * - the floor: `cp -r` of the remote's objects (local), a parallel plain HTTP GET of every object to disk
- *   with the same concurrency (nginx).
- * Each figure is the median of DVC_BENCH_ROUNDS (default 3) interleaved rounds.
+ *   with the same concurrency (nginx);
+ * - what bounds a verifying pull, as fresh Node processes: md5 of every object and nothing else, and a bare
+ *   loop doing only what the pull must do per object (kernel copy into a temp file, md5 of the copy, rename),
+ *   the same jobs at a time.
+ * Each figure is the median of DVC_BENCH_ROUNDS (default 3) interleaved rounds. DVC_BENCH_BUNDLE runs another
+ * build of the action (default dist/dvc-pull/index.js), to measure a baseline beside a change.
  * Run: npx tsx bench/dvc-pull.ts
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -31,7 +35,7 @@ const BIG = Number(process.env.DVC_BENCH_BIG ?? 10);
 const SCALE = Number(process.env.DVC_BENCH_SCALE ?? 1);
 const JOBS = Number(process.env.DVC_BENCH_JOBS ?? 8);
 const ROUNDS = Number(process.env.DVC_BENCH_ROUNDS ?? 3);
-const bundle = join(repoRoot, 'dist', 'dvc-pull', 'index.js');
+const bundle = process.env.DVC_BENCH_BUNDLE ?? join(repoRoot, 'dist', 'dvc-pull', 'index.js');
 
 const root = mkdtempSync(join(tmpdir(), 'dvc-bench-'));
 const remote = join(root, 'remote');
@@ -142,6 +146,52 @@ async function httpFloor(url: string, objects: string[], dest: string): Promise<
   return seconds(started);
 }
 
+/** The bound scripts run in a fresh `node`, as the action does: its start-up is part of both. */
+const BOUND_SCRIPT = `
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
+import { copyFile, mkdir, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+const [mode, src, dest, jobs] = process.argv.slice(1);
+const objects = readdirSync(src, { recursive: true }).filter((p) => /^[0-9a-f]{2}\\/[0-9a-f]{30}$/.test(p));
+const buffer = Buffer.allocUnsafe(1 << 20);
+const md5 = (path) => {
+  const fd = openSync(path, 'r');
+  const hash = createHash('md5');
+  for (let n = readSync(fd, buffer); n > 0; n = readSync(fd, buffer)) hash.update(buffer.subarray(0, n));
+  closeSync(fd);
+  return hash.digest('hex');
+};
+let next = 0;
+await Promise.all(Array.from({ length: Number(jobs) }, async () => {
+  while (next < objects.length) {
+    const object = objects[next++];
+    if (mode === 'hash') { md5(join(src, object)); continue; }
+    await mkdir(join(dest, object.slice(0, 2)), { recursive: true });
+    await copyFile(join(src, object), join(dest, object + '.tmp'));
+    if (md5(join(dest, object + '.tmp')) !== object.replace('/', '')) throw new Error('bad ' + object);
+    await rename(join(dest, object + '.tmp'), join(dest, object));
+  }
+}));
+`;
+
+function bound(mode: 'hash' | 'copy'): number {
+  const dest = join(root, 'bound');
+  const started = process.hrtime.bigint();
+  execFileSync(process.execPath, [
+    '--input-type=module',
+    '-e',
+    BOUND_SCRIPT,
+    mode,
+    join(remote, 'files', 'md5'),
+    dest,
+    String(JOBS),
+  ]);
+  const s = seconds(started);
+  rmSync(dest, { recursive: true, force: true });
+  return s;
+}
+
 const fmt = (s: number) => `${s.toFixed(2)} s`;
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
 
@@ -163,6 +213,8 @@ try {
     execFileSync('cp', ['-r', join(remote, 'files'), cpDest]);
     record('cp', seconds(started));
     rmSync(cpDest, { recursive: true, force: true });
+    record('boundHash', bound('hash'));
+    record('boundCopy', bound('copy'));
 
     const direct = freshRepo('direct');
     record('localColdNoCache', runAction(direct, false).s);
@@ -199,12 +251,20 @@ const localNoop = median('localNoop');
 const httpFloorS = median('httpFloor');
 const httpCold = median('httpCold');
 const httpNoop = median('httpNoop');
+const boundHash = median('boundHash');
+const boundCopy = median('boundCopy');
 
 console.log('');
 console.log(`Medians of ${ROUNDS} interleaved rounds:`);
 console.log('| run | time | vs floor |');
 console.log('| --- | ---: | ---: |');
 console.log(`| floor: cp -r of the remote objects | ${fmt(cpFloor)} | 1.00× |`);
+console.log(
+  `| bound: node, md5 of every object, nothing written | ${fmt(boundHash)} | ${ratio(boundHash, cpFloor)} |`,
+);
+console.log(
+  `| bound: node, kernel copy + md5 of the copy + rename per object | ${fmt(boundCopy)} | ${ratio(boundCopy, cpFloor)} |`,
+);
 console.log(
   `| dvc-pull cold, local remote, .dvc/cache filled (cache: true) | ${fmt(localCold)} | ${ratio(localCold, cpFloor)} |`,
 );

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readSync } from 'node:fs';
 
 /** `md5` for DVC 3 outs; `md5-dos2unix` for 2.x outs (no `hash:` key), whose text files hash with CRLF→LF. */
 export type HashName = 'md5' | 'md5-dos2unix';
@@ -90,6 +90,18 @@ export async function hashFile(
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }))
     hasher.update(chunk as Buffer);
   return { md5: hasher.digest(), size: hasher.bytes };
+}
+
+/** One buffer for every synchronous read: hashing thousands of small files allocates (and page-faults) nothing. */
+const SYNC_CHUNK = Buffer.allocUnsafe(1 << 20);
+
+/**
+ * Feeds an open file, from its current offset to its end, through `hasher` with synchronous reads. For files
+ * in the page cache (just written, or small): no thread-pool round trip per chunk and no buffer per file.
+ */
+export function hashFdSync(fd: number, hasher: ObjectHasher): void {
+  for (let n = readSync(fd, SYNC_CHUNK); n > 0; n = readSync(fd, SYNC_CHUNK))
+    hasher.update(SYNC_CHUNK.subarray(0, n));
 }
 
 export function md5Hex(data: Uint8Array | string): string {

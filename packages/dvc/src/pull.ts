@@ -1,11 +1,23 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { constants, existsSync, readFileSync, statSync } from 'node:fs';
-import { chmod, copyFile, link, mkdir, open, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  createReadStream,
+  existsSync,
+  fchmodSync,
+  fstatSync,
+  openSync,
+  readFileSync,
+  type Stats,
+  statSync,
+} from 'node:fs';
+import { copyFile, link, mkdir, open, rename, rm, symlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ActionError, InputError, isInside, mapPool, realPathOf } from '@mlops-actions/kit';
 import type { CacheType } from './config';
 import { type ManifestEntry, type Out, parseManifest } from './formats';
-import { type HashName, ObjectHasher } from './hash';
+import { type HashName, hashFdSync, ObjectHasher } from './hash';
 import { openRemote, type RemoteOptions, type RemoteStore } from './remotes/index';
 import type { DvcRepo } from './repo';
 import { HashState } from './state';
@@ -108,8 +120,10 @@ function tempName(path: string): string {
 }
 
 const TRANSPORT_ATTEMPTS = 4;
-/** Objects up to this size stay in memory between download and checkout. */
-const KEEP_IN_MEMORY = 4 << 20;
+/** Downloaded chunks are written in gathered batches of about this size: one thread-pool round trip each. */
+const WRITE_BATCH = 1 << 20;
+/** Written files up to this size are verified with synchronous reads (from the page cache) on the main thread. */
+const SYNC_VERIFY_LIMIT = 16 << 20;
 
 /** A transfer that receives nothing for this long is abandoned and retried. */
 const IDLE_TIMEOUT_MS = 60_000;
@@ -190,7 +204,7 @@ const CACHE_MODE = 0o444;
 
 interface Transferred {
   bytes: number;
-  /** The verified bytes, when small enough to keep (or when the caller asked for memory only). */
+  /** The verified bytes, when they were fetched into memory. */
   data?: Buffer;
 }
 
@@ -198,6 +212,26 @@ interface Selected {
   dirOuts: Array<{ out: Out; remoteName: string; within?: string; target: number }>;
   skippedNoCache: Set<string>;
   objectIds: Set<string>;
+}
+
+/**
+ * Hashes a file this pull just wrote (still in the page cache) and gives it its final mode before anyone can
+ * see it. Up to SYNC_VERIFY_LIMIT the reads are synchronous (no round trip per chunk); a bigger file is read
+ * through the thread pool so the event loop never blocks for long.
+ */
+async function hashWritten(path: string, hasher: ObjectHasher, mode: number): Promise<Stats> {
+  const fd = openSync(path, 'r');
+  try {
+    const info = fstatSync(fd);
+    if (info.size <= SYNC_VERIFY_LIMIT) hashFdSync(fd, hasher);
+    else
+      for await (const chunk of createReadStream('', { fd, autoClose: false, highWaterMark: 1 << 20 }))
+        hasher.update(chunk as Buffer);
+    fchmodSync(fd, mode);
+    return info;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -234,8 +268,6 @@ export class Puller {
   private readonly useCache: boolean;
   private readonly madeDirs = new Set<string>();
   private readonly madeDirsPending = new Map<string, Promise<unknown>>();
-  /** Verified bytes of objects just written to the cache, by cache path, until their checkout. */
-  private readonly fresh = new Map<string, Buffer>();
   private readonly workspaceMode = 0o666 & ~process.umask();
   private readonly entries = new Map<string, Entry>();
   private readonly bad: BadObject[] = [];
@@ -325,22 +357,26 @@ export class Puller {
     return path.startsWith(`${this.cacheDir}/`);
   }
 
-  /** One attempt: the object's bytes into `temp` (or memory), hashed as they pass. */
+  /**
+   * One attempt: the object's bytes into `temp` (or memory when undefined), hashed as they pass or, when the
+   * remote copied them inside the kernel, read back from the page cache. Returns the written file's identity
+   * when it has it, for the hash state.
+   */
   private async receive(
     store: RemoteStore,
     rel: string,
     hasher: ObjectHasher,
     temp: string | undefined,
     mode: number,
-  ): Promise<{ found: boolean; data?: Buffer }> {
-    // Small local objects are read whole: far fewer round trips through the I/O thread pool.
-    // Writes stay asynchronous: synchronous ones cut CPU time by a third but stall the whole pull whenever
-    // the kernel throttles a writer (README "Speed").
-    const whole = store.read ? await store.read(rel) : null;
+  ): Promise<{ found: boolean; data?: Buffer; written?: Stats }> {
+    if (temp && store.copyTo) {
+      if (!(await store.copyTo(rel, temp))) return { found: false };
+      return { found: true, written: await hashWritten(temp, hasher, mode) };
+    }
+    const whole = !temp && store.read ? await store.read(rel) : null;
     if (whole === undefined) return { found: false };
     if (whole) {
       hasher.update(whole);
-      if (temp) await writeFile(temp, whole, { mode });
       return { found: true, data: whole };
     }
     const attempt = new AbortController();
@@ -350,20 +386,29 @@ export class Puller {
     const source = await store.open(rel, signal);
     if (!source) return { found: false };
     const file = temp ? await open(temp, 'w', mode) : undefined;
+    // Chunks wait here until a batch is worth one gathered write (a network chunk is often 16 KB).
     const chunks: Uint8Array[] = [];
-    let keep = true;
+    let pending = 0;
+    const flush = async () => {
+      const { bytesWritten } = await file!.writev(chunks);
+      if (bytesWritten !== pending)
+        throw new Error(`short write to ${temp} (${bytesWritten} of ${pending} bytes)`);
+      chunks.length = 0;
+      pending = 0;
+    };
     try {
       const idle = this.options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
       for await (const chunk of withIdleTimeout(source, idle, () => attempt.abort())) {
         hasher.update(chunk);
-        if (file) await file.write(chunk);
-        keep &&= !file || hasher.bytes <= KEEP_IN_MEMORY;
-        if (keep) chunks.push(chunk);
+        chunks.push(chunk);
+        pending += chunk.length;
+        if (file && pending >= WRITE_BATCH) await flush();
       }
+      if (file && pending > 0) await flush();
     } finally {
       await file?.close();
     }
-    return { found: true, data: keep ? Buffer.concat(chunks) : undefined };
+    return { found: true, data: file ? undefined : Buffer.concat(chunks) };
   }
 
   private async transfer(
@@ -384,7 +429,7 @@ export class Puller {
       this.options.signal?.throwIfAborted();
       const temp = dest ? tempName(dest) : undefined;
       const hasher = new ObjectHasher(hashName);
-      let received: { found: boolean; data?: Buffer };
+      let received: { found: boolean; data?: Buffer; written?: Stats };
       try {
         received = await this.receive(store, rel, hasher, temp, toCache ? CACHE_MODE : this.workspaceMode);
       } catch (error) {
@@ -416,9 +461,9 @@ export class Puller {
       }
       if (dest && temp) {
         await rename(temp, dest);
-        this.state.recordFile(dest, hashName, expected);
-        // The checkout that follows writes these bytes instead of reading the cache file back.
-        if (toCache && received.data && !md5.endsWith('.dir')) this.fresh.set(dest, received.data);
+        // A rename keeps the inode and mtime the state records.
+        if (received.written) this.state.record(dest, hashName, expected, received.written);
+        else this.state.recordFile(dest, hashName, expected);
       }
       return { bytes: hasher.bytes, data: received.data };
     }
@@ -488,7 +533,7 @@ export class Puller {
   }
 
   /** Links or copies `source` (a cache file) to `temp` with the first link type that works here. */
-  private async link(source: string, temp: string, bytes: Buffer | undefined): Promise<void> {
+  private async link(source: string, temp: string): Promise<void> {
     for (;;) {
       const type = this.linkTypes[0];
       if (!type) {
@@ -499,13 +544,14 @@ export class Puller {
       try {
         if (type === 'hardlink') await link(source, temp);
         else if (type === 'symlink') await symlink(source, temp);
-        else if (type === 'copy' && bytes) await writeFile(temp, bytes, { mode: this.workspaceMode });
         else {
-          // FICLONE shares the blocks when the filesystem can and copies otherwise; FORCE never copies.
+          // FICLONE shares the blocks when the filesystem can and copies inside the kernel otherwise (the
+          // cache file was verified: its bytes never pass through user space again); FORCE never copies.
           const flag = type === 'copy' ? constants.COPYFILE_FICLONE : constants.COPYFILE_FICLONE_FORCE;
           await copyFile(source, temp, flag);
-          // Copies are the user's to edit: not read-only like the cache file they came from.
-          await chmod(temp, this.workspaceMode);
+          // Copies are the user's to edit: not read-only like the cache file they came from. A metadata-only
+          // call: synchronous, it saves a thread-pool round trip per file.
+          chmodSync(temp, this.workspaceMode);
         }
         return;
       } catch (error) {
@@ -529,10 +575,8 @@ export class Puller {
     const dest = join(this.repo.root, entry.path);
     await this.ensureDir(dirname(dest));
     const temp = tempName(dest);
-    const bytes = this.fresh.get(source);
-    this.fresh.delete(source);
     try {
-      await this.link(source, temp, bytes);
+      await this.link(source, temp);
       await rename(temp, dest);
     } catch (error) {
       await rm(temp, { force: true });

@@ -1,6 +1,8 @@
 import {
+  closeSync,
   existsSync,
   mkdirSync,
+  openSync,
   readFileSync,
   renameSync,
   type Stats,
@@ -8,9 +10,20 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
-import { type HashName, hashBuffer, hashFile } from './hash';
+import { type HashName, hashFdSync, hashFile, ObjectHasher } from './hash';
 
 const SMALL_FILE = 4 << 20;
+
+function hashSmallFile(path: string, hashName: HashName): string {
+  const hasher = new ObjectHasher(hashName);
+  const fd = openSync(path, 'r');
+  try {
+    hashFdSync(fd, hasher);
+  } finally {
+    closeSync(fd);
+  }
+  return hasher.digest();
+}
 
 type Record_ = [size: number, mtimeMs: number, ino: number, hash: string];
 
@@ -45,11 +58,9 @@ export class HashState {
     const known = this.entries[key];
     if (known && known[0] === info.size && known[1] === info.mtimeMs && known[2] === info.ino)
       return known[3];
-    // Small files hash faster read whole than streamed.
+    // Small files hash faster read synchronously than streamed through the thread pool.
     const md5 =
-      info.size <= SMALL_FILE
-        ? hashBuffer(readFileSync(path), hashName)
-        : (await hashFile(path, hashName)).md5;
+      info.size <= SMALL_FILE ? hashSmallFile(path, hashName) : (await hashFile(path, hashName)).md5;
     this.record(path, hashName, md5, info);
     return md5;
   }

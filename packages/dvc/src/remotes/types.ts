@@ -16,6 +16,11 @@ export interface RemoteStore {
    * remote does not have it, null to fall back to `open`.
    */
   read?(objectPath: string): Promise<Buffer | undefined | null>;
+  /**
+   * Optional fast path for a file system remote: copies the object to `dest` inside the kernel (a reflink
+   * where the file system shares blocks), false when the remote does not have it.
+   */
+  copyTo?(objectPath: string, dest: string): Promise<boolean>;
   /** Where the object lives, for messages. */
   locate(objectPath: string): string;
 }
