@@ -1,4 +1,10 @@
-import { exceedsMargin, fisherExactGreater, mannWhitneyBinned, proportionDifference } from './stats';
+import {
+  binCounts,
+  exceedsMargin,
+  fisherExactGreater,
+  mannWhitneyBinned,
+  proportionDifference,
+} from './stats';
 
 export type MetricClass = 'technical' | 'business';
 export type Verdict = 'pass' | 'fail' | 'inconclusive';
@@ -290,16 +296,9 @@ function twoProportionRule(spec: MetricSpec, m: Measurement, options: JudgeOptio
   };
 }
 
+/** increase() extrapolates, so counts are fractional: round to whole requests before binning. */
 function toBins(cumulative: number[]): number[] {
-  const out: number[] = [];
-  let previous = 0;
-  for (const value of cumulative) {
-    // increase() extrapolates, so counts are fractional: round to whole requests.
-    const v = Math.round(value);
-    out.push(Math.max(0, v - previous));
-    previous = Math.max(previous, v);
-  }
-  return out;
+  return binCounts(cumulative.map(Math.round));
 }
 
 function sum(values: number[]): number {

@@ -165,37 +165,6 @@ export function proportionDifference(x1: number, n1: number, x2: number, n2: num
   };
 }
 
-export interface TwoProportionResult {
-  p1: number;
-  p2: number;
-  /** Pooled z statistic: positive when the first proportion is higher. */
-  z: number;
-  p: number;
-}
-
-/** Pooled two-proportion z-test (equivalent to the 2×2 chi-square test without Yates' correction). */
-export function twoProportion(
-  x1: number,
-  n1: number,
-  x2: number,
-  n2: number,
-  alternative: Alternative = 'two-sided',
-): TwoProportionResult {
-  const p1 = n1 > 0 ? x1 / n1 : Number.NaN;
-  const p2 = n2 > 0 ? x2 / n2 : Number.NaN;
-  const pooled = (x1 + x2) / (n1 + n2);
-  const se = Math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2));
-  if (!(se > 0)) return { p1, p2, z: 0, p: 1 };
-  const z = (p1 - p2) / se;
-  const p =
-    alternative === 'greater'
-      ? normalSf(z)
-      : alternative === 'less'
-        ? normalCdf(z)
-        : Math.min(1, 2 * normalSf(Math.abs(z)));
-  return { p1, p2, z, p };
-}
-
 /** Per-bin counts from cumulative `le` bucket counts sorted by bound (Prometheus histograms are cumulative). */
 export function binCounts(cumulative: number[]): number[] {
   const out: number[] = [];
