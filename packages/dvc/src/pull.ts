@@ -115,8 +115,12 @@ export function computeDataHash(files: Array<{ path: string; md5: string }>): st
   return hash.digest('hex');
 }
 
+/** Unique to this process (another pull may share the cache), then a counter: no random draw per file. */
+const TEMP_PREFIX = randomBytes(6).toString('hex');
+let tempCount = 0;
+
 function tempName(path: string): string {
-  return `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  return `${path}.${TEMP_PREFIX}${(tempCount++).toString(36)}.tmp`;
 }
 
 const TRANSPORT_ATTEMPTS = 4;
