@@ -115,8 +115,12 @@ export function computeDataHash(files: Array<{ path: string; md5: string }>): st
   return hash.digest('hex');
 }
 
+/** Unique to this process (another pull may share the cache), then a counter: no random draw per file. */
+const TEMP_PREFIX = randomBytes(6).toString('hex');
+let tempCount = 0;
+
 function tempName(path: string): string {
-  return `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  return `${path}.${TEMP_PREFIX}${(tempCount++).toString(36)}.tmp`;
 }
 
 const TRANSPORT_ATTEMPTS = 4;
@@ -212,26 +216,6 @@ interface Selected {
   dirOuts: Array<{ out: Out; remoteName: string; within?: string; target: number }>;
   skippedNoCache: Set<string>;
   objectIds: Set<string>;
-}
-
-/**
- * Hashes a file this pull just wrote (still in the page cache) and gives it its final mode before anyone can
- * see it. Up to SYNC_VERIFY_LIMIT the reads are synchronous (no round trip per chunk); a bigger file is read
- * through the thread pool so the event loop never blocks for long.
- */
-async function hashWritten(path: string, hasher: ObjectHasher, mode: number): Promise<Stats> {
-  const fd = openSync(path, 'r');
-  try {
-    const info = fstatSync(fd);
-    if (info.size <= SYNC_VERIFY_LIMIT) hashFdSync(fd, hasher);
-    else
-      for await (const chunk of createReadStream('', { fd, autoClose: false, highWaterMark: 1 << 20 }))
-        hasher.update(chunk as Buffer);
-    fchmodSync(fd, mode);
-    return info;
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /**
@@ -333,9 +317,21 @@ export class Puller {
     return store;
   }
 
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.madeDirs.has(dir)) return;
+    let pending = this.madeDirsPending.get(dir);
+    if (!pending) {
+      pending = mkdir(dir, { recursive: true });
+      this.madeDirsPending.set(dir, pending);
+    }
+    await pending;
+    this.madeDirs.add(dir);
+  }
+
   /**
    * Downloads one object to `dest` (a cache path, a workspace path, or memory when undefined), hashing in
-   * the same pass as the write. Network failures are retried; a digest mismatch is retried once and then
+   * the same pass as the write, or reading a kernel copy back before it is renamed into place. From here to
+   * `inCache` is the whole download-verify-retry path. Network failures are retried; a digest mismatch is retried once and then
    * throws CorruptObjectError. Returns undefined when the remote does not have the object.
    */
   fetch(
@@ -358,6 +354,26 @@ export class Puller {
   }
 
   /**
+   * Hashes a file this pull just wrote (still in the page cache) and gives it its final mode before anyone can
+   * see it. Up to SYNC_VERIFY_LIMIT the reads are synchronous (no round trip per chunk); a bigger file is read
+   * through the thread pool so the event loop never blocks for long.
+   */
+  private async hashWritten(path: string, hasher: ObjectHasher, mode: number): Promise<Stats> {
+    const fd = openSync(path, 'r');
+    try {
+      const info = fstatSync(fd);
+      if (info.size <= SYNC_VERIFY_LIMIT) hashFdSync(fd, hasher);
+      else
+        for await (const chunk of createReadStream('', { fd, autoClose: false, highWaterMark: 1 << 20 }))
+          hasher.update(chunk as Buffer);
+      fchmodSync(fd, mode);
+      return info;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
    * One attempt: the object's bytes into `temp` (or memory when undefined), hashed as they pass or, when the
    * remote copied them inside the kernel, read back from the page cache. Returns the written file's identity
    * when it has it, for the hash state.
@@ -371,7 +387,7 @@ export class Puller {
   ): Promise<{ found: boolean; data?: Buffer; written?: Stats }> {
     if (temp && store.copyTo) {
       if (!(await store.copyTo(rel, temp))) return { found: false };
-      return { found: true, written: await hashWritten(temp, hasher, mode) };
+      return { found: true, written: await this.hashWritten(temp, hasher, mode) };
     }
     const whole = !temp && store.read ? await store.read(rel) : null;
     if (whole === undefined) return { found: false };
@@ -467,17 +483,6 @@ export class Puller {
       }
       return { bytes: hasher.bytes, data: received.data };
     }
-  }
-
-  private async ensureDir(dir: string): Promise<void> {
-    if (this.madeDirs.has(dir)) return;
-    let pending = this.madeDirsPending.get(dir);
-    if (!pending) {
-      pending = mkdir(dir, { recursive: true });
-      this.madeDirsPending.set(dir, pending);
-    }
-    await pending;
-    this.madeDirs.add(dir);
   }
 
   /** True when the cache holds the object with the right digest. */
