@@ -65,6 +65,14 @@ print(json.dumps(dict(v=np.var([1.5, 4.0], ddof=1), c=np.cov([1.5, 4.0], [2.0, -
     expect(sampleCovariance(0, 0, 0, 0)).toBeNaN();
   });
 
+  it('one unit has no variance even when its sums come rounded from a warehouse (x = 0.1: Σx² = 0.01, not 0.1·0.1)', () => {
+    // SQL numeric sums rounded to doubles: 0.01 ≠ 0.1 · 0.1 = 0.010000000000000002, so n·x̄² ≠ Σx².
+    expect(0.1 * 0.1).not.toBe(0.01);
+    expect(sampleVariance(1, 0.1, 0.01)).toBeNaN();
+    expect(sampleCovariance(1, 0.1, 0.1, 0.01)).toBeNaN();
+    expect(meanEstimate({ n: 1, sum: 0.1, sumSquares: 0.01 }).variance).toBeNaN();
+  });
+
   it('a constant column whose sums round below n·mean² has variance 0, never a negative one', () => {
     // 0.1 three times: Σx² = 0.030000000000000006 < Σx · x̄ = 0.030000000000000013 in doubles.
     const s = sums([0.1, 0.1, 0.1]);
@@ -238,5 +246,7 @@ describe('CUPED θ when the covariate carries no information', () => {
     expect(ratioCupedTheta([arm(11, Number.POSITIVE_INFINITY, 4), arm(21, 1, 1)])).toBe(0);
     expect(ratioCupedTheta([arm(11, Number.NaN, 4), arm(21, 1, 1)])).toBe(0);
     expect(ratioCupedTheta([arm(11, 2, -1), arm(21, 1, -3)])).toBe(0);
+    // A var(L′) so small (subnormal) that the slope overflows to ∞ is no usable slope either.
+    expect(ratioCupedTheta([arm(11, 1, 5e-324), arm(21, 0, 5e-324)])).toBe(0);
   });
 });

@@ -40,6 +40,18 @@ print(json.dumps(out))
     expect(sampleRatioMismatch([9040, 960], [1, 1]).pValue).toBeLessThan(1e-100);
   });
 
+  it('a billion units split one unit off 50/50 keeps χ² to 1e-10 relative (scipy.stats.chisquare), with no cancellation', () => {
+    const ref = python<{ stat: number; p: number }>(`
+import json
+from scipy import stats
+r = stats.chisquare([500000001, 499999999], [5e8, 5e8])
+print(json.dumps(dict(stat=r.statistic, p=r.pvalue)))
+`);
+    const r = sampleRatioMismatch([500000001, 499999999], [1, 1]);
+    expectRel(r.chiSquare, ref.stat, 1e-10, 'χ²');
+    expectRel(r.pValue, ref.p, 1e-10, 'p');
+  });
+
   it('no units at all is no mismatch: χ² 0, p 1, and expected counts of zero', () => {
     expect(sampleRatioMismatch([0, 0, 0], [1, 1, 2])).toEqual({
       chiSquare: 0,
