@@ -354,18 +354,12 @@ function marginOf(m: Metric): { margin: number; scale: 'relative' | 'absolute' }
 /** Every number of a result, nested ones included: none may reach the outputs as NaN or ±∞. */
 function nonFinite(value: unknown, path = ''): string | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? undefined : path;
-  if (Array.isArray(value)) {
-    for (const [i, v] of value.entries()) {
-      const bad = nonFinite(v, `${path}[${i}]`);
-      if (bad) return bad;
-    }
-  } else if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      // Sample sizes may be unreachable (∞); the outputs turn those into null.
-      if (k === 'requiredUnits') continue;
-      const bad = nonFinite(v, path ? `${path}.${k}` : k);
-      if (bad) return bad;
-    }
+  if (!value || typeof value !== 'object') return undefined;
+  for (const [k, v] of Object.entries(value)) {
+    // Sample sizes may be unreachable (∞); the outputs turn those into null.
+    if (k === 'requiredUnits') continue;
+    const bad = nonFinite(v, Array.isArray(value) ? `${path}[${k}]` : path ? `${path}.${k}` : k);
+    if (bad) return bad;
   }
   return undefined;
 }

@@ -293,6 +293,23 @@ print('"%se%d"' % (m, int(x)))
       "primary metric 'revenue' cannot be computed: variant 'A' has 1 unit(s); at least 2 are needed",
     );
     expect(run(e, { A: arm(2, 100), B: arm(2, 105) }).metrics[0]!.outcome).not.toBe('untestable');
+    // Two control units are enough: only the one-unit treatment is named.
+    expect(run(e, { A: arm(2, 100), B: arm(1, 100) }).metrics[0]!.error).toBe(
+      "variant 'B' has 1 unit(s); at least 2 are needed",
+    );
+  });
+
+  it('an uncomputable primary metric is named beside duplicate units, not hidden by them', () => {
+    const a = run(
+      e,
+      { A: arm(3, 100), B: arm(1, 100), [MULTIPLE]: arm(2, 1) },
+      { multiVariant: 0, repeated: 0 },
+    );
+    expect(a.decision).toBe('invalid');
+    expect(a.reasons).toContain('2 unit(s) appear in more than one variant');
+    expect(a.reasons).toContain(
+      "primary metric 'revenue' cannot be computed: variant 'B' has 1 unit(s); at least 2 are needed",
+    );
   });
 
   it('a guardrail proportion holding other values than 0 and 1', () => {
