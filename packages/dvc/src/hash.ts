@@ -40,7 +40,8 @@ export class ObjectHasher {
   update(chunk: Uint8Array): void {
     this.bytes += chunk.length;
     this.raw.update(chunk);
-    if (!this.unix) return;
+    // An empty chunk must not settle a CR held back from the previous one: its LF may still come.
+    if (!this.unix || chunk.length === 0) return;
     if (this.headBytes < TEXT_SNIFF_BYTES) {
       const take = Buffer.from(chunk.subarray(0, TEXT_SNIFF_BYTES - this.headBytes));
       this.head.push(take);
