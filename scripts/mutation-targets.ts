@@ -29,18 +29,18 @@ export const MUTATION_TARGETS: Record<string, MutationTarget> = {
     ],
   },
   dvc: {
-    // hash.ts is the digest. pull.ts: fetch/receive/transfer (download, hash, verify, retry, corrupt object),
-    // inCache, fetchOrRecord (a corrupt or missing object recorded), the workspace check of findNeeded, the
-    // cache hit of place, the corrupt objects' error; state.ts: the digest of an existing file, from the state.
+    // hash.ts is the digest. pull.ts: fetch/hashWritten/receive/transfer (download or kernel copy, hash,
+    // verify, retry, corrupt object), inCache, fetchOrRecord (a corrupt or missing object recorded), the
+    // workspace check of findNeeded, the cache hit of place, the corrupt objects' error; state.ts: the digest
+    // of an existing file, from the state.
     mutate: [
       'packages/dvc/src/hash.ts',
-      'packages/dvc/src/pull.ts:309-425',
-      'packages/dvc/src/pull.ts:439-442',
-      'packages/dvc/src/pull.ts:463-488',
-      'packages/dvc/src/pull.ts:615-619',
-      'packages/dvc/src/pull.ts:632-638',
-      'packages/dvc/src/pull.ts:692-704',
-      'packages/dvc/src/state.ts:40-55',
+      'packages/dvc/src/pull.ts:337-492',
+      'packages/dvc/src/pull.ts:513-538',
+      'packages/dvc/src/pull.ts:664-668',
+      'packages/dvc/src/pull.ts:681-687',
+      'packages/dvc/src/pull.ts:741-753',
+      'packages/dvc/src/state.ts:53-66',
     ],
     tests: ['packages/dvc/test/hash*.test.ts', 'packages/dvc/test/pull*.test.ts'],
   },
