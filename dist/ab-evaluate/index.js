@@ -36382,8 +36382,8 @@ function untestable(m, a, b, sequential, error) {
         method: 'none',
         sequential,
         // A mean may itself be what overflowed; an untestable metric shows it only when it is a number.
-        control: { ...a, mean: a.mean !== null && Number.isFinite(a.mean) ? a.mean : null },
-        treatment: { ...b, mean: b.mean !== null && Number.isFinite(b.mean) ? b.mean : null },
+        control: { ...a, mean: Number.isFinite(a.mean) ? a.mean : null },
+        treatment: { ...b, mean: Number.isFinite(b.mean) ? b.mean : null },
         effect: null,
         ci: null,
         pValue: null,
@@ -36452,22 +36452,15 @@ function marginOf(m) {
 function nonFinite(value, path = '') {
     if (typeof value === 'number')
         return Number.isFinite(value) ? undefined : path;
-    if (Array.isArray(value)) {
-        for (const [i, v] of value.entries()) {
-            const bad = nonFinite(v, `${path}[${i}]`);
-            if (bad)
-                return bad;
-        }
-    }
-    else if (value && typeof value === 'object') {
-        for (const [k, v] of Object.entries(value)) {
-            // Sample sizes may be unreachable (∞); the outputs turn those into null.
-            if (k === 'requiredUnits')
-                continue;
-            const bad = nonFinite(v, path ? `${path}.${k}` : k);
-            if (bad)
-                return bad;
-        }
+    if (!value || typeof value !== 'object')
+        return undefined;
+    for (const [k, v] of Object.entries(value)) {
+        // Sample sizes may be unreachable (∞); the outputs turn those into null.
+        if (k === 'requiredUnits')
+            continue;
+        const bad = nonFinite(v, Array.isArray(value) ? `${path}[${k}]` : path ? `${path}.${k}` : k);
+        if (bad)
+            return bad;
     }
     return undefined;
 }

@@ -267,8 +267,6 @@ function bucketsFromSamples(samples) {
  */
 /** Standard normal CDF. */
 function normalCdf(z) {
-    if (Number.isNaN(z))
-        return Number.NaN;
     return 0.5 * erfc(-z / Math.SQRT2);
 }
 /** Upper tail P(Z > z). */
@@ -281,18 +279,15 @@ function erfc(x) {
         return 2 - erfc(-x);
     if (x < 0.5)
         return 1 - erfSeries(x);
-    // Lentz continued fraction for erfc(x) * exp(x^2) * sqrt(pi).
-    const tiny = 1e-300;
+    // Lentz continued fraction for erfc(x) * exp(x^2) * sqrt(pi). For x ≥ 0.5 every denominator is at least x, so
+    // Lentz's guard against a zero denominator is never needed.
     let f = x;
     let c = x;
     let d = 0;
     for (let n = 1; n < 500; n++) {
         const a = n / 2;
-        d = x + a * d;
-        d = Math.abs(d) < tiny ? tiny : d;
+        d = 1 / (x + a * d);
         c = x + a / c;
-        c = Math.abs(c) < tiny ? tiny : c;
-        d = 1 / d;
         const delta = c * d;
         f *= delta;
         if (Math.abs(delta - 1) < 1e-16)
@@ -336,8 +331,6 @@ function mannWhitneyBinned(first, second, options = {}) {
     let tieTerm = 0;
     for (let i = 0; i < first.length; i++) {
         const t = first[i] + second[i];
-        if (t === 0)
-            continue;
         const midRank = below + (t + 1) / 2;
         rankSum1 += first[i] * midRank;
         tieTerm += t * t * t - t;
@@ -403,22 +396,6 @@ function proportionDifference(x1, n1, x2, n2) {
         adjusted: a1 - a2,
         se: Math.sqrt((a1 * (1 - a1)) / (n1 + 2) + (a2 * (1 - a2)) / (n2 + 2)),
     };
-}
-/** Pooled two-proportion z-test (equivalent to the 2×2 chi-square test without Yates' correction). */
-function twoProportion(x1, n1, x2, n2, alternative = 'two-sided') {
-    const p1 = n1 > 0 ? x1 / n1 : Number.NaN;
-    const p2 = n2 > 0 ? x2 / n2 : Number.NaN;
-    const pooled = (x1 + x2) / (n1 + n2);
-    const se = Math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2));
-    if (!(se > 0))
-        return { p1, p2, z: 0, p: 1 };
-    const z = (p1 - p2) / se;
-    const p = alternative === 'greater'
-        ? normalSf(z)
-        : alternative === 'less'
-            ? normalCdf(z)
-            : Math.min(1, 2 * normalSf(Math.abs(z)));
-    return { p1, p2, z, p };
 }
 /** Per-bin counts from cumulative `le` bucket counts sorted by bound (Prometheus histograms are cumulative). */
 function binCounts(cumulative) {
@@ -722,7 +699,8 @@ const BUILTIN_METRICS = [
     'p99-latency',
     'latency',
 ];
-const fmt = (v) => (Number.isFinite(v) ? Number(v.toPrecision(4)).toString() : String(v));
+// toPrecision keeps NaN and ±Infinity as they are, so missing values print as such.
+const fmt = (v) => Number(v.toPrecision(4)).toString();
 function defaultMinEffect(test) {
     return test === 'mann-whitney' ? 0.05 : 0.005;
 }
@@ -910,16 +888,9 @@ function twoProportionRule(spec, m, options) {
         detail: `${fmt(x1 / n1)} vs ${fmt(x2 / n2)} (n=${n1}/${n2}), p=${test.p.toExponential(2)}${exact === undefined ? '' : `, Fisher exact p=${exact.toExponential(2)}`}`,
     };
 }
+/** increase() extrapolates, so counts are fractional: round to whole requests before binning. */
 function toBins(cumulative) {
-    const out = [];
-    let previous = 0;
-    for (const value of cumulative) {
-        // increase() extrapolates, so counts are fractional: round to whole requests.
-        const v = Math.round(value);
-        out.push(Math.max(0, v - previous));
-        previous = Math.max(previous, v);
-    }
-    return out;
+    return binCounts(cumulative.map(Math.round));
 }
 function sum(values) {
     return values.reduce((a, b) => a + b, 0);
@@ -1846,6 +1817,28 @@ async function kubeconfig_loadKubeConfig(options) {
     }
     return { kc, k8s };
 }
+/** What a failed @kubernetes/client-node call says: the API server's Status body when there is one. */
+function kubeconfig_kubeApiFailure(error) {
+    const e = error;
+    let body = e.body;
+    if (typeof body === 'string') {
+        try {
+            body = JSON.parse(body);
+        }
+        catch {
+            // Not a Status object: keep the text.
+        }
+    }
+    const message = body !== null && typeof body === 'object' && 'message' in body
+        ? String(body.message)
+        : (e.message ?? String(error)).split('\n')[0];
+    const retryAfter = Number(e.headers?.['retry-after']);
+    return {
+        code: typeof e.code === 'number' ? e.code : undefined,
+        message,
+        retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+    };
+}
 
 ;// CONCATENATED MODULE: ./packages/compute/src/kubernetes.ts
 
@@ -2140,25 +2133,6 @@ function buildJobObject(o, spec) {
     }
     return buildTrainJob(o, spec, deadline);
 }
-function apiFailure(error) {
-    const e = error;
-    let body = e.body;
-    if (typeof body === 'string') {
-        try {
-            body = JSON.parse(body);
-        }
-        catch {
-            // Not a Status object: keep the text.
-        }
-    }
-    const message = isObject(body) && 'message' in body ? String(body.message) : (e.message ?? String(error)).split('\n')[0];
-    const retryAfter = Number(e.headers?.['retry-after']);
-    return {
-        code: typeof e.code === 'number' ? e.code : undefined,
-        message,
-        retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
-    };
-}
 function kubernetes_transient(f) {
     return f.code === undefined || f.code === 429 || f.code >= 500;
 }
@@ -2255,7 +2229,7 @@ class kubernetes_KubernetesBackend {
             catch (error) {
                 if (error instanceof ActionError)
                     throw error;
-                const f = apiFailure(error);
+                const f = kubeApiFailure(error);
                 if (f.code === 403) {
                     const who = /User "([^"]+)"/.exec(f.message)?.[1];
                     throw new ActionError(`Kubernetes refused to ${VERBS[what]} ${resource} in namespace ${this.o.namespace} (403 Forbidden${who ? ` for ${who}` : ''}): grant '${VERBS[what]}' on ${resource} in ${this.o.namespace} to these credentials${this.o.serviceAccount ? ` (the pods run as service account ${this.o.serviceAccount})` : ''}, or choose another namespace; the API said: ${f.message}`);
@@ -3030,23 +3004,6 @@ function createBackend(kind, options) {
 ;// CONCATENATED MODULE: ./packages/rollout/src/routers/kubernetes.ts
 
 
-/** A Status body's message (the API server's error shape), or the exception's own text. */
-function statusMessage(error) {
-    const e = error;
-    let body = e.body;
-    if (typeof body === 'string') {
-        try {
-            body = JSON.parse(body);
-        }
-        catch {
-            // Not JSON: keep the text.
-        }
-    }
-    const message = body && typeof body === 'object' && 'message' in body
-        ? String(body.message)
-        : (e.message ?? String(error));
-    return { code: typeof e.code === 'number' ? e.code : undefined, message };
-}
 /** A failed Kubernetes API call; `code` is the HTTP status (409 Conflict is worth a fresh read and a retry). */
 class KubeApiError extends src/* ActionError */.lZ {
     code;
@@ -3077,7 +3034,7 @@ class KubeClient {
         catch (error) {
             if (error instanceof src/* ActionError */.lZ)
                 throw error;
-            const { code, message } = statusMessage(error);
+            const { code, message } = kubeconfig_kubeApiFailure(error);
             throw new KubeApiError(`Kubernetes: ${what} ${ref.kind} ${this.o.namespace}/${ref.name} failed${code ? ` (${code})` : ''}: ${message}`, code);
         }
     }

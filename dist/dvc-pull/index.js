@@ -565,7 +565,8 @@ class ObjectHasher {
     update(chunk) {
         this.bytes += chunk.length;
         this.raw.update(chunk);
-        if (!this.unix)
+        // An empty chunk must not settle a CR held back from the previous one: its LF may still come.
+        if (!this.unix || chunk.length === 0)
             return;
         if (this.headBytes < TEXT_SNIFF_BYTES) {
             const take = Buffer.from(chunk.subarray(0, TEXT_SNIFF_BYTES - this.headBytes));
@@ -614,6 +615,16 @@ async function hashFile(path, hashName = 'md5') {
     for await (const chunk of (0,external_node_fs_.createReadStream)(path, { highWaterMark: 1 << 20 }))
         hasher.update(chunk);
     return { md5: hasher.digest(), size: hasher.bytes };
+}
+/** One buffer for every synchronous read: hashing thousands of small files allocates (and page-faults) nothing. */
+const SYNC_CHUNK = Buffer.allocUnsafe(1 << 20);
+/**
+ * Feeds an open file, from its current offset to its end, through `hasher` with synchronous reads. For files
+ * in the page cache (just written, or small): no thread-pool round trip per chunk and no buffer per file.
+ */
+function hashFdSync(fd, hasher) {
+    for (let n = (0,external_node_fs_.readSync)(fd, SYNC_CHUNK); n > 0; n = (0,external_node_fs_.readSync)(fd, SYNC_CHUNK))
+        hasher.update(SYNC_CHUNK.subarray(0, n));
 }
 function md5Hex(data) {
     return createHash('md5').update(data).digest('hex');
@@ -725,6 +736,7 @@ function httpRemote(config, options) {
 
 
 const WHOLE_READ_LIMIT = 16 << 20;
+const NOT_THERE = ['ENOENT', 'ENOTDIR', 'EISDIR'];
 function localRemote(name, root) {
     return {
         name,
@@ -740,7 +752,7 @@ function localRemote(name, root) {
                 handle = await (0,promises_.open)(file, 'r');
             }
             catch (error) {
-                if (['ENOENT', 'ENOTDIR', 'EISDIR'].includes(error.code ?? ''))
+                if (NOT_THERE.includes(error.code ?? ''))
                     return undefined;
                 throw error;
             }
@@ -752,6 +764,18 @@ function localRemote(name, root) {
             }
             finally {
                 await handle.close();
+            }
+        },
+        async copyTo(objectPath, dest) {
+            // One thread-pool round trip; the bytes never enter user space (copy_file_range, or FICLONE).
+            try {
+                await (0,promises_.copyFile)((0,external_node_path_.join)(root, objectPath), dest, external_node_fs_.constants.COPYFILE_FICLONE);
+                return true;
+            }
+            catch (error) {
+                if (NOT_THERE.includes(error.code ?? ''))
+                    return false;
+                throw error;
             }
         },
         async open(objectPath) {
@@ -805,6 +829,17 @@ async function openRemote(remote, options) {
 
 
 const SMALL_FILE = 4 << 20;
+function hashSmallFile(path, hashName) {
+    const hasher = new ObjectHasher(hashName);
+    const fd = (0,external_node_fs_.openSync)(path, 'r');
+    try {
+        hashFdSync(fd, hasher);
+    }
+    finally {
+        (0,external_node_fs_.closeSync)(fd);
+    }
+    return hasher.digest();
+}
 /**
  * Remembers the md5 of files already verified, keyed by path and checked against size, mtime and inode
  * (the same idea as DVC's state database), so a second pull does not re-hash unchanged data.
@@ -837,10 +872,8 @@ class HashState {
         const known = this.entries[key];
         if (known && known[0] === info.size && known[1] === info.mtimeMs && known[2] === info.ino)
             return known[3];
-        // Small files hash faster read whole than streamed.
-        const md5 = info.size <= SMALL_FILE
-            ? hashBuffer((0,external_node_fs_.readFileSync)(path), hashName)
-            : (await hashFile(path, hashName)).md5;
+        // Small files hash faster read synchronously than streamed through the thread pool.
+        const md5 = info.size <= SMALL_FILE ? hashSmallFile(path, hashName) : (await hashFile(path, hashName)).md5;
         this.record(path, hashName, md5, info);
         return md5;
     }
@@ -1041,12 +1074,17 @@ function computeDataHash(files) {
         hash.update(`${f.path}\t${f.md5}\n`);
     return hash.digest('hex');
 }
+/** Unique to this process (another pull may share the cache), then a counter: no random draw per file. */
+const TEMP_PREFIX = (0,external_node_crypto_.randomBytes)(6).toString('hex');
+let tempCount = 0;
 function tempName(path) {
-    return `${path}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`;
+    return `${path}.${TEMP_PREFIX}${(tempCount++).toString(36)}.tmp`;
 }
 const TRANSPORT_ATTEMPTS = 4;
-/** Objects up to this size stay in memory between download and checkout. */
-const KEEP_IN_MEMORY = 4 << 20;
+/** Downloaded chunks are written in gathered batches of about this size: one thread-pool round trip each. */
+const WRITE_BATCH = 1 << 20;
+/** Written files up to this size are verified with synchronous reads (from the page cache) on the main thread. */
+const SYNC_VERIFY_LIMIT = 16 << 20;
 /** A transfer that receives nothing for this long is abandoned and retried. */
 const IDLE_TIMEOUT_MS = 60_000;
 /**
@@ -1142,8 +1180,6 @@ class Puller {
     useCache;
     madeDirs = new Set();
     madeDirsPending = new Map();
-    /** Verified bytes of objects just written to the cache, by cache path, until their checkout. */
-    fresh = new Map();
     workspaceMode = 0o666 & ~process.umask();
     entries = new Map();
     bad = [];
@@ -1198,9 +1234,21 @@ class Puller {
         }
         return store;
     }
+    async ensureDir(dir) {
+        if (this.madeDirs.has(dir))
+            return;
+        let pending = this.madeDirsPending.get(dir);
+        if (!pending) {
+            pending = (0,promises_.mkdir)(dir, { recursive: true });
+            this.madeDirsPending.set(dir, pending);
+        }
+        await pending;
+        this.madeDirs.add(dir);
+    }
     /**
      * Downloads one object to `dest` (a cache path, a workspace path, or memory when undefined), hashing in
-     * the same pass as the write. Network failures are retried; a digest mismatch is retried once and then
+     * the same pass as the write, or reading a kernel copy back before it is renamed into place. From here to
+     * `inCache` is the whole download-verify-retry path. Network failures are retried; a digest mismatch is retried once and then
      * throws CorruptObjectError. Returns undefined when the remote does not have the object.
      */
     fetch(remoteName, md5, hashName, forPath, dest) {
@@ -1215,18 +1263,43 @@ class Puller {
     isCachePath(path) {
         return path.startsWith(`${this.cacheDir}/`);
     }
-    /** One attempt: the object's bytes into `temp` (or memory), hashed as they pass. */
+    /**
+     * Hashes a file this pull just wrote (still in the page cache) and gives it its final mode before anyone can
+     * see it. Up to SYNC_VERIFY_LIMIT the reads are synchronous (no round trip per chunk); a bigger file is read
+     * through the thread pool so the event loop never blocks for long.
+     */
+    async hashWritten(path, hasher, mode) {
+        const fd = (0,external_node_fs_.openSync)(path, 'r');
+        try {
+            const info = (0,external_node_fs_.fstatSync)(fd);
+            if (info.size <= SYNC_VERIFY_LIMIT)
+                hashFdSync(fd, hasher);
+            else
+                for await (const chunk of (0,external_node_fs_.createReadStream)('', { fd, autoClose: false, highWaterMark: 1 << 20 }))
+                    hasher.update(chunk);
+            (0,external_node_fs_.fchmodSync)(fd, mode);
+            return info;
+        }
+        finally {
+            (0,external_node_fs_.closeSync)(fd);
+        }
+    }
+    /**
+     * One attempt: the object's bytes into `temp` (or memory when undefined), hashed as they pass or, when the
+     * remote copied them inside the kernel, read back from the page cache. Returns the written file's identity
+     * when it has it, for the hash state.
+     */
     async receive(store, rel, hasher, temp, mode) {
-        // Small local objects are read whole: far fewer round trips through the I/O thread pool.
-        // Writes stay asynchronous: synchronous ones cut CPU time by a third but stall the whole pull whenever
-        // the kernel throttles a writer (README "Speed").
-        const whole = store.read ? await store.read(rel) : null;
+        if (temp && store.copyTo) {
+            if (!(await store.copyTo(rel, temp)))
+                return { found: false };
+            return { found: true, written: await this.hashWritten(temp, hasher, mode) };
+        }
+        const whole = !temp && store.read ? await store.read(rel) : null;
         if (whole === undefined)
             return { found: false };
         if (whole) {
             hasher.update(whole);
-            if (temp)
-                await (0,promises_.writeFile)(temp, whole, { mode });
             return { found: true, data: whole };
         }
         const attempt = new AbortController();
@@ -1237,23 +1310,32 @@ class Puller {
         if (!source)
             return { found: false };
         const file = temp ? await (0,promises_.open)(temp, 'w', mode) : undefined;
+        // Chunks wait here until a batch is worth one gathered write (a network chunk is often 16 KB).
         const chunks = [];
-        let keep = true;
+        let pending = 0;
+        const flush = async () => {
+            const { bytesWritten } = await file.writev(chunks);
+            if (bytesWritten !== pending)
+                throw new Error(`short write to ${temp} (${bytesWritten} of ${pending} bytes)`);
+            chunks.length = 0;
+            pending = 0;
+        };
         try {
             const idle = this.options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
             for await (const chunk of withIdleTimeout(source, idle, () => attempt.abort())) {
                 hasher.update(chunk);
-                if (file)
-                    await file.write(chunk);
-                keep &&= !file || hasher.bytes <= KEEP_IN_MEMORY;
-                if (keep)
-                    chunks.push(chunk);
+                chunks.push(chunk);
+                pending += chunk.length;
+                if (file && pending >= WRITE_BATCH)
+                    await flush();
             }
+            if (file && pending > 0)
+                await flush();
         }
         finally {
             await file?.close();
         }
-        return { found: true, data: keep ? Buffer.concat(chunks) : undefined };
+        return { found: true, data: file ? undefined : Buffer.concat(chunks) };
     }
     async transfer(remoteName, md5, hashName, forPath, dest) {
         const store = await this.store(remoteName);
@@ -1300,24 +1382,14 @@ class Puller {
             }
             if (dest && temp) {
                 await (0,promises_.rename)(temp, dest);
-                this.state.recordFile(dest, hashName, expected);
-                // The checkout that follows writes these bytes instead of reading the cache file back.
-                if (toCache && received.data && !md5.endsWith('.dir'))
-                    this.fresh.set(dest, received.data);
+                // A rename keeps the inode and mtime the state records.
+                if (received.written)
+                    this.state.record(dest, hashName, expected, received.written);
+                else
+                    this.state.recordFile(dest, hashName, expected);
             }
             return { bytes: hasher.bytes, data: received.data };
         }
-    }
-    async ensureDir(dir) {
-        if (this.madeDirs.has(dir))
-            return;
-        let pending = this.madeDirsPending.get(dir);
-        if (!pending) {
-            pending = (0,promises_.mkdir)(dir, { recursive: true });
-            this.madeDirsPending.set(dir, pending);
-        }
-        await pending;
-        this.madeDirs.add(dir);
     }
     /** True when the cache holds the object with the right digest. */
     async inCache(md5, hashName, size) {
@@ -1365,7 +1437,7 @@ class Puller {
         }
     }
     /** Links or copies `source` (a cache file) to `temp` with the first link type that works here. */
-    async link(source, temp, bytes) {
+    async link(source, temp) {
         for (;;) {
             const type = this.linkTypes[0];
             if (!type) {
@@ -1376,14 +1448,14 @@ class Puller {
                     await (0,promises_.link)(source, temp);
                 else if (type === 'symlink')
                     await (0,promises_.symlink)(source, temp);
-                else if (type === 'copy' && bytes)
-                    await (0,promises_.writeFile)(temp, bytes, { mode: this.workspaceMode });
                 else {
-                    // FICLONE shares the blocks when the filesystem can and copies otherwise; FORCE never copies.
+                    // FICLONE shares the blocks when the filesystem can and copies inside the kernel otherwise (the
+                    // cache file was verified: its bytes never pass through user space again); FORCE never copies.
                     const flag = type === 'copy' ? external_node_fs_.constants.COPYFILE_FICLONE : external_node_fs_.constants.COPYFILE_FICLONE_FORCE;
                     await (0,promises_.copyFile)(source, temp, flag);
-                    // Copies are the user's to edit: not read-only like the cache file they came from.
-                    await (0,promises_.chmod)(temp, this.workspaceMode);
+                    // Copies are the user's to edit: not read-only like the cache file they came from. A metadata-only
+                    // call: synchronous, it saves a thread-pool round trip per file.
+                    (0,external_node_fs_.chmodSync)(temp, this.workspaceMode);
                 }
                 return;
             }
@@ -1406,10 +1478,8 @@ class Puller {
         const dest = (0,external_node_path_.join)(this.repo.root, entry.path);
         await this.ensureDir((0,external_node_path_.dirname)(dest));
         const temp = tempName(dest);
-        const bytes = this.fresh.get(source);
-        this.fresh.delete(source);
         try {
-            await this.link(source, temp, bytes);
+            await this.link(source, temp);
             await (0,promises_.rename)(temp, dest);
         }
         catch (error) {

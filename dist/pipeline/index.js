@@ -6,7 +6,7 @@ import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(68916);
-/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(15938);
+/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(48081);
 
 
 await (0,_mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)(_main__WEBPACK_IMPORTED_MODULE_1__/* ["default"] */ .A);
@@ -16,7 +16,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 15938:
+/***/ 48081:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -989,7 +989,15 @@ async function copyBlob(from, fromRepository, to, toRepository, descriptor, onPr
 
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(38522);
+;// CONCATENATED MODULE: ./packages/oci/src/store.ts
+
+/** A blob's source gave other bytes than before (a file changed between two reads). */
+class SourceChangedError extends src/* ActionError */.lZ {
+    name = 'SourceChangedError';
+}
+
 ;// CONCATENATED MODULE: ./packages/oci/src/layer.ts
+
 
 
 
@@ -1036,6 +1044,7 @@ function listTree(source, prefix) {
                 source: abs,
                 size: stat.size,
                 executable: (stat.mode & 0o111) !== 0,
+                modified: stat.mtimeMs,
             });
         }
         else if (stat.isSymbolicLink()) {
@@ -1111,6 +1120,17 @@ function entryHeaders(entry, mtime) {
 function padding(size) {
     return Buffer.alloc((512 - (size % 512)) % 512);
 }
+/** The exact size of the plain tar of `entries` (the uncompressed layer), known before it is read. */
+function tarSize(entries, mtime = 0) {
+    let size = 1024;
+    for (const entry of entries) {
+        for (const block of entryHeaders(entry, mtime))
+            size += block.byteLength;
+        if (entry.type === 'file')
+            size += entry.size + padding(entry.size).byteLength;
+    }
+    return size;
+}
 async function* tarStream(entries, mtime) {
     for (const entry of entries) {
         yield* entryHeaders(entry, mtime);
@@ -1124,7 +1144,10 @@ async function* tarStream(entries, mtime) {
             yield chunk;
         }
         if (read !== entry.size)
-            throw new src/* ActionError */.lZ(`'${entry.source}' changed size while the layer was built (${entry.size} → ${read} bytes)`);
+            throw new SourceChangedError(`'${entry.source}' changed size while the layer was read (${entry.size} → ${read} bytes)`);
+        // A layer may be read more than once (hashed, then uploaded): every read must give the listed bytes.
+        if (entry.modified !== undefined && (0,external_node_fs_.lstatSync)(entry.source).mtimeMs !== entry.modified)
+            throw new SourceChangedError(`'${entry.source}' was modified while the layer was read (its mtime moved after it was listed)`);
         yield padding(entry.size);
     }
     yield Buffer.alloc(1024);
@@ -1299,6 +1322,7 @@ function isLoopback(registry) {
 
 
 
+
 /** Parses a `WWW-Authenticate` header (`Bearer realm="…",service="…",scope="…"` or `Basic realm="…"`). */
 function parseChallenge(header) {
     const match = /^\s*(\w+)\s*(.*)$/s.exec(header);
@@ -1314,7 +1338,19 @@ function parseChallenge(header) {
     return { scheme, realm: params.realm, service: params.service, scope: params.scope };
 }
 const DEFAULT_CHUNK = 16 * 1024 * 1024;
-/** A client of the OCI distribution spec with the bearer-token and basic auth flows, retries and chunked uploads. */
+/**
+ * Time allowed for an upload request to be answered: the response only comes once the body is sent, so
+ * it grows with the size (at least 512 KB/s, the pace the 30 s for a 16 MB chunk always allowed).
+ */
+function uploadTimeout(bytes) {
+    return 30_000 + Math.ceil(bytes / 512);
+}
+/**
+ * A client of the OCI distribution spec with the bearer-token and basic auth flows and retries. Blobs go
+ * up as one monolithic `PUT` (POST, then PUT with the digest): docker-registry 2.8 syncs its upload file
+ * and hash state on every PATCH, so chunks cost it far more than one request. Chunked uploads remain for
+ * registries that refuse a large body (413) and for streams hashed on the way.
+ */
 class RegistryClient {
     options;
     name;
@@ -1323,6 +1359,8 @@ class RegistryClient {
     challenge;
     tokens = new Map();
     chunkSize;
+    /** Set once the registry refused a monolithic body (413): later blobs go up in chunks at once. */
+    chunkedOnly = false;
     constructor(options) {
         this.options = options;
         this.name = options.registry;
@@ -1499,9 +1537,26 @@ class RegistryClient {
         await this.retryUpload(`${descriptor.digest}`, repository, options.signal, () => this.upload(repository, descriptor, source, options));
         return 'uploaded';
     }
+    /**
+     * A stream that can be read twice (`open` gives the same bytes each time) is hashed first, without
+     * sending anything: a blob the registry has is not sent again, and the bytes go up in one monolithic
+     * PUT, hashed again on the way and refused if they changed. With `digestFirst: false` it is read once,
+     * sent in chunks and hashed on the way, the digest given in the closing PUT.
+     */
     async pushStream(repository, open, options = {}) {
-        const stored = await this.retryUpload('a streamed blob', repository, options.signal, () => this.uploadStream(repository, open, options));
-        return { ...stored, outcome: 'uploaded' };
+        if (options.digestFirst === false) {
+            const stored = await this.retryUpload('a streamed blob', repository, options.signal, () => this.uploadStream(repository, open, options));
+            return { ...stored, outcome: 'uploaded' };
+        }
+        const started = performance.now();
+        const { digest, size } = await digestOf(open(), options.signal);
+        const descriptor = { mediaType: 'application/octet-stream', digest, size };
+        const exists = (await this.hasBlob(repository, digest)) !== undefined;
+        this.options.log?.(`${digest} (${size} bytes) hashed in ${((performance.now() - started) / 1000).toFixed(1)} s; ${exists ? `${this.name}/${repository} has it already, nothing to upload` : `uploading it to ${this.name}/${repository}`}`);
+        if (exists)
+            return { digest, size, outcome: 'exists' };
+        await this.retryUpload(digest, repository, options.signal, () => this.upload(repository, descriptor, open, options));
+        return { digest, size, outcome: 'uploaded' };
     }
     /** Runs a whole upload again, in a new session, when it was cut off by the network or a 5xx. */
     async retryUpload(what, repository, signal, upload) {
@@ -1532,31 +1587,66 @@ class RegistryClient {
             throw new src/* ActionError */.lZ(`Registry ${this.name} did not open an upload for ${what} (status ${response.status})`);
         return this.resolveLocation(location);
     }
+    /**
+     * One upload session: the whole blob in one PUT, or in PATCHes once the registry has answered 413 to a
+     * whole body. The bytes are hashed on the way; a source that no longer gives them fails clearly.
+     */
     async upload(repository, descriptor, source, options) {
         const what = `${repository}@${descriptor.digest}`;
         const chunkSize = options.chunkSize ?? this.chunkSize;
+        const chunked = this.chunkedOnly || (options.chunkSize !== undefined && descriptor.size > chunkSize);
+        if (!chunked) {
+            const location = await this.startUpload(repository, what);
+            if (await this.putWhole(repository, location, descriptor, source, what, options))
+                return;
+            this.chunkedOnly = true;
+            this.options.log?.(`${this.name} refused ${descriptor.size} bytes in one request (413); uploading in ${chunkSize}-byte chunks from now on`);
+        }
         const location = await this.startUpload(repository, what);
-        const finish = (url) => {
-            const u = new URL(url);
-            u.searchParams.set('digest', descriptor.digest);
-            return u.toString();
+        const sent = await this.patchChunks(repository, location, chunks(verified(source, descriptor, what), chunkSize), what, options);
+        await this.finishUpload(repository, sent.location, descriptor.digest, what, options.signal);
+    }
+    /**
+     * The monolithic upload: `PUT <location>?digest=…` with the whole body and its Content-Length. False
+     * when the registry answered 413 (the body is too large for it), so the caller can send chunks instead.
+     */
+    async putWhole(repository, location, descriptor, source, what, options) {
+        const url = new URL(location);
+        url.searchParams.set('digest', descriptor.digest);
+        let failure;
+        const bytes = verified(source, descriptor, what);
+        const body = async function* () {
+            try {
+                for await (const part of bytes) {
+                    yield part;
+                    options.onProgress?.(part.byteLength);
+                }
+            }
+            catch (error) {
+                failure = error;
+                throw error;
+            }
         };
-        if (descriptor.size <= chunkSize) {
-            const bytes = source instanceof Uint8Array ? source : await readAll(source());
-            const response = await this.call('PUT', finish(location), push(repository), what, {
-                headers: { 'content-type': 'application/octet-stream' },
-                body: bytes,
+        let response;
+        try {
+            response = await this.call('PUT', url.toString(), push(repository), what, {
+                headers: {
+                    'content-type': 'application/octet-stream',
+                    'content-length': String(descriptor.size),
+                },
+                body: () => ReadableStream.from(body()),
+                accept: [413],
                 retry: false,
                 signal: options.signal,
+                timeoutMs: uploadTimeout(descriptor.size),
             });
-            await response.body?.cancel();
-            options.onProgress?.(bytes.byteLength);
-            return;
         }
-        const sent = await this.patchChunks(repository, location, chunks(source, chunkSize), what, options);
-        if (sent.size !== descriptor.size)
-            throw new src/* ActionError */.lZ(`Blob ${descriptor.digest} had ${sent.size} bytes, expected ${descriptor.size}`);
-        await this.finishUpload(repository, sent.location, descriptor.digest, what, options.signal);
+        catch (error) {
+            // A source that failed or changed breaks the request; its own error says what happened.
+            throw failure ?? error;
+        }
+        await response.body?.cancel();
+        return response.status !== 413;
     }
     /** A chunked upload of bytes whose digest is computed on the way and given in the closing PUT. */
     async uploadStream(repository, open, options) {
@@ -1571,7 +1661,7 @@ class RegistryClient {
                     yield part;
                 }
             };
-            const sent = await this.patchChunks(repository, location, hashed(chunks(() => stream, options.chunkSize ?? this.chunkSize)), what, options);
+            const sent = await this.patchChunks(repository, location, hashed(chunks(stream, options.chunkSize ?? this.chunkSize)), what, options);
             const digest = `sha256:${hash.digest('hex')}`;
             await this.finishUpload(repository, sent.location, digest, `${repository}@${digest}`, options.signal);
             return { digest, size: sent.size };
@@ -1596,6 +1686,7 @@ class RegistryClient {
                 body: chunk,
                 retry: false,
                 signal: options.signal,
+                timeoutMs: uploadTimeout(chunk.byteLength),
             });
             await response.body?.cancel();
             offset += chunk.byteLength;
@@ -1714,26 +1805,61 @@ async function* readAhead(source) {
         await next.then(() => iterator.return?.(), () => undefined);
     }
 }
-async function readAll(stream) {
-    const parts = [];
-    for await (const part of stream)
-        parts.push(Buffer.from(part));
-    return Buffer.concat(parts);
+/** The sha256 and size of a stream, read to its end without keeping it. */
+async function digestOf(stream, signal) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    let size = 0;
+    try {
+        for await (const part of stream) {
+            signal?.throwIfAborted();
+            hash.update(part);
+            size += part.byteLength;
+        }
+    }
+    finally {
+        stream.destroy();
+    }
+    return { digest: `sha256:${hash.digest('hex')}`, size };
 }
-/** Fixed-size chunks of a source, so memory stays at one chunk whatever the blob size. */
-async function* chunks(source, size) {
+/**
+ * The bytes of `source`, hashed on the way: more bytes than the descriptor says, or another digest at the
+ * end, fail with a SourceChangedError before the upload can be closed.
+ */
+async function* verified(source, descriptor, what) {
     if (source instanceof Uint8Array) {
-        for (let i = 0; i < source.byteLength; i += size)
-            yield Buffer.from(source.subarray(i, i + size));
+        yield Buffer.from(source.buffer, source.byteOffset, source.byteLength);
         return;
     }
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    let size = 0;
+    const stream = source();
+    const changed = (detail) => new SourceChangedError(`The bytes of ${what} changed while they were uploaded (${detail}): its source gave other bytes than when it was hashed`);
+    try {
+        for await (const raw of stream) {
+            const part = raw;
+            size += part.byteLength;
+            if (size > descriptor.size)
+                throw changed(`more than the ${descriptor.size} bytes hashed`);
+            hash.update(part);
+            yield part;
+        }
+    }
+    finally {
+        stream.destroy();
+    }
+    const digest = `sha256:${hash.digest('hex')}`;
+    if (size !== descriptor.size || digest !== descriptor.digest)
+        throw changed(`${size} bytes with digest ${digest}, not ${descriptor.size} bytes with ${descriptor.digest}`);
+}
+/** Fixed-size chunks of a byte stream, so memory stays at one chunk whatever the blob size. */
+async function* chunks(source, size) {
     let buffer = Buffer.allocUnsafe(size);
     let filled = 0;
-    for await (const part of source()) {
+    for await (const part of source) {
         let data = part;
         while (data.byteLength > 0) {
             const n = Math.min(size - filled, data.byteLength);
-            data.copy(buffer, filled, 0, n);
+            buffer.set(data.subarray(0, n), filled);
             filled += n;
             data = data.subarray(n);
             if (filled === size) {
@@ -2516,7 +2642,7 @@ class OciModelRegistry {
         const gzip = this.options.layerFormat === 'tar+gzip';
         const total = entries.reduce((sum, e) => sum + e.size, 0);
         this.options.log?.(`Packing and pushing the model layer (${total} bytes in ${entries.filter((e) => e.type === 'file').length} files, ${gzip ? 'tar+gzip' : 'tar'}) to ${this.uri}`);
-        const layer = await streamLayer(entries, { mtime: sourceDateEpoch(), gzip }, (open) => this.store.pushStream(repository, open));
+        const layer = await this.pushLayer(repository, entries, gzip, options.source);
         const layerDescriptor = {
             ...layer.descriptor,
             mediaType: gzip ? ModelPack.weightTarGzip : ModelPack.weightTar,
@@ -2546,6 +2672,36 @@ class OciModelRegistry {
         if (!info)
             throw new src/* ActionError */.lZ(`${this.uri}: version v${version} of ${options.name} vanished right after it was pushed`);
         return { version: info, created: true };
+    }
+    /**
+     * Streams the model layer into the store: hashed first, then sent in one request unless the store has
+     * it, with progress in the log. The files must not change until it is stored.
+     */
+    async pushLayer(repository, entries, gzip, source) {
+        const mtime = sourceDateEpoch();
+        const progress = new src/* Progress */.ke({
+            label: `model layer sent to ${this.uri}`,
+            total: 1,
+            totalBytes: gzip ? undefined : tarSize(entries, mtime),
+            unit: 'layer',
+            log: (line) => this.options.log?.(line),
+        });
+        try {
+            // A gzip'd layer would be compressed twice by a digest pass: it is hashed while it is sent instead.
+            // Progress counts bytes sent, so a retried upload counts its bytes again.
+            const layer = await streamLayer(entries, { mtime, gzip }, (open) => this.store.pushStream(repository, open, {
+                digestFirst: !gzip,
+                onProgress: (n) => progress.tick(0, n),
+            }));
+            progress.tick(1);
+            progress.done();
+            return layer;
+        }
+        catch (error) {
+            if (error instanceof SourceChangedError)
+                throw new src/* ActionError */.lZ(`The model files in '${source}' changed while they were pushed to ${this.uri}: ${error.message}. Register the model once nothing writes to it any more`);
+            throw error;
+        }
     }
     /** Registries have no conditional tag write: take the next free number, push, re-read, retry when lost. */
     async tagNextVersion(repository, manifestFor) {
@@ -3660,7 +3816,11 @@ async function packModel(modelPath, modelDir, into, mtime, level, ctx) {
         },
     }, async (open) => {
         packed = 0;
-        const stored = await into.store.pushStream(into.repository, open, { signal: ctx.signal });
+        // Hashing first would compress the layer twice: it is hashed while it is sent.
+        const stored = await into.store.pushStream(into.repository, open, {
+            digestFirst: false,
+            signal: ctx.signal,
+        });
         outcome = stored.outcome;
         return stored;
     });
@@ -5036,7 +5196,8 @@ class ObjectHasher {
     update(chunk) {
         this.bytes += chunk.length;
         this.raw.update(chunk);
-        if (!this.unix)
+        // An empty chunk must not settle a CR held back from the previous one: its LF may still come.
+        if (!this.unix || chunk.length === 0)
             return;
         if (this.headBytes < TEXT_SNIFF_BYTES) {
             const take = Buffer.from(chunk.subarray(0, TEXT_SNIFF_BYTES - this.headBytes));
@@ -5085,6 +5246,16 @@ async function hashFile(path, hashName = 'md5') {
     for await (const chunk of (0,external_node_fs_.createReadStream)(path, { highWaterMark: 1 << 20 }))
         hasher.update(chunk);
     return { md5: hasher.digest(), size: hasher.bytes };
+}
+/** One buffer for every synchronous read: hashing thousands of small files allocates (and page-faults) nothing. */
+const SYNC_CHUNK = Buffer.allocUnsafe(1 << 20);
+/**
+ * Feeds an open file, from its current offset to its end, through `hasher` with synchronous reads. For files
+ * in the page cache (just written, or small): no thread-pool round trip per chunk and no buffer per file.
+ */
+function hashFdSync(fd, hasher) {
+    for (let n = (0,external_node_fs_.readSync)(fd, SYNC_CHUNK); n > 0; n = (0,external_node_fs_.readSync)(fd, SYNC_CHUNK))
+        hasher.update(SYNC_CHUNK.subarray(0, n));
 }
 function md5Hex(data) {
     return createHash('md5').update(data).digest('hex');
@@ -5196,6 +5367,7 @@ function httpRemote(config, options) {
 
 
 const WHOLE_READ_LIMIT = 16 << 20;
+const NOT_THERE = ['ENOENT', 'ENOTDIR', 'EISDIR'];
 function localRemote(name, root) {
     return {
         name,
@@ -5211,7 +5383,7 @@ function localRemote(name, root) {
                 handle = await (0,promises_.open)(file, 'r');
             }
             catch (error) {
-                if (['ENOENT', 'ENOTDIR', 'EISDIR'].includes(error.code ?? ''))
+                if (NOT_THERE.includes(error.code ?? ''))
                     return undefined;
                 throw error;
             }
@@ -5223,6 +5395,18 @@ function localRemote(name, root) {
             }
             finally {
                 await handle.close();
+            }
+        },
+        async copyTo(objectPath, dest) {
+            // One thread-pool round trip; the bytes never enter user space (copy_file_range, or FICLONE).
+            try {
+                await (0,promises_.copyFile)((0,external_node_path_.join)(root, objectPath), dest, external_node_fs_.constants.COPYFILE_FICLONE);
+                return true;
+            }
+            catch (error) {
+                if (NOT_THERE.includes(error.code ?? ''))
+                    return false;
+                throw error;
             }
         },
         async open(objectPath) {
@@ -5276,6 +5460,17 @@ async function openRemote(remote, options) {
 
 
 const SMALL_FILE = 4 << 20;
+function hashSmallFile(path, hashName) {
+    const hasher = new ObjectHasher(hashName);
+    const fd = (0,external_node_fs_.openSync)(path, 'r');
+    try {
+        hashFdSync(fd, hasher);
+    }
+    finally {
+        (0,external_node_fs_.closeSync)(fd);
+    }
+    return hasher.digest();
+}
 /**
  * Remembers the md5 of files already verified, keyed by path and checked against size, mtime and inode
  * (the same idea as DVC's state database), so a second pull does not re-hash unchanged data.
@@ -5308,10 +5503,8 @@ class HashState {
         const known = this.entries[key];
         if (known && known[0] === info.size && known[1] === info.mtimeMs && known[2] === info.ino)
             return known[3];
-        // Small files hash faster read whole than streamed.
-        const md5 = info.size <= SMALL_FILE
-            ? hashBuffer((0,external_node_fs_.readFileSync)(path), hashName)
-            : (await hashFile(path, hashName)).md5;
+        // Small files hash faster read synchronously than streamed through the thread pool.
+        const md5 = info.size <= SMALL_FILE ? hashSmallFile(path, hashName) : (await hashFile(path, hashName)).md5;
         this.record(path, hashName, md5, info);
         return md5;
     }
@@ -5512,12 +5705,17 @@ function computeDataHash(files) {
         hash.update(`${f.path}\t${f.md5}\n`);
     return hash.digest('hex');
 }
+/** Unique to this process (another pull may share the cache), then a counter: no random draw per file. */
+const TEMP_PREFIX = (0,external_node_crypto_.randomBytes)(6).toString('hex');
+let tempCount = 0;
 function tempName(path) {
-    return `${path}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`;
+    return `${path}.${TEMP_PREFIX}${(tempCount++).toString(36)}.tmp`;
 }
 const TRANSPORT_ATTEMPTS = 4;
-/** Objects up to this size stay in memory between download and checkout. */
-const KEEP_IN_MEMORY = 4 << 20;
+/** Downloaded chunks are written in gathered batches of about this size: one thread-pool round trip each. */
+const WRITE_BATCH = 1 << 20;
+/** Written files up to this size are verified with synchronous reads (from the page cache) on the main thread. */
+const SYNC_VERIFY_LIMIT = 16 << 20;
 /** A transfer that receives nothing for this long is abandoned and retried. */
 const IDLE_TIMEOUT_MS = 60_000;
 /**
@@ -5613,8 +5811,6 @@ class Puller {
     useCache;
     madeDirs = new Set();
     madeDirsPending = new Map();
-    /** Verified bytes of objects just written to the cache, by cache path, until their checkout. */
-    fresh = new Map();
     workspaceMode = 0o666 & ~process.umask();
     entries = new Map();
     bad = [];
@@ -5669,9 +5865,21 @@ class Puller {
         }
         return store;
     }
+    async ensureDir(dir) {
+        if (this.madeDirs.has(dir))
+            return;
+        let pending = this.madeDirsPending.get(dir);
+        if (!pending) {
+            pending = (0,promises_.mkdir)(dir, { recursive: true });
+            this.madeDirsPending.set(dir, pending);
+        }
+        await pending;
+        this.madeDirs.add(dir);
+    }
     /**
      * Downloads one object to `dest` (a cache path, a workspace path, or memory when undefined), hashing in
-     * the same pass as the write. Network failures are retried; a digest mismatch is retried once and then
+     * the same pass as the write, or reading a kernel copy back before it is renamed into place. From here to
+     * `inCache` is the whole download-verify-retry path. Network failures are retried; a digest mismatch is retried once and then
      * throws CorruptObjectError. Returns undefined when the remote does not have the object.
      */
     fetch(remoteName, md5, hashName, forPath, dest) {
@@ -5686,18 +5894,43 @@ class Puller {
     isCachePath(path) {
         return path.startsWith(`${this.cacheDir}/`);
     }
-    /** One attempt: the object's bytes into `temp` (or memory), hashed as they pass. */
+    /**
+     * Hashes a file this pull just wrote (still in the page cache) and gives it its final mode before anyone can
+     * see it. Up to SYNC_VERIFY_LIMIT the reads are synchronous (no round trip per chunk); a bigger file is read
+     * through the thread pool so the event loop never blocks for long.
+     */
+    async hashWritten(path, hasher, mode) {
+        const fd = (0,external_node_fs_.openSync)(path, 'r');
+        try {
+            const info = (0,external_node_fs_.fstatSync)(fd);
+            if (info.size <= SYNC_VERIFY_LIMIT)
+                hashFdSync(fd, hasher);
+            else
+                for await (const chunk of (0,external_node_fs_.createReadStream)('', { fd, autoClose: false, highWaterMark: 1 << 20 }))
+                    hasher.update(chunk);
+            (0,external_node_fs_.fchmodSync)(fd, mode);
+            return info;
+        }
+        finally {
+            (0,external_node_fs_.closeSync)(fd);
+        }
+    }
+    /**
+     * One attempt: the object's bytes into `temp` (or memory when undefined), hashed as they pass or, when the
+     * remote copied them inside the kernel, read back from the page cache. Returns the written file's identity
+     * when it has it, for the hash state.
+     */
     async receive(store, rel, hasher, temp, mode) {
-        // Small local objects are read whole: far fewer round trips through the I/O thread pool.
-        // Writes stay asynchronous: synchronous ones cut CPU time by a third but stall the whole pull whenever
-        // the kernel throttles a writer (README "Speed").
-        const whole = store.read ? await store.read(rel) : null;
+        if (temp && store.copyTo) {
+            if (!(await store.copyTo(rel, temp)))
+                return { found: false };
+            return { found: true, written: await this.hashWritten(temp, hasher, mode) };
+        }
+        const whole = !temp && store.read ? await store.read(rel) : null;
         if (whole === undefined)
             return { found: false };
         if (whole) {
             hasher.update(whole);
-            if (temp)
-                await (0,promises_.writeFile)(temp, whole, { mode });
             return { found: true, data: whole };
         }
         const attempt = new AbortController();
@@ -5708,23 +5941,32 @@ class Puller {
         if (!source)
             return { found: false };
         const file = temp ? await (0,promises_.open)(temp, 'w', mode) : undefined;
+        // Chunks wait here until a batch is worth one gathered write (a network chunk is often 16 KB).
         const chunks = [];
-        let keep = true;
+        let pending = 0;
+        const flush = async () => {
+            const { bytesWritten } = await file.writev(chunks);
+            if (bytesWritten !== pending)
+                throw new Error(`short write to ${temp} (${bytesWritten} of ${pending} bytes)`);
+            chunks.length = 0;
+            pending = 0;
+        };
         try {
             const idle = this.options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
             for await (const chunk of withIdleTimeout(source, idle, () => attempt.abort())) {
                 hasher.update(chunk);
-                if (file)
-                    await file.write(chunk);
-                keep &&= !file || hasher.bytes <= KEEP_IN_MEMORY;
-                if (keep)
-                    chunks.push(chunk);
+                chunks.push(chunk);
+                pending += chunk.length;
+                if (file && pending >= WRITE_BATCH)
+                    await flush();
             }
+            if (file && pending > 0)
+                await flush();
         }
         finally {
             await file?.close();
         }
-        return { found: true, data: keep ? Buffer.concat(chunks) : undefined };
+        return { found: true, data: file ? undefined : Buffer.concat(chunks) };
     }
     async transfer(remoteName, md5, hashName, forPath, dest) {
         const store = await this.store(remoteName);
@@ -5771,24 +6013,14 @@ class Puller {
             }
             if (dest && temp) {
                 await (0,promises_.rename)(temp, dest);
-                this.state.recordFile(dest, hashName, expected);
-                // The checkout that follows writes these bytes instead of reading the cache file back.
-                if (toCache && received.data && !md5.endsWith('.dir'))
-                    this.fresh.set(dest, received.data);
+                // A rename keeps the inode and mtime the state records.
+                if (received.written)
+                    this.state.record(dest, hashName, expected, received.written);
+                else
+                    this.state.recordFile(dest, hashName, expected);
             }
             return { bytes: hasher.bytes, data: received.data };
         }
-    }
-    async ensureDir(dir) {
-        if (this.madeDirs.has(dir))
-            return;
-        let pending = this.madeDirsPending.get(dir);
-        if (!pending) {
-            pending = (0,promises_.mkdir)(dir, { recursive: true });
-            this.madeDirsPending.set(dir, pending);
-        }
-        await pending;
-        this.madeDirs.add(dir);
     }
     /** True when the cache holds the object with the right digest. */
     async inCache(md5, hashName, size) {
@@ -5836,7 +6068,7 @@ class Puller {
         }
     }
     /** Links or copies `source` (a cache file) to `temp` with the first link type that works here. */
-    async link(source, temp, bytes) {
+    async link(source, temp) {
         for (;;) {
             const type = this.linkTypes[0];
             if (!type) {
@@ -5847,14 +6079,14 @@ class Puller {
                     await (0,promises_.link)(source, temp);
                 else if (type === 'symlink')
                     await (0,promises_.symlink)(source, temp);
-                else if (type === 'copy' && bytes)
-                    await (0,promises_.writeFile)(temp, bytes, { mode: this.workspaceMode });
                 else {
-                    // FICLONE shares the blocks when the filesystem can and copies otherwise; FORCE never copies.
+                    // FICLONE shares the blocks when the filesystem can and copies inside the kernel otherwise (the
+                    // cache file was verified: its bytes never pass through user space again); FORCE never copies.
                     const flag = type === 'copy' ? external_node_fs_.constants.COPYFILE_FICLONE : external_node_fs_.constants.COPYFILE_FICLONE_FORCE;
                     await (0,promises_.copyFile)(source, temp, flag);
-                    // Copies are the user's to edit: not read-only like the cache file they came from.
-                    await (0,promises_.chmod)(temp, this.workspaceMode);
+                    // Copies are the user's to edit: not read-only like the cache file they came from. A metadata-only
+                    // call: synchronous, it saves a thread-pool round trip per file.
+                    (0,external_node_fs_.chmodSync)(temp, this.workspaceMode);
                 }
                 return;
             }
@@ -5877,10 +6109,8 @@ class Puller {
         const dest = (0,external_node_path_.join)(this.repo.root, entry.path);
         await this.ensureDir((0,external_node_path_.dirname)(dest));
         const temp = tempName(dest);
-        const bytes = this.fresh.get(source);
-        this.fresh.delete(source);
         try {
-            await this.link(source, temp, bytes);
+            await this.link(source, temp);
             await (0,promises_.rename)(temp, dest);
         }
         catch (error) {
@@ -7243,6 +7473,28 @@ async function loadKubeConfig(options) {
     }
     return { kc, k8s };
 }
+/** What a failed @kubernetes/client-node call says: the API server's Status body when there is one. */
+function kubeApiFailure(error) {
+    const e = error;
+    let body = e.body;
+    if (typeof body === 'string') {
+        try {
+            body = JSON.parse(body);
+        }
+        catch {
+            // Not a Status object: keep the text.
+        }
+    }
+    const message = body !== null && typeof body === 'object' && 'message' in body
+        ? String(body.message)
+        : (e.message ?? String(error)).split('\n')[0];
+    const retryAfter = Number(e.headers?.['retry-after']);
+    return {
+        code: typeof e.code === 'number' ? e.code : undefined,
+        message,
+        retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+    };
+}
 
 ;// CONCATENATED MODULE: ./packages/compute/src/kubernetes.ts
 
@@ -7537,25 +7789,6 @@ function buildJobObject(o, spec) {
     }
     return buildTrainJob(o, spec, deadline);
 }
-function apiFailure(error) {
-    const e = error;
-    let body = e.body;
-    if (typeof body === 'string') {
-        try {
-            body = JSON.parse(body);
-        }
-        catch {
-            // Not a Status object: keep the text.
-        }
-    }
-    const message = isObject(body) && 'message' in body ? String(body.message) : (e.message ?? String(error)).split('\n')[0];
-    const retryAfter = Number(e.headers?.['retry-after']);
-    return {
-        code: typeof e.code === 'number' ? e.code : undefined,
-        message,
-        retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
-    };
-}
 function kubernetes_transient(f) {
     return f.code === undefined || f.code === 429 || f.code >= 500;
 }
@@ -7652,7 +7885,7 @@ class KubernetesBackend {
             catch (error) {
                 if (error instanceof src/* ActionError */.lZ)
                     throw error;
-                const f = apiFailure(error);
+                const f = kubeApiFailure(error);
                 if (f.code === 403) {
                     const who = /User "([^"]+)"/.exec(f.message)?.[1];
                     throw new src/* ActionError */.lZ(`Kubernetes refused to ${VERBS[what]} ${resource} in namespace ${this.o.namespace} (403 Forbidden${who ? ` for ${who}` : ''}): grant '${VERBS[what]}' on ${resource} in ${this.o.namespace} to these credentials${this.o.serviceAccount ? ` (the pods run as service account ${this.o.serviceAccount})` : ''}, or choose another namespace; the API said: ${f.message}`);
@@ -10229,6 +10462,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   j$: () => (/* reexport */ HttpError),
   dz: () => (/* reexport */ InputError),
   Dr: () => (/* reexport */ NetworkError),
+  ke: () => (/* reexport */ Progress),
   Z2: () => (/* reexport */ artifactServiceAvailable),
   tB: () => (/* reexport */ basicAuth),
   ey: () => (/* reexport */ confinePath),
@@ -10249,7 +10483,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   z: () => (/* reexport */ external_namespaceObject)
 });
 
-// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, OUTPUTS_LIMIT_BYTES, Progress, SUMMARY_LIMIT_BYTES, Summary, commentMarker, describeField, describeFields, fitComment, inputVariable, isUrlLike, limitOutputs, logValue, neutraliseLine, neutraliseText, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, redact, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, uniqueArtifactName, upsertStickyComment, urlSecrets
+// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, OUTPUTS_LIMIT_BYTES, SUMMARY_LIMIT_BYTES, Summary, commentMarker, describeField, describeFields, fitComment, inputVariable, isUrlLike, limitOutputs, logValue, neutraliseLine, neutraliseText, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, redact, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, uniqueArtifactName, upsertStickyComment, urlSecrets
 
 // NAMESPACE OBJECT: ./node_modules/zod/v4/core/util.js
 var util_namespaceObject = {};

@@ -6,7 +6,7 @@ import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(68916);
-/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(24867);
+/* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(20977);
 
 
 await (0,_mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)(_main__WEBPACK_IMPORTED_MODULE_1__/* ["default"] */ .Ay);
@@ -16,7 +16,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 24867:
+/***/ 20977:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -991,7 +991,15 @@ async function copyBlob(from, fromRepository, to, toRepository, descriptor, onPr
 
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(38522);
+;// CONCATENATED MODULE: ./packages/oci/src/store.ts
+
+/** A blob's source gave other bytes than before (a file changed between two reads). */
+class SourceChangedError extends src/* ActionError */.lZ {
+    name = 'SourceChangedError';
+}
+
 ;// CONCATENATED MODULE: ./packages/oci/src/layer.ts
+
 
 
 
@@ -1038,6 +1046,7 @@ function listTree(source, prefix) {
                 source: abs,
                 size: stat.size,
                 executable: (stat.mode & 0o111) !== 0,
+                modified: stat.mtimeMs,
             });
         }
         else if (stat.isSymbolicLink()) {
@@ -1113,6 +1122,17 @@ function entryHeaders(entry, mtime) {
 function padding(size) {
     return Buffer.alloc((512 - (size % 512)) % 512);
 }
+/** The exact size of the plain tar of `entries` (the uncompressed layer), known before it is read. */
+function tarSize(entries, mtime = 0) {
+    let size = 1024;
+    for (const entry of entries) {
+        for (const block of entryHeaders(entry, mtime))
+            size += block.byteLength;
+        if (entry.type === 'file')
+            size += entry.size + padding(entry.size).byteLength;
+    }
+    return size;
+}
 async function* tarStream(entries, mtime) {
     for (const entry of entries) {
         yield* entryHeaders(entry, mtime);
@@ -1126,7 +1146,10 @@ async function* tarStream(entries, mtime) {
             yield chunk;
         }
         if (read !== entry.size)
-            throw new src/* ActionError */.lZ(`'${entry.source}' changed size while the layer was built (${entry.size} → ${read} bytes)`);
+            throw new SourceChangedError(`'${entry.source}' changed size while the layer was read (${entry.size} → ${read} bytes)`);
+        // A layer may be read more than once (hashed, then uploaded): every read must give the listed bytes.
+        if (entry.modified !== undefined && (0,external_node_fs_.lstatSync)(entry.source).mtimeMs !== entry.modified)
+            throw new SourceChangedError(`'${entry.source}' was modified while the layer was read (its mtime moved after it was listed)`);
         yield padding(entry.size);
     }
     yield Buffer.alloc(1024);
@@ -1301,6 +1324,7 @@ function isLoopback(registry) {
 
 
 
+
 /** Parses a `WWW-Authenticate` header (`Bearer realm="…",service="…",scope="…"` or `Basic realm="…"`). */
 function parseChallenge(header) {
     const match = /^\s*(\w+)\s*(.*)$/s.exec(header);
@@ -1316,7 +1340,19 @@ function parseChallenge(header) {
     return { scheme, realm: params.realm, service: params.service, scope: params.scope };
 }
 const DEFAULT_CHUNK = 16 * 1024 * 1024;
-/** A client of the OCI distribution spec with the bearer-token and basic auth flows, retries and chunked uploads. */
+/**
+ * Time allowed for an upload request to be answered: the response only comes once the body is sent, so
+ * it grows with the size (at least 512 KB/s, the pace the 30 s for a 16 MB chunk always allowed).
+ */
+function uploadTimeout(bytes) {
+    return 30_000 + Math.ceil(bytes / 512);
+}
+/**
+ * A client of the OCI distribution spec with the bearer-token and basic auth flows and retries. Blobs go
+ * up as one monolithic `PUT` (POST, then PUT with the digest): docker-registry 2.8 syncs its upload file
+ * and hash state on every PATCH, so chunks cost it far more than one request. Chunked uploads remain for
+ * registries that refuse a large body (413) and for streams hashed on the way.
+ */
 class RegistryClient {
     options;
     name;
@@ -1325,6 +1361,8 @@ class RegistryClient {
     challenge;
     tokens = new Map();
     chunkSize;
+    /** Set once the registry refused a monolithic body (413): later blobs go up in chunks at once. */
+    chunkedOnly = false;
     constructor(options) {
         this.options = options;
         this.name = options.registry;
@@ -1501,9 +1539,26 @@ class RegistryClient {
         await this.retryUpload(`${descriptor.digest}`, repository, options.signal, () => this.upload(repository, descriptor, source, options));
         return 'uploaded';
     }
+    /**
+     * A stream that can be read twice (`open` gives the same bytes each time) is hashed first, without
+     * sending anything: a blob the registry has is not sent again, and the bytes go up in one monolithic
+     * PUT, hashed again on the way and refused if they changed. With `digestFirst: false` it is read once,
+     * sent in chunks and hashed on the way, the digest given in the closing PUT.
+     */
     async pushStream(repository, open, options = {}) {
-        const stored = await this.retryUpload('a streamed blob', repository, options.signal, () => this.uploadStream(repository, open, options));
-        return { ...stored, outcome: 'uploaded' };
+        if (options.digestFirst === false) {
+            const stored = await this.retryUpload('a streamed blob', repository, options.signal, () => this.uploadStream(repository, open, options));
+            return { ...stored, outcome: 'uploaded' };
+        }
+        const started = performance.now();
+        const { digest, size } = await digestOf(open(), options.signal);
+        const descriptor = { mediaType: 'application/octet-stream', digest, size };
+        const exists = (await this.hasBlob(repository, digest)) !== undefined;
+        this.options.log?.(`${digest} (${size} bytes) hashed in ${((performance.now() - started) / 1000).toFixed(1)} s; ${exists ? `${this.name}/${repository} has it already, nothing to upload` : `uploading it to ${this.name}/${repository}`}`);
+        if (exists)
+            return { digest, size, outcome: 'exists' };
+        await this.retryUpload(digest, repository, options.signal, () => this.upload(repository, descriptor, open, options));
+        return { digest, size, outcome: 'uploaded' };
     }
     /** Runs a whole upload again, in a new session, when it was cut off by the network or a 5xx. */
     async retryUpload(what, repository, signal, upload) {
@@ -1534,31 +1589,66 @@ class RegistryClient {
             throw new src/* ActionError */.lZ(`Registry ${this.name} did not open an upload for ${what} (status ${response.status})`);
         return this.resolveLocation(location);
     }
+    /**
+     * One upload session: the whole blob in one PUT, or in PATCHes once the registry has answered 413 to a
+     * whole body. The bytes are hashed on the way; a source that no longer gives them fails clearly.
+     */
     async upload(repository, descriptor, source, options) {
         const what = `${repository}@${descriptor.digest}`;
         const chunkSize = options.chunkSize ?? this.chunkSize;
+        const chunked = this.chunkedOnly || (options.chunkSize !== undefined && descriptor.size > chunkSize);
+        if (!chunked) {
+            const location = await this.startUpload(repository, what);
+            if (await this.putWhole(repository, location, descriptor, source, what, options))
+                return;
+            this.chunkedOnly = true;
+            this.options.log?.(`${this.name} refused ${descriptor.size} bytes in one request (413); uploading in ${chunkSize}-byte chunks from now on`);
+        }
         const location = await this.startUpload(repository, what);
-        const finish = (url) => {
-            const u = new URL(url);
-            u.searchParams.set('digest', descriptor.digest);
-            return u.toString();
+        const sent = await this.patchChunks(repository, location, chunks(verified(source, descriptor, what), chunkSize), what, options);
+        await this.finishUpload(repository, sent.location, descriptor.digest, what, options.signal);
+    }
+    /**
+     * The monolithic upload: `PUT <location>?digest=…` with the whole body and its Content-Length. False
+     * when the registry answered 413 (the body is too large for it), so the caller can send chunks instead.
+     */
+    async putWhole(repository, location, descriptor, source, what, options) {
+        const url = new URL(location);
+        url.searchParams.set('digest', descriptor.digest);
+        let failure;
+        const bytes = verified(source, descriptor, what);
+        const body = async function* () {
+            try {
+                for await (const part of bytes) {
+                    yield part;
+                    options.onProgress?.(part.byteLength);
+                }
+            }
+            catch (error) {
+                failure = error;
+                throw error;
+            }
         };
-        if (descriptor.size <= chunkSize) {
-            const bytes = source instanceof Uint8Array ? source : await readAll(source());
-            const response = await this.call('PUT', finish(location), push(repository), what, {
-                headers: { 'content-type': 'application/octet-stream' },
-                body: bytes,
+        let response;
+        try {
+            response = await this.call('PUT', url.toString(), push(repository), what, {
+                headers: {
+                    'content-type': 'application/octet-stream',
+                    'content-length': String(descriptor.size),
+                },
+                body: () => ReadableStream.from(body()),
+                accept: [413],
                 retry: false,
                 signal: options.signal,
+                timeoutMs: uploadTimeout(descriptor.size),
             });
-            await response.body?.cancel();
-            options.onProgress?.(bytes.byteLength);
-            return;
         }
-        const sent = await this.patchChunks(repository, location, chunks(source, chunkSize), what, options);
-        if (sent.size !== descriptor.size)
-            throw new src/* ActionError */.lZ(`Blob ${descriptor.digest} had ${sent.size} bytes, expected ${descriptor.size}`);
-        await this.finishUpload(repository, sent.location, descriptor.digest, what, options.signal);
+        catch (error) {
+            // A source that failed or changed breaks the request; its own error says what happened.
+            throw failure ?? error;
+        }
+        await response.body?.cancel();
+        return response.status !== 413;
     }
     /** A chunked upload of bytes whose digest is computed on the way and given in the closing PUT. */
     async uploadStream(repository, open, options) {
@@ -1573,7 +1663,7 @@ class RegistryClient {
                     yield part;
                 }
             };
-            const sent = await this.patchChunks(repository, location, hashed(chunks(() => stream, options.chunkSize ?? this.chunkSize)), what, options);
+            const sent = await this.patchChunks(repository, location, hashed(chunks(stream, options.chunkSize ?? this.chunkSize)), what, options);
             const digest = `sha256:${hash.digest('hex')}`;
             await this.finishUpload(repository, sent.location, digest, `${repository}@${digest}`, options.signal);
             return { digest, size: sent.size };
@@ -1598,6 +1688,7 @@ class RegistryClient {
                 body: chunk,
                 retry: false,
                 signal: options.signal,
+                timeoutMs: uploadTimeout(chunk.byteLength),
             });
             await response.body?.cancel();
             offset += chunk.byteLength;
@@ -1716,26 +1807,61 @@ async function* readAhead(source) {
         await next.then(() => iterator.return?.(), () => undefined);
     }
 }
-async function readAll(stream) {
-    const parts = [];
-    for await (const part of stream)
-        parts.push(Buffer.from(part));
-    return Buffer.concat(parts);
+/** The sha256 and size of a stream, read to its end without keeping it. */
+async function digestOf(stream, signal) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    let size = 0;
+    try {
+        for await (const part of stream) {
+            signal?.throwIfAborted();
+            hash.update(part);
+            size += part.byteLength;
+        }
+    }
+    finally {
+        stream.destroy();
+    }
+    return { digest: `sha256:${hash.digest('hex')}`, size };
 }
-/** Fixed-size chunks of a source, so memory stays at one chunk whatever the blob size. */
-async function* chunks(source, size) {
+/**
+ * The bytes of `source`, hashed on the way: more bytes than the descriptor says, or another digest at the
+ * end, fail with a SourceChangedError before the upload can be closed.
+ */
+async function* verified(source, descriptor, what) {
     if (source instanceof Uint8Array) {
-        for (let i = 0; i < source.byteLength; i += size)
-            yield Buffer.from(source.subarray(i, i + size));
+        yield Buffer.from(source.buffer, source.byteOffset, source.byteLength);
         return;
     }
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    let size = 0;
+    const stream = source();
+    const changed = (detail) => new SourceChangedError(`The bytes of ${what} changed while they were uploaded (${detail}): its source gave other bytes than when it was hashed`);
+    try {
+        for await (const raw of stream) {
+            const part = raw;
+            size += part.byteLength;
+            if (size > descriptor.size)
+                throw changed(`more than the ${descriptor.size} bytes hashed`);
+            hash.update(part);
+            yield part;
+        }
+    }
+    finally {
+        stream.destroy();
+    }
+    const digest = `sha256:${hash.digest('hex')}`;
+    if (size !== descriptor.size || digest !== descriptor.digest)
+        throw changed(`${size} bytes with digest ${digest}, not ${descriptor.size} bytes with ${descriptor.digest}`);
+}
+/** Fixed-size chunks of a byte stream, so memory stays at one chunk whatever the blob size. */
+async function* chunks(source, size) {
     let buffer = Buffer.allocUnsafe(size);
     let filled = 0;
-    for await (const part of source()) {
+    for await (const part of source) {
         let data = part;
         while (data.byteLength > 0) {
             const n = Math.min(size - filled, data.byteLength);
-            data.copy(buffer, filled, 0, n);
+            buffer.set(data.subarray(0, n), filled);
             filled += n;
             data = data.subarray(n);
             if (filled === size) {
@@ -2142,7 +2268,7 @@ class OciModelRegistry {
         const gzip = this.options.layerFormat === 'tar+gzip';
         const total = entries.reduce((sum, e) => sum + e.size, 0);
         this.options.log?.(`Packing and pushing the model layer (${total} bytes in ${entries.filter((e) => e.type === 'file').length} files, ${gzip ? 'tar+gzip' : 'tar'}) to ${this.uri}`);
-        const layer = await streamLayer(entries, { mtime: sourceDateEpoch(), gzip }, (open) => this.store.pushStream(repository, open));
+        const layer = await this.pushLayer(repository, entries, gzip, options.source);
         const layerDescriptor = {
             ...layer.descriptor,
             mediaType: gzip ? ModelPack.weightTarGzip : ModelPack.weightTar,
@@ -2172,6 +2298,36 @@ class OciModelRegistry {
         if (!info)
             throw new src/* ActionError */.lZ(`${this.uri}: version v${version} of ${options.name} vanished right after it was pushed`);
         return { version: info, created: true };
+    }
+    /**
+     * Streams the model layer into the store: hashed first, then sent in one request unless the store has
+     * it, with progress in the log. The files must not change until it is stored.
+     */
+    async pushLayer(repository, entries, gzip, source) {
+        const mtime = sourceDateEpoch();
+        const progress = new src/* Progress */.ke({
+            label: `model layer sent to ${this.uri}`,
+            total: 1,
+            totalBytes: gzip ? undefined : tarSize(entries, mtime),
+            unit: 'layer',
+            log: (line) => this.options.log?.(line),
+        });
+        try {
+            // A gzip'd layer would be compressed twice by a digest pass: it is hashed while it is sent instead.
+            // Progress counts bytes sent, so a retried upload counts its bytes again.
+            const layer = await streamLayer(entries, { mtime, gzip }, (open) => this.store.pushStream(repository, open, {
+                digestFirst: !gzip,
+                onProgress: (n) => progress.tick(0, n),
+            }));
+            progress.tick(1);
+            progress.done();
+            return layer;
+        }
+        catch (error) {
+            if (error instanceof SourceChangedError)
+                throw new src/* ActionError */.lZ(`The model files in '${source}' changed while they were pushed to ${this.uri}: ${error.message}. Register the model once nothing writes to it any more`);
+            throw error;
+        }
     }
     /** Registries have no conditional tag write: take the next free number, push, re-read, retry when lost. */
     async tagNextVersion(repository, manifestFor) {
@@ -4302,6 +4458,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   Qq: () => (/* reexport */ HttpClient),
   j$: () => (/* reexport */ HttpError),
   Dr: () => (/* reexport */ NetworkError),
+  ke: () => (/* reexport */ Progress),
   tB: () => (/* reexport */ basicAuth),
   ey: () => (/* reexport */ confinePath),
   QP: () => (/* reexport */ defineAction),
@@ -4313,7 +4470,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   z: () => (/* reexport */ external_namespaceObject)
 });
 
-// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, InputError, OUTPUTS_LIMIT_BYTES, Progress, SUMMARY_LIMIT_BYTES, Summary, artifactServiceAvailable, commentMarker, describeField, describeFields, fitComment, formatBytes, formatDuration, globToRegExp, inputVariable, isInside, isUrlLike, limitOutputs, logValue, neutraliseLine, neutraliseText, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, realPathOf, redact, redactUrl, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, uniqueArtifactName, uploadArtifact, upsertStickyComment, urlSecrets
+// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, InputError, OUTPUTS_LIMIT_BYTES, SUMMARY_LIMIT_BYTES, Summary, artifactServiceAvailable, commentMarker, describeField, describeFields, fitComment, formatBytes, formatDuration, globToRegExp, inputVariable, isInside, isUrlLike, limitOutputs, logValue, neutraliseLine, neutraliseText, oneLine, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, realPathOf, redact, redactUrl, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, uniqueArtifactName, uploadArtifact, upsertStickyComment, urlSecrets
 
 // NAMESPACE OBJECT: ./node_modules/zod/v4/core/util.js
 var util_namespaceObject = {};
