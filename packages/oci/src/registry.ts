@@ -475,7 +475,7 @@ export class RegistryClient implements OciStore {
           'content-type': 'application/octet-stream',
           'content-length': String(descriptor.size),
         },
-        body: () => ReadableStream.from(body()),
+        body: () => Readable.from(body(), { objectMode: false }),
         accept: [413],
         retry: false,
         signal: options.signal,
