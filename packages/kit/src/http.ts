@@ -278,6 +278,8 @@ function sendStream(
     request.on('error', reject);
     // The source's own error (a file that vanished) is what the caller sees, not a broken pipe.
     body.on('error', (error) => request.destroy(error));
+    // An answer before the whole body (413) or an abort leaves the source unread: release it (its files).
+    request.once('close', () => body.destroy());
     body.pipe(request);
   });
 }
