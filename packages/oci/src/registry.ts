@@ -311,14 +311,30 @@ export class RegistryClient implements OciStore {
     return false;
   }
 
-  /** Drops an upload session (best effort: a registry that cannot expires it on its own). */
+  /**
+   * Drops an upload session (best effort: a registry that cannot expires it on its own). Its status (GET)
+   * comes first: a session the registry dropped already is left alone, and a live one is deleted at the
+   * location the registry gives now (distribution 2.8 encodes the offset in it; a cut PATCH moved it).
+   */
   private async cancelUpload(repository: string, location: string): Promise<void> {
+    const what = `${repository} upload`;
     try {
-      const response = await this.call('DELETE', location, push(repository), `${repository} upload`, {
-        accept: [400, 404, 405],
-        retry: false,
-      });
+      const status = await this.call('GET', location, push(repository), what, { accept: [400, 404] });
+      await status.body?.cancel();
+      if (status.status === 404) return;
+      const current = status.headers.get('location');
+      const response = await this.call(
+        'DELETE',
+        current ? this.resolveLocation(current) : location,
+        push(repository),
+        what,
+        { accept: [400, 404, 405], retry: false },
+      );
       await response.body?.cancel();
+      if (response.status >= 400)
+        this.options.log?.(
+          `${this.name} kept an upload session of ${repository} (DELETE answered ${response.status})`,
+        );
     } catch (error) {
       this.options.log?.(`could not drop an upload session on ${this.name}: ${(error as Error).message}`);
     }
@@ -455,13 +471,19 @@ export class RegistryClient implements OciStore {
       );
       return 'exists';
     }
-    const sent = await sending;
-    if (sent === undefined) {
-      await this.cancelUpload(repository, location);
-      return 'refused';
+    try {
+      const sent = await sending;
+      if (sent === undefined) {
+        await this.cancelUpload(repository, location);
+        return 'refused';
+      }
+      await this.finishUpload(repository, sent, digest, `${repository}@${digest}`, options.signal);
+      return 'uploaded';
+    } catch (error) {
+      // A changed source is not retried: drop its session rather than leave it for the registry to expire.
+      if (error instanceof SourceChangedError) await this.cancelUpload(repository, location);
+      throw error;
     }
-    await this.finishUpload(repository, sent, digest, `${repository}@${digest}`, options.signal);
-    return 'uploaded';
   }
 
   /**

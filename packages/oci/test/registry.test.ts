@@ -432,10 +432,9 @@ describe('streamed blobs (digest known only at the end)', () => {
         expect(outcome).toEqual({ digest, size, outcome: 'exists' });
         expect(opened).toBe(2);
         expect(released).toBe(true);
-        // No PATCH completed, no blob closed; the session is gone: deleted (204) or already dropped by the
-        // registry when the PATCH was cut (404), depending on which reached it first.
-        expect(proxy.log).toHaveLength(1);
-        expect(proxy.log[0]).toMatch(/^DELETE blob (204|404)$/);
+        // No PATCH completed and no blob was closed. The session is gone: the registry drops it when the
+        // PATCH is cut, or, if the client's status GET comes first, the client deletes it.
+        expect(proxy.log.filter((e) => e !== 'DELETE blob 204')).toEqual([]);
         expect(logs.join('\n')).toContain(
           `${proxy.host}/held/app has ${digest} already: the upload was stopped and its session dropped`,
         );
