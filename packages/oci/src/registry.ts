@@ -413,7 +413,11 @@ export class RegistryClient implements OciStore {
     options: PushStreamOptions,
   ): Promise<StreamedBlob> {
     const started = performance.now();
-    const hashing = digestOf(open(), options.signal).then(({ digest, size: hashed }) => {
+    const stopHashing = new AbortController();
+    const hashSignal = options.signal
+      ? AbortSignal.any([options.signal, stopHashing.signal])
+      : stopHashing.signal;
+    const hashing = digestOf(open(), hashSignal).then(({ digest, size: hashed }) => {
       if (hashed !== size)
         throw new SourceChangedError(
           `The stream pushed to ${this.name}/${repository} gave ${hashed} bytes, not the ${size} announced`,
@@ -424,9 +428,16 @@ export class RegistryClient implements OciStore {
       return digest;
     });
     hashing.catch(() => undefined);
-    const outcome = await this.retryUpload(`a ${size}-byte stream`, repository, options.signal, () =>
-      this.overlappedUpload(repository, open, size, hashing, options),
-    );
+    let outcome: PushOutcome | 'refused';
+    try {
+      outcome = await this.retryUpload(`a ${size}-byte stream`, repository, options.signal, () =>
+        this.overlappedUpload(repository, open, size, hashing, options),
+      );
+    } catch (error) {
+      // An upload that failed for good (a 401, a session never opened) stops the read that hashes.
+      stopHashing.abort();
+      throw error;
+    }
     const digest = await hashing;
     if (outcome !== 'refused') return { digest, size, outcome };
     this.chunkedOnly = true;
