@@ -3,7 +3,8 @@
  * 1024 for the issue's 1 GB) in the local registry (image layout) and pushes it to a local
  * docker-registry, then registers the same run again. Wall time and peak memory are printed against
  * floors measured in the same run: `sha256sum` + `cp -r` of the same files for the local registry, one raw
- * `curl` PUT of the same bytes (monolithic upload) for the remote.
+ * `curl` PUT of the same bytes (monolithic upload) for the remote. curl streams the file (`-T`) and must
+ * succeed: with `--data-binary @file` it reads the file into memory and refuses one of 1 GiB or more.
  *
  *   BENCH_MODEL_MB=1024 npx tsx bench/register-model.ts
  */

@@ -139,7 +139,12 @@ describe('train-and-log → register-model through the harness', () => {
       expect(ok.stdout).toMatch(/cut off \(.*503.*\); starting again \(2\/3\)/);
       expect(ok.stdout).toMatch(/cut off.*starting again \(3\/3\)/);
       expect(ok.outputs).toMatchObject({ version: '1', alias: 'champion' });
-      expect(proxy.log.slice(0, 3)).toEqual(['503 PUT blob', 'cut PUT blob', 'PUT blob 201']);
+      expect(proxy.log.slice(0, 4)).toEqual([
+        '503 PATCH blob',
+        'cut PATCH blob',
+        'PATCH blob 202',
+        'PUT blob 201',
+      ]);
       const firstManifest = proxy.log.findIndex((e) => e.startsWith('PUT manifest'));
       // The layer's closing PUT and the config's PUT come before any manifest.
       expect(proxy.log.slice(0, firstManifest).filter((e) => e === 'PUT blob 201')).toHaveLength(2);

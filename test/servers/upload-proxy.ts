@@ -58,6 +58,10 @@ export async function startUploadProxy(upstream: string): Promise<UploadProxy> {
       },
     );
     forward.on('error', () => res.destroy());
+    // A client that gives up mid-body (an aborted upload) cuts the forwarded request too.
+    req.on('close', () => {
+      if (!req.complete) forward.destroy();
+    });
     req.pipe(forward);
   });
   const port = await freePort();

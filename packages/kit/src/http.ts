@@ -1,7 +1,12 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeWebStream } from 'node:stream/web';
 import { ActionError, oneLine } from './errors';
 import { redactUrl } from './secrets';
 
-type BodyInit = NonNullable<RequestInit['body']>;
+/** A Node stream is sent as the socket drains (see `sendStream`); anything else goes through fetch. */
+type BodyInit = NonNullable<RequestInit['body']> | Readable;
 
 export type Query = Record<string, string | number | boolean | undefined | Array<string | number>>;
 
@@ -166,13 +171,18 @@ export class HttpClient {
       let response: Response;
       try {
         const body = makeBody?.();
-        response = await fetchImpl(url, {
-          method,
-          headers,
-          body,
-          signal,
-          ...(body && typeof (body as ReadableStream).getReader === 'function' ? { duplex: 'half' } : {}),
-        } as RequestInit);
+        response =
+          body instanceof Readable
+            ? await sendStream(url, method, headers, body, signal)
+            : await fetchImpl(url, {
+                method,
+                headers,
+                body,
+                signal,
+                ...(body && typeof (body as ReadableStream).getReader === 'function'
+                  ? { duplex: 'half' }
+                  : {}),
+              } as RequestInit);
       } catch (error) {
         clearTimeout(timer);
         if (options.signal?.aborted) throw error;
@@ -229,6 +239,49 @@ export class HttpClient {
       );
     }
   }
+}
+
+/**
+ * A request whose body is a Node stream, through node:http(s). Node 20's fetch pumps a streamed request
+ * body without waiting for the socket: a 1 GB upload held 1.1 GB in memory and took 2–4 times as long as
+ * the same bytes piped here, where the stream is read only as fast as the socket drains.
+ */
+function sendStream(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: Readable,
+  signal: AbortSignal,
+): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const request = send(url, { method, headers, signal }, (incoming) => {
+      const status = incoming.statusCode ?? 0;
+      const responseHeaders = new Headers();
+      for (const [key, value] of Object.entries(incoming.headers)) {
+        for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value])
+          responseHeaders.append(key, item);
+      }
+      const empty = method === 'HEAD' || status === 204 || status === 205 || status === 304;
+      if (empty) incoming.resume();
+      resolve(
+        new Response(
+          empty ? null : (Readable.toWeb(incoming) as NodeWebStream<Uint8Array> as ReadableStream),
+          {
+            status,
+            statusText: incoming.statusMessage,
+            headers: responseHeaders,
+          },
+        ),
+      );
+    });
+    request.on('error', reject);
+    // The source's own error (a file that vanished) is what the caller sees, not a broken pipe.
+    body.on('error', (error) => request.destroy(error));
+    // An answer before the whole body (413) or an abort leaves the source unread: release it (its files).
+    request.once('close', () => body.destroy());
+    body.pipe(request);
+  });
 }
 
 function isStream(body: unknown): boolean {

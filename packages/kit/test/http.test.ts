@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listen } from '../../../test/doubles/http-server';
 import { HttpClient, HttpError, NetworkError, parseRetryAfter } from '../src/http';
@@ -205,5 +206,64 @@ describe('bodies that can be sent once', () => {
     const again = await client(server.url).request('PUT', '/b', { body: stream });
     expect(again.status).toBe(200);
     expect(server.attempts()).toBe(3);
+  });
+});
+
+describe('Node stream bodies (node:http, read as the socket drains)', () => {
+  it('sends the declared Content-Length and every byte, returns status, headers and body, and retries a factory', async () => {
+    const received: { length?: string; encoding?: string; bytes: number }[] = [];
+    const server = await serve((req, res, attempt) => {
+      let bytes = 0;
+      req.on('data', (d: Buffer) => (bytes += d.byteLength));
+      req.on('end', () => {
+        received.push({
+          length: req.headers['content-length'],
+          encoding: req.headers['transfer-encoding'],
+          bytes,
+        });
+        if (attempt === 0) {
+          res.writeHead(503);
+          res.end();
+          return;
+        }
+        res.writeHead(201, { location: '/v2/x/blobs/sha256:1', 'content-type': 'application/json' });
+        res.end('{"ok":true}');
+      });
+    });
+    const size = 5 * 1024 * 1024 + 3;
+    const parts = async function* () {
+      for (let sent = 0; sent < size; sent += 1024 * 1024)
+        yield Buffer.alloc(Math.min(1024 * 1024, size - sent), 1);
+    };
+    const response = await client(server.url).request('PUT', '/upload', {
+      headers: { 'content-length': String(size) },
+      body: () => Readable.from(parts()),
+    });
+    expect(response.status).toBe(201);
+    expect(response.headers.get('location')).toBe('/v2/x/blobs/sha256:1');
+    expect(await response.json()).toEqual({ ok: true });
+    expect(received).toEqual([
+      { length: String(size), encoding: undefined, bytes: size },
+      { length: String(size), encoding: undefined, bytes: size },
+    ]);
+  });
+
+  it("fails with the source's own error when the stream breaks midway", async () => {
+    const server = await serve((req) => req.resume());
+    const broken = async function* () {
+      yield Buffer.alloc(1024);
+      throw new Error('model.bin vanished');
+    };
+    const error = await client(server.url)
+      .request('PUT', '/upload', {
+        headers: { 'content-length': '4096' },
+        body: () => Readable.from(broken()),
+        retry: false,
+      })
+      .catch((e: Error) => e);
+    expect(error).toBeInstanceOf(NetworkError);
+    expect((error as Error).message).toMatch(
+      /PUT http:\/\/127\.0\.0\.1:\d+\/upload failed after 1 attempt\(s\): model\.bin vanished/,
+    );
   });
 });

@@ -234,20 +234,24 @@ export async function streamLayer(
 ): Promise<Layer> {
   const mtime = options.mtime ?? 0;
   const gzip = options.gzip ?? true;
-  let tarHash = createHash('sha256');
+  // Reads may overlap (one hashes while another is sent, and may be stopped): the figures are those of
+  // the last read that reached the end.
+  let tarDigest = '';
   let tarSize = 0;
   const open = (): Readable => {
-    tarHash = createHash('sha256');
-    tarSize = 0;
+    const tarHash = createHash('sha256');
+    let size = 0;
     let blobSize = 0;
     const tar = Readable.from(tarStream(entries, mtime));
     const counted = async function* (chunks: AsyncIterable<Buffer>) {
       for await (const chunk of chunks) {
         if (gzip) tarHash.update(chunk);
-        tarSize += chunk.byteLength;
+        size += chunk.byteLength;
         options.onProgress?.(chunk.byteLength);
         yield chunk;
       }
+      tarSize = size;
+      if (gzip) tarDigest = `sha256:${tarHash.digest('hex')}`;
     };
     // The gzip header's OS byte (offset 9) is where zlib was built; 255 ("unknown") keeps digests equal across platforms.
     const portable = async function* (chunks: AsyncIterable<Buffer>) {
@@ -279,7 +283,7 @@ export async function streamLayer(
       digest: stored.digest,
       size: stored.size,
     },
-    diffId: gzip ? `sha256:${tarHash.digest('hex')}` : stored.digest,
+    diffId: gzip ? tarDigest : stored.digest,
     uncompressedSize: tarSize,
     files: entries.filter((e) => e.type === 'file').length,
   };

@@ -307,19 +307,37 @@ export class RegistryClient implements OciStore {
     if (response.status === 201) return true;
     // 202: the registry could not mount and opened an upload session instead; drop it.
     const location = response.headers.get('location');
-    if (location) {
-      const cancel = await this.call(
-        'DELETE',
-        this.resolveLocation(location),
-        push(repository),
-        `${repository} upload`,
-        {
-          accept: [404, 405],
-        },
-      );
-      await cancel.body?.cancel();
-    }
+    if (location) await this.cancelUpload(repository, this.resolveLocation(location));
     return false;
+  }
+
+  /**
+   * Drops an upload session (best effort: a registry that cannot expires it on its own). Its status (GET)
+   * comes first: a session the registry dropped already is left alone, and a live one is deleted at the
+   * location the registry gives now (distribution 2.8 encodes the offset in it; a cut PATCH moved it).
+   */
+  private async cancelUpload(repository: string, location: string): Promise<void> {
+    const what = `${repository} upload`;
+    try {
+      const status = await this.call('GET', location, push(repository), what, { accept: [400, 404] });
+      await status.body?.cancel();
+      if (status.status === 404) return;
+      const current = status.headers.get('location');
+      const response = await this.call(
+        'DELETE',
+        current ? this.resolveLocation(current) : location,
+        push(repository),
+        what,
+        { accept: [400, 404, 405], retry: false },
+      );
+      await response.body?.cancel();
+      if (response.status >= 400)
+        this.options.log?.(
+          `${this.name} kept an upload session of ${repository} (DELETE answered ${response.status})`,
+        );
+    } catch (error) {
+      this.options.log?.(`could not drop an upload session on ${this.name}: ${(error as Error).message}`);
+    }
   }
 
   async pushBlob(
@@ -339,10 +357,11 @@ export class RegistryClient implements OciStore {
   }
 
   /**
-   * A stream that can be read twice (`open` gives the same bytes each time) is hashed first, without
-   * sending anything: a blob the registry has is not sent again, and the bytes go up in one monolithic
-   * PUT, hashed again on the way and refused if they changed. With `digestFirst: false` it is read once,
-   * sent in chunks and hashed on the way, the digest given in the closing PUT.
+   * A stream that can be read twice (`open` gives the same bytes each time) is hashed by a read of its
+   * own. With its `size` known, the bytes go up at once in one PATCH while that read hashes them, and the
+   * closing PUT gives the digest (the registry checks it); a blob the registry turns out to have stops
+   * the PATCH. Without a size, the hash comes first and the bytes go up in one monolithic PUT, hashed
+   * again on the way. With `digestFirst: false` it is read once, sent in chunks and hashed on the way.
    */
   async pushStream(
     repository: string,
@@ -355,18 +374,163 @@ export class RegistryClient implements OciStore {
       );
       return { ...stored, outcome: 'uploaded' };
     }
+    if (options.size !== undefined && options.size > 0 && !this.chunkedOnly)
+      return this.pushOverlapped(repository, open, options.size, options);
     const started = performance.now();
     const { digest, size } = await digestOf(open(), options.signal);
-    const descriptor = { mediaType: 'application/octet-stream', digest, size };
     const exists = (await this.hasBlob(repository, digest)) !== undefined;
     this.options.log?.(
       `${digest} (${size} bytes) hashed in ${((performance.now() - started) / 1000).toFixed(1)} s; ${exists ? `${this.name}/${repository} has it already, nothing to upload` : `uploading it to ${this.name}/${repository}`}`,
     );
     if (exists) return { digest, size, outcome: 'exists' };
+    return this.uploadHashed(repository, open, digest, size, options);
+  }
+
+  /** Sends a stream whose digest is known (monolithic, or chunks after a 413), a new session per attempt. */
+  private async uploadHashed(
+    repository: string,
+    open: () => Readable,
+    digest: string,
+    size: number,
+    options: PushStreamOptions,
+  ): Promise<StreamedBlob> {
+    const descriptor = { mediaType: 'application/octet-stream', digest, size };
     await this.retryUpload(digest, repository, options.signal, () =>
       this.upload(repository, descriptor, open, options),
     );
     return { digest, size, outcome: 'uploaded' };
+  }
+
+  /**
+   * The client's hash is off the critical path: the bytes are sent unhashed while a second read, ahead
+   * of the network, hashes them. The registry hashes what it receives and refuses a closing digest that
+   * does not match (DIGEST_INVALID), so a source that changed between the reads cannot be stored.
+   */
+  private async pushOverlapped(
+    repository: string,
+    open: () => Readable,
+    size: number,
+    options: PushStreamOptions,
+  ): Promise<StreamedBlob> {
+    const started = performance.now();
+    const stopHashing = new AbortController();
+    const hashSignal = options.signal
+      ? AbortSignal.any([options.signal, stopHashing.signal])
+      : stopHashing.signal;
+    const hashing = digestOf(open(), hashSignal).then(({ digest, size: hashed }) => {
+      if (hashed !== size)
+        throw new SourceChangedError(
+          `The stream pushed to ${this.name}/${repository} gave ${hashed} bytes, not the ${size} announced`,
+        );
+      this.options.log?.(
+        `${digest} (${size} bytes) hashed in ${((performance.now() - started) / 1000).toFixed(1)} s while it was being sent to ${this.name}/${repository}`,
+      );
+      return digest;
+    });
+    hashing.catch(() => undefined);
+    let outcome: PushOutcome | 'refused';
+    try {
+      outcome = await this.retryUpload(`a ${size}-byte stream`, repository, options.signal, () =>
+        this.overlappedUpload(repository, open, size, hashing, options),
+      );
+    } catch (error) {
+      // An upload that failed for good (a 401, a session never opened) stops the read that hashes.
+      stopHashing.abort();
+      throw error;
+    }
+    const digest = await hashing;
+    if (outcome !== 'refused') return { digest, size, outcome };
+    this.chunkedOnly = true;
+    const chunkSize = options.chunkSize ?? this.chunkSize;
+    this.options.log?.(
+      `${this.name} refused ${size} bytes in one request (413); uploading in ${chunkSize}-byte chunks from now on`,
+    );
+    return this.uploadHashed(repository, open, digest, size, options);
+  }
+
+  /**
+   * One session of the overlapped push: the PATCH starts at once; once the digest is known, a blob the
+   * registry has stops it and drops the session, otherwise the PUT with the digest closes it.
+   */
+  private async overlappedUpload(
+    repository: string,
+    open: () => Readable,
+    size: number,
+    hashing: Promise<string>,
+    options: PushStreamOptions,
+  ): Promise<PushOutcome | 'refused'> {
+    const what = `${repository} (${size}-byte stream)`;
+    const location = await this.startUpload(repository, what);
+    const stop = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+    const sending = this.patchWhole(repository, location, open, size, what, { ...options, signal });
+    sending.catch(() => undefined);
+    let digest: string;
+    try {
+      digest = await hashing;
+    } catch (error) {
+      stop.abort();
+      await this.cancelUpload(repository, location);
+      throw error;
+    }
+    if ((await this.hasBlob(repository, digest)) !== undefined) {
+      stop.abort();
+      await sending.catch(() => undefined);
+      await this.cancelUpload(repository, location);
+      this.options.log?.(
+        `${this.name}/${repository} has ${digest} already: the upload was stopped and its session dropped`,
+      );
+      return 'exists';
+    }
+    try {
+      const sent = await sending;
+      if (sent === undefined) {
+        await this.cancelUpload(repository, location);
+        return 'refused';
+      }
+      await this.finishUpload(repository, sent, digest, `${repository}@${digest}`, options.signal);
+      return 'uploaded';
+    } catch (error) {
+      // A changed source is not retried: drop its session rather than leave it for the registry to expire.
+      if (error instanceof SourceChangedError) await this.cancelUpload(repository, location);
+      throw error;
+    }
+  }
+
+  /**
+   * The whole stream in one PATCH (`Content-Range: 0-<size-1>` and its Content-Length, as the spec asks
+   * of a chunk). The session's next location, or undefined when the registry answered 413.
+   */
+  private async patchWhole(
+    repository: string,
+    location: string,
+    open: () => Readable,
+    size: number,
+    what: string,
+    options: PushStreamOptions,
+  ): Promise<string | undefined> {
+    const body = sourceBody(exactly(open, size, what, options.signal), options.onProgress);
+    let response: Response;
+    try {
+      response = await this.call('PATCH', location, push(repository), what, {
+        headers: {
+          'content-type': 'application/octet-stream',
+          'content-length': String(size),
+          'content-range': `0-${size - 1}`,
+        },
+        body: body.open,
+        accept: [413],
+        retry: false,
+        signal: options.signal,
+        timeoutMs: uploadTimeout(size),
+      });
+    } catch (error) {
+      throw body.failure() ?? error;
+    }
+    await response.body?.cancel();
+    if (response.status === 413) return undefined;
+    const next = response.headers.get('location');
+    return next ? this.resolveLocation(next) : location;
   }
 
   /** Runs a whole upload again, in a new session, when it was cut off by the network or a 5xx. */
@@ -455,19 +619,7 @@ export class RegistryClient implements OciStore {
   ): Promise<boolean> {
     const url = new URL(location);
     url.searchParams.set('digest', descriptor.digest);
-    let failure: Error | undefined;
-    const bytes = verified(source, descriptor, what);
-    const body = async function* () {
-      try {
-        for await (const part of bytes) {
-          yield part;
-          options.onProgress?.(part.byteLength);
-        }
-      } catch (error) {
-        failure = error as Error;
-        throw error;
-      }
-    };
+    const body = sourceBody(verified(source, descriptor, what), options.onProgress);
     let response: Response;
     try {
       response = await this.call('PUT', url.toString(), push(repository), what, {
@@ -475,7 +627,7 @@ export class RegistryClient implements OciStore {
           'content-type': 'application/octet-stream',
           'content-length': String(descriptor.size),
         },
-        body: () => ReadableStream.from(body()),
+        body: body.open,
         accept: [413],
         retry: false,
         signal: options.signal,
@@ -483,7 +635,7 @@ export class RegistryClient implements OciStore {
       });
     } catch (error) {
       // A source that failed or changed breaks the request; its own error says what happened.
-      throw failure ?? error;
+      throw body.failure() ?? error;
     }
     await response.body?.cancel();
     return response.status !== 413;
@@ -566,8 +718,18 @@ export class RegistryClient implements OciStore {
     const response = await this.call('PUT', url.toString(), push(repository), what, {
       retry: false,
       signal,
+      accept: [400],
     });
-    await response.body?.cancel();
+    const text = await response.text().catch(() => '');
+    if (response.status !== 400) return;
+    const code = /"code"\s*:\s*"([A-Z_]+)"/.exec(text)?.[1];
+    if (code === 'DIGEST_INVALID')
+      throw new SourceChangedError(
+        `The bytes of ${what} changed while they were uploaded: ${this.name} received bytes with another digest (DIGEST_INVALID), so its source gave other bytes than when it was hashed`,
+      );
+    throw new ActionError(
+      `Registry ${this.name} refused to close the upload of ${what} (400${code ? ` ${code}` : ''})`,
+    );
   }
 
   async listTags(repository: string): Promise<string[]> {
@@ -742,6 +904,59 @@ async function* verified(source: BlobSource, descriptor: Descriptor, what: strin
     throw changed(
       `${size} bytes with digest ${digest}, not ${descriptor.size} bytes with ${descriptor.digest}`,
     );
+}
+
+/**
+ * A request body from `parts` that counts progress. A source that fails breaks the request with a
+ * network error; `failure` keeps the source's own error, which says what happened.
+ */
+function sourceBody(
+  parts: AsyncIterable<Buffer>,
+  onProgress?: (bytes: number) => void,
+): { open: () => Readable; failure: () => Error | undefined } {
+  let failure: Error | undefined;
+  const body = async function* () {
+    try {
+      for await (const part of parts) {
+        yield part;
+        onProgress?.(part.byteLength);
+      }
+    } catch (error) {
+      failure = error as Error;
+      throw error;
+    }
+  };
+  return { open: () => Readable.from(body(), { objectMode: false }), failure: () => failure };
+}
+
+/**
+ * The bytes of a stream that must give exactly `size` (announced as the Content-Length). A stopped upload
+ * releases the stream at once, even one waiting for its next bytes.
+ */
+async function* exactly(
+  open: () => Readable,
+  size: number,
+  what: string,
+  signal?: AbortSignal,
+): AsyncGenerator<Buffer> {
+  const stream = open();
+  const release = () => stream.destroy(signal?.reason as Error);
+  signal?.addEventListener('abort', release, { once: true });
+  let read = 0;
+  const changed = (detail: string) =>
+    new SourceChangedError(`The bytes of ${what} changed while they were uploaded (${detail})`);
+  try {
+    for await (const raw of stream) {
+      const part = raw as Buffer;
+      read += part.byteLength;
+      if (read > size) throw changed(`more than the ${size} bytes announced`);
+      yield part;
+    }
+  } finally {
+    signal?.removeEventListener('abort', release);
+    stream.destroy();
+  }
+  if (read !== size) throw changed(`${read} bytes, not the ${size} announced`);
 }
 
 /** Fixed-size chunks of a byte stream, so memory stays at one chunk whatever the blob size. */

@@ -38,6 +38,11 @@ export interface PushStreamOptions extends Omit<PushBlobOptions, 'mountFrom'> {
    * (compressed on the fly): it is hashed while it is sent in chunks.
    */
   digestFirst?: boolean;
+  /**
+   * The exact number of bytes the stream gives (a plain tar's `tarSize`). With it, a digest-first push
+   * does not wait for its digest: the bytes go up in one PATCH while a second read hashes them.
+   */
+  size?: number;
 }
 
 /** A blob's source gave other bytes than before (a file changed between two reads). */

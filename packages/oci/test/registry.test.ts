@@ -372,6 +372,154 @@ describe('streamed blobs (digest known only at the end)', () => {
     );
   });
 
+  describe('overlapped push (size known: one PATCH while a second read hashes)', () => {
+    const size = 3_000_000;
+
+    it('sends one PATCH at once and closes it with the digest; pushed again, the upload is stopped', async () => {
+      const proxy = await startUploadProxy(registry.url);
+      try {
+        const logs: string[] = [];
+        const client = new RegistryClient({ registry: proxy.host, log: (l) => logs.push(l) });
+        let opened = 0;
+        let sent = 0;
+        const open = () => {
+          opened++;
+          return parts(bytes);
+        };
+        const stored = await client.pushStream('overlap/app', open, {
+          size,
+          onProgress: (n) => (sent += n),
+        });
+        const digest = await expected();
+        expect(stored).toEqual({ digest, size, outcome: 'uploaded' });
+        expect(opened).toBe(2);
+        expect(sent).toBe(size);
+        expect(proxy.log).toEqual(['PATCH blob 202', 'PUT blob 201']);
+        expect(logs.join('\n')).toContain(`${digest} (3000000 bytes) hashed in`);
+        const direct = new RegistryClient({ registry: registry.host });
+        expect(sha256(await direct.getBlob('overlap/app', digest))).toBe(digest);
+      } finally {
+        await proxy.stop();
+      }
+    });
+
+    it('stops the PATCH in flight and drops its session when the registry turns out to have the blob', async () => {
+      const direct = new RegistryClient({ registry: registry.host });
+      const digest = await expected();
+      await direct.pushStream('held/app', () => parts(bytes));
+      const proxy = await startUploadProxy(registry.url);
+      try {
+        const logs: string[] = [];
+        const client = new RegistryClient({ registry: proxy.host, log: (l) => logs.push(l) });
+        let opened = 0;
+        let released = false;
+        // The upload's read gives 1 MB and then waits: the PATCH is still in flight when the HEAD answers.
+        const stalled = () =>
+          new Readable({
+            read() {
+              if (this.readableLength === 0 && !released) this.push(bytes.subarray(0, 1_000_000));
+            },
+            destroy(error, callback) {
+              released = true;
+              callback(error);
+            },
+          });
+        const outcome = await client.pushStream(
+          'held/app',
+          () => (opened++ === 0 ? parts(bytes) : stalled()),
+          { size },
+        );
+        expect(outcome).toEqual({ digest, size, outcome: 'exists' });
+        expect(opened).toBe(2);
+        expect(released).toBe(true);
+        // No PATCH completed and no blob was closed. The session is gone: the registry drops it when the
+        // PATCH is cut, or, if the client's status GET comes first, the client deletes it.
+        expect(proxy.log.filter((e) => e !== 'DELETE blob 204')).toEqual([]);
+        expect(logs.join('\n')).toContain(
+          `${proxy.host}/held/app has ${digest} already: the upload was stopped and its session dropped`,
+        );
+        expect(logs.join('\n')).not.toContain('could not drop');
+      } finally {
+        await proxy.stop();
+      }
+    });
+
+    it('fails with SourceChangedError when the registry finds another digest (DIGEST_INVALID), storing nothing', async () => {
+      const proxy = await startUploadProxy(registry.url);
+      try {
+        const client = new RegistryClient({ registry: proxy.host });
+        const changed = Buffer.from(bytes);
+        changed[2_500_000] = (changed[2_500_000]! + 1) % 256;
+        let opened = 0;
+        const error = await client
+          .pushStream('invalid/app', () => parts(opened++ === 0 ? bytes : changed), { size })
+          .catch((e: Error) => e);
+        expect(error).toBeInstanceOf(SourceChangedError);
+        expect((error as Error).message).toBe(
+          `The bytes of invalid/app@${await expected()} changed while they were uploaded: ${proxy.host} received bytes with another digest (DIGEST_INVALID), so its source gave other bytes than when it was hashed`,
+        );
+        expect(proxy.log).toEqual(['PATCH blob 202', 'PUT blob 400']);
+        const direct = new RegistryClient({ registry: registry.host });
+        expect(await direct.hasBlob('invalid/app', await expected())).toBeUndefined();
+        expect(await direct.hasBlob('invalid/app', sha256(changed))).toBeUndefined();
+      } finally {
+        await proxy.stop();
+      }
+    });
+
+    it('sends the PATCH again in a new session when it is reset midway, and the blob lands whole', async () => {
+      const proxy = await startUploadProxy(registry.url);
+      try {
+        proxy.failNext({ kind: 'reset', afterBytes: 100_000 });
+        const logs: string[] = [];
+        const client = new RegistryClient({ registry: proxy.host, log: (l) => logs.push(l) });
+        let opened = 0;
+        const stored = await client.pushStream(
+          'patchreset/app',
+          () => {
+            opened++;
+            return parts(bytes);
+          },
+          { size },
+        );
+        expect(stored).toEqual({ digest: await expected(), size, outcome: 'uploaded' });
+        expect(opened).toBe(3);
+        expect(proxy.log).toEqual(['cut PATCH blob', 'PATCH blob 202', 'PUT blob 201']);
+        expect(logs.join('\n')).toMatch(/upload of a 3000000-byte stream .*cut off.*starting again \(2\/3\)/);
+        const direct = new RegistryClient({ registry: registry.host });
+        expect(sha256(await direct.getBlob('patchreset/app', stored.digest))).toBe(await expected());
+      } finally {
+        await proxy.stop();
+      }
+    });
+
+    it('falls back to chunks when the registry answers 413 to the whole PATCH', async () => {
+      const proxy = await startUploadProxy(registry.url);
+      try {
+        proxy.failNext({ kind: 'status', status: 413 });
+        const logs: string[] = [];
+        const client = new RegistryClient({
+          registry: proxy.host,
+          chunkSize: 1024 * 1024,
+          log: (l) => logs.push(l),
+        });
+        const stored = await client.pushStream('large/app', () => parts(bytes), { size });
+        expect(stored).toEqual({ digest: await expected(), size, outcome: 'uploaded' });
+        expect(proxy.log).toEqual([
+          '413 PATCH blob',
+          'DELETE blob 204',
+          'PATCH blob 202',
+          'PATCH blob 202',
+          'PATCH blob 202',
+          'PUT blob 201',
+        ]);
+        expect(logs.join('\n')).toMatch(/refused 3000000 bytes in one request \(413\)/);
+      } finally {
+        await proxy.stop();
+      }
+    });
+  });
+
   it('lands in a layout under its digest with no temporary file left, and reports a blob it already had', async () => {
     const root = temp();
     const layout = new LayoutStore(root);

@@ -209,10 +209,11 @@ export class OciModelRegistry implements ModelRegistry {
    */
   private async pushLayer(repository: string, entries: LayerEntry[], gzip: boolean, source: string) {
     const mtime = sourceDateEpoch();
+    const size = gzip ? undefined : tarSize(entries, mtime);
     const progress = new Progress({
       label: `model layer sent to ${this.uri}`,
       total: 1,
-      totalBytes: gzip ? undefined : tarSize(entries, mtime),
+      totalBytes: size,
       unit: 'layer',
       log: (line) => this.options.log?.(line),
     });
@@ -222,6 +223,7 @@ export class OciModelRegistry implements ModelRegistry {
       const layer = await streamLayer(entries, { mtime, gzip }, (open) =>
         this.store.pushStream(repository, open, {
           digestFirst: !gzip,
+          size,
           onProgress: (n) => progress.tick(0, n),
         }),
       );

@@ -177,7 +177,7 @@ describe('OciModelRegistry against docker-registry 2.8 (no auth)', () => {
     ]);
   });
 
-  it('hashes the layer before sending it, logs progress, and fails naming the file rewritten between the two reads, with no version tagged', async () => {
+  it('hashes the layer while sending it, logs progress, and fails naming the file rewritten between the two reads, with no version tagged', async () => {
     const dir = modelDir('weights one');
     const logs: string[] = [];
     let opened = 0;
@@ -212,7 +212,9 @@ describe('OciModelRegistry against docker-registry 2.8 (no auth)', () => {
 
     const ok = await models.registerVersion({ name: 'rewritten', source: dir, runId: RUN_B });
     expect(ok.version.version).toBe('1');
-    expect(logs.join('\n')).toMatch(/sha256:[0-9a-f]{64} \(\d+ bytes\) hashed in [\d.]+ s; uploading it/);
+    expect(logs.join('\n')).toMatch(
+      /sha256:[0-9a-f]{64} \(\d+ bytes\) hashed in [\d.]+ s while it was being sent to /,
+    );
     expect(logs.join('\n')).toMatch(/model layer sent to oci:\/\/.*\/ml: 1\/1 layer, (\S+ \S+)\/\1, .* in /);
   });
 
