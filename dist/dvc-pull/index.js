@@ -23884,7 +23884,16 @@ function errorMessage(error) {
     return String(error);
 }
 
+// EXTERNAL MODULE: external "node:http"
+var external_node_http_ = __nccwpck_require__(37067);
+// EXTERNAL MODULE: external "node:https"
+var external_node_https_ = __nccwpck_require__(44708);
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(57075);
 ;// CONCATENATED MODULE: ./packages/kit/src/http.ts
+
+
+
 
 
 class HttpError extends ActionError {
@@ -24010,13 +24019,18 @@ class HttpClient {
             let response;
             try {
                 const body = makeBody?.();
-                response = await fetchImpl(url, {
-                    method,
-                    headers,
-                    body,
-                    signal,
-                    ...(body && typeof body.getReader === 'function' ? { duplex: 'half' } : {}),
-                });
+                response =
+                    body instanceof external_node_stream_.Readable
+                        ? await sendStream(url, method, headers, body, signal)
+                        : await fetchImpl(url, {
+                            method,
+                            headers,
+                            body,
+                            signal,
+                            ...(body && typeof body.getReader === 'function'
+                                ? { duplex: 'half' }
+                                : {}),
+                        });
             }
             catch (error) {
                 clearTimeout(timer);
@@ -24061,6 +24075,38 @@ class HttpClient {
             throw new HttpError(`${this.name}: ${method} ${redactUrl(this.url(path, options.query))} answered ${response.status} with a body that is not JSON: ${describeBody(text)}`, response.status, redactUrl(this.url(path, options.query)), text);
         }
     }
+}
+/**
+ * A request whose body is a Node stream, through node:http(s). Node 20's fetch pumps a streamed request
+ * body without waiting for the socket: a 1 GB upload held 1.1 GB in memory and took 2–4 times as long as
+ * the same bytes piped here, where the stream is read only as fast as the socket drains.
+ */
+function sendStream(url, method, headers, body, signal) {
+    return new Promise((resolve, reject) => {
+        const send = url.protocol === 'https:' ? external_node_https_.request : external_node_http_.request;
+        const request = send(url, { method, headers, signal }, (incoming) => {
+            const status = incoming.statusCode ?? 0;
+            const responseHeaders = new Headers();
+            for (const [key, value] of Object.entries(incoming.headers)) {
+                for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value])
+                    responseHeaders.append(key, item);
+            }
+            const empty = method === 'HEAD' || status === 204 || status === 205 || status === 304;
+            if (empty)
+                incoming.resume();
+            resolve(new Response(empty ? null : external_node_stream_.Readable.toWeb(incoming), {
+                status,
+                statusText: incoming.statusMessage,
+                headers: responseHeaders,
+            }));
+        });
+        request.on('error', reject);
+        // The source's own error (a file that vanished) is what the caller sees, not a broken pipe.
+        body.on('error', (error) => request.destroy(error));
+        // An answer before the whole body (413) or an abort leaves the source unread: release it (its files).
+        request.once('close', () => body.destroy());
+        body.pipe(request);
+    });
 }
 function isStream(body) {
     if (body === null || typeof body !== 'object')
