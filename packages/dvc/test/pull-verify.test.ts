@@ -280,6 +280,16 @@ describe('where verified downloads are written (local remote)', () => {
     expect(filesUnder(built.repo).filter((p) => p.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('without the cache, a .dir listing the remote lacks is missing, not corrupt', async () => {
+    const built = buildRepo({ dirs: { one: { 'a.txt': Buffer.from('one-a\n') } } });
+    const md5 = /md5: ([0-9a-f]{32})\.dir/.exec(readFileSync(join(built.repo, 'one.dvc'), 'utf8'))![1]!;
+    rmSync(`${built.object(md5)}.dir`);
+    const error = await failure(pullRepo(built, { fillCache: false }));
+    expect(error.message).toBe(
+      `1 file(s) missing on DVC remote store: one (${md5}.dir); push them with 'dvc push'`,
+    );
+  });
+
   it('streams an object too large to read whole (17 MiB) into the cache and the workspace intact', async () => {
     const big = pseudoRandom(17 << 20, 99);
     const md5 = md5sum(big);
