@@ -1,12 +1,16 @@
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeWebStream } from 'node:stream/web';
 import { ActionError, oneLine } from './errors';
+import { type ChunkReader, isChunkReader } from './reader';
 import { redactUrl } from './secrets';
 
-/** A Node stream is sent as the socket drains (see `sendStream`); anything else goes through fetch. */
-type BodyInit = NonNullable<RequestInit['body']> | Readable;
+/**
+ * A Node stream or a chunk reader is sent as the socket drains (see `sendStream`, `sendChunks`); anything
+ * else goes through fetch.
+ */
+type BodyInit = NonNullable<RequestInit['body']> | Readable | ChunkReader;
 
 export type Query = Record<string, string | number | boolean | undefined | Array<string | number>>;
 
@@ -174,15 +178,17 @@ export class HttpClient {
         response =
           body instanceof Readable
             ? await sendStream(url, method, headers, body, signal)
-            : await fetchImpl(url, {
-                method,
-                headers,
-                body,
-                signal,
-                ...(body && typeof (body as ReadableStream).getReader === 'function'
-                  ? { duplex: 'half' }
-                  : {}),
-              } as RequestInit);
+            : isChunkReader(body)
+              ? await sendChunks(url, method, headers, body, signal)
+              : await fetchImpl(url, {
+                  method,
+                  headers,
+                  body,
+                  signal,
+                  ...(body && typeof (body as ReadableStream).getReader === 'function'
+                    ? { duplex: 'half' }
+                    : {}),
+                } as RequestInit);
       } catch (error) {
         clearTimeout(timer);
         if (options.signal?.aborted) throw error;
@@ -255,26 +261,9 @@ function sendStream(
 ): Promise<Response> {
   return new Promise((resolve, reject) => {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const request = send(url, { method, headers, signal }, (incoming) => {
-      const status = incoming.statusCode ?? 0;
-      const responseHeaders = new Headers();
-      for (const [key, value] of Object.entries(incoming.headers)) {
-        for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value])
-          responseHeaders.append(key, item);
-      }
-      const empty = method === 'HEAD' || status === 204 || status === 205 || status === 304;
-      if (empty) incoming.resume();
-      resolve(
-        new Response(
-          empty ? null : (Readable.toWeb(incoming) as NodeWebStream<Uint8Array> as ReadableStream),
-          {
-            status,
-            statusText: incoming.statusMessage,
-            headers: responseHeaders,
-          },
-        ),
-      );
-    });
+    const request = send(url, { method, headers, signal }, (incoming) =>
+      resolve(responseOf(method, incoming)),
+    );
     request.on('error', reject);
     // The source's own error (a file that vanished) is what the caller sees, not a broken pipe.
     body.on('error', (error) => request.destroy(error));
@@ -284,8 +273,88 @@ function sendStream(
   });
 }
 
+/** A node:http answer as a fetch Response. */
+function responseOf(method: string, incoming: IncomingMessage): Response {
+  const status = incoming.statusCode ?? 0;
+  const headers = new Headers();
+  for (const [key, value] of Object.entries(incoming.headers)) {
+    for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value])
+      headers.append(key, item);
+  }
+  const empty = method === 'HEAD' || status === 204 || status === 205 || status === 304;
+  if (empty) incoming.resume();
+  return new Response(
+    empty ? null : (Readable.toWeb(incoming) as NodeWebStream<Uint8Array> as ReadableStream),
+    { status, statusText: incoming.statusMessage, headers },
+  );
+}
+
+/** Buffers a chunk-reader body cycles through: a few, so reading the next overlaps sending the last. */
+const SEND_BUFFERS = 4;
+const SEND_CHUNK = 1024 * 1024;
+
+/**
+ * A request whose body is a chunk reader, through node:http(s): the reader fills one of a few buffers,
+ * which is written to the socket and reused once the socket has taken it (the write's callback), so a
+ * gigabyte goes up with no allocation per chunk and at most `SEND_BUFFERS` chunks in memory. A reader
+ * that fails breaks the request with its own error.
+ */
+function sendChunks(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  reader: ChunkReader,
+  signal: AbortSignal,
+): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const request = send(url, { method, headers, signal }, (incoming) =>
+      resolve(responseOf(method, incoming)),
+    );
+    const free: Buffer[] = [];
+    for (let i = 0; i < SEND_BUFFERS; i++) free.push(Buffer.allocUnsafe(SEND_CHUNK));
+    let wake: (() => void) | undefined;
+    let closed = false;
+    const released = () => {
+      const waiting = wake;
+      wake = undefined;
+      waiting?.();
+    };
+    request.on('error', reject);
+    // An answer before the whole body (413) or an abort stops the reading and releases the reader's files.
+    request.once('close', () => {
+      closed = true;
+      released();
+      reader.close();
+    });
+    const pump = async () => {
+      for (;;) {
+        while (free.length === 0 && !closed) await new Promise<void>((r) => (wake = r));
+        if (closed) return;
+        const buffer = free.pop()!;
+        const n = await reader.readInto(buffer);
+        if (closed) return;
+        if (n === 0) {
+          reader.close();
+          request.end();
+          return;
+        }
+        request.write(buffer.subarray(0, n), () => {
+          free.push(buffer);
+          released();
+        });
+      }
+    };
+    pump().catch((error: Error) => {
+      reader.close();
+      request.destroy(error);
+    });
+  });
+}
+
 function isStream(body: unknown): boolean {
   if (body === null || typeof body !== 'object') return false;
+  if (isChunkReader(body)) return true;
   return typeof (body as ReadableStream).getReader === 'function' || Symbol.asyncIterator in body;
 }
 

@@ -14,5 +14,6 @@ export * from './parse';
 export * from './paths';
 export * from './pool';
 export * from './progress';
+export * from './reader';
 export * from './secrets';
 export * from './summary';

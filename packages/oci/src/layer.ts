@@ -1,18 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  createReadStream,
-  createWriteStream,
-  lstatSync,
-  readdirSync,
-  readlinkSync,
-  renameSync,
-  rmSync,
-} from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, renameSync, rmSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { ActionError } from '@mlops-actions/kit';
+import { ActionError, type ByteSource, type ChunkReader, forEachChunk, readableOf } from '@mlops-actions/kit';
 import { type Descriptor, MediaType } from './media';
 import { SourceChangedError } from './store';
 
@@ -56,7 +49,7 @@ export interface BuildLayerOptions extends LayerOptions {
 }
 
 /** Where a layer's bytes go: it reads `open()` (again after a failed attempt) and reports what it stored. */
-export type LayerSink = (open: () => Readable) => Promise<{ digest: string; size: number }>;
+export type LayerSink = (open: () => ByteSource) => Promise<{ digest: string; size: number }>;
 
 /** `SOURCE_DATE_EPOCH` as seconds when set and valid, else 0 (reproducible-builds.org). */
 export function sourceDateEpoch(env: NodeJS.ProcessEnv = process.env): number {
@@ -198,28 +191,82 @@ export function tarSize(entries: LayerEntry[], mtime = 0): number {
   return size;
 }
 
-async function* tarStream(entries: LayerEntry[], mtime: number): AsyncGenerator<Buffer> {
-  for (const entry of entries) {
-    yield* entryHeaders(entry, mtime);
-    if (entry.type !== 'file' || !entry.source) continue;
-    let read = 0;
-    for await (const chunk of createReadStream(entry.source, { highWaterMark: 1024 * 1024 })) {
-      read += (chunk as Buffer).byteLength;
-      if (read > entry.size) break;
-      yield chunk as Buffer;
+/**
+ * The plain tar of `entries` read into the caller's buffers: headers and padding are copied in, file
+ * bytes are read from disk straight into them, so packing a gigabyte allocates nothing per chunk.
+ */
+class TarReader implements ChunkReader {
+  private next = 0;
+  /** Header, padding and end-of-archive bytes still to hand out, in order. */
+  private queued: Buffer[] = [];
+  private file?: { entry: LayerEntry; handle: FileHandle; read: number };
+  private ended = false;
+  private closed = false;
+
+  constructor(
+    private readonly entries: LayerEntry[],
+    private readonly mtime: number,
+  ) {}
+
+  async readInto(into: Buffer): Promise<number> {
+    let filled = 0;
+    while (filled < into.byteLength && !this.closed) {
+      const queued = this.queued[0];
+      if (queued) {
+        const n = queued.copy(into, filled);
+        filled += n;
+        if (n === queued.byteLength) this.queued.shift();
+        else this.queued[0] = queued.subarray(n);
+      } else if (this.file) {
+        filled += await this.readFile(this.file, into, filled);
+      } else if (this.next < this.entries.length) {
+        const entry = this.entries[this.next++]!;
+        this.queued.push(...entryHeaders(entry, this.mtime));
+        if (entry.type === 'file' && entry.source)
+          this.file = { entry, handle: await open(entry.source, 'r'), read: 0 };
+      } else if (!this.ended) {
+        this.ended = true;
+        this.queued.push(Buffer.alloc(1024));
+      } else {
+        break;
+      }
     }
-    if (read !== entry.size)
+    return filled;
+  }
+
+  /** Reads the current file into `into` at `at`; at its end, checks it is still the file listed. */
+  private async readFile(
+    file: { entry: LayerEntry; handle: FileHandle; read: number },
+    into: Buffer,
+    at: number,
+  ): Promise<number> {
+    const { entry } = file;
+    const want = Math.min(into.byteLength - at, entry.size - file.read);
+    const { bytesRead } = want > 0 ? await file.handle.read(into, at, want, file.read) : { bytesRead: 0 };
+    file.read += bytesRead;
+    if (bytesRead > 0 && file.read < entry.size) return bytesRead;
+    this.file = undefined;
+    await file.handle.close();
+    const now = lstatSync(entry.source!);
+    if (file.read !== entry.size || now.size !== entry.size)
       throw new SourceChangedError(
-        `'${entry.source}' changed size while the layer was read (${entry.size} → ${read} bytes)`,
+        `'${entry.source}' changed size while the layer was read (${entry.size} → ${file.read < entry.size ? file.read : now.size} bytes)`,
       );
     // A layer may be read more than once (hashed, then uploaded): every read must give the listed bytes.
-    if (entry.modified !== undefined && lstatSync(entry.source).mtimeMs !== entry.modified)
+    if (entry.modified !== undefined && now.mtimeMs !== entry.modified)
       throw new SourceChangedError(
         `'${entry.source}' was modified while the layer was read (its mtime moved after it was listed)`,
       );
-    yield padding(entry.size);
+    this.queued.push(padding(entry.size));
+    return bytesRead;
   }
-  yield Buffer.alloc(1024);
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.file?.handle.close().catch(() => undefined);
+    this.file = undefined;
+  }
 }
 
 /**
@@ -238,21 +285,26 @@ export async function streamLayer(
   // the last read that reached the end.
   let tarDigest = '';
   let tarSize = 0;
-  const open = (): Readable => {
+  const open = (): ByteSource => {
     const tarHash = createHash('sha256');
+    const tar = new TarReader(entries, mtime);
     let size = 0;
-    let blobSize = 0;
-    const tar = Readable.from(tarStream(entries, mtime));
-    const counted = async function* (chunks: AsyncIterable<Buffer>) {
-      for await (const chunk of chunks) {
-        if (gzip) tarHash.update(chunk);
-        size += chunk.byteLength;
-        options.onProgress?.(chunk.byteLength);
-        yield chunk;
-      }
-      tarSize = size;
-      if (gzip) tarDigest = `sha256:${tarHash.digest('hex')}`;
+    const counted: ChunkReader = {
+      readInto: async (into) => {
+        const n = await tar.readInto(into);
+        if (gzip) tarHash.update(into.subarray(0, n));
+        size += n;
+        options.onProgress?.(n);
+        if (n === 0) {
+          tarSize = size;
+          if (gzip) tarDigest = `sha256:${tarHash.digest('hex')}`;
+        }
+        return n;
+      },
+      close: () => tar.close(),
     };
+    if (!gzip) return counted;
+    let blobSize = 0;
     // The gzip header's OS byte (offset 9) is where zlib was built; 255 ("unknown") keeps digests equal across platforms.
     const portable = async function* (chunks: AsyncIterable<Buffer>) {
       for await (const raw of chunks) {
@@ -266,12 +318,9 @@ export async function streamLayer(
       }
     };
     const out = new PassThrough({ highWaterMark: 1024 * 1024 });
-    const done = gzip
-      ? pipeline(tar, counted, createGzip({ level: options.level ?? 1 }), portable, out, {
-          signal: options.signal,
-        })
-      : pipeline(tar, counted, out, { signal: options.signal });
-    done.catch((error: Error) => out.destroy(error));
+    pipeline(readableOf(counted), createGzip({ level: options.level ?? 1 }), portable, out, {
+      signal: options.signal,
+    }).catch((error: Error) => out.destroy(error));
     return out;
   };
   const stored = await sink(open);
@@ -289,29 +338,33 @@ export async function streamLayer(
   };
 }
 
-/** Writes `stream` to `path` (atomically: a temporary file renamed at the end), hashing it on the way. */
+/**
+ * Writes `source` to `path` (atomically: a temporary file renamed at the end), hashing it on the way; the
+ * next chunk is read while the last is written.
+ */
 export async function writeHashed(
-  stream: Readable,
+  source: ByteSource,
   path: string,
   options: { signal?: AbortSignal; onProgress?: (bytes: number) => void } = {},
 ): Promise<{ digest: string; size: number }> {
   const hash = createHash('sha256');
-  let size = 0;
   const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  let size = 0;
   try {
-    await pipeline(
-      stream,
-      async function* (chunks: AsyncIterable<Buffer>) {
-        for await (const chunk of chunks) {
+    const out = await open(temp, 'w');
+    try {
+      size = await forEachChunk(
+        source,
+        async (chunk) => {
           hash.update(chunk);
-          size += chunk.byteLength;
+          for (let at = 0; at < chunk.byteLength; ) at += (await out.write(chunk, at)).bytesWritten;
           options.onProgress?.(chunk.byteLength);
-          yield chunk;
-        }
-      },
-      createWriteStream(temp),
-      { signal: options.signal },
-    );
+        },
+        { signal: options.signal },
+      );
+    } finally {
+      await out.close();
+    }
     renameSync(temp, path);
   } finally {
     rmSync(temp, { force: true });

@@ -12,7 +12,7 @@ import {
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
-import { ActionError, writeFileAtomic } from '@mlops-actions/kit';
+import { ActionError, type ByteSource, writeFileAtomic } from '@mlops-actions/kit';
 import { writeHashed } from './layer';
 import { type Descriptor, type ImageIndex, MediaType, sha256 } from './media';
 import { parseManifest } from './registry';
@@ -165,7 +165,7 @@ export class LayoutStore implements OciStore {
 
   async pushStream(
     repository: string,
-    open: () => Readable,
+    open: () => ByteSource,
     options: { onProgress?: (bytes: number) => void; signal?: AbortSignal } = {},
   ): Promise<StreamedBlob> {
     this.init(repository);

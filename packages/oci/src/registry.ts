@@ -2,12 +2,17 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
   ActionError,
+  type ByteSource,
   basicAuth,
+  type ChunkReader,
+  forEachChunk,
   HttpClient,
   type HttpClientOptions,
   HttpError,
   NetworkError,
   type RequestOptions,
+  readableOf,
+  readerOf,
 } from '@mlops-actions/kit';
 import {
   type Descriptor,
@@ -365,7 +370,7 @@ export class RegistryClient implements OciStore {
    */
   async pushStream(
     repository: string,
-    open: () => Readable,
+    open: () => ByteSource,
     options: PushStreamOptions = {},
   ): Promise<StreamedBlob> {
     if (options.digestFirst === false) {
@@ -389,14 +394,14 @@ export class RegistryClient implements OciStore {
   /** Sends a stream whose digest is known (monolithic, or chunks after a 413), a new session per attempt. */
   private async uploadHashed(
     repository: string,
-    open: () => Readable,
+    open: () => ByteSource,
     digest: string,
     size: number,
     options: PushStreamOptions,
   ): Promise<StreamedBlob> {
     const descriptor = { mediaType: 'application/octet-stream', digest, size };
     await this.retryUpload(digest, repository, options.signal, () =>
-      this.upload(repository, descriptor, open, options),
+      this.upload(repository, descriptor, () => readableOf(open()), options),
     );
     return { digest, size, outcome: 'uploaded' };
   }
@@ -408,7 +413,7 @@ export class RegistryClient implements OciStore {
    */
   private async pushOverlapped(
     repository: string,
-    open: () => Readable,
+    open: () => ByteSource,
     size: number,
     options: PushStreamOptions,
   ): Promise<StreamedBlob> {
@@ -454,7 +459,7 @@ export class RegistryClient implements OciStore {
    */
   private async overlappedUpload(
     repository: string,
-    open: () => Readable,
+    open: () => ByteSource,
     size: number,
     hashing: Promise<string>,
     options: PushStreamOptions,
@@ -504,12 +509,12 @@ export class RegistryClient implements OciStore {
   private async patchWhole(
     repository: string,
     location: string,
-    open: () => Readable,
+    open: () => ByteSource,
     size: number,
     what: string,
     options: PushStreamOptions,
   ): Promise<string | undefined> {
-    const body = sourceBody(exactly(open, size, what, options.signal), options.onProgress);
+    const body = exactly(open, size, what, options.onProgress);
     let response: Response;
     try {
       response = await this.call('PATCH', location, push(repository), what, {
@@ -644,13 +649,13 @@ export class RegistryClient implements OciStore {
   /** A chunked upload of bytes whose digest is computed on the way and given in the closing PUT. */
   private async uploadStream(
     repository: string,
-    open: () => Readable,
+    open: () => ByteSource,
     options: PushStreamOptions,
   ): Promise<{ digest: string; size: number }> {
     const what = `${repository} (streamed blob)`;
     const location = await this.startUpload(repository, what);
     const hash = createHash('sha256');
-    const stream = open();
+    const stream = readableOf(open());
     try {
       const hashed = async function* (parts: AsyncIterable<Buffer>) {
         for await (const part of parts) {
@@ -856,19 +861,10 @@ export async function* readAhead<T>(source: AsyncIterable<T>): AsyncGenerator<T>
   }
 }
 
-/** The sha256 and size of a stream, read to its end without keeping it. */
-async function digestOf(stream: Readable, signal?: AbortSignal): Promise<{ digest: string; size: number }> {
+/** The sha256 and size of a source, read to its end without keeping it. */
+async function digestOf(source: ByteSource, signal?: AbortSignal): Promise<{ digest: string; size: number }> {
   const hash = createHash('sha256');
-  let size = 0;
-  try {
-    for await (const part of stream) {
-      signal?.throwIfAborted();
-      hash.update(part as Uint8Array);
-      size += (part as Uint8Array).byteLength;
-    }
-  } finally {
-    stream.destroy();
-  }
+  const size = await forEachChunk(source, (chunk) => void hash.update(chunk), { signal });
   return { digest: `sha256:${hash.digest('hex')}`, size };
 }
 
@@ -930,33 +926,42 @@ function sourceBody(
 }
 
 /**
- * The bytes of a stream that must give exactly `size` (announced as the Content-Length). A stopped upload
- * releases the stream at once, even one waiting for its next bytes.
+ * A request body from `open` that must give exactly `size` bytes (announced as the Content-Length),
+ * counting progress. A source that fails or gives other bytes breaks the request; `failure` keeps the
+ * source's own error, which says what happened. The request closes the reader when it stops early.
  */
-async function* exactly(
-  open: () => Readable,
+function exactly(
+  open: () => ByteSource,
   size: number,
   what: string,
-  signal?: AbortSignal,
-): AsyncGenerator<Buffer> {
-  const stream = open();
-  const release = () => stream.destroy(signal?.reason as Error);
-  signal?.addEventListener('abort', release, { once: true });
-  let read = 0;
+  onProgress?: (bytes: number) => void,
+): { open: () => ChunkReader; failure: () => Error | undefined } {
+  let failure: Error | undefined;
   const changed = (detail: string) =>
     new SourceChangedError(`The bytes of ${what} changed while they were uploaded (${detail})`);
-  try {
-    for await (const raw of stream) {
-      const part = raw as Buffer;
-      read += part.byteLength;
-      if (read > size) throw changed(`more than the ${size} bytes announced`);
-      yield part;
-    }
-  } finally {
-    signal?.removeEventListener('abort', release);
-    stream.destroy();
-  }
-  if (read !== size) throw changed(`${read} bytes, not the ${size} announced`);
+  return {
+    open: () => {
+      const reader = readerOf(open());
+      let read = 0;
+      return {
+        async readInto(into) {
+          try {
+            const n = await reader.readInto(into);
+            read += n;
+            if (read > size) throw changed(`more than the ${size} bytes announced`);
+            if (n === 0 && read !== size) throw changed(`${read} bytes, not the ${size} announced`);
+            onProgress?.(n);
+            return n;
+          } catch (error) {
+            failure = error as Error;
+            throw error;
+          }
+        },
+        close: () => reader.close(),
+      };
+    },
+    failure: () => failure,
+  };
 }
 
 /** Fixed-size chunks of a byte stream, so memory stays at one chunk whatever the blob size. */

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { ActionError } from '@mlops-actions/kit';
+import { ActionError, type ByteSource } from '@mlops-actions/kit';
 import type { Descriptor, Manifest } from './media';
 
 /** Bytes of a blob to push: in memory, or a file/stream that can be opened again for a retry. */
@@ -81,7 +81,7 @@ export interface OciStore {
    * (a digest pass, a retried upload) and must produce the same bytes each time; a SourceChangedError
    * says it did not.
    */
-  pushStream(repository: string, open: () => Readable, options?: PushStreamOptions): Promise<StreamedBlob>;
+  pushStream(repository: string, open: () => ByteSource, options?: PushStreamOptions): Promise<StreamedBlob>;
   /** Links a blob from another repository of the same store; false when the store would need the bytes. */
   mountBlob(repository: string, digest: string, from: string): Promise<boolean>;
   listTags(repository: string): Promise<string[]>;

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   chmodSync,
   mkdirSync,
@@ -12,8 +13,10 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { forEachChunk } from '@mlops-actions/kit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildLayer, listTree, sourceDateEpoch, tarSize } from '../src/layer';
+import { buildLayer, listTree, sourceDateEpoch, streamLayer, tarSize } from '../src/layer';
+import { SourceChangedError } from '../src/store';
 
 const dirs: string[] = [];
 function temp(): string {
@@ -121,5 +124,72 @@ describe('deterministic tar layer', () => {
       env: { ...process.env, TZ: 'UTC' },
     });
     expect(listing).toContain('2023-11-14 22:13:20 models/f');
+  });
+
+  describe('plain tar read into reused buffers', () => {
+    /** Sizes around the 512-byte blocks and across a 1 MB read buffer. */
+    const SIZES = [0, 1, 511, 512, 513, 1024 * 1024 - 1, 1024 * 1024 + 7, 3 * 1024 * 1024 + 600];
+
+    function model(): string {
+      const dir = temp();
+      mkdirSync(join(dir, 'm'));
+      SIZES.forEach((size, i) => {
+        const bytes = Buffer.allocUnsafe(size);
+        for (let j = 0; j < size; j++) bytes[j] = (j * 7 + i) & 0xff;
+        writeFileSync(join(dir, 'm', `f${i}.bin`), bytes);
+      });
+      return dir;
+    }
+
+    async function packed(entries: ReturnType<typeof listTree>, chunkSize: number) {
+      const parts: Buffer[] = [];
+      const layer = await streamLayer(entries, { gzip: false }, async (open) => {
+        const hash = createHash('sha256');
+        const size = await forEachChunk(
+          open(),
+          (chunk) => {
+            hash.update(chunk);
+            parts.push(Buffer.from(chunk));
+          },
+          { chunkSize },
+        );
+        return { digest: `sha256:${hash.digest('hex')}`, size };
+      });
+      return { layer, bytes: Buffer.concat(parts) };
+    }
+
+    it('gives the same bytes whatever the buffer size, which GNU tar extracts as the files', async () => {
+      const dir = model();
+      const entries = listTree(join(dir, 'm'), 'model');
+      const results = await Promise.all([1000, 4096, 1024 * 1024].map((size) => packed(entries, size)));
+      const digests = new Set(results.map((r) => r.layer.digest));
+      expect(digests.size).toBe(1);
+      const { layer, bytes } = results[0]!;
+      expect(layer.descriptor.size).toBe(tarSize(entries));
+      expect(bytes.byteLength).toBe(tarSize(entries));
+      expect(layer.diffId).toBe(`sha256:${createHash('sha256').update(bytes).digest('hex')}`);
+      writeFileSync(join(dir, 'layer.tar'), bytes);
+      mkdirSync(join(dir, 'out'));
+      execFileSync('tar', ['-xf', join(dir, 'layer.tar'), '-C', join(dir, 'out')]);
+      const digest = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+      SIZES.forEach((_, i) => {
+        expect(digest(join(dir, 'out', 'model', `f${i}.bin`))).toBe(digest(join(dir, 'm', `f${i}.bin`)));
+      });
+    });
+
+    it('fails naming the file that shrank or grew after it was listed', async () => {
+      for (const [change, detail] of [
+        [-600, '3146328 → 3145728 bytes'],
+        [+10, '3146328 → 3146338 bytes'],
+      ] as const) {
+        const dir = model();
+        const entries = listTree(join(dir, 'm'), 'model');
+        const file = join(dir, 'm', 'f7.bin');
+        writeFileSync(file, Buffer.alloc(SIZES[7]! + change, 1));
+        const error = await packed(entries, 1024 * 1024).catch((e: Error) => e);
+        expect(error).toBeInstanceOf(SourceChangedError);
+        expect((error as Error).message).toBe(`'${file}' changed size while the layer was read (${detail})`);
+      }
+    });
   });
 });
