@@ -89,13 +89,21 @@ export async function forEachChunk(
   const reader = readerOf(source);
   const size = options.chunkSize ?? 1024 * 1024;
   const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
+  const signal = options.signal;
+  // An abort closes the reader at once, so a read waiting on a stalled source ends too.
+  const stop = () => reader.close();
+  signal?.addEventListener('abort', stop, { once: true });
   let total = 0;
   try {
+    signal?.throwIfAborted();
     let turn = 0;
     let pending = reader.readInto(buffers[0]!);
     for (;;) {
-      const n = await pending;
-      options.signal?.throwIfAborted();
+      const n = await pending.catch((error: unknown) => {
+        signal?.throwIfAborted();
+        throw error;
+      });
+      signal?.throwIfAborted();
       if (n === 0) return total;
       const current = buffers[turn]!;
       turn = 1 - turn;
@@ -111,6 +119,7 @@ export async function forEachChunk(
       }
     }
   } finally {
+    signal?.removeEventListener('abort', stop);
     reader.close();
   }
 }

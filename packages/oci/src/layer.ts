@@ -5,7 +5,14 @@ import { join, posix } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { ActionError, type ByteSource, type ChunkReader, forEachChunk, readableOf } from '@mlops-actions/kit';
+import {
+  ActionError,
+  type ByteSource,
+  type ChunkReader,
+  forEachChunk,
+  readableOf,
+  readerOf,
+} from '@mlops-actions/kit';
 import { type Descriptor, MediaType } from './media';
 import { SourceChangedError } from './store';
 
@@ -191,6 +198,11 @@ export function tarSize(entries: LayerEntry[], mtime = 0): number {
   return size;
 }
 
+/** A closed reader never answers 0 (which would read as a whole tar), it fails. */
+function closedError(): Error {
+  return new DOMException('the layer reader was closed while it was read', 'AbortError');
+}
+
 /**
  * The plain tar of `entries` read into the caller's buffers: headers and padding are copied in, file
  * bytes are read from disk straight into them, so packing a gigabyte allocates nothing per chunk.
@@ -210,7 +222,8 @@ class TarReader implements ChunkReader {
 
   async readInto(into: Buffer): Promise<number> {
     let filled = 0;
-    while (filled < into.byteLength && !this.closed) {
+    while (filled < into.byteLength) {
+      if (this.closed) throw closedError();
       const queued = this.queued[0];
       if (queued) {
         const n = queued.copy(into, filled);
@@ -222,8 +235,15 @@ class TarReader implements ChunkReader {
       } else if (this.next < this.entries.length) {
         const entry = this.entries[this.next++]!;
         this.queued.push(...entryHeaders(entry, this.mtime));
-        if (entry.type === 'file' && entry.source)
-          this.file = { entry, handle: await open(entry.source, 'r'), read: 0 };
+        if (entry.type === 'file' && entry.source) {
+          const handle = await open(entry.source, 'r');
+          // Closed while the file was being opened: nobody else will close this handle.
+          if (this.closed) {
+            await handle.close();
+            throw closedError();
+          }
+          this.file = { entry, handle, read: 0 };
+        }
       } else if (!this.ended) {
         this.ended = true;
         this.queued.push(Buffer.alloc(1024));
@@ -243,6 +263,8 @@ class TarReader implements ChunkReader {
     const { entry } = file;
     const want = Math.min(into.byteLength - at, entry.size - file.read);
     const { bytesRead } = want > 0 ? await file.handle.read(into, at, want, file.read) : { bytesRead: 0 };
+    // `close` has released the handle meanwhile: what was read may be cut short, so it is not handed out.
+    if (this.closed) throw closedError();
     file.read += bytesRead;
     if (bytesRead > 0 && file.read < entry.size) return bytesRead;
     this.file = undefined;
@@ -291,6 +313,7 @@ export async function streamLayer(
     let size = 0;
     const counted: ChunkReader = {
       readInto: async (into) => {
+        options.signal?.throwIfAborted();
         const n = await tar.readInto(into);
         if (gzip) tarHash.update(into.subarray(0, n));
         size += n;
@@ -349,12 +372,17 @@ export async function writeHashed(
 ): Promise<{ digest: string; size: number }> {
   const hash = createHash('sha256');
   const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  const reader = readerOf(source);
   let size = 0;
   try {
-    const out = await open(temp, 'w');
+    // Closed here too: forEachChunk closes it, but only once it has started.
+    const out = await open(temp, 'w').catch((error: Error) => {
+      reader.close();
+      throw error;
+    });
     try {
       size = await forEachChunk(
-        source,
+        reader,
         async (chunk) => {
           hash.update(chunk);
           for (let at = 0; at < chunk.byteLength; ) at += (await out.write(chunk, at)).bytesWritten;

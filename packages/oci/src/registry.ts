@@ -943,6 +943,7 @@ function exactly(
     open: () => {
       const reader = readerOf(open());
       let read = 0;
+      let closed = false;
       return {
         async readInto(into) {
           try {
@@ -953,11 +954,15 @@ function exactly(
             onProgress?.(n);
             return n;
           } catch (error) {
-            failure = error as Error;
+            // A read cut off because the request closed (a reset, a timeout) is not the source's failure.
+            if (!closed) failure = error as Error;
             throw error;
           }
         },
-        close: () => reader.close(),
+        close: () => {
+          closed = true;
+          reader.close();
+        },
       };
     },
     failure: () => failure,

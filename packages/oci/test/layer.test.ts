@@ -4,7 +4,9 @@ import {
   chmodSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -15,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { forEachChunk } from '@mlops-actions/kit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildLayer, listTree, sourceDateEpoch, streamLayer, tarSize } from '../src/layer';
+import { buildLayer, listTree, sourceDateEpoch, streamLayer, tarSize, writeHashed } from '../src/layer';
 import { SourceChangedError } from '../src/store';
 
 const dirs: string[] = [];
@@ -190,6 +192,57 @@ describe('deterministic tar layer', () => {
         expect(error).toBeInstanceOf(SourceChangedError);
         expect((error as Error).message).toBe(`'${file}' changed size while the layer was read (${detail})`);
       }
+    });
+
+    /** Files of `dir` this process still has open. */
+    function openFiles(dir: string): string[] {
+      return readdirSync('/proc/self/fd').flatMap((fd) => {
+        try {
+          const target = readlinkSync(`/proc/self/fd/${fd}`);
+          return target.startsWith(dir) ? [target] : [];
+        } catch {
+          return [];
+        }
+      });
+    }
+
+    it('closed while it opens or reads a file, fails the pending read and leaves no file open', async () => {
+      const dir = model();
+      const entries = listTree(join(dir, 'm'), 'model');
+      const outcomes: string[] = [];
+      await streamLayer(entries, { gzip: false }, async (open) => {
+        // The first read queues the folder's header and then waits for the first file to open.
+        const opening = open() as ReturnType<typeof open> & {
+          readInto(b: Buffer): Promise<number>;
+          close(): void;
+        };
+        const first = opening.readInto(Buffer.alloc(64 * 1024));
+        opening.close();
+        outcomes.push(await first.then(String, (e: Error) => e.name));
+        const reading = open() as typeof opening;
+        const buffer = Buffer.alloc(2 * 1024 * 1024);
+        let n = 0;
+        // Past the small files, into the one of 3 MB, where a read of the file is in flight when it closes.
+        while (n < 2 * 1024 * 1024 + 8192) n += await reading.readInto(buffer.subarray(0, 8192));
+        const cut = reading.readInto(buffer);
+        reading.close();
+        outcomes.push(await cut.then(String, (e: Error) => e.name));
+        throw new Error('both readers were left');
+      }).catch((e: Error) => outcomes.push(e.message));
+      expect(outcomes).toEqual(['AbortError', 'AbortError', 'both readers were left']);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(openFiles(dir)).toEqual([]);
+    });
+
+    it('writeHashed to a folder that does not exist fails and closes its source', async () => {
+      const dir = model();
+      const entries = listTree(join(dir, 'm'), 'model');
+      const error = await streamLayer(entries, { gzip: true }, (open) =>
+        writeHashed(open(), join(dir, 'missing', 'layer.tgz')),
+      ).catch((e: NodeJS.ErrnoException) => e);
+      expect((error as NodeJS.ErrnoException).code).toBe('ENOENT');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(openFiles(dir)).toEqual([]);
     });
   });
 });
