@@ -5,7 +5,7 @@ import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(99994);
+/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(85797);
 /* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1932);
 
 
@@ -27,8 +27,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // UNUSED EXPORTS: inputs, outputs
 
-// EXTERNAL MODULE: ./packages/kit/src/index.ts + 110 modules
-var src = __nccwpck_require__(99994);
+// EXTERNAL MODULE: ./packages/kit/src/index.ts + 111 modules
+var src = __nccwpck_require__(85797);
 ;// CONCATENATED MODULE: ./packages/rollout/src/alerts.ts
 
 const MATCHER = /^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*$/;
@@ -4926,7 +4926,7 @@ async function rollout(i, ctx, router, annotate) {
 
 /***/ }),
 
-/***/ 99994:
+/***/ 85797:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -4946,7 +4946,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   z: () => (/* reexport */ external_namespaceObject)
 });
 
-// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, NetworkError, OUTPUTS_LIMIT_BYTES, Progress, SUMMARY_LIMIT_BYTES, Summary, artifactServiceAvailable, commentMarker, confinePath, describeField, describeFields, fitComment, formatBytes, formatDuration, globToRegExp, inputVariable, isInside, isUrlLike, limitOutputs, logValue, mapPool, neutraliseLine, neutraliseText, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, realPathOf, redact, redactUrl, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, uniqueArtifactName, uploadArtifact, upsertStickyComment, urlSecrets
+// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, NetworkError, OUTPUTS_LIMIT_BYTES, Progress, SUMMARY_LIMIT_BYTES, Summary, artifactServiceAvailable, commentMarker, confinePath, describeField, describeFields, fitComment, forEachChunk, formatBytes, formatDuration, globToRegExp, inputVariable, isChunkReader, isInside, isUrlLike, limitOutputs, logValue, mapPool, neutraliseLine, neutraliseText, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, readableOf, readerOf, realPathOf, redact, redactUrl, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, uniqueArtifactName, uploadArtifact, upsertStickyComment, urlSecrets
 
 // NAMESPACE OBJECT: ./node_modules/zod/v4/core/util.js
 var util_namespaceObject = {};
@@ -26500,7 +26500,116 @@ var external_node_http_ = __nccwpck_require__(37067);
 var external_node_https_ = __nccwpck_require__(44708);
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(57075);
+;// CONCATENATED MODULE: ./packages/kit/src/reader.ts
+
+function isChunkReader(value) {
+    return (typeof value === 'object' &&
+        value !== null &&
+        typeof value.readInto === 'function' &&
+        typeof value.close === 'function');
+}
+/** A reader over a stream: its chunks are copied into the caller's buffers (one copy, for streams that are not hot). */
+function readerOf(source) {
+    if (isChunkReader(source))
+        return source;
+    const iterator = source[Symbol.asyncIterator]();
+    let rest;
+    let ended = false;
+    return {
+        async readInto(into) {
+            // A short read is allowed: hand over what the stream gave rather than wait for it to fill `into`.
+            while (!rest || rest.byteLength === 0) {
+                if (ended)
+                    return 0;
+                const next = await iterator.next();
+                if (next.done) {
+                    ended = true;
+                    return 0;
+                }
+                rest = next.value;
+            }
+            const n = Math.min(rest.byteLength, into.byteLength);
+            into.set(rest.subarray(0, n));
+            rest = rest.subarray(n);
+            return n;
+        },
+        close() {
+            ended = true;
+            source.destroy();
+        },
+    };
+}
+/** A stream over a reader, for consumers that need one: each chunk is a new buffer (the Node way). */
+function readableOf(source, chunkSize = 1024 * 1024) {
+    if (!isChunkReader(source))
+        return source;
+    return new Readable({
+        highWaterMark: chunkSize,
+        async read() {
+            try {
+                const buffer = Buffer.allocUnsafe(chunkSize);
+                const n = await source.readInto(buffer);
+                this.push(n === 0 ? null : buffer.subarray(0, n));
+            }
+            catch (error) {
+                this.destroy(error);
+            }
+        },
+        destroy(error, callback) {
+            source.close();
+            callback(error);
+        },
+    });
+}
+/**
+ * Calls `each` with every chunk of `reader`, read into `buffers` in turn: the next read is under way while
+ * `each` works on the current chunk (hashing it, writing it), never into a buffer `each` has not finished
+ * with. The reader is closed at the end, on failure and when `signal` aborts.
+ */
+async function forEachChunk(source, each, options = {}) {
+    const reader = readerOf(source);
+    const size = options.chunkSize ?? 1024 * 1024;
+    const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
+    const signal = options.signal;
+    // An abort closes the reader at once, so a read waiting on a stalled source ends too.
+    const stop = () => reader.close();
+    signal?.addEventListener('abort', stop, { once: true });
+    let total = 0;
+    try {
+        signal?.throwIfAborted();
+        let turn = 0;
+        let pending = reader.readInto(buffers[0]);
+        for (;;) {
+            const n = await pending.catch((error) => {
+                signal?.throwIfAborted();
+                throw error;
+            });
+            signal?.throwIfAborted();
+            if (n === 0)
+                return total;
+            const current = buffers[turn];
+            turn = 1 - turn;
+            pending = reader.readInto(buffers[turn]);
+            // A failed early read surfaces at the next await, never as an unhandled rejection.
+            pending.catch(() => undefined);
+            total += n;
+            try {
+                await each(current.subarray(0, n));
+            }
+            catch (error) {
+                await pending.catch(() => undefined);
+                throw error;
+            }
+        }
+    }
+    finally {
+        signal?.removeEventListener('abort', stop);
+        reader.close();
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/kit/src/http.ts
+
 
 
 
@@ -26632,15 +26741,17 @@ class HttpClient {
                 response =
                     body instanceof external_node_stream_.Readable
                         ? await sendStream(url, method, headers, body, signal)
-                        : await fetchImpl(url, {
-                            method,
-                            headers,
-                            body,
-                            signal,
-                            ...(body && typeof body.getReader === 'function'
-                                ? { duplex: 'half' }
-                                : {}),
-                        });
+                        : isChunkReader(body)
+                            ? await sendChunks(url, method, headers, body, signal)
+                            : await fetchImpl(url, {
+                                method,
+                                headers,
+                                body,
+                                signal,
+                                ...(body && typeof body.getReader === 'function'
+                                    ? { duplex: 'half' }
+                                    : {}),
+                            });
             }
             catch (error) {
                 clearTimeout(timer);
@@ -26694,22 +26805,7 @@ class HttpClient {
 function sendStream(url, method, headers, body, signal) {
     return new Promise((resolve, reject) => {
         const send = url.protocol === 'https:' ? external_node_https_.request : external_node_http_.request;
-        const request = send(url, { method, headers, signal }, (incoming) => {
-            const status = incoming.statusCode ?? 0;
-            const responseHeaders = new Headers();
-            for (const [key, value] of Object.entries(incoming.headers)) {
-                for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value])
-                    responseHeaders.append(key, item);
-            }
-            const empty = method === 'HEAD' || status === 204 || status === 205 || status === 304;
-            if (empty)
-                incoming.resume();
-            resolve(new Response(empty ? null : external_node_stream_.Readable.toWeb(incoming), {
-                status,
-                statusText: incoming.statusMessage,
-                headers: responseHeaders,
-            }));
-        });
+        const request = send(url, { method, headers, signal }, (incoming) => resolve(responseOf(method, incoming)));
         request.on('error', reject);
         // The source's own error (a file that vanished) is what the caller sees, not a broken pipe.
         body.on('error', (error) => request.destroy(error));
@@ -26718,9 +26814,81 @@ function sendStream(url, method, headers, body, signal) {
         body.pipe(request);
     });
 }
+/** A node:http answer as a fetch Response. */
+function responseOf(method, incoming) {
+    const status = incoming.statusCode ?? 0;
+    const headers = new Headers();
+    for (const [key, value] of Object.entries(incoming.headers)) {
+        for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value])
+            headers.append(key, item);
+    }
+    const empty = method === 'HEAD' || status === 204 || status === 205 || status === 304;
+    if (empty)
+        incoming.resume();
+    return new Response(empty ? null : external_node_stream_.Readable.toWeb(incoming), { status, statusText: incoming.statusMessage, headers });
+}
+/** Buffers a chunk-reader body cycles through: a few, so reading the next overlaps sending the last. */
+const SEND_BUFFERS = 4;
+const SEND_CHUNK = 1024 * 1024;
+/**
+ * A request whose body is a chunk reader, through node:http(s): the reader fills one of a few buffers,
+ * which is written to the socket and reused once the socket has taken it (the write's callback), so a
+ * gigabyte goes up with no allocation per chunk and at most `SEND_BUFFERS` chunks in memory. A reader
+ * that fails breaks the request with its own error.
+ */
+function sendChunks(url, method, headers, reader, signal) {
+    return new Promise((resolve, reject) => {
+        const send = url.protocol === 'https:' ? external_node_https_.request : external_node_http_.request;
+        const request = send(url, { method, headers, signal }, (incoming) => resolve(responseOf(method, incoming)));
+        const free = [];
+        for (let i = 0; i < SEND_BUFFERS; i++)
+            free.push(Buffer.allocUnsafe(SEND_CHUNK));
+        let wake;
+        let closed = false;
+        const released = () => {
+            const waiting = wake;
+            wake = undefined;
+            waiting?.();
+        };
+        request.on('error', reject);
+        // An answer before the whole body (413) or an abort stops the reading and releases the reader's files.
+        request.once('close', () => {
+            closed = true;
+            released();
+            reader.close();
+        });
+        const pump = async () => {
+            for (;;) {
+                while (free.length === 0 && !closed)
+                    await new Promise((r) => (wake = r));
+                if (closed)
+                    return;
+                const buffer = free.pop();
+                const n = await reader.readInto(buffer);
+                if (closed)
+                    return;
+                if (n === 0) {
+                    reader.close();
+                    request.end();
+                    return;
+                }
+                request.write(buffer.subarray(0, n), () => {
+                    free.push(buffer);
+                    released();
+                });
+            }
+        };
+        pump().catch((error) => {
+            reader.close();
+            request.destroy(error);
+        });
+    });
+}
 function isStream(body) {
     if (body === null || typeof body !== 'object')
         return false;
+    if (isChunkReader(body))
+        return true;
     return typeof body.getReader === 'function' || Symbol.asyncIterator in body;
 }
 /** `Authorization` header value for basic auth. */
@@ -27610,6 +27778,7 @@ async function runAction(definition, env = process.env) {
 }
 
 ;// CONCATENATED MODULE: ./packages/kit/src/index.ts
+
 
 
 

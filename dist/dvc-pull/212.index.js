@@ -15,8 +15,8 @@ __webpack_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __webpack_require__(48161);
-// EXTERNAL MODULE: ./packages/kit/src/index.ts + 111 modules
-var src = __webpack_require__(68916);
+// EXTERNAL MODULE: ./packages/kit/src/index.ts + 112 modules
+var src = __webpack_require__(18336);
 ;// CONCATENATED MODULE: ./packages/dvc/src/remotes/first-chunk.ts
 /**
  * Pulls the first chunk of a lazy stream so that "not found" (which SDK streams report only on first read)
@@ -102,7 +102,7 @@ __webpack_require__.r(__webpack_exports__);
 /* harmony export */ });
 /* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(48161);
 /* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__webpack_require__.n(node_os__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(68916);
+/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(18336);
 
 
 const AUTH_ERRORS = new Set([

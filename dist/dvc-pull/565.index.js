@@ -12,7 +12,7 @@ __webpack_require__.r(__webpack_exports__);
 /* harmony export */ });
 /* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(48161);
 /* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__webpack_require__.n(node_os__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(68916);
+/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(18336);
 
 
 const AUTH_ERRORS = new Set([

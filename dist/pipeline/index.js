@@ -5,7 +5,7 @@ import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(68916);
+/* harmony import */ var _mlops_actions_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(18336);
 /* harmony import */ var _main__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(48081);
 
 
@@ -29,8 +29,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 var external_node_fs_ = __nccwpck_require__(73024);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(76760);
-// EXTERNAL MODULE: ./packages/kit/src/index.ts + 111 modules
-var src = __nccwpck_require__(68916);
+// EXTERNAL MODULE: ./packages/kit/src/index.ts + 112 modules
+var src = __nccwpck_require__(18336);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(77598);
 // EXTERNAL MODULE: external "node:stream"
@@ -987,6 +987,8 @@ async function copyBlob(from, fromRepository, to, toRepository, descriptor, onPr
     });
 }
 
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(51455);
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(38522);
 ;// CONCATENATED MODULE: ./packages/oci/src/store.ts
@@ -997,6 +999,7 @@ class SourceChangedError extends src/* ActionError */.lZ {
 }
 
 ;// CONCATENATED MODULE: ./packages/oci/src/layer.ts
+
 
 
 
@@ -1131,26 +1134,96 @@ function tarSize(entries, mtime = 0) {
     }
     return size;
 }
-async function* tarStream(entries, mtime) {
-    for (const entry of entries) {
-        yield* entryHeaders(entry, mtime);
-        if (entry.type !== 'file' || !entry.source)
-            continue;
-        let read = 0;
-        for await (const chunk of (0,external_node_fs_.createReadStream)(entry.source, { highWaterMark: 1024 * 1024 })) {
-            read += chunk.byteLength;
-            if (read > entry.size)
-                break;
-            yield chunk;
-        }
-        if (read !== entry.size)
-            throw new SourceChangedError(`'${entry.source}' changed size while the layer was read (${entry.size} → ${read} bytes)`);
-        // A layer may be read more than once (hashed, then uploaded): every read must give the listed bytes.
-        if (entry.modified !== undefined && (0,external_node_fs_.lstatSync)(entry.source).mtimeMs !== entry.modified)
-            throw new SourceChangedError(`'${entry.source}' was modified while the layer was read (its mtime moved after it was listed)`);
-        yield padding(entry.size);
+/** A closed reader never answers 0 (which would read as a whole tar), it fails. */
+function closedError() {
+    return new DOMException('the layer reader was closed while it was read', 'AbortError');
+}
+/**
+ * The plain tar of `entries` read into the caller's buffers: headers and padding are copied in, file
+ * bytes are read from disk straight into them, so packing a gigabyte allocates nothing per chunk.
+ */
+class TarReader {
+    entries;
+    mtime;
+    next = 0;
+    /** Header, padding and end-of-archive bytes still to hand out, in order. */
+    queued = [];
+    file;
+    ended = false;
+    closed = false;
+    constructor(entries, mtime) {
+        this.entries = entries;
+        this.mtime = mtime;
     }
-    yield Buffer.alloc(1024);
+    async readInto(into) {
+        let filled = 0;
+        while (filled < into.byteLength) {
+            if (this.closed)
+                throw closedError();
+            const queued = this.queued[0];
+            if (queued) {
+                const n = queued.copy(into, filled);
+                filled += n;
+                if (n === queued.byteLength)
+                    this.queued.shift();
+                else
+                    this.queued[0] = queued.subarray(n);
+            }
+            else if (this.file) {
+                filled += await this.readFile(this.file, into, filled);
+            }
+            else if (this.next < this.entries.length) {
+                const entry = this.entries[this.next++];
+                this.queued.push(...entryHeaders(entry, this.mtime));
+                if (entry.type === 'file' && entry.source) {
+                    const handle = await (0,promises_.open)(entry.source, 'r');
+                    // Closed while the file was being opened: nobody else will close this handle.
+                    if (this.closed) {
+                        await handle.close();
+                        throw closedError();
+                    }
+                    this.file = { entry, handle, read: 0 };
+                }
+            }
+            else if (!this.ended) {
+                this.ended = true;
+                this.queued.push(Buffer.alloc(1024));
+            }
+            else {
+                break;
+            }
+        }
+        return filled;
+    }
+    /** Reads the current file into `into` at `at`; at its end, checks it is still the file listed. */
+    async readFile(file, into, at) {
+        const { entry } = file;
+        const want = Math.min(into.byteLength - at, entry.size - file.read);
+        const { bytesRead } = want > 0 ? await file.handle.read(into, at, want, file.read) : { bytesRead: 0 };
+        // `close` has released the handle meanwhile: what was read may be cut short, so it is not handed out.
+        if (this.closed)
+            throw closedError();
+        file.read += bytesRead;
+        if (bytesRead > 0 && file.read < entry.size)
+            return bytesRead;
+        this.file = undefined;
+        await file.handle.close();
+        const now = (0,external_node_fs_.lstatSync)(entry.source);
+        if (file.read !== entry.size || now.size !== entry.size)
+            throw new SourceChangedError(`'${entry.source}' changed size while the layer was read (${entry.size} → ${file.read < entry.size ? file.read : now.size} bytes)`);
+        // A layer may be read more than once (hashed, then uploaded): every read must give the listed bytes.
+        if (entry.modified !== undefined && now.mtimeMs !== entry.modified)
+            throw new SourceChangedError(`'${entry.source}' was modified while the layer was read (its mtime moved after it was listed)`);
+        this.queued.push(padding(entry.size));
+        return bytesRead;
+    }
+    close() {
+        if (this.closed)
+            return;
+        this.closed = true;
+        this.file?.handle.close().catch(() => undefined);
+        this.file = undefined;
+    }
 }
 /**
  * Streams a reproducible tar layer (gzip'd unless `gzip: false`) into `sink` in one pass: fixed owner
@@ -1166,21 +1239,28 @@ async function streamLayer(entries, options, sink) {
     let tarSize = 0;
     const open = () => {
         const tarHash = (0,external_node_crypto_.createHash)('sha256');
+        const tar = new TarReader(entries, mtime);
         let size = 0;
-        let blobSize = 0;
-        const tar = external_node_stream_.Readable.from(tarStream(entries, mtime));
-        const counted = async function* (chunks) {
-            for await (const chunk of chunks) {
+        const counted = {
+            readInto: async (into) => {
+                options.signal?.throwIfAborted();
+                const n = await tar.readInto(into);
                 if (gzip)
-                    tarHash.update(chunk);
-                size += chunk.byteLength;
-                options.onProgress?.(chunk.byteLength);
-                yield chunk;
-            }
-            tarSize = size;
-            if (gzip)
-                tarDigest = `sha256:${tarHash.digest('hex')}`;
+                    tarHash.update(into.subarray(0, n));
+                size += n;
+                options.onProgress?.(n);
+                if (n === 0) {
+                    tarSize = size;
+                    if (gzip)
+                        tarDigest = `sha256:${tarHash.digest('hex')}`;
+                }
+                return n;
+            },
+            close: () => tar.close(),
         };
+        if (!gzip)
+            return counted;
+        let blobSize = 0;
         // The gzip header's OS byte (offset 9) is where zlib was built; 255 ("unknown") keeps digests equal across platforms.
         const portable = async function* (chunks) {
             for await (const raw of chunks) {
@@ -1194,12 +1274,9 @@ async function streamLayer(entries, options, sink) {
             }
         };
         const out = new external_node_stream_.PassThrough({ highWaterMark: 1024 * 1024 });
-        const done = gzip
-            ? (0,promises_namespaceObject.pipeline)(tar, counted, (0,external_node_zlib_.createGzip)({ level: options.level ?? 1 }), portable, out, {
-                signal: options.signal,
-            })
-            : (0,promises_namespaceObject.pipeline)(tar, counted, out, { signal: options.signal });
-        done.catch((error) => out.destroy(error));
+        (0,promises_namespaceObject.pipeline)((0,src/* readableOf */.AD)(counted), (0,external_node_zlib_.createGzip)({ level: options.level ?? 1 }), portable, out, {
+            signal: options.signal,
+        }).catch((error) => out.destroy(error));
         return out;
     };
     const stored = await sink(open);
@@ -1216,20 +1293,32 @@ async function streamLayer(entries, options, sink) {
         files: entries.filter((e) => e.type === 'file').length,
     };
 }
-/** Writes `stream` to `path` (atomically: a temporary file renamed at the end), hashing it on the way. */
-async function writeHashed(stream, path, options = {}) {
+/**
+ * Writes `source` to `path` (atomically: a temporary file renamed at the end), hashing it on the way; the
+ * next chunk is read while the last is written.
+ */
+async function writeHashed(source, path, options = {}) {
     const hash = (0,external_node_crypto_.createHash)('sha256');
-    let size = 0;
     const temp = `${path}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`;
+    const reader = (0,src/* readerOf */.TC)(source);
+    let size = 0;
     try {
-        await (0,promises_namespaceObject.pipeline)(stream, async function* (chunks) {
-            for await (const chunk of chunks) {
+        // Closed here too: forEachChunk closes it, but only once it has started.
+        const out = await (0,promises_.open)(temp, 'w').catch((error) => {
+            reader.close();
+            throw error;
+        });
+        try {
+            size = await (0,src/* forEachChunk */.q$)(reader, async (chunk) => {
                 hash.update(chunk);
-                size += chunk.byteLength;
+                for (let at = 0; at < chunk.byteLength;)
+                    at += (await out.write(chunk, at)).bytesWritten;
                 options.onProgress?.(chunk.byteLength);
-                yield chunk;
-            }
-        }, (0,external_node_fs_.createWriteStream)(temp), { signal: options.signal });
+            }, { signal: options.signal });
+        }
+        finally {
+            await out.close();
+        }
         (0,external_node_fs_.renameSync)(temp, path);
     }
     finally {
@@ -1585,7 +1674,7 @@ class RegistryClient {
     /** Sends a stream whose digest is known (monolithic, or chunks after a 413), a new session per attempt. */
     async uploadHashed(repository, open, digest, size, options) {
         const descriptor = { mediaType: 'application/octet-stream', digest, size };
-        await this.retryUpload(digest, repository, options.signal, () => this.upload(repository, descriptor, open, options));
+        await this.retryUpload(digest, repository, options.signal, () => this.upload(repository, descriptor, () => (0,src/* readableOf */.AD)(open()), options));
         return { digest, size, outcome: 'uploaded' };
     }
     /**
@@ -1671,7 +1760,7 @@ class RegistryClient {
      * of a chunk). The session's next location, or undefined when the registry answered 413.
      */
     async patchWhole(repository, location, open, size, what, options) {
-        const body = sourceBody(exactly(open, size, what, options.signal), options.onProgress);
+        const body = exactly(open, size, what, options.onProgress);
         let response;
         try {
             response = await this.call('PATCH', location, push(repository), what, {
@@ -1778,7 +1867,7 @@ class RegistryClient {
         const what = `${repository} (streamed blob)`;
         const location = await this.startUpload(repository, what);
         const hash = (0,external_node_crypto_.createHash)('sha256');
-        const stream = open();
+        const stream = (0,src/* readableOf */.AD)(open());
         try {
             const hashed = async function* (parts) {
                 for await (const part of parts) {
@@ -1937,20 +2026,10 @@ async function* readAhead(source) {
         await next.then(() => iterator.return?.(), () => undefined);
     }
 }
-/** The sha256 and size of a stream, read to its end without keeping it. */
-async function digestOf(stream, signal) {
+/** The sha256 and size of a source, read to its end without keeping it. */
+async function digestOf(source, signal) {
     const hash = (0,external_node_crypto_.createHash)('sha256');
-    let size = 0;
-    try {
-        for await (const part of stream) {
-            signal?.throwIfAborted();
-            hash.update(part);
-            size += part.byteLength;
-        }
-    }
-    finally {
-        stream.destroy();
-    }
+    const size = await (0,src/* forEachChunk */.q$)(source, (chunk) => void hash.update(chunk), { signal });
     return { digest: `sha256:${hash.digest('hex')}`, size };
 }
 /**
@@ -2004,30 +2083,45 @@ function sourceBody(parts, onProgress) {
     return { open: () => external_node_stream_.Readable.from(body(), { objectMode: false }), failure: () => failure };
 }
 /**
- * The bytes of a stream that must give exactly `size` (announced as the Content-Length). A stopped upload
- * releases the stream at once, even one waiting for its next bytes.
+ * A request body from `open` that must give exactly `size` bytes (announced as the Content-Length),
+ * counting progress. A source that fails or gives other bytes breaks the request; `failure` keeps the
+ * source's own error, which says what happened. The request closes the reader when it stops early.
  */
-async function* exactly(open, size, what, signal) {
-    const stream = open();
-    const release = () => stream.destroy(signal?.reason);
-    signal?.addEventListener('abort', release, { once: true });
-    let read = 0;
+function exactly(open, size, what, onProgress) {
+    let failure;
     const changed = (detail) => new SourceChangedError(`The bytes of ${what} changed while they were uploaded (${detail})`);
-    try {
-        for await (const raw of stream) {
-            const part = raw;
-            read += part.byteLength;
-            if (read > size)
-                throw changed(`more than the ${size} bytes announced`);
-            yield part;
-        }
-    }
-    finally {
-        signal?.removeEventListener('abort', release);
-        stream.destroy();
-    }
-    if (read !== size)
-        throw changed(`${read} bytes, not the ${size} announced`);
+    return {
+        open: () => {
+            const reader = (0,src/* readerOf */.TC)(open());
+            let read = 0;
+            let closed = false;
+            return {
+                async readInto(into) {
+                    try {
+                        const n = await reader.readInto(into);
+                        read += n;
+                        if (read > size)
+                            throw changed(`more than the ${size} bytes announced`);
+                        if (n === 0 && read !== size)
+                            throw changed(`${read} bytes, not the ${size} announced`);
+                        onProgress?.(n);
+                        return n;
+                    }
+                    catch (error) {
+                        // A read cut off because the request closed (a reset, a timeout) is not the source's failure.
+                        if (!closed)
+                            failure = error;
+                        throw error;
+                    }
+                },
+                close: () => {
+                    closed = true;
+                    reader.close();
+                },
+            };
+        },
+        failure: () => failure,
+    };
 }
 /** Fixed-size chunks of a byte stream, so memory stays at one chunk whatever the blob size. */
 async function* chunks(source, size) {
@@ -5446,8 +5540,6 @@ function hashBuffer(data, hashName = 'md5') {
     return hasher.digest();
 }
 
-// EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __nccwpck_require__(51455);
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(48161);
 ;// CONCATENATED MODULE: ./packages/dvc/src/remotes/http.ts
@@ -10631,7 +10723,7 @@ const steps = [
 
 /***/ }),
 
-/***/ 68916:
+/***/ 18336:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -10648,6 +10740,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   ey: () => (/* reexport */ confinePath),
   QP: () => (/* reexport */ defineAction),
   gJ: () => (/* reexport */ errorMessage),
+  q$: () => (/* reexport */ forEachChunk),
   z3: () => (/* reexport */ formatBytes),
   a3: () => (/* reexport */ formatDuration),
   tL: () => (/* reexport */ globToRegExp),
@@ -10655,6 +10748,8 @@ __nccwpck_require__.d(__webpack_exports__, {
   FK: () => (/* reexport */ isInside),
   Pk: () => (/* reexport */ mapPool),
   TN: () => (/* reexport */ oneLine),
+  AD: () => (/* reexport */ readableOf),
+  TC: () => (/* reexport */ readerOf),
   dN: () => (/* reexport */ realPathOf),
   BO: () => (/* reexport */ redactUrl),
   Cs: () => (/* reexport */ runAction),
@@ -10663,7 +10758,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   z: () => (/* reexport */ external_namespaceObject)
 });
 
-// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, OUTPUTS_LIMIT_BYTES, SUMMARY_LIMIT_BYTES, Summary, commentMarker, describeField, describeFields, fitComment, inputVariable, isUrlLike, limitOutputs, logValue, neutraliseLine, neutraliseText, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, redact, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, uniqueArtifactName, upsertStickyComment, urlSecrets
+// UNUSED EXPORTS: ACTIONS_BOT_LOGIN, COMMENT_LIMIT_CHARS, OUTPUTS_LIMIT_BYTES, SUMMARY_LIMIT_BYTES, Summary, commentMarker, describeField, describeFields, fitComment, inputVariable, isChunkReader, isUrlLike, limitOutputs, logValue, neutraliseLine, neutraliseText, parseBoolean, parseDuration, parseJson, parseKeyValues, parseList, parsePercent, parseRetryAfter, readGithubContext, readInputs, redact, redactUrls, rememberSecret, runner, tokenIdentity, truncateUtf8, uniqueArtifactName, upsertStickyComment, urlSecrets
 
 // NAMESPACE OBJECT: ./node_modules/zod/v4/core/util.js
 var util_namespaceObject = {};
@@ -32217,7 +32312,116 @@ var external_node_http_ = __nccwpck_require__(37067);
 var external_node_https_ = __nccwpck_require__(44708);
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(57075);
+;// CONCATENATED MODULE: ./packages/kit/src/reader.ts
+
+function isChunkReader(value) {
+    return (typeof value === 'object' &&
+        value !== null &&
+        typeof value.readInto === 'function' &&
+        typeof value.close === 'function');
+}
+/** A reader over a stream: its chunks are copied into the caller's buffers (one copy, for streams that are not hot). */
+function readerOf(source) {
+    if (isChunkReader(source))
+        return source;
+    const iterator = source[Symbol.asyncIterator]();
+    let rest;
+    let ended = false;
+    return {
+        async readInto(into) {
+            // A short read is allowed: hand over what the stream gave rather than wait for it to fill `into`.
+            while (!rest || rest.byteLength === 0) {
+                if (ended)
+                    return 0;
+                const next = await iterator.next();
+                if (next.done) {
+                    ended = true;
+                    return 0;
+                }
+                rest = next.value;
+            }
+            const n = Math.min(rest.byteLength, into.byteLength);
+            into.set(rest.subarray(0, n));
+            rest = rest.subarray(n);
+            return n;
+        },
+        close() {
+            ended = true;
+            source.destroy();
+        },
+    };
+}
+/** A stream over a reader, for consumers that need one: each chunk is a new buffer (the Node way). */
+function readableOf(source, chunkSize = 1024 * 1024) {
+    if (!isChunkReader(source))
+        return source;
+    return new external_node_stream_.Readable({
+        highWaterMark: chunkSize,
+        async read() {
+            try {
+                const buffer = Buffer.allocUnsafe(chunkSize);
+                const n = await source.readInto(buffer);
+                this.push(n === 0 ? null : buffer.subarray(0, n));
+            }
+            catch (error) {
+                this.destroy(error);
+            }
+        },
+        destroy(error, callback) {
+            source.close();
+            callback(error);
+        },
+    });
+}
+/**
+ * Calls `each` with every chunk of `reader`, read into `buffers` in turn: the next read is under way while
+ * `each` works on the current chunk (hashing it, writing it), never into a buffer `each` has not finished
+ * with. The reader is closed at the end, on failure and when `signal` aborts.
+ */
+async function forEachChunk(source, each, options = {}) {
+    const reader = readerOf(source);
+    const size = options.chunkSize ?? 1024 * 1024;
+    const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
+    const signal = options.signal;
+    // An abort closes the reader at once, so a read waiting on a stalled source ends too.
+    const stop = () => reader.close();
+    signal?.addEventListener('abort', stop, { once: true });
+    let total = 0;
+    try {
+        signal?.throwIfAborted();
+        let turn = 0;
+        let pending = reader.readInto(buffers[0]);
+        for (;;) {
+            const n = await pending.catch((error) => {
+                signal?.throwIfAborted();
+                throw error;
+            });
+            signal?.throwIfAborted();
+            if (n === 0)
+                return total;
+            const current = buffers[turn];
+            turn = 1 - turn;
+            pending = reader.readInto(buffers[turn]);
+            // A failed early read surfaces at the next await, never as an unhandled rejection.
+            pending.catch(() => undefined);
+            total += n;
+            try {
+                await each(current.subarray(0, n));
+            }
+            catch (error) {
+                await pending.catch(() => undefined);
+                throw error;
+            }
+        }
+    }
+    finally {
+        signal?.removeEventListener('abort', stop);
+        reader.close();
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/kit/src/http.ts
+
 
 
 
@@ -32349,15 +32553,17 @@ class HttpClient {
                 response =
                     body instanceof external_node_stream_.Readable
                         ? await sendStream(url, method, headers, body, signal)
-                        : await fetchImpl(url, {
-                            method,
-                            headers,
-                            body,
-                            signal,
-                            ...(body && typeof body.getReader === 'function'
-                                ? { duplex: 'half' }
-                                : {}),
-                        });
+                        : isChunkReader(body)
+                            ? await sendChunks(url, method, headers, body, signal)
+                            : await fetchImpl(url, {
+                                method,
+                                headers,
+                                body,
+                                signal,
+                                ...(body && typeof body.getReader === 'function'
+                                    ? { duplex: 'half' }
+                                    : {}),
+                            });
             }
             catch (error) {
                 clearTimeout(timer);
@@ -32411,22 +32617,7 @@ class HttpClient {
 function sendStream(url, method, headers, body, signal) {
     return new Promise((resolve, reject) => {
         const send = url.protocol === 'https:' ? external_node_https_.request : external_node_http_.request;
-        const request = send(url, { method, headers, signal }, (incoming) => {
-            const status = incoming.statusCode ?? 0;
-            const responseHeaders = new Headers();
-            for (const [key, value] of Object.entries(incoming.headers)) {
-                for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value])
-                    responseHeaders.append(key, item);
-            }
-            const empty = method === 'HEAD' || status === 204 || status === 205 || status === 304;
-            if (empty)
-                incoming.resume();
-            resolve(new Response(empty ? null : external_node_stream_.Readable.toWeb(incoming), {
-                status,
-                statusText: incoming.statusMessage,
-                headers: responseHeaders,
-            }));
-        });
+        const request = send(url, { method, headers, signal }, (incoming) => resolve(responseOf(method, incoming)));
         request.on('error', reject);
         // The source's own error (a file that vanished) is what the caller sees, not a broken pipe.
         body.on('error', (error) => request.destroy(error));
@@ -32435,9 +32626,81 @@ function sendStream(url, method, headers, body, signal) {
         body.pipe(request);
     });
 }
+/** A node:http answer as a fetch Response. */
+function responseOf(method, incoming) {
+    const status = incoming.statusCode ?? 0;
+    const headers = new Headers();
+    for (const [key, value] of Object.entries(incoming.headers)) {
+        for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value])
+            headers.append(key, item);
+    }
+    const empty = method === 'HEAD' || status === 204 || status === 205 || status === 304;
+    if (empty)
+        incoming.resume();
+    return new Response(empty ? null : external_node_stream_.Readable.toWeb(incoming), { status, statusText: incoming.statusMessage, headers });
+}
+/** Buffers a chunk-reader body cycles through: a few, so reading the next overlaps sending the last. */
+const SEND_BUFFERS = 4;
+const SEND_CHUNK = 1024 * 1024;
+/**
+ * A request whose body is a chunk reader, through node:http(s): the reader fills one of a few buffers,
+ * which is written to the socket and reused once the socket has taken it (the write's callback), so a
+ * gigabyte goes up with no allocation per chunk and at most `SEND_BUFFERS` chunks in memory. A reader
+ * that fails breaks the request with its own error.
+ */
+function sendChunks(url, method, headers, reader, signal) {
+    return new Promise((resolve, reject) => {
+        const send = url.protocol === 'https:' ? external_node_https_.request : external_node_http_.request;
+        const request = send(url, { method, headers, signal }, (incoming) => resolve(responseOf(method, incoming)));
+        const free = [];
+        for (let i = 0; i < SEND_BUFFERS; i++)
+            free.push(Buffer.allocUnsafe(SEND_CHUNK));
+        let wake;
+        let closed = false;
+        const released = () => {
+            const waiting = wake;
+            wake = undefined;
+            waiting?.();
+        };
+        request.on('error', reject);
+        // An answer before the whole body (413) or an abort stops the reading and releases the reader's files.
+        request.once('close', () => {
+            closed = true;
+            released();
+            reader.close();
+        });
+        const pump = async () => {
+            for (;;) {
+                while (free.length === 0 && !closed)
+                    await new Promise((r) => (wake = r));
+                if (closed)
+                    return;
+                const buffer = free.pop();
+                const n = await reader.readInto(buffer);
+                if (closed)
+                    return;
+                if (n === 0) {
+                    reader.close();
+                    request.end();
+                    return;
+                }
+                request.write(buffer.subarray(0, n), () => {
+                    free.push(buffer);
+                    released();
+                });
+            }
+        };
+        pump().catch((error) => {
+            reader.close();
+            request.destroy(error);
+        });
+    });
+}
 function isStream(body) {
     if (body === null || typeof body !== 'object')
         return false;
+    if (isChunkReader(body))
+        return true;
     return typeof body.getReader === 'function' || Symbol.asyncIterator in body;
 }
 /** `Authorization` header value for basic auth. */
@@ -33353,6 +33616,7 @@ async function mapPool(items, limit, work) {
 }
 
 ;// CONCATENATED MODULE: ./packages/kit/src/index.ts
+
 
 
 
