@@ -1,4 +1,4 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { type ClientRequest, request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeWebStream } from 'node:stream/web';
@@ -259,17 +259,30 @@ function sendStream(
   body: Readable,
   signal: AbortSignal,
 ): Promise<Response> {
+  return sendRequest(url, method, headers, signal, (request) => {
+    // The source's own error (a file that vanished) is what the caller sees, not a broken pipe.
+    body.on('error', (error) => request.destroy(error));
+    // An answer before the whole body (413) or an abort leaves the source unread: release it (its files).
+    request.once('close', () => body.destroy());
+    body.pipe(request);
+  });
+}
+
+/** Opens a node:http(s) request whose body `write` sends; the answer comes back as a fetch Response. */
+function sendRequest(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+  write: (request: ClientRequest) => void,
+): Promise<Response> {
   return new Promise((resolve, reject) => {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const request = send(url, { method, headers, signal }, (incoming) =>
       resolve(responseOf(method, incoming)),
     );
     request.on('error', reject);
-    // The source's own error (a file that vanished) is what the caller sees, not a broken pipe.
-    body.on('error', (error) => request.destroy(error));
-    // An answer before the whole body (413) or an abort leaves the source unread: release it (its files).
-    request.once('close', () => body.destroy());
-    body.pipe(request);
+    write(request);
   });
 }
 
@@ -306,11 +319,7 @@ function sendChunks(
   reader: ChunkReader,
   signal: AbortSignal,
 ): Promise<Response> {
-  return new Promise((resolve, reject) => {
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const request = send(url, { method, headers, signal }, (incoming) =>
-      resolve(responseOf(method, incoming)),
-    );
+  return sendRequest(url, method, headers, signal, (request) => {
     const free: Buffer[] = [];
     for (let i = 0; i < SEND_BUFFERS; i++) free.push(Buffer.allocUnsafe(SEND_CHUNK));
     let wake: (() => void) | undefined;
@@ -320,7 +329,6 @@ function sendChunks(
       wake = undefined;
       waiting?.();
     };
-    request.on('error', reject);
     // An answer before the whole body (413) or an abort stops the reading and releases the reader's files.
     request.once('close', () => {
       closed = true;
