@@ -24193,15 +24193,21 @@ class HttpClient {
  * the same bytes piped here, where the stream is read only as fast as the socket drains.
  */
 function sendStream(url, method, headers, body, signal) {
-    return new Promise((resolve, reject) => {
-        const send = url.protocol === 'https:' ? external_node_https_.request : external_node_http_.request;
-        const request = send(url, { method, headers, signal }, (incoming) => resolve(responseOf(method, incoming)));
-        request.on('error', reject);
+    return sendRequest(url, method, headers, signal, (request) => {
         // The source's own error (a file that vanished) is what the caller sees, not a broken pipe.
         body.on('error', (error) => request.destroy(error));
         // An answer before the whole body (413) or an abort leaves the source unread: release it (its files).
         request.once('close', () => body.destroy());
         body.pipe(request);
+    });
+}
+/** Opens a node:http(s) request whose body `write` sends; the answer comes back as a fetch Response. */
+function sendRequest(url, method, headers, signal, write) {
+    return new Promise((resolve, reject) => {
+        const send = url.protocol === 'https:' ? external_node_https_.request : external_node_http_.request;
+        const request = send(url, { method, headers, signal }, (incoming) => resolve(responseOf(method, incoming)));
+        request.on('error', reject);
+        write(request);
     });
 }
 /** A node:http answer as a fetch Response. */
@@ -24227,9 +24233,7 @@ const SEND_CHUNK = 1024 * 1024;
  * that fails breaks the request with its own error.
  */
 function sendChunks(url, method, headers, reader, signal) {
-    return new Promise((resolve, reject) => {
-        const send = url.protocol === 'https:' ? external_node_https_.request : external_node_http_.request;
-        const request = send(url, { method, headers, signal }, (incoming) => resolve(responseOf(method, incoming)));
+    return sendRequest(url, method, headers, signal, (request) => {
         const free = [];
         for (let i = 0; i < SEND_BUFFERS; i++)
             free.push(Buffer.allocUnsafe(SEND_CHUNK));
@@ -24240,7 +24244,6 @@ function sendChunks(url, method, headers, reader, signal) {
             wake = undefined;
             waiting?.();
         };
-        request.on('error', reject);
         // An answer before the whole body (413) or an abort stops the reading and releases the reader's files.
         request.once('close', () => {
             closed = true;
