@@ -77,9 +77,9 @@ export function readableOf(source: ByteSource, chunkSize = 1024 * 1024): Readabl
 }
 
 /**
- * Calls `each` with every chunk of `reader`, read into `buffers` in turn: the next read is under way while
- * `each` works on the current chunk (hashing it, writing it), never into a buffer `each` has not finished
- * with. The reader is closed at the end, on failure and when `signal` aborts.
+ * Calls `each` with every chunk of `source`, read into two buffers in turn: the next read is under way
+ * while `each` works on the current chunk (hashing it, writing it), never into a buffer `each` has not
+ * finished with. The source is closed at the end, on failure and when `signal` aborts.
  */
 export async function forEachChunk(
   source: ByteSource,
