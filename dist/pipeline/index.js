@@ -32374,9 +32374,9 @@ function readableOf(source, chunkSize = 1024 * 1024) {
     });
 }
 /**
- * Calls `each` with every chunk of `reader`, read into `buffers` in turn: the next read is under way while
- * `each` works on the current chunk (hashing it, writing it), never into a buffer `each` has not finished
- * with. The reader is closed at the end, on failure and when `signal` aborts.
+ * Calls `each` with every chunk of `source`, read into two buffers in turn: the next read is under way
+ * while `each` works on the current chunk (hashing it, writing it), never into a buffer `each` has not
+ * finished with. The source is closed at the end, on failure and when `signal` aborts.
  */
 async function forEachChunk(source, each, options = {}) {
     const reader = readerOf(source);
